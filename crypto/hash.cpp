@@ -1,0 +1,59 @@
+#include "crypto/hash.hpp"
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include <stdexcept>
+
+namespace dtt::crypto {
+
+byte_array<20> sha1(byte_view data) {
+  byte_array<20> out{};
+  unsigned int len = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha1(), nullptr) != 1 || len != 20)
+    throw std::runtime_error("OpenSSL SHA-1 unavailable");
+  return out;
+}
+
+bytes64 sha512(std::initializer_list<byte_view> parts) {
+  crypto_hash_sha512_state st;
+  crypto_hash_sha512_init(&st);
+  for (auto p : parts)
+    crypto_hash_sha512_update(&st, p.data(), p.size());
+  bytes64 out;
+  crypto_hash_sha512_final(&st, out.data());
+  return out;
+}
+
+bytes32 sha512_32(std::initializer_list<byte_view> parts) {
+  auto full = sha512(parts);
+  return to_array<32>(full);
+}
+
+bytes32 sha256(byte_view data) {
+  bytes32 out;
+  crypto_hash_sha256(out.data(), data.data(), data.size());
+  return out;
+}
+
+bytes32 hmac_sha256(byte_view key, std::initializer_list<byte_view> parts) {
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, key.data(), key.size());
+  for (auto p : parts)
+    crypto_auth_hmacsha256_update(&st, p.data(), p.size());
+  bytes32 out;
+  crypto_auth_hmacsha256_final(&st, out.data());
+  return out;
+}
+
+bytes32 blake2b_256(byte_view data) {
+  bytes32 out;
+  crypto_generichash(out.data(), out.size(), data.data(), data.size(), nullptr, 0);
+  return out;
+}
+
+bool equal_ct(byte_view a, byte_view b) noexcept {
+  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+} // namespace dtt::crypto
