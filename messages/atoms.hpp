@@ -1,0 +1,31 @@
+#pragma once
+
+#include <caf/atom.hpp>
+
+/// Atoms of dtt's actor vocabulary (CAF 0.17.6: atoms are 10-character constants).
+namespace dtt {
+
+// DHT actor
+using get_mutable_atom = caf::atom_constant<caf::atom("dgetmut")>;
+using put_mutable_atom = caf::atom_constant<caf::atom("dputmut")>;
+using get_immutable_atom = caf::atom_constant<caf::atom("dgetimm")>;
+using put_immutable_atom = caf::atom_constant<caf::atom("dputimm")>;
+using dht_stats_atom = caf::atom_constant<caf::atom("dstats")>;
+
+// gossip actor
+using subscribe_atom = caf::atom_constant<caf::atom("gsub")>;
+using unsubscribe_atom = caf::atom_constant<caf::atom("gunsub")>;
+using join_peers_atom = caf::atom_constant<caf::atom("gjoin")>;
+using broadcast_atom = caf::atom_constant<caf::atom("gbcast")>;
+using broadcast_neighbors_atom = caf::atom_constant<caf::atom("gbcastn")>;
+using neighbors_atom = caf::atom_constant<caf::atom("gnbrs")>;
+using add_addresses_atom = caf::atom_constant<caf::atom("gaddaddr")>;
+using local_addresses_atom = caf::atom_constant<caf::atom("glocaddr")>;
+using gossip_event_atom = caf::atom_constant<caf::atom("gevent")>;
+
+// tracker
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using get_records_atom = caf::atom_constant<caf::atom("rgetrec")>;
+using publish_record_atom = caf::atom_constant<caf::atom("rpubrec")>;
+
+} // namespace dtt
