@@ -61,8 +61,8 @@ struct sim_net {
   std::map<endpoint, sim_host*> by_ep;
   std::deque<packet> queue;
   uint64_t delivered = 0;
-  /// Optional filter: return false to drop a packet.
-  std::function<bool(const packet&)> filter;
+  /// Optional filter: may rewrite a packet; return false to drop it.
+  std::function<bool(packet&)> filter;
 
   sim_host& add(node_config cfg = {}) {
     auto h = std::make_unique<sim_host>();
