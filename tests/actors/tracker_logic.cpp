@@ -113,7 +113,7 @@ TEST_CASE("overlap merge acts only on records whose hashes are disjoint from our
   CHECK(cut == std::vector<endpoint_id>{id(4)});
 }
 
-TEST_CASE("jitter stays within [base, base + max) and zero jitter adds nothing") {
+TEST_CASE("jitter stays between base and base plus max and zero jitter adds nothing") {
   std::mt19937_64 rng{1};
   for (int i = 0; i < 1000; ++i) {
     auto d = jittered(10s, 50s, rng);
