@@ -74,6 +74,7 @@ std::map<std::string, uint64_t> node::stats() const {
 // ---- incoming ------------------------------------------------------------------------------
 
 void node::handle_packet(byte_view packet, const endpoint& from, time_point now) {
+  now_ = now;
   ++n_->packets_in;
   n_->bytes_in += packet.size();
   if (from.port == 0) {
@@ -273,6 +274,15 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
   c->result.op = c->op;
   c->result.target = c->set.target();
   auto id = c->id;
+  now_ = now;
+  bool bootstrapping = std::any_of(lookups_.begin(), lookups_.end(), [](auto& e) {
+    return e.second->op == operation::bootstrap;
+  });
+  if (c->op != operation::bootstrap && table_.size() == 0 && bootstrapping
+      && parked_.size() < cfg_.max_lookups) {
+    parked_.push_back(std::move(c)); // mainline: commands wait for the bootstrap to finish
+    return id;
+  }
   if (lookups_.size() >= cfg_.max_lookups) {
     ++n_->commands_refused;
     if (!c->internal)
@@ -354,6 +364,17 @@ void node::finish(request_id id) {
     return;
   auto c = std::move(it->second);
   lookups_.erase(it);
+  if (c->op == operation::bootstrap && !parked_.empty()) {
+    auto parked = std::move(parked_);
+    parked_.clear();
+    for (auto& p : parked) {
+      p->set.add(table_.closest(p->set.target(), cfg_.lookup.k * 2));
+      auto& ref = *p;
+      auto pid = p->id;
+      lookups_.emplace(pid, std::move(p));
+      pump(ref, now_);
+    }
+  }
   // Queries still in flight stay registered: their answers still feed the routing table.
   for (auto* cand : c->set.closest_responded(cfg_.lookup.k))
     c->result.closest.push_back(cand->node);
@@ -515,6 +536,9 @@ request_id node::put_immutable(bytes bencoded_value, time_point now) {
 }
 
 void node::cancel(request_id id) {
+  parked_.erase(std::remove_if(parked_.begin(), parked_.end(),
+                               [&](auto& p) { return p->id == id; }),
+                parked_.end());
   auto it = lookups_.find(id);
   if (it == lookups_.end())
     return;
@@ -531,6 +555,7 @@ time_point node::next_tick() const {
 }
 
 void node::tick(time_point now) {
+  now_ = now;
   for (auto& p : rpc_.expire(now)) {
     ++n_->timeouts;
     if (p.expected_id)

@@ -112,7 +112,7 @@ public:
   /// Counters by name.
   std::map<std::string, uint64_t> stats() const;
   /// Commands running.
-  size_t active_commands() const noexcept { return lookups_.size(); }
+  size_t active_commands() const noexcept { return lookups_.size() + parked_.size(); }
 
 private:
   struct command;
@@ -141,6 +141,8 @@ private:
   token_manager tokens_;
   rate_limiter limiter_;
   std::map<request_id, std::unique_ptr<command>> lookups_;
+  std::vector<std::unique_ptr<command>> parked_;  ///< waiting for a bootstrap to finish
+  time_point now_{};
   request_id next_request_ = 1;
   std::vector<endpoint> seeds_;
   time_point last_bootstrap_{};

@@ -366,3 +366,17 @@ TEST_CASE("get_peers finds announced peers") {
   REQUIRE(lk2.peers.size() == 1);
   CHECK(lk2.peers[0] == endpoint::v4(10, 7, 7, 7, 5555));
 }
+
+TEST_CASE("commands issued while the first bootstrap runs wait for it") {
+  sim_net net;
+  net.build(20);
+  node_config cfg;
+  cfg.read_only = true;
+  auto& c = net.add(cfg);
+  c.n->bootstrap({net.hosts[0]->ep}, net.now);
+  auto item = mutable_item::sign(key_from(5), {}, 1, str_bytes("early"));
+  auto id = c.n->put_mutable(item, std::nullopt, net.now); // table still empty
+  CHECK(c.n->table().size() == 0);
+  auto& done = wait_done(net, c, id);
+  CHECK(done.put.stored >= 6);
+}
