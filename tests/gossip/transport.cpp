@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 using namespace dtt;
@@ -264,14 +265,19 @@ TEST_CASE("transport: simultaneous dials settle on one link and lose no message"
     node a(io.io), b(io.io);
     a.introduce_to(b);
     b.introduce_to(a);
-    // Both dial at once: both sends are posted before either dial completes.
+    // Both dial at once: every send is posted from one io handler, so both dials start
+    // before the io thread can complete either.
     constexpr size_t n = 50;
-    for (size_t i = 0; i < n; ++i) {
-      REQUIRE(a.send(b.id(), "a" + std::to_string(i)).ok());
-      REQUIRE(b.send(a.id(), "b" + std::to_string(i)).ok());
-    }
+    std::atomic<bool> all_queued{true};
+    asio::post(io.io, [&] {
+      for (size_t i = 0; i < n; ++i) {
+        all_queued = all_queued && a.send(b.id(), "a" + std::to_string(i)).ok()
+                     && b.send(a.id(), "b" + std::to_string(i)).ok();
+      }
+    });
     REQUIRE(a.rec.wait([&] { return a.rec.messages.size() == n; }));
     REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == n; }));
+    CHECK(all_queued);
     REQUIRE(eventually([&] { return a.t->stats().links == 1 && b.t->stats().links == 1; }));
     CHECK(a.t->stats().duplicates_retired + b.t->stats().duplicates_retired >= 1);
     // More traffic on the surviving link, after the duplicate is gone.
