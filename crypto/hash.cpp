@@ -7,10 +7,18 @@
 
 namespace dtt::crypto {
 
+namespace {
+// libsodium declares its pointer arguments nonnull even for zero lengths.
+const uint8_t* nonnull(byte_view b) noexcept {
+  static const uint8_t empty = 0;
+  return b.data() != nullptr ? b.data() : &empty;
+}
+} // namespace
+
 byte_array<20> sha1(byte_view data) {
   byte_array<20> out{};
   unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha1(), nullptr) != 1 || len != 20)
+  if (EVP_Digest(nonnull(data), data.size(), out.data(), &len, EVP_sha1(), nullptr) != 1 || len != 20)
     throw std::runtime_error("OpenSSL SHA-1 unavailable");
   return out;
 }
@@ -19,7 +27,7 @@ bytes64 sha512(std::initializer_list<byte_view> parts) {
   crypto_hash_sha512_state st;
   crypto_hash_sha512_init(&st);
   for (auto p : parts)
-    crypto_hash_sha512_update(&st, p.data(), p.size());
+    crypto_hash_sha512_update(&st, nonnull(p), p.size());
   bytes64 out;
   crypto_hash_sha512_final(&st, out.data());
   return out;
@@ -32,15 +40,15 @@ bytes32 sha512_32(std::initializer_list<byte_view> parts) {
 
 bytes32 sha256(byte_view data) {
   bytes32 out;
-  crypto_hash_sha256(out.data(), data.data(), data.size());
+  crypto_hash_sha256(out.data(), nonnull(data), data.size());
   return out;
 }
 
 bytes32 hmac_sha256(byte_view key, std::initializer_list<byte_view> parts) {
   crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, key.data(), key.size());
+  crypto_auth_hmacsha256_init(&st, nonnull(key), key.size());
   for (auto p : parts)
-    crypto_auth_hmacsha256_update(&st, p.data(), p.size());
+    crypto_auth_hmacsha256_update(&st, nonnull(p), p.size());
   bytes32 out;
   crypto_auth_hmacsha256_final(&st, out.data());
   return out;
@@ -48,12 +56,12 @@ bytes32 hmac_sha256(byte_view key, std::initializer_list<byte_view> parts) {
 
 bytes32 blake2b_256(byte_view data) {
   bytes32 out;
-  crypto_generichash(out.data(), out.size(), data.data(), data.size(), nullptr, 0);
+  crypto_generichash(out.data(), out.size(), nonnull(data), data.size(), nullptr, 0);
   return out;
 }
 
 bool equal_ct(byte_view a, byte_view b) noexcept {
-  return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+  return a.size() == b.size() && sodium_memcmp(nonnull(a), nonnull(b), a.size()) == 0;
 }
 
 } // namespace dtt::crypto

@@ -1,1 +1,12 @@
-int main() { return 0; }
+// dtt: command-line tool (derive, record seal/open; testnet and demo come with the tracker).
+#include "app/cli/record_commands.hpp"
+
+#include <CLI/CLI.hpp>
+
+int main(int argc, char** argv) {
+  CLI::App app{"dtt: distributed topic tracker tool"};
+  app.require_subcommand(1);
+  dtt::app::add_record_commands(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

@@ -1,0 +1,26 @@
+#pragma once
+
+#include "config/config.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+namespace dtt {
+
+/// Declares every field of dtt::config as a CAF option (call it from the constructor of your own
+/// actor_system_config subclass with its custom_options_), so that an INI file's sections
+/// [dtt.bootstrap], [dtt.publisher], [dtt.dht], [dtt.bubble-merge], [dtt.overlap-merge],
+/// [dtt.timeouts] and [dtt] (or `--dtt.bootstrap.discovery-poll-interval=2s` flags) set them.
+/// Durations use CAF's syntax: 500ms, 10s, 2min.
+void declare_config_options(caf::config_option_set& options);
+
+/// An actor_system_config with dtt's options declared and its message types registered.
+class system_config : public caf::actor_system_config {
+public:
+  system_config();
+};
+
+/// Reads the options declared above (after cfg.parse), starting from `defaults`, and applies
+/// config::normalise(). Unset options keep their default.
+config load_config(const caf::actor_system_config& cfg, config defaults = {});
+
+} // namespace dtt
