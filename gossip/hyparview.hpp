@@ -1,0 +1,132 @@
+#pragma once
+
+// HyParView membership for one topic, as a sans-IO state machine (Leitão, Pereira, Rodrigues,
+// "HyParView: a membership protocol for reliable gossip-based broadcast", DSN 2007; behaviour as
+// in PROTOCOL.md §8.3, modelled on iroh-gossip's proto/hyparview).
+
+#include "gossip/effects.hpp"
+#include "gossip/rng.hpp"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+namespace dtt::gossip {
+
+/// HyParView parameters. The same values should be used network-wide.
+struct hyparview_config {
+  /// Peers we keep connections to. HyParView paper §5 (p9, "active view size 5");
+  /// PROTOCOL.md §8.3.
+  size_t active_view_capacity = 5;
+  /// Peers we remember without a connection. Paper §5 (p9, passive view 30); PROTOCOL.md §8.3.
+  size_t passive_view_capacity = 30;
+  /// ForwardJoin walk length (ARWL). Paper §5 (p9, ARWL 6); PROTOCOL.md §8.3.
+  uint16_t active_random_walk_length = 6;
+  /// Walk step at which ForwardJoin inserts into the passive view (PRWL). Paper §5 (p9, PRWL 3);
+  /// PROTOCOL.md §8.3.
+  uint16_t passive_random_walk_length = 3;
+  /// Shuffle walk length. Paper §5 (p9, shuffle TTL 6 = ARWL); PROTOCOL.md §8.3.
+  uint16_t shuffle_random_walk_length = 6;
+  /// Active peers sent in a Shuffle (ka). Paper §5 (p9, ka 3); PROTOCOL.md §8.3.
+  size_t shuffle_active_view_count = 3;
+  /// Passive peers sent in a Shuffle (kp). Paper §5 (p9, kp 4); PROTOCOL.md §8.3.
+  size_t shuffle_passive_view_count = 4;
+  /// Period of the shuffle (iroh-gossip's choice, not from the paper); PROTOCOL.md §8.3.
+  duration shuffle_interval = std::chrono::seconds(60);
+  /// How long a Neighbor request may stay unanswered before the next passive peer is tried
+  /// (iroh-gossip's choice); PROTOCOL.md §8.3.
+  duration neighbor_request_timeout = std::chrono::milliseconds(500);
+};
+
+/// Counters for the simulator.
+struct hyparview_stats {
+  uint64_t messages_received = 0;
+};
+
+/// The membership state of one topic: active and passive views.
+///
+/// Every input appends effects (sends, timers, disconnects, NeighborUp/Down events, learned
+/// addresses) to `out`. Deviations from iroh-gossip, both to keep refills going: a refused or
+/// failed Neighbor request is retried with another passive peer (a refusal after its timer, so
+/// retries are paced); a connection closing while our Neighbor request is pending counts as a
+/// failed dial (the peer leaves the passive view and the next one is tried at once).
+class hyparview {
+public:
+  /// `me` is our endpoint id, `me_data` our dialing addresses (sent in Join/Neighbor/Shuffle).
+  hyparview(endpoint_id me, std::optional<peer_data> me_data, hyparview_config cfg, rng r);
+
+  /// Arms the periodic shuffle timer. Call once, when the topic is created.
+  void start(time_point now, effects& out);
+  /// Sends Join to `peer` (the application's join_peers).
+  void join(const endpoint_id& peer, time_point now, effects& out);
+  /// Handles a swarm message (other bodies are ignored).
+  void receive(const endpoint_id& from, const msg::body& m, time_point now, effects& out);
+  /// Handles one of our timers (shuffle, neighbor_request).
+  void timer_fired(const topic_timer& t, time_point now, effects& out);
+  /// The transport lost its connection to `peer`.
+  void connection_closed(const endpoint_id& peer, time_point now, effects& out);
+  /// Leaves the topic: ShuffleReply + Disconnect(alive=false) to every active peer.
+  void quit(time_point now, effects& out);
+  /// Replaces the addresses we advertise.
+  void set_local_data(std::optional<peer_data> data) { me_data_ = std::move(data); }
+
+  /// Current active view (neighbours), in insertion order.
+  const std::vector<endpoint_id>& active_view() const { return active_; }
+  /// Current passive view.
+  const std::vector<endpoint_id>& passive_view() const { return passive_; }
+  /// True if a Neighbor request to `peer` awaits its answer.
+  bool is_pending(const endpoint_id& peer) const { return pending_.count(peer) != 0; }
+  /// Known addresses of `peer`, if any.
+  const peer_data* addresses_of(const endpoint_id& peer) const;
+  const hyparview_config& config() const { return cfg_; }
+  const hyparview_stats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+
+private:
+  enum class removal { connection_closed, disconnect_alive, disconnect_leaving, random };
+
+  void on_join(const endpoint_id& from, const std::optional<peer_data>& data, time_point now,
+               effects& out);
+  void on_forward_join(const endpoint_id& from, const msg::forward_join& m, time_point now,
+                       effects& out);
+  void on_shuffle(const endpoint_id& from, const msg::shuffle& m, time_point now, effects& out);
+  void on_shuffle_reply(const msg::shuffle_reply& m, time_point now, effects& out);
+  void on_neighbor(const endpoint_id& from, const msg::neighbor& m, time_point now, effects& out);
+  void on_disconnect(const endpoint_id& from, const msg::disconnect& m, time_point now,
+                     effects& out);
+  void on_shuffle_timer(time_point now, effects& out);
+  void on_neighbor_timer(const endpoint_id& peer, time_point now, effects& out);
+
+  bool add_active(const endpoint_id& peer, const std::optional<peer_data>& data, priority prio,
+                  bool reply, time_point now, effects& out);
+  void add_passive(const endpoint_id& peer, const std::optional<peer_data>& data, effects& out);
+  void remove_active(const endpoint_id& peer, removal why, time_point now, effects& out);
+  void remove_passive(const endpoint_id& peer);
+  void refill(const std::vector<endpoint_id>& skip, time_point now, effects& out);
+  // A request is answered (pending + timer); an ack answers a request or renews a link.
+  void request_neighbor(const endpoint_id& peer, priority prio, time_point now, effects& out);
+  void send_neighbor_ack(const endpoint_id& peer, priority prio, effects& out);
+  void send_disconnect(const endpoint_id& peer, bool alive, effects& out);
+  void send_shuffle_reply(const endpoint_id& to, size_t len, effects& out);
+  void learn(const peer_info& info, effects& out);
+  void forget_if_unknown(const endpoint_id& peer);
+  peer_info info_of(const endpoint_id& peer) const;
+  std::vector<endpoint_id> sample(const std::vector<endpoint_id>& from,
+                                  const std::vector<endpoint_id>& skip, size_t n);
+
+  endpoint_id me_;
+  std::optional<peer_data> me_data_;
+  hyparview_config cfg_;
+  rng rng_;
+  std::vector<endpoint_id> active_;
+  std::vector<endpoint_id> passive_;
+  std::set<endpoint_id> pending_;         // Neighbor requests awaiting an answer
+  std::set<endpoint_id> refused_;         // refused requests, retried when their timer fires
+  std::set<endpoint_id> alive_disconnect_; // said Disconnect(alive): keep passive on close
+  std::map<endpoint_id, peer_data> addresses_;
+  hyparview_stats stats_;
+};
+
+} // namespace dtt::gossip

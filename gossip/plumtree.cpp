@@ -1,0 +1,251 @@
+#include "gossip/plumtree.hpp"
+
+#include "crypto/hash.hpp"
+
+#include <algorithm>
+
+namespace dtt::gossip {
+
+message_id message_id_of(byte_view content) { return crypto::blake2b_256(content); }
+
+plumtree::plumtree(endpoint_id me, plumtree_config cfg) : me_(me), cfg_(cfg) {}
+
+void plumtree::start(time_point now, effects& out) {
+  out.push_back(effect::timer{now + cfg_.cache_evict_interval, {topic_timer::kind::evict_cache}});
+}
+
+void plumtree::broadcast(bytes content, delivery_scope::kind scope, time_point now,
+                         effects& out) {
+  msg::gossip m;
+  m.id = message_id_of(content);
+  m.content = std::move(content);
+  m.scope.k = scope;
+  m.scope.round = 0;
+  if (scope == delivery_scope::kind::swarm) {
+    received_.insert(m.id, 0, now + cfg_.message_id_retention);
+    cache_.insert(m.id, m, now + cfg_.message_cache_retention);
+    lazy_push(m, me_, now, out);
+  }
+  eager_push(m, me_, out);
+}
+
+void plumtree::receive(const endpoint_id& from, const msg::body& m, time_point now,
+                       effects& out) {
+  if (from == me_)
+    return;
+  if (auto* g = std::get_if<msg::gossip>(&m)) {
+    ++stats_.payload_messages_received;
+    on_gossip(from, *g, now, out);
+    return;
+  }
+  if (std::holds_alternative<msg::prune>(m)) {
+    ++stats_.control_messages_received;
+    add_lazy(from);
+  } else if (auto* gr = std::get_if<msg::graft>(&m)) {
+    ++stats_.control_messages_received;
+    on_graft(from, *gr, out);
+  } else if (auto* ih = std::get_if<msg::ihave>(&m)) {
+    ++stats_.control_messages_received;
+    on_ihave(from, *ih, now, out);
+  }
+}
+
+void plumtree::timer_fired(const topic_timer& t, time_point now, effects& out) {
+  switch (t.k) {
+    case topic_timer::kind::graft:
+      on_graft_timer(t.id, now, out);
+      break;
+    case topic_timer::kind::dispatch_lazy_push:
+      on_dispatch(out);
+      break;
+    case topic_timer::kind::evict_cache:
+      on_evict(now, out);
+      break;
+    default:
+      break;
+  }
+}
+
+void plumtree::neighbor_up(const endpoint_id& peer) {
+  if (peer == me_)
+    return;
+  lazy_.erase(peer);
+  eager_.insert(peer);
+}
+
+void plumtree::neighbor_down(const endpoint_id& peer) {
+  // "the record of IHAVE messages sent from failed members is deleted from the missing
+  // history" (paper p9).
+  for (auto it = missing_.begin(); it != missing_.end();) {
+    auto& q = it->second;
+    q.erase(std::remove_if(q.begin(), q.end(), [&](const auto& e) { return e.first == peer; }),
+            q.end());
+    it = q.empty() ? missing_.erase(it) : std::next(it);
+  }
+  eager_.erase(peer);
+  lazy_.erase(peer);
+  lazy_queue_.erase(peer);
+}
+
+void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now,
+                         effects& out) {
+  if (message_id_of(m.content) != m.id)
+    return; // a spoofed id: drop (PROTOCOL.md §8.4)
+  if (received_.contains(m.id)) {
+    // A duplicate: the link from `from` is redundant for this tree.
+    add_lazy(from);
+    out.push_back(effect::send{from, msg::prune{}});
+    return;
+  }
+  if (m.scope.k == delivery_scope::kind::swarm) {
+    received_.insert(m.id, 0, now + cfg_.message_id_retention);
+    msg::gossip next = m;
+    next.scope.round = static_cast<uint16_t>(m.scope.round + 1);
+    cache_.insert(next.id, next, now + cfg_.message_cache_retention);
+    eager_push(next, from, out);
+    lazy_push(next, from, now, out);
+    graft_timer_armed_.erase(m.id);
+    auto it = missing_.find(m.id);
+    if (it != missing_.end()) {
+      auto announced = std::move(it->second);
+      missing_.erase(it);
+      optimize(from, next.scope.round, announced, out);
+    }
+    stats_.max_last_delivery_hop = std::max(stats_.max_last_delivery_hop, m.scope.round);
+  }
+  out.push_back(effect::emit{event{event::kind::received, from, m.content, m.scope}});
+}
+
+void plumtree::optimize(const endpoint_id& sender, uint16_t round,
+                        const std::deque<std::pair<endpoint_id, uint16_t>>& announced,
+                        effects& out) {
+  // If a lazy peer announced the message much closer to its origin than the eager path
+  // delivered it, swap them (paper §3.8, "optimization").
+  auto best = std::min_element(announced.begin(), announced.end(),
+                               [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (best == announced.end())
+    return;
+  auto [peer, ihave_round] = *best;
+  if (ihave_round >= round || round - ihave_round < cfg_.optimization_threshold)
+    return;
+  if (!eager_.count(peer)) {
+    add_eager(peer);
+    out.push_back(effect::send{peer, msg::graft{std::nullopt, ihave_round}});
+  }
+  add_lazy(sender);
+  out.push_back(effect::send{sender, msg::prune{}});
+}
+
+void plumtree::on_ihave(const endpoint_id& from, const msg::ihave& m, time_point now,
+                        effects& out) {
+  for (const auto& e : m.entries) {
+    if (received_.contains(e.id))
+      continue;
+    auto it = missing_.find(e.id);
+    if (it == missing_.end()) {
+      if (missing_.size() >= cfg_.max_missing)
+        continue;
+      it = missing_.emplace(e.id, std::deque<std::pair<endpoint_id, uint16_t>>{}).first;
+    }
+    auto& q = it->second;
+    bool known = std::any_of(q.begin(), q.end(), [&](const auto& x) { return x.first == from; });
+    if (!known && q.size() < cfg_.max_announcers)
+      q.emplace_back(from, e.round);
+    if (graft_timer_armed_.insert(e.id).second) {
+      topic_timer t{topic_timer::kind::graft};
+      t.id = e.id;
+      out.push_back(effect::timer{now + cfg_.graft_timeout_1, t});
+    }
+  }
+}
+
+void plumtree::on_graft_timer(const message_id& id, time_point now, effects& out) {
+  graft_timer_armed_.erase(id);
+  auto it = missing_.find(id);
+  if (received_.contains(id) || it == missing_.end()) {
+    if (it != missing_.end())
+      missing_.erase(it);
+    return;
+  }
+  auto [peer, round] = it->second.front();
+  it->second.pop_front();
+  if (it->second.empty())
+    missing_.erase(it);
+  add_eager(peer);
+  out.push_back(effect::send{peer, msg::graft{id, round}});
+  // "another timer is started ... to ensure that the message will be requested to another
+  // neighbor if it is not received meanwhile" (paper p9).
+  graft_timer_armed_.insert(id);
+  topic_timer t{topic_timer::kind::graft};
+  t.id = id;
+  out.push_back(effect::timer{now + cfg_.graft_timeout_2, t});
+}
+
+void plumtree::on_graft(const endpoint_id& from, const msg::graft& m, effects& out) {
+  add_eager(from);
+  if (!m.id)
+    return;
+  if (const auto* cached = cache_.find(*m.id))
+    out.push_back(effect::send{from, *cached});
+}
+
+void plumtree::on_dispatch(effects& out) {
+  dispatch_armed_ = false;
+  size_t room = cfg_.max_message_size > ihave_header_size
+                  ? (cfg_.max_message_size - ihave_header_size) / ihave_entry_size
+                  : 1;
+  room = std::max<size_t>(room, 1);
+  for (auto& [peer, list] : lazy_queue_) {
+    for (size_t i = 0; i < list.size(); i += room) {
+      msg::ihave batch;
+      auto end = std::min(list.size(), i + room);
+      batch.entries.assign(list.begin() + static_cast<std::ptrdiff_t>(i),
+                           list.begin() + static_cast<std::ptrdiff_t>(end));
+      out.push_back(effect::send{peer, std::move(batch)});
+    }
+  }
+  lazy_queue_.clear();
+}
+
+void plumtree::on_evict(time_point now, effects& out) {
+  cache_.expire_until(now);
+  received_.expire_until(now);
+  out.push_back(effect::timer{now + cfg_.cache_evict_interval, {topic_timer::kind::evict_cache}});
+}
+
+void plumtree::eager_push(const msg::gossip& m, const endpoint_id& except, effects& out) {
+  for (const auto& peer : eager_)
+    if (peer != except && peer != me_)
+      out.push_back(effect::send{peer, m});
+}
+
+void plumtree::lazy_push(const msg::gossip& m, const endpoint_id& except, time_point now,
+                         effects& out) {
+  if (m.scope.k != delivery_scope::kind::swarm)
+    return;
+  bool queued = false;
+  for (const auto& peer : lazy_)
+    if (peer != except) {
+      lazy_queue_[peer].push_back(msg::ihave_entry{m.id, m.scope.round});
+      queued = true;
+    }
+  if (queued && !dispatch_armed_) {
+    dispatch_armed_ = true;
+    out.push_back(
+      effect::timer{now + cfg_.dispatch_timeout, {topic_timer::kind::dispatch_lazy_push}});
+  }
+}
+
+// Only neighbours (peers HyParView reported up) move between the sets: a late Prune or Graft
+// from a peer that went down must not bring it back.
+void plumtree::add_eager(const endpoint_id& peer) {
+  if (lazy_.erase(peer) || eager_.count(peer))
+    eager_.insert(peer);
+}
+
+void plumtree::add_lazy(const endpoint_id& peer) {
+  if (eager_.erase(peer) || lazy_.count(peer))
+    lazy_.insert(peer);
+}
+
+} // namespace dtt::gossip

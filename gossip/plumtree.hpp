@@ -1,0 +1,150 @@
+#pragma once
+
+// PlumTree epidemic broadcast for one topic, as a sans-IO state machine (Leitão, Pereira,
+// Rodrigues, "Epidemic Broadcast Trees", SRDS 2007; behaviour as in PROTOCOL.md §8.4, modelled
+// on iroh-gossip's proto/plumtree).
+
+#include "gossip/effects.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace dtt::gossip {
+
+/// PlumTree parameters. The same values should be used network-wide.
+struct plumtree_config {
+  /// Wait after the first IHave before grafting (iroh-gossip's guess; the paper leaves it to
+  /// deployment, §3.8 p8); PROTOCOL.md §8.4.
+  duration graft_timeout_1 = std::chrono::milliseconds(80);
+  /// Wait after a Graft before grafting the next announcer ("in the order of an average round
+  /// trip", paper p9); PROTOCOL.md §8.4.
+  duration graft_timeout_2 = std::chrono::milliseconds(40);
+  /// IHave batching delay (iroh-gossip's choice); PROTOCOL.md §8.4.
+  duration dispatch_timeout = std::chrono::milliseconds(5);
+  /// Rounds a lazy path must beat the eager one by to swap them (paper's experiments, p12);
+  /// PROTOCOL.md §8.4.
+  uint16_t optimization_threshold = 7;
+  /// How long payloads stay available for Graft (iroh-gossip); PROTOCOL.md §8.4.
+  duration message_cache_retention = std::chrono::seconds(30);
+  /// How long seen ids are remembered (iroh-gossip); PROTOCOL.md §8.4.
+  duration message_id_retention = std::chrono::seconds(90);
+  /// Period of cache eviction (iroh-gossip); PROTOCOL.md §8.4.
+  duration cache_evict_interval = std::chrono::seconds(1);
+  /// Wire limit: IHave batches are cut to fit it (PROTOCOL.md §8.2).
+  size_t max_message_size = default_max_message_size;
+  /// Hard limit on ids announced by IHave but not yet received (memory bound against floods).
+  size_t max_missing = 4096;
+  /// Hard limit on announcers remembered per missing id.
+  size_t max_announcers = 16;
+};
+
+/// Counters for the simulator (RMR and LDH, PROTOCOL.md §8.4 / iroh-gossip's sim).
+struct plumtree_stats {
+  uint64_t payload_messages_received = 0; ///< Gossip messages, duplicates included
+  uint64_t control_messages_received = 0; ///< Prune, Graft, IHave
+  uint16_t max_last_delivery_hop = 0;     ///< highest round of a first delivery
+};
+
+/// The hash used for message ids (BLAKE2b-256 of the content; see gossip/types.hpp).
+message_id message_id_of(byte_view content);
+
+/// The broadcast state of one topic: eager/lazy peer sets, seen ids, payload cache.
+class plumtree {
+public:
+  plumtree(endpoint_id me, plumtree_config cfg);
+
+  /// Arms the cache eviction timer. Call once, when the topic is created.
+  void start(time_point now, effects& out);
+  /// Broadcasts `content` to the swarm or (neighbors) to the eager peers only. The caller
+  /// checks the size. We do not receive our own message.
+  void broadcast(bytes content, delivery_scope::kind scope, time_point now, effects& out);
+  /// Handles a PlumTree message (other bodies are ignored).
+  void receive(const endpoint_id& from, const msg::body& m, time_point now, effects& out);
+  /// Handles one of our timers (graft, dispatch_lazy_push, evict_cache).
+  void timer_fired(const topic_timer& t, time_point now, effects& out);
+  /// HyParView added `peer`: it becomes eager.
+  void neighbor_up(const endpoint_id& peer);
+  /// HyParView dropped `peer`: forget it everywhere.
+  void neighbor_down(const endpoint_id& peer);
+
+  const std::set<endpoint_id>& eager_peers() const { return eager_; }
+  const std::set<endpoint_id>& lazy_peers() const { return lazy_; }
+  /// True if a swarm message with this id was received or sent within the id retention.
+  bool has_seen(const message_id& id) const { return received_.contains(id); }
+  /// Number of payloads in the Graft cache.
+  size_t cache_size() const { return cache_.size(); }
+  /// Number of ids announced by IHave and still missing.
+  size_t missing_count() const { return missing_.size(); }
+  const plumtree_config& config() const { return cfg_; }
+  const plumtree_stats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
+
+private:
+  struct id_hash {
+    size_t operator()(const message_id& id) const noexcept {
+      size_t h;
+      std::memcpy(&h, id.data(), sizeof h);
+      return h;
+    }
+  };
+
+  // A map whose entries expire in insertion order (every entry lives equally long).
+  template <class V>
+  class expiring_map {
+  public:
+    bool contains(const message_id& id) const { return map_.count(id) != 0; }
+    const V* find(const message_id& id) const {
+      auto it = map_.find(id);
+      return it == map_.end() ? nullptr : &it->second;
+    }
+    void insert(const message_id& id, V v, time_point expiry) {
+      if (map_.emplace(id, std::move(v)).second)
+        order_.emplace_back(expiry, id);
+    }
+    void expire_until(time_point now) {
+      while (!order_.empty() && order_.front().first <= now) {
+        map_.erase(order_.front().second);
+        order_.pop_front();
+      }
+    }
+    size_t size() const { return map_.size(); }
+
+  private:
+    std::unordered_map<message_id, V, id_hash> map_;
+    std::deque<std::pair<time_point, message_id>> order_;
+  };
+
+  void on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now, effects& out);
+  void on_ihave(const endpoint_id& from, const msg::ihave& m, time_point now, effects& out);
+  void on_graft(const endpoint_id& from, const msg::graft& m, effects& out);
+  void on_graft_timer(const message_id& id, time_point now, effects& out);
+  void on_dispatch(effects& out);
+  void on_evict(time_point now, effects& out);
+  void optimize(const endpoint_id& sender, uint16_t round,
+                const std::deque<std::pair<endpoint_id, uint16_t>>& announced, effects& out);
+  void eager_push(const msg::gossip& m, const endpoint_id& except, effects& out);
+  void lazy_push(const msg::gossip& m, const endpoint_id& except, time_point now, effects& out);
+  void add_eager(const endpoint_id& peer);
+  void add_lazy(const endpoint_id& peer);
+
+  endpoint_id me_;
+  plumtree_config cfg_;
+  std::set<endpoint_id> eager_;
+  std::set<endpoint_id> lazy_;
+  std::map<endpoint_id, std::vector<msg::ihave_entry>> lazy_queue_;
+  std::unordered_map<message_id, std::deque<std::pair<endpoint_id, uint16_t>>, id_hash> missing_;
+  expiring_map<char> received_;
+  expiring_map<msg::gossip> cache_;
+  std::unordered_set<message_id, id_hash> graft_timer_armed_;
+  bool dispatch_armed_ = false;
+  plumtree_stats stats_;
+};
+
+} // namespace dtt::gossip

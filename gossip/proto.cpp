@@ -1,0 +1,203 @@
+#include "gossip/proto.hpp"
+
+#include <stdexcept>
+
+namespace dtt::gossip {
+
+protocol::protocol(endpoint_id me, peer_data addresses, config cfg, uint64_t seed)
+  : me_(me), addresses_(std::move(addresses)), cfg_(cfg), rng_(seed) {
+  if (cfg_.max_message_size < min_max_message_size)
+    throw std::invalid_argument("gossip: max_message_size below min_max_message_size");
+  cfg_.broadcast.max_message_size = cfg_.max_message_size;
+}
+
+void protocol::join(const topic_id& topic, const std::vector<endpoint_id>& peers,
+                    time_point now) {
+  auto it = topics_.find(topic);
+  effects fx;
+  if (it == topics_.end()) {
+    auto st = std::make_unique<topic_state>(topic_state{
+      hyparview(me_, addresses_, cfg_.membership, rng_.fork()), plumtree(me_, cfg_.broadcast)});
+    st->swarm.start(now, fx);
+    st->tree.start(now, fx);
+    it = topics_.emplace(topic, std::move(st)).first;
+  }
+  for (const auto& peer : peers)
+    it->second->swarm.join(peer, now, fx);
+  apply(topic, *it->second, fx);
+}
+
+status protocol::broadcast(const topic_id& topic, bytes content, time_point now) {
+  return do_broadcast(topic, std::move(content), delivery_scope::kind::swarm, now);
+}
+
+status protocol::broadcast_neighbors(const topic_id& topic, bytes content, time_point now) {
+  return do_broadcast(topic, std::move(content), delivery_scope::kind::neighbors, now);
+}
+
+status protocol::do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,
+                              time_point now) {
+  if (content.size() > max_content_size())
+    return error{errc::too_large, "gossip broadcast larger than the max message size"};
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    return error{errc::closed, "gossip topic not joined"};
+  effects fx;
+  it->second->tree.broadcast(std::move(content), k, now, fx);
+  apply(topic, *it->second, fx);
+  return ok_status();
+}
+
+void protocol::quit(const topic_id& topic, time_point now) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    return;
+  effects fx;
+  it->second->swarm.quit(now, fx);
+  apply(topic, *it->second, fx);
+  topics_.erase(it);
+  // Connections only this topic used are no longer needed; its timers die when they fire.
+  std::vector<endpoint_id> users;
+  for (const auto& [peer, set] : peer_topics_)
+    if (set.count(topic))
+      users.push_back(peer);
+  for (const auto& peer : users)
+    release(topic, peer);
+}
+
+void protocol::set_local_addresses(peer_data addresses) {
+  addresses_ = std::move(addresses);
+  for (auto& [topic, st] : topics_)
+    st->swarm.set_local_data(addresses_);
+}
+
+void protocol::receive(const endpoint_id& from, const message& m, time_point now) {
+  if (from == me_)
+    return;
+  auto it = topics_.find(m.topic);
+  if (it == topics_.end())
+    return;
+  peer_topics_[from].insert(m.topic);
+  effects fx;
+  if (msg::is_swarm(m.body))
+    it->second->swarm.receive(from, m.body, now, fx);
+  else
+    it->second->tree.receive(from, m.body, now, fx);
+  apply(m.topic, *it->second, fx);
+}
+
+status protocol::receive_bytes(const endpoint_id& from, byte_view frame, time_point now) {
+  auto m = decode(frame, cfg_.max_message_size);
+  if (!m)
+    return m.err();
+  receive(from, *m, now);
+  return ok_status();
+}
+
+void protocol::timer_fired(timer_id id, time_point now) {
+  auto t = timers_.find(id);
+  if (t == timers_.end())
+    return;
+  auto [topic, timer] = t->second;
+  timers_.erase(t);
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    return;
+  effects fx;
+  switch (timer.k) {
+    case topic_timer::kind::shuffle:
+    case topic_timer::kind::neighbor_request:
+      it->second->swarm.timer_fired(timer, now, fx);
+      break;
+    default:
+      it->second->tree.timer_fired(timer, now, fx);
+      break;
+  }
+  apply(topic, *it->second, fx);
+}
+
+void protocol::connection_closed(const endpoint_id& peer, time_point now) {
+  peer_topics_.erase(peer);
+  for (auto& [topic, st] : topics_) {
+    effects fx;
+    st->swarm.connection_closed(peer, now, fx);
+    st->tree.neighbor_down(peer);
+    apply(topic, *st, fx);
+  }
+}
+
+std::vector<output::any> protocol::take_outputs() {
+  std::vector<output::any> out;
+  out.swap(outbox_);
+  return out;
+}
+
+std::vector<topic_id> protocol::topics() const {
+  std::vector<topic_id> out;
+  for (const auto& [topic, st] : topics_)
+    out.push_back(topic);
+  return out;
+}
+
+std::vector<endpoint_id> protocol::neighbors(const topic_id& topic) const {
+  auto* m = membership(topic);
+  return m ? m->active_view() : std::vector<endpoint_id>{};
+}
+
+const hyparview* protocol::membership(const topic_id& topic) const {
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? nullptr : &it->second->swarm;
+}
+
+const plumtree* protocol::broadcast_tree(const topic_id& topic) const {
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? nullptr : &it->second->tree;
+}
+
+void protocol::reset_stats(const topic_id& topic) {
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    return;
+  it->second->swarm.reset_stats();
+  it->second->tree.reset_stats();
+}
+
+void protocol::apply(const topic_id& topic, topic_state& st, effects& fx) {
+  // NeighborUp/Down from HyParView drive PlumTree's eager/lazy sets (PROTOCOL.md §8.4).
+  for (const auto& e : fx)
+    if (auto* em = std::get_if<effect::emit>(&e)) {
+      if (em->ev.k == event::kind::neighbor_up)
+        st.tree.neighbor_up(em->ev.peer);
+      else if (em->ev.k == event::kind::neighbor_down)
+        st.tree.neighbor_down(em->ev.peer);
+    }
+  for (auto& e : fx) {
+    if (auto* s = std::get_if<effect::send>(&e)) {
+      peer_topics_[s->to].insert(topic);
+      outbox_.push_back(output::send{s->to, message{topic, std::move(s->body)}});
+    } else if (auto* t = std::get_if<effect::timer>(&e)) {
+      timer_id id = next_timer_++;
+      timers_.emplace(id, std::make_pair(topic, t->t));
+      outbox_.push_back(output::arm_timer{t->at, id});
+    } else if (auto* d = std::get_if<effect::disconnect>(&e)) {
+      release(topic, d->peer);
+    } else if (auto* em = std::get_if<effect::emit>(&e)) {
+      outbox_.push_back(output::emit{topic, std::move(em->ev)});
+    } else if (auto* pa = std::get_if<effect::peer_addresses>(&e)) {
+      outbox_.push_back(output::peer_addresses{pa->peer, std::move(pa->addresses)});
+    }
+  }
+}
+
+void protocol::release(const topic_id& topic, const endpoint_id& peer) {
+  auto it = peer_topics_.find(peer);
+  if (it != peer_topics_.end()) {
+    it->second.erase(topic);
+    if (!it->second.empty())
+      return;
+    peer_topics_.erase(it);
+  }
+  outbox_.push_back(output::disconnect{peer});
+}
+
+} // namespace dtt::gossip

@@ -1,0 +1,220 @@
+// The per-node gossip state machine (gossip/proto.hpp), driven by a tiny in-test network.
+#include "gossip/proto.hpp"
+
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <map>
+#include <stdexcept>
+
+using namespace dtt;
+using namespace dtt::gossip;
+using namespace std::chrono_literals;
+
+namespace {
+
+endpoint_id id_of(uint8_t b) {
+  endpoint_id id{};
+  id[0] = b;
+  return id;
+}
+
+const topic_id topic_a = [] {
+  topic_id t{};
+  t.fill(0xa1);
+  return t;
+}();
+const topic_id topic_b = [] {
+  topic_id t{};
+  t.fill(0xb2);
+  return t;
+}();
+
+// Zero-latency delivery, messages in order; timers fire when time is advanced past them.
+struct net {
+  std::map<endpoint_id, protocol> nodes;
+  std::deque<std::pair<endpoint_id, output::send>> wire; // (from, send)
+  std::multimap<time_point, std::pair<endpoint_id, timer_id>> timers;
+  std::map<endpoint_id, std::vector<std::pair<topic_id, event>>> events;
+  std::vector<std::pair<endpoint_id, endpoint_id>> disconnects;
+  time_point now{};
+
+  protocol& add(uint8_t n) {
+    return nodes.emplace(id_of(n), protocol(id_of(n), {{"127.0.0.1", uint16_t(4000 + n)}},
+                                            config{}, n))
+      .first->second;
+  }
+  void collect(const endpoint_id& who) {
+    for (auto& o : nodes.at(who).take_outputs()) {
+      if (auto* s = std::get_if<output::send>(&o))
+        wire.emplace_back(who, *s);
+      else if (auto* t = std::get_if<output::arm_timer>(&o))
+        timers.emplace(t->at, std::make_pair(who, t->id));
+      else if (auto* e = std::get_if<output::emit>(&o))
+        events[who].emplace_back(e->topic, e->ev);
+      else if (auto* d = std::get_if<output::disconnect>(&o))
+        disconnects.emplace_back(who, d->peer);
+    }
+  }
+  // Delivers every queued message (through the codec) until the wire is quiet.
+  void settle() {
+    for (auto& [id, node] : nodes)
+      collect(id);
+    for (int guard = 0; !wire.empty() && guard < 100000; ++guard) {
+      auto [from, s] = wire.front();
+      wire.pop_front();
+      auto it = nodes.find(s.to);
+      if (it == nodes.end())
+        continue;
+      REQUIRE(it->second.receive_bytes(from, encode(s.msg), now).ok());
+      collect(s.to);
+    }
+    REQUIRE(wire.empty());
+  }
+  void advance(duration d) {
+    auto until = now + d;
+    while (!timers.empty() && timers.begin()->first <= until) {
+      auto [at, what] = *timers.begin();
+      timers.erase(timers.begin());
+      now = at;
+      nodes.at(what.first).timer_fired(what.second, now);
+      settle();
+    }
+    now = until;
+  }
+  std::vector<event> received(uint8_t n) {
+    std::vector<event> out;
+    for (auto& [t, e] : events[id_of(n)])
+      if (e.k == event::kind::received)
+        out.push_back(e);
+    return out;
+  }
+  bool saw(uint8_t n, event::kind k, uint8_t peer) {
+    for (auto& [t, e] : events[id_of(n)])
+      if (e.k == k && e.peer == id_of(peer))
+        return true;
+    return false;
+  }
+};
+
+} // namespace
+
+TEST_CASE("gossip proto: join makes both sides neighbours; a broadcast reaches the other") {
+  net n;
+  n.add(1).join(topic_a, {}, n.now);
+  n.add(2).join(topic_a, {id_of(1)}, n.now);
+  n.settle();
+  CHECK(n.saw(1, event::kind::neighbor_up, 2));
+  CHECK(n.saw(2, event::kind::neighbor_up, 1));
+  CHECK(n.nodes.at(id_of(1)).neighbors(topic_a) == std::vector<endpoint_id>{id_of(2)});
+  CHECK(n.nodes.at(id_of(2)).neighbors(topic_a) == std::vector<endpoint_id>{id_of(1)});
+
+  bytes hello = {'h', 'i'};
+  REQUIRE(n.nodes.at(id_of(1)).broadcast(topic_a, hello, n.now).ok());
+  n.settle();
+  auto got = n.received(2);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].content == hello);
+  CHECK(got[0].peer == id_of(1));
+  CHECK(got[0].scope == delivery_scope{delivery_scope::kind::swarm, 0});
+  CHECK(n.received(1).empty()); // the sender does not receive its own message
+}
+
+TEST_CASE("gossip proto: broadcast_neighbors arrives with Neighbors scope and is not cached") {
+  net n;
+  n.add(1).join(topic_a, {}, n.now);
+  n.add(2).join(topic_a, {id_of(1)}, n.now);
+  n.settle();
+  bytes c = {9, 9};
+  REQUIRE(n.nodes.at(id_of(2)).broadcast_neighbors(topic_a, c, n.now).ok());
+  n.settle();
+  auto got = n.received(1);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].scope.k == delivery_scope::kind::neighbors);
+  CHECK(got[0].scope.is_direct());
+  CHECK(n.nodes.at(id_of(2)).broadcast_tree(topic_a)->cache_size() == 0);
+  CHECK_FALSE(n.nodes.at(id_of(1)).broadcast_tree(topic_a)->has_seen(message_id_of(c)));
+}
+
+TEST_CASE("gossip proto: refuses over-size broadcasts and unknown topics") {
+  protocol p(id_of(1), {}, config{}, 1);
+  p.join(topic_a, {}, {});
+  p.take_outputs();
+  bytes big(p.max_content_size() + 1, 0);
+  auto s = p.broadcast(topic_a, big, {});
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.err().code == errc::too_large);
+  CHECK(p.broadcast_neighbors(topic_a, big, {}).err().code == errc::too_large);
+  CHECK_FALSE(p.has_outputs());
+  CHECK(p.broadcast(topic_a, bytes(p.max_content_size(), 0), {}).ok());
+  CHECK(p.broadcast(topic_b, {1}, {}).err().code == errc::closed);
+  CHECK(p.max_content_size() == default_max_message_size - gossip_overhead);
+  config small;
+  small.max_message_size = 100;
+  CHECK_THROWS_AS(protocol(id_of(1), {}, small, 1), std::invalid_argument);
+}
+
+TEST_CASE("gossip proto: a bad frame is an error and changes nothing") {
+  protocol p(id_of(1), {}, config{}, 1);
+  p.join(topic_a, {}, {});
+  p.take_outputs();
+  bytes junk = {1, 2, 3};
+  CHECK_FALSE(p.receive_bytes(id_of(2), junk, {}).ok());
+  CHECK_FALSE(p.has_outputs());
+  // A message for a topic we did not join is ignored.
+  CHECK(p.receive_bytes(id_of(2), encode({topic_b, msg::join{}}), {}).ok());
+  CHECK_FALSE(p.has_outputs());
+}
+
+TEST_CASE("gossip proto: a connection shared by two topics closes only when both are done") {
+  net n;
+  for (auto t : {topic_a, topic_b}) {
+    n.add(1).join(t, {}, n.now);
+    n.add(2).join(t, {id_of(1)}, n.now);
+  }
+  n.settle();
+  n.disconnects.clear();
+  n.nodes.at(id_of(2)).quit(topic_a, n.now);
+  n.settle();
+  CHECK(n.saw(1, event::kind::neighbor_down, 2));
+  CHECK(n.disconnects.empty()); // topic_b still uses the link
+  CHECK(n.nodes.at(id_of(1)).neighbors(topic_b).size() == 1);
+  CHECK_FALSE(n.nodes.at(id_of(2)).has_topic(topic_a));
+  n.nodes.at(id_of(2)).quit(topic_b, n.now);
+  n.settle();
+  bool two_closed = false, one_closed = false;
+  for (auto& [who, peer] : n.disconnects) {
+    two_closed |= who == id_of(2) && peer == id_of(1);
+    one_closed |= who == id_of(1) && peer == id_of(2);
+  }
+  CHECK(two_closed);
+  CHECK(one_closed);
+  CHECK(n.nodes.at(id_of(1)).neighbors(topic_b).empty());
+}
+
+TEST_CASE("gossip proto: timers re-arm and stale ids are ignored") {
+  net n;
+  n.add(1).join(topic_a, {}, n.now);
+  n.settle();
+  auto& p = n.nodes.at(id_of(1));
+  CHECK(p.armed_timers() == 2); // shuffle + cache eviction
+  n.advance(10s);
+  CHECK(p.armed_timers() == 2);
+  p.timer_fired(999999, n.now);
+  CHECK_FALSE(p.has_outputs());
+  p.quit(topic_a, n.now);
+  n.advance(120s); // the quit topic's timers fire into nothing
+  CHECK(p.armed_timers() == 0);
+}
+
+TEST_CASE("gossip proto: the learned addresses of a joining peer are reported") {
+  protocol p(id_of(1), {}, config{}, 1);
+  p.join(topic_a, {}, {});
+  p.take_outputs();
+  p.receive(id_of(2), {topic_a, msg::join{peer_data{{"10.1.2.3", 7}}}}, {});
+  bool reported = false;
+  for (auto& o : p.take_outputs())
+    if (auto* a = std::get_if<output::peer_addresses>(&o))
+      reported = a->peer == id_of(2) && a->addresses == peer_data{{"10.1.2.3", 7}};
+  CHECK(reported);
+}
