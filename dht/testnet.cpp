@@ -60,10 +60,41 @@ status testnet::start() {
     return 0;
   });
   auto deadline = t0 + opts_.ready_timeout;
+  size_t round = 0;
+  auto last_nudge = std::chrono::steady_clock::now();
   while (!ready()) {
     if (std::chrono::steady_clock::now() > deadline) {
+      auto detail = on_io([this] {
+        std::string out;
+        for (size_t i = 0; i < nodes_.size(); ++i) {
+          auto st = nodes_[i]->stats();
+          out += " [" + std::to_string(i) + ": table " + std::to_string(st["table_size"])
+                 + ", commands " + std::to_string(st["commands"]) + ", timeouts "
+                 + std::to_string(st["timeouts"]) + "]";
+        }
+        return out;
+      });
       stop();
-      return error{errc::timeout, "testnet: routing tables not populated in time"};
+      return error{errc::timeout, "testnet: routing tables not populated in time:" + detail};
+    }
+    // A node only learns far-away nodes when they contact it; nudge thin tables by
+    // bootstrapping them from other addresses (a rotating window of 16).
+    if (std::chrono::steady_clock::now() - last_nudge > std::chrono::milliseconds(50)) {
+      last_nudge = std::chrono::steady_clock::now();
+      ++round;
+      on_io([this, round] {
+        size_t n = nodes_.size();
+        size_t want = std::min<size_t>(8, n - 1);
+        for (size_t i = 0; i < n; ++i) {
+          if (nodes_[i]->core().table().size() >= want)
+            continue;
+          std::vector<std::string> seeds;
+          for (size_t j = 0; j < 16 && j + 1 < n; ++j)
+            seeds.push_back(addresses_[(i + 1 + (round * 16 + j) % (n - 1)) % n].to_string());
+          nodes_[i]->bootstrap(seeds);
+        }
+        return 0;
+      });
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }

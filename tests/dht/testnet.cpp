@@ -120,7 +120,8 @@ TEST_CASE("a udp_node saves its routing table and bootstraps from it after a res
   testnet_options o;
   o.nodes = 10;
   testnet net(o);
-  REQUIRE(net.start());
+  auto started = net.start();
+  REQUIRE_MESSAGE(started, (started ? "" : started.err().message()));
   auto file = std::string("/tmp/dtt_dht_table_") + std::to_string(::getpid()) + ".bin";
   std::remove(file.c_str());
   io_thread t;
