@@ -1,6 +1,7 @@
 #include "actors/receiver.hpp"
 
 #include "actors/log.hpp"
+#include "messages/errors.hpp"
 
 #include <caf/send.hpp>
 
@@ -30,7 +31,7 @@ void deliver(self_ptr self) {
       ev = std::move(st.buffer.front());
       st.buffer.pop_front();
     }
-    st.readers.front().deliver(std::move(ev));
+    st.readers.begin()->second.deliver(std::move(ev));
     st.readers.erase(st.readers.begin());
   }
 }
@@ -93,11 +94,21 @@ receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver
       self->state.join_waiters.push_back(rp);
       return rp;
     },
-    [=](next_event_atom) -> caf::result<gossip::event> {
+    [=](next_event_atom, caf::timespan wait) -> caf::result<gossip::event> {
       auto rp = self->make_response_promise<gossip::event>();
-      self->state.readers.push_back(rp);
+      auto id = self->state.next_reader++;
+      self->state.readers.emplace(id, rp);
       deliver(self);
+      if (self->state.readers.count(id) > 0 && wait != caf::timespan::max())
+        self->delayed_send(self, wait, wake_atom::value, id);
       return rp;
+    },
+    [=](wake_atom, uint64_t id) {
+      auto i = self->state.readers.find(id);
+      if (i != self->state.readers.end()) {
+        i->second.deliver(caf::make_error(errc::timeout, "no event within the wait"));
+        self->state.readers.erase(i);
+      }
     },
     [=](watch_atom, caf::actor watcher) {
       self->monitor(watcher);

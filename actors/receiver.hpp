@@ -8,6 +8,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include <deque>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -21,7 +22,8 @@ struct receiver_state {
   std::deque<gossip::event> buffer;   ///< events not yet taken by the application
   size_t capacity = 2048;
   uint64_t lagged = 0;                ///< events dropped since the last delivery
-  std::vector<caf::typed_response_promise<gossip::event>> readers;
+  std::map<uint64_t, caf::typed_response_promise<gossip::event>> readers; ///< by arrival
+  uint64_t next_reader = 0;
   std::vector<caf::typed_response_promise<bool>> join_waiters;
   std::vector<caf::actor> watchers;
   static inline const char* name = "dtt.receiver";

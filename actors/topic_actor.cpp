@@ -96,7 +96,9 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
     },
     [=](neighbors_atom a) { return self->delegate(self->state.ctx.receiver, a); },
     [=](hashes_atom a) { return self->delegate(self->state.ctx.receiver, a); },
-    [=](next_event_atom a) { return self->delegate(self->state.ctx.receiver, a); },
+    [=](next_event_atom a, caf::timespan wait) {
+      return self->delegate(self->state.ctx.receiver, a, wait);
+    },
     [=](await_joined_atom a) { return self->delegate(self->state.ctx.receiver, a); },
     [=](stats_atom) {
       std::map<std::string, uint64_t> out;

@@ -6,6 +6,7 @@
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/timespan.hpp>
 #include <caf/typed_actor.hpp>
 
 #include <map>
@@ -31,13 +32,16 @@ using record_publisher_actor = caf::typed_actor<
 /// The subscriber side of one topic (PROTOCOL.md §6.6): tracks neighbours and message hashes,
 /// buffers events for the application from the moment the topic exists, and notifies watchers
 /// (join_notify_atom on NeighborUp/Received; isolated_atom when the last neighbour goes).
+/// next_event(wait) answers errc::timeout after `wait` (timespan::max() waits forever) itself, so that an event is never handed
+/// to a reader that already gave up.
 using receiver_actor = caf::typed_actor<
   caf::reacts_to<gossip_event_atom, gossip::topic_id, gossip::event>,
   caf::replies_to<neighbors_atom>::with<std::vector<gossip::endpoint_id>>,
   caf::replies_to<hashes_atom>::with<std::vector<bytes32>>,
   caf::replies_to<await_joined_atom>::with<bool>,
-  caf::replies_to<next_event_atom>::with<gossip::event>,
-  caf::reacts_to<watch_atom, caf::actor>>;
+  caf::replies_to<next_event_atom, caf::timespan>::with<gossip::event>,
+  caf::reacts_to<watch_atom, caf::actor>,
+  caf::reacts_to<wake_atom, uint64_t>>; // internal: a reader's wait ended
 
 /// Turns endpoint ids into dialable peers: looks up their endpoint records in the DHT and hands
 /// the addresses to the gossip actor. Replies with the ids it could resolve (or already knew).

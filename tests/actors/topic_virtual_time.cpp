@@ -181,7 +181,7 @@ TEST_CASE_FIXTURE(fixture, "events that arrive while bootstrapping wait for the 
   std::vector<gossip::event> got;
   auto reader = sys->spawn([&got, b](caf::event_based_actor* s) {
     for (int i = 0; i < 2; ++i)
-      s->request(b, std::chrono::seconds(1), next_event_atom::value)
+      s->request(b, std::chrono::seconds(2), next_event_atom::value, caf::timespan{std::chrono::seconds(1)})
         .then([&got](const gossip::event& ev) { got.push_back(ev); });
   });
   run_for(std::chrono::milliseconds(200));

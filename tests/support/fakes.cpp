@@ -24,6 +24,7 @@ gossip::event up_down(bool up, const gossip::endpoint_id& peer) {
 } // namespace
 
 void fake_gossip_net::isolate(const gossip::topic_id& topic, const gossip::endpoint_id& id) {
+  std::lock_guard<std::recursive_mutex> guard{mtx};
   auto& me = members[{topic, id}];
   for (auto& n : me.neighbors) {
     auto& other = members[{topic, n}];
@@ -38,10 +39,12 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
   return sys.spawn([store]() -> dht_actor::behavior_type {
     return {
       [store](get_mutable_atom, const bytes32& key, const bytes& salt, caf::timespan) {
+        std::lock_guard<std::mutex> guard{store->mtx};
         ++store->gets;
         return store->items[crypto::bep44::mutable_target(key, salt)];
       },
       [store](put_mutable_atom, const dht::mutable_item& item, int64_t) {
+        std::lock_guard<std::mutex> guard{store->mtx};
         ++store->puts;
         dht::put_outcome o;
         if (store->fail_puts || !item.verify()) {
@@ -66,6 +69,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
   return sys.spawn([net, self_id]() -> gossip_actor::behavior_type {
     return {
       [=](subscribe_atom, const gossip::topic_id& topic, gossip_subscriber s) {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
         auto& me = net->members[{topic, self_id}];
         me.subscribers.push_back(s);
         for (auto& n : me.neighbors)
@@ -73,6 +77,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
       },
       [=](unsubscribe_atom, const gossip::topic_id& topic, gossip_subscriber s) {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
         auto& me = net->members[{topic, self_id}];
         auto& subs = me.subscribers;
         subs.erase(std::remove(subs.begin(), subs.end(), s), subs.end());
@@ -80,6 +85,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
           net->isolate(topic, self_id);
       },
       [=](join_peers_atom, const gossip::topic_id& topic, std::vector<gossip::endpoint_id> ids) {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
         ++net->joins;
         auto& me = net->members[{topic, self_id}];
         for (auto& id : ids) {
@@ -95,6 +101,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         return true;
       },
       [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content) -> caf::result<bool> {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
         if (content.size() > gossip::default_max_message_size)
           return caf::make_error(errc::too_large, "broadcast over the max message size");
         auto& me = net->members[{topic, self_id}];
@@ -107,6 +114,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         return true;
       },
       [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content) {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
         auto& me = net->members[{topic, self_id}];
         gossip::event ev;
         ev.k = gossip::event::kind::received;
@@ -118,6 +126,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         return true;
       },
       [=](neighbors_atom, const gossip::topic_id& topic) {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
         auto& me = net->members[{topic, self_id}];
         return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
       },

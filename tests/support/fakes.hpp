@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 
 namespace dtt::test {
@@ -20,6 +21,7 @@ struct fake_dht_store {
   size_t gets = 0;
   size_t puts = 0;
   bool fail_puts = false; ///< answer every put with zero stored
+  std::mutex mtx;         ///< the fakes also run on the threaded scheduler
 };
 
 /// Spawns a DHT actor over a shared store.
@@ -34,6 +36,7 @@ struct fake_gossip_net {
   };
   std::map<std::pair<gossip::topic_id, gossip::endpoint_id>, member> members;
   size_t joins = 0;
+  std::recursive_mutex mtx; ///< the fakes also run on the threaded scheduler
   /// Severs every link of `id` on `topic` (both sides see neighbor_down).
   void isolate(const gossip::topic_id& topic, const gossip::endpoint_id& id);
 };

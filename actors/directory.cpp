@@ -1,0 +1,100 @@
+#include "actors/directory.hpp"
+
+#include "actors/endpoint_record.hpp"
+#include "actors/log.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+namespace dtt {
+
+directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
+                                         crypto::signing_key key, dht_actor dht,
+                                         gossip_actor gossip, const crypto::wall_clock* clock,
+                                         std::chrono::milliseconds lookup_timeout) {
+  self->state.key = std::move(key);
+  self->state.dht = std::move(dht);
+  self->state.gossip = std::move(gossip);
+  self->state.clock = clock;
+  self->state.lookup_timeout = lookup_timeout;
+  return {
+    [=](resolve_atom, std::vector<gossip::endpoint_id> ids)
+      -> caf::result<std::vector<gossip::endpoint_id>> {
+      auto rp = self->make_response_promise<std::vector<gossip::endpoint_id>>();
+      struct pending {
+        size_t left;
+        std::vector<gossip::endpoint_id> resolved;
+      };
+      auto p = std::make_shared<pending>(pending{ids.size(), {}});
+      auto finish = [=]() mutable {
+        if (--p->left == 0)
+          rp.deliver(std::move(p->resolved));
+      };
+      if (ids.empty()) {
+        rp.deliver(std::vector<gossip::endpoint_id>{});
+        return rp;
+      }
+      for (auto& id : ids) {
+        if (self->state.known.count(id) > 0) {
+          p->resolved.push_back(id);
+          finish();
+          continue;
+        }
+        auto timeout = self->state.lookup_timeout;
+        self->request(self->state.dht, timeout + std::chrono::seconds(1), get_mutable_atom::value,
+                      id, bytes{}, caf::timespan{timeout})
+          .then(
+            [=](const std::vector<dht::mutable_item>& items) mutable {
+              // Highest seq wins; items were signature-checked by the DHT node.
+              const dht::mutable_item* best = nullptr;
+              for (auto& it : items)
+                if (it.key == id && it.salt.empty() && (!best || it.seq > best->seq))
+                  best = &it;
+              if (best) {
+                if (auto addrs = decode_endpoint_record(best->value)) {
+                  self->state.known[id] = *addrs;
+                  self->send(self->state.gossip, add_addresses_atom::value, id, *addrs);
+                  p->resolved.push_back(id);
+                } else {
+                  log::info("endpoint record of {} unusable: {}", to_hex(byte_view(id).sub(0, 4)),
+                            addrs.err().message());
+                }
+              } else {
+                log::debug("no endpoint record for {}", to_hex(byte_view(id).sub(0, 4)));
+              }
+              finish();
+            },
+            [=](caf::error&) mutable { finish(); });
+      }
+      return rp;
+    },
+    [=](publish_record_atom) {
+      // Refresh well before storing nodes expire items (libtorrent keeps them ~2 h).
+      self->delayed_send(self, std::chrono::minutes(30), publish_record_atom::value);
+      self->request(self->state.gossip, std::chrono::seconds(5), local_addresses_atom::value)
+        .then(
+          [=](const std::vector<gossip::socket_address>& addrs) {
+            if (addrs.empty())
+              return;
+            auto micros = self->state.clock->unix_seconds() * 1000000
+                          + static_cast<int64_t>(++self->state.published % 1000000);
+            auto item = dht::mutable_item::sign(self->state.key, {}, micros,
+                                                encode_endpoint_record(addrs));
+            self->request(self->state.dht, std::chrono::seconds(30), put_mutable_atom::value,
+                          item, int64_t{-1})
+              .then(
+                [=](const dht::put_outcome& o) {
+                  log::info("endpoint record published ({} addresses, stored on {} nodes)",
+                            addrs.size(), o.stored);
+                },
+                [=](caf::error& e) {
+                  log::warn("endpoint record not published: {}", self->system().render(e));
+                });
+          },
+          [=](caf::error& e) {
+            log::warn("no local addresses to publish: {}", self->system().render(e));
+          });
+    },
+  };
+}
+
+} // namespace dtt

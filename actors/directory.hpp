@@ -1,0 +1,41 @@
+#pragma once
+
+#include "crypto/clock.hpp"
+#include "crypto/ed25519.hpp"
+#include "messages/dht.hpp"
+#include "messages/gossip.hpp"
+#include "messages/tracker.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <map>
+
+namespace dtt {
+
+/// State of the directory actor.
+struct directory_state {
+  crypto::signing_key key = crypto::signing_key::from_seed(bytes32{});
+  dht_actor dht;
+  gossip_actor gossip;
+  const crypto::wall_clock* clock = nullptr;
+  std::chrono::milliseconds lookup_timeout{5000};
+  std::map<gossip::endpoint_id, std::vector<gossip::socket_address>> known;
+  uint64_t published = 0;
+  static inline const char* name = "dtt.directory";
+};
+
+/// Interface of the directory: the resolver interface plus publishing our own endpoint record.
+using directory_actor = resolver_actor::extend<caf::reacts_to<publish_record_atom>>;
+
+/// Resolves endpoint ids to addresses through their endpoint records in the DHT (caching what
+/// it learns and handing it to the gossip actor), and publishes this node's own record on
+/// (publish_record_atom). Ids that cannot be resolved are left out of the reply, never waited
+/// on beyond `lookup_timeout`.
+directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
+                                         crypto::signing_key key, dht_actor dht,
+                                         gossip_actor gossip, const crypto::wall_clock* clock,
+                                         std::chrono::milliseconds lookup_timeout);
+
+} // namespace dtt
