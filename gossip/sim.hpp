@@ -14,6 +14,7 @@
 #include <memory>
 #include <queue>
 #include <set>
+#include <unordered_map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -137,7 +138,12 @@ private:
   std::map<endpoint_id, size_t> index_;
   std::set<std::pair<size_t, size_t>> conns_;
   std::set<std::pair<size_t, size_t>> failed_dials_;
-  std::map<std::pair<size_t, size_t>, duration> latencies_;
+  struct pair_hash {
+    size_t operator()(const std::pair<size_t, size_t>& p) const noexcept {
+      return p.first * 0x9e3779b97f4a7c15ULL ^ p.second;
+    }
+  };
+  std::unordered_map<std::pair<size_t, size_t>, duration, pair_hash> latencies_;
 
   // The round in progress.
   bool in_round_ = false;
