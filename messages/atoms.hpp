@@ -29,3 +29,21 @@ using get_records_atom = caf::atom_constant<caf::atom("rgetrec")>;
 using publish_record_atom = caf::atom_constant<caf::atom("rpubrec")>;
 
 } // namespace dtt
+
+namespace dtt {
+
+// tracker internals
+using hashes_atom = caf::atom_constant<caf::atom("thashes")>;
+using await_joined_atom = caf::atom_constant<caf::atom("tawaitj")>;
+using next_event_atom = caf::atom_constant<caf::atom("tnextev")>;
+using watch_atom = caf::atom_constant<caf::atom("twatch")>;
+using join_notify_atom = caf::atom_constant<caf::atom("tjoinntf")>;
+using isolated_atom = caf::atom_constant<caf::atom("tisolated")>;
+using wake_atom = caf::atom_constant<caf::atom("twake")>;
+using bootstrap_done_atom = caf::atom_constant<caf::atom("tbootdone")>;
+using resolve_atom = caf::atom_constant<caf::atom("tresolve")>;
+using join_atom = caf::atom_constant<caf::atom("tjoin")>;
+using stats_atom = caf::atom_constant<caf::atom("tstats")>;
+using retry_put_atom = caf::atom_constant<caf::atom("tretryput")>;
+
+} // namespace dtt

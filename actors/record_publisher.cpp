@@ -1,0 +1,128 @@
+#include "actors/record_publisher.hpp"
+
+#include "actors/log.hpp"
+#include "messages/errors.hpp"
+
+#include <caf/typed_response_promise.hpp>
+
+namespace dtt {
+
+namespace {
+
+using self_ptr = record_publisher_actor::stateful_pointer<record_publisher_state>;
+
+void attempt_put(self_ptr self, uint64_t job_id);
+
+void fail_or_retry(self_ptr self, uint64_t job_id, const std::string& why) {
+  auto i = self->state.jobs.find(job_id);
+  if (i == self->state.jobs.end())
+    return;
+  auto& job = i->second;
+  if (--job.attempts_left == 0) {
+    log::warn("record put failed after {} attempts: {}", self->state.dht_cfg.retries + 1, why);
+    job.promise.deliver(caf::make_error(errc::unreachable, "record put failed: " + why));
+    self->state.jobs.erase(i);
+    return;
+  }
+  auto wait = tracker::jittered(self->state.dht_cfg.base_retry_interval,
+                                self->state.dht_cfg.max_retry_jitter, self->state.rng);
+  log::debug("record put attempt failed ({}), retrying in {} ms", why, wait.count());
+  self->delayed_send(self, wait, retry_put_atom::value, job_id);
+}
+
+void attempt_put(self_ptr self, uint64_t job_id) {
+  auto i = self->state.jobs.find(job_id);
+  if (i == self->state.jobs.end())
+    return;
+  self->request(self->state.dht, self->state.dht_cfg.put_timeout, put_mutable_atom::value,
+                i->second.item, tracker::record_seq)
+    .then(
+      [=](const dht::put_outcome& o) {
+        if (o.ok()) {
+          auto j = self->state.jobs.find(job_id);
+          if (j != self->state.jobs.end()) {
+            j->second.promise.deliver(true);
+            self->state.jobs.erase(j);
+          }
+        } else {
+          fail_or_retry(self, job_id,
+                        "stored on " + std::to_string(o.stored) + " nodes, "
+                          + std::to_string(o.cas_mismatch + o.seq_too_small) + " refused");
+        }
+      },
+      [=](caf::error& e) { fail_or_retry(self, job_id, self->system().render(e)); });
+}
+
+// Encrypts and puts a record unless `existing` already fills the minute.
+void put_unless_full(self_ptr self, const crypto::record& r, const record_list& existing,
+                     caf::typed_response_promise<bool> rp) {
+  auto& st = self->state;
+  if (existing.size() >= st.max_records) {
+    log::debug("minute {} already has {} records: not writing", r.unix_minute(),
+               existing.size());
+    rp.deliver(false);
+    return;
+  }
+  auto item = tracker::make_item(*st.keys, r);
+  if (!item) {
+    rp.deliver(to_caf_error(item.err()));
+    return;
+  }
+  auto id = st.next_job++;
+  st.jobs.emplace(id, record_publisher_state::put_job{std::move(*item), st.dht_cfg.retries + 1, rp});
+  attempt_put(self, id);
+}
+
+} // namespace
+
+record_publisher_actor::behavior_type
+record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state> self,
+                 std::shared_ptr<const tracker::topic_keys> keys, dht_actor dht, dht_config cfg,
+                 size_t max_bootstrap_records, uint64_t seed) {
+  self->state.keys = std::move(keys);
+  self->state.dht = std::move(dht);
+  self->state.dht_cfg = cfg;
+  self->state.max_records = max_bootstrap_records;
+  self->state.rng.seed(seed);
+  auto get_records = [self](uint64_t minute) {
+    auto rp = self->make_response_promise<record_list>();
+    auto slot = tracker::slot_for(*self->state.keys, minute);
+    auto timeout = self->state.dht_cfg.get_timeout;
+    // The DHT actor answers by `timeout` with what it has; the request timeout is a backstop.
+    self->request(self->state.dht, timeout + std::chrono::seconds(2), get_mutable_atom::value,
+                  slot.dht_key, bytes(slot.salt.begin(), slot.salt.end()), caf::timespan{timeout})
+      .then(
+        [=](const std::vector<dht::mutable_item>& items) mutable {
+          size_t dropped = 0;
+          auto records = tracker::records_from_items(*self->state.keys, minute, items, &dropped);
+          if (dropped > 0)
+            log::debug("minute {}: dropped {} undecryptable or invalid items", minute, dropped);
+          rp.deliver(std::move(records));
+        },
+        [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+    return rp;
+  };
+  return {
+    [=](get_records_atom, uint64_t minute) -> caf::result<record_list> {
+      return get_records(minute);
+    },
+    [=](publish_record_atom, const crypto::record& r) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      auto rec = r;
+      self->request(caf::actor_cast<record_publisher_actor>(self), caf::infinite,
+                    get_records_atom::value, r.unix_minute())
+        .then([=](const record_list& existing) { put_unless_full(self, rec, existing, rp); },
+              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      return rp;
+    },
+    [=](publish_record_atom, const crypto::record& r,
+        const record_list& cache) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      put_unless_full(self, r, cache, rp);
+      return rp;
+    },
+    [=](retry_put_atom, uint64_t job_id) { attempt_put(self, job_id); },
+  };
+}
+
+} // namespace dtt

@@ -1,0 +1,71 @@
+#include "actors/topic_context.hpp"
+
+#include "actors/log.hpp"
+
+namespace dtt {
+
+uint64_t topic_context::minute(int64_t offset) const {
+  return crypto::unix_minute(*clock, offset).value_or(0);
+}
+
+void join_peers(caf::event_based_actor* self, const topic_context& ctx,
+                std::vector<gossip::endpoint_id> ids, std::function<void(bool)> done) {
+  auto gossip = ctx.gossip;
+  auto topic = ctx.topic_id();
+  auto timeout = ctx.cfg.timeouts.join_peer_timeout;
+  auto hand_over = [=](std::vector<gossip::endpoint_id> peers) {
+    if (peers.empty()) {
+      done(false);
+      return;
+    }
+    self->request(gossip, timeout, join_peers_atom::value, topic, std::move(peers))
+      .then([=](bool ok) { done(ok); },
+            [=](caf::error& e) {
+              log::debug("join_peers failed: {}", self->system().render(e));
+              done(false);
+            });
+  };
+  if (!ctx.resolver) {
+    hand_over(std::move(ids));
+    return;
+  }
+  // Resolution is a DHT lookup per id; bound it by the DHT get timeout plus a margin.
+  self->request(ctx.resolver, ctx.cfg.dht.get_timeout + std::chrono::seconds(2),
+                resolve_atom::value, std::move(ids))
+    .then([=](const std::vector<gossip::endpoint_id>& resolved) { hand_over(resolved); },
+          [=](caf::error& e) {
+            log::debug("resolving join candidates failed: {}", self->system().render(e));
+            done(false);
+          });
+}
+
+void check_joined(caf::event_based_actor* self, const topic_context& ctx,
+                  std::function<void(bool)> then) {
+  self->request(ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
+    .then([=](const std::vector<gossip::endpoint_id>& n) { then(!n.empty()); },
+          [=](caf::error&) { then(false); });
+}
+
+void fetch_two_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,
+                       std::function<void(bool, record_list, record_list)> then) {
+  struct pending {
+    int left = 2;
+    bool ok = true;
+    record_list prev, now;
+  };
+  auto p = std::make_shared<pending>();
+  auto finish = [=] {
+    if (--p->left == 0)
+      then(p->ok, std::move(p->prev), std::move(p->now));
+  };
+  auto timeout = ctx.cfg.dht.get_timeout + std::chrono::seconds(5);
+  auto prev_minute = m > 0 ? m - 1 : 0;
+  self->request(ctx.records, timeout, get_records_atom::value, prev_minute)
+    .then([=](record_list& r) { p->prev = std::move(r); finish(); },
+          [=](caf::error&) { p->ok = false; finish(); });
+  self->request(ctx.records, timeout, get_records_atom::value, m)
+    .then([=](record_list& r) { p->now = std::move(r); finish(); },
+          [=](caf::error&) { p->ok = false; finish(); });
+}
+
+} // namespace dtt

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "actors/tracker_logic.hpp"
+#include "config/config.hpp"
+#include "crypto/clock.hpp"
+#include "messages/dht.hpp"
+#include "messages/gossip.hpp"
+#include "messages/tracker.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace dtt {
+
+/// What every actor of one topic shares: keys, configuration, clock and the handles of the
+/// node-level and topic-level actors it talks to. Holds no handle to the topic actor itself, so
+/// that the application's handle is the only thing keeping a topic alive.
+struct topic_context {
+  std::shared_ptr<const tracker::topic_keys> keys;
+  config cfg;
+  const crypto::wall_clock* clock = nullptr;
+  gossip_actor gossip;
+  resolver_actor resolver; ///< optional: without it ids are joined as they are
+  record_publisher_actor records;
+  receiver_actor receiver;
+  uint64_t seed = 0;
+
+  /// The current unix minute (the wall clock is before 1970 → 0).
+  uint64_t minute(int64_t offset = 0) const;
+  /// The gossip topic id.
+  const gossip::topic_id& topic_id() const { return keys->topic.hash(); }
+  /// Our endpoint id.
+  const gossip::endpoint_id& self_id() const { return keys->node_key.public_key_bytes(); }
+};
+
+/// Resolves `ids` (if a resolver is set) and sends one join_peers for them to the gossip actor,
+/// bounded by timeouts.join_peer_timeout. Calls `done(true)` once the command was handed over.
+void join_peers(caf::event_based_actor* self, const topic_context& ctx,
+                std::vector<gossip::endpoint_id> ids, std::function<void(bool)> done);
+
+/// Asks the receiver whether we have at least one neighbour; errors count as "no".
+void check_joined(caf::event_based_actor* self, const topic_context& ctx,
+                  std::function<void(bool)> then);
+
+/// Fetches the records of minutes m−1 and m (in parallel) and passes their union; `ok` is false
+/// if either get failed (bubble and overlap merge then skip the tick, §6.4).
+void fetch_two_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,
+                       std::function<void(bool ok, record_list prev, record_list now)> then);
+
+} // namespace dtt

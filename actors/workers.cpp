@@ -1,0 +1,130 @@
+#include "actors/workers.hpp"
+
+#include "actors/log.hpp"
+
+namespace dtt {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<worker_state>*;
+using tick_fn = std::function<void(self_ptr, std::function<void()> done)>;
+
+// The timer of §6.3–6.5: first tick after `initial`, then clamp(base) + jitter after each tick
+// completes (missed ticks are skipped).
+caf::behavior periodic(self_ptr self, topic_context ctx, duration initial, duration base,
+                       duration jitter, tick_fn tick) {
+  self->state.ctx = std::move(ctx);
+  self->state.rng.seed(self->state.ctx.seed ^ self->id());
+  self->delayed_send(self, initial, tick_atom::value);
+  return {
+    [=](tick_atom) {
+      ++self->state.ticks;
+      tick(self, [=] {
+        auto next = tracker::jittered(clamp_interval(base), jitter, self->state.rng);
+        self->delayed_send(self, next, tick_atom::value);
+      });
+    },
+  };
+}
+
+void join_candidates(self_ptr self, const char* who, std::vector<gossip::endpoint_id> c,
+                     std::function<void()> done) {
+  if (c.empty()) {
+    done();
+    return;
+  }
+  ++self->state.actions;
+  log::info("{}: joining {} peer(s)", who, c.size());
+  join_peers(self, self->state.ctx, std::move(c), [=](bool) { done(); });
+}
+
+} // namespace
+
+caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_context ctx) {
+  auto cfg = ctx.cfg.publisher;
+  return periodic(self, std::move(ctx), cfg.initial_delay, cfg.base_interval, cfg.max_jitter,
+                  [](self_ptr self, std::function<void()> done) {
+    auto& ctx = self->state.ctx;
+    auto m = ctx.minute();
+    self->request(ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
+      .then(
+        [=](const std::vector<gossip::endpoint_id>& nbrs) {
+          auto& ctx = self->state.ctx;
+          self->request(ctx.receiver, std::chrono::seconds(5), hashes_atom::value)
+            .then(
+              [=](const std::vector<bytes32>& hashes) {
+                auto& ctx = self->state.ctx;
+                auto rec = tracker::make_record(*ctx.keys, m, nbrs, hashes);
+                ++self->state.actions;
+                self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
+                  .then([=](bool written) {
+                          log::debug("publisher: minute {} record {}", m,
+                                     written ? "written" : "skipped (minute full)");
+                          done();
+                        },
+                        [=](caf::error& e) {
+                          log::info("publisher: {}", self->system().render(e));
+                          done();
+                        });
+              },
+              [=](caf::error&) { done(); });
+        },
+        [=](caf::error&) { done(); });
+  });
+}
+
+caf::behavior bubble_merge_worker(caf::stateful_actor<worker_state>* self, topic_context ctx) {
+  auto cfg = ctx.cfg.merge.bubble_merge;
+  return periodic(self, std::move(ctx), cfg.initial_interval, cfg.base_interval, cfg.max_jitter,
+                  [cfg](self_ptr self, std::function<void()> done) {
+    auto& ctx = self->state.ctx;
+    fetch_two_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
+      if (!ok) {
+        done();
+        return;
+      }
+      auto records = tracker::merge_records(std::move(prev), now);
+      self->request(self->state.ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
+        .then(
+          [=](const std::vector<gossip::endpoint_id>& nbrs) {
+            auto c = tracker::bubble_merge_candidates(records, nbrs, self->state.ctx.self_id(),
+                                                      cfg, self->state.rng);
+            join_candidates(self, "bubble merge", std::move(c), done);
+          },
+          [=](caf::error&) { done(); });
+    });
+  });
+}
+
+caf::behavior overlap_merge_worker(caf::stateful_actor<worker_state>* self, topic_context ctx) {
+  auto cfg = ctx.cfg.merge.message_overlap_merge;
+  return periodic(self, std::move(ctx), cfg.initial_interval, cfg.base_interval, cfg.max_jitter,
+                  [cfg](self_ptr self, std::function<void()> done) {
+    auto& ctx = self->state.ctx;
+    fetch_two_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
+      if (!ok) {
+        done();
+        return;
+      }
+      auto records = tracker::merge_records(std::move(prev), now);
+      auto& ctx = self->state.ctx;
+      self->request(ctx.receiver, std::chrono::seconds(5), hashes_atom::value)
+        .then(
+          [=](const std::vector<bytes32>& local) {
+            self->request(self->state.ctx.receiver, std::chrono::seconds(5),
+                          neighbors_atom::value)
+              .then(
+                [=](const std::vector<gossip::endpoint_id>& nbrs) {
+                  auto c = tracker::overlap_merge_candidates(records, local, nbrs,
+                                                             self->state.ctx.self_id(),
+                                                             cfg.max_join_peers, self->state.rng);
+                  join_candidates(self, "overlap merge", std::move(c), done);
+                },
+                [=](caf::error&) { done(); });
+          },
+          [=](caf::error&) { done(); });
+    });
+  });
+}
+
+} // namespace dtt

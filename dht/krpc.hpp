@@ -1,0 +1,110 @@
+#pragma once
+
+#include "dht/bencode.hpp"
+#include "dht/node_id.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+/// KRPC messages (BEP 5) with the BEP 44 get/put extension and BEP 43's read-only flag.
+namespace dtt::dht::krpc {
+
+/// Query methods dtt speaks.
+enum class method : uint8_t { ping, find_node, get_peers, announce_peer, get, put };
+
+/// The wire name of a method ("find_node", ...).
+const char* method_name(method m) noexcept;
+/// Parses a wire method name.
+std::optional<method> parse_method(std::string_view s) noexcept;
+
+/// KRPC error codes (BEP 5 §KRPC, BEP 44 §Errors).
+namespace code {
+inline constexpr int generic = 201;
+inline constexpr int server = 202;
+inline constexpr int protocol = 203;
+inline constexpr int method_unknown = 204;
+inline constexpr int value_too_big = 205;
+inline constexpr int bad_signature = 206;
+inline constexpr int salt_too_big = 207;
+inline constexpr int cas_mismatch = 301;
+inline constexpr int seq_too_small = 302;
+} // namespace code
+
+/// Arguments of a query ("a"). Which fields are set depends on the method.
+struct query {
+  method m = method::ping;
+  node_id id{};
+  /// find_node/get target, get_peers/announce_peer info_hash.
+  node_id target{};
+  /// announce_peer / put write token.
+  bytes token;
+  /// announce_peer port and implied_port flag.
+  uint16_t port = 0;
+  bool implied_port = false;
+  /// BEP 44 put: the value; get: optional minimum seq.
+  std::optional<bencode::value> v;
+  std::optional<bytes32> k;
+  std::optional<bytes64> sig;
+  bytes salt;
+  std::optional<int64_t> seq;
+  std::optional<int64_t> cas;
+  /// BEP 43: the sender is read-only (do not add it to routing tables).
+  bool read_only = false;
+};
+
+/// Values of a response ("r").
+struct response {
+  node_id id{};
+  bytes token;
+  std::vector<node_entry> nodes;  ///< "nodes" and "nodes6" merged
+  std::vector<endpoint> values;   ///< get_peers peers
+  std::optional<bencode::value> v;
+  std::optional<bytes32> k;
+  std::optional<bytes64> sig;
+  std::optional<int64_t> seq;
+};
+
+/// An error reply ("e": [code, message]).
+struct error_reply {
+  int64_t code = code::generic;
+  std::string message;
+};
+
+/// One KRPC message.
+struct message {
+  enum class type : uint8_t { query, response, error };
+  type y = type::query;
+  std::string tid;        ///< transaction id ("t")
+  query q;
+  response r;
+  error_reply e;
+  std::string version;    ///< client version ("v"), may be empty
+  /// A query that parsed as KRPC but whose arguments are missing or invalid: the KRPC error
+  /// code the receiver should answer with (203 or 204), 0 if the query is fine.
+  int reject_code = 0;
+  std::string reject_reason;
+};
+
+/// Largest KRPC datagram accepted (BEP 44 put: v ≤ 1000 bytes + envelope; mainline's limit is
+/// 2048 bytes per datagram).
+inline constexpr size_t max_packet_size = 2048;
+
+/// Decoder limits used for KRPC (shallow: KRPC never nests beyond 4 levels).
+bencode::limits krpc_limits() noexcept;
+
+/// Parses a datagram. Fails (drop it) on anything that is not a bencoded dict with a string
+/// "t" and a known "y". A query with bad arguments is returned with reject_code set.
+result<message> decode(byte_view packet);
+
+/// Encodes a message (only the fields its type and method use).
+bytes encode(const message& m);
+
+/// Builders.
+message make_query(std::string tid, query q);
+message make_response(std::string tid, response r);
+message make_error(std::string tid, int64_t code, std::string text);
+
+} // namespace dtt::dht::krpc

@@ -1,0 +1,144 @@
+#include "dht/lookup.hpp"
+
+#include <algorithm>
+
+namespace dtt::dht {
+
+lookup_set::candidate* lookup_set::find(const endpoint& ep) {
+  for (auto& c : cands_)
+    if (c.node.ep == ep)
+      return &c;
+  return nullptr;
+}
+
+void lookup_set::sort_and_trim() {
+  std::stable_sort(cands_.begin(), cands_.end(), [&](const candidate& a, const candidate& b) {
+    if (a.id_known != b.id_known)
+      return !a.id_known;
+    return closer(target_, a.node.id, b.node.id);
+  });
+  // Drop the farthest candidates that are not in flight.
+  while (cands_.size() > cfg_.max_candidates) {
+    auto it = std::find_if(cands_.rbegin(), cands_.rend(),
+                           [](const candidate& c) { return c.st != state::in_flight; });
+    if (it == cands_.rend())
+      break;
+    cands_.erase(std::next(it).base());
+  }
+}
+
+void lookup_set::add(const std::vector<node_entry>& nodes) {
+  bool changed = false;
+  for (auto& n : nodes) {
+    if (n.ep.port == 0)
+      continue;
+    bool dup = false;
+    for (auto& c : cands_) {
+      if (c.node.ep == n.ep || (c.id_known && c.node.id == n.id)) {
+        dup = true;
+        break;
+      }
+    }
+    if (dup)
+      continue;
+    candidate c;
+    c.node = n;
+    cands_.push_back(std::move(c));
+    changed = true;
+  }
+  if (changed)
+    sort_and_trim();
+}
+
+void lookup_set::add_seed(const endpoint& ep) {
+  if (find(ep))
+    return;
+  candidate c;
+  c.node.ep = ep;
+  c.id_known = false;
+  cands_.push_back(std::move(c));
+  sort_and_trim();
+}
+
+std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
+  std::vector<candidate> out;
+  size_t live = 0;
+  for (auto& c : cands_) {
+    if (in_flight_ >= cfg_.alpha || out.size() >= budget)
+      break;
+    if (c.st == state::failed)
+      continue;
+    // Seeds with unknown ids are always worth asking; known ones only within the k closest.
+    if (c.id_known && live >= cfg_.k)
+      break;
+    if (c.id_known)
+      ++live;
+    if (c.st == state::fresh) {
+      c.st = state::in_flight;
+      ++in_flight_;
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+bool lookup_set::responded(const endpoint& from, const node_id& id, bytes token) {
+  auto* c = find(from);
+  if (!c || c->st != state::in_flight)
+    return false;
+  --in_flight_;
+  if (c->id_known && c->node.id != id) {
+    c->st = state::failed;
+    return false;
+  }
+  // Another candidate may already carry this id (learned from someone else): keep one.
+  if (!c->id_known) {
+    for (auto& o : cands_) {
+      if (&o != c && o.id_known && o.node.id == id && o.st != state::in_flight) {
+        o.st = state::failed;
+      }
+    }
+  }
+  c->node.id = id;
+  c->id_known = true;
+  c->st = state::responded;
+  c->token = std::move(token);
+  sort_and_trim();
+  return true;
+}
+
+void lookup_set::failed(const endpoint& from) {
+  auto* c = find(from);
+  if (!c || c->st != state::in_flight)
+    return;
+  --in_flight_;
+  c->st = state::failed;
+}
+
+bool lookup_set::done() const noexcept {
+  if (in_flight_ > 0)
+    return false;
+  size_t live = 0;
+  for (auto& c : cands_) {
+    if (c.st == state::failed)
+      continue;
+    if (c.st == state::fresh)
+      return false;
+    if (c.id_known && ++live >= cfg_.k)
+      break;
+  }
+  return true;
+}
+
+std::vector<const lookup_set::candidate*> lookup_set::closest_responded(size_t count) const {
+  std::vector<const candidate*> out;
+  for (auto& c : cands_) {
+    if (out.size() >= count)
+      break;
+    if (c.st == state::responded && c.id_known)
+      out.push_back(&c);
+  }
+  return out;
+}
+
+} // namespace dtt::dht

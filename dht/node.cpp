@@ -1,0 +1,601 @@
+#include "dht/node.hpp"
+
+#include "crypto/hash.hpp"
+
+#include <algorithm>
+
+namespace dtt::dht {
+
+namespace {
+constexpr std::chrono::seconds housekeeping_period{1};
+constexpr std::chrono::seconds storage_expiry_period{60};
+constexpr size_t max_seeds = 16;          // bootstrap addresses queried per bootstrap
+constexpr size_t max_peer_hashes = 256;   // announce_peer store bound (info hashes)
+constexpr size_t max_peers_per_hash = 64; // and peers per hash
+constexpr size_t max_peers_returned = 50; // get_peers "values" (fits one datagram)
+} // namespace
+
+struct node::counters {
+  uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
+  uint64_t bad_packets = 0, queries_in = 0, responses_in = 0, errors_in = 0;
+  uint64_t errors_sent = 0, unknown_tid = 0, id_mismatch = 0, rate_limited = 0;
+  uint64_t dropped_read_only = 0, timeouts = 0, puts_stored = 0, puts_rejected = 0;
+  uint64_t invalid_items = 0, commands_refused = 0, queries_out = 0;
+};
+
+struct node::command {
+  request_id id = 0;
+  operation op = operation::find_node;
+  bool internal = false;  // started by the node itself: no completion reported
+  lookup_set set;
+  bytes32 key{};
+  bytes salt;
+  size_t max_items = 0;
+  std::optional<mutable_item> item;
+  std::optional<int64_t> cas;
+  std::optional<bencode::value> immutable_value;
+  bool putting = false;
+  size_t puts_pending = 0;
+  completion result;
+
+  command(const node_id& target, const lookup_set::config& cfg) : set(target, cfg) {}
+};
+
+node::node(node_config cfg, node_effects& fx, crypto::random_source& rng)
+    : cfg_(std::move(cfg)),
+      fx_(fx),
+      rng_(rng),
+      table_(cfg_.id ? *cfg_.id : random_id(rng), cfg_.table),
+      store_(cfg_.storage),
+      tokens_(rng),
+      limiter_(cfg_.rate_limit_per_ip, cfg_.rate_burst_per_ip),
+      n_(std::make_unique<counters>()) {}
+
+node::~node() = default;
+
+std::map<std::string, uint64_t> node::stats() const {
+  return {
+    {"packets_in", n_->packets_in},         {"packets_out", n_->packets_out},
+    {"bytes_in", n_->bytes_in},             {"bytes_out", n_->bytes_out},
+    {"bad_packets", n_->bad_packets},       {"queries_in", n_->queries_in},
+    {"responses_in", n_->responses_in},     {"errors_in", n_->errors_in},
+    {"errors_sent", n_->errors_sent},       {"unknown_tid", n_->unknown_tid},
+    {"id_mismatch", n_->id_mismatch},       {"rate_limited", n_->rate_limited},
+    {"dropped_read_only", n_->dropped_read_only}, {"timeouts", n_->timeouts},
+    {"puts_stored", n_->puts_stored},       {"puts_rejected", n_->puts_rejected},
+    {"invalid_items", n_->invalid_items},   {"commands_refused", n_->commands_refused},
+    {"queries_out", n_->queries_out},       {"table_size", table_.size()},
+    {"table_buckets", table_.bucket_count()}, {"table_replacements", table_.replacement_count()},
+    {"stored_items", store_.size()},        {"in_flight", rpc_.in_flight()},
+    {"commands", lookups_.size()},
+  };
+}
+
+// ---- incoming ------------------------------------------------------------------------------
+
+void node::handle_packet(byte_view packet, const endpoint& from, time_point now) {
+  now_ = now;
+  ++n_->packets_in;
+  n_->bytes_in += packet.size();
+  if (from.port == 0) {
+    ++n_->bad_packets;
+    return;
+  }
+  auto m = krpc::decode(packet);
+  if (!m) {
+    ++n_->bad_packets;
+    return;
+  }
+  if (m->y == krpc::message::type::query)
+    handle_query(*m, from, now);
+  else
+    handle_answer(*m, from, now);
+}
+
+void node::reply(const endpoint& to, const krpc::message& m) {
+  auto out = krpc::encode(m);
+  ++n_->packets_out;
+  n_->bytes_out += out.size();
+  if (m.y == krpc::message::type::error)
+    ++n_->errors_sent;
+  fx_.send(to, std::move(out));
+}
+
+void node::handle_query(const krpc::message& m, const endpoint& from, time_point now) {
+  ++n_->queries_in;
+  if (cfg_.read_only) {
+    ++n_->dropped_read_only; // BEP 43: read-only nodes answer no queries
+    return;
+  }
+  if (!limiter_.allow(from, now)) {
+    ++n_->rate_limited;
+    return;
+  }
+  auto error_reply = [&](int64_t code, std::string text) {
+    auto e = krpc::make_error(m.tid, code, std::move(text));
+    e.version = cfg_.version;
+    reply(from, e);
+  };
+  if (m.reject_code) {
+    ++n_->bad_packets;
+    error_reply(m.reject_code, m.reject_reason);
+    return;
+  }
+  const auto& q = m.q;
+  if (!q.read_only)
+    table_.heard_from({q.id, from}, now, false);
+  krpc::response r;
+  r.id = id();
+  switch (q.m) {
+    case krpc::method::ping:
+      break;
+    case krpc::method::find_node:
+      r.nodes = table_.closest(q.target, cfg_.table.k);
+      break;
+    case krpc::method::get_peers: {
+      r.token = tokens_.make(from);
+      auto it = peers_.find(q.target);
+      if (it != peers_.end() && !it->second.empty()) {
+        auto& ps = it->second;
+        r.values.assign(ps.begin(), ps.begin() + std::min(ps.size(), max_peers_returned));
+      } else {
+        r.nodes = table_.closest(q.target, cfg_.table.k);
+      }
+      break;
+    }
+    case krpc::method::announce_peer: {
+      if (!tokens_.check(q.token, from))
+        return error_reply(krpc::code::protocol, "bad token");
+      endpoint peer = from;
+      if (!q.implied_port)
+        peer.port = q.port;
+      auto it = peers_.find(q.target);
+      if (it == peers_.end()) {
+        if (peers_.size() >= max_peer_hashes)
+          peers_.erase(peers_.begin());
+        it = peers_.emplace(q.target, std::vector<endpoint>{}).first;
+      }
+      auto& ps = it->second;
+      if (std::find(ps.begin(), ps.end(), peer) == ps.end()) {
+        if (ps.size() >= max_peers_per_hash)
+          ps.erase(ps.begin());
+        ps.push_back(peer);
+      }
+      break;
+    }
+    case krpc::method::get: {
+      r.token = tokens_.make(from);
+      r.nodes = table_.closest(q.target, cfg_.table.k);
+      if (auto* item = store_.get(q.target)) {
+        bool fresh_enough = !item->k || !q.seq || item->seq > *q.seq;
+        if (fresh_enough) {
+          auto v = bencode::decode(item->v, krpc::krpc_limits());
+          if (v) {
+            r.v = std::move(*v);
+            if (item->k) {
+              r.k = item->k;
+              r.sig = item->sig;
+              r.seq = item->seq;
+            }
+          }
+        }
+      }
+      break;
+    }
+    case krpc::method::put: {
+      if (!tokens_.check(q.token, from))
+        return error_reply(krpc::code::protocol, "bad token");
+      auto v = bencode::encode(*q.v);
+      int code = q.k ? store_.put_mutable(*q.k, q.salt, *q.seq, q.cas, v, *q.sig, now)
+                     : store_.put_immutable(v, now);
+      if (code != 0) {
+        ++n_->puts_rejected;
+        const char* text = code == krpc::code::value_too_big  ? "message (v field) too big"
+                           : code == krpc::code::salt_too_big ? "salt too big"
+                           : code == krpc::code::bad_signature ? "invalid signature"
+                           : code == krpc::code::cas_mismatch  ? "CAS mismatch"
+                           : code == krpc::code::seq_too_small
+                             ? "sequence number less than current"
+                             : "error";
+        return error_reply(code, text);
+      }
+      ++n_->puts_stored;
+      break;
+    }
+  }
+  auto resp = krpc::make_response(m.tid, std::move(r));
+  resp.version = cfg_.version;
+  reply(from, resp);
+}
+
+void node::handle_answer(const krpc::message& m, const endpoint& from, time_point now) {
+  auto p = rpc_.take(m.tid, from);
+  if (!p) {
+    ++n_->unknown_tid;
+    return;
+  }
+  bool is_error = m.y == krpc::message::type::error;
+  if (is_error) {
+    ++n_->errors_in;
+  } else {
+    ++n_->responses_in;
+    if (p->expected_id && *p->expected_id != m.r.id) {
+      ++n_->id_mismatch;
+      table_.failed(*p->expected_id);
+      is_error = true;
+    } else {
+      table_.heard_from({m.r.id, from}, now, true);
+    }
+  }
+  auto it = lookups_.find(p->owner);
+  if (it == lookups_.end())
+    return;
+  if (is_error) {
+    int code = m.y == krpc::message::type::error ? static_cast<int>(m.e.code) : krpc::code::generic;
+    on_command_failure(*it->second, *p, code, now);
+  } else {
+    on_command_response(*it->second, *p, m, from, now);
+  }
+}
+
+// ---- commands ------------------------------------------------------------------------------
+
+krpc::query node::base_query(krpc::method m) const {
+  krpc::query q;
+  q.m = m;
+  q.id = id();
+  q.read_only = cfg_.read_only;
+  return q;
+}
+
+void node::send_query(command& c, const node_entry& to, bool id_known, krpc::query q,
+                      time_point now) {
+  rpc_manager::pending p;
+  p.tid = rpc_.next_tid();
+  p.to = to.ep;
+  if (id_known)
+    p.expected_id = to.id;
+  p.m = q.m;
+  p.owner = c.id;
+  p.deadline = now + cfg_.request_timeout;
+  auto msg = krpc::make_query(p.tid, std::move(q));
+  msg.version = cfg_.version;
+  auto out = krpc::encode(msg);
+  ++n_->packets_out;
+  ++n_->queries_out;
+  n_->bytes_out += out.size();
+  rpc_.add(std::move(p));
+  fx_.send(to.ep, std::move(out));
+}
+
+request_id node::start(std::unique_ptr<command> c, time_point now) {
+  c->id = next_request_++;
+  c->result.id = c->id;
+  c->result.op = c->op;
+  c->result.target = c->set.target();
+  auto id = c->id;
+  now_ = now;
+  bool bootstrapping = std::any_of(lookups_.begin(), lookups_.end(), [](auto& e) {
+    return e.second->op == operation::bootstrap;
+  });
+  if (c->op != operation::bootstrap && table_.size() == 0 && bootstrapping
+      && parked_.size() < cfg_.max_lookups) {
+    parked_.push_back(std::move(c)); // mainline: commands wait for the bootstrap to finish
+    return id;
+  }
+  if (lookups_.size() >= cfg_.max_lookups) {
+    ++n_->commands_refused;
+    if (!c->internal)
+      fx_.on_done(c->result);
+    return id;
+  }
+  c->set.add(table_.closest(c->set.target(), cfg_.lookup.k * 2));
+  auto& ref = *c;
+  lookups_.emplace(id, std::move(c));
+  pump(ref, now);
+  return id;
+}
+
+void node::pump(command& c, time_point now) {
+  if (!c.putting) {
+    size_t budget = rpc_.in_flight() < cfg_.max_in_flight ? cfg_.max_in_flight - rpc_.in_flight()
+                                                          : 0;
+    for (auto& to : c.set.next(budget)) {
+      krpc::query q;
+      switch (c.op) {
+        case operation::bootstrap:
+        case operation::find_node:
+          q = base_query(krpc::method::find_node);
+          break;
+        case operation::get_peers:
+          q = base_query(krpc::method::get_peers);
+          break;
+        default:
+          q = base_query(krpc::method::get);
+          break;
+      }
+      q.target = c.set.target();
+      send_query(c, to.node, to.id_known, std::move(q), now);
+    }
+    if (!c.set.done())
+      return;
+    bool is_put = c.op == operation::put_mutable || c.op == operation::put_immutable;
+    if (!is_put)
+      return finish(c.id);
+    // Lookup done: put to the k closest responders that gave us a token.
+    c.putting = true;
+    for (auto* cand : c.set.closest_responded(cfg_.lookup.k)) {
+      if (cand->token.empty())
+        continue;
+      auto q = base_query(krpc::method::put);
+      q.token = cand->token;
+      if (c.item) {
+        q.v = bencode::value::string(c.item->value);
+        q.k = c.item->key;
+        q.sig = c.item->signature;
+        q.salt = c.item->salt;
+        q.seq = c.item->seq;
+        q.cas = c.cas;
+      } else {
+        q.v = c.immutable_value;
+      }
+      ++c.puts_pending;
+      send_query(c, cand->node, true, std::move(q), now);
+    }
+  }
+  if (c.puts_pending == 0)
+    finish(c.id);
+}
+
+void node::pump_all(time_point now) {
+  std::vector<request_id> ids;
+  for (auto& [id, c] : lookups_)
+    ids.push_back(id);
+  for (auto id : ids) {
+    auto it = lookups_.find(id);
+    if (it != lookups_.end())
+      pump(*it->second, now);
+  }
+}
+
+void node::finish(request_id id) {
+  auto it = lookups_.find(id);
+  if (it == lookups_.end())
+    return;
+  auto c = std::move(it->second);
+  lookups_.erase(it);
+  if (c->op == operation::bootstrap && !parked_.empty()) {
+    auto parked = std::move(parked_);
+    parked_.clear();
+    for (auto& p : parked) {
+      p->set.add(table_.closest(p->set.target(), cfg_.lookup.k * 2));
+      auto& ref = *p;
+      auto pid = p->id;
+      lookups_.emplace(pid, std::move(p));
+      pump(ref, now_);
+    }
+  }
+  // Queries still in flight stay registered: their answers still feed the routing table.
+  for (auto* cand : c->set.closest_responded(cfg_.lookup.k))
+    c->result.closest.push_back(cand->node);
+  if (!c->internal)
+    fx_.on_done(c->result);
+}
+
+void node::on_command_response(command& c, const rpc_manager::pending& p,
+                               const krpc::message& m, const endpoint& from, time_point now) {
+  if (p.m == krpc::method::put) {
+    ++c.result.put.stored;
+    --c.puts_pending;
+    return pump(c, now);
+  }
+  if (!c.set.responded(from, m.r.id, m.r.token))
+    return pump(c, now);
+  ++c.result.responses;
+  c.set.add(m.r.nodes);
+  const auto& r = m.r;
+  switch (c.op) {
+    case operation::get_peers:
+      for (auto& ep : r.values) {
+        if (c.result.peers.size() >= 512)
+          break;
+        if (std::find(c.result.peers.begin(), c.result.peers.end(), ep) == c.result.peers.end())
+          c.result.peers.push_back(ep);
+      }
+      break;
+    case operation::get_mutable:
+      if (r.v && r.k && r.sig && r.seq) {
+        if (*r.k != c.key || !r.v->is_string()) {
+          ++n_->invalid_items;
+          break;
+        }
+        mutable_item item;
+        item.key = *r.k;
+        item.salt = c.salt;
+        item.seq = *r.seq;
+        auto vb = r.v->as_bytes();
+        item.value.assign(vb.begin(), vb.end());
+        item.signature = *r.sig;
+        if (!item.verify()) {
+          ++n_->invalid_items;
+          break;
+        }
+        ++c.result.items;
+        fx_.on_item(c.id, item);
+        if (c.max_items && c.result.items >= c.max_items)
+          return finish(c.id);
+      }
+      break;
+    case operation::get_immutable:
+      if (r.v) {
+        auto enc = bencode::encode(*r.v);
+        if (crypto::bep44::immutable_target(enc) == c.set.target()) {
+          c.result.immutable_value = std::move(enc);
+          c.result.items = 1;
+          return finish(c.id);
+        }
+        ++n_->invalid_items;
+      }
+      break;
+    default:
+      break;
+  }
+  pump(c, now);
+}
+
+void node::on_command_failure(command& c, const rpc_manager::pending& p, int code,
+                              time_point now) {
+  if (p.m == krpc::method::put) {
+    if (code == 0)
+      ++c.result.put.no_response;
+    else if (code == krpc::code::cas_mismatch)
+      ++c.result.put.cas_mismatch;
+    else if (code == krpc::code::seq_too_small)
+      ++c.result.put.seq_too_small;
+    else
+      ++c.result.put.other_errors;
+    --c.puts_pending;
+    return pump(c, now);
+  }
+  c.set.failed(p.to);
+  pump(c, now);
+}
+
+request_id node::bootstrap(const std::vector<endpoint>& seeds, time_point now) {
+  for (auto& s : seeds) {
+    if (seeds_.size() >= 64)
+      break;
+    if (std::find(seeds_.begin(), seeds_.end(), s) == seeds_.end())
+      seeds_.push_back(s);
+  }
+  last_bootstrap_ = now;
+  auto c = std::make_unique<command>(id(), cfg_.lookup);
+  c->op = operation::bootstrap;
+  size_t n = 0;
+  for (auto& s : seeds) {
+    if (n++ >= max_seeds)
+      break;
+    c->set.add_seed(s);
+  }
+  return start(std::move(c), now);
+}
+
+request_id node::find_node(const node_id& target, time_point now) {
+  auto c = std::make_unique<command>(target, cfg_.lookup);
+  c->op = operation::find_node;
+  return start(std::move(c), now);
+}
+
+request_id node::get_peers(const node_id& info_hash, time_point now) {
+  auto c = std::make_unique<command>(info_hash, cfg_.lookup);
+  c->op = operation::get_peers;
+  return start(std::move(c), now);
+}
+
+request_id node::get_mutable(const bytes32& key, bytes salt, time_point now, size_t max_items) {
+  auto c = std::make_unique<command>(crypto::bep44::mutable_target(key, salt), cfg_.lookup);
+  c->op = operation::get_mutable;
+  c->key = key;
+  c->salt = std::move(salt);
+  c->max_items = max_items;
+  return start(std::move(c), now);
+}
+
+request_id node::put_mutable(const mutable_item& item, std::optional<int64_t> cas,
+                             time_point now) {
+  auto c = std::make_unique<command>(item.target(), cfg_.lookup);
+  c->op = operation::put_mutable;
+  c->item = item;
+  c->cas = cas;
+  return start(std::move(c), now);
+}
+
+request_id node::get_immutable(const node_id& target, time_point now) {
+  auto c = std::make_unique<command>(target, cfg_.lookup);
+  c->op = operation::get_immutable;
+  return start(std::move(c), now);
+}
+
+request_id node::put_immutable(bytes bencoded_value, time_point now) {
+  auto target = crypto::bep44::immutable_target(bencoded_value);
+  auto c = std::make_unique<command>(target, cfg_.lookup);
+  c->op = operation::put_immutable;
+  auto v = bencode::decode(bencoded_value, krpc::krpc_limits());
+  if (!v || bencoded_value.size() > crypto::bep44::max_value_size) {
+    // Not storable: complete at once with nothing stored.
+    c->id = next_request_++;
+    c->result.id = c->id;
+    c->result.op = c->op;
+    c->result.target = target;
+    c->result.put.other_errors = 1;
+    fx_.on_done(c->result);
+    return c->id;
+  }
+  c->immutable_value = std::move(*v);
+  return start(std::move(c), now);
+}
+
+void node::cancel(request_id id) {
+  parked_.erase(std::remove_if(parked_.begin(), parked_.end(),
+                               [&](auto& p) { return p->id == id; }),
+                parked_.end());
+  auto it = lookups_.find(id);
+  if (it == lookups_.end())
+    return;
+  lookups_.erase(it);
+}
+
+// ---- time ----------------------------------------------------------------------------------
+
+time_point node::next_tick() const {
+  auto t = last_housekeeping_ + housekeeping_period;
+  if (auto d = rpc_.next_deadline(); d && *d < t)
+    t = *d;
+  return t;
+}
+
+void node::tick(time_point now) {
+  now_ = now;
+  for (auto& p : rpc_.expire(now)) {
+    ++n_->timeouts;
+    if (p.expected_id)
+      table_.failed(*p.expected_id);
+    auto it = lookups_.find(p.owner);
+    if (it != lookups_.end())
+      on_command_failure(*it->second, p, 0, now);
+  }
+  if (now - last_housekeeping_ < housekeeping_period) {
+    pump_all(now);
+    return;
+  }
+  last_housekeeping_ = now;
+  tokens_.tick(now);
+  if (now - last_expiry_ >= storage_expiry_period) {
+    last_expiry_ = now;
+    store_.expire(now);
+  }
+  if (table_.size() > 0) {
+    for (auto& target : table_.refresh_targets(now, rng_)) {
+      auto c = std::make_unique<command>(target, cfg_.lookup);
+      c->op = operation::find_node;
+      c->internal = true;
+      start(std::move(c), now);
+    }
+  }
+  bool bootstrapping = std::any_of(lookups_.begin(), lookups_.end(), [](auto& e) {
+    return e.second->op == operation::bootstrap;
+  });
+  if (!bootstrapping && !seeds_.empty() && table_.size() < cfg_.table.k
+      && now - last_bootstrap_ >= cfg_.rebootstrap_interval) {
+    last_bootstrap_ = now;
+    auto c = std::make_unique<command>(id(), cfg_.lookup);
+    c->op = operation::bootstrap;
+    c->internal = true;
+    for (size_t i = 0; i < seeds_.size() && i < max_seeds; ++i)
+      c->set.add_seed(seeds_[i]);
+    start(std::move(c), now);
+  }
+  pump_all(now);
+}
+
+} // namespace dtt::dht

@@ -1,0 +1,156 @@
+#pragma once
+
+#include "dht/item.hpp"
+#include "dht/krpc.hpp"
+#include "dht/lookup.hpp"
+#include "dht/routing_table.hpp"
+#include "dht/rpc.hpp"
+#include "dht/storage.hpp"
+#include "dht/token.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+/// The sans-IO mainline DHT node (BEP 5, BEP 43, BEP 44).
+namespace dtt::dht {
+
+/// Identifies a command (lookup, get, put) issued to a node; never 0.
+using request_id = uint64_t;
+
+/// What a command was.
+enum class operation : uint8_t {
+  bootstrap, find_node, get_peers, get_mutable, get_immutable, put_mutable, put_immutable
+};
+
+/// The end of a command.
+struct completion {
+  request_id id = 0;
+  operation op = operation::find_node;
+  node_id target{};
+  /// Closest nodes that answered, closest first (at most k).
+  std::vector<node_entry> closest;
+  /// Nodes that answered at all during the lookup.
+  size_t responses = 0;
+  /// get_mutable: valid items streamed; get_immutable: 1 if found.
+  size_t items = 0;
+  /// get_immutable: the bencoded value found.
+  std::optional<bytes> immutable_value;
+  /// get_peers: peers found (deduplicated).
+  std::vector<endpoint> peers;
+  /// put_*: per-node outcome.
+  put_outcome put;
+};
+
+/// Where a node's effects go. Called synchronously from node methods; implementations must not
+/// call back into the node from inside these callbacks (queue or post instead).
+class node_effects {
+public:
+  virtual ~node_effects() = default;
+  /// Send a datagram.
+  virtual void send(const endpoint& to, bytes packet) = 0;
+  /// A valid BEP 44 mutable item arrived for a get_mutable command (streamed as it arrives).
+  virtual void on_item(request_id, const mutable_item&) {}
+  /// A command finished (not called for cancelled commands).
+  virtual void on_done(const completion&) {}
+};
+
+/// Node tunables. Defaults follow Rust mainline 7 / BEP 5 where they cite nothing else.
+struct node_config {
+  std::optional<node_id> id;                       ///< random if unset
+  bool read_only = false;                          ///< BEP 43 client mode
+  std::chrono::milliseconds request_timeout{2000}; ///< PROTOCOL.md §4.2: 2 s per request
+  size_t max_in_flight = 256;                      ///< bound on outstanding queries
+  size_t max_lookups = 64;                         ///< bound on concurrent commands
+  lookup_set::config lookup{};
+  routing_table::config table{};
+  item_store::config storage{};
+  double rate_limit_per_ip = 20;   ///< queries/s per source IP; 0 disables (testnets)
+  double rate_burst_per_ip = 40;
+  std::chrono::seconds rebootstrap_interval{30}; ///< retry bootstrap while the table is thin
+  std::string version = std::string("DT\x00\x01", 4);  ///< KRPC "v" (client id + version)
+};
+
+/// One DHT node without I/O. Feed it datagrams and time; it emits datagrams and results
+/// through node_effects. Not thread-safe: call it from one thread.
+class node {
+public:
+  node(node_config cfg, node_effects& fx, crypto::random_source& rng = crypto::os_random());
+  ~node();
+
+  /// Handles one received datagram. Never throws on bad input; bad packets are counted and
+  /// answered with a KRPC error when they are queries with a readable transaction id.
+  void handle_packet(byte_view packet, const endpoint& from, time_point now);
+  /// Expires requests, rotates tokens, expires items, refreshes buckets.
+  void tick(time_point now);
+  /// When tick() should next run.
+  time_point next_tick() const;
+
+  /// Commands. Each returns its id; results arrive through node_effects.
+  request_id bootstrap(const std::vector<endpoint>& seeds, time_point now);
+  request_id find_node(const node_id& target, time_point now);
+  request_id get_peers(const node_id& info_hash, time_point now);
+  /// BEP 44 get for (key, salt); every valid item is streamed via on_item. Stops after
+  /// `max_items` items if non-zero.
+  request_id get_mutable(const bytes32& key, bytes salt, time_point now, size_t max_items = 0);
+  /// BEP 44 put: get lookup for tokens, then put to the k closest responders.
+  request_id put_mutable(const mutable_item& item, std::optional<int64_t> cas, time_point now);
+  /// Immutable get/put; the value is bencoded.
+  request_id get_immutable(const node_id& target, time_point now);
+  request_id put_immutable(bytes bencoded_value, time_point now);
+  /// Stops a command; no completion is reported.
+  void cancel(request_id id);
+
+  const node_id& id() const noexcept { return table_.own_id(); }
+  const routing_table& table() const noexcept { return table_; }
+  const item_store& storage() const noexcept { return store_; }
+  bool read_only() const noexcept { return cfg_.read_only; }
+  /// Counters by name.
+  std::map<std::string, uint64_t> stats() const;
+  /// Commands running.
+  size_t active_commands() const noexcept { return lookups_.size() + parked_.size(); }
+
+private:
+  struct command;
+
+  void handle_query(const krpc::message& m, const endpoint& from, time_point now);
+  void handle_answer(const krpc::message& m, const endpoint& from, time_point now);
+  void reply(const endpoint& to, const krpc::message& m);
+  void send_query(command& c, const node_entry& to, bool id_known, krpc::query q,
+                  time_point now);
+  request_id start(std::unique_ptr<command> c, time_point now);
+  void pump(command& c, time_point now);
+  void pump_all(time_point now);
+  void finish(request_id id);
+  void on_command_response(command& c, const rpc_manager::pending& p, const krpc::message& m,
+                           const endpoint& from, time_point now);
+  void on_command_failure(command& c, const rpc_manager::pending& p, int error_code,
+                          time_point now);
+  krpc::query base_query(krpc::method m) const;
+
+  node_config cfg_;
+  node_effects& fx_;
+  crypto::random_source& rng_;
+  routing_table table_;
+  rpc_manager rpc_;
+  item_store store_;
+  token_manager tokens_;
+  rate_limiter limiter_;
+  std::map<request_id, std::unique_ptr<command>> lookups_;
+  std::vector<std::unique_ptr<command>> parked_;  ///< waiting for a bootstrap to finish
+  time_point now_{};
+  request_id next_request_ = 1;
+  std::vector<endpoint> seeds_;
+  time_point last_bootstrap_{};
+  time_point last_housekeeping_{};
+  time_point last_expiry_{};
+  std::map<node_id, std::vector<endpoint>> peers_;  ///< announce_peer store
+  struct counters;
+  std::unique_ptr<counters> n_;
+};
+
+} // namespace dtt::dht

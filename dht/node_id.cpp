@@ -1,0 +1,178 @@
+#include "dht/node_id.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace dtt::dht {
+
+node_id distance(const node_id& a, const node_id& b) noexcept {
+  node_id d;
+  for (size_t i = 0; i < d.size(); ++i)
+    d[i] = a[i] ^ b[i];
+  return d;
+}
+
+bool closer(const node_id& target, const node_id& a, const node_id& b) noexcept {
+  for (size_t i = 0; i < target.size(); ++i) {
+    uint8_t da = a[i] ^ target[i];
+    uint8_t db = b[i] ^ target[i];
+    if (da != db)
+      return da < db;
+  }
+  return false;
+}
+
+int common_prefix_bits(const node_id& a, const node_id& b) noexcept {
+  for (size_t i = 0; i < a.size(); ++i) {
+    uint8_t x = a[i] ^ b[i];
+    if (x) {
+      int bits = static_cast<int>(i) * 8;
+      while (!(x & 0x80)) {
+        x <<= 1;
+        ++bits;
+      }
+      return bits;
+    }
+  }
+  return 160;
+}
+
+node_id random_id(crypto::random_source& rng) {
+  node_id id;
+  rng.fill(id.data(), id.size());
+  return id;
+}
+
+node_id random_id_with_prefix(const node_id& base, int bits, crypto::random_source& rng) {
+  if (bits >= 160)
+    return base;
+  node_id id = random_id(rng);
+  for (int i = 0; i <= bits; ++i) {
+    uint8_t mask = static_cast<uint8_t>(0x80u >> (i % 8));
+    bool bit = base[i / 8] & mask;
+    if (i == bits)
+      bit = !bit;
+    id[i / 8] = static_cast<uint8_t>(bit ? (id[i / 8] | mask) : (id[i / 8] & ~mask));
+  }
+  return id;
+}
+
+endpoint endpoint::v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port) {
+  endpoint e;
+  e.ip[0] = a;
+  e.ip[1] = b;
+  e.ip[2] = c;
+  e.ip[3] = d;
+  e.port = port;
+  return e;
+}
+
+namespace {
+std::optional<uint16_t> parse_port(const std::string& s) {
+  if (s.empty() || s.size() > 5)
+    return std::nullopt;
+  uint32_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9')
+      return std::nullopt;
+    v = v * 10 + static_cast<uint32_t>(c - '0');
+  }
+  if (v > 65535)
+    return std::nullopt;
+  return static_cast<uint16_t>(v);
+}
+} // namespace
+
+std::optional<endpoint> endpoint::parse(const std::string& s) {
+  endpoint e;
+  if (!s.empty() && s[0] == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':')
+      return std::nullopt;
+    auto host = s.substr(1, close - 1);
+    if (inet_pton(AF_INET6, host.c_str(), e.ip.data()) != 1)
+      return std::nullopt;
+    e.family = 6;
+    auto port = parse_port(s.substr(close + 2));
+    if (!port)
+      return std::nullopt;
+    e.port = *port;
+    return e;
+  }
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos)
+    return std::nullopt;
+  auto host = s.substr(0, colon);
+  if (inet_pton(AF_INET, host.c_str(), e.ip.data()) != 1)
+    return std::nullopt;
+  auto port = parse_port(s.substr(colon + 1));
+  if (!port)
+    return std::nullopt;
+  e.port = *port;
+  return e;
+}
+
+std::string endpoint::to_string() const {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (family == 4) {
+    inet_ntop(AF_INET, ip.data(), buf, sizeof(buf));
+    return std::string(buf) + ":" + std::to_string(port);
+  }
+  inet_ntop(AF_INET6, ip.data(), buf, sizeof(buf));
+  return "[" + std::string(buf) + "]:" + std::to_string(port);
+}
+
+bytes compact_endpoint(const endpoint& ep) {
+  bytes out;
+  append(out, ep.address());
+  out.push_back(static_cast<uint8_t>(ep.port >> 8));
+  out.push_back(static_cast<uint8_t>(ep.port & 0xff));
+  return out;
+}
+
+std::optional<endpoint> parse_compact_endpoint(byte_view b) {
+  endpoint e;
+  if (b.size() == 6) {
+    e.family = 4;
+  } else if (b.size() == 18) {
+    e.family = 6;
+  } else {
+    return std::nullopt;
+  }
+  size_t n = b.size() - 2;
+  std::memcpy(e.ip.data(), b.data(), n);
+  e.port = static_cast<uint16_t>((b[n] << 8) | b[n + 1]);
+  return e;
+}
+
+bytes compact_nodes(const std::vector<node_entry>& nodes, uint8_t family) {
+  bytes out;
+  for (auto& n : nodes) {
+    if (n.ep.family != family)
+      continue;
+    append(out, n.id);
+    append(out, compact_endpoint(n.ep));
+  }
+  return out;
+}
+
+result<std::vector<node_entry>> parse_compact_nodes(byte_view b, uint8_t family,
+                                                    size_t max_nodes) {
+  size_t rec = family == 4 ? 26 : 38;
+  if (b.size() % rec != 0)
+    return error{errc::length_mismatch, "compact nodes: length not a multiple of the record"};
+  if (b.size() / rec > max_nodes)
+    return error{errc::too_large, "compact nodes: too many records"};
+  std::vector<node_entry> out;
+  out.reserve(b.size() / rec);
+  for (size_t off = 0; off < b.size(); off += rec) {
+    node_entry n;
+    n.id = to_array<20>(b.sub(off, 20));
+    n.ep = *parse_compact_endpoint(b.sub(off + 20, rec - 20));
+    out.push_back(n);
+  }
+  return out;
+}
+
+} // namespace dtt::dht

@@ -1,0 +1,60 @@
+#include "dht/rpc.hpp"
+
+namespace dtt::dht {
+
+std::string rpc_manager::next_tid() {
+  for (int attempt = 0; attempt < 65536; ++attempt) {
+    uint16_t n = ++counter_;
+    std::string tid{static_cast<char>(n >> 8), static_cast<char>(n & 0xff)};
+    if (pending_.count(tid) == 0)
+      return tid;
+  }
+  return std::string(4, '\0'); // unreachable: the node bounds in-flight queries far below 65536
+}
+
+void rpc_manager::add(pending p) {
+  auto tid = p.tid;
+  pending_[tid] = std::move(p);
+}
+
+std::optional<rpc_manager::pending> rpc_manager::take(const std::string& tid,
+                                                      const endpoint& from) {
+  auto it = pending_.find(tid);
+  if (it == pending_.end() || it->second.to != from)
+    return std::nullopt;
+  auto p = std::move(it->second);
+  pending_.erase(it);
+  return p;
+}
+
+std::vector<rpc_manager::pending> rpc_manager::expire(time_point now) {
+  std::vector<pending> out;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline <= now) {
+      out.push_back(std::move(it->second));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+void rpc_manager::drop_owner(uint64_t owner) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.owner == owner)
+      it = pending_.erase(it);
+    else
+      ++it;
+  }
+}
+
+std::optional<time_point> rpc_manager::next_deadline() const {
+  std::optional<time_point> out;
+  for (auto& [tid, p] : pending_)
+    if (!out || p.deadline < *out)
+      out = p.deadline;
+  return out;
+}
+
+} // namespace dtt::dht

@@ -1,0 +1,145 @@
+#include "dht/testnet.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <future>
+#include <ostream>
+
+namespace dtt::dht {
+
+namespace asio = boost::asio;
+
+testnet::testnet(testnet_options opts) : opts_(std::move(opts)) {}
+
+testnet::~testnet() { stop(); }
+
+template <class F>
+auto testnet::on_io(F f) const -> decltype(f()) {
+  std::packaged_task<decltype(f())()> task(std::move(f));
+  auto fut = task.get_future();
+  asio::post(*io_, [&task] { task(); });
+  return fut.get();
+}
+
+status testnet::start() {
+  if (io_)
+    return error{errc::invalid_argument, "testnet: already started"};
+  auto t0 = std::chrono::steady_clock::now();
+  io_ = std::make_unique<asio::io_context>(1);
+  work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+    io_->get_executor());
+  for (size_t i = 0; i < opts_.nodes; ++i) {
+    udp_node_options o;
+    o.bind_address = opts_.address;
+    o.port = opts_.base_port ? static_cast<uint16_t>(opts_.base_port + i) : 0;
+    o.node.rate_limit_per_ip = 0;                             // all nodes share one IP
+    o.node.rebootstrap_interval = std::chrono::seconds(0);    // retry until populated
+    auto n = udp_node::create(*io_, o);
+    if (!n) {
+      nodes_.clear();
+      io_.reset();
+      work_.reset();
+      return n.err();
+    }
+    addresses_.push_back((*n)->local_endpoint());
+    nodes_.push_back(*n);
+  }
+  thread_ = std::thread([this] { io_->run(); });
+  // Each node bootstraps from up to 8 others spread over the net (i+1, i+2, i+4, ...).
+  on_io([this] {
+    size_t n = nodes_.size();
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<std::string> seeds;
+      for (size_t step = 1; step < n && seeds.size() < 8; step *= 2)
+        seeds.push_back(addresses_[(i + step) % n].to_string());
+      nodes_[i]->start();
+      nodes_[i]->bootstrap(seeds);
+    }
+    return 0;
+  });
+  auto deadline = t0 + opts_.ready_timeout;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      stop();
+      return error{errc::timeout, "testnet: routing tables not populated in time"};
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  startup_ = std::chrono::duration_cast<std::chrono::microseconds>(
+    std::chrono::steady_clock::now() - t0);
+  return ok_status();
+}
+
+bool testnet::ready() const {
+  if (!io_ || nodes_.empty())
+    return false;
+  size_t want = std::min<size_t>(8, nodes_.size() - 1);
+  return on_io([this, want] {
+    for (auto& n : nodes_)
+      if (n->core().table().size() < want)
+        return false;
+    return true;
+  });
+}
+
+std::vector<std::string> testnet::bootstrap() const {
+  std::vector<std::string> out;
+  for (auto& a : addresses_)
+    out.push_back(a.to_string());
+  return out;
+}
+
+std::map<std::string, uint64_t> testnet::stats() const {
+  if (!io_)
+    return {};
+  return on_io([this] {
+    std::map<std::string, uint64_t> sum;
+    for (auto& n : nodes_)
+      for (auto& [k, v] : n->stats())
+        sum[k] += v;
+    return sum;
+  });
+}
+
+void testnet::stop() {
+  if (!io_)
+    return;
+  if (thread_.joinable()) {
+    on_io([this] {
+      for (auto& n : nodes_)
+        n->stop();
+      return 0;
+    });
+    work_.reset();
+    thread_.join();
+  }
+  nodes_.clear();
+  addresses_.clear();
+  work_.reset();
+  io_.reset();
+}
+
+int run_testnet_cli(size_t nodes, uint16_t base_port, std::ostream& out) {
+  testnet_options o;
+  o.nodes = nodes;
+  o.base_port = base_port;
+  testnet net(o);
+  auto st = net.start();
+  if (!st) {
+    out << "testnet: " << st.err().message() << "\n";
+    return 1;
+  }
+  for (auto& a : net.bootstrap())
+    out << a << "\n";
+  out.flush();
+  asio::io_context sig_io;
+  asio::signal_set signals(sig_io, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int) {});
+  sig_io.run();
+  net.stop();
+  return 0;
+}
+
+} // namespace dtt::dht

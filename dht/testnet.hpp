@@ -1,0 +1,71 @@
+#pragma once
+
+#include "dht/udp_node.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace dtt::dht {
+
+/// Options of a local testnet.
+struct testnet_options {
+  size_t nodes = 20;           ///< server nodes to start
+  uint16_t base_port = 0;      ///< 0: ports chosen by the OS; else base_port + i
+  std::string address = "127.0.0.1";
+  std::chrono::milliseconds ready_timeout{10000};  ///< start() fails after this
+};
+
+/// N DHT server nodes in this process on one loopback address, bootstrapped from each other,
+/// with their own io_context thread. Ready when every routing table holds min(k, N-1) nodes.
+/// Rate limiting is off (every node shares one IP).
+class testnet {
+public:
+  explicit testnet(testnet_options opts = {});
+  ~testnet();
+  testnet(const testnet&) = delete;
+  testnet& operator=(const testnet&) = delete;
+
+  /// Binds and bootstraps the nodes and waits until ready (or fails after ready_timeout; the
+  /// nodes are then stopped again).
+  status start();
+  /// Stops every node and joins the thread. Idempotent.
+  void stop();
+
+  /// The nodes' addresses.
+  const std::vector<endpoint>& addresses() const noexcept { return addresses_; }
+  /// The addresses as "ip:port" strings (for udp_node_options::bootstrap / dht_options).
+  std::vector<std::string> bootstrap() const;
+  /// True once every routing table is populated.
+  bool ready() const;
+  /// Sum of every node's counters.
+  std::map<std::string, uint64_t> stats() const;
+  /// Number of nodes.
+  size_t size() const noexcept { return addresses_.size(); }
+  /// Time start() took.
+  std::chrono::microseconds startup_time() const noexcept { return startup_; }
+
+private:
+  template <class F>
+  auto on_io(F f) const -> decltype(f());
+
+  testnet_options opts_;
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  std::vector<std::shared_ptr<udp_node>> nodes_;
+  std::vector<endpoint> addresses_;
+  std::chrono::microseconds startup_{0};
+};
+
+/// The `dtt testnet` command: starts a testnet of `nodes` nodes on 127.0.0.1 (ports from
+/// base_port, or OS-chosen if 0), prints the bootstrap addresses to `out` one per line, and runs
+/// until SIGINT or SIGTERM. Returns a process exit code (0 on a clean stop).
+int run_testnet_cli(size_t nodes, uint16_t base_port, std::ostream& out);
+
+} // namespace dtt::dht

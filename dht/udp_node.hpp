@@ -1,0 +1,105 @@
+#pragma once
+
+#include "dht/node.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dtt::dht {
+
+/// Mainline's default bootstrap routers (PROTOCOL.md §4.2).
+std::vector<std::string> default_bootstrap_routers();
+
+/// Options of a socket-driven node.
+struct udp_node_options {
+  std::string bind_address = "0.0.0.0";  ///< numeric IPv4/IPv6 address to bind
+  uint16_t port = 0;                     ///< 0: chosen by the OS
+  /// "host:port" or "[v6]:port" bootstrap addresses; names are resolved asynchronously.
+  std::vector<std::string> bootstrap;
+  /// File to load the routing table from at start and save it to at stop; empty: none.
+  std::string routing_table_file;
+  node_config node;
+};
+
+/// A dht::node on a Boost.Asio UDP socket. Every method must be called on the thread that
+/// runs the io_context (post to it from elsewhere). Handlers run on that thread too, after the
+/// node call that produced them returned, so they may issue further commands.
+class udp_node : public std::enable_shared_from_this<udp_node> {
+public:
+  using item_handler = std::function<void(const mutable_item&)>;
+  using done_handler = std::function<void(const completion&)>;
+
+  /// Opens and binds the socket (may be called from any thread before start()).
+  static result<std::shared_ptr<udp_node>> create(boost::asio::io_context& io,
+                                                  udp_node_options opts,
+                                                  crypto::random_source& rng = crypto::os_random());
+  ~udp_node();
+
+  /// Starts receiving, the timer, and bootstrap (routing table file, then opts.bootstrap).
+  void start();
+  /// Saves the routing table (if configured), closes the socket and cancels the timer.
+  /// Pending commands are dropped without completion.
+  void stop();
+  bool stopped() const noexcept { return stopped_; }
+
+  /// The bound address.
+  endpoint local_endpoint() const;
+
+  /// Adds bootstrap addresses ("host:port"); names resolve asynchronously.
+  void bootstrap(const std::vector<std::string>& addresses);
+
+  request_id find_node(const node_id& target, done_handler done);
+  request_id get_mutable(const bytes32& key, bytes salt, item_handler on_item, done_handler done,
+                         size_t max_items = 0);
+  request_id put_mutable(const mutable_item& item, std::optional<int64_t> cas,
+                         done_handler done);
+  request_id get_immutable(const node_id& target, done_handler done);
+  request_id put_immutable(bytes bencoded_value, done_handler done);
+  /// Stops a command; its handlers are dropped.
+  void cancel(request_id id);
+
+  /// The core's counters plus socket counters.
+  std::map<std::string, uint64_t> stats() const;
+  /// The sans-IO core (read-only access).
+  const node& core() const noexcept { return *node_; }
+
+private:
+  struct effects;
+  struct handlers {
+    item_handler on_item;
+    done_handler done;
+  };
+
+  udp_node(boost::asio::io_context& io, udp_node_options opts, crypto::random_source& rng);
+  void receive();
+  void arm_timer();
+  void after_call();
+  void flush();
+  request_id track(request_id id, item_handler on_item, done_handler done);
+
+  boost::asio::io_context& io_;
+  udp_node_options opts_;
+  boost::asio::ip::udp::socket socket_;
+  boost::asio::steady_timer timer_;
+  time_point armed_at_ = time_point::max();
+  std::unique_ptr<effects> fx_;
+  std::unique_ptr<node> node_;
+  boost::asio::ip::udp::endpoint sender_;
+  std::array<uint8_t, 4096> buf_{};
+  std::map<request_id, handlers> handlers_;
+  std::vector<std::pair<request_id, mutable_item>> pending_items_;
+  std::vector<completion> pending_done_;
+  bool flushing_ = false;
+  bool stopped_ = false;
+  uint64_t send_failures_ = 0;
+  uint64_t resolve_failures_ = 0;
+};
+
+} // namespace dtt::dht

@@ -1,0 +1,130 @@
+#pragma once
+
+#include "gossip/transport/frame.hpp"
+#include "gossip/transport/options.hpp"
+#include "gossip/transport/tls.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace dtt::net {
+
+class connection;
+
+/// Messages waiting for a peer. Belongs to the peer, not to a connection, so that a duplicate
+/// connection that steps down hands its unsent messages to the one that stays.
+struct send_queue {
+  std::deque<std::shared_ptr<const bytes>> messages;
+  size_t total_bytes = 0;
+};
+
+/// What a connection reports to the transport that owns it. Called on the io thread.
+class connection_owner {
+public:
+  virtual ~connection_owner() = default;
+  /// TLS is up and the peer's id is known (connection::peer()).
+  virtual void on_established(const std::shared_ptr<connection>& c) = 0;
+  /// A message frame arrived.
+  virtual void on_message(connection& c, bytes&& message) = 0;
+  /// The peer said it writes nothing more on this connection.
+  virtual void on_goodbye(connection& c) = 0;
+  /// The connection is closed (called once). `clean` after an orderly goodbye exchange;
+  /// `level` says how loudly to log it (warn for a misbehaving or unexpected peer).
+  virtual void on_closed(connection& c, const std::string& reason, bool clean,
+                         log_level level) = 0;
+  /// A log line.
+  virtual void log(log_level level, const std::string& line) = 0;
+};
+
+/// One TCP + TLS 1.3 link to a peer: handshake with deadlines, frame reading with the size
+/// limit, batched writes from the peer's send queue, keep-alive and idle timeout, and the
+/// goodbye exchange that retires a duplicate link without losing a message.
+class connection : public std::enable_shared_from_this<connection> {
+public:
+  using tcp = boost::asio::ip::tcp;
+  using clock = std::chrono::steady_clock;
+
+  /// `serial` numbers connections for logs and tie-breaks (newer has a larger serial).
+  connection(boost::asio::io_context& io, std::shared_ptr<tls_identity> tls,
+             std::shared_ptr<const transport_options> opts,
+             std::shared_ptr<connection_owner> owner, bool outbound, uint64_t serial);
+
+  /// The TCP socket (an acceptor accepts into it before start_inbound).
+  tcp::socket& socket() noexcept { return stream_.next_layer(); }
+  /// Dials `addrs` in order within the dial timeout, then runs the client handshake and
+  /// accepts only a certificate with key `expected`.
+  void start_outbound(const gossip::endpoint_id& expected, std::vector<tcp::endpoint> addrs);
+  /// Runs the server handshake on an accepted socket; the peer id comes from its certificate.
+  void start_inbound();
+
+  /// Makes this connection the writer of `q` and starts writing.
+  void attach_queue(std::shared_ptr<send_queue> q);
+  /// New messages are in the attached queue.
+  void kick() { pump(); }
+  /// Stops taking messages from the queue, writes a goodbye frame after what is in flight,
+  /// and closes once the peer's goodbye has arrived too (or the drain timeout passed).
+  void say_goodbye();
+  /// Closes the socket at once and reports on_closed (once).
+  void close(const std::string& reason, bool clean = false, log_level level = log_level::info);
+
+  bool outbound() const noexcept { return outbound_; }
+  uint64_t serial() const noexcept { return serial_; }
+  /// The peer: known from the start when dialing, after the handshake when accepting.
+  const std::optional<gossip::endpoint_id>& peer() const noexcept { return peer_; }
+  bool established() const noexcept { return established_; }
+  bool closed() const noexcept { return closed_; }
+  /// Established and not retiring: may carry the peer's queue.
+  bool writable() const noexcept {
+    return established_ && !closed_ && !goodbye_pending_ && !goodbye_received_;
+  }
+  /// The remote TCP endpoint (unspecified before connect).
+  const tcp::endpoint& remote() const noexcept { return remote_; }
+  /// "outbound #3 127.0.0.1:4000 peer 1a2b3c4d" for log lines.
+  std::string describe() const;
+
+private:
+  void on_connected();
+  void on_handshake(const boost::system::error_code& ec);
+  void arm_deadline(std::chrono::milliseconds d, const char* what);
+  void arm_tick();
+  void on_tick();
+  void read();
+  void pump();
+
+  std::shared_ptr<tls_identity> tls_;
+  std::shared_ptr<const transport_options> opts_;
+  std::shared_ptr<connection_owner> owner_;
+  boost::asio::ssl::stream<tcp::socket> stream_;
+  boost::asio::steady_timer timer_;
+  bool outbound_;
+  uint64_t serial_;
+  peer_verification verification_;
+  std::optional<gossip::endpoint_id> peer_;
+  tcp::endpoint remote_;
+  frame_decoder decoder_;
+  std::array<uint8_t, 16384> rbuf_{};
+  bytes wbuf_;
+  std::shared_ptr<send_queue> queue_;
+  clock::time_point last_read_{};
+  clock::time_point last_write_{};
+  clock::time_point goodbye_at_{};
+  bool established_ = false;
+  bool closed_ = false;
+  bool writing_ = false;
+  bool ping_pending_ = false;
+  bool goodbye_pending_ = false;
+  bool goodbye_in_flight_ = false;
+  bool goodbye_written_ = false;
+  bool goodbye_received_ = false;
+};
+
+} // namespace dtt::net

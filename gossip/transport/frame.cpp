@@ -1,0 +1,14 @@
+#include "gossip/transport/frame.hpp"
+
+namespace dtt::net {
+
+void append_frame(bytes& out, byte_view message) {
+  put_be32(out, static_cast<uint32_t>(message.size()));
+  append(out, message);
+}
+
+void append_control(bytes& out, control c) {
+  put_be32(out, control_flag | static_cast<uint32_t>(c));
+}
+
+} // namespace dtt::net

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "gossip/transport/log.hpp"
+#include "gossip/types.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace dtt::net {
+
+/// Settings of the peer transport. Durations are wall-clock (steady_clock).
+struct transport_options {
+  /// Where to listen. Port 0 picks a free port (see transport::local_addresses).
+  gossip::socket_address bind{"127.0.0.1", 0};
+  /// Largest message in one frame (PROTOCOL.md §8.2: 4096 by default, at least 512). A peer
+  /// that announces a longer frame is disconnected; send() refuses longer messages.
+  uint32_t max_message_size = gossip::default_max_message_size;
+  /// Per-peer send queue bounds, in messages and bytes not yet handed to the socket. A peer
+  /// whose queue would overflow is disconnected. iroh-gossip bounds its per-peer queue at 64
+  /// messages (PROTOCOL.md §8.2) but back-pressures its producer; dtt has no back-pressure
+  /// towards the actor, so its bound absorbs a burst of broadcasts instead.
+  size_t max_queued_messages = 1024;
+  size_t max_queued_bytes = 4u << 20;
+  /// TCP connect budget for one dial over all of the peer's addresses (dtt's choice).
+  std::chrono::milliseconds dial_timeout{5000};
+  /// Budget for the TLS handshake of one connection, from TCP connect/accept (dtt's choice).
+  std::chrono::milliseconds handshake_timeout{5000};
+  /// A link with nothing written for this long sends a keep-alive frame (dtt's choice; iroh's
+  /// QUIC keep-alive plays this role).
+  std::chrono::milliseconds keepalive_interval{5000};
+  /// A link with nothing read for this long is closed (dtt's choice: several keep-alives).
+  std::chrono::milliseconds idle_timeout{30000};
+  /// After a duplicate connection said goodbye: how long to wait for the peer's goodbye, and
+  /// how long a peer whose last link closed that way may take to bring up its replacement
+  /// before it is reported closed.
+  std::chrono::milliseconds drain_timeout{5000};
+  /// Bounds on inbound work (flood protection; dtt's choice).
+  size_t max_pending_handshakes = 64;
+  size_t max_connections = 512;
+  /// ALPN protocol both sides must agree on.
+  std::string alpn = "dtt-gossip/1";
+  /// Log lines; empty means stderr_log_sink().
+  log_sink log;
+};
+
+} // namespace dtt::net

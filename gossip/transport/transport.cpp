@@ -1,0 +1,512 @@
+#include "gossip/transport/transport.hpp"
+
+#include "gossip/transport/address_book.hpp"
+#include "gossip/transport/connection.hpp"
+#include "gossip/transport/tls.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <ifaddrs.h>
+#include <net/if.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace dtt::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string short_id(const gossip::endpoint_id& id) {
+  return to_hex(byte_view{id.data(), 4});
+}
+
+gossip::socket_address to_socket_address(const tcp::endpoint& ep) {
+  return {ep.address().to_string(), ep.port()};
+}
+
+// Every address of an up, non-link-local interface, for a listener on the unspecified address.
+std::vector<gossip::socket_address> interface_addresses(bool v6, uint16_t port) {
+  std::vector<gossip::socket_address> out;
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0)
+    return out;
+  for (auto* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || !(a->ifa_flags & IFF_UP))
+      continue;
+    boost::system::error_code ec;
+    if (a->ifa_addr->sa_family == AF_INET) {
+      auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
+      asio::ip::address_v4 addr(ntohl(sin->sin_addr.s_addr));
+      out.push_back({addr.to_string(), port});
+    } else if (v6 && a->ifa_addr->sa_family == AF_INET6) {
+      auto* sin6 = reinterpret_cast<sockaddr_in6*>(a->ifa_addr);
+      asio::ip::address_v6::bytes_type b;
+      std::copy(sin6->sin6_addr.s6_addr, sin6->sin6_addr.s6_addr + 16, b.begin());
+      asio::ip::address_v6 addr(b);
+      if (!addr.is_link_local())
+        out.push_back({addr.to_string(), port});
+    }
+  }
+  freeifaddrs(list);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+} // namespace
+
+struct peer_state {
+  std::vector<std::shared_ptr<connection>> links; // dialing, handshaking (outbound) or up
+  std::shared_ptr<connection> writer;
+  std::shared_ptr<send_queue> queue = std::make_shared<send_queue>();
+  bool up = false;                            // connected() reported, closed() not yet
+  std::shared_ptr<asio::steady_timer> grace; // last link retired cleanly: await replacement
+};
+
+class transport::impl final : public connection_owner,
+                              public std::enable_shared_from_this<transport::impl> {
+public:
+  impl(asio::io_context& io, std::shared_ptr<tls_identity> tls,
+       std::shared_ptr<const transport_options> opts, transport_callbacks cb)
+    : io_(io), tls_(std::move(tls)), opts_(std::move(opts)), cb_(std::move(cb)), acceptor_(io) {}
+
+  status listen() {
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(opts_->bind.ip, ec);
+    if (ec)
+      return error{errc::invalid_argument, "bad bind address '" + opts_->bind.ip + "'"};
+    tcp::endpoint ep(addr, opts_->bind.port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec)
+      acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec)
+      acceptor_.bind(ep, ec);
+    if (!ec)
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      return error{errc::io_error, "listening on " + opts_->bind.ip + ":"
+                                     + std::to_string(opts_->bind.port) + ": " + ec.message()};
+    auto local = acceptor_.local_endpoint(ec);
+    if (addr.is_unspecified())
+      local_ = interface_addresses(addr.is_v6(), local.port());
+    else
+      local_ = {to_socket_address(local)};
+    return ok_status();
+  }
+
+  void start() {
+    asio::post(io_, [self = shared_from_this()] { self->accept(); });
+  }
+
+  // --- commands (io thread) ---
+
+  void add_addresses(const gossip::endpoint_id& id,
+                     const std::vector<gossip::socket_address>& addrs) {
+    for (auto& a : addrs)
+      book_.add(id, a, address_source::hint);
+  }
+
+  void connect(const gossip::endpoint_id& id) {
+    if (shut_ || id == tls_->id())
+      return;
+    auto& ps = peers_[id];
+    if (ps.links.empty())
+      dial(id, ps);
+  }
+
+  void send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> msg) {
+    if (shut_)
+      return;
+    auto& ps = peers_[id];
+    auto& q = *ps.queue;
+    if (q.messages.size() + 1 > opts_->max_queued_messages
+        || q.total_bytes + msg->size() > opts_->max_queued_bytes) {
+      ++slow_peers_dropped_;
+      log(log_level::warn, "peer " + short_id(id) + " is too slow: send queue full ("
+                             + std::to_string(q.messages.size()) + " messages, "
+                             + std::to_string(q.total_bytes) + " bytes); disconnecting it");
+      drop_peer(id, "send queue full");
+      return;
+    }
+    q.total_bytes += msg->size();
+    q.messages.push_back(std::move(msg));
+    ++messages_out_;
+    if (ps.writer)
+      ps.writer->kick();
+    else if (ps.links.empty())
+      dial(id, ps); // may drop the peer: ps is not used after this
+  }
+
+  void disconnect(const gossip::endpoint_id& id, const std::string& reason) {
+    if (!shut_)
+      drop_peer(id, reason);
+  }
+
+  void shutdown() {
+    if (shut_)
+      return;
+    shut_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    if (accept_retry_)
+      accept_retry_->cancel();
+    auto peers = std::move(peers_);
+    peers_.clear();
+    for (auto& [id, ps] : peers) {
+      if (ps.grace)
+        ps.grace->cancel();
+      for (auto& l : ps.links)
+        l->close("transport shut down");
+    }
+    auto pending = std::move(pending_inbound_);
+    pending_inbound_.clear();
+    for (auto& c : pending)
+      c->close("transport shut down");
+    cb_ = {};
+    links_up_ = 0;
+    peer_count_ = 0;
+  }
+
+  // --- connection_owner ---
+
+  void on_established(const std::shared_ptr<connection>& c) override {
+    if (shut_) {
+      c->close("transport shut down");
+      return;
+    }
+    const auto id = *c->peer();
+    if (!c->outbound()) {
+      pending_inbound_.erase(c);
+      if (id == tls_->id()) {
+        c->close("connection from our own key", false, log_level::warn);
+        return;
+      }
+      book_.add(id, to_socket_address(c->remote()), address_source::observed);
+      peers_[id].links.push_back(c);
+    } else {
+      book_.add(id, to_socket_address(c->remote()), address_source::confirmed);
+    }
+    ++links_up_;
+    auto& ps = peers_[id];
+    if (ps.grace) {
+      ps.grace->cancel();
+      ps.grace.reset();
+    }
+    log(log_level::debug, c->describe() + ": link up");
+    if (!ps.writer) {
+      ps.writer = c;
+      c->attach_queue(ps.queue);
+    } else {
+      settle_duplicate(id, ps, c);
+    }
+    update_peer_count();
+    if (!ps.up) {
+      ps.up = true;
+      if (cb_.connected)
+        cb_.connected(id);
+    }
+  }
+
+  void on_message(connection& c, bytes&& msg) override {
+    ++messages_in_;
+    if (!shut_ && cb_.message)
+      cb_.message(*c.peer(), std::move(msg));
+  }
+
+  void on_goodbye(connection& c) override {
+    c.say_goodbye();
+    auto it = peers_.find(*c.peer());
+    if (it == peers_.end())
+      return;
+    auto& ps = it->second;
+    if (ps.writer.get() == &c)
+      replace_writer(ps);
+  }
+
+  void on_closed(connection& c, const std::string& reason, bool clean,
+                 log_level level) override {
+    if (shut_)
+      return;
+    log(clean ? log_level::debug : level, c.describe() + " closed: " + reason);
+    if (!c.outbound() && !c.established()) {
+      auto it = std::find_if(pending_inbound_.begin(), pending_inbound_.end(),
+                             [&](auto& p) { return p.get() == &c; });
+      if (it != pending_inbound_.end())
+        pending_inbound_.erase(it);
+      return;
+    }
+    if (!c.peer())
+      return;
+    const auto id = *c.peer();
+    auto it = peers_.find(id);
+    if (it == peers_.end())
+      return;
+    auto& ps = it->second;
+    auto li = std::find_if(ps.links.begin(), ps.links.end(), [&](auto& l) { return l.get() == &c; });
+    if (li == ps.links.end())
+      return;
+    auto keep_alive = *li; // c stays valid while we look at it
+    ps.links.erase(li);
+    if (c.established() && links_up_ > 0)
+      --links_up_;
+    if (ps.writer.get() == &c)
+      replace_writer(ps);
+    if (std::any_of(ps.links.begin(), ps.links.end(), [](auto& l) { return l->established(); })
+        || !ps.links.empty())
+      return; // another link carries on, or a dial is under way and will report
+    if (clean && ps.up) {
+      // The peer retired this link because it holds another one to us whose handshake has not
+      // finished on our side yet: give it the drain timeout to arrive.
+      ps.grace = std::make_shared<asio::steady_timer>(io_, opts_->drain_timeout);
+      ps.grace->async_wait([self = shared_from_this(), id, g = ps.grace](auto ec) {
+        if (ec || self->shut_)
+          return;
+        auto it = self->peers_.find(id);
+        if (it == self->peers_.end() || it->second.grace != g)
+          return;
+        self->drop_peer(id, "no link replaced the retired duplicate");
+      });
+      return;
+    }
+    drop_peer(id, reason);
+  }
+
+  void log(log_level level, const std::string& line) override {
+    if (opts_->log)
+      opts_->log(level, line);
+  }
+
+  // --- internals ---
+
+  void accept() {
+    if (shut_)
+      return;
+    auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), false,
+                                          next_serial_++);
+    acceptor_.async_accept(c->socket(), [self = shared_from_this(), c](auto ec) {
+      if (self->shut_)
+        return;
+      if (ec) {
+        if (ec == asio::error::operation_aborted)
+          return;
+        // Out of descriptors or similar: retry shortly instead of spinning.
+        self->log(log_level::warn, "accept failed: " + ec.message());
+        self->accept_retry_ = std::make_shared<asio::steady_timer>(
+          self->io_, std::chrono::milliseconds{100});
+        self->accept_retry_->async_wait([self](auto ec2) {
+          if (!ec2)
+            self->accept();
+        });
+        return;
+      }
+      if (self->pending_inbound_.size() >= self->opts_->max_pending_handshakes
+          || self->link_count() >= self->opts_->max_connections) {
+        c->close("refused: too many connections or handshakes in progress", false,
+                 log_level::warn);
+      } else {
+        self->pending_inbound_.insert(c);
+        c->start_inbound();
+      }
+      self->accept();
+    });
+  }
+
+  void dial(const gossip::endpoint_id& id, peer_state& ps) {
+    std::vector<tcp::endpoint> eps;
+    for (auto& a : book_.candidates(id)) {
+      boost::system::error_code ec;
+      auto addr = asio::ip::make_address(a.ip, ec);
+      if (!ec)
+        eps.emplace_back(addr, a.port);
+    }
+    if (eps.empty()) {
+      drop_peer(id, "no known address");
+      return;
+    }
+    if (link_count() >= opts_->max_connections) {
+      drop_peer(id, "connection limit reached");
+      return;
+    }
+    auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), true,
+                                          next_serial_++);
+    ps.links.push_back(c);
+    update_peer_count();
+    c->start_outbound(id, std::move(eps));
+  }
+
+  // Which of two links to one peer stays: the one dialed by the smaller endpoint id, which both
+  // sides compute alike; of two dialed by the same side, the newer (the older is likely stale).
+  void settle_duplicate(const gossip::endpoint_id& id, peer_state& ps,
+                        const std::shared_ptr<connection>& c) {
+    const bool we_are_smaller = tls_->id() < id;
+    auto by_smaller = [&](const connection& l) { return l.outbound() == we_are_smaller; };
+    auto& old = ps.writer;
+    bool keep_new = by_smaller(*c) != by_smaller(*old) ? by_smaller(*c)
+                                                       : c->serial() > old->serial();
+    auto keep = keep_new ? c : old;
+    auto drop = keep_new ? old : c;
+    ++duplicates_retired_;
+    log(log_level::debug, "duplicate links to " + short_id(id) + ": keeping " + keep->describe()
+                            + ", retiring " + drop->describe());
+    if (keep_new) {
+      ps.writer = c;
+      c->attach_queue(ps.queue);
+    }
+    drop->say_goodbye();
+  }
+
+  void replace_writer(peer_state& ps) {
+    ps.writer.reset();
+    for (auto& l : ps.links) {
+      if (l->writable()) {
+        ps.writer = l;
+        l->attach_queue(ps.queue);
+        return;
+      }
+    }
+  }
+
+  void drop_peer(const gossip::endpoint_id& id, const std::string& reason) {
+    auto it = peers_.find(id);
+    if (it == peers_.end())
+      return;
+    auto ps = std::move(it->second);
+    peers_.erase(it);
+    if (ps.grace)
+      ps.grace->cancel();
+    for (auto& l : ps.links) {
+      if (l->established() && links_up_ > 0)
+        --links_up_;
+      l->close(reason);
+    }
+    update_peer_count();
+    if (cb_.closed)
+      cb_.closed(id, reason);
+  }
+
+  size_t link_count() const {
+    size_t n = pending_inbound_.size();
+    for (auto& [id, ps] : peers_)
+      n += ps.links.size();
+    return n;
+  }
+
+  void update_peer_count() { peer_count_ = peers_.size(); }
+
+  asio::io_context& io_;
+  std::shared_ptr<tls_identity> tls_;
+  std::shared_ptr<const transport_options> opts_;
+  transport_callbacks cb_;
+  tcp::acceptor acceptor_;
+  std::shared_ptr<asio::steady_timer> accept_retry_;
+  std::vector<gossip::socket_address> local_;
+  std::map<gossip::endpoint_id, peer_state> peers_;
+  std::set<std::shared_ptr<connection>> pending_inbound_;
+  address_book book_;
+  uint64_t next_serial_ = 1;
+  bool shut_ = false;
+
+public:
+  std::atomic<size_t> links_up_{0};
+  std::atomic<size_t> peer_count_{0};
+  std::atomic<uint64_t> messages_in_{0};
+  std::atomic<uint64_t> messages_out_{0};
+  std::atomic<uint64_t> slow_peers_dropped_{0};
+  std::atomic<uint64_t> duplicates_retired_{0};
+
+  const std::vector<gossip::socket_address>& local() const { return local_; }
+  const gossip::endpoint_id& id() const { return tls_->id(); }
+  uint32_t max_message_size() const { return opts_->max_message_size; }
+  asio::io_context& io() { return io_; }
+};
+
+// --- transport ---
+
+result<std::unique_ptr<transport>> transport::create(asio::io_context& io,
+                                                     const crypto::signing_key& key,
+                                                     transport_options opts,
+                                                     transport_callbacks callbacks) {
+  if (opts.max_message_size < gossip::min_max_message_size
+      || opts.max_message_size >= control_flag)
+    return error{errc::invalid_argument, "max_message_size must be at least "
+                                           + std::to_string(gossip::min_max_message_size)};
+  if (opts.max_queued_messages == 0 || opts.max_queued_bytes < opts.max_message_size)
+    return error{errc::invalid_argument, "send queue bounds must hold one message"};
+  if (!opts.log)
+    opts.log = stderr_log_sink();
+  auto tls = tls_identity::create(key, opts.alpn);
+  if (!tls)
+    return tls.err();
+  auto p = std::make_shared<impl>(io, std::move(*tls),
+                                  std::make_shared<const transport_options>(std::move(opts)),
+                                  std::move(callbacks));
+  auto st = p->listen();
+  if (!st)
+    return st.err();
+  p->start();
+  return std::unique_ptr<transport>(new transport(std::move(p)));
+}
+
+transport::transport(std::shared_ptr<impl> p) : impl_(std::move(p)) {}
+
+transport::~transport() { shutdown(); }
+
+const gossip::endpoint_id& transport::id() const noexcept { return impl_->id(); }
+
+const std::vector<gossip::socket_address>& transport::local_addresses() const noexcept {
+  return impl_->local();
+}
+
+uint32_t transport::max_message_size() const noexcept { return impl_->max_message_size(); }
+
+void transport::add_addresses(const gossip::endpoint_id& id,
+                              std::vector<gossip::socket_address> addrs) {
+  asio::post(impl_->io(), [p = impl_, id, a = std::move(addrs)] { p->add_addresses(id, a); });
+}
+
+void transport::connect(const gossip::endpoint_id& id) {
+  asio::post(impl_->io(), [p = impl_, id] { p->connect(id); });
+}
+
+status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message) {
+  if (!message)
+    return error{errc::invalid_argument, "no message"};
+  if (message->size() > impl_->max_message_size())
+    return error{errc::too_large, "message of " + std::to_string(message->size())
+                                    + " bytes over the max message size of "
+                                    + std::to_string(impl_->max_message_size())};
+  if (id == impl_->id())
+    return error{errc::invalid_argument, "cannot send to our own endpoint id"};
+  asio::post(impl_->io(), [p = impl_, id, m = std::move(message)]() mutable {
+    p->send(id, std::move(m));
+  });
+  return ok_status();
+}
+
+void transport::disconnect(const gossip::endpoint_id& id, std::string reason) {
+  asio::post(impl_->io(), [p = impl_, id, r = std::move(reason)] { p->disconnect(id, r); });
+}
+
+void transport::shutdown() {
+  if (impl_)
+    asio::post(impl_->io(), [p = impl_] { p->shutdown(); });
+}
+
+transport_stats transport::stats() const {
+  transport_stats s;
+  s.links = impl_->links_up_;
+  s.peers = impl_->peer_count_;
+  s.messages_in = impl_->messages_in_;
+  s.messages_out = impl_->messages_out_;
+  s.slow_peers_dropped = impl_->slow_peers_dropped_;
+  s.duplicates_retired = impl_->duplicates_retired_;
+  return s;
+}
+
+} // namespace dtt::net

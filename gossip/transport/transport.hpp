@@ -1,0 +1,95 @@
+#pragma once
+
+#include "crypto/ed25519.hpp"
+#include "crypto/error.hpp"
+#include "gossip/transport/options.hpp"
+#include "gossip/types.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dtt::net {
+
+/// Upward events of the transport, called on the io thread. They may call back into the
+/// transport (its calls post to the io thread).
+struct transport_callbacks {
+  /// The peer has its first established link (after our dial or its).
+  std::function<void(const gossip::endpoint_id&)> connected;
+  /// A message from the peer (one frame's payload).
+  std::function<void(const gossip::endpoint_id&, bytes&&)> message;
+  /// The peer has no link left, or a dial to it failed; its queued messages are dropped.
+  std::function<void(const gossip::endpoint_id&, const std::string& reason)> closed;
+};
+
+/// Counters, readable from any thread.
+struct transport_stats {
+  size_t links = 0;            ///< established TLS links (duplicates included while retiring)
+  size_t peers = 0;            ///< peers with a link, a dial or queued messages
+  uint64_t messages_in = 0;    ///< message frames received
+  uint64_t messages_out = 0;   ///< message frames queued for sending
+  uint64_t slow_peers_dropped = 0;
+  uint64_t duplicates_retired = 0;
+};
+
+/// The peer transport (DESIGN.md "Transport and addressing"): TCP + TLS 1.3 links keyed by
+/// endpoint id, one link per peer pair carrying every topic, `BE32(len) || message` frames.
+///
+/// - Listens on `bind`; an inbound peer is identified by its certificate's Ed25519 key, a dialed
+///   peer must present the key it is dialed as.
+/// - send() dials on demand from the address book (add_addresses, plus addresses confirmed by a
+///   dial and observed on inbound links).
+/// - Both sides dialing at once: both links come up, then each side keeps the link dialed by
+///   the smaller endpoint id and retires the other with a goodbye frame after its in-flight
+///   data, so no queued or sent message is lost and neither side sees the peer go down.
+/// - Each peer has a bounded send queue; a peer that lets it overflow is disconnected.
+///
+/// Every socket runs on the caller's io_context (one thread). All member functions are
+/// thread-safe: they post to that thread. Callbacks stop after shutdown() has run there.
+class transport {
+public:
+  /// Binds and starts listening. Fails on an invalid option (invalid_argument), a TLS setup
+  /// failure (crypto_failure) or a bind error (io_error).
+  static result<std::unique_ptr<transport>> create(boost::asio::io_context& io,
+                                                   const crypto::signing_key& key,
+                                                   transport_options opts,
+                                                   transport_callbacks callbacks);
+  /// Shuts down (see shutdown()).
+  ~transport();
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
+
+  /// This node's endpoint id.
+  const gossip::endpoint_id& id() const noexcept;
+  /// Where this node accepts connections: the bound address, or every interface address when
+  /// bound to the unspecified address.
+  const std::vector<gossip::socket_address>& local_addresses() const noexcept;
+  /// The frame payload limit in force.
+  uint32_t max_message_size() const noexcept;
+
+  /// Address hints for dialing `id`.
+  void add_addresses(const gossip::endpoint_id& id, std::vector<gossip::socket_address> addrs);
+  /// Dials `id` unless a link or a dial exists.
+  void connect(const gossip::endpoint_id& id);
+  /// Queues a message for `id`, dialing if needed. Refuses (too_large) a message over the max
+  /// message size, and (invalid_argument) our own id; other failures arrive as closed().
+  status send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message);
+  /// Closes every link to `id` and drops its queue; closed() follows.
+  void disconnect(const gossip::endpoint_id& id, std::string reason);
+  /// Stops listening, closes every link, cancels timers, and releases the callbacks. Idempotent.
+  void shutdown();
+  /// Current counters.
+  transport_stats stats() const;
+
+  class impl;
+
+private:
+  explicit transport(std::shared_ptr<impl> p);
+  std::shared_ptr<impl> impl_;
+};
+
+} // namespace dtt::net

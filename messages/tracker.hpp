@@ -1,0 +1,51 @@
+#pragma once
+
+#include "crypto/record.hpp"
+#include "messages/atoms.hpp"
+#include "messages/gossip.hpp"
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace dtt {
+
+/// Records of one or two minutes, at most one per publisher.
+using record_list = std::vector<crypto::record>;
+
+/// Reads and writes one topic's records over the DHT actor (PROTOCOL.md §4.4–4.5).
+/// - get_records(minute): decrypted, verified, de-duplicated foreign records.
+/// - publish_record(record): own get for the record's minute, capacity check, put with retries;
+///   replies true if written, false if the minute was full.
+/// - publish_record(record, cache): the same with the given records as the capacity check.
+using record_publisher_actor = caf::typed_actor<
+  caf::replies_to<get_records_atom, uint64_t>::with<record_list>,
+  caf::replies_to<publish_record_atom, crypto::record>::with<bool>,
+  caf::replies_to<publish_record_atom, crypto::record, record_list>::with<bool>,
+  caf::reacts_to<retry_put_atom, uint64_t>>; // internal: retry timer of a put
+
+/// The subscriber side of one topic (PROTOCOL.md §6.6): tracks neighbours and message hashes,
+/// buffers events for the application from the moment the topic exists, and notifies watchers
+/// (join_notify_atom on NeighborUp/Received; isolated_atom when the last neighbour goes).
+using receiver_actor = caf::typed_actor<
+  caf::reacts_to<gossip_event_atom, gossip::topic_id, gossip::event>,
+  caf::replies_to<neighbors_atom>::with<std::vector<gossip::endpoint_id>>,
+  caf::replies_to<hashes_atom>::with<std::vector<bytes32>>,
+  caf::replies_to<await_joined_atom>::with<bool>,
+  caf::replies_to<next_event_atom>::with<gossip::event>,
+  caf::reacts_to<watch_atom, caf::actor>>;
+
+/// Turns endpoint ids into dialable peers: looks up their endpoint records in the DHT and hands
+/// the addresses to the gossip actor. Replies with the ids it could resolve (or already knew).
+using resolver_actor = caf::typed_actor<
+  caf::replies_to<resolve_atom, std::vector<gossip::endpoint_id>>::with<
+    std::vector<gossip::endpoint_id>>>;
+
+} // namespace dtt
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dtt::crypto::record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dtt::record_list)

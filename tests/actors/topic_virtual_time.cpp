@@ -1,0 +1,193 @@
+// The whole topic (bootstrap, publisher, merges, receiver, record publisher) over in-memory DHT
+// and gossip, in CAF's virtual time: decisions and timings of PROTOCOL.md §6, and lifetimes.
+#include "actors/topic_actor.hpp"
+#include "messages/types.hpp"
+
+#include "support/fakes.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace dtt;
+
+namespace {
+
+struct fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  crypto::manual_wall_clock clock{29500000LL * 60};
+  std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
+  std::shared_ptr<test::fake_gossip_net> net = std::make_shared<test::fake_gossip_net>();
+  dht_actor dht;
+  std::map<int, gossip_actor> gossips;
+  caf::timespan elapsed{0};
+
+  fixture() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    register_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    dht = test::spawn_fake_dht(*sys, store);
+    for (int n = 1; n <= 3; ++n)
+      gossips[n] = test::spawn_fake_gossip(*sys, net, key(n).public_key_bytes());
+    sched->run();
+  }
+
+  ~fixture() {
+    dht = nullptr;
+    gossips.clear();
+    run_for(std::chrono::seconds(1));
+  }
+
+  static crypto::signing_key key(int n) {
+    bytes32 seed{};
+    seed[0] = static_cast<uint8_t>(n);
+    seed[5] = 0x33;
+    return crypto::signing_key::from_seed(seed);
+  }
+
+  caf::actor spawn_topic(int n, config c = {}) {
+    auto k = key(n);
+    auto& g = gossips.at(n);
+    topic_context ctx;
+    ctx.keys = std::make_shared<tracker::topic_keys>(crypto::topic_id::from_name("vt-topic"), k,
+                                                     byte_view::of("vt-secret"));
+    ctx.cfg = c;
+    ctx.clock = &clock;
+    ctx.gossip = g;
+    ctx.seed = static_cast<uint64_t>(n);
+    auto t = sys->spawn(topic_actor, ctx, dht);
+    sched->run();
+    return t;
+  }
+
+  // Advances virtual time (and the wall clock with it) in 50 ms steps.
+  void run_for(caf::timespan d) {
+    auto end = elapsed + d;
+    while (elapsed < end) {
+      sched->run();
+      sched->advance_time(std::chrono::milliseconds(50));
+      elapsed += std::chrono::milliseconds(50);
+      clock.set(29500000LL * 60 + std::chrono::duration_cast<std::chrono::seconds>(elapsed).count());
+      sched->run();
+    }
+  }
+
+  std::vector<gossip::endpoint_id> neighbors(int n) {
+    auto& m = net->members[{crypto::topic_id::from_name("vt-topic").hash(),
+                            key(n).public_key_bytes()}];
+    return {m.neighbors.begin(), m.neighbors.end()};
+  }
+
+  size_t running() { return sys->registry().running(); }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "a lone node publishes one bootstrap record per minute and keeps looking") {
+  auto t = spawn_topic(1);
+  run_for(std::chrono::seconds(5));
+  CHECK(store->puts == 1); // the start-up record for the current minute
+  auto gets_5s = store->gets;
+  CHECK(gets_5s >= 4);      // two gets per round, a round every ~1.5 s
+  run_for(std::chrono::seconds(170));
+  // Minutes m0 .. m0+2 have passed: one record each, never two in a minute.
+  CHECK(store->puts == 3);
+  CHECK(neighbors(1).empty());
+  t = nullptr;
+  run_for(std::chrono::seconds(2));
+}
+
+TEST_CASE_FIXTURE(fixture, "three nodes find each other through the records and start workers") {
+  auto baseline = running();
+  auto a = spawn_topic(1);
+  run_for(std::chrono::seconds(3));
+  auto b = spawn_topic(2);
+  auto c = spawn_topic(3);
+  run_for(std::chrono::seconds(10));
+  CHECK_FALSE(neighbors(1).empty());
+  CHECK_FALSE(neighbors(2).empty());
+  CHECK_FALSE(neighbors(3).empty());
+  // Every topic: receiver, record publisher, bootstrap, publisher, bubble merge, overlap merge.
+  CHECK(running() == baseline + 3 * 7);
+
+  // The publisher writes records that list neighbours (after its 10 s initial delay).
+  run_for(std::chrono::seconds(15));
+  auto m = *crypto::unix_minute(clock);
+  auto reader = tracker::topic_keys{crypto::topic_id::from_name("vt-topic"), key(9),
+                                    byte_view::of("vt-secret")};
+  std::vector<dht::mutable_item> items;
+  for (auto minute : {m - 1, m}) {
+    auto slot = tracker::slot_for(reader, minute);
+    auto& xs = store->items[crypto::bep44::mutable_target(slot.dht_key, slot.salt)];
+    items.insert(items.end(), xs.begin(), xs.end());
+  }
+  size_t with_peers = 0;
+  for (auto& item : items) // one at a time: a publisher's first record would hide its later ones
+    for (auto& r : tracker::records_from_items(reader, m, {item}))
+      with_peers += r.gossip_content()->peers().empty() ? 0 : 1;
+  CHECK(with_peers >= 1);
+
+  SUBCASE("dropping every handle stops every actor of every topic") {
+    a = b = c = nullptr;
+    run_for(std::chrono::seconds(1));
+    CHECK(running() == baseline);
+  }
+  SUBCASE("an isolated node runs the bootstrap loop again and rejoins") {
+    auto t = crypto::topic_id::from_name("vt-topic").hash();
+    auto joins = net->joins;
+    net->isolate(t, key(3).public_key_bytes());
+    CHECK(neighbors(3).empty());
+    run_for(std::chrono::seconds(10));
+    CHECK(net->joins > joins);
+    CHECK_FALSE(neighbors(3).empty());
+  }
+}
+
+TEST_CASE_FIXTURE(fixture, "a topic still bootstrapping stops when its handle is dropped") {
+  auto baseline = running();
+  auto t = spawn_topic(1);
+  run_for(std::chrono::seconds(2));
+  CHECK(running() == baseline + 4); // topic, receiver, record publisher, bootstrap
+  t = nullptr;
+  run_for(std::chrono::seconds(1));
+  CHECK(running() == baseline);
+}
+
+TEST_CASE_FIXTURE(fixture, "a topic whose puts all fail keeps retrying within the configured bounds") {
+  store->fail_puts = true;
+  auto baseline = running();
+  auto t = spawn_topic(1);
+  // retries = 3: four attempts, 5–15 s apart, all inside the first minute's window.
+  run_for(std::chrono::seconds(50));
+  CHECK(store->puts == 4);
+  t = nullptr;
+  run_for(std::chrono::seconds(1));
+  CHECK(running() == baseline);
+}
+
+TEST_CASE_FIXTURE(fixture, "events that arrive while bootstrapping wait for the application") {
+  auto a = spawn_topic(1);
+  auto b = spawn_topic(2);
+  run_for(std::chrono::seconds(10));
+  REQUIRE_FALSE(neighbors(1).empty());
+  caf::anon_send(a, broadcast_atom::value, bytes{1, 2, 3});
+  run_for(std::chrono::milliseconds(200));
+  // b's application has read nothing so far: its first events are still there, in order.
+  std::vector<gossip::event> got;
+  auto reader = sys->spawn([&got, b](caf::event_based_actor* s) {
+    for (int i = 0; i < 2; ++i)
+      s->request(b, std::chrono::seconds(1), next_event_atom::value)
+        .then([&got](const gossip::event& ev) { got.push_back(ev); });
+  });
+  run_for(std::chrono::milliseconds(200));
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].k == gossip::event::kind::neighbor_up);
+  CHECK(got[1].k == gossip::event::kind::received);
+  CHECK(got[1].content == bytes{1, 2, 3});
+  (void) reader;
+}

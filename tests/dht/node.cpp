@@ -1,0 +1,382 @@
+#include "dht/node.hpp"
+
+#include "sim.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <set>
+
+using namespace dtt;
+using namespace dtt::dht;
+using namespace std::chrono_literals;
+using test::sim_host;
+using test::sim_net;
+
+namespace {
+
+crypto::signing_key key_from(uint8_t b) {
+  bytes32 seed;
+  seed.fill(b);
+  return crypto::signing_key::from_seed(seed);
+}
+
+bytes str_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
+
+sim_host& client(sim_net& net, size_t seed_index = 0) {
+  node_config cfg;
+  cfg.read_only = true;
+  auto& c = net.add(cfg);
+  c.n->bootstrap({net.hosts[seed_index]->ep}, net.now);
+  net.settle();
+  return c;
+}
+
+// Runs a command to completion and returns its result.
+const completion& wait_done(sim_net& net, sim_host& h, request_id id) {
+  net.run_until([&] { return h.done.count(id) > 0; }, 60s);
+  REQUIRE(h.done.count(id));
+  return h.done.at(id);
+}
+
+std::vector<node_id> true_closest(sim_net& net, const node_id& target, size_t k) {
+  std::vector<node_id> ids;
+  for (auto& h : net.hosts)
+    if (h->alive && !h->n->read_only())
+      ids.push_back(h->n->id());
+  std::sort(ids.begin(), ids.end(),
+            [&](const node_id& a, const node_id& b) { return closer(target, a, b); });
+  ids.resize(std::min(k, ids.size()));
+  return ids;
+}
+
+} // namespace
+
+TEST_CASE("bootstrapped nodes fill their routing tables and the own bucket splits") {
+  sim_net net;
+  net.build(60);
+  for (auto& h : net.hosts)
+    CHECK(h->n->table().size() >= 8);
+  size_t max_buckets = 0;
+  for (auto& h : net.hosts)
+    max_buckets = std::max(max_buckets, h->n->table().bucket_count());
+  CHECK(max_buckets >= 3);
+}
+
+TEST_CASE("iterative find_node converges on the k closest nodes") {
+  sim_net net;
+  net.build(80);
+  auto& c = client(net, 5);
+  for (int round = 0; round < 5; ++round) {
+    auto target = random_id(net.rng);
+    auto& done = wait_done(net, c, c.n->find_node(target, net.now));
+    auto expect = true_closest(net, target, 8);
+    REQUIRE(done.closest.size() == 8);
+    CHECK(done.closest[0].id == expect[0]);
+    size_t overlap = 0;
+    for (auto& n : done.closest)
+      overlap += std::count(expect.begin(), expect.end(), n.id);
+    CHECK(overlap >= 7);
+  }
+}
+
+TEST_CASE("put_mutable from one client, get_mutable from another returns the item") {
+  sim_net net;
+  net.build(40);
+  auto& writer = client(net, 3);
+  auto& reader = client(net, 17);
+  auto item = mutable_item::sign(key_from(1), str_bytes("salt"), INT64_MAX, str_bytes("hello"));
+  auto& put = wait_done(net, writer, writer.n->put_mutable(item, INT64_MAX, net.now));
+  CHECK(put.put.stored >= 6);
+  CHECK(put.put.ok());
+  // Clients (read-only) store nothing; servers near the target hold it.
+  CHECK(writer.n->storage().size() == 0);
+  size_t holders = 0;
+  for (auto& h : net.hosts)
+    holders += h->n->storage().get(item.target()) != nullptr;
+  CHECK(holders == put.put.stored);
+
+  auto id = reader.n->get_mutable(item.key, str_bytes("salt"), net.now);
+  auto& got = wait_done(net, reader, id);
+  CHECK(got.items >= 6);
+  CHECK(reader.items_for(id) == got.items);
+  for (auto& [rid, it] : reader.items)
+    if (rid == id)
+      CHECK(it == item);
+  // Stop early when asked.
+  auto id2 = reader.n->get_mutable(item.key, str_bytes("salt"), net.now, 1);
+  auto& first = wait_done(net, reader, id2);
+  CHECK(first.items == 1);
+  // A different salt finds nothing.
+  auto& none = wait_done(net, reader, reader.n->get_mutable(item.key, str_bytes("x"), net.now));
+  CHECK(none.items == 0);
+  CHECK(none.responses >= 8);
+}
+
+TEST_CASE("puts report 302 for a lower seq and 301 for a CAS mismatch") {
+  sim_net net;
+  net.build(30);
+  auto& w = client(net, 2);
+  auto k = key_from(2);
+  auto v5 = mutable_item::sign(k, {}, 5, str_bytes("five"));
+  auto& a = wait_done(net, w, w.n->put_mutable(v5, std::nullopt, net.now));
+  REQUIRE(a.put.stored >= 6);
+  auto v4 = mutable_item::sign(k, {}, 4, str_bytes("four"));
+  auto& b = wait_done(net, w, w.n->put_mutable(v4, std::nullopt, net.now));
+  CHECK(b.put.seq_too_small >= 6);
+  CHECK(b.put.stored == 0);
+  CHECK_FALSE(b.put.ok());
+  auto v6 = mutable_item::sign(k, {}, 6, str_bytes("six"));
+  auto& c = wait_done(net, w, w.n->put_mutable(v6, 3, net.now));
+  CHECK(c.put.cas_mismatch >= 6);
+  CHECK_FALSE(c.put.ok());
+  auto& d = wait_done(net, w, w.n->put_mutable(v6, 5, net.now));
+  CHECK(d.put.stored >= 6);
+  CHECK(d.put.ok());
+  // Equal seq overwrites (mainline semantics, PROTOCOL.md §4.2).
+  auto v6b = mutable_item::sign(k, {}, 6, str_bytes("six again"));
+  auto& e = wait_done(net, w, w.n->put_mutable(v6b, std::nullopt, net.now));
+  CHECK(e.put.stored >= 6);
+}
+
+TEST_CASE("immutable put and get") {
+  sim_net net;
+  net.build(30);
+  auto& w = client(net, 1);
+  auto& r = client(net, 20);
+  auto v = crypto::bep44::bencode_string(str_bytes("Hello World!"));
+  auto& p = wait_done(net, w, w.n->put_immutable(v, net.now));
+  CHECK(p.put.stored >= 6);
+  CHECK(p.target == crypto::bep44::immutable_target(v));
+  auto& g = wait_done(net, r, r.n->get_immutable(p.target, net.now));
+  REQUIRE(g.immutable_value);
+  CHECK(*g.immutable_value == v);
+  auto& bad = wait_done(net, w, w.n->put_immutable(str_bytes("not bencode"), net.now));
+  CHECK(bad.put.stored == 0);
+}
+
+TEST_CASE("get_mutable drops items whose signature or key does not match") {
+  sim_net net;
+  net.build(30);
+  auto& w = client(net, 1);
+  auto& r = client(net, 9);
+  auto item = mutable_item::sign(key_from(3), {}, 1, str_bytes("genuine"));
+  wait_done(net, w, w.n->put_mutable(item, std::nullopt, net.now));
+  // Tamper with every response that carries the value on its way to the reader.
+  net.filter = [&](sim_net::packet& p) {
+    if (p.to != r.ep)
+      return true;
+    std::string s(p.data.begin(), p.data.end());
+    auto pos = s.find("7:genuine");
+    if (pos != std::string::npos)
+      p.data[pos + 2] = 'G';
+    return true;
+  };
+  auto& got = wait_done(net, r, r.n->get_mutable(item.key, {}, net.now));
+  CHECK(got.items == 0);
+  CHECK(r.items.empty());
+  CHECK(r.n->stats()["invalid_items"] >= 6);
+}
+
+TEST_CASE("write tokens expire: a put with a 15-minute-old token is refused with 203") {
+  sim_net net;
+  net.build(2);
+  auto& server = *net.hosts[0];
+  auto me = endpoint::v4(10, 9, 9, 9, 1234);
+  auto send = [&](const std::string& s) {
+    server.n->handle_packet(byte_view::of(s), me, net.now);
+    REQUIRE(!net.queue.empty());
+    auto reply = krpc::decode(net.queue.back().data);
+    net.queue.clear();
+    REQUIRE(reply);
+    return *reply;
+  };
+  std::string target(20, 't');
+  auto got = send("d1:ad2:id20:abcdefghij01234567896:target20:" + target
+                  + "e1:q3:get1:t2:g11:y1:qe");
+  REQUIRE(got.y == krpc::message::type::response);
+  std::string token(got.r.token.begin(), got.r.token.end());
+  auto put_msg = "d1:ad2:id20:abcdefghij01234567895:token" + std::to_string(token.size()) + ":"
+                 + token + "1:v5:helloe1:q3:put1:t2:p11:y1:qe";
+  auto ok = send(put_msg);
+  CHECK(ok.y == krpc::message::type::response);
+  // From another address the token is not valid.
+  server.n->handle_packet(byte_view::of(put_msg), endpoint::v4(10, 9, 9, 8, 1234), net.now);
+  REQUIRE(!net.queue.empty());
+  auto other = krpc::decode(net.queue.back().data);
+  net.queue.clear();
+  REQUIRE(other);
+  CHECK(other->y == krpc::message::type::error);
+  CHECK(other->e.code == 203);
+  for (int i = 0; i < 15 * 60; i += 30) {
+    net.now += 30s;
+    server.n->tick(net.now);
+  }
+  net.queue.clear();
+  auto late = send(put_msg);
+  CHECK(late.y == krpc::message::type::error);
+  CHECK(late.e.code == 203);
+}
+
+TEST_CASE("hostile and malformed packets are counted, answered or dropped, never fatal") {
+  sim_net net;
+  net.build(10);
+  auto& server = *net.hosts[0];
+  auto evil = endpoint::v4(10, 6, 6, 6, 666);
+  auto deliver = [&](const std::string& s) {
+    net.queue.clear();
+    server.n->handle_packet(byte_view::of(s), evil, net.now);
+    std::optional<krpc::message> reply;
+    if (!net.queue.empty()) {
+      auto r = krpc::decode(net.queue.back().data);
+      if (r)
+        reply = *r;
+    }
+    net.queue.clear();
+    return reply;
+  };
+  auto before = server.n->stats()["bad_packets"];
+  CHECK_FALSE(deliver(""));
+  CHECK_FALSE(deliver("garbage"));
+  CHECK_FALSE(deliver(std::string(5000, 'l')));
+  CHECK_FALSE(deliver("d1:y1:qe"));
+  CHECK(server.n->stats()["bad_packets"] == before + 4);
+  auto r = deliver("d1:ad2:id20:abcdefghij0123456789e1:q4:evil1:t2:aa1:y1:qe");
+  REQUIRE(r);
+  CHECK(r->e.code == 204);
+  r = deliver("d1:ad2:id20:abcdefghij0123456789e1:q9:find_node1:t2:aa1:y1:qe");
+  REQUIRE(r);
+  CHECK(r->e.code == 203);
+  // Responses nobody asked for are ignored.
+  CHECK_FALSE(deliver("d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:zz1:y1:re"));
+  CHECK(server.n->stats()["unknown_tid"] >= 1);
+  // A put with a huge salt, a bad signature, an oversize value get their BEP 44 codes.
+  std::string target(20, 't');
+  auto got = deliver("d1:ad2:id20:abcdefghij01234567896:target20:" + target
+                     + "e1:q3:get1:t2:g11:y1:qe");
+  REQUIRE(got);
+  std::string tok(got->r.token.begin(), got->r.token.end());
+  auto put = [&](const std::string& salt, const std::string& v) {
+    return "d1:ad2:id20:abcdefghij01234567891:k32:" + std::string(32, 'k') + "4:salt"
+           + std::to_string(salt.size()) + ":" + salt + "3:seqi1e3:sig64:" + std::string(64, 's')
+           + "5:token" + std::to_string(tok.size()) + ":" + tok + "1:v" + v
+           + "e1:q3:put1:t2:p11:y1:qe";
+  };
+  r = deliver(put("s", "1:x"));
+  REQUIRE(r);
+  CHECK(r->e.code == 206);
+  r = deliver(put(std::string(65, 's'), "1:x"));
+  REQUIRE(r);
+  CHECK(r->e.code == 207);
+  r = deliver(put("s", "1000:" + std::string(1000, 'v')));
+  REQUIRE(r);
+  CHECK(r->e.code == 205);
+  // The node still works.
+  auto& c = client(net, 0);
+  auto& done = wait_done(net, c, c.n->find_node(random_id(net.rng), net.now));
+  CHECK(done.closest.size() == 8);
+}
+
+TEST_CASE("read-only nodes answer nothing and stay out of routing tables (BEP 43)") {
+  sim_net net;
+  net.build(12);
+  auto& c = client(net, 0);
+  for (auto& h : net.hosts)
+    if (h.get() != &c)
+      CHECK(h->n->table().find(c.n->id()) == nullptr);
+  net.queue.clear();
+  c.n->handle_packet(byte_view::of("d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe"),
+                     net.hosts[0]->ep, net.now);
+  CHECK(net.queue.empty());
+  CHECK(c.n->stats()["dropped_read_only"] == 1);
+  CHECK(c.n->table().size() >= 8);
+}
+
+TEST_CASE("dead nodes time out; lookups and puts still finish and count no-responses") {
+  sim_net net;
+  net.build(30);
+  auto& w = client(net, 0);
+  auto item = mutable_item::sign(key_from(4), {}, 1, str_bytes("v"));
+  // Kill the nodes closest to the target after the client learned about them.
+  auto closest = true_closest(net, item.target(), 4);
+  for (auto& h : net.hosts)
+    if (std::count(closest.begin(), closest.end(), h->n->id()))
+      h->alive = false;
+  auto start = net.now;
+  auto& p = wait_done(net, w, w.n->put_mutable(item, std::nullopt, net.now));
+  CHECK(p.put.stored >= 4);
+  CHECK(net.now - start < 20s);
+  CHECK(w.n->stats()["timeouts"] >= 1);
+  // Everyone dead: the lookup ends with nothing stored, after timeouts.
+  for (auto& h : net.hosts)
+    if (h.get() != &w)
+      h->alive = false;
+  auto& q = wait_done(net, w, w.n->put_mutable(item, std::nullopt, net.now));
+  CHECK(q.put.stored == 0);
+  CHECK_FALSE(q.put.ok());
+}
+
+TEST_CASE("cancelled commands report nothing") {
+  sim_net net;
+  net.build(10);
+  auto& c = client(net, 0);
+  auto id = c.n->find_node(random_id(net.rng), net.now);
+  c.n->cancel(id);
+  net.settle();
+  CHECK(c.done.count(id) == 0);
+  CHECK(c.n->active_commands() == 0);
+}
+
+TEST_CASE("get_peers finds announced peers") {
+  sim_net net;
+  net.build(20);
+  auto& c = client(net, 0);
+  auto info_hash = random_id(net.rng);
+  // Announce from the client to the closest nodes using the tokens of a get_peers lookup.
+  auto& lk = wait_done(net, c, c.n->get_peers(info_hash, net.now));
+  CHECK(lk.peers.empty());
+  REQUIRE(lk.closest.size() >= 1);
+  // Announce by hand to the server closest to the info hash.
+  auto closest = true_closest(net, info_hash, 8);
+  sim_host* closest_host = nullptr;
+  for (auto& h : net.hosts)
+    if (h->n->id() == closest[0])
+      closest_host = h.get();
+  REQUIRE(closest_host);
+  auto& server = *closest_host;
+  auto me = endpoint::v4(10, 7, 7, 7, 4000);
+  std::string ih(info_hash.begin(), info_hash.end());
+  net.queue.clear();
+  server.n->handle_packet(byte_view::of("d1:ad2:id20:abcdefghij01234567899:info_hash20:" + ih
+                                        + "e1:q9:get_peers1:t2:g11:y1:qe"),
+                          me, net.now);
+  auto r = krpc::decode(net.queue.back().data);
+  REQUIRE(r);
+  std::string tok(r->r.token.begin(), r->r.token.end());
+  net.queue.clear();
+  server.n->handle_packet(
+    byte_view::of("d1:ad2:id20:abcdefghij01234567899:info_hash20:" + ih + "4:porti5555e5:token"
+                  + std::to_string(tok.size()) + ":" + tok + "e1:q13:announce_peer1:t2:a11:y1:qe"),
+    me, net.now);
+  r = krpc::decode(net.queue.back().data);
+  REQUIRE(r);
+  CHECK(r->y == krpc::message::type::response);
+  net.queue.clear();
+  auto& lk2 = wait_done(net, c, c.n->get_peers(info_hash, net.now));
+  REQUIRE(lk2.peers.size() == 1);
+  CHECK(lk2.peers[0] == endpoint::v4(10, 7, 7, 7, 5555));
+}
+
+TEST_CASE("commands issued while the first bootstrap runs wait for it") {
+  sim_net net;
+  net.build(20);
+  node_config cfg;
+  cfg.read_only = true;
+  auto& c = net.add(cfg);
+  c.n->bootstrap({net.hosts[0]->ep}, net.now);
+  auto item = mutable_item::sign(key_from(5), {}, 1, str_bytes("early"));
+  auto id = c.n->put_mutable(item, std::nullopt, net.now); // table still empty
+  CHECK(c.n->table().size() == 0);
+  auto& done = wait_done(net, c, id);
+  CHECK(done.put.stored >= 6);
+}

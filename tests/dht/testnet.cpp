@@ -1,0 +1,182 @@
+// Loopback tests of the socket glue: a 20-node testnet, put from one client, get from another.
+#include "dht/testnet.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include <doctest/doctest.h>
+
+#include <future>
+#include <sstream>
+#include <thread>
+
+using namespace dtt;
+using namespace dtt::dht;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+/// An io_context on its own thread for client nodes; stops and joins on destruction.
+struct io_thread {
+  asio::io_context io{1};
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::thread thread{[this] { io.run(); }};
+  ~io_thread() {
+    work.reset();
+    io.stop();
+    thread.join();
+  }
+  template <class F>
+  auto run(F f) -> decltype(f()) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto fut = task.get_future();
+    asio::post(io, [&task] { task(); });
+    return fut.get();
+  }
+};
+
+std::shared_ptr<udp_node> make_client(io_thread& t, const testnet& net) {
+  udp_node_options o;
+  o.bind_address = "127.0.0.1";
+  o.node.read_only = true;
+  o.bootstrap = net.bootstrap();
+  o.bootstrap.resize(3);
+  auto n = udp_node::create(t.io, o);
+  REQUIRE(n);
+  auto node = *n;
+  t.run([&] {
+    node->start();
+    return 0;
+  });
+  return node;
+}
+
+bytes str_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
+
+} // namespace
+
+TEST_CASE("a 20-node loopback testnet: put from one client, get from another") {
+  testnet_options o;
+  o.nodes = 20;
+  testnet net(o);
+  auto st = net.start();
+  REQUIRE_MESSAGE(st, (st ? "" : st.err().message()));
+  CHECK(net.ready());
+  REQUIRE(net.addresses().size() == 20);
+  for (auto& a : net.addresses()) {
+    CHECK(a.to_string().rfind("127.0.0.1:", 0) == 0);
+    CHECK(a.port != 0);
+  }
+
+  io_thread t;
+  auto writer = make_client(t, net);
+  auto reader = make_client(t, net);
+
+  bytes32 seed;
+  seed.fill(7);
+  auto key = crypto::signing_key::from_seed(seed);
+  auto item = mutable_item::sign(key, str_bytes("salt"), INT64_MAX, str_bytes("hello testnet"));
+
+  std::promise<put_outcome> put_done;
+  t.run([&] {
+    writer->put_mutable(item, INT64_MAX, [&](const completion& c) { put_done.set_value(c.put); });
+    return 0;
+  });
+  auto put_fut = put_done.get_future();
+  REQUIRE(put_fut.wait_for(10s) == std::future_status::ready);
+  auto outcome = put_fut.get();
+  CHECK(outcome.ok());
+  CHECK(outcome.stored >= 6);
+
+  std::promise<size_t> get_done;
+  std::vector<mutable_item> got;
+  t.run([&] {
+    reader->get_mutable(
+      item.key, str_bytes("salt"), [&](const mutable_item& it) { got.push_back(it); },
+      [&](const completion& c) { get_done.set_value(c.items); });
+    return 0;
+  });
+  auto get_fut = get_done.get_future();
+  REQUIRE(get_fut.wait_for(10s) == std::future_status::ready);
+  CHECK(get_fut.get() >= 6);
+  REQUIRE(!got.empty());
+  for (auto& it : got)
+    CHECK(it == item);
+
+  auto stats = net.stats();
+  CHECK(stats["puts_stored"] >= 6);
+  CHECK(stats["stored_items"] >= 6);
+  t.run([&] {
+    writer->stop();
+    reader->stop();
+    return 0;
+  });
+  net.stop();
+  CHECK(net.addresses().empty());
+}
+
+TEST_CASE("a udp_node saves its routing table and bootstraps from it after a restart") {
+  testnet_options o;
+  o.nodes = 10;
+  testnet net(o);
+  REQUIRE(net.start());
+  auto file = std::string("/tmp/dtt_dht_table_") + std::to_string(::getpid()) + ".bin";
+  std::remove(file.c_str());
+  io_thread t;
+  {
+    udp_node_options opts;
+    opts.bind_address = "127.0.0.1";
+    opts.node.read_only = true;
+    opts.bootstrap = {net.bootstrap()[0]};
+    opts.routing_table_file = file;
+    auto n = *udp_node::create(t.io, opts);
+    t.run([&] { n->start(); return 0; });
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (t.run([&] { return n->core().table().size(); }) < 8
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    t.run([&] { n->stop(); return 0; });
+  }
+  {
+    udp_node_options opts;
+    opts.bind_address = "127.0.0.1";
+    opts.node.read_only = true;
+    opts.routing_table_file = file; // no bootstrap addresses: only the saved table
+    auto n = *udp_node::create(t.io, opts);
+    t.run([&] { n->start(); return 0; });
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (t.run([&] { return n->core().table().size(); }) < 8
+           && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    CHECK(t.run([&] { return n->core().table().size(); }) >= 8);
+    t.run([&] { n->stop(); return 0; });
+  }
+  std::remove(file.c_str());
+}
+
+TEST_CASE("bootstrap names resolve asynchronously; bad names do not block the node") {
+  io_thread t;
+  udp_node_options opts;
+  opts.bind_address = "127.0.0.1";
+  opts.node.read_only = true;
+  opts.bootstrap = {"localhost:1", "no-such-host.invalid:6881", "garbage"};
+  auto n = *udp_node::create(t.io, opts);
+  auto before = std::chrono::steady_clock::now();
+  t.run([&] { n->start(); return 0; });
+  // start() returns at once: resolution happens in the background.
+  CHECK(std::chrono::steady_clock::now() - before < 1s);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (t.run([&] { return n->stats()["resolve_failures"]; }) < 1
+         && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  CHECK(t.run([&] { return n->stats()["resolve_failures"]; }) >= 1);
+  t.run([&] { n->stop(); return 0; });
+}
+
+TEST_CASE("udp_node refuses a bad bind address") {
+  asio::io_context io;
+  udp_node_options opts;
+  opts.bind_address = "not an address";
+  CHECK_FALSE(udp_node::create(io, opts));
+}

@@ -1,0 +1,340 @@
+// Peer transport on 127.0.0.1: TLS identity checks, framing limits, slow peers, duplicate links.
+#include "gossip/transport/transport.hpp"
+
+#include "transport_harness.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+
+using namespace dtt;
+using namespace dtt::test;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// A plain TCP client: connects, writes `payload`, then reads until the server closes the
+// connection. True if the server closed it within `deadline`.
+bool server_closes_plain_client(const gossip::socket_address& a, const std::string& payload,
+                                std::chrono::milliseconds deadline) {
+  asio::io_context io;
+  tcp::socket s(io);
+  s.connect(tcp::endpoint(asio::ip::make_address(a.ip), a.port));
+  if (!payload.empty())
+    asio::write(s, asio::buffer(payload));
+  auto end = std::chrono::steady_clock::now() + deadline;
+  char buf[4096];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      end - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return false;
+    pollfd p{s.native_handle(), POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (r == 0)
+      return false;
+    if (r < 0)
+      continue;
+    auto n = ::recv(s.native_handle(), buf, sizeof buf, 0);
+    if (n <= 0)
+      return true; // EOF or reset
+  }
+}
+
+bytes payload_of(size_t n, uint8_t seed) {
+  bytes b(n);
+  for (size_t i = 0; i < n; ++i)
+    b[i] = static_cast<uint8_t>(seed + i * 7);
+  return b;
+}
+
+} // namespace
+
+TEST_CASE("transport: handshake, then frames both ways on one link") {
+  io_thread io;
+  node a(io.io), b(io.io);
+  b.introduce_to(a);
+  REQUIRE(a.send(b.id(), "hello").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 1; }));
+  {
+    std::lock_guard<std::mutex> g(b.rec.mu);
+    CHECK(b.rec.messages[0].from == a.id()); // the listener learned the id from the certificate
+    CHECK(text(b.rec.messages[0].content) == "hello");
+    CHECK(b.rec.connected == std::vector<gossip::endpoint_id>{a.id()});
+  }
+  // b does not know a's address: the reply must travel on the link a dialed.
+  REQUIRE(b.send(a.id(), "world").ok());
+  REQUIRE(a.rec.wait([&] { return a.rec.messages.size() == 1; }));
+  CHECK(text(a.rec.messages[0].content) == "world");
+  CHECK(a.rec.messages[0].from == b.id());
+
+  // A run of frames of every size class, up to the limit, arrives complete and in order.
+  std::vector<bytes> sent;
+  for (size_t i = 0; i < 200; ++i) {
+    size_t n = (i * 131) % (gossip::default_max_message_size + 1);
+    sent.push_back(payload_of(n, static_cast<uint8_t>(i)));
+    REQUIRE(a.t->send(b.id(), std::make_shared<const bytes>(sent.back())).ok());
+  }
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 201; }));
+  {
+    std::lock_guard<std::mutex> g(b.rec.mu);
+    for (size_t i = 0; i < sent.size(); ++i)
+      CHECK(b.rec.messages[i + 1].content == sent[i]);
+  }
+  CHECK(a.t->stats().links == 1);
+  CHECK(b.t->stats().links == 1);
+  CHECK(a.rec.closed.empty());
+  CHECK(b.rec.closed.empty());
+
+  // Over-size messages are refused at the API, before anything is queued.
+  auto big = std::make_shared<const bytes>(gossip::default_max_message_size + 1, 0);
+  auto st = a.t->send(b.id(), big);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.err().code == errc::too_large);
+  CHECK(a.t->send(a.id(), std::make_shared<const bytes>(1, 0)).err().code
+        == errc::invalid_argument);
+
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: a dialer refuses a certificate whose key is not the expected id") {
+  io_thread io;
+  node a(io.io), b(io.io);
+  auto x = crypto::signing_key::generate().public_key_bytes(); // a's belief: X listens at b
+  a.t->add_addresses(x, {b.addr()});
+  REQUIRE(a.send(x, "for x").ok());
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  {
+    std::lock_guard<std::mutex> g(a.rec.mu);
+    CHECK(a.rec.closed[0].first == x);
+    CHECK(a.rec.closed[0].second.find("expected " + to_hex(x)) != std::string::npos);
+    CHECK(a.rec.connected.empty());
+  }
+  CHECK(a.rec.has_log(net::log_level::warn,
+                      "presented key " + to_hex(b.id()) + ", expected " + to_hex(x)));
+  // b saw the handshake fail and keeps no link; nothing was delivered.
+  CHECK(eventually([&] { return b.rec.has_log(net::log_level::debug, "closed"); }));
+  CHECK(b.t->stats().links == 0);
+  CHECK(b.rec.messages.empty());
+  CHECK(b.rec.connected.empty());
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: a plain TCP client sending garbage is closed") {
+  io_thread io;
+  node a(io.io);
+  CHECK(server_closes_plain_client(a.addr(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n", 5000ms));
+  CHECK(a.rec.wait([&] {
+    for (auto& [l, s] : a.rec.logs)
+      if (s.find("TLS handshake failed") != std::string::npos)
+        return true;
+    return false;
+  }));
+  CHECK(a.rec.connected.empty());
+  a.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: a half-open client that sends nothing is closed by the handshake timeout") {
+  io_thread io;
+  node a(io.io, [](net::transport_options& o) { o.handshake_timeout = 300ms; });
+  CHECK(server_closes_plain_client(a.addr(), "", 5000ms));
+  CHECK(a.rec.has_log(net::log_level::debug, "TLS handshake timeout"));
+  CHECK(a.rec.connected.empty());
+  a.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: a frame over the receiver's limit closes that link") {
+  io_thread io;
+  node a(io.io, [](net::transport_options& o) { o.max_message_size = 8192; });
+  node b(io.io); // default limit 4096
+  b.introduce_to(a);
+  REQUIRE(a.send(b.id(), "small").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 1; }));
+  REQUIRE(a.t->send(b.id(), std::make_shared<const bytes>(5000, 1)).ok());
+  REQUIRE(b.rec.wait([&] { return !b.rec.closed.empty(); }));
+  CHECK(b.rec.closed[0].first == a.id());
+  CHECK(b.rec.has_log(net::log_level::warn, "frame of 5000 bytes over the limit of 4096"));
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(a.rec.closed[0].first == b.id());
+  CHECK(b.rec.messages.size() == 1);
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: a peer that never reads is dropped while others are still served") {
+  io_thread io;
+  io_thread frozen; // b's loop: stopped once the link is up, so b never reads again
+  auto small_queue = [](net::transport_options& o) {
+    o.max_queued_messages = 64;
+    o.max_queued_bytes = 64 * 4096;
+  };
+  node a(io.io, small_queue), c(io.io);
+  node b(frozen.io);
+  b.introduce_to(a);
+  c.introduce_to(a);
+  REQUIRE(a.send(b.id(), "hi b").ok());
+  REQUIRE(a.send(c.id(), "hi c").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 1; }));
+  REQUIRE(c.rec.wait([&] { return c.rec.messages.size() == 1; }));
+  frozen.freeze();
+
+  auto chunk = std::make_shared<const bytes>(4000, 0x5a);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  size_t to_c = 1;
+  bool dropped = false;
+  while (!dropped && std::chrono::steady_clock::now() < deadline) {
+    for (int i = 0; i < 32; ++i)
+      REQUIRE(a.t->send(b.id(), chunk).ok());
+    REQUIRE(a.send(c.id(), "tick").ok());
+    ++to_c;
+    dropped = a.rec.wait([&] { return !a.rec.closed.empty(); }, 2ms);
+  }
+  REQUIRE(dropped);
+  CHECK(a.rec.closed[0].first == b.id());
+  CHECK(a.rec.closed[0].second == "send queue full");
+  CHECK(a.t->stats().slow_peers_dropped == 1);
+  // c got every message meanwhile and still does.
+  REQUIRE(a.send(c.id(), "after").ok());
+  ++to_c;
+  CHECK(c.rec.wait([&] { return c.rec.messages.size() == to_c; }));
+  CHECK(text(c.rec.messages.back().content) == "after");
+  CHECK(c.rec.closed.empty());
+
+  a.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+  frozen.thaw();
+  b.t->shutdown();
+  CHECK(frozen.stop());
+}
+
+TEST_CASE("transport: an idle link stays up on keep-alives, a silent peer is timed out") {
+  io_thread io;
+  auto lively = [](net::transport_options& o) {
+    o.keepalive_interval = 50ms;
+    o.idle_timeout = 1500ms;
+  };
+  node a(io.io, lively), b(io.io, lively);
+  b.introduce_to(a);
+  REQUIRE(a.send(b.id(), "x").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 1; }));
+  // Three idle timeouts without messages: keep-alives hold the link.
+  CHECK_FALSE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 4500ms));
+  CHECK(b.rec.closed.empty());
+
+  // A peer that never writes (its keep-alive is an hour) is closed after the idle timeout.
+  node quiet(io.io, [](net::transport_options& o) {
+    o.keepalive_interval = std::chrono::hours(1);
+    o.idle_timeout = std::chrono::hours(2);
+  });
+  node strict(io.io, [](net::transport_options& o) {
+    o.keepalive_interval = 50ms;
+    o.idle_timeout = 300ms;
+  });
+  strict.introduce_to(quiet);
+  REQUIRE(quiet.send(strict.id(), "once").ok());
+  REQUIRE(strict.rec.wait([&] { return !strict.rec.closed.empty(); }));
+  CHECK(strict.rec.closed[0].first == quiet.id());
+  CHECK(strict.rec.closed[0].second.find("idle timeout") != std::string::npos);
+
+  for (auto* n : {&a, &b, &quiet, &strict})
+    n->t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: simultaneous dials settle on one link and lose no message") {
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    io_thread io;
+    node a(io.io), b(io.io);
+    a.introduce_to(b);
+    b.introduce_to(a);
+    // Both dial at once: every send is posted from one io handler, so both dials start
+    // before the io thread can complete either.
+    constexpr size_t n = 50;
+    std::atomic<bool> all_queued{true};
+    asio::post(io.io, [&] {
+      for (size_t i = 0; i < n; ++i) {
+        all_queued = all_queued && a.send(b.id(), "a" + std::to_string(i)).ok()
+                     && b.send(a.id(), "b" + std::to_string(i)).ok();
+      }
+    });
+    REQUIRE(a.rec.wait([&] { return a.rec.messages.size() == n; }));
+    REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == n; }));
+    CHECK(all_queued);
+    REQUIRE(eventually([&] { return a.t->stats().links == 1 && b.t->stats().links == 1; }));
+    CHECK(a.t->stats().duplicates_retired + b.t->stats().duplicates_retired >= 1);
+    // More traffic on the surviving link, after the duplicate is gone.
+    for (size_t i = n; i < n + 10; ++i) {
+      REQUIRE(a.send(b.id(), "a" + std::to_string(i)).ok());
+      REQUIRE(b.send(a.id(), "b" + std::to_string(i)).ok());
+    }
+    REQUIRE(a.rec.wait([&] { return a.rec.messages.size() == n + 10; }));
+    REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == n + 10; }));
+    {
+      std::lock_guard<std::mutex> ga(a.rec.mu);
+      std::lock_guard<std::mutex> gb(b.rec.mu);
+      std::set<std::string> at_a, at_b;
+      for (auto& m : a.rec.messages)
+        at_a.insert(text(m.content));
+      for (auto& m : b.rec.messages)
+        at_b.insert(text(m.content));
+      CHECK(at_a.size() == n + 10); // no loss, no duplicate delivery
+      CHECK(at_b.size() == n + 10);
+      CHECK(at_a.count("b0") == 1);
+      CHECK(at_b.count("a59") == 1);
+      // Neither side saw the peer go down or come up twice.
+      CHECK(a.rec.connected.size() == 1);
+      CHECK(b.rec.connected.size() == 1);
+      CHECK(a.rec.closed.empty());
+      CHECK(b.rec.closed.empty());
+    }
+    a.t->shutdown();
+    b.t->shutdown();
+    CHECK(io.stop());
+  }
+}
+
+TEST_CASE("transport: dialing an id with no known address reports it closed") {
+  io_thread io;
+  node a(io.io);
+  auto x = crypto::signing_key::generate().public_key_bytes();
+  REQUIRE(a.send(x, "nowhere").ok());
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(a.rec.closed[0].first == x);
+  CHECK(a.rec.closed[0].second == "no known address");
+  a.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: options are checked at creation") {
+  io_thread io;
+  auto key = crypto::signing_key::generate();
+  net::transport_options o;
+  o.max_message_size = 511; // below PROTOCOL.md §8.2's minimum
+  auto r = net::transport::create(io.io, key, o, {});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.err().code == errc::invalid_argument);
+  o.max_message_size = 512;
+  o.bind = {"not-an-ip", 0};
+  auto r2 = net::transport::create(io.io, key, o, {});
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.err().code == errc::invalid_argument);
+  CHECK(io.stop());
+}

@@ -1,0 +1,130 @@
+#include "support/fakes.hpp"
+
+#include "messages/errors.hpp"
+
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace dtt::test {
+
+namespace {
+
+void emit(fake_gossip_net::member& m, const gossip::topic_id& topic, const gossip::event& ev) {
+  for (auto& s : m.subscribers)
+    caf::anon_send(s, gossip_event_atom::value, topic, ev);
+}
+
+gossip::event up_down(bool up, const gossip::endpoint_id& peer) {
+  gossip::event ev;
+  ev.k = up ? gossip::event::kind::neighbor_up : gossip::event::kind::neighbor_down;
+  ev.peer = peer;
+  return ev;
+}
+
+} // namespace
+
+void fake_gossip_net::isolate(const gossip::topic_id& topic, const gossip::endpoint_id& id) {
+  auto& me = members[{topic, id}];
+  for (auto& n : me.neighbors) {
+    auto& other = members[{topic, n}];
+    other.neighbors.erase(id);
+    emit(other, topic, up_down(false, id));
+    emit(me, topic, up_down(false, n));
+  }
+  me.neighbors.clear();
+}
+
+dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store> store) {
+  return sys.spawn([store]() -> dht_actor::behavior_type {
+    return {
+      [store](get_mutable_atom, const bytes32& key, const bytes& salt, caf::timespan) {
+        ++store->gets;
+        return store->items[crypto::bep44::mutable_target(key, salt)];
+      },
+      [store](put_mutable_atom, const dht::mutable_item& item, int64_t) {
+        ++store->puts;
+        dht::put_outcome o;
+        if (store->fail_puts || !item.verify()) {
+          o.no_response = 8;
+          return o;
+        }
+        store->items[item.target()].push_back(item);
+        o.stored = 8;
+        return o;
+      },
+      [](get_immutable_atom, const byte_array<20>&, caf::timespan) { return bytes{}; },
+      [](put_immutable_atom, const bytes&) { return byte_array<20>{}; },
+      [store](dht_stats_atom) {
+        return std::map<std::string, uint64_t>{{"gets", store->gets}, {"puts", store->puts}};
+      },
+    };
+  });
+}
+
+gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_gossip_net> net,
+                               gossip::endpoint_id self_id) {
+  return sys.spawn([net, self_id]() -> gossip_actor::behavior_type {
+    return {
+      [=](subscribe_atom, const gossip::topic_id& topic, gossip_subscriber s) {
+        auto& me = net->members[{topic, self_id}];
+        me.subscribers.push_back(s);
+        for (auto& n : me.neighbors)
+          caf::anon_send(s, gossip_event_atom::value, topic, up_down(true, n));
+        return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
+      },
+      [=](unsubscribe_atom, const gossip::topic_id& topic, gossip_subscriber s) {
+        auto& me = net->members[{topic, self_id}];
+        auto& subs = me.subscribers;
+        subs.erase(std::remove(subs.begin(), subs.end(), s), subs.end());
+        if (subs.empty())
+          net->isolate(topic, self_id);
+      },
+      [=](join_peers_atom, const gossip::topic_id& topic, std::vector<gossip::endpoint_id> ids) {
+        ++net->joins;
+        auto& me = net->members[{topic, self_id}];
+        for (auto& id : ids) {
+          auto i = net->members.find({topic, id});
+          if (id == self_id || i == net->members.end() || i->second.subscribers.empty())
+            continue;
+          if (me.neighbors.insert(id).second) {
+            i->second.neighbors.insert(self_id);
+            emit(me, topic, up_down(true, id));
+            emit(i->second, topic, up_down(true, self_id));
+          }
+        }
+        return true;
+      },
+      [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content) -> caf::result<bool> {
+        if (content.size() > gossip::default_max_message_size)
+          return caf::make_error(errc::too_large, "broadcast over the max message size");
+        auto& me = net->members[{topic, self_id}];
+        gossip::event ev;
+        ev.k = gossip::event::kind::received;
+        ev.peer = self_id;
+        ev.content = content;
+        for (auto& n : me.neighbors)
+          emit(net->members[{topic, n}], topic, ev);
+        return true;
+      },
+      [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content) {
+        auto& me = net->members[{topic, self_id}];
+        gossip::event ev;
+        ev.k = gossip::event::kind::received;
+        ev.peer = self_id;
+        ev.content = content;
+        ev.scope.k = gossip::delivery_scope::kind::neighbors;
+        for (auto& n : me.neighbors)
+          emit(net->members[{topic, n}], topic, ev);
+        return true;
+      },
+      [=](neighbors_atom, const gossip::topic_id& topic) {
+        auto& me = net->members[{topic, self_id}];
+        return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
+      },
+      [](add_addresses_atom, const gossip::endpoint_id&, std::vector<gossip::socket_address>) {},
+      [](local_addresses_atom) { return std::vector<gossip::socket_address>{}; },
+    };
+  });
+}
+
+} // namespace dtt::test

@@ -1,0 +1,45 @@
+#pragma once
+
+// In-memory stand-ins for the DHT and gossip actors, for deterministic actor tests under CAF's
+// test_coordinator. They implement the same typed interfaces as the real actors.
+#include "messages/dht.hpp"
+#include "messages/gossip.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <map>
+#include <memory>
+#include <set>
+
+namespace dtt::test {
+
+/// A DHT in which every put is stored and every get returns all items for the target
+/// (the best case of PROTOCOL.md §4: no storage node overwrote another writer).
+struct fake_dht_store {
+  std::map<crypto::bep44::target, std::vector<dht::mutable_item>> items;
+  size_t gets = 0;
+  size_t puts = 0;
+  bool fail_puts = false; ///< answer every put with zero stored
+};
+
+/// Spawns a DHT actor over a shared store.
+dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store> store);
+
+/// A gossip network in which join_peers connects instantly to every id that has subscribed to
+/// the topic, and broadcasts reach direct neighbours.
+struct fake_gossip_net {
+  struct member {
+    std::set<gossip::endpoint_id> neighbors;
+    std::vector<gossip_subscriber> subscribers;
+  };
+  std::map<std::pair<gossip::topic_id, gossip::endpoint_id>, member> members;
+  size_t joins = 0;
+  /// Severs every link of `id` on `topic` (both sides see neighbor_down).
+  void isolate(const gossip::topic_id& topic, const gossip::endpoint_id& id);
+};
+
+/// Spawns the gossip actor of node `self_id` on the shared network.
+gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_gossip_net> net,
+                               gossip::endpoint_id self_id);
+
+} // namespace dtt::test
