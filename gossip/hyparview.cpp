@@ -228,10 +228,10 @@ bool hyparview::add_active(const endpoint_id& peer, const std::optional<peer_dat
     auto victim = active_[rng_.below(active_.size())];
     remove_active(victim, removal::random, now, out);
   }
-  remove_passive(peer);
+  active_.push_back(peer);
+  erase(passive_, peer);
   alive_disconnect_.erase(peer);
   refused_.erase(peer);
-  active_.push_back(peer);
   out.push_back(effect::emit{event{event::kind::neighbor_up, peer, {}, {}}});
   if (reply)
     send_neighbor_ack(peer, prio, out);

@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -146,7 +147,7 @@ private:
   config cfg_;
   rng rng_;
   std::map<topic_id, std::unique_ptr<topic_state>> topics_;
-  std::map<timer_id, std::pair<topic_id, topic_timer>> timers_;
+  std::unordered_map<timer_id, std::pair<topic_id, topic_timer>> timers_;
   timer_id next_timer_ = 1;
   std::map<endpoint_id, std::set<topic_id>> peer_topics_; // which topics use a connection
   std::vector<output::any> outbox_;

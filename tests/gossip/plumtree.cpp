@@ -1,0 +1,328 @@
+// PlumTree rules one by one, with a fake clock (gossip/plumtree.hpp, PROTOCOL.md §8.4).
+#include "gossip/plumtree.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace dtt;
+using namespace dtt::gossip;
+using namespace std::chrono_literals;
+
+namespace {
+
+endpoint_id id_of(uint8_t b) {
+  endpoint_id id{};
+  id[0] = b;
+  return id;
+}
+
+const time_point t0 = time_point{} + 1000s;
+
+template <class M>
+std::vector<std::pair<endpoint_id, M>> sent(const effects& fx) {
+  std::vector<std::pair<endpoint_id, M>> out;
+  for (const auto& e : fx)
+    if (auto* s = std::get_if<effect::send>(&e))
+      if (auto* m = std::get_if<M>(&s->body))
+        out.emplace_back(s->to, *m);
+  return out;
+}
+
+std::vector<event> received(const effects& fx) {
+  std::vector<event> out;
+  for (const auto& e : fx)
+    if (auto* em = std::get_if<effect::emit>(&e))
+      if (em->ev.k == event::kind::received)
+        out.push_back(em->ev);
+  return out;
+}
+
+std::vector<effect::timer> timers(const effects& fx) {
+  std::vector<effect::timer> out;
+  for (const auto& e : fx)
+    if (auto* t = std::get_if<effect::timer>(&e))
+      out.push_back(*t);
+  return out;
+}
+
+msg::gossip gossip_of(const std::string& text, uint16_t round) {
+  bytes c(text.begin(), text.end());
+  return msg::gossip{message_id_of(c), c, {delivery_scope::kind::swarm, round}};
+}
+
+struct fixture {
+  plumtree pt{id_of(100), plumtree_config{}};
+  effects fx;
+  // Peers 1-3 eager, 4-5 lazy.
+  fixture() {
+    for (uint8_t p = 1; p <= 5; ++p)
+      pt.neighbor_up(id_of(p));
+    pt.receive(id_of(4), msg::prune{}, t0, fx);
+    pt.receive(id_of(5), msg::prune{}, t0, fx);
+    fx.clear();
+  }
+  bool eager(uint8_t p) const { return pt.eager_peers().count(id_of(p)) != 0; }
+  bool lazy(uint8_t p) const { return pt.lazy_peers().count(id_of(p)) != 0; }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "plumtree: NeighborUp makes eager, Prune makes lazy, NeighborDown forgets") {
+  CHECK(eager(1));
+  CHECK(lazy(4));
+  pt.neighbor_down(id_of(1));
+  pt.neighbor_down(id_of(4));
+  CHECK_FALSE(eager(1));
+  CHECK_FALSE(lazy(4));
+  // A late Prune or Graft from a peer that went down does not bring it back.
+  pt.receive(id_of(1), msg::prune{}, t0, fx);
+  pt.receive(id_of(4), msg::graft{std::nullopt, 0}, t0, fx);
+  CHECK_FALSE(eager(1));
+  CHECK_FALSE(lazy(1));
+  CHECK_FALSE(eager(4));
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: broadcast eager-pushes round 0 and IHaves lazy peers after 5 ms") {
+  bytes c = {'x'};
+  pt.broadcast(c, delivery_scope::kind::swarm, t0, fx);
+  auto g = sent<msg::gossip>(fx);
+  REQUIRE(g.size() == 3);
+  for (auto& [to, m] : g) {
+    CHECK((to == id_of(1) || to == id_of(2) || to == id_of(3)));
+    CHECK(m.scope == delivery_scope{delivery_scope::kind::swarm, 0});
+    CHECK(m.id == message_id_of(c));
+  }
+  CHECK(received(fx).empty()); // not delivered to ourselves
+  CHECK(pt.has_seen(message_id_of(c)));
+  CHECK(pt.cache_size() == 1);
+  CHECK(sent<msg::ihave>(fx).empty());
+  auto t = timers(fx);
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].at == t0 + 5ms);
+  CHECK(t[0].t.k == topic_timer::kind::dispatch_lazy_push);
+  fx.clear();
+  pt.timer_fired(t[0].t, t0 + 5ms, fx);
+  auto ih = sent<msg::ihave>(fx);
+  REQUIRE(ih.size() == 2);
+  for (auto& [to, m] : ih) {
+    CHECK((to == id_of(4) || to == id_of(5)));
+    REQUIRE(m.entries.size() == 1);
+    CHECK(m.entries[0].id == message_id_of(c));
+    CHECK(m.entries[0].round == 0);
+  }
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: a new Gossip is delivered and pushed on with round + 1") {
+  auto g = gossip_of("hello", 2);
+  pt.receive(id_of(1), g, t0, fx);
+  auto ev = received(fx);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].content == g.content);
+  CHECK(ev[0].peer == id_of(1));
+  CHECK(ev[0].scope == delivery_scope{delivery_scope::kind::swarm, 2}); // as received
+  auto fwd = sent<msg::gossip>(fx);
+  REQUIRE(fwd.size() == 2); // peers 2 and 3, not back to 1
+  for (auto& [to, m] : fwd) {
+    CHECK(to != id_of(1));
+    CHECK(m.scope.round == 3);
+  }
+  CHECK(pt.stats().max_last_delivery_hop == 2);
+  fx.clear();
+  pt.timer_fired({topic_timer::kind::dispatch_lazy_push}, t0 + 5ms, fx);
+  auto ih = sent<msg::ihave>(fx);
+  REQUIRE(ih.size() == 2);
+  CHECK(ih[0].second.entries[0].round == 3);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: a duplicate Gossip prunes its sender") {
+  auto g = gossip_of("dup", 1);
+  pt.receive(id_of(1), g, t0, fx);
+  fx.clear();
+  pt.receive(id_of(2), g, t0, fx);
+  CHECK(received(fx).empty());
+  auto p = sent<msg::prune>(fx);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].first == id_of(2));
+  CHECK(lazy(2));
+  CHECK(pt.stats().payload_messages_received == 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: a Gossip whose id is not the hash of its content is dropped") {
+  auto g = gossip_of("real", 1);
+  g.content = {'f', 'a', 'k', 'e'};
+  pt.receive(id_of(1), g, t0, fx);
+  CHECK(fx.empty());
+  CHECK_FALSE(pt.has_seen(g.id));
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: a missing message is grafted after 80 ms, then from the next announcer after 40 ms") {
+  auto g = gossip_of("late", 4);
+  pt.receive(id_of(4), msg::ihave{{{g.id, 3}}}, t0, fx);
+  pt.receive(id_of(5), msg::ihave{{{g.id, 5}}}, t0 + 1ms, fx);
+  auto t = timers(fx);
+  REQUIRE(t.size() == 1); // one timer per id
+  CHECK(t[0].at == t0 + 80ms);
+  CHECK(t[0].t.k == topic_timer::kind::graft);
+  fx.clear();
+  pt.timer_fired(t[0].t, t0 + 80ms, fx);
+  auto gr = sent<msg::graft>(fx);
+  REQUIRE(gr.size() == 1);
+  CHECK(gr[0].first == id_of(4));
+  CHECK(gr[0].second.id == g.id);
+  CHECK(gr[0].second.round == 3);
+  CHECK(eager(4));
+  t = timers(fx);
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].at == t0 + 120ms);
+  fx.clear();
+  pt.timer_fired(t[0].t, t0 + 120ms, fx);
+  gr = sent<msg::graft>(fx);
+  REQUIRE(gr.size() == 1);
+  CHECK(gr[0].first == id_of(5));
+  fx.clear();
+  pt.timer_fired(t[0].t, t0 + 160ms, fx); // nobody left to ask
+  CHECK(sent<msg::graft>(fx).empty());
+  CHECK(pt.missing_count() == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: no graft when the message arrives before the timer") {
+  auto g = gossip_of("on time", 1);
+  pt.receive(id_of(4), msg::ihave{{{g.id, 1}}}, t0, fx);
+  pt.receive(id_of(1), g, t0 + 10ms, fx);
+  fx.clear();
+  pt.timer_fired({topic_timer::kind::graft, {}, g.id}, t0 + 80ms, fx);
+  CHECK(fx.empty());
+  // An IHave for a message we already have is ignored.
+  pt.receive(id_of(5), msg::ihave{{{g.id, 0}}}, t0 + 90ms, fx);
+  CHECK(timers(fx).empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: Graft makes the sender eager and returns the cached message") {
+  auto g = gossip_of("cached", 0);
+  pt.receive(id_of(1), g, t0, fx);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0, fx);
+  CHECK(eager(4));
+  auto back = sent<msg::gossip>(fx);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].first == id_of(4));
+  CHECK(back[0].second.content == g.content);
+  CHECK(back[0].second.scope.round == 1);
+  fx.clear();
+  pt.receive(id_of(5), msg::graft{std::nullopt, 0}, t0, fx);
+  CHECK(eager(5));
+  CHECK(fx.empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: the tree is optimised when a lazy path is 7 rounds shorter") {
+  auto a = gossip_of("hi", 6);
+  pt.receive(id_of(4), msg::ihave{{{a.id, 2}}}, t0, fx);
+  fx.clear();
+  pt.receive(id_of(1), a, t0, fx); // 7 - 2 = 5 < 7: nothing
+  CHECK(sent<msg::graft>(fx).empty());
+  CHECK(sent<msg::prune>(fx).empty());
+  auto b = gossip_of("hi2", 9);
+  pt.receive(id_of(4), msg::ihave{{{b.id, 2}}}, t0, fx);
+  fx.clear();
+  pt.receive(id_of(1), b, t0, fx); // 10 - 2 = 8 >= 7: swap
+  auto gr = sent<msg::graft>(fx);
+  REQUIRE(gr.size() == 1);
+  CHECK(gr[0].first == id_of(4));
+  CHECK_FALSE(gr[0].second.id.has_value());
+  CHECK(gr[0].second.round == 2);
+  auto pr = sent<msg::prune>(fx);
+  REQUIRE(pr.size() == 1);
+  CHECK(pr[0].first == id_of(1));
+  CHECK(eager(4));
+  CHECK(lazy(1));
+  CHECK(received(fx).size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: broadcast_neighbors goes to eager peers only and is not kept") {
+  bytes c = {'n'};
+  pt.broadcast(c, delivery_scope::kind::neighbors, t0, fx);
+  auto g = sent<msg::gossip>(fx);
+  CHECK(g.size() == 3);
+  CHECK(g[0].second.scope.k == delivery_scope::kind::neighbors);
+  CHECK(timers(fx).empty()); // no IHave for lazy peers
+  CHECK_FALSE(pt.has_seen(message_id_of(c)));
+  CHECK(pt.cache_size() == 0);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: a Neighbors-scope Gossip is delivered, not forwarded, not remembered") {
+  bytes c = {'n', 'b'};
+  msg::gossip g{message_id_of(c), c, {delivery_scope::kind::neighbors, 0}};
+  pt.receive(id_of(1), g, t0, fx);
+  auto ev = received(fx);
+  REQUIRE(ev.size() == 1);
+  CHECK(ev[0].scope.k == delivery_scope::kind::neighbors);
+  CHECK(sent<msg::gossip>(fx).empty());
+  CHECK_FALSE(pt.has_seen(g.id));
+  // The same content already seen through the swarm is dropped and its sender pruned.
+  auto s = gossip_of("seen", 1);
+  pt.receive(id_of(2), s, t0, fx);
+  fx.clear();
+  msg::gossip again{s.id, s.content, {delivery_scope::kind::neighbors, 0}};
+  pt.receive(id_of(3), again, t0, fx);
+  CHECK(received(fx).empty());
+  CHECK(sent<msg::prune>(fx).size() == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: payloads leave the cache after 30 s, ids after 90 s") {
+  pt.start(t0, fx);
+  auto t = timers(fx);
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].at == t0 + 1s);
+  auto g = gossip_of("old", 0);
+  pt.receive(id_of(1), g, t0, fx);
+  fx.clear();
+  pt.timer_fired({topic_timer::kind::evict_cache}, t0 + 29s, fx);
+  CHECK(pt.cache_size() == 1);
+  CHECK(timers(fx).size() == 1); // re-armed
+  pt.timer_fired({topic_timer::kind::evict_cache}, t0 + 30s, fx);
+  CHECK(pt.cache_size() == 0);
+  CHECK(pt.has_seen(g.id));
+  pt.timer_fired({topic_timer::kind::evict_cache}, t0 + 90s, fx);
+  CHECK_FALSE(pt.has_seen(g.id));
+}
+
+TEST_CASE("plumtree: IHave batches fit the max message size") {
+  plumtree pt{id_of(100), plumtree_config{}};
+  effects fx;
+  pt.neighbor_up(id_of(1));
+  pt.neighbor_up(id_of(2));
+  pt.receive(id_of(2), msg::prune{}, t0, fx);
+  for (int i = 0; i < 300; ++i)
+    pt.receive(id_of(1), gossip_of("m" + std::to_string(i), 0), t0, fx);
+  fx.clear();
+  pt.timer_fired({topic_timer::kind::dispatch_lazy_push}, t0 + 5ms, fx);
+  auto ih = sent<msg::ihave>(fx);
+  size_t per = (default_max_message_size - ihave_header_size) / ihave_entry_size;
+  REQUIRE(ih.size() == (300 + per - 1) / per);
+  size_t total = 0;
+  for (auto& [to, m] : ih) {
+    CHECK(to == id_of(2));
+    CHECK(encoded_size(message{topic_id{}, m}) <= default_max_message_size);
+    total += m.entries.size();
+  }
+  CHECK(total == 300);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: IHave floods are bounded") {
+  plumtree_config cfg;
+  cfg.max_missing = 10;
+  plumtree small{id_of(100), cfg};
+  small.neighbor_up(id_of(1));
+  msg::ihave flood;
+  for (int i = 0; i < 50; ++i) {
+    message_id id{};
+    id[0] = uint8_t(i);
+    flood.entries.push_back({id, 0});
+  }
+  small.receive(id_of(1), flood, t0, fx);
+  CHECK(small.missing_count() == 10);
+  CHECK(timers(fx).size() == 10);
+  small.neighbor_down(id_of(1));
+  CHECK(small.missing_count() == 0);
+}
