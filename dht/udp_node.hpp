@@ -67,6 +67,8 @@ public:
 
   /// The core's counters plus socket counters.
   std::map<std::string, uint64_t> stats() const;
+  /// The io_context the node runs on.
+  boost::asio::io_context& io_context() const noexcept { return io_; }
   /// The sans-IO core (read-only access).
   const node& core() const noexcept { return *node_; }
 

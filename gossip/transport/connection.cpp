@@ -232,7 +232,12 @@ void connection::pump() {
       q.messages.pop_front();
     }
   }
-  if (goodbye_pending_ && !goodbye_written_) {
+  if (finish_ && !goodbye_pending_ && (!queue_ || queue_->messages.empty())) {
+    goodbye_pending_ = true;
+    goodbye_at_ = clock::now();
+    queue_.reset();
+  }
+  if (goodbye_pending_ && !goodbye_written_ && !goodbye_in_flight_) {
     append_control(wbuf_, control::goodbye);
     goodbye_in_flight_ = true;
   }

@@ -73,6 +73,13 @@ public:
   /// Stops taking messages from the queue, writes a goodbye frame after what is in flight,
   /// and closes once the peer's goodbye has arrived too (or the drain timeout passed).
   void say_goodbye();
+  /// Says goodbye once the attached queue is empty (a graceful close: everything queued so far
+  /// is written first). unfinish() cancels it if the goodbye has not been written yet.
+  void finish() {
+    finish_ = true;
+    pump();
+  }
+  void unfinish() noexcept { finish_ = false; }
   /// Closes the socket at once and reports on_closed (once).
   void close(const std::string& reason, bool clean = false, log_level level = log_level::info);
 
@@ -121,6 +128,7 @@ private:
   bool closed_ = false;
   bool writing_ = false;
   bool ping_pending_ = false;
+  bool finish_ = false;
   bool goodbye_pending_ = false;
   bool goodbye_in_flight_ = false;
   bool goodbye_written_ = false;

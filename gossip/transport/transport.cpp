@@ -66,6 +66,7 @@ struct peer_state {
   std::shared_ptr<connection> writer;
   std::shared_ptr<send_queue> queue = std::make_shared<send_queue>();
   bool up = false;                            // connected() reported, closed() not yet
+  bool closing = false;                       // close_when_flushed(): close silently
   std::shared_ptr<asio::steady_timer> grace; // last link retired cleanly: await replacement
 };
 
@@ -137,10 +138,36 @@ public:
     q.total_bytes += msg->size();
     q.messages.push_back(std::move(msg));
     ++messages_out_;
+    if (ps.closing) {
+      ps.closing = false;
+      for (auto& l : ps.links)
+        l->unfinish();
+    }
     if (ps.writer)
       ps.writer->kick();
     else if (ps.links.empty())
       dial(id, ps); // may drop the peer: ps is not used after this
+  }
+
+  void close_when_flushed(const gossip::endpoint_id& id) {
+    auto it = peers_.find(id);
+    if (shut_ || it == peers_.end())
+      return;
+    auto& ps = it->second;
+    if (ps.queue->messages.empty()
+        && std::none_of(ps.links.begin(), ps.links.end(),
+                        [](auto& l) { return l->established(); })) {
+      auto links = std::move(ps.links); // nothing to flush: close at once, silently
+      peers_.erase(it);
+      for (auto& l : links)
+        l->close("closed on request");
+      update_peer_count();
+      return;
+    }
+    // A link still dialing says goodbye once it is up and has written the queue.
+    ps.closing = true;
+    for (auto& l : ps.links)
+      l->finish();
   }
 
   void disconnect(const gossip::endpoint_id& id, const std::string& reason) {
@@ -248,7 +275,8 @@ public:
     if (it == peers_.end())
       return;
     auto& ps = it->second;
-    auto li = std::find_if(ps.links.begin(), ps.links.end(), [&](auto& l) { return l.get() == &c; });
+    auto li =
+      std::find_if(ps.links.begin(), ps.links.end(), [&](auto& l) { return l.get() == &c; });
     if (li == ps.links.end())
       return;
     auto keep_alive = *li; // c stays valid while we look at it
@@ -257,9 +285,19 @@ public:
       --links_up_;
     if (ps.writer.get() == &c)
       replace_writer(ps);
-    if (std::any_of(ps.links.begin(), ps.links.end(), [](auto& l) { return l->established(); })
-        || !ps.links.empty())
+    if (!ps.links.empty())
       return; // another link carries on, or a dial is under way and will report
+    if (ps.closing && clean && ps.queue->messages.empty()) {
+      peers_.erase(it); // closed as asked: not reported
+      update_peer_count();
+      return;
+    }
+    if (clean && !ps.queue->messages.empty()) {
+      // Messages were queued after the goodbye: carry them on a new link.
+      ps.closing = false;
+      dial(id, ps);
+      return;
+    }
     if (clean && ps.up) {
       // The peer retired this link because it holds another one to us whose handshake has not
       // finished on our side yet: give it the drain timeout to arrive.
@@ -487,6 +525,10 @@ status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const byte
     p->send(id, std::move(m));
   });
   return ok_status();
+}
+
+void transport::close_when_flushed(const gossip::endpoint_id& id) {
+  asio::post(impl_->io(), [p = impl_, id] { p->close_when_flushed(id); });
 }
 
 void transport::disconnect(const gossip::endpoint_id& id, std::string reason) {

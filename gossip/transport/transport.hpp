@@ -47,6 +47,8 @@ struct transport_stats {
 ///   the smaller endpoint id and retires the other with a goodbye frame after its in-flight
 ///   data, so no queued or sent message is lost and neither side sees the peer go down.
 /// - Each peer has a bounded send queue; a peer that lets it overflow is disconnected.
+/// - A link the peer closed gracefully (goodbye) is reported closed only after the drain
+///   timeout, and only if no other link to the peer came up meanwhile.
 ///
 /// Every socket runs on the caller's io_context (one thread). All member functions are
 /// thread-safe: they post to that thread. Callbacks stop after shutdown() has run there.
@@ -80,6 +82,10 @@ public:
   status send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message);
   /// Closes every link to `id` and drops its queue; closed() follows.
   void disconnect(const gossip::endpoint_id& id, std::string reason);
+  /// Closes the links to `id` gracefully once every message queued for it so far is written,
+  /// without reporting closed() (the caller asked). A later send() to `id` cancels it or, if
+  /// too late, dials a new link.
+  void close_when_flushed(const gossip::endpoint_id& id);
   /// Stops listening, closes every link, cancels timers, and releases the callbacks. Idempotent.
   void shutdown();
   /// Current counters.

@@ -152,7 +152,8 @@ TEST_CASE("transport: a half-open client that sends nothing is closed by the han
   io_thread io;
   node a(io.io, [](net::transport_options& o) { o.handshake_timeout = 300ms; });
   CHECK(server_closes_plain_client(a.addr(), "", 5000ms));
-  CHECK(a.rec.has_log(net::log_level::debug, "TLS handshake timeout"));
+  CHECK(eventually(
+    [&] { return a.rec.has_log(net::log_level::debug, "TLS handshake timeout"); }));
   CHECK(a.rec.connected.empty());
   a.t->shutdown();
   CHECK(io.stop());
@@ -336,5 +337,30 @@ TEST_CASE("transport: options are checked at creation") {
   auto r2 = net::transport::create(io.io, key, o, {});
   REQUIRE_FALSE(r2.ok());
   CHECK(r2.err().code == errc::invalid_argument);
+  CHECK(io.stop());
+}
+
+TEST_CASE("transport: close_when_flushed writes the queue first and reports nothing") {
+  io_thread io;
+  auto quick = [](net::transport_options& o) { o.drain_timeout = 200ms; };
+  node a(io.io, quick), b(io.io, quick);
+  b.introduce_to(a);
+  for (int i = 0; i < 100; ++i)
+    REQUIRE(a.send(b.id(), "m" + std::to_string(i)).ok());
+  a.t->close_when_flushed(b.id());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 100; }));
+  CHECK(text(b.rec.messages.back().content) == "m99");
+  REQUIRE(eventually([&] { return a.t->stats().links == 0 && b.t->stats().links == 0; }));
+  // b learns the link is gone after the drain timeout (no replacement came); a asked, so it
+  // hears nothing.
+  REQUIRE(b.rec.wait([&] { return b.rec.closed.size() == 1; }));
+  CHECK(b.rec.closed[0].first == a.id());
+  CHECK(a.rec.closed.empty());
+  // A later send dials a new link.
+  REQUIRE(a.send(b.id(), "again").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 101; }));
+  CHECK(a.rec.connected.size() == 2);
+  a.t->shutdown();
+  b.t->shutdown();
   CHECK(io.stop());
 }

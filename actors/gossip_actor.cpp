@@ -1,0 +1,343 @@
+#include "actors/gossip_actor.hpp"
+
+#include "gossip/transport/transport.hpp"
+#include "messages/errors.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace dtt {
+
+namespace {
+
+namespace asio = boost::asio;
+
+// Messages from the io thread to the actor (not part of the public interface).
+using net_message_atom = caf::atom_constant<caf::atom("gnetmsg")>;
+using net_closed_atom = caf::atom_constant<caf::atom("gnetcls")>;
+using wake_atom = caf::atom_constant<caf::atom("gwake")>;
+
+using gossip_actor_impl =
+  gossip_actor::extend<caf::reacts_to<net_message_atom, gossip::endpoint_id, bytes>,
+                       caf::reacts_to<net_closed_atom, gossip::endpoint_id, std::string>,
+                       caf::reacts_to<wake_atom>>;
+
+// Delivers io-thread events to the actor through a weak reference (the transport must not keep
+// the actor alive). Events before the actor exists are held until attach().
+class bridge {
+public:
+  using delivery = std::function<void(const caf::actor&)>;
+
+  void deliver(delivery d) {
+    caf::strong_actor_ptr target;
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      if (!attached_) {
+        if (early_.size() < max_early)
+          early_.push_back(std::move(d));
+        return;
+      }
+      target = target_.lock();
+    }
+    if (target)
+      d(caf::actor_cast<caf::actor>(target));
+  }
+
+  void attach(const caf::strong_actor_ptr& target) {
+    std::vector<delivery> early;
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      target_ = caf::weak_actor_ptr{target.get()};
+      attached_ = true;
+      early.swap(early_);
+    }
+    auto handle = caf::actor_cast<caf::actor>(target);
+    for (auto& d : early)
+      d(handle);
+  }
+
+private:
+  static constexpr size_t max_early = 1024;
+  std::mutex mu_;
+  caf::weak_actor_ptr target_;
+  bool attached_ = false;
+  std::vector<delivery> early_;
+};
+
+// One io timer that wakes the actor at the earliest deadline it asked for.
+class waker : public std::enable_shared_from_this<waker> {
+public:
+  waker(asio::io_context& io, std::shared_ptr<bridge> b) : timer_(io), bridge_(std::move(b)) {}
+
+  void wake_at(gossip::time_point t) {
+    asio::post(timer_.get_executor(), [self = shared_from_this(), t] {
+      if (self->stopped_ || t >= self->armed_)
+        return;
+      self->armed_ = t;
+      self->timer_.expires_at(t);
+      self->timer_.async_wait([self](const boost::system::error_code& ec) {
+        if (ec || self->stopped_)
+          return;
+        self->armed_ = gossip::time_point::max();
+        self->bridge_->deliver([](const caf::actor& a) { caf::anon_send(a, wake_atom::value); });
+      });
+    });
+  }
+
+  void stop() {
+    asio::post(timer_.get_executor(), [self = shared_from_this()] {
+      self->stopped_ = true;
+      self->timer_.cancel();
+    });
+  }
+
+private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bridge> bridge_;
+  gossip::time_point armed_ = gossip::time_point::max();
+  bool stopped_ = false;
+};
+
+struct gossip_state {
+  std::shared_ptr<net::transport> transport;
+  std::unique_ptr<gossip::protocol> proto;
+  std::shared_ptr<waker> wake;
+  net::log_sink log;
+  std::map<gossip::topic_id, std::vector<gossip_subscriber>> subscribers;
+  std::set<caf::actor_addr> monitored;
+  std::multimap<gossip::time_point, gossip::timer_id> timers;
+  gossip::time_point next_wake = gossip::time_point::max();
+
+  ~gossip_state() {
+    if (transport)
+      transport->shutdown();
+    if (wake)
+      wake->stop();
+  }
+
+  static inline const char* name = "dtt.gossip";
+};
+
+using self_ptr = gossip_actor_impl::stateful_pointer<gossip_state>;
+
+std::string short_id(const gossip::endpoint_id& id) {
+  return to_hex(byte_view{id.data(), 4});
+}
+
+template <class... Fs>
+struct overload : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overload(Fs...) -> overload<Fs...>;
+
+// Performs the protocol's pending outputs, then makes sure the io timer wakes us in time.
+void flush(self_ptr self) {
+  auto& st = self->state;
+  for (auto& out : st.proto->take_outputs()) {
+    std::visit(
+      overload{
+        [&](gossip::output::send& s) {
+          auto frame = std::make_shared<const bytes>(gossip::encode(s.msg));
+          auto sent = st.transport->send(s.to, std::move(frame));
+          if (!sent && st.log)
+            st.log(net::log_level::warn, "gossip: not sent to " + short_id(s.to) + ": "
+                                           + sent.err().message());
+        },
+        [&](gossip::output::arm_timer& t) { st.timers.emplace(t.at, t.id); },
+        [&](gossip::output::emit& e) {
+          auto it = st.subscribers.find(e.topic);
+          if (it == st.subscribers.end())
+            return;
+          for (auto& sub : it->second)
+            self->send(sub, gossip_event_atom::value, e.topic, e.ev);
+        },
+        [&](gossip::output::disconnect& d) { st.transport->close_when_flushed(d.peer); },
+        [&](gossip::output::peer_addresses& p) {
+          st.transport->add_addresses(p.peer, p.addresses);
+        },
+      },
+      out);
+  }
+  if (!st.timers.empty() && st.timers.begin()->first < st.next_wake) {
+    st.next_wake = st.timers.begin()->first;
+    st.wake->wake_at(st.next_wake);
+  }
+}
+
+void fire_due_timers(self_ptr self) {
+  auto& st = self->state;
+  st.next_wake = gossip::time_point::max();
+  auto now = gossip::clock::now();
+  // Timers armed while firing are due no earlier than `now`; take a bounded batch per wake.
+  for (size_t n = 0; n < 4096 && !st.timers.empty() && st.timers.begin()->first <= now; ++n) {
+    auto id = st.timers.begin()->second;
+    st.timers.erase(st.timers.begin());
+    st.proto->timer_fired(id, now);
+  }
+  flush(self);
+  if (!st.timers.empty() && st.next_wake == gossip::time_point::max()) {
+    st.next_wake = st.timers.begin()->first;
+    st.wake->wake_at(st.next_wake);
+  }
+}
+
+void drop_subscriber(self_ptr self, const gossip::topic_id& topic, const caf::actor_addr& who) {
+  auto& st = self->state;
+  auto it = st.subscribers.find(topic);
+  if (it == st.subscribers.end())
+    return;
+  auto& subs = it->second;
+  subs.erase(std::remove_if(subs.begin(), subs.end(),
+                            [&](const gossip_subscriber& s) { return s.address() == who; }),
+             subs.end());
+  if (subs.empty()) {
+    st.subscribers.erase(it);
+    st.proto->quit(topic, gossip::clock::now());
+  }
+}
+
+caf::error to_caf(const error& e) { return caf::make_error(e.code, e.what); }
+
+gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
+                                                  std::shared_ptr<net::transport> transport,
+                                                  std::shared_ptr<waker> wake,
+                                                  gossip::config cfg, uint64_t seed,
+                                                  net::log_sink log) {
+  auto& st = self->state;
+  st.transport = std::move(transport);
+  st.wake = std::move(wake);
+  st.log = std::move(log);
+  st.proto = std::make_unique<gossip::protocol>(st.transport->id(),
+                                                st.transport->local_addresses(), cfg, seed);
+  self->set_down_handler([self](caf::down_msg& dm) {
+    self->state.monitored.erase(dm.source);
+    std::vector<gossip::topic_id> topics;
+    for (auto& [topic, subs] : self->state.subscribers)
+      topics.push_back(topic);
+    for (auto& topic : topics)
+      drop_subscriber(self, topic, dm.source);
+    flush(self);
+  });
+  return {
+    [self](subscribe_atom, const gossip::topic_id& topic,
+           const gossip_subscriber& sub) -> std::vector<gossip::endpoint_id> {
+      auto& st = self->state;
+      auto& subs = st.subscribers[topic];
+      if (sub && std::find(subs.begin(), subs.end(), sub) == subs.end()) {
+        subs.push_back(sub);
+        if (st.monitored.insert(sub.address()).second)
+          self->monitor(sub);
+      }
+      if (!st.proto->has_topic(topic))
+        st.proto->join(topic, {}, gossip::clock::now());
+      if (subs.empty()) { // a null subscriber: nobody to keep the topic joined
+        st.subscribers.erase(topic);
+        st.proto->quit(topic, gossip::clock::now());
+      }
+      flush(self);
+      return st.proto->neighbors(topic);
+    },
+    [self](unsubscribe_atom, const gossip::topic_id& topic, const gossip_subscriber& sub) {
+      drop_subscriber(self, topic, sub.address());
+      flush(self);
+    },
+    [self](join_peers_atom, const gossip::topic_id& topic,
+           std::vector<gossip::endpoint_id> peers) -> bool {
+      auto& st = self->state;
+      if (!st.proto->has_topic(topic))
+        return false;
+      peers.erase(std::remove(peers.begin(), peers.end(), st.proto->me()), peers.end());
+      st.proto->join(topic, peers, gossip::clock::now());
+      flush(self);
+      return true;
+    },
+    [self](broadcast_atom, const gossip::topic_id& topic, bytes& content) -> caf::result<bool> {
+      auto& st = self->state;
+      auto r = st.proto->broadcast(topic, std::move(content), gossip::clock::now());
+      if (!r)
+        return to_caf(r.err());
+      flush(self);
+      return true;
+    },
+    [self](broadcast_neighbors_atom, const gossip::topic_id& topic,
+           bytes& content) -> caf::result<bool> {
+      auto& st = self->state;
+      auto r = st.proto->broadcast_neighbors(topic, std::move(content), gossip::clock::now());
+      if (!r)
+        return to_caf(r.err());
+      flush(self);
+      return true;
+    },
+    [self](neighbors_atom, const gossip::topic_id& topic) {
+      return self->state.proto->neighbors(topic);
+    },
+    [self](add_addresses_atom, const gossip::endpoint_id& id,
+           std::vector<gossip::socket_address>& addrs) {
+      self->state.transport->add_addresses(id, std::move(addrs));
+    },
+    [self](local_addresses_atom) { return self->state.transport->local_addresses(); },
+    [self](net_message_atom, const gossip::endpoint_id& from, const bytes& frame) {
+      auto& st = self->state;
+      auto r = st.proto->receive_bytes(from, frame, gossip::clock::now());
+      if (!r) {
+        if (st.log)
+          st.log(net::log_level::warn, "gossip: undecodable frame from " + short_id(from) + ": "
+                                         + r.err().message() + "; disconnecting it");
+        st.transport->disconnect(from, "undecodable gossip frame");
+      }
+      flush(self);
+    },
+    [self](net_closed_atom, const gossip::endpoint_id& peer, const std::string&) {
+      self->state.proto->connection_closed(peer, gossip::clock::now());
+      flush(self);
+    },
+    [self](wake_atom) { fire_due_timers(self); },
+  };
+}
+
+} // namespace
+
+caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_context& io,
+                                               const crypto::signing_key& node_key,
+                                               gossip_options opts) {
+  if (!opts.transport.log)
+    opts.transport.log = net::stderr_log_sink();
+  auto log = opts.transport.log;
+  auto link = std::make_shared<bridge>();
+  net::transport_callbacks cb;
+  cb.message = [link](const gossip::endpoint_id& from, bytes&& frame) {
+    link->deliver([from, f = std::move(frame)](const caf::actor& a) {
+      caf::anon_send(a, net_message_atom::value, from, f);
+    });
+  };
+  cb.closed = [link](const gossip::endpoint_id& peer, const std::string& reason) {
+    link->deliver([peer, reason](const caf::actor& a) {
+      caf::anon_send(a, net_closed_atom::value, peer, reason);
+    });
+  };
+  auto cfg = opts.protocol;
+  cfg.max_message_size = opts.transport.max_message_size;
+  if (cfg.max_message_size < gossip::min_max_message_size)
+    return caf::make_error(errc::invalid_argument, "max_message_size below 512");
+  auto t = net::transport::create(io, node_key, std::move(opts.transport), std::move(cb));
+  if (!t)
+    return to_caf(t.err());
+  std::shared_ptr<net::transport> transport = std::move(*t);
+  uint64_t seed = opts.seed;
+  if (seed == 0)
+    crypto::os_random().fill(reinterpret_cast<uint8_t*>(&seed), sizeof seed);
+  auto wake = std::make_shared<waker>(io, link);
+  auto impl = sys.spawn(gossip_actor_fun, transport, wake, cfg, seed, log);
+  link->attach(caf::actor_cast<caf::strong_actor_ptr>(impl));
+  return gossip_actor{impl};
+}
+
+} // namespace dtt
