@@ -1,4 +1,5 @@
-// dtt: command-line tool (derive, record seal/open; testnet and demo come with the tracker).
+// dtt: command-line tool: derive, record seal/open, testnet, demo.
+#include "app/cli/demo.hpp"
 #include "app/cli/record_commands.hpp"
 
 #include <CLI/CLI.hpp>
@@ -7,6 +8,7 @@ int main(int argc, char** argv) {
   CLI::App app{"dtt: distributed topic tracker tool"};
   app.require_subcommand(1);
   dtt::app::add_record_commands(app);
+  dtt::app::add_network_commands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

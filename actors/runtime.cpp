@@ -1,0 +1,68 @@
+#include "actors/runtime.hpp"
+
+#include "actors/log.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+namespace dtt {
+
+runtime::runtime(caf::actor_system& sys)
+  : sys_(&sys), work_(boost::asio::make_work_guard(io_)) {
+}
+
+result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, crypto::signing_key key,
+                                                runtime_options opts) {
+  std::unique_ptr<runtime> rt{new runtime(sys)};
+  auto dht = spawn_dht_actor(sys, rt->io_, std::move(opts.dht));
+  if (!dht)
+    return error{errc::io_error, "DHT node: " + sys.render(dht.error())};
+  rt->dht_ = std::move(*dht);
+  auto gossip = spawn_gossip_actor(sys, rt->io_, key, std::move(opts.gossip));
+  if (!gossip) {
+    rt->dht_ = nullptr;
+    return error{errc::io_error, "gossip transport: " + sys.render(gossip.error())};
+  }
+  rt->gossip_ = std::move(*gossip);
+  rt->thread_ = std::thread([io = &rt->io_] { io->run(); });
+  node_options no;
+  no.dht = rt->dht_;
+  no.gossip = rt->gossip_;
+  no.use_endpoint_records = opts.use_endpoint_records;
+  rt->node_ = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
+  return rt;
+}
+
+runtime::~runtime() {
+  node_.reset();
+  // Stop both actors and wait (bounded) until they are gone, so that the io_context still runs
+  // while they post their sockets' shutdown into it.
+  {
+    caf::scoped_actor self{*sys_};
+    size_t pending = 0;
+    for (auto a : {caf::actor_cast<caf::actor>(dht_), caf::actor_cast<caf::actor>(gossip_)}) {
+      if (!a)
+        continue;
+      self->monitor(a);
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+      ++pending;
+    }
+    dht_ = nullptr;
+    gossip_ = nullptr;
+    for (size_t i = 0; i < pending; ++i)
+      self->receive([](const caf::down_msg&) {},
+                    caf::after(std::chrono::seconds(5)) >> [] {
+                      log::warn("runtime: an actor did not stop within 5 s");
+                    });
+  }
+  work_.reset();
+  if (thread_.joinable()) {
+    // Whatever is left (closing sockets) gets a moment, then the loop is stopped.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (!io_.stopped() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    io_.stop();
+    thread_.join();
+  }
+}
+
+} // namespace dtt
