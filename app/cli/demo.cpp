@@ -75,7 +75,7 @@ int run_demo(const demo_options& o) {
     ro.dht.bootstrap = net.bootstrap();
     ro.dht.read_only = true;
     ro.dht.rate_limit_per_ip = 0;
-    ro.gossip.transport.bind_address = "127.0.0.1";
+    ro.gossip.transport.bind = {"127.0.0.1", 0};
     auto rt = runtime::start(sys, crypto::signing_key::generate(), ro);
     if (!rt) {
       fmt::print(stderr, "dtt demo: node {} failed to start: {}\n", i + 1, rt.err().message());
@@ -141,9 +141,9 @@ int run_demo(const demo_options& o) {
                n.neighbors, n.received.size(), o.nodes - 1);
   }
   auto dht_stats = net.stats();
-  fmt::print("\nDHT testnet: {} packets in, {} items stored\n",
-             dht_stats.count("packets_in") ? dht_stats["packets_in"] : 0,
-             dht_stats.count("items_stored") ? dht_stats["items_stored"] : 0);
+  auto stat = [&](const char* k) { return dht_stats.count(k) ? dht_stats[k] : uint64_t{0}; };
+  fmt::print("\nDHT testnet: {} packets in, {} puts stored, {} items held\n", stat("packets_in"),
+             stat("puts_stored"), stat("stored_items"));
   fmt::print("result: {}\n", ok ? "PASS (all nodes joined and got every message)" : "FAIL");
 
   for (auto& n : nodes)

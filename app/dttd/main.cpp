@@ -114,8 +114,7 @@ int main(int argc, char** argv) {
   if (!cfg.dht_bootstrap.empty())
     ro.dht.bootstrap = cfg.dht_bootstrap;
   ro.dht.read_only = !cfg.dht_server;
-  ro.gossip.transport.bind_address = cfg.gossip_bind;
-  ro.gossip.transport.port = cfg.gossip_port;
+  ro.gossip.transport.bind = {cfg.gossip_bind, cfg.gossip_port};
   auto rt = runtime::start(sys, *key, ro);
   if (!rt) {
     std::cerr << "dttd: " << rt.err().message() << std::endl;
