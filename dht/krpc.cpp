@@ -54,8 +54,12 @@ message parse_query(message m, const value& root) {
     return reject(std::move(m), code::protocol, "missing a");
   if (!get_array(*a, "id", m.q.id))
     return reject(std::move(m), code::protocol, "missing or bad id");
-  if (auto* ro = get_int(*a, "ro"))
+  // BEP 43 puts "ro" in the top-level message dict (libtorrent does); older dtt builds put it
+  // in "a", so that is accepted too.
+  if (auto* ro = get_int(root, "ro"))
     m.q.read_only = ro->as_int() == 1;
+  else if (auto* ro_a = get_int(*a, "ro"))
+    m.q.read_only = ro_a->as_int() == 1;
   switch (*meth) {
     case method::ping:
       break;
@@ -248,7 +252,7 @@ bytes encode(const message& m) {
       value a = value::dict();
       a.set("id", str(m.q.id));
       if (m.q.read_only)
-        a.set("ro", value::integer(1));
+        root.set("ro", value::integer(1)); // BEP 43: top level, not in "a"
       switch (m.q.m) {
         case method::ping:
           break;

@@ -32,6 +32,28 @@ TEST_CASE("KRPC ping query matches BEP 5's example encoding") {
   CHECK(m->r.id == to_array<20>(byte_view::of("mnopqrstuvwxyz123456")));
 }
 
+TEST_CASE("BEP 43 read-only flag: ro sits in the top-level dict, and ro inside a is accepted") {
+  krpc::query q;
+  q.m = krpc::method::ping;
+  q.id = id_of(1);
+  q.read_only = true;
+  auto wire = krpc::encode(krpc::make_query("aa", q));
+  std::string s(wire.begin(), wire.end());
+  // libtorrent 2.0 reads (and writes) "ro" at the top level only.
+  CHECK(s == "d1:ad2:id20:" + std::string(20, '\x01') + "e1:q4:ping2:roi1e1:t2:aa1:y1:qe");
+  auto top = krpc::decode(wire);
+  REQUIRE(top);
+  CHECK(top->q.read_only);
+  std::string inner = "d1:ad2:id20:" + std::string(20, '\x01') + "2:roi1ee1:q4:ping1:t2:aa1:y1:qe";
+  auto old = krpc::decode(bytes(inner.begin(), inner.end()));
+  REQUIRE(old);
+  CHECK(old->q.read_only);
+  q.read_only = false;
+  auto plain = krpc::decode(krpc::encode(krpc::make_query("aa", q)));
+  REQUIRE(plain);
+  CHECK_FALSE(plain->q.read_only);
+}
+
 TEST_CASE("KRPC queries of every method round-trip") {
   for (auto meth : {krpc::method::ping, krpc::method::find_node, krpc::method::get_peers,
                     krpc::method::announce_peer, krpc::method::get, krpc::method::put}) {

@@ -1,5 +1,6 @@
 // Loopback tests of the socket glue: a 20-node testnet, put from one client, get from another.
 #include "dht/testnet.hpp"
+#include "io_thread.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -17,24 +18,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-/// An io_context on its own thread for client nodes; stops and joins on destruction.
-struct io_thread {
-  asio::io_context io{1};
-  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
-  std::thread thread{[this] { io.run(); }};
-  ~io_thread() {
-    work.reset();
-    io.stop();
-    thread.join();
-  }
-  template <class F>
-  auto run(F f) -> decltype(f()) {
-    std::packaged_task<decltype(f())()> task(std::move(f));
-    auto fut = task.get_future();
-    asio::post(io, [&task] { task(); });
-    return fut.get();
-  }
-};
+using test::io_thread;
 
 std::shared_ptr<udp_node> make_client(io_thread& t, const testnet& net) {
   udp_node_options o;
