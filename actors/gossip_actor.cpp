@@ -288,10 +288,14 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       auto& st = self->state;
       auto r = st.proto->receive_bytes(from, frame, gossip::clock::now());
       if (!r) {
+        // A frame that does not decode, or a flood the protocol refused (errc::refused).
+        bool refused = r.err().code == errc::refused;
         if (st.log)
-          st.log(net::log_level::warn, "gossip: undecodable frame from " + short_id(from) + ": "
-                                         + r.err().message() + "; disconnecting it");
-        st.transport->disconnect(from, "undecodable gossip frame");
+          st.log(net::log_level::warn, std::string("gossip: ")
+                                         + (refused ? "refused" : "undecodable") + " frame from "
+                                         + short_id(from) + ": " + r.err().message()
+                                         + "; disconnecting it");
+        st.transport->disconnect(from, refused ? r.err().what : "undecodable gossip frame");
       }
       flush(self);
     },

@@ -152,10 +152,12 @@ void testnet::stop() {
   io_.reset();
 }
 
-int run_testnet_cli(size_t nodes, uint16_t base_port, std::ostream& out) {
+int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address,
+                    std::ostream& out) {
   testnet_options o;
   o.nodes = nodes;
   o.base_port = base_port;
+  o.address = address;
   testnet net(o);
   auto st = net.start();
   if (!st) {

@@ -63,9 +63,10 @@ private:
   std::chrono::microseconds startup_{0};
 };
 
-/// The `dtt testnet` command: starts a testnet of `nodes` nodes on 127.0.0.1 (ports from
+/// The `dtt testnet` command: starts a testnet of `nodes` nodes on `address` (ports from
 /// base_port, or OS-chosen if 0), prints the bootstrap addresses to `out` one per line, and runs
 /// until SIGINT or SIGTERM. Returns a process exit code (0 on a clean stop).
-int run_testnet_cli(size_t nodes, uint16_t base_port, std::ostream& out);
+int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address,
+                    std::ostream& out);
 
 } // namespace dtt::dht

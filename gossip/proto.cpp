@@ -1,8 +1,28 @@
 #include "gossip/proto.hpp"
 
 #include <stdexcept>
+#include <string>
 
 namespace dtt::gossip {
+
+namespace {
+// Bound on the flood guard's per-topic bookkeeping (entries are refreshed peers).
+constexpr size_t max_join_budget_entries = 1024;
+
+// Keeps a message we send within the max message size, which every peer enforces on its
+// frames: peer samples (Shuffle, ShuffleReply) whose addresses make them too long lose peers
+// from the end. Other bodies fit by construction (IHave batches are sized by PlumTree).
+void fit(message& m, size_t max) {
+  auto cut = [&](std::vector<peer_info>& nodes) {
+    while (!nodes.empty() && encoded_size(m) > max)
+      nodes.pop_back();
+  };
+  if (auto* s = std::get_if<msg::shuffle>(&m.body))
+    cut(s->nodes);
+  else if (auto* r = std::get_if<msg::shuffle_reply>(&m.body))
+    cut(r->nodes);
+}
+} // namespace
 
 protocol::protocol(endpoint_id me, peer_data addresses, config cfg, uint64_t seed)
   : me_(me), addresses_(std::move(addresses)), cfg_(cfg), rng_(seed) {
@@ -17,7 +37,8 @@ void protocol::join(const topic_id& topic, const std::vector<endpoint_id>& peers
   effects fx;
   if (it == topics_.end()) {
     auto st = std::make_unique<topic_state>(topic_state{
-      hyparview(me_, addresses_, cfg_.membership, rng_.fork()), plumtree(me_, cfg_.broadcast)});
+      hyparview(me_, addresses_, cfg_.membership, rng_.fork()), plumtree(me_, cfg_.broadcast),
+      {}});
     st->swarm.start(now, fx);
     st->tree.start(now, fx);
     it = topics_.emplace(topic, std::move(st)).first;
@@ -71,12 +92,20 @@ void protocol::set_local_addresses(peer_data addresses) {
     st->swarm.set_local_data(addresses_);
 }
 
-void protocol::receive(const endpoint_id& from, const message& m, time_point now) {
+status protocol::receive(const endpoint_id& from, const message& m, time_point now) {
   if (from == me_)
-    return;
+    return ok_status();
   auto it = topics_.find(m.topic);
   if (it == topics_.end())
-    return;
+    return ok_status();
+  if (std::holds_alternative<msg::join>(m.body) && !admit_join(*it->second, from, now))
+    return error{errc::refused,
+                 "Join flood: over the budget of " + std::to_string(cfg_.join_burst)
+                   + " Joins (one more per "
+                   + std::to_string(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.join_interval)
+                       .count())
+                   + " ms) for topic " + to_hex(byte_view{m.topic.data(), 4})};
   peer_topics_[from].insert(m.topic);
   effects fx;
   if (msg::is_swarm(m.body))
@@ -84,14 +113,37 @@ void protocol::receive(const endpoint_id& from, const message& m, time_point now
   else
     it->second->tree.receive(from, m.body, now, fx);
   apply(m.topic, *it->second, fx);
+  return ok_status();
+}
+
+bool protocol::admit_join(topic_state& st, const endpoint_id& from, time_point now) {
+  // Generic cell rate algorithm: `full` is when the budget is whole again; a Join costs one
+  // interval and is admitted while the debt stays within burst - 1 intervals.
+  const auto interval = cfg_.join_interval;
+  const auto slack = interval * static_cast<int64_t>(cfg_.join_burst > 0 ? cfg_.join_burst - 1
+                                                                         : 0);
+  auto it = st.join_budget.find(from);
+  time_point full = it == st.join_budget.end() ? now : std::max(it->second, now);
+  if (cfg_.join_burst == 0 || full - now > slack)
+    return false;
+  if (it == st.join_budget.end()) {
+    if (st.join_budget.size() >= max_join_budget_entries) {
+      for (auto e = st.join_budget.begin(); e != st.join_budget.end();)
+        e = e->second <= now ? st.join_budget.erase(e) : std::next(e);
+      if (st.join_budget.size() >= max_join_budget_entries)
+        st.join_budget.erase(st.join_budget.begin());
+    }
+    it = st.join_budget.emplace(from, now).first;
+  }
+  it->second = full + interval;
+  return true;
 }
 
 status protocol::receive_bytes(const endpoint_id& from, byte_view frame, time_point now) {
   auto m = decode(frame, cfg_.max_message_size);
   if (!m)
     return m.err();
-  receive(from, *m, now);
-  return ok_status();
+  return receive(from, *m, now);
 }
 
 void protocol::timer_fired(timer_id id, time_point now) {
@@ -174,7 +226,9 @@ void protocol::apply(const topic_id& topic, topic_state& st, effects& fx) {
   for (auto& e : fx) {
     if (auto* s = std::get_if<effect::send>(&e)) {
       peer_topics_[s->to].insert(topic);
-      outbox_.push_back(output::send{s->to, message{topic, std::move(s->body)}});
+      message m{topic, std::move(s->body)};
+      fit(m, cfg_.max_message_size);
+      outbox_.push_back(output::send{s->to, std::move(m)});
     } else if (auto* t = std::get_if<effect::timer>(&e)) {
       timer_id id = next_timer_++;
       timers_.emplace(id, std::make_pair(topic, t->t));

@@ -43,6 +43,14 @@ struct config {
   plumtree_config broadcast;
   /// Largest encoded message (PROTOCOL.md §8.2; at least min_max_message_size).
   size_t max_message_size = default_max_message_size;
+  /// Join flood guard (dtt's choice; iroh-gossip has none): Joins one peer may send for one
+  /// topic in a burst, and the interval that earns one more (a token bucket). Every Join makes
+  /// us send a ForwardJoin to each other active peer, so an unbounded stream of them would be
+  /// amplified into the swarm. A well-behaved peer sends one Join per join_peers call: DTT's
+  /// bootstrap loop (PROTOCOL.md §6.2) at most once per candidate every ~2.6 s, BubbleMerge
+  /// (§6.4) every 60 s or more.
+  size_t join_burst = 8;
+  duration join_interval = std::chrono::seconds(1);
 };
 
 /// Identifies an armed timer (see output::arm_timer).
@@ -99,9 +107,12 @@ public:
   // ---- network and time ----------------------------------------------------------------------
 
   /// Handles a decoded message from `from`. Messages for topics we have not joined are ignored.
-  void receive(const endpoint_id& from, const message& m, time_point now);
-  /// Decodes (under the max message size) and handles one frame. On a decoding error nothing
-  /// changes and the error is returned (the driver may close that connection).
+  /// A Join over the flood guard's budget (config::join_burst) is not handled and gives
+  /// errc::refused; the driver should close that peer's connection.
+  status receive(const endpoint_id& from, const message& m, time_point now);
+  /// Decodes (under the max message size) and handles one frame. On a decoding error (or a
+  /// refused Join, as receive()) nothing changes and the error is returned (the driver should
+  /// close that connection).
   status receive_bytes(const endpoint_id& from, byte_view frame, time_point now);
   /// An armed timer is due. Unknown or stale ids are ignored.
   void timer_fired(timer_id id, time_point now);
@@ -135,7 +146,12 @@ private:
   struct topic_state {
     hyparview swarm;
     plumtree tree;
+    // Join flood guard: per peer, the time at which its Join budget is full again (GCRA).
+    // A missing entry is a full budget, so entries in the past may be dropped at any time.
+    std::map<endpoint_id, time_point> join_budget;
   };
+
+  bool admit_join(topic_state& st, const endpoint_id& from, time_point now);
 
   status do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,
                       time_point now);

@@ -22,35 +22,62 @@ std::atomic<bool> stop_requested{false};
 
 void on_signal(int) { stop_requested = true; }
 
+// dttd's own options. CAF 0.17 does not write INI values of nested sections ([dttd.dht]) into
+// variables bound with config_option_adder::add(ref, ...), so, as config/caf_options.cpp does,
+// the options are declared and their values read back from the parsed config.
 struct daemon_config : dtt::system_config {
+  daemon_config() {
+    caf::config_option_adder{custom_options_, "dttd"}
+      .add<std::string>("topic", "topic name (default \"dtt\")")
+      .add<std::string>("secret", "shared secret of the topic (required)")
+      .add<std::string>("key-file",
+                        "file with the node's 32-byte Ed25519 seed as hex (created if missing)")
+      .add<bool>("exit-on-eof", "stop when stdin ends");
+    caf::config_option_adder{custom_options_, "dttd.dht"}
+      .add<std::string>("bind", "UDP bind address (default 0.0.0.0)")
+      .add<uint16_t>("port", "UDP port (default 0: any)")
+      .add<std::vector<std::string>>("bootstrap",
+                                     "bootstrap nodes host:port (default: mainline routers)")
+      .add<bool>("server", "answer DHT queries and store items (default false)");
+    caf::config_option_adder{custom_options_, "dttd.gossip"}
+      .add<std::string>("bind", "TCP bind address of the peer transport (default 0.0.0.0)")
+      .add<uint16_t>("port", "TCP port (default 0: any)");
+  }
+};
+
+struct daemon_settings {
   std::string topic = "dtt";
   std::string secret;
   std::string key_file;
+  bool exit_on_eof = false;
   std::string dht_bind = "0.0.0.0";
   uint16_t dht_port = 0;
   std::vector<std::string> dht_bootstrap;
   bool dht_server = false;
   std::string gossip_bind = "0.0.0.0";
   uint16_t gossip_port = 0;
-  std::vector<std::string> advertise;
-  bool exit_on_eof = false;
-
-  daemon_config() {
-    caf::config_option_adder{custom_options_, "dttd"}
-      .add(topic, "topic", "topic name")
-      .add(secret, "secret", "shared secret of the topic")
-      .add(key_file, "key-file", "file with the node's 32-byte Ed25519 seed as hex (created if missing)")
-      .add(exit_on_eof, "exit-on-eof", "stop when stdin ends");
-    caf::config_option_adder{custom_options_, "dttd.dht"}
-      .add(dht_bind, "bind", "UDP bind address")
-      .add(dht_port, "port", "UDP port (0: any)")
-      .add(dht_bootstrap, "bootstrap", "bootstrap nodes host:port (default: mainline routers)")
-      .add(dht_server, "server", "answer DHT queries and store items (BEP 43 off)");
-    caf::config_option_adder{custom_options_, "dttd.gossip"}
-      .add(gossip_bind, "bind", "TCP bind address of the peer transport")
-      .add(gossip_port, "port", "TCP port (0: any)");
-  }
 };
+
+template <class T>
+void read(const caf::actor_system_config& cfg, const char* key, T& out) {
+  if (auto v = caf::get_if<T>(&cfg, key))
+    out = *v;
+}
+
+daemon_settings read_settings(const caf::actor_system_config& cfg) {
+  daemon_settings s;
+  read(cfg, "dttd.topic", s.topic);
+  read(cfg, "dttd.secret", s.secret);
+  read(cfg, "dttd.key-file", s.key_file);
+  read(cfg, "dttd.exit-on-eof", s.exit_on_eof);
+  read(cfg, "dttd.dht.bind", s.dht_bind);
+  read(cfg, "dttd.dht.port", s.dht_port);
+  read(cfg, "dttd.dht.bootstrap", s.dht_bootstrap);
+  read(cfg, "dttd.dht.server", s.dht_server);
+  read(cfg, "dttd.gossip.bind", s.gossip_bind);
+  read(cfg, "dttd.gossip.port", s.gossip_port);
+  return s;
+}
 
 dtt::result<dtt::crypto::signing_key> load_or_create_key(const std::string& path) {
   using namespace dtt;
@@ -94,11 +121,12 @@ int main(int argc, char** argv) {
   }
   if (cfg.cli_helptext_printed)
     return 0;
-  if (cfg.secret.empty()) {
+  auto set = read_settings(cfg);
+  if (set.secret.empty()) {
     std::cerr << "dttd: dttd.secret is required" << std::endl;
     return 2;
   }
-  auto key = load_or_create_key(cfg.key_file);
+  auto key = load_or_create_key(set.key_file);
   if (!key) {
     std::cerr << "dttd: " << key.err().message() << std::endl;
     return 2;
@@ -109,12 +137,15 @@ int main(int argc, char** argv) {
 
   caf::actor_system sys{cfg};
   runtime_options ro;
-  ro.dht.bind_address = cfg.dht_bind;
-  ro.dht.port = cfg.dht_port;
-  if (!cfg.dht_bootstrap.empty())
-    ro.dht.bootstrap = cfg.dht_bootstrap;
-  ro.dht.read_only = !cfg.dht_server;
-  ro.gossip.transport.bind = {cfg.gossip_bind, cfg.gossip_port};
+  ro.dht.bind_address = set.dht_bind;
+  ro.dht.port = set.dht_port;
+  if (!set.dht_bootstrap.empty())
+    ro.dht.bootstrap = set.dht_bootstrap;
+  ro.dht.read_only = !set.dht_server;
+  ro.gossip.transport.bind = {set.gossip_bind, set.gossip_port};
+  log::info("DHT on {}:{} ({}), bootstrapping from {} address(es); gossip on {}:{}",
+            ro.dht.bind_address, ro.dht.port, ro.dht.read_only ? "client" : "server",
+            ro.dht.bootstrap.size(), set.gossip_bind, set.gossip_port);
   auto rt = runtime::start(sys, *key, ro);
   if (!rt) {
     std::cerr << "dttd: " << rt.err().message() << std::endl;
@@ -122,7 +153,7 @@ int main(int argc, char** argv) {
   }
   auto& node = (*rt)->node();
   std::cout << nlohmann::json{{"event", "started"}, {"id", to_hex(node.id())}}.dump() << std::endl;
-  auto t = std::make_unique<topic>(node.join_no_wait(cfg.topic, byte_view::of(cfg.secret),
+  auto t = std::make_unique<topic>(node.join_no_wait(set.topic, byte_view::of(set.secret),
                                                      tracker_cfg));
   std::atomic<bool> input_done{false};
   std::thread input([&] {
@@ -133,7 +164,7 @@ int main(int argc, char** argv) {
     }
     input_done = true;
   });
-  while (!stop_requested && !(cfg.exit_on_eof && input_done)) {
+  while (!stop_requested && !(set.exit_on_eof && input_done)) {
     auto ev = t->next(std::chrono::milliseconds(200));
     if (!ev)
       continue;

@@ -223,3 +223,73 @@ TEST_CASE("gossip actor: dropping the last handle stops the actor and its transp
   }
   CHECK(io.stop());
 }
+
+TEST_CASE("gossip actor: a peer flooding Joins is logged and disconnected, others stay") {
+  io_thread io;
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{test_config(cfg)};
+    caf::scoped_actor self{sys};
+    auto events = std::make_shared<event_log>();
+    auto logs = std::make_shared<recorder>();
+    auto opts = quiet_options();
+    opts.transport.log = logs->sink();
+    auto key = crypto::signing_key::generate();
+    auto g = spawn_gossip_actor(sys, io.io, key, opts);
+    REQUIRE(g);
+    auto sub = sys.spawn(subscriber, events, 0);
+    gossip::topic_id topic{};
+    topic.fill(0x3c);
+    ask(self, *g, subscribe_atom::value, topic, sub)
+      .receive([](const std::vector<gossip::endpoint_id>&) {},
+               [&](const caf::error& e) { FAIL(sys.render(e)); });
+    std::vector<gossip::socket_address> addrs;
+    ask(self, *g, local_addresses_atom::value)
+      .receive([&](const std::vector<gossip::socket_address>& v) { addrs = v; },
+               [&](const caf::error& e) { FAIL(sys.render(e)); });
+    REQUIRE_FALSE(addrs.empty());
+
+    // The attacker is a bare transport that writes Join frames as fast as it can.
+    node attacker(io.io);
+    attacker.t->add_addresses(key.public_key_bytes(), addrs);
+    auto join = std::make_shared<const bytes>(gossip::encode({topic, gossip::msg::join{}}));
+    for (int i = 0; i < 200; ++i)
+      REQUIRE(attacker.t->send(key.public_key_bytes(), join).ok());
+    REQUIRE(attacker.rec.wait([&] { return !attacker.rec.closed.empty(); }));
+    CHECK(logs->wait([&] {
+      for (auto& [l, s] : logs->logs)
+        if (l == net::log_level::warn && s.find("refused frame from") != std::string::npos
+            && s.find("Join flood") != std::string::npos)
+          return true;
+      return false;
+    }));
+    // The flooder came up once and went down; the node keeps serving an honest peer.
+    CHECK(events->wait([&] {
+      return events->count(0, gossip::event::kind::neighbor_up) == 1
+             && events->count(0, gossip::event::kind::neighbor_down) == 1;
+    }));
+    auto honest_key = crypto::signing_key::generate();
+    auto honest = spawn_gossip_actor(sys, io.io, honest_key, quiet_options());
+    REQUIRE(honest);
+    auto honest_sub = sys.spawn(subscriber, events, 1);
+    ask(self, *honest, subscribe_atom::value, topic, honest_sub)
+      .receive([](const std::vector<gossip::endpoint_id>&) {},
+               [&](const caf::error& e) { FAIL(sys.render(e)); });
+    self->send(*honest, add_addresses_atom::value, key.public_key_bytes(), addrs);
+    self->send(*honest, join_peers_atom::value, topic,
+               std::vector<gossip::endpoint_id>{key.public_key_bytes()});
+    CHECK(events->wait([&] { return events->count(1, gossip::event::kind::neighbor_up) == 1; }));
+    std::vector<gossip::endpoint_id> nbrs;
+    ask(self, *g, neighbors_atom::value, topic)
+      .receive([&](const std::vector<gossip::endpoint_id>& v) { nbrs = v; },
+               [&](const caf::error& e) { FAIL(sys.render(e)); });
+    CHECK(nbrs == std::vector<gossip::endpoint_id>{honest_key.public_key_bytes()});
+
+    attacker.t->shutdown();
+    for (auto& a : {*g, *honest})
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    self->send_exit(sub, caf::exit_reason::user_shutdown);
+    self->send_exit(honest_sub, caf::exit_reason::user_shutdown);
+  }
+  CHECK(io.stop());
+}

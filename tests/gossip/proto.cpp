@@ -218,3 +218,76 @@ TEST_CASE("gossip proto: the learned addresses of a joining peer are reported") 
       reported = a->peer == id_of(2) && a->addresses == peer_data{{"10.1.2.3", 7}};
   CHECK(reported);
 }
+
+TEST_CASE("gossip proto: a Join flood from one peer is refused past its budget") {
+  config cfg;
+  REQUIRE(cfg.join_burst == 8);
+  protocol p(id_of(1), {}, cfg, 1);
+  p.join(topic_a, {}, {});
+  p.join(topic_b, {}, {});
+  time_point t0{};
+  // Two other neighbours, so every admitted Join is forwarded (ForwardJoin) twice.
+  for (uint8_t peer : {3, 4})
+    REQUIRE(p.receive(id_of(peer), {topic_a, msg::join{}}, t0).ok());
+  p.take_outputs();
+  size_t admitted = 0, forwards = 0;
+  status last = ok_status();
+  for (int i = 0; i < 100; ++i) {
+    last = p.receive(id_of(2), {topic_a, msg::join{}}, t0);
+    if (last.ok())
+      ++admitted;
+  }
+  for (auto& o : p.take_outputs())
+    if (auto* s = std::get_if<output::send>(&o))
+      forwards += std::holds_alternative<msg::forward_join>(s->msg.body);
+  CHECK(admitted == cfg.join_burst);
+  REQUIRE_FALSE(last.ok());
+  CHECK(last.err().code == errc::refused);
+  CHECK(last.err().what.find("Join flood") != std::string::npos);
+  CHECK(forwards == 2 * cfg.join_burst); // not 200: the flood is not amplified
+  // A refused Join changes nothing; the same bytes through receive_bytes are refused too.
+  auto st = p.receive_bytes(id_of(2), encode({topic_a, msg::join{}}), t0);
+  CHECK(st.err().code == errc::refused);
+  CHECK_FALSE(p.has_outputs());
+  // Other peers and other topics have their own budgets; time earns one more Join per interval.
+  CHECK(p.receive(id_of(5), {topic_a, msg::join{}}, t0).ok());
+  CHECK(p.receive(id_of(2), {topic_b, msg::join{}}, t0).ok());
+  CHECK(p.receive(id_of(2), {topic_a, msg::join{}}, t0 + cfg.join_interval).ok());
+  CHECK_FALSE(p.receive(id_of(2), {topic_a, msg::join{}}, t0 + cfg.join_interval).ok());
+  // A well-behaved peer (one Join per interval) is never refused.
+  for (int i = 0; i < 50; ++i)
+    CHECK(p.receive(id_of(6), {topic_a, msg::join{}}, t0 + i * cfg.join_interval).ok());
+}
+
+TEST_CASE("gossip proto: a peer sample that would not fit the max message size is cut") {
+  config cfg;
+  cfg.max_message_size = min_max_message_size;
+  protocol p(id_of(1), {}, cfg, 1);
+  p.join(topic_a, {}, {});
+  p.take_outputs();
+  // Ten peers with sixteen IPv6 addresses each (~340 bytes per peer) arrive in a Shuffle.
+  msg::shuffle s;
+  s.origin = id_of(2);
+  s.ttl = 0;
+  for (uint8_t i = 0; i < 10; ++i) {
+    peer_data addrs;
+    for (uint16_t k = 1; k <= max_peer_addresses; ++k)
+      addrs.push_back({"2001:db8::" + std::to_string(k), k});
+    s.nodes.push_back({id_of(uint8_t(10 + i)), addrs});
+  }
+  REQUIRE(p.receive(id_of(2), {topic_a, s}, {}).ok());
+  bool replied = false;
+  for (auto& o : p.take_outputs()) {
+    auto* snd = std::get_if<output::send>(&o);
+    if (!snd)
+      continue;
+    CHECK(encode(snd->msg).size() <= cfg.max_message_size);
+    if (auto* r = std::get_if<msg::shuffle_reply>(&snd->msg.body)) {
+      replied = true;
+      CHECK(snd->to == id_of(2));
+      CHECK(r->nodes.size() == 1); // one such peer fits in 512 bytes, two do not
+      CHECK(decode(encode(snd->msg), cfg.max_message_size).ok());
+    }
+  }
+  CHECK(replied);
+}

@@ -209,6 +209,8 @@ TEST_CASE("transport: a peer that never reads is dropped while others are still 
   REQUIRE(dropped);
   CHECK(a.rec.closed[0].first == b.id());
   CHECK(a.rec.closed[0].second == "send queue full");
+  CHECK(a.rec.has_log(net::log_level::warn,
+                      "peer " + to_hex(byte_view{b.id().data(), 4}) + " is too slow"));
   CHECK(a.t->stats().slow_peers_dropped == 1);
   // c got every message meanwhile and still does.
   REQUIRE(a.send(c.id(), "after").ok());

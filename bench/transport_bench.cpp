@@ -1,0 +1,384 @@
+// Transport figures on loopback, all in one run so they share the machine's state:
+//   1. raw TCP (plain Boost.Asio, length-prefixed frames, blocking sockets): the ceiling;
+//   2. the TLS transport alone (gossip/transport): one peer to another;
+//   3. the gossip layer as users see it (spawn_gossip_actor): broadcasts from one node of a
+//      swarm of 2-10 nodes, counted when every other node's subscriber has them;
+//   4. the idle CPU of two joined gossip nodes (getrusage over a window).
+// Senders keep a bounded window in flight (the transport drops a peer whose queue overflows).
+// Usage: bench_transport_bench [seconds per run (default 2)] [idle seconds (default 10)]
+#include "actors/gossip_actor.hpp"
+#include "gossip/transport/transport.hpp"
+#include "messages/types.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <caf/all.hpp>
+#include <fmt/core.h>
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+using namespace dtt;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using bench_clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(bench_clock::time_point t0) {
+  return std::chrono::duration<double>(bench_clock::now() - t0).count();
+}
+
+struct figures {
+  uint64_t messages = 0; // messages of the stream (each delivered to every receiver)
+  double seconds = 0;
+  size_t size = 0;
+  double per_second() const { return seconds > 0 ? double(messages) / seconds : 0; }
+  double mb_per_second() const { return per_second() * double(size) / 1e6; }
+};
+
+// An io_context on its own thread; stop() lets it drain, then joins.
+class io_thread {
+public:
+  io_thread() : guard_(asio::make_work_guard(io)), thread_([this] { io.run(); }) {}
+  ~io_thread() { stop(); }
+  void stop() {
+    guard_.reset();
+    if (thread_.joinable()) {
+      auto deadline = bench_clock::now() + 5s;
+      while (!io.stopped() && bench_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+      io.stop();
+      thread_.join();
+    }
+  }
+  asio::io_context io;
+
+private:
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+// A unique payload of `size` bytes (gossip ids are content hashes: no two may be equal).
+bytes payload(size_t size, uint64_t seq) {
+  bytes b(size, static_cast<uint8_t>(seq * 31));
+  for (size_t i = 0; i < 8 && i < size; ++i)
+    b[i] = static_cast<uint8_t>(seq >> (8 * i));
+  return b;
+}
+
+// --- 1. raw TCP --------------------------------------------------------------------------------
+
+figures raw_tcp(size_t size, double seconds) {
+  asio::io_context io;
+  tcp::acceptor acc(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  tcp::socket tx(io), rx(io);
+  tx.connect(acc.local_endpoint());
+  acc.accept(rx);
+  tx.set_option(tcp::no_delay(true));
+  std::atomic<uint64_t> received{0};
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    // Parses the frames as the transport does (header, then body) so both sides do real work.
+    std::vector<uint8_t> buf(64 * 1024);
+    size_t have = 0;
+    boost::system::error_code ec;
+    while (true) {
+      size_t n = rx.read_some(asio::buffer(buf.data() + have, buf.size() - have), ec);
+      if (ec)
+        break;
+      have += n;
+      size_t pos = 0;
+      while (have - pos >= 4) {
+        uint32_t len = get_be32(buf.data() + pos);
+        if (have - pos - 4 < len)
+          break;
+        pos += 4 + len;
+        received.fetch_add(1, std::memory_order_relaxed);
+      }
+      std::memmove(buf.data(), buf.data() + pos, have - pos);
+      have -= pos;
+    }
+  });
+  // Batches of frames up to 64 KiB per write, as the transport batches its queue.
+  bytes batch;
+  uint64_t sent = 0;
+  auto t0 = bench_clock::now();
+  while (seconds_since(t0) < seconds) {
+    batch.clear();
+    while (batch.size() < 64 * 1024) {
+      auto m = payload(size, sent++);
+      put_be32(batch, static_cast<uint32_t>(m.size()));
+      append(batch, m);
+    }
+    asio::write(tx, asio::buffer(batch));
+  }
+  while (received.load() < sent && seconds_since(t0) < seconds + 10)
+    std::this_thread::sleep_for(100us);
+  figures f{received.load(), seconds_since(t0), size};
+  done = true;
+  boost::system::error_code ec;
+  tx.shutdown(tcp::socket::shutdown_both, ec);
+  tx.close(ec);
+  reader.join();
+  return f;
+}
+
+// --- 2. the TLS transport alone --------------------------------------------------------------
+
+figures transport_only(size_t size, double seconds, size_t window) {
+  io_thread io_a, io_b; // one io thread per node, as in two processes
+  auto quiet = [](net::log_level, const std::string&) {};
+  std::atomic<uint64_t> received{0};
+  std::atomic<bool> dropped{false};
+  net::transport_options o;
+  o.log = quiet;
+  auto ka = crypto::signing_key::generate(), kb = crypto::signing_key::generate();
+  net::transport_callbacks cb_a, cb_b;
+  cb_a.closed = [&](const gossip::endpoint_id&, const std::string&) { dropped = true; };
+  cb_b.message = [&](const gossip::endpoint_id&, bytes&&) {
+    received.fetch_add(1, std::memory_order_relaxed);
+  };
+  auto a = net::transport::create(io_a.io, ka, o, cb_a);
+  auto b = net::transport::create(io_b.io, kb, o, cb_b);
+  if (!a || !b) {
+    fmt::print("transport::create failed\n");
+    std::exit(1);
+  }
+  (*a)->add_addresses(kb.public_key_bytes(), (*b)->local_addresses());
+  // Warm-up: the link (TCP + TLS handshake) is up before the clock starts.
+  (*a)->send(kb.public_key_bytes(), std::make_shared<const bytes>(payload(size, ~0ull)));
+  while (received.load() == 0 && !dropped)
+    std::this_thread::sleep_for(1ms);
+  received = 0;
+  uint64_t sent = 0;
+  auto t0 = bench_clock::now();
+  while (seconds_since(t0) < seconds && !dropped) {
+    if (sent - received.load(std::memory_order_relaxed) >= window) {
+      std::this_thread::yield();
+      continue;
+    }
+    (void)(*a)->send(kb.public_key_bytes(), std::make_shared<const bytes>(payload(size, sent)));
+    ++sent;
+  }
+  while (received.load() < sent && !dropped && seconds_since(t0) < seconds + 10)
+    std::this_thread::sleep_for(100us);
+  figures f{received.load(), seconds_since(t0), size};
+  if (dropped)
+    fmt::print("  (transport: the receiver was dropped: window too large for the queue)\n");
+  (*a)->shutdown();
+  (*b)->shutdown();
+  a->reset();
+  b->reset();
+  return f;
+}
+
+// --- 3. the gossip layer -----------------------------------------------------------------------
+
+struct counters {
+  std::vector<std::unique_ptr<std::atomic<uint64_t>>> received;
+  std::vector<std::unique_ptr<std::atomic<uint64_t>>> neighbors;
+  explicit counters(size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      received.push_back(std::make_unique<std::atomic<uint64_t>>(0));
+      neighbors.push_back(std::make_unique<std::atomic<uint64_t>>(0));
+    }
+  }
+  uint64_t min_received(size_t from) const {
+    uint64_t m = ~0ull;
+    for (size_t i = from; i < received.size(); ++i)
+      m = std::min(m, received[i]->load(std::memory_order_relaxed));
+    return m;
+  }
+};
+
+gossip_subscriber::behavior_type counting_subscriber(gossip_subscriber::pointer,
+                                                     std::shared_ptr<counters> c, size_t node) {
+  return {
+    [=](gossip_event_atom, const gossip::topic_id&, const gossip::event& ev) {
+      if (ev.k == gossip::event::kind::received)
+        c->received[node]->fetch_add(1, std::memory_order_relaxed);
+      else if (ev.k == gossip::event::kind::neighbor_up)
+        c->neighbors[node]->fetch_add(1);
+      else if (ev.k == gossip::event::kind::neighbor_down)
+        c->neighbors[node]->fetch_sub(1);
+    },
+  };
+}
+
+// A swarm of n gossip nodes in this process, each with its own io thread, joined through node 0.
+struct swarm {
+  std::vector<std::unique_ptr<io_thread>> io;
+  std::vector<gossip_actor> nodes;
+  std::vector<gossip_subscriber> subs;
+  std::shared_ptr<counters> count;
+  gossip::topic_id topic{};
+
+  swarm(caf::actor_system& sys, size_t n) : count(std::make_shared<counters>(n)) {
+    topic.fill(0x5b);
+    caf::scoped_actor self{sys};
+    std::vector<gossip::endpoint_id> ids;
+    std::vector<gossip::socket_address> addrs0;
+    for (size_t i = 0; i < n; ++i) {
+      io.push_back(std::make_unique<io_thread>());
+      auto key = crypto::signing_key::generate();
+      gossip_options o;
+      o.transport.log = [](net::log_level l, const std::string& s) {
+        if (l >= net::log_level::warn)
+          fmt::print(stderr, "  warn: {}\n", s);
+      };
+      auto g = spawn_gossip_actor(sys, io.back()->io, key, o);
+      if (!g) {
+        fmt::print("spawn_gossip_actor failed: {}\n", sys.render(g.error()));
+        std::exit(1);
+      }
+      nodes.push_back(*g);
+      ids.push_back(key.public_key_bytes());
+      subs.push_back(sys.spawn(counting_subscriber, count, i));
+      self->request(*g, 10s, subscribe_atom::value, topic, subs.back())
+        .receive([](const std::vector<gossip::endpoint_id>&) {},
+                 [&](const caf::error& e) { fmt::print("subscribe: {}\n", sys.render(e)); });
+      if (i == 0)
+        self->request(*g, 10s, local_addresses_atom::value)
+          .receive([&](const std::vector<gossip::socket_address>& a) { addrs0 = a; },
+                   [&](const caf::error& e) { fmt::print("addrs: {}\n", sys.render(e)); });
+    }
+    for (size_t i = 1; i < n; ++i) {
+      self->send(nodes[i], add_addresses_atom::value, ids[0], addrs0);
+      self->send(nodes[i], join_peers_atom::value, topic, std::vector<gossip::endpoint_id>{ids[0]});
+    }
+  }
+
+  bool wait_joined(std::chrono::seconds deadline) {
+    auto t0 = bench_clock::now();
+    while (bench_clock::now() - t0 < deadline) {
+      bool all = true;
+      for (auto& nb : count->neighbors)
+        all = all && nb->load() > 0;
+      if (all)
+        return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+  void stop(caf::actor_system& sys) {
+    caf::scoped_actor self{sys};
+    for (auto& g : nodes)
+      self->send_exit(g, caf::exit_reason::user_shutdown);
+    for (auto& s : subs)
+      self->send_exit(s, caf::exit_reason::user_shutdown);
+    // The actors shut their transports down on their io threads: let them finish first.
+    self->wait_for(nodes);
+    self->wait_for(subs);
+    nodes.clear();
+    subs.clear();
+  }
+};
+
+figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double seconds,
+                         size_t window) {
+  swarm s(sys, n);
+  if (!s.wait_joined(20s)) {
+    fmt::print("  (gossip: the swarm of {} did not join)\n", n);
+    s.stop(sys);
+    return {};
+  }
+  // Let joins settle (ForwardJoin walks, Neighbor answers), then a warm-up message to everyone.
+  std::this_thread::sleep_for(300ms);
+  caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, payload(size, ~0ull));
+  auto tw = bench_clock::now();
+  while (s.count->min_received(1) < 1 && seconds_since(tw) < 10)
+    std::this_thread::sleep_for(1ms);
+  for (auto& r : s.count->received)
+    *r = 0;
+  uint64_t sent = 0;
+  auto t0 = bench_clock::now();
+  while (seconds_since(t0) < seconds) {
+    if (sent - s.count->min_received(1) >= window) {
+      std::this_thread::yield();
+      continue;
+    }
+    caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, payload(size, sent));
+    ++sent;
+  }
+  while (s.count->min_received(1) < sent && seconds_since(t0) < seconds + 10)
+    std::this_thread::sleep_for(100us);
+  figures f{s.count->min_received(1), seconds_since(t0), size};
+  if (f.messages < sent)
+    fmt::print("  (gossip n={}: {} of {} messages reached every node)\n", n, f.messages, sent);
+  s.stop(sys);
+  return f;
+}
+
+// --- 4. idle CPU ---------------------------------------------------------------------------------
+
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec) + double(ru.ru_stime.tv_sec)
+         + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
+  double idle_seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
+  constexpr size_t window = 256; // messages in flight (transport queue bound: 1024)
+  fmt::print("transport bench: {} s per run, window {} messages, {} hardware threads\n\n",
+             seconds, window, std::thread::hardware_concurrency());
+  fmt::print("| {:<28} | {:>6} | {:>10} | {:>8} | {:>8} |\n", "path", "size", "msg/s", "MB/s",
+             "% raw");
+  fmt::print("|{:-<30}|{:-<8}|{:-<12}|{:-<10}|{:-<10}|\n", "", "", "", "", "");
+  auto line = [](const std::string& path, const figures& f, const figures& raw) {
+    fmt::print("| {:<28} | {:>6} | {:>10.0f} | {:>8.2f} | {:>7.1f}% |\n", path, f.size,
+               f.per_second(), f.mb_per_second(),
+               raw.mb_per_second() > 0 ? 100 * f.mb_per_second() / raw.mb_per_second() : 0);
+  };
+
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{cfg};
+
+  for (size_t size : {size_t(100), size_t(1024)}) {
+    auto raw = raw_tcp(size, seconds);
+    line("raw TCP (asio, framed)", raw, raw);
+    line("TLS transport, 1 peer", transport_only(size, seconds, window), raw);
+    for (size_t n : {size_t(2), size_t(5), size_t(10)})
+      line(fmt::format("gossip broadcast, {} nodes", n),
+           gossip_broadcast(sys, n, size, seconds, window), raw);
+  }
+  fmt::print("\nmsg/s and MB/s: payload of the stream; a gossip message counts once it reached\n"
+             "every other node (aggregate deliveries are (nodes - 1) times as many).\n\n");
+
+  // Idle: two joined nodes, nothing sent; the process's CPU time over the window.
+  {
+    swarm s(sys, 2);
+    if (!s.wait_joined(20s)) {
+      fmt::print("idle: the two nodes did not join\n");
+    } else {
+      std::this_thread::sleep_for(1s);
+      double c0 = cpu_seconds();
+      auto t0 = bench_clock::now();
+      std::this_thread::sleep_for(std::chrono::duration<double>(idle_seconds));
+      double cpu = cpu_seconds() - c0, wall = seconds_since(t0);
+      fmt::print("idle, 2 joined nodes (2 io threads + CAF scheduler, 1 process): {:.3f} s CPU "
+                 "in {:.1f} s = {:.2f}% of one core ({:.2f}% per node)\n",
+                 cpu, wall, 100 * cpu / wall, 50 * cpu / wall);
+    }
+    s.stop(sys);
+  }
+  return 0;
+}

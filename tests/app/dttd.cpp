@@ -1,0 +1,65 @@
+// dttd reads its settings from a CAF INI file (nested sections included), says what it runs on,
+// refuses a config without a secret, and stops at the end of stdin when told to.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+struct run_result {
+  int exit_code = -1;
+  std::string output;
+};
+
+run_result run(const std::string& args) {
+  std::string cmd = "DTT_LOG=info timeout 60 " + std::string(DTT_DAEMON_PATH) + " " + args
+                    + " </dev/null 2>&1";
+  run_result r;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    r.output.append(buf.data(), n);
+  int status = pclose(p);
+  REQUIRE(WIFEXITED(status));
+  r.exit_code = WEXITSTATUS(status);
+  return r;
+}
+
+std::string write_config(const std::string& text) {
+  std::string path = "/tmp/dtt-dttd-test-" + std::to_string(getpid()) + ".ini";
+  std::ofstream(path) << text;
+  return path;
+}
+
+} // namespace
+
+TEST_CASE("dttd applies an INI config with nested sections and stops at the end of stdin") {
+  // The bootstrap address is a closed loopback port: nothing answers, nothing leaves the host.
+  auto path = write_config("[dttd]\ntopic=\"cfg-test\"\nsecret=\"s3cret\"\nexit-on-eof=true\n"
+                           "[dttd.dht]\nbind=\"127.0.0.1\"\nbootstrap=[\"127.0.0.1:9\"]\n"
+                           "[dttd.gossip]\nbind=\"127.0.0.1\"\n");
+  auto r = run("--config-file=" + path);
+  std::remove(path.c_str());
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("DHT on 127.0.0.1:0 (client), bootstrapping from 1 address(es); "
+                      "gossip on 127.0.0.1:0")
+        != std::string::npos);
+  CHECK(r.output.find("\"event\":\"started\"") != std::string::npos);
+}
+
+TEST_CASE("dttd without a secret exits 2 with one clear line") {
+  auto path = write_config("[dttd]\ntopic=\"cfg-test\"\n[dttd.dht]\nbootstrap=[\"127.0.0.1:9\"]\n");
+  auto r = run("--config-file=" + path);
+  std::remove(path.c_str());
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output == "dttd: dttd.secret is required\n");
+}
