@@ -7,7 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -109,6 +111,22 @@ TEST_CASE("a udp_node saves its routing table and bootstraps from it after a res
   auto file = std::string("/tmp/dtt_dht_table_") + std::to_string(::getpid()) + ".bin";
   std::remove(file.c_str());
   io_thread t;
+  // Waits (bounded) until the node's table holds 8 nodes and its commands (bootstrap, refresh
+  // lookups) are finished, so that the table is saved or checked in a settled state rather
+  // than mid-bootstrap on a loaded machine.
+  auto settle = [&](const std::shared_ptr<udp_node>& n) {
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto [size, busy] = t.run([&] {
+        return std::make_pair(n->core().table().size(), n->core().active_commands());
+      });
+      if (size >= 8 && busy == 0)
+        break;
+      std::this_thread::sleep_for(5ms);
+    }
+    return t.run([&] { return n->core().table().size(); });
+  };
+  size_t saved = 0;
   {
     udp_node_options opts;
     opts.bind_address = "127.0.0.1";
@@ -117,12 +135,17 @@ TEST_CASE("a udp_node saves its routing table and bootstraps from it after a res
     opts.routing_table_file = file;
     auto n = *udp_node::create(t.io, opts);
     t.run([&] { n->start(); return 0; });
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (t.run([&] { return n->core().table().size(); }) < 8
-           && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(5ms);
+    saved = settle(n);
     t.run([&] { n->stop(); return 0; });
   }
+  REQUIRE(saved >= 8); // the first run filled its table before saving it
+  auto loaded = [&] {
+    std::ifstream in(file, std::ios::binary);
+    bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto nodes = routing_table::load(data);
+    return nodes ? nodes->size() : size_t{0};
+  }();
+  CHECK(loaded == saved);
   {
     udp_node_options opts;
     opts.bind_address = "127.0.0.1";
@@ -130,11 +153,7 @@ TEST_CASE("a udp_node saves its routing table and bootstraps from it after a res
     opts.routing_table_file = file; // no bootstrap addresses: only the saved table
     auto n = *udp_node::create(t.io, opts);
     t.run([&] { n->start(); return 0; });
-    auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (t.run([&] { return n->core().table().size(); }) < 8
-           && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(5ms);
-    CHECK(t.run([&] { return n->core().table().size(); }) >= 8);
+    CHECK(settle(n) >= 8);
     t.run([&] { n->stop(); return 0; });
   }
   std::remove(file.c_str());
