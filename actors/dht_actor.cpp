@@ -92,6 +92,8 @@ struct dht_state {
   std::map<uint64_t, caf::typed_response_promise<byte_array<20>>> imm_puts;
   std::map<uint64_t, caf::typed_response_promise<bytes>> imm_gets;
   std::map<uint64_t, caf::typed_response_promise<std::map<std::string, uint64_t>>> stats;
+  /// Requests this actor took, by kind (reported by dht_stats as actor_<kind>).
+  uint64_t n_get_mutable = 0, n_put_mutable = 0, n_get_immutable = 0, n_put_immutable = 0;
 
   template <class F>
   void on_io(F f) {
@@ -127,6 +129,7 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
     [=](get_mutable_atom, bytes32 key, bytes salt, caf::timespan timeout)
       -> caf::result<std::vector<dht::mutable_item>> {
       auto& st = self->state;
+      ++st.n_get_mutable;
       auto cid = st.next_id++;
       auto& g = st.gets[cid];
       g.rp = self->make_response_promise<std::vector<dht::mutable_item>>();
@@ -153,6 +156,7 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
     },
     [=](put_mutable_atom, dht::mutable_item item, int64_t cas) -> caf::result<dht::put_outcome> {
       auto& st = self->state;
+      ++st.n_put_mutable;
       if (auto v = item.verify(); !v)
         return to_caf_error(v.err());
       auto cid = st.next_id++;
@@ -175,6 +179,7 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
     },
     [=](get_immutable_atom, byte_array<20> target, caf::timespan timeout) -> caf::result<bytes> {
       auto& st = self->state;
+      ++st.n_get_immutable;
       auto cid = st.next_id++;
       auto rp = self->make_response_promise<bytes>();
       st.imm_gets[cid] = rp;
@@ -194,6 +199,7 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
     },
     [=](put_immutable_atom, bytes value) -> caf::result<byte_array<20>> {
       auto& st = self->state;
+      ++st.n_put_immutable;
       if (value.size() > crypto::bep44::max_value_size)
         return caf::make_error(errc::too_large, "BEP 44 value over 1000 bytes");
       if (!dht::bencode::decode(value))
@@ -271,6 +277,10 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
         return;
       stats["pending_requests"] = self->state.gets.size() + self->state.puts.size()
                                   + self->state.imm_gets.size() + self->state.imm_puts.size();
+      stats["actor_get_mutable"] = self->state.n_get_mutable;
+      stats["actor_put_mutable"] = self->state.n_put_mutable;
+      stats["actor_get_immutable"] = self->state.n_get_immutable;
+      stats["actor_put_immutable"] = self->state.n_put_immutable;
       it->second.deliver(std::move(stats));
       self->state.stats.erase(it);
     },

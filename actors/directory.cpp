@@ -29,12 +29,20 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
         if (--p->left == 0)
           rp.deliver(std::move(p->resolved));
       };
+      // A fresh lookup that found nothing usable: an id resolved before keeps its old
+      // addresses (the gossip actor has them), anything else is left out.
+      auto not_found = [=](const gossip::endpoint_id& id) {
+        if (self->state.known.count(id) > 0)
+          p->resolved.push_back(id);
+      };
       if (ids.empty()) {
         rp.deliver(std::vector<gossip::endpoint_id>{});
         return rp;
       }
       for (auto& id : ids) {
-        if (self->state.known.count(id) > 0) {
+        auto k = self->state.known.find(id);
+        if (k != self->state.known.end()
+            && self->clock().now() - k->second.at < self->state.known_ttl) {
           p->resolved.push_back(id);
           finish();
           continue;
@@ -51,19 +59,26 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
                   best = &it;
               if (best) {
                 if (auto addrs = decode_endpoint_record(best->value)) {
-                  self->state.known[id] = *addrs;
+                  self->state.known[id] = {*addrs, self->clock().now()};
                   self->send(self->state.gossip, add_addresses_atom::value, id, *addrs);
                   p->resolved.push_back(id);
                 } else {
                   log::info("endpoint record of {} unusable: {}", to_hex(byte_view(id).sub(0, 4)),
                             addrs.err().message());
+                  not_found(id);
                 }
               } else {
                 log::debug("no endpoint record for {}", to_hex(byte_view(id).sub(0, 4)));
+                not_found(id);
               }
               finish();
             },
-            [=](caf::error&) mutable { finish(); });
+            [=](caf::error& e) mutable {
+              log::debug("endpoint lookup of {} failed: {}", to_hex(byte_view(id).sub(0, 4)),
+                         self->system().render(e));
+              not_found(id);
+              finish();
+            });
       }
       return rp;
     },

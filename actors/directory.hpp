@@ -6,6 +6,7 @@
 #include "messages/gossip.hpp"
 #include "messages/tracker.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -21,7 +22,14 @@ struct directory_state {
   gossip_actor gossip;
   const crypto::wall_clock* clock = nullptr;
   std::chrono::milliseconds lookup_timeout{5000};
-  std::map<gossip::endpoint_id, std::vector<gossip::socket_address>> known;
+  /// Resolved ids, with when they were resolved (actor clock): entries older than
+  /// `known_ttl` are looked up again, so that a peer that restarted on a new address is found.
+  struct known_entry {
+    std::vector<gossip::socket_address> addresses;
+    caf::actor_clock::time_point at;
+  };
+  std::map<gossip::endpoint_id, known_entry> known;
+  std::chrono::milliseconds known_ttl{std::chrono::minutes(10)};
   uint64_t published = 0;
   static inline const char* name = "dtt.directory";
 };

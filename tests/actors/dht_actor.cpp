@@ -135,6 +135,8 @@ TEST_CASE("dht actor: put_mutable then get_mutable from another actor") {
     CHECK(stats["table_size"] >= 8);
     CHECK(stats["responses_in"] > 0);
     CHECK(stats.count("pending_requests") == 1);
+    CHECK(stats["actor_get_mutable"] == 2); // the reader took two gets and nothing else
+    CHECK(stats["actor_put_mutable"] == 0);
   }
   CHECK(actors_back_to(sys, baseline));
   net.stop();

@@ -1,0 +1,162 @@
+// The directory (endpoint id → addresses through BEP 44 endpoint records), in CAF's virtual
+// time: unresolvable ids are skipped, a silent DHT costs at most the lookup timeout, results are
+// cached for a while and then looked up again.
+#include "actors/directory.hpp"
+#include "actors/endpoint_record.hpp"
+#include "messages/errors.hpp"
+#include "messages/types.hpp"
+
+#include "support/fakes.hpp"
+
+#include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace dtt;
+using namespace std::chrono_literals;
+
+namespace {
+
+crypto::signing_key key(int n) {
+  bytes32 seed{};
+  seed[0] = static_cast<uint8_t>(n);
+  seed[9] = 0x77;
+  return crypto::signing_key::from_seed(seed);
+}
+
+// A DHT that takes every get and never answers.
+dht_actor spawn_silent_dht(caf::actor_system& sys, std::shared_ptr<size_t> gets) {
+  return sys.spawn([gets]() -> dht_actor::behavior_type {
+    return {
+      [gets](get_mutable_atom, const bytes32&, const bytes&, caf::timespan)
+        -> caf::result<std::vector<dht::mutable_item>> {
+        ++*gets;
+        return caf::delegated<std::vector<dht::mutable_item>>{};
+      },
+      [](put_mutable_atom, const dht::mutable_item&, int64_t) -> caf::result<dht::put_outcome> {
+        return caf::delegated<dht::put_outcome>{};
+      },
+      [](get_immutable_atom, const byte_array<20>&, caf::timespan) { return bytes{}; },
+      [](put_immutable_atom, const bytes&) { return byte_array<20>{}; },
+      [](dht_stats_atom) { return std::map<std::string, uint64_t>{}; },
+    };
+  });
+}
+
+struct fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  crypto::manual_wall_clock clock{29500000LL * 60};
+  std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
+  std::shared_ptr<test::fake_gossip_net> net = std::make_shared<test::fake_gossip_net>();
+  caf::timespan elapsed{0};
+
+  fixture() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    register_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+  }
+
+  void run_for(caf::timespan d) {
+    auto end = elapsed + d;
+    while (elapsed < end) {
+      sched->run();
+      sched->advance_time(10ms);
+      elapsed += 10ms;
+      sched->run();
+    }
+  }
+
+  // Publishes node n's endpoint record (or raw bytes as its value) in the fake DHT.
+  void publish(int n, const bytes& value, int64_t seq = 1) {
+    auto item = dht::mutable_item::sign(key(n), {}, seq, value);
+    store->items[item.target()].push_back(item);
+  }
+
+  directory_actor spawn_directory(dht_actor dht) {
+    auto g = test::spawn_fake_gossip(*sys, net, key(1).public_key_bytes());
+    auto d = sys->spawn(directory, key(1), std::move(dht), g, &clock,
+                        std::chrono::milliseconds(2000));
+    sched->run();
+    return d;
+  }
+
+  // Sends resolve(ids) and runs virtual time until the answer or `limit`.
+  std::optional<std::vector<gossip::endpoint_id>>
+  resolve(const directory_actor& d, std::vector<gossip::endpoint_id> ids, caf::timespan limit,
+          caf::timespan* took = nullptr) {
+    auto answer = std::make_shared<std::optional<std::vector<gossip::endpoint_id>>>();
+    auto asker = sys->spawn([=](caf::event_based_actor* self) {
+      self->request(d, caf::infinite, resolve_atom::value, ids)
+        .then([=](const std::vector<gossip::endpoint_id>& r) { *answer = r; });
+    });
+    auto start = elapsed;
+    while (!*answer && elapsed - start < limit)
+      run_for(10ms);
+    if (took)
+      *took = elapsed - start;
+    (void) asker;
+    return *answer;
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "directory: resolvable ids come back, unresolvable and malformed ones are skipped") {
+  publish(2, encode_endpoint_record({{"127.0.0.1", 4002}}));
+  std::string junk = "not an endpoint record";
+  publish(3, bytes(junk.begin(), junk.end()));
+  publish(5, encode_endpoint_record({{"127.0.0.1", 4005}}), 1);
+  publish(5, encode_endpoint_record({{"127.0.0.1", 5005}}), 7); // the highest seq wins
+  auto d = spawn_directory(test::spawn_fake_dht(*sys, store));
+  auto ids = std::vector<gossip::endpoint_id>{key(2).public_key_bytes(), key(3).public_key_bytes(),
+                                              key(4).public_key_bytes(), key(5).public_key_bytes()};
+  auto r = resolve(d, ids, 5s);
+  REQUIRE(r);
+  CHECK(*r == std::vector<gossip::endpoint_id>{key(2).public_key_bytes(),
+                                               key(5).public_key_bytes()});
+  // The answers that came from the DHT are cached: a second resolve asks it only for the misses.
+  auto gets = store->gets;
+  r = resolve(d, ids, 5s);
+  REQUIRE(r);
+  CHECK(r->size() == 2);
+  CHECK(store->gets == gets + 2);
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  run_for(100ms);
+}
+
+TEST_CASE_FIXTURE(fixture, "directory: a DHT that never answers costs at most the lookup timeout") {
+  auto gets = std::make_shared<size_t>(0);
+  auto d = spawn_directory(spawn_silent_dht(*sys, gets));
+  caf::timespan took{};
+  auto r = resolve(d, {key(2).public_key_bytes(), key(3).public_key_bytes()}, 10s, &took);
+  REQUIRE(r);
+  CHECK(r->empty());
+  CHECK(*gets == 2);
+  CHECK(took >= 2s);          // the lookup timeout...
+  CHECK(took <= 3s + 20ms);   // ...plus the request's one-second margin, no more
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  run_for(100ms);
+}
+
+TEST_CASE_FIXTURE(fixture, "directory: cached addresses expire after ten minutes, and a lookup that then finds nothing keeps them") {
+  publish(2, encode_endpoint_record({{"127.0.0.1", 4002}}), 1);
+  auto d = spawn_directory(test::spawn_fake_dht(*sys, store));
+  auto id2 = key(2).public_key_bytes();
+  REQUIRE(resolve(d, {id2}, 5s));
+  auto gets = store->gets;
+  run_for(5min);
+  REQUIRE(resolve(d, {id2}, 5s));
+  CHECK(store->gets == gets); // still fresh
+  run_for(6min);
+  store->items.clear(); // the record vanished: the old addresses are still used
+  auto r = resolve(d, {id2}, 5s);
+  REQUIRE(r);
+  CHECK(store->gets == gets + 1);
+  CHECK(*r == std::vector<gossip::endpoint_id>{id2});
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  run_for(100ms);
+}

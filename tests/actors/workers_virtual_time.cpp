@@ -1,0 +1,338 @@
+// The background workers of PROTOCOL.md §6.3–6.5, one at a time, in CAF's virtual time, with
+// scripted stand-ins for the receiver, the record publisher and the gossip actor: every timer,
+// jitter bound, cap and decision is checked against the configuration.
+#include "actors/workers.hpp"
+#include "messages/errors.hpp"
+#include "messages/types.hpp"
+
+#include <caf/all.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include <doctest/doctest.h>
+
+#include <set>
+
+using namespace dtt;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int64_t start_minute = 29500000;
+
+// What the stand-ins were asked, and when (virtual time since the fixture started).
+struct script {
+  caf::timespan now{0};
+  // Receiver side.
+  std::vector<gossip::endpoint_id> neighbors;
+  std::vector<bytes32> hashes;
+  // Record publisher side.
+  std::map<uint64_t, record_list> records; ///< by minute
+  bool fail_gets = false;
+  std::vector<std::pair<caf::timespan, crypto::record>> published;
+  std::vector<std::pair<caf::timespan, uint64_t>> gets;
+  // Gossip side.
+  std::vector<std::pair<caf::timespan, std::vector<gossip::endpoint_id>>> joins;
+};
+
+receiver_actor spawn_receiver(caf::actor_system& sys, std::shared_ptr<script> s) {
+  return sys.spawn([s]() -> receiver_actor::behavior_type {
+    return {
+      [](gossip_event_atom, const gossip::topic_id&, const gossip::event&) {},
+      [s](neighbors_atom) { return s->neighbors; },
+      [s](hashes_atom) { return s->hashes; },
+      [s](await_joined_atom) { return !s->neighbors.empty(); },
+      [](next_event_atom, caf::timespan) -> caf::result<gossip::event> {
+        return caf::make_error(errc::timeout, "no events in this test");
+      },
+      [](watch_atom, const caf::actor&) {},
+      [](wake_atom, uint64_t) {},
+    };
+  });
+}
+
+record_publisher_actor spawn_records(caf::actor_system& sys, std::shared_ptr<script> s) {
+  return sys.spawn([s]() -> record_publisher_actor::behavior_type {
+    return {
+      [s](get_records_atom, uint64_t minute) -> caf::result<record_list> {
+        s->gets.emplace_back(s->now, minute);
+        if (s->fail_gets)
+          return caf::make_error(errc::unreachable, "scripted get failure");
+        return s->records[minute];
+      },
+      [s](publish_record_atom, const crypto::record& r) {
+        s->published.emplace_back(s->now, r);
+        return true;
+      },
+      [s](publish_record_atom, const crypto::record& r, const record_list&) {
+        s->published.emplace_back(s->now, r);
+        return true;
+      },
+      [](retry_put_atom, uint64_t) {},
+    };
+  });
+}
+
+gossip_actor spawn_gossip(caf::actor_system& sys, std::shared_ptr<script> s) {
+  return sys.spawn([s]() -> gossip_actor::behavior_type {
+    return {
+      [s](subscribe_atom, const gossip::topic_id&, const gossip_subscriber&) {
+        return s->neighbors;
+      },
+      [](unsubscribe_atom, const gossip::topic_id&, const gossip_subscriber&) {},
+      [s](join_peers_atom, const gossip::topic_id&, std::vector<gossip::endpoint_id> ids) {
+        s->joins.emplace_back(s->now, std::move(ids));
+        return true;
+      },
+      [](broadcast_atom, const gossip::topic_id&, const bytes&) { return true; },
+      [](broadcast_neighbors_atom, const gossip::topic_id&, const bytes&) { return true; },
+      [s](neighbors_atom, const gossip::topic_id&) { return s->neighbors; },
+      [](add_addresses_atom, const gossip::endpoint_id&, std::vector<gossip::socket_address>) {},
+      [](local_addresses_atom) { return std::vector<gossip::socket_address>{}; },
+    };
+  });
+}
+
+crypto::signing_key key(int n) {
+  bytes32 seed{};
+  seed[0] = static_cast<uint8_t>(n);
+  seed[7] = 0x5a;
+  return crypto::signing_key::from_seed(seed);
+}
+
+gossip::endpoint_id id(int n) { return key(n).public_key_bytes(); }
+
+bytes32 hash(int n) {
+  bytes32 h{};
+  h[0] = static_cast<uint8_t>(n);
+  h[31] = 0xee;
+  return h;
+}
+
+struct fixture {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+  crypto::manual_wall_clock clock{start_minute * 60};
+  std::shared_ptr<script> s = std::make_shared<script>();
+  topic_context ctx;
+
+  fixture() {
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    register_types(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    ctx.keys = std::make_shared<tracker::topic_keys>(crypto::topic_id::from_name("w-topic"), key(1),
+                                                     byte_view::of("w-secret"));
+    ctx.clock = &clock;
+    ctx.receiver = spawn_receiver(*sys, s);
+    ctx.records = spawn_records(*sys, s);
+    ctx.gossip = spawn_gossip(*sys, s);
+    ctx.seed = 7;
+    sched->run();
+  }
+
+  std::vector<caf::actor> workers;
+
+  // Workers re-arm their own timers; in a topic they are linked to the topic actor and stop
+  // with it. Here the fixture stops them.
+  ~fixture() {
+    for (auto& w : workers)
+      caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
+    workers.clear();
+    ctx = topic_context{};
+    run_for(1s);
+  }
+
+  // A record of node n for the current minute, listing `peers` and `hashes`.
+  crypto::record record_of(int n, std::vector<gossip::endpoint_id> peers,
+                           std::vector<bytes32> hashes) {
+    tracker::topic_keys k{crypto::topic_id::from_name("w-topic"), key(n), byte_view::of("w-secret")};
+    return tracker::make_record(k, *crypto::unix_minute(clock), peers, hashes);
+  }
+
+  // Advances virtual time (and the wall clock with it) in 10 ms steps.
+  void run_for(caf::timespan d) {
+    auto end = s->now + d;
+    while (s->now < end) {
+      sched->run();
+      sched->advance_time(10ms);
+      s->now += 10ms;
+      clock.set(start_minute * 60 + std::chrono::duration_cast<std::chrono::seconds>(s->now).count());
+      sched->run();
+    }
+  }
+
+  template <class Worker>
+  caf::actor spawn(Worker w) {
+    auto a = caf::actor_cast<caf::actor>(sys->spawn(w, ctx));
+    sched->run();
+    workers.push_back(a);
+    return a;
+  }
+};
+
+// Gaps between consecutive entries of a timed log.
+template <class Log>
+std::vector<caf::timespan> gaps(const Log& log) {
+  std::vector<caf::timespan> out;
+  for (size_t i = 1; i < log.size(); ++i)
+    out.push_back(log[i].first - log[i - 1].first);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "publisher: first record after the initial delay, then base plus jitter apart") {
+  s->neighbors = {id(2), id(3), id(4), id(5), id(6), id(7)}; // six: a record lists at most five
+  s->hashes = {hash(1), hash(2)};
+  ctx.cfg.publisher.initial_delay = 10s;
+  ctx.cfg.publisher.base_interval = 10s;
+  ctx.cfg.publisher.max_jitter = 50s;
+  auto w = spawn(publisher_worker);
+  run_for(9900ms);
+  CHECK(s->published.empty());
+  run_for(200ms);
+  REQUIRE(s->published.size() == 1);
+  CHECK(s->published[0].first >= 10s);
+  CHECK(s->published[0].first <= 10s + 20ms);
+
+  run_for(20min);
+  auto g = gaps(s->published);
+  REQUIRE(g.size() >= 20);          // 20 min / at most 60 s
+  CHECK(g.size() <= 20 * 60 / 10);  // 20 min / at least 10 s
+  std::set<caf::timespan> distinct;
+  for (auto d : g) {
+    CHECK(d >= 10s);
+    CHECK(d <= 60s + 50ms);
+    distinct.insert(std::chrono::duration_cast<std::chrono::seconds>(d));
+  }
+  CHECK(distinct.size() > 3); // jittered, not a fixed period
+
+  // Every record is ours, for the minute it was made in, with ≤ 5 peers and our hashes.
+  for (auto& [at, r] : s->published) {
+    CHECK(r.pub_key() == id(1));
+    auto minute = static_cast<uint64_t>(start_minute)
+                  + static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::minutes>(at).count());
+    CHECK(r.unix_minute() == minute);
+    auto content = r.gossip_content();
+    REQUIRE(content);
+    CHECK(content->peers().size() == 5);
+    CHECK(content->hashes() == s->hashes);
+  }
+  CHECK(s->joins.empty()); // the publisher never joins anyone
+  (void) w;
+}
+
+TEST_CASE_FIXTURE(fixture, "publisher: zero jitter gives a fixed period, and a sub-second base is clamped to 1 s") {
+  ctx.cfg.publisher.initial_delay = 0s;
+  ctx.cfg.publisher.base_interval = 100ms;
+  ctx.cfg.publisher.max_jitter = 0s;
+  auto w = spawn(publisher_worker);
+  run_for(10s + 5ms);
+  CHECK(s->published.size() == 11); // t = 0, 1, ..., 10 s
+  for (auto d : gaps(s->published))
+    CHECK(std::chrono::duration_cast<std::chrono::milliseconds>(d) == 1000ms);
+  (void) w;
+}
+
+TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below four neighbours, on its timer") {
+  ctx.cfg.merge.bubble_merge.initial_interval = 30s;
+  ctx.cfg.merge.bubble_merge.base_interval = 60s;
+  ctx.cfg.merge.bubble_merge.max_jitter = 120s;
+  // Records of minute m list publishers 4..6 and their peers 7..9; we know 2 and 3.
+  auto m = static_cast<uint64_t>(start_minute);
+  s->records[m] = {record_of(4, {id(7), id(1)}, {}), record_of(5, {id(8)}, {}),
+                   record_of(6, {id(9), id(2)}, {})};
+  s->records[m - 1] = {record_of(4, {id(7)}, {})};
+
+  SUBCASE("with three neighbours it acts") {
+    s->neighbors = {id(2), id(3), id(10)};
+    auto w = spawn(bubble_merge_worker);
+    run_for(29900ms);
+    CHECK(s->gets.empty());
+    run_for(200ms);
+    // One tick: both minutes fetched, one join of at most two new peers.
+    REQUIRE(s->gets.size() == 2);
+    std::set<uint64_t> minutes{s->gets[0].second, s->gets[1].second};
+    CHECK(minutes == std::set<uint64_t>{m - 1, m});
+    REQUIRE(s->joins.size() == 1);
+    auto& joined = s->joins[0].second;
+    CHECK(joined.size() == 2);
+    std::set<gossip::endpoint_id> allowed{id(4), id(5), id(6), id(7), id(8), id(9)};
+    for (auto& j : joined)
+      CHECK(allowed.count(j) == 1); // never us, never a neighbour
+    CHECK(std::set<gossip::endpoint_id>(joined.begin(), joined.end()).size() == joined.size());
+
+    // Later ticks: 60–180 s apart (fetch gaps), each acting again while below four.
+    for (uint64_t later = m + 1; later < m + 40; ++later)
+      s->records[later] = s->records[m];
+    run_for(30min);
+    std::vector<std::pair<caf::timespan, uint64_t>> ticks;
+    for (size_t i = 0; i < s->gets.size(); i += 2)
+      ticks.push_back(s->gets[i]);
+    REQUIRE(ticks.size() >= 10);
+    CHECK(ticks.size() <= 31);
+    for (auto d : gaps(ticks)) {
+      CHECK(d >= 60s);
+      CHECK(d <= 180s + 50ms);
+    }
+    CHECK(s->joins.size() == ticks.size());
+    (void) w;
+  }
+  SUBCASE("with four neighbours it only looks") {
+    s->neighbors = {id(2), id(3), id(10), id(11)};
+    auto w = spawn(bubble_merge_worker);
+    run_for(10min);
+    CHECK(s->gets.size() >= 2 * 4);
+    CHECK(s->joins.empty());
+    (void) w;
+  }
+  SUBCASE("a failed get skips the tick") {
+    s->neighbors = {id(2)};
+    s->fail_gets = true;
+    auto w = spawn(bubble_merge_worker);
+    run_for(10min);
+    CHECK(s->gets.size() >= 2 * 4);
+    CHECK(s->joins.empty());
+    (void) w;
+  }
+}
+
+TEST_CASE_FIXTURE(fixture, "overlap merge: joins only publishers whose message hashes are disjoint from ours") {
+  ctx.cfg.merge.message_overlap_merge.initial_interval = 30s;
+  ctx.cfg.merge.message_overlap_merge.max_join_peers = 2;
+  auto m = static_cast<uint64_t>(start_minute);
+  s->neighbors = {id(2), id(3), id(10), id(11), id(12)}; // many neighbours: no bubble-merge rule here
+  s->hashes = {hash(1), hash(2), hash(3)};
+
+  SUBCASE("an overlapping record is left alone") {
+    s->records[m] = {record_of(4, {id(7)}, {hash(3), hash(9)}), record_of(5, {id(8)}, {})};
+    auto w = spawn(overlap_merge_worker);
+    run_for(31s);
+    CHECK(s->gets.size() == 2);
+    CHECK(s->joins.empty());
+    (void) w;
+  }
+  SUBCASE("a disjoint record: its publisher and peers are candidates, at most two joined") {
+    s->records[m] = {record_of(4, {id(7), id(2)}, {hash(8), hash(9)}),
+                     record_of(5, {id(8)}, {hash(1)})};
+    auto w = spawn(overlap_merge_worker);
+    run_for(31s);
+    REQUIRE(s->joins.size() == 1);
+    auto& joined = s->joins[0].second;
+    CHECK(joined.size() == 2);
+    std::set<gossip::endpoint_id> got(joined.begin(), joined.end());
+    CHECK(got == std::set<gossip::endpoint_id>{id(4), id(7)}); // not 2 (a neighbour), not 5, 8
+    (void) w;
+  }
+  SUBCASE("with no messages of our own it never acts") {
+    s->hashes.clear();
+    s->records[m] = {record_of(4, {id(7)}, {hash(8)})};
+    auto w = spawn(overlap_merge_worker);
+    run_for(10min);
+    CHECK(s->gets.size() >= 2 * 4);
+    CHECK(s->joins.empty());
+    (void) w;
+  }
+}
