@@ -1,35 +1,19 @@
 // dttd reads its settings from a CAF INI file (nested sections included), says what it runs on,
 // refuses a config without a secret, and stops at the end of stdin when told to.
+#include "support/process.hpp"
+
 #include <doctest/doctest.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
 
-struct run_result {
-  int exit_code = -1;
-  std::string output;
-};
-
-run_result run(const std::string& args) {
-  std::string cmd = "DTT_LOG=info timeout 60 " + std::string(DTT_DAEMON_PATH) + " " + args
-                    + " </dev/null 2>&1";
-  run_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.output.append(buf.data(), n);
-  int status = pclose(p);
-  REQUIRE(WIFEXITED(status));
-  r.exit_code = WEXITSTATUS(status);
-  return r;
+dtt::test::command_result run(const std::string& args) {
+  return dtt::test::run_command("DTT_LOG=info timeout 60 " + std::string(DTT_DAEMON_PATH) + " "
+                                + args + " </dev/null");
 }
 
 std::string write_config(const std::string& text) {
