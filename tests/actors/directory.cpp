@@ -7,6 +7,7 @@
 #include "messages/types.hpp"
 
 #include "support/fakes.hpp"
+#include "support/virtual_time.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -44,31 +45,9 @@ dht_actor spawn_silent_dht(caf::actor_system& sys, std::shared_ptr<size_t> gets)
   });
 }
 
-struct fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  crypto::manual_wall_clock clock{29500000LL * 60};
+struct fixture : test::virtual_time_system {
   std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
   std::shared_ptr<test::fake_gossip_net> net = std::make_shared<test::fake_gossip_net>();
-  caf::timespan elapsed{0};
-
-  fixture() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    register_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-  }
-
-  void run_for(caf::timespan d) {
-    auto end = elapsed + d;
-    while (elapsed < end) {
-      sched->run();
-      sched->advance_time(10ms);
-      elapsed += 10ms;
-      sched->run();
-    }
-  }
 
   // Publishes node n's endpoint record (or raw bytes as its value) in the fake DHT.
   void publish(int n, const bytes& value, int64_t seq = 1) {
