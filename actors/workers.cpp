@@ -38,6 +38,36 @@ void join_candidates(self_ptr self, const char* who, std::vector<gossip::endpoin
   join_peers(self, self->state.ctx, std::move(c), [=](bool) { done(); });
 }
 
+using decide_fn = std::function<std::vector<gossip::endpoint_id>(
+  const record_list& records, const std::vector<gossip::endpoint_id>& neighbors,
+  const std::vector<bytes32>& local_hashes, const gossip::endpoint_id& self_id,
+  std::mt19937_64& rng)>;
+
+// One merge tick (§6.4–6.5): the records of minutes m−1 and m, our neighbours and message
+// hashes, then `decide` picks whom to join. A failed get or request skips the tick.
+void merge_tick(self_ptr self, const char* who, decide_fn decide, std::function<void()> done) {
+  auto& ctx = self->state.ctx;
+  fetch_two_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
+    if (!ok) {
+      done();
+      return;
+    }
+    auto records = tracker::merge_records(std::move(prev), now);
+    self->request(self->state.ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
+      .then(
+        [=](const std::vector<gossip::endpoint_id>& nbrs) {
+          self->request(self->state.ctx.receiver, std::chrono::seconds(5), hashes_atom::value)
+            .then(
+              [=](const std::vector<bytes32>& hashes) {
+                auto c = decide(records, nbrs, hashes, self->state.ctx.self_id(), self->state.rng);
+                join_candidates(self, who, std::move(c), done);
+              },
+              [=](caf::error&) { done(); });
+        },
+        [=](caf::error&) { done(); });
+  });
+}
+
 } // namespace
 
 caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_context ctx) {
@@ -75,56 +105,28 @@ caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_co
 
 caf::behavior bubble_merge_worker(caf::stateful_actor<worker_state>* self, topic_context ctx) {
   auto cfg = ctx.cfg.merge.bubble_merge;
+  auto decide = [cfg](const record_list& records, const std::vector<gossip::endpoint_id>& nbrs,
+                      const std::vector<bytes32>&, const gossip::endpoint_id& me,
+                      std::mt19937_64& rng) {
+    return tracker::bubble_merge_candidates(records, nbrs, me, cfg, rng);
+  };
   return periodic(self, std::move(ctx), cfg.initial_interval, cfg.base_interval, cfg.max_jitter,
-                  [cfg](self_ptr self, std::function<void()> done) {
-    auto& ctx = self->state.ctx;
-    fetch_two_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
-      if (!ok) {
-        done();
-        return;
-      }
-      auto records = tracker::merge_records(std::move(prev), now);
-      self->request(self->state.ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
-        .then(
-          [=](const std::vector<gossip::endpoint_id>& nbrs) {
-            auto c = tracker::bubble_merge_candidates(records, nbrs, self->state.ctx.self_id(),
-                                                      cfg, self->state.rng);
-            join_candidates(self, "bubble merge", std::move(c), done);
-          },
-          [=](caf::error&) { done(); });
-    });
-  });
+                  [decide](self_ptr self, std::function<void()> done) {
+                    merge_tick(self, "bubble merge", decide, std::move(done));
+                  });
 }
 
 caf::behavior overlap_merge_worker(caf::stateful_actor<worker_state>* self, topic_context ctx) {
   auto cfg = ctx.cfg.merge.message_overlap_merge;
+  auto decide = [cfg](const record_list& records, const std::vector<gossip::endpoint_id>& nbrs,
+                      const std::vector<bytes32>& hashes, const gossip::endpoint_id& me,
+                      std::mt19937_64& rng) {
+    return tracker::overlap_merge_candidates(records, hashes, nbrs, me, cfg.max_join_peers, rng);
+  };
   return periodic(self, std::move(ctx), cfg.initial_interval, cfg.base_interval, cfg.max_jitter,
-                  [cfg](self_ptr self, std::function<void()> done) {
-    auto& ctx = self->state.ctx;
-    fetch_two_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
-      if (!ok) {
-        done();
-        return;
-      }
-      auto records = tracker::merge_records(std::move(prev), now);
-      auto& ctx = self->state.ctx;
-      self->request(ctx.receiver, std::chrono::seconds(5), hashes_atom::value)
-        .then(
-          [=](const std::vector<bytes32>& local) {
-            self->request(self->state.ctx.receiver, std::chrono::seconds(5),
-                          neighbors_atom::value)
-              .then(
-                [=](const std::vector<gossip::endpoint_id>& nbrs) {
-                  auto c = tracker::overlap_merge_candidates(records, local, nbrs,
-                                                             self->state.ctx.self_id(),
-                                                             cfg.max_join_peers, self->state.rng);
-                  join_candidates(self, "overlap merge", std::move(c), done);
-                },
-                [=](caf::error&) { done(); });
-          },
-          [=](caf::error&) { done(); });
-    });
-  });
+                  [decide](self_ptr self, std::function<void()> done) {
+                    merge_tick(self, "overlap merge", decide, std::move(done));
+                  });
 }
 
 } // namespace dtt

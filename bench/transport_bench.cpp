@@ -6,6 +6,7 @@
 //   4. the idle CPU of two joined gossip nodes (getrusage over a window).
 // Senders keep a bounded window in flight (the transport drops a peer whose queue overflows).
 // Usage: bench_transport_bench [seconds per run (default 2)] [idle seconds (default 10)]
+//                              [only: raw|transport|gossip|idle]
 #include "actors/gossip_actor.hpp"
 #include "gossip/transport/transport.hpp"
 #include "messages/types.hpp"
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -165,7 +167,7 @@ figures transport_only(size_t size, double seconds, size_t window) {
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds && !dropped) {
     if (sent - received.load(std::memory_order_relaxed) >= window) {
-      std::this_thread::yield();
+      std::this_thread::sleep_for(20us); // not yield: a spinning producer takes a core
       continue;
     }
     (void)(*a)->send(kb.public_key_bytes(), std::make_shared<const bytes>(payload(size, sent)));
@@ -233,6 +235,10 @@ struct swarm {
       io.push_back(std::make_unique<io_thread>());
       auto key = crypto::signing_key::generate();
       gossip_options o;
+      if (const char* r = std::getenv("DTT_BENCH_CACHE_S")) {
+        o.protocol.broadcast.message_cache_retention = std::chrono::seconds(std::atoi(r));
+        o.protocol.broadcast.message_id_retention = std::chrono::seconds(std::atoi(r));
+      }
       o.transport.log = [](net::log_level l, const std::string& s) {
         if (l >= net::log_level::warn)
           fmt::print(stderr, "  warn: {}\n", s);
@@ -306,7 +312,7 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds) {
     if (sent - s.count->min_received(1) >= window) {
-      std::this_thread::yield();
+      std::this_thread::sleep_for(20us); // not yield: a spinning producer takes a core
       continue;
     }
     caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, payload(size, sent));
@@ -335,6 +341,8 @@ double cpu_seconds() {
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
   double idle_seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
+  std::string only = argc > 3 ? argv[3] : "";
+  auto want = [&](const char* part) { return only.empty() || only == part; };
   constexpr size_t window = 256; // messages in flight (transport queue bound: 1024)
   fmt::print("transport bench: {} s per run, window {} messages, {} hardware threads\n\n",
              seconds, window, std::thread::hardware_concurrency());
@@ -353,18 +361,23 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
 
   for (size_t size : {size_t(100), size_t(1024)}) {
-    auto raw = raw_tcp(size, seconds);
-    line("raw TCP (asio, framed)", raw, raw);
-    line("TLS transport, 1 peer", transport_only(size, seconds, window), raw);
-    for (size_t n : {size_t(2), size_t(5), size_t(10)})
-      line(fmt::format("gossip broadcast, {} nodes", n),
-           gossip_broadcast(sys, n, size, seconds, window), raw);
+    figures raw;
+    if (want("raw") || only.empty())
+      raw = raw_tcp(size, seconds);
+    if (want("raw"))
+      line("raw TCP (asio, framed)", raw, raw);
+    if (want("transport"))
+      line("TLS transport, 1 peer", transport_only(size, seconds, window), raw);
+    if (want("gossip"))
+      for (size_t n : {size_t(2), size_t(5), size_t(10)})
+        line(fmt::format("gossip broadcast, {} nodes", n),
+             gossip_broadcast(sys, n, size, seconds, window), raw);
   }
   fmt::print("\nmsg/s and MB/s: payload of the stream; a gossip message counts once it reached\n"
              "every other node (aggregate deliveries are (nodes - 1) times as many).\n\n");
 
   // Idle: two joined nodes, nothing sent; the process's CPU time over the window.
-  {
+  if (want("idle")) {
     swarm s(sys, 2);
     if (!s.wait_joined(20s)) {
       fmt::print("idle: the two nodes did not join\n");

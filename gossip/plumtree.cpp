@@ -3,12 +3,20 @@
 #include "crypto/hash.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace dtt::gossip {
 
 message_id message_id_of(byte_view content) { return crypto::blake2b_256(content); }
 
 plumtree::plumtree(endpoint_id me, plumtree_config cfg) : me_(me), cfg_(cfg) {}
+
+void plumtree::remember(const msg::gossip& m, time_point now) {
+  received_.insert(m.id, 0, now + cfg_.message_id_retention);
+  received_.shrink_to(cfg_.max_seen_ids, SIZE_MAX);
+  cache_.insert(m.id, m, now + cfg_.message_cache_retention, m.content.size());
+  cache_.shrink_to(SIZE_MAX, cfg_.max_cache_bytes);
+}
 
 void plumtree::start(time_point now, effects& out) {
   out.push_back(effect::timer{now + cfg_.cache_evict_interval, {topic_timer::kind::evict_cache}});
@@ -22,8 +30,7 @@ void plumtree::broadcast(bytes content, delivery_scope::kind scope, time_point n
   m.scope.k = scope;
   m.scope.round = 0;
   if (scope == delivery_scope::kind::swarm) {
-    received_.insert(m.id, 0, now + cfg_.message_id_retention);
-    cache_.insert(m.id, m, now + cfg_.message_cache_retention);
+    remember(m, now);
     lazy_push(m, me_, now, out);
   }
   eager_push(m, me_, out);
@@ -98,10 +105,9 @@ void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_poi
     return;
   }
   if (m.scope.k == delivery_scope::kind::swarm) {
-    received_.insert(m.id, 0, now + cfg_.message_id_retention);
     msg::gossip next = m;
     next.scope.round = static_cast<uint16_t>(m.scope.round + 1);
-    cache_.insert(next.id, next, now + cfg_.message_cache_retention);
+    remember(next, now);
     eager_push(next, from, out);
     lazy_push(next, from, now, out);
     graft_timer_armed_.erase(m.id);

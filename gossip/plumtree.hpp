@@ -43,6 +43,12 @@ struct plumtree_config {
   size_t max_missing = 4096;
   /// Hard limit on announcers remembered per missing id.
   size_t max_announcers = 16;
+  /// Memory bounds of the Graft cache (payload bytes) and of the seen ids (dtt's choice;
+  /// iroh-gossip bounds them only by the retention times). At high rates the retention alone
+  /// lets one sender make every node hold rate x 30 s of payloads; past a bound the oldest
+  /// entries go first (a Graft for them then goes unanswered, as after the retention).
+  size_t max_cache_bytes = 64u << 20;
+  size_t max_seen_ids = 1u << 20;
 };
 
 /// Counters for the simulator (RMR and LDH, PROTOCOL.md §8.4 / iroh-gossip's sim).
@@ -78,8 +84,11 @@ public:
   const std::set<endpoint_id>& lazy_peers() const { return lazy_; }
   /// True if a swarm message with this id was received or sent within the id retention.
   bool has_seen(const message_id& id) const { return received_.contains(id); }
-  /// Number of payloads in the Graft cache.
+  /// Number of payloads in the Graft cache, and their bytes.
   size_t cache_size() const { return cache_.size(); }
+  size_t cache_bytes() const { return cache_.weight(); }
+  /// Number of seen ids remembered.
+  size_t seen_count() const { return received_.size(); }
   /// Number of ids announced by IHave and still missing.
   size_t missing_count() const { return missing_.size(); }
   const plumtree_config& config() const { return cfg_; }
@@ -104,21 +113,39 @@ private:
       auto it = map_.find(id);
       return it == map_.end() ? nullptr : &it->second;
     }
-    void insert(const message_id& id, V v, time_point expiry) {
-      if (map_.emplace(id, std::move(v)).second)
-        order_.emplace_back(expiry, id);
-    }
-    void expire_until(time_point now) {
-      while (!order_.empty() && order_.front().first <= now) {
-        map_.erase(order_.front().second);
-        order_.pop_front();
+    /// `weight` counts towards weight() (e.g. payload bytes) while the entry lives.
+    void insert(const message_id& id, V v, time_point expiry, size_t weight = 0) {
+      if (map_.emplace(id, std::move(v)).second) {
+        order_.push_back({expiry, id, weight});
+        weight_ += weight;
       }
     }
+    void expire_until(time_point now) {
+      while (!order_.empty() && order_.front().expiry <= now)
+        pop_oldest();
+    }
+    /// Drops the oldest entries until at most `n` entries and `w` weight remain.
+    void shrink_to(size_t n, size_t w) {
+      while (!order_.empty() && (map_.size() > n || weight_ > w))
+        pop_oldest();
+    }
     size_t size() const { return map_.size(); }
+    size_t weight() const { return weight_; }
 
   private:
+    struct entry {
+      time_point expiry;
+      message_id id;
+      size_t weight;
+    };
+    void pop_oldest() {
+      map_.erase(order_.front().id);
+      weight_ -= order_.front().weight;
+      order_.pop_front();
+    }
     std::unordered_map<message_id, V, id_hash> map_;
-    std::deque<std::pair<time_point, message_id>> order_;
+    std::deque<entry> order_;
+    size_t weight_ = 0;
   };
 
   void on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now, effects& out);
@@ -133,6 +160,7 @@ private:
   void lazy_push(const msg::gossip& m, const endpoint_id& except, time_point now, effects& out);
   void add_eager(const endpoint_id& peer);
   void add_lazy(const endpoint_id& peer);
+  void remember(const msg::gossip& m, time_point now);
 
   endpoint_id me_;
   plumtree_config cfg_;

@@ -130,11 +130,13 @@ round_stats simulator::gossip_round(const std::vector<std::pair<size_t, bytes>>&
   if (received_ < expected_)
     last = until;
   now_ = std::max(now_, last);
+  const auto missed = expected_ - received_;
+  run_for(cfg_.round_drain);
 
   round_stats r;
   r.elapsed = last - start;
   r.expected = expected_;
-  r.missed = expected_ - received_;
+  r.missed = missed;
   r.duplicate_events = duplicates_;
   r.sent = sent_;
   r.neighbor_up = ups_;
@@ -366,6 +368,8 @@ round_summary summarize(const std::vector<round_stats>& rounds) {
     s.max.duplicate_events = std::max(s.max.duplicate_events, r.duplicate_events);
   }
   double n = double(rounds.size());
+  if (rounds.size() > 1)
+    s.rmr_after_first = (s.mean.rmr - rounds.front().rmr) / (n - 1);
   s.mean.rmr /= n;
   s.mean.ldh /= n;
   s.mean.elapsed /= rounds.size();

@@ -34,6 +34,10 @@ struct sim_config {
   double loss = 0.0;
   /// A gossip round ends when every live node got every message, or after this long.
   duration round_timeout = std::chrono::seconds(5);
+  /// After a round's last delivery the network runs on this long, so that the round's tail
+  /// (duplicates still in flight, the Prunes and Grafts they cause) lands and is counted in
+  /// that round, not in the next one, and the next round starts on the tree it left.
+  duration round_drain = std::chrono::seconds(1);
 };
 
 /// The figures of one broadcast round (iroh-gossip's RoundStats).
@@ -57,6 +61,10 @@ struct round_summary {
   size_t rounds = 0;
   round_stats mean, min, max; ///< counters in `mean` are per-round averages
   uint64_t missed_total = 0;  ///< missed deliveries over all rounds
+  /// Mean RMR of the rounds after the first: a fresh swarm's first broadcast goes eagerly over
+  /// every link (PlumTree builds its tree by pruning), so its RMR is about the active view
+  /// size minus 2 whatever the protocol does later; this is the tree's steady state.
+  double rmr_after_first = 0;
 };
 round_summary summarize(const std::vector<round_stats>& rounds);
 

@@ -10,7 +10,9 @@
 
 #include <fmt/core.h>
 
+#include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -41,6 +43,31 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
+// Connected components of the nodes' neighbour graph.
+size_t count_clusters(std::vector<node_report>& nodes) {
+  std::map<gossip::endpoint_id, size_t> index;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    index[nodes[i].rt->node().id()] = i;
+  std::vector<size_t> parent(nodes.size());
+  for (size_t i = 0; i < parent.size(); ++i)
+    parent[i] = i;
+  std::function<size_t(size_t)> root = [&](size_t i) {
+    return parent[i] == i ? i : parent[i] = root(parent[i]);
+  };
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    auto nb = nodes[i].t->neighbors();
+    if (!nb)
+      continue;
+    for (auto& id : *nb)
+      if (auto it = index.find(id); it != index.end())
+        parent[root(i)] = root(it->second);
+  }
+  size_t n = 0;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    n += root(i) == i ? 1 : 0;
+  return n;
+}
+
 int run_demo(const demo_options& o) {
   auto t0 = clock_type::now();
   auto deadline = t0 + std::chrono::seconds(o.deadline_s);
@@ -67,6 +94,12 @@ int run_demo(const demo_options& o) {
   // Quicker background checks than the defaults, so that the demo shows them within a minute.
   tracker_cfg.publisher.initial_delay = std::chrono::seconds(2);
   tracker_cfg.publisher.max_jitter = std::chrono::seconds(5);
+  // Nodes that start together often join in separate small clusters (each found only the
+  // records published before it looked). Bubble merge (§6.4) joins them; by default it first
+  // runs after 30 s, here after 2 s and then every 2–4 s.
+  tracker_cfg.merge.bubble_merge.initial_interval = std::chrono::seconds(2);
+  tracker_cfg.merge.bubble_merge.base_interval = std::chrono::seconds(2);
+  tracker_cfg.merge.bubble_merge.max_jitter = std::chrono::seconds(2);
 
   std::vector<node_report> nodes(o.nodes);
   for (size_t i = 0; i < o.nodes; ++i) {
@@ -103,8 +136,20 @@ int run_demo(const demo_options& o) {
     }
   }
 
-  // Let the overlay settle briefly, then everyone says hello.
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Gossip delivers to the members connected at the time of a broadcast (it keeps no history
+  // for latecomers), so wait until the overlay is one connected graph, then everyone says hello.
+  size_t clusters = 0;
+  while (clock_type::now() < deadline) {
+    auto c = count_clusters(nodes);
+    if (c != clusters) {
+      fmt::print("[{:6.2f}s] overlay: {} cluster(s){}\n", seconds_since(t0), c,
+                 c == 1 ? ", connected" : "; waiting for bubble merge to join them");
+      clusters = c;
+    }
+    if (c == 1)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   for (size_t i = 0; i < o.nodes; ++i) {
     auto msg = fmt::format("hello from node {}", i + 1);
     if (auto st = nodes[i].t->broadcast(bytes(msg.begin(), msg.end())); !st)

@@ -39,7 +39,6 @@ std::vector<gossip::socket_address> interface_addresses(bool v6, uint16_t port) 
   for (auto* a = list; a; a = a->ifa_next) {
     if (!a->ifa_addr || !(a->ifa_flags & IFF_UP))
       continue;
-    boost::system::error_code ec;
     if (a->ifa_addr->sa_family == AF_INET) {
       auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
       asio::ip::address_v4 addr(ntohl(sin->sin_addr.s_addr));

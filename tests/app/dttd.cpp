@@ -1,35 +1,20 @@
 // dttd reads its settings from a CAF INI file (nested sections included), says what it runs on,
 // refuses a config without a secret, and stops at the end of stdin when told to.
+#include "support/process.hpp"
+
 #include <doctest/doctest.h>
 
-#include <array>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace {
 
-struct run_result {
-  int exit_code = -1;
-  std::string output;
-};
-
-run_result run(const std::string& args) {
-  std::string cmd = "DTT_LOG=info timeout 60 " + std::string(DTT_DAEMON_PATH) + " " + args
-                    + " </dev/null 2>&1";
-  run_result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.output.append(buf.data(), n);
-  int status = pclose(p);
-  REQUIRE(WIFEXITED(status));
-  r.exit_code = WEXITSTATUS(status);
-  return r;
+dtt::test::command_result run(const std::string& args) {
+  return dtt::test::run_command("DTT_LOG=info timeout 60 " + std::string(DTT_DAEMON_PATH) + " "
+                                + args + " </dev/null");
 }
 
 std::string write_config(const std::string& text) {
@@ -62,4 +47,15 @@ TEST_CASE("dttd without a secret exits 2 with one clear line") {
   INFO(r.output);
   CHECK(r.exit_code == 2);
   CHECK(r.output == "dttd: dttd.secret is required\n");
+}
+
+TEST_CASE("dttd refuses a malformed advertised address with one clear line") {
+  auto path = write_config("[dttd]\nsecret=\"s\"\n[dttd.dht]\nbootstrap=[\"127.0.0.1:9\"]\n"
+                           "[dttd.gossip]\nadvertise=[\"not-an-address\"]\n");
+  auto r = run("--config-file=" + path);
+  std::remove(path.c_str());
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.rfind("dttd: dttd.gossip.advertise: ", 0) == 0);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
 }

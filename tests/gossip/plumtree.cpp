@@ -326,3 +326,35 @@ TEST_CASE_FIXTURE(fixture, "plumtree: IHave floods are bounded") {
   small.neighbor_down(id_of(1));
   CHECK(small.missing_count() == 0);
 }
+
+TEST_CASE("plumtree: the cache and the seen ids stay within their memory bounds") {
+  plumtree_config cfg;
+  cfg.max_cache_bytes = 1000;
+  cfg.max_seen_ids = 5;
+  plumtree pt{id_of(100), cfg};
+  pt.neighbor_up(id_of(1));
+  effects fx;
+  std::vector<msg::gossip> ms;
+  for (int i = 0; i < 10; ++i) {
+    auto m = gossip_of(std::string(300, char('a' + i)), 0);
+    ms.push_back(m);
+    if (i % 2)
+      pt.broadcast(m.content, delivery_scope::kind::swarm, t0, fx);
+    else
+      pt.receive(id_of(1), m, t0, fx);
+    CHECK(pt.cache_bytes() <= cfg.max_cache_bytes);
+    CHECK(pt.seen_count() <= cfg.max_seen_ids);
+  }
+  CHECK(pt.cache_size() == 3); // 3 x 300 bytes fit in 1000
+  CHECK(pt.cache_bytes() == 900);
+  // The newest survive; the oldest went first.
+  CHECK(pt.has_seen(ms[9].id));
+  CHECK(pt.has_seen(ms[5].id));
+  CHECK_FALSE(pt.has_seen(ms[4].id));
+  fx.clear();
+  pt.receive(id_of(1), msg::graft{ms[9].id, 0}, t0, fx);
+  CHECK(sent<msg::gossip>(fx).size() == 1); // still cached: answered
+  fx.clear();
+  pt.receive(id_of(1), msg::graft{ms[6].id, 0}, t0, fx);
+  CHECK(sent<msg::gossip>(fx).empty()); // evicted for space: not answered
+}
