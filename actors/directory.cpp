@@ -10,12 +10,14 @@ namespace dtt {
 directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
                                          crypto::signing_key key, dht_actor dht,
                                          gossip_actor gossip, const crypto::wall_clock* clock,
-                                         std::chrono::milliseconds lookup_timeout) {
+                                         std::chrono::milliseconds lookup_timeout,
+                                         std::vector<gossip::socket_address> advertise) {
   self->state.key = std::move(key);
   self->state.dht = std::move(dht);
   self->state.gossip = std::move(gossip);
   self->state.clock = clock;
   self->state.lookup_timeout = lookup_timeout;
+  self->state.advertise = std::move(advertise);
   return {
     [=](resolve_atom, std::vector<gossip::endpoint_id> ids)
       -> caf::result<std::vector<gossip::endpoint_id>> {
@@ -85,29 +87,32 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
     [=](publish_record_atom) {
       // Refresh well before storing nodes expire items (libtorrent keeps them ~2 h).
       self->delayed_send(self, std::chrono::minutes(30), publish_record_atom::value);
+      auto publish = [=](const std::vector<gossip::socket_address>& addrs) {
+        if (addrs.empty())
+          return;
+        auto micros = self->state.clock->unix_seconds() * 1000000
+                      + static_cast<int64_t>(++self->state.published % 1000000);
+        auto item = dht::mutable_item::sign(self->state.key, {}, micros,
+                                            encode_endpoint_record(addrs));
+        self->request(self->state.dht, std::chrono::seconds(30), put_mutable_atom::value, item,
+                      int64_t{-1})
+          .then(
+            [=](const dht::put_outcome& o) {
+              log::info("endpoint record published ({} addresses, stored on {} nodes)",
+                        addrs.size(), o.stored);
+            },
+            [=](caf::error& e) {
+              log::warn("endpoint record not published: {}", self->system().render(e));
+            });
+      };
+      if (!self->state.advertise.empty()) {
+        publish(self->state.advertise);
+        return;
+      }
       self->request(self->state.gossip, std::chrono::seconds(5), local_addresses_atom::value)
-        .then(
-          [=](const std::vector<gossip::socket_address>& addrs) {
-            if (addrs.empty())
-              return;
-            auto micros = self->state.clock->unix_seconds() * 1000000
-                          + static_cast<int64_t>(++self->state.published % 1000000);
-            auto item = dht::mutable_item::sign(self->state.key, {}, micros,
-                                                encode_endpoint_record(addrs));
-            self->request(self->state.dht, std::chrono::seconds(30), put_mutable_atom::value,
-                          item, int64_t{-1})
-              .then(
-                [=](const dht::put_outcome& o) {
-                  log::info("endpoint record published ({} addresses, stored on {} nodes)",
-                            addrs.size(), o.stored);
-                },
-                [=](caf::error& e) {
-                  log::warn("endpoint record not published: {}", self->system().render(e));
-                });
-          },
-          [=](caf::error& e) {
-            log::warn("no local addresses to publish: {}", self->system().render(e));
-          });
+        .then(publish, [=](caf::error& e) {
+          log::warn("no local addresses to publish: {}", self->system().render(e));
+        });
     },
   };
 }

@@ -22,6 +22,8 @@ struct directory_state {
   gossip_actor gossip;
   const crypto::wall_clock* clock = nullptr;
   std::chrono::milliseconds lookup_timeout{5000};
+  /// Addresses to publish instead of the transport's own (e.g. a public address behind NAT).
+  std::vector<gossip::socket_address> advertise;
   /// Resolved ids, with when they were resolved (actor clock): entries older than
   /// `known_ttl` are looked up again, so that a peer that restarted on a new address is found.
   struct known_entry {
@@ -40,10 +42,12 @@ using directory_actor = resolver_actor::extend<caf::reacts_to<publish_record_ato
 /// Resolves endpoint ids to addresses through their endpoint records in the DHT (caching what
 /// it learns and handing it to the gossip actor), and publishes this node's own record on
 /// (publish_record_atom). Ids that cannot be resolved are left out of the reply, never waited
-/// on beyond `lookup_timeout`.
+/// on beyond `lookup_timeout`. A non-empty `advertise` is published instead of the addresses the
+/// transport listens on.
 directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
                                          crypto::signing_key key, dht_actor dht,
                                          gossip_actor gossip, const crypto::wall_clock* clock,
-                                         std::chrono::milliseconds lookup_timeout);
+                                         std::chrono::milliseconds lookup_timeout,
+                                         std::vector<gossip::socket_address> advertise);
 
 } // namespace dtt

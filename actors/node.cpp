@@ -82,7 +82,7 @@ node::node(caf::actor_system& sys, crypto::signing_key key, node_options opts)
     throw std::invalid_argument("dtt::node needs a DHT actor and a gossip actor");
   if (opts_.use_endpoint_records) {
     auto d = sys.spawn(directory, key_, opts_.dht, opts_.gossip, opts_.clock,
-                       std::chrono::milliseconds(5000));
+                       std::chrono::milliseconds(5000), opts_.advertise);
     caf::anon_send(d, publish_record_atom::value);
     directory_ = caf::actor_cast<caf::actor>(d);
   }

@@ -56,6 +56,9 @@ struct node_options {
   gossip_actor gossip;
   /// Publish this node's endpoint record and resolve peers through the DHT (DESIGN.md).
   bool use_endpoint_records = true;
+  /// Addresses to publish in the endpoint record instead of the ones the transport listens on
+  /// (for a node behind NAT with a forwarded port, or with a public address it cannot see).
+  std::vector<gossip::socket_address> advertise;
   /// Wall clock for minutes; the system clock unless a test injects one.
   const crypto::wall_clock* clock = &crypto::system_wall_clock();
 };

@@ -28,6 +28,7 @@ result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, crypto::
   no.dht = rt->dht_;
   no.gossip = rt->gossip_;
   no.use_endpoint_records = opts.use_endpoint_records;
+  no.advertise = opts.advertise;
   rt->node_ = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
   return rt;
 }

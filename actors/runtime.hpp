@@ -17,6 +17,8 @@ struct runtime_options {
   dht_options dht;       ///< the DHT node (mainline routers by default)
   gossip_options gossip; ///< the TLS transport and gossip protocol
   bool use_endpoint_records = true;
+  /// Published instead of the transport's addresses (see node_options::advertise).
+  std::vector<gossip::socket_address> advertise;
 };
 
 /// A node with its own sockets: one Boost.Asio io_context thread carrying the DHT (UDP) and

@@ -1,6 +1,7 @@
 // dttd: runs one dtt node from a CAF INI config file (and --key=value flags), joins the
 // configured topic, prints every event as one JSON line on stdout and broadcasts every line it
 // reads on stdin. Stops on SIGINT/SIGTERM or at the end of stdin (with --dttd.exit-on-eof).
+#include "actors/endpoint_record.hpp"
 #include "actors/log.hpp"
 #include "actors/runtime.hpp"
 #include "config/caf_options.hpp"
@@ -41,7 +42,10 @@ struct daemon_config : dtt::system_config {
       .add<bool>("server", "answer DHT queries and store items (default false)");
     caf::config_option_adder{custom_options_, "dttd.gossip"}
       .add<std::string>("bind", "TCP bind address of the peer transport (default 0.0.0.0)")
-      .add<uint16_t>("port", "TCP port (default 0: any)");
+      .add<uint16_t>("port", "TCP port (default 0: any)")
+      .add<std::vector<std::string>>("advertise",
+                                     "ip:port or [ipv6]:port to publish instead of the "
+                                     "interface addresses (e.g. a forwarded public port)");
   }
 };
 
@@ -56,6 +60,7 @@ struct daemon_settings {
   bool dht_server = false;
   std::string gossip_bind = "0.0.0.0";
   uint16_t gossip_port = 0;
+  std::vector<std::string> advertise;
 };
 
 template <class T>
@@ -76,6 +81,7 @@ daemon_settings read_settings(const caf::actor_system_config& cfg) {
   read(cfg, "dttd.dht.server", s.dht_server);
   read(cfg, "dttd.gossip.bind", s.gossip_bind);
   read(cfg, "dttd.gossip.port", s.gossip_port);
+  read(cfg, "dttd.gossip.advertise", s.advertise);
   return s;
 }
 
@@ -143,6 +149,17 @@ int main(int argc, char** argv) {
     ro.dht.bootstrap = set.dht_bootstrap;
   ro.dht.read_only = !set.dht_server;
   ro.gossip.transport.bind = {set.gossip_bind, set.gossip_port};
+  if (!set.advertise.empty()) {
+    std::string text; // the endpoint record's own syntax and checks
+    for (auto& a : set.advertise)
+      text += (text.empty() ? "" : " ") + a;
+    auto addrs = decode_endpoint_record(byte_view::of(text));
+    if (!addrs) {
+      std::cerr << "dttd: dttd.gossip.advertise: " << addrs.err().message() << std::endl;
+      return 2;
+    }
+    ro.advertise = std::move(*addrs);
+  }
   log::info("DHT on {}:{} ({}), bootstrapping from {} address(es); gossip on {}:{}",
             ro.dht.bind_address, ro.dht.port, ro.dht.read_only ? "client" : "server",
             ro.dht.bootstrap.size(), set.gossip_bind, set.gossip_port);

@@ -7,6 +7,7 @@
 #include "messages/types.hpp"
 
 #include "support/fakes.hpp"
+#include "support/virtual_time.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -44,31 +45,9 @@ dht_actor spawn_silent_dht(caf::actor_system& sys, std::shared_ptr<size_t> gets)
   });
 }
 
-struct fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  crypto::manual_wall_clock clock{29500000LL * 60};
+struct fixture : test::virtual_time_system {
   std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
   std::shared_ptr<test::fake_gossip_net> net = std::make_shared<test::fake_gossip_net>();
-  caf::timespan elapsed{0};
-
-  fixture() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    register_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
-  }
-
-  void run_for(caf::timespan d) {
-    auto end = elapsed + d;
-    while (elapsed < end) {
-      sched->run();
-      sched->advance_time(10ms);
-      elapsed += 10ms;
-      sched->run();
-    }
-  }
 
   // Publishes node n's endpoint record (or raw bytes as its value) in the fake DHT.
   void publish(int n, const bytes& value, int64_t seq = 1) {
@@ -79,7 +58,7 @@ struct fixture {
   directory_actor spawn_directory(dht_actor dht) {
     auto g = test::spawn_fake_gossip(*sys, net, key(1).public_key_bytes());
     auto d = sys->spawn(directory, key(1), std::move(dht), g, &clock,
-                        std::chrono::milliseconds(2000));
+                        std::chrono::milliseconds(2000), std::vector<gossip::socket_address>{});
     sched->run();
     return d;
   }
@@ -157,6 +136,29 @@ TEST_CASE_FIXTURE(fixture, "directory: cached addresses expire after ten minutes
   REQUIRE(r);
   CHECK(store->gets == gets + 1);
   CHECK(*r == std::vector<gossip::endpoint_id>{id2});
+  caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  run_for(100ms);
+}
+
+TEST_CASE_FIXTURE(fixture, "directory: publishes the advertised addresses when given, and refreshes every 30 minutes") {
+  auto g = test::spawn_fake_gossip(*sys, net, key(1).public_key_bytes());
+  std::vector<gossip::socket_address> adv{{"203.0.113.7", 4242}, {"2001:db8::7", 4242}};
+  auto d = sys->spawn(directory, key(1), test::spawn_fake_dht(*sys, store), g, &clock,
+                      std::chrono::milliseconds(2000), adv);
+  caf::anon_send(d, publish_record_atom::value);
+  run_for(1s);
+  auto target = crypto::bep44::mutable_target(key(1).public_key_bytes(), {});
+  REQUIRE(store->items[target].size() == 1);
+  auto& item = store->items[target][0];
+  CHECK(item.verify());
+  auto addrs = decode_endpoint_record(item.value);
+  REQUIRE(addrs);
+  CHECK(*addrs == adv);
+  run_for(29min);
+  CHECK(store->items[target].size() == 1);
+  run_for(61s);
+  CHECK(store->items[target].size() == 2);
+  CHECK(store->items[target][1].seq > item.seq);
   caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
   run_for(100ms);
 }

@@ -4,6 +4,7 @@
 #include "messages/types.hpp"
 
 #include "support/fakes.hpp"
+#include "support/virtual_time.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -15,22 +16,13 @@ using namespace dtt;
 
 namespace {
 
-struct fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  crypto::manual_wall_clock clock{29500000LL * 60};
+struct fixture : test::virtual_time_system {
   std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
   std::shared_ptr<test::fake_gossip_net> net = std::make_shared<test::fake_gossip_net>();
   dht_actor dht;
   std::map<int, gossip_actor> gossips;
-  caf::timespan elapsed{0};
 
   fixture() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    register_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
     dht = test::spawn_fake_dht(*sys, store);
     for (int n = 1; n <= 3; ++n)
       gossips[n] = test::spawn_fake_gossip(*sys, net, key(n).public_key_bytes());
@@ -66,24 +58,13 @@ struct fixture {
   }
 
   // Advances virtual time (and the wall clock with it) in 50 ms steps.
-  void run_for(caf::timespan d) {
-    auto end = elapsed + d;
-    while (elapsed < end) {
-      sched->run();
-      sched->advance_time(std::chrono::milliseconds(50));
-      elapsed += std::chrono::milliseconds(50);
-      clock.set(29500000LL * 60 + std::chrono::duration_cast<std::chrono::seconds>(elapsed).count());
-      sched->run();
-    }
-  }
+  void run_for(caf::timespan d) { virtual_time_system::run_for(d, std::chrono::milliseconds(50)); }
 
   std::vector<gossip::endpoint_id> neighbors(int n) {
     auto& m = net->members[{crypto::topic_id::from_name("vt-topic").hash(),
                             key(n).public_key_bytes()}];
     return {m.neighbors.begin(), m.neighbors.end()};
   }
-
-  size_t running() { return sys->registry().running(); }
 };
 
 } // namespace

@@ -5,6 +5,8 @@
 #include "messages/errors.hpp"
 #include "messages/types.hpp"
 
+#include "support/virtual_time.hpp"
+
 #include <caf/all.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
@@ -18,7 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr int64_t start_minute = 29500000;
+constexpr int64_t start_minute = test::virtual_time_system::wall_start / 60;
 
 // What the stand-ins were asked, and when (virtual time since the fixture started).
 struct script {
@@ -109,19 +111,12 @@ bytes32 hash(int n) {
   return h;
 }
 
-struct fixture {
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  caf::scheduler::test_coordinator* sched = nullptr;
-  crypto::manual_wall_clock clock{start_minute * 60};
+struct fixture : test::virtual_time_system {
   std::shared_ptr<script> s = std::make_shared<script>();
   topic_context ctx;
 
   fixture() {
-    cfg.set("scheduler.policy", caf::atom("testing"));
-    register_types(cfg);
-    sys = std::make_unique<caf::actor_system>(cfg);
-    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    on_step = [s = s](caf::timespan now) { s->now = now; };
     ctx.keys = std::make_shared<tracker::topic_keys>(crypto::topic_id::from_name("w-topic"), key(1),
                                                      byte_view::of("w-secret"));
     ctx.clock = &clock;
@@ -149,18 +144,6 @@ struct fixture {
                            std::vector<bytes32> hashes) {
     tracker::topic_keys k{crypto::topic_id::from_name("w-topic"), key(n), byte_view::of("w-secret")};
     return tracker::make_record(k, *crypto::unix_minute(clock), peers, hashes);
-  }
-
-  // Advances virtual time (and the wall clock with it) in 10 ms steps.
-  void run_for(caf::timespan d) {
-    auto end = s->now + d;
-    while (s->now < end) {
-      sched->run();
-      sched->advance_time(10ms);
-      s->now += 10ms;
-      clock.set(start_minute * 60 + std::chrono::duration_cast<std::chrono::seconds>(s->now).count());
-      sched->run();
-    }
   }
 
   template <class Worker>

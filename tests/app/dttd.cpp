@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -46,4 +47,15 @@ TEST_CASE("dttd without a secret exits 2 with one clear line") {
   INFO(r.output);
   CHECK(r.exit_code == 2);
   CHECK(r.output == "dttd: dttd.secret is required\n");
+}
+
+TEST_CASE("dttd refuses a malformed advertised address with one clear line") {
+  auto path = write_config("[dttd]\nsecret=\"s\"\n[dttd.dht]\nbootstrap=[\"127.0.0.1:9\"]\n"
+                           "[dttd.gossip]\nadvertise=[\"not-an-address\"]\n");
+  auto r = run("--config-file=" + path);
+  std::remove(path.c_str());
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.rfind("dttd: dttd.gossip.advertise: ", 0) == 0);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
 }
