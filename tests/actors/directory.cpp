@@ -149,7 +149,7 @@ TEST_CASE_FIXTURE(fixture, "directory: publishes the advertised addresses when g
   run_for(1s);
   auto target = crypto::bep44::mutable_target(key(1).public_key_bytes(), {});
   REQUIRE(store->items[target].size() == 1);
-  auto& item = store->items[target][0];
+  auto item = store->items[target][0]; // a copy: the vector grows below
   CHECK(item.verify());
   auto addrs = decode_endpoint_record(item.value);
   REQUIRE(addrs);
