@@ -235,10 +235,6 @@ struct swarm {
       io.push_back(std::make_unique<io_thread>());
       auto key = crypto::signing_key::generate();
       gossip_options o;
-      if (const char* r = std::getenv("DTT_BENCH_CACHE_S")) {
-        o.protocol.broadcast.message_cache_retention = std::chrono::seconds(std::atoi(r));
-        o.protocol.broadcast.message_id_retention = std::chrono::seconds(std::atoi(r));
-      }
       o.transport.log = [](net::log_level l, const std::string& s) {
         if (l >= net::log_level::warn)
           fmt::print(stderr, "  warn: {}\n", s);

@@ -28,7 +28,7 @@ crypto::signing_key key(int n) {
 
 // A DHT that takes every get and never answers.
 dht_actor spawn_silent_dht(caf::actor_system& sys, std::shared_ptr<size_t> gets) {
-  return sys.spawn([gets]() -> dht_actor::behavior_type {
+  return sys.spawn([](std::shared_ptr<size_t> gets) -> dht_actor::behavior_type {
     return {
       [gets](get_mutable_atom, const bytes32&, const bytes&, caf::timespan)
         -> caf::result<std::vector<dht::mutable_item>> {
@@ -42,7 +42,7 @@ dht_actor spawn_silent_dht(caf::actor_system& sys, std::shared_ptr<size_t> gets)
       [](put_immutable_atom, const bytes&) { return byte_array<20>{}; },
       [](dht_stats_atom) { return std::map<std::string, uint64_t>{}; },
     };
-  });
+  }, gets);
 }
 
 struct fixture : test::virtual_time_system {
@@ -68,10 +68,10 @@ struct fixture : test::virtual_time_system {
   resolve(const directory_actor& d, std::vector<gossip::endpoint_id> ids, caf::timespan limit,
           caf::timespan* took = nullptr) {
     auto answer = std::make_shared<std::optional<std::vector<gossip::endpoint_id>>>();
-    auto asker = sys->spawn([=](caf::event_based_actor* self) {
-      self->request(d, caf::infinite, resolve_atom::value, ids)
+    auto asker = sys->spawn([=](caf::event_based_actor* self, directory_actor dir) {
+      self->request(dir, caf::infinite, resolve_atom::value, ids)
         .then([=](const std::vector<gossip::endpoint_id>& r) { *answer = r; });
-    });
+    }, d);
     auto start = elapsed;
     while (!*answer && elapsed - start < limit)
       run_for(10ms);
@@ -149,7 +149,7 @@ TEST_CASE_FIXTURE(fixture, "directory: publishes the advertised addresses when g
   run_for(1s);
   auto target = crypto::bep44::mutable_target(key(1).public_key_bytes(), {});
   REQUIRE(store->items[target].size() == 1);
-  auto& item = store->items[target][0];
+  auto item = store->items[target][0]; // a copy: the vector grows below
   CHECK(item.verify());
   auto addrs = decode_endpoint_record(item.value);
   REQUIRE(addrs);

@@ -160,11 +160,11 @@ TEST_CASE_FIXTURE(fixture, "events that arrive while bootstrapping wait for the 
   run_for(std::chrono::milliseconds(200));
   // b's application has read nothing so far: its first events are still there, in order.
   std::vector<gossip::event> got;
-  auto reader = sys->spawn([&got, b](caf::event_based_actor* s) {
+  auto reader = sys->spawn([&got](caf::event_based_actor* s, caf::actor b) {
     for (int i = 0; i < 2; ++i)
       s->request(b, std::chrono::seconds(2), next_event_atom::value, caf::timespan{std::chrono::seconds(1)})
         .then([&got](const gossip::event& ev) { got.push_back(ev); });
-  });
+  }, b);
   run_for(std::chrono::milliseconds(200));
   REQUIRE(got.size() == 2);
   CHECK(got[0].k == gossip::event::kind::neighbor_up);

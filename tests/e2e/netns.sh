@@ -86,12 +86,15 @@ deadline=$((SECONDS + deadline_s))
 ip netns exec "${tag}h0" "$dtt_bin" testnet --nodes "$dht_nodes" --port "$dht_port" \
   --address "$subnet.10" >"$work/testnet.out" 2>"$work/testnet.err" &
 pids+=($!)
-while (($(wc -l <"$work/testnet.out") < dht_nodes)); do
+lines() { cat "$1" 2>/dev/null | wc -l; }
+while (($(lines "$work/testnet.out") < dht_nodes)); do
   ((SECONDS < deadline)) || fail "DHT testnet not ready"
   kill -0 "${pids[0]}" 2>/dev/null || fail "DHT testnet exited"
   sleep 0.2
 done
 bootstrap=$(head -n 4 "$work/testnet.out" | sed 's/.*/"&"/' | paste -sd, -)
+# Never let a node fall back to the public DHT routers: no bootstrap list, no test.
+[[ $bootstrap == *"$subnet.10:"* ]] || fail "no bootstrap addresses from the testnet"
 echo "DHT testnet of $dht_nodes nodes ready on $subnet.10 after $((SECONDS - start)) s"
 
 # Hosts 1..N: one dttd each, configured only with the topic, the secret and the bootstrap.
@@ -104,6 +107,10 @@ secret="e2e-secret-$tag"
 bootstrap=[$bootstrap]
 [dtt.publisher]
 initial-delay=2s
+[dtt.bubble-merge]
+initial-interval=3s
+base-interval=3s
+max-jitter=2s
 EOF
   mkfifo "$work/in$i"
   DTT_LOG=info ip netns exec "${tag}h$i" "$dttd_bin" --config-file="$work/node$i.ini" \
@@ -113,7 +120,14 @@ EOF
   eval "exec {fd$i}>\"$work/in$i\""
 done
 
-declare -A joined_at sent
+# Gossip delivers to the members connected when a message is sent; nodes that joined in separate
+# clusters see each other only after bubble merge joins them. So, like an application that
+# needs every member to hear it, each node repeats its hello (with a new try number, so that
+# it is a new message) every 3 s until every other node has it.
+declare -A joined_at last_sent tries
+heard() { # heard <receiver> <sender>: did the receiver get any hello from the sender?
+  grep '"event":"received"' "$work/out$1" | grep -q "hello from node $2 "
+}
 while :; do
   done_nodes=0
   for i in $(seq 1 "$nodes"); do
@@ -122,19 +136,26 @@ while :; do
       joined_at[$i]=$((SECONDS - start))
       echo "node $i: first neighbour after ${joined_at[$i]} s"
     fi
-    if [[ -n ${joined_at[$i]:-} && -z ${sent[$i]:-} ]]; then
+    [[ -n ${joined_at[$i]:-} ]] || continue
+    complete=1
+    for j in $(seq 1 "$nodes"); do
+      ((j == i)) || heard "$j" "$i" || complete=0
+    done
+    if ((!complete && SECONDS - ${last_sent[$i]:--100} >= 3)); then
+      tries[$i]=$((${tries[$i]:-0} + 1))
       fdvar="fd$i"
-      echo "hello from node $i" >&"${!fdvar}"
-      sent[$i]=1
+      echo "hello from node $i (try ${tries[$i]})" >&"${!fdvar}"
+      last_sent[$i]=$SECONDS
     fi
-    got=$(grep '"event":"received"' "$work/out$i" | grep -o 'hello from node [0-9]*' | sort -u |
-      grep -vc "hello from node $i\$")
-    ((got == nodes - 1)) && done_nodes=$((done_nodes + 1))
+    ((complete)) && done_nodes=$((done_nodes + 1))
   done
   ((done_nodes == nodes)) && break
   ((SECONDS < deadline)) || fail "deadline of $deadline_s s passed with $done_nodes/$nodes nodes complete"
   sleep 0.25
 done
 
-echo "PASS: $nodes nodes in separate namespaces joined and exchanged every message in $((SECONDS - start)) s"
+total_tries=0
+for i in $(seq 1 "$nodes"); do total_tries=$((total_tries + ${tries[$i]:-0})); done
+echo "PASS: $nodes nodes in separate namespaces joined and exchanged every message in" \
+  "$((SECONDS - start)) s ($total_tries hello(s) sent for $nodes needed)"
 exit 0

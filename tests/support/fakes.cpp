@@ -36,7 +36,9 @@ void fake_gossip_net::isolate(const gossip::topic_id& topic, const gossip::endpo
 }
 
 dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store> store) {
-  return sys.spawn([store]() -> dht_actor::behavior_type {
+  // The state goes in as an argument: CAF 0.17.6 dereferences a null argument tuple for
+  // functions spawned without arguments (UBSan reports it).
+  return sys.spawn([](std::shared_ptr<fake_dht_store> store) -> dht_actor::behavior_type {
     return {
       [store](get_mutable_atom, const bytes32& key, const bytes& salt, caf::timespan) {
         std::lock_guard<std::mutex> guard{store->mtx};
@@ -61,12 +63,13 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
         return std::map<std::string, uint64_t>{{"gets", store->gets}, {"puts", store->puts}};
       },
     };
-  });
+  }, store);
 }
 
 gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_gossip_net> net,
                                gossip::endpoint_id self_id) {
-  return sys.spawn([net, self_id]() -> gossip_actor::behavior_type {
+  return sys.spawn([](std::shared_ptr<fake_gossip_net> net,
+                      gossip::endpoint_id self_id) -> gossip_actor::behavior_type {
     return {
       [=](subscribe_atom, const gossip::topic_id& topic, gossip_subscriber s) {
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
@@ -133,7 +136,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
       [](add_addresses_atom, const gossip::endpoint_id&, std::vector<gossip::socket_address>) {},
       [](local_addresses_atom) { return std::vector<gossip::socket_address>{}; },
     };
-  });
+  }, net, self_id);
 }
 
 } // namespace dtt::test
