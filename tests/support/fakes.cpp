@@ -107,13 +107,25 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
         if (content.size() > gossip::default_max_message_size)
           return caf::make_error(errc::too_large, "broadcast over the max message size");
-        auto& me = net->members[{topic, self_id}];
-        gossip::event ev;
-        ev.k = gossip::event::kind::received;
-        ev.peer = self_id;
-        ev.content = content;
-        for (auto& n : me.neighbors)
-          emit(net->members[{topic, n}], topic, ev);
+        // Like PlumTree: every member connected to us hears it once, from the neighbour that
+        // passed it on (breadth first).
+        std::set<gossip::endpoint_id> seen{self_id};
+        std::vector<gossip::endpoint_id> frontier{self_id};
+        while (!frontier.empty()) {
+          std::vector<gossip::endpoint_id> next;
+          for (auto& from : frontier)
+            for (auto& n : net->members[{topic, from}].neighbors) {
+              if (!seen.insert(n).second)
+                continue;
+              gossip::event ev;
+              ev.k = gossip::event::kind::received;
+              ev.peer = from;
+              ev.content = content;
+              emit(net->members[{topic, n}], topic, ev);
+              next.push_back(n);
+            }
+          frontier = std::move(next);
+        }
         return true;
       },
       [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content) {

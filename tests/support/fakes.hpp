@@ -28,7 +28,8 @@ struct fake_dht_store {
 dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store> store);
 
 /// A gossip network in which join_peers connects instantly to every id that has subscribed to
-/// the topic, and broadcasts reach direct neighbours.
+/// the topic, broadcasts reach every member connected to the sender, and broadcast_neighbors
+/// reaches direct neighbours.
 struct fake_gossip_net {
   struct member {
     std::set<gossip::endpoint_id> neighbors;
