@@ -1,11 +1,11 @@
 // Fuzz target for the bencode and KRPC decoders and a server node's packet handler.
-// Built as a libFuzzer binary with -DDTT_FUZZ=ON (clang), else replayed by replay_main.cpp.
+// Built by fuzz/CMakeLists.txt: a libFuzzer binary with -DDTT_FUZZ=ON (clang), else the replay
+// driver (fuzz/driver.cpp) over fuzz/corpus/krpc/.
 // Properties checked (abort on violation):
 //  - whatever bencode::decode accepts re-encodes to the same bytes (canonical-only decoding);
 //  - a KRPC message that decodes re-encodes to bytes that decode and re-encode identically;
 //  - a dht::node survives the input as a datagram (twice, then a tick), answering at most one
 //    datagram per input, and every datagram it sends decodes.
-#include "krpc_target.hpp"
 
 #include "dht/bencode.hpp"
 #include "dht/item.hpp"
@@ -56,6 +56,19 @@ bytes query_packet(krpc::query q) {
 }
 
 } // namespace
+
+namespace dtt::fuzz {
+/// Valid seed inputs: every KRPC query kind (a BEP 44 put with a valid signature and a write
+/// token the target's node accepts), responses and errors. fuzz/corpus/krpc/ holds them as
+/// files; building them here also checks that they still reach the storage paths.
+std::vector<bytes> krpc_seed_corpus();
+} // namespace dtt::fuzz
+
+// Both libFuzzer and the replay driver call this once: abort early if the seeds went stale.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  (void) dtt::fuzz::krpc_seed_corpus();
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   byte_view in(data, size);
