@@ -1,50 +1,18 @@
 // HyParView rules one by one, with a fake clock (gossip/hyparview.hpp, PROTOCOL.md §8.3).
 #include "gossip/hyparview.hpp"
 
+#include "effects_inspect.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
 
 using namespace dtt;
 using namespace dtt::gossip;
+using namespace dtt::gossip::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-endpoint_id id_of(uint8_t b) {
-  endpoint_id id{};
-  id[0] = b;
-  return id;
-}
-
-const time_point t0 = time_point{} + 1000s;
-
-template <class M>
-std::vector<std::pair<endpoint_id, M>> sent(const effects& fx) {
-  std::vector<std::pair<endpoint_id, M>> out;
-  for (const auto& e : fx)
-    if (auto* s = std::get_if<effect::send>(&e))
-      if (auto* m = std::get_if<M>(&s->body))
-        out.emplace_back(s->to, *m);
-  return out;
-}
-
-std::vector<endpoint_id> events(const effects& fx, event::kind k) {
-  std::vector<endpoint_id> out;
-  for (const auto& e : fx)
-    if (auto* em = std::get_if<effect::emit>(&e))
-      if (em->ev.k == k)
-        out.push_back(em->ev.peer);
-  return out;
-}
-
-std::vector<effect::timer> timers(const effects& fx) {
-  std::vector<effect::timer> out;
-  for (const auto& e : fx)
-    if (auto* t = std::get_if<effect::timer>(&e))
-      out.push_back(*t);
-  return out;
-}
 
 std::vector<endpoint_id> disconnects(const effects& fx) {
   std::vector<endpoint_id> out;

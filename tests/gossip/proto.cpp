@@ -1,6 +1,8 @@
 // The per-node gossip state machine (gossip/proto.hpp), driven by a tiny in-test network.
 #include "gossip/proto.hpp"
 
+#include "effects_inspect.hpp"
+
 #include <doctest/doctest.h>
 
 #include <deque>
@@ -9,15 +11,10 @@
 
 using namespace dtt;
 using namespace dtt::gossip;
+using namespace dtt::gossip::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-endpoint_id id_of(uint8_t b) {
-  endpoint_id id{};
-  id[0] = b;
-  return id;
-}
 
 const topic_id topic_a = [] {
   topic_id t{};
