@@ -104,22 +104,6 @@ private:
   std::string error_;
 };
 
-std::shared_ptr<udp_node> make_client(test::io_thread& t, const testnet& net) {
-  udp_node_options o;
-  o.bind_address = "127.0.0.1";
-  o.node.read_only = true;
-  o.bootstrap = net.bootstrap();
-  o.bootstrap.resize(4);
-  auto n = udp_node::create(t.io, o);
-  REQUIRE(n);
-  auto node = *n;
-  t.run([&] {
-    node->start();
-    return 0;
-  });
-  return node;
-}
-
 bytes str_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
 
 std::unique_ptr<testnet> start_testnet(size_t nodes) {
@@ -152,7 +136,7 @@ TEST_CASE("libtorrent interop: libtorrent gets a mutable item a dtt client put (
   CHECK(lt.wait_for_tables(8, 15s));
 
   test::io_thread t;
-  auto writer = make_client(t, *net);
+  auto writer = test::make_client(t, *net, 4);
   bytes32 seed;
   seed.fill(0x21);
   auto key = crypto::signing_key::from_seed(seed);
@@ -203,7 +187,7 @@ TEST_CASE("libtorrent interop: a dtt client gets a mutable item libtorrent put w
   CHECK(put.value("pubkey_hex", "") == to_hex(key.public_key_bytes()));
 
   test::io_thread t;
-  auto reader = make_client(t, *net);
+  auto reader = test::make_client(t, *net, 4);
   std::promise<size_t> get_done;
   std::vector<mutable_item> got;
   t.run([&] {

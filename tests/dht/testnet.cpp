@@ -23,19 +23,7 @@ namespace {
 using test::io_thread;
 
 std::shared_ptr<udp_node> make_client(io_thread& t, const testnet& net) {
-  udp_node_options o;
-  o.bind_address = "127.0.0.1";
-  o.node.read_only = true;
-  o.bootstrap = net.bootstrap();
-  o.bootstrap.resize(3);
-  auto n = udp_node::create(t.io, o);
-  REQUIRE(n);
-  auto node = *n;
-  t.run([&] {
-    node->start();
-    return 0;
-  });
-  return node;
+  return test::make_client(t, net, 3);
 }
 
 bytes str_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
