@@ -5,7 +5,7 @@
 // /usr/bin/python3, where Debian installs the binding); DTT_SKIP_LIBTORRENT=1 skips these tests
 // on machines without python3-libtorrent (scripts/install-deps.sh installs it).
 #include "dht/testnet.hpp"
-#include "io_thread.hpp"
+#include "client.hpp"
 #include "subprocess.hpp"
 
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 // Loopback tests of the socket glue: a 20-node testnet, put from one client, get from another.
 #include "dht/testnet.hpp"
-#include "io_thread.hpp"
+#include "client.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
