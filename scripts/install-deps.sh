@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages dtt needs to build, test and run its interop tests.
-# Runs apt-get only when something is missing, so repeated runs are fast.
+# Installs the Debian 12 packages dtt needs to build, test and run its interop tests:
+# `apt-get update` then `apt-get install -y` of the whole list, every time (apt skips what is
+# already installed). Run as root or with sudo.
+#
+# Where the package index cannot be reached (an offline developer machine) and every package
+# is already installed, it warns and goes on; anything missing is an error.
 set -euo pipefail
 
 packages=(
@@ -10,20 +14,22 @@ packages=(
   python3 python3-libtorrent python3-nacl iproute2 procps
 )
 
-missing=()
-for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
-echo "install-deps: installing ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-$SUDO apt-get update
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+export DEBIAN_FRONTEND=noninteractive
+
+all_installed() {
+  local p
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || return 1
+  done
+}
+
+if $SUDO apt-get update && $SUDO apt-get install -y --no-install-recommends "${packages[@]}"; then
+  echo "install-deps: ${#packages[@]} packages installed"
+elif all_installed; then
+  echo "install-deps: warning: apt-get failed, but every package is already installed" >&2
+else
+  echo "install-deps: apt-get failed and packages are missing" >&2
+  exit 1
+fi
