@@ -44,7 +44,7 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
       for (auto& id : ids) {
         auto k = self->state.known.find(id);
         if (k != self->state.known.end()
-            && self->clock().now() - k->second.at < self->state.known_ttl) {
+            && self->clock().now() - k->second < self->state.known_ttl) {
           p->resolved.push_back(id);
           finish();
           continue;
@@ -61,7 +61,7 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
                   best = &it;
               if (best) {
                 if (auto addrs = decode_endpoint_record(best->value)) {
-                  self->state.known[id] = {*addrs, self->clock().now()};
+                  self->state.known[id] = self->clock().now();
                   self->send(self->state.gossip, add_addresses_atom::value, id, *addrs);
                   p->resolved.push_back(id);
                 } else {

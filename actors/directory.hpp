@@ -26,11 +26,7 @@ struct directory_state {
   std::vector<gossip::socket_address> advertise;
   /// Resolved ids, with when they were resolved (actor clock): entries older than
   /// `known_ttl` are looked up again, so that a peer that restarted on a new address is found.
-  struct known_entry {
-    std::vector<gossip::socket_address> addresses;
-    caf::actor_clock::time_point at;
-  };
-  std::map<gossip::endpoint_id, known_entry> known;
+  std::map<gossip::endpoint_id, caf::actor_clock::time_point> known;
   std::chrono::milliseconds known_ttl{std::chrono::minutes(10)};
   uint64_t published = 0;
   static inline const char* name = "dtt.directory";

@@ -46,8 +46,7 @@ void on_joined(self_ptr self) {
 } // namespace
 
 receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver_state> self,
-                                       gossip::topic_id topic, size_t capacity) {
-  self->state.topic = topic;
+                                       size_t capacity) {
   self->state.capacity = capacity == 0 ? 1 : capacity;
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& ws = self->state.watchers;

@@ -16,7 +16,6 @@ namespace dtt {
 
 /// State of a topic's receiver.
 struct receiver_state {
-  gossip::topic_id topic{};
   std::set<gossip::endpoint_id> neighbors;
   tracker::message_hash_window hashes;
   std::deque<gossip::event> buffer;   ///< events not yet taken by the application
@@ -33,6 +32,6 @@ struct receiver_state {
 /// the topic's creation until the application reads it (§10.10), reporting `lagged` with the
 /// number of events dropped only when more than `capacity` pile up.
 receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver_state> self,
-                                       gossip::topic_id topic, size_t capacity);
+                                       size_t capacity);
 
 } // namespace dtt

@@ -55,7 +55,7 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
                           dht_actor dht) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
-  st.ctx.receiver = self->spawn<caf::linked>(receiver, st.ctx.topic_id(), st.ctx.cfg.event_buffer);
+  st.ctx.receiver = self->spawn<caf::linked>(receiver, st.ctx.cfg.event_buffer);
   st.ctx.records = self->spawn<caf::linked>(record_publisher, st.ctx.keys, std::move(dht),
                                             st.ctx.cfg.dht,
                                             st.ctx.cfg.bootstrap.max_bootstrap_records,
@@ -80,10 +80,8 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
   st.bootstrap = self->spawn<caf::linked>(bootstrap_loop, st.ctx, self->address());
   return {
     [=](bootstrap_done_atom, bool ok) {
-      if (ok) {
-        self->state.joined_once = true;
+      if (ok)
         start_workers(self);
-      }
     },
     [=](broadcast_atom, const bytes& content) { return forward_broadcast(self, false, content); },
     [=](broadcast_neighbors_atom, const bytes& content) {
@@ -103,7 +101,7 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
     [=](stats_atom) {
       std::map<std::string, uint64_t> out;
       out["workers"] = self->state.workers.size();
-      out["joined_once"] = self->state.joined_once ? 1 : 0;
+      out["joined_once"] = self->state.workers_started ? 1 : 0;
       return out;
     },
   };

@@ -11,8 +11,7 @@ struct topic_state {
   topic_context ctx;
   caf::actor bootstrap;
   std::vector<caf::actor> workers;
-  bool workers_started = false;
-  bool joined_once = false;
+  bool workers_started = false; ///< set by the first successful bootstrap
   static inline const char* name = "dtt.topic";
 };
 

@@ -18,7 +18,6 @@ caf::behavior periodic(self_ptr self, topic_context ctx, duration initial, durat
   self->delayed_send(self, initial, tick_atom::value);
   return {
     [=](tick_atom) {
-      ++self->state.ticks;
       tick(self, [=] {
         auto next = tracker::jittered(clamp_interval(base), jitter, self->state.rng);
         self->delayed_send(self, next, tick_atom::value);
@@ -33,7 +32,6 @@ void join_candidates(self_ptr self, const char* who, std::vector<gossip::endpoin
     done();
     return;
   }
-  ++self->state.actions;
   log::info("{}: joining {} peer(s)", who, c.size());
   join_peers(self, self->state.ctx, std::move(c), [=](bool) { done(); });
 }
@@ -85,8 +83,7 @@ caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_co
               [=](const std::vector<bytes32>& hashes) {
                 auto& ctx = self->state.ctx;
                 auto rec = tracker::make_record(*ctx.keys, m, nbrs, hashes);
-                ++self->state.actions;
-                self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
+                              self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
                   .then([=](bool written) {
                           log::debug("publisher: minute {} record {}", m,
                                      written ? "written" : "skipped (minute full)");

@@ -12,8 +12,6 @@ namespace dtt {
 struct worker_state {
   topic_context ctx;
   std::mt19937_64 rng;
-  uint64_t ticks = 0;
-  uint64_t actions = 0; ///< records published or join_peers sent
   static inline const char* name = "dtt.worker";
 };
 

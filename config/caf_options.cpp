@@ -25,7 +25,7 @@ void for_each_option(config& c, F&& f) {
   f("dtt.publisher", "initial-delay", p.initial_delay, "first publish after join");
   f("dtt.publisher", "base-interval", p.base_interval, "interval between publishes");
   f("dtt.publisher", "max-jitter", p.max_jitter, "random extra wait per interval");
-  f("dtt.publisher", "fail-topic-on-startup-failure", p.fail_topic_creation_on_publishing_startup_failure, "fail the topic if the publisher cannot start");
+  f("dtt.publisher", "fail-topic-on-startup-failure", p.fail_topic_creation_on_publishing_startup_failure, "no effect: starting the publisher cannot fail in dtt (kept for compatibility)");
   auto& d = c.dht;
   f("dtt.dht", "retries", d.retries, "put retries (attempts = 1 + retries)");
   f("dtt.dht", "base-retry-interval", d.base_retry_interval, "wait before a put retry");
@@ -39,14 +39,14 @@ void for_each_option(config& c, F&& f) {
   f("dtt.bubble-merge", "max-jitter", bm.max_jitter, "random extra wait per interval");
   f("dtt.bubble-merge", "min-neighbors", bm.min_neighbors, "act below this many neighbours");
   f("dtt.bubble-merge", "max-join-peers", bm.max_join_peers, "peers joined per check");
-  f("dtt.bubble-merge", "fail-topic-on-startup-failure", bm.fail_topic_creation_on_merge_startup_failure, "fail the topic if it cannot start");
+  f("dtt.bubble-merge", "fail-topic-on-startup-failure", bm.fail_topic_creation_on_merge_startup_failure, "no effect: starting a merge worker cannot fail in dtt (kept for compatibility)");
   auto& om = c.merge.message_overlap_merge;
   f("dtt.overlap-merge", "enabled", om.enabled, "run message-overlap merge");
   f("dtt.overlap-merge", "initial-interval", om.initial_interval, "first check after join");
   f("dtt.overlap-merge", "base-interval", om.base_interval, "interval between checks");
   f("dtt.overlap-merge", "max-jitter", om.max_jitter, "random extra wait per interval");
   f("dtt.overlap-merge", "max-join-peers", om.max_join_peers, "peers joined per check");
-  f("dtt.overlap-merge", "fail-topic-on-startup-failure", om.fail_topic_creation_on_merge_startup_failure, "fail the topic if it cannot start");
+  f("dtt.overlap-merge", "fail-topic-on-startup-failure", om.fail_topic_creation_on_merge_startup_failure, "no effect: starting a merge worker cannot fail in dtt (kept for compatibility)");
   auto& t = c.timeouts;
   f("dtt.timeouts", "join-peer", t.join_peer_timeout, "timeout for handing joins to gossip");
   f("dtt.timeouts", "broadcast", t.broadcast_timeout, "timeout for handing a broadcast to gossip");

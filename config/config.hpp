@@ -49,6 +49,7 @@ struct publisher_config {
   duration initial_delay = 10s; ///< §6.3
   duration base_interval = 10s; ///< §6.3 (builder ignores zero; runtime clamps to ≥ 1 s)
   duration max_jitter = 50s;    ///< §6.3
+  /// §5; no effect in dtt: spawning a worker actor cannot fail (kept for compatibility).
   bool fail_topic_creation_on_publishing_startup_failure = true;
   class builder;
 };
@@ -60,7 +61,7 @@ struct bubble_merge_config {
   duration base_interval = 60s;    ///< §6.4 (builder ignores zero; runtime ≥ 1 s)
   duration max_jitter = 120s;      ///< §6.4
   size_t min_neighbors = 4;        ///< §6.4: act only below this many neighbours
-  bool fail_topic_creation_on_merge_startup_failure = true;
+  bool fail_topic_creation_on_merge_startup_failure = true; ///< §5; no effect in dtt
   size_t max_join_peers = 2;       ///< §5, the crate's code (§10.12); builder ignores 0
   class builder;
 };
@@ -71,7 +72,7 @@ struct message_overlap_merge_config {
   duration initial_interval = 30s; ///< §6.5
   duration base_interval = 60s;    ///< §6.5 (builder ignores zero; runtime ≥ 1 s)
   duration max_jitter = 120s;      ///< §6.5
-  bool fail_topic_creation_on_merge_startup_failure = true;
+  bool fail_topic_creation_on_merge_startup_failure = true; ///< §5; no effect in dtt
   size_t max_join_peers = 2;       ///< §5; builder ignores 0
   class builder;
 };

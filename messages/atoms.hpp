@@ -42,7 +42,6 @@ using isolated_atom = caf::atom_constant<caf::atom("tisolated")>;
 using wake_atom = caf::atom_constant<caf::atom("twake")>;
 using bootstrap_done_atom = caf::atom_constant<caf::atom("tbootdone")>;
 using resolve_atom = caf::atom_constant<caf::atom("tresolve")>;
-using join_atom = caf::atom_constant<caf::atom("tjoin")>;
 using stats_atom = caf::atom_constant<caf::atom("tstats")>;
 using retry_put_atom = caf::atom_constant<caf::atom("tretryput")>;
 
