@@ -46,6 +46,23 @@ void check_joined(caf::event_based_actor* self, const topic_context& ctx,
           [=](caf::error&) { then(false); });
 }
 
+void fetch_view(caf::event_based_actor* self, const topic_context& ctx,
+                std::function<void(bool, std::vector<gossip::endpoint_id>, std::vector<bytes32>)>
+                  then) {
+  auto receiver = ctx.receiver;
+  self->request(receiver, std::chrono::seconds(5), neighbors_atom::value)
+    .then(
+      [=](std::vector<gossip::endpoint_id>& nbrs) {
+        self->request(receiver, std::chrono::seconds(5), hashes_atom::value)
+          .then(
+            [=](std::vector<bytes32>& hashes) mutable {
+              then(true, std::move(nbrs), std::move(hashes));
+            },
+            [=](caf::error&) { then(false, {}, {}); });
+      },
+      [=](caf::error&) { then(false, {}, {}); });
+}
+
 void fetch_two_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,
                        std::function<void(bool, record_list, record_list)> then) {
   struct pending {

@@ -44,6 +44,12 @@ void join_peers(caf::event_based_actor* self, const topic_context& ctx,
 void check_joined(caf::event_based_actor* self, const topic_context& ctx,
                   std::function<void(bool)> then);
 
+/// Asks the receiver for our current neighbours and message hashes (what a record lists);
+/// `ok` is false if either request failed.
+void fetch_view(caf::event_based_actor* self, const topic_context& ctx,
+                std::function<void(bool ok, std::vector<gossip::endpoint_id> neighbors,
+                                   std::vector<bytes32> hashes)> then);
+
 /// Fetches the records of minutes m−1 and m (in parallel) and passes their union; `ok` is false
 /// if either get failed (bubble and overlap merge then skip the tick, §6.4).
 void fetch_two_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,

@@ -51,18 +51,14 @@ void merge_tick(self_ptr self, const char* who, decide_fn decide, std::function<
       return;
     }
     auto records = tracker::merge_records(std::move(prev), now);
-    self->request(self->state.ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
-      .then(
-        [=](const std::vector<gossip::endpoint_id>& nbrs) {
-          self->request(self->state.ctx.receiver, std::chrono::seconds(5), hashes_atom::value)
-            .then(
-              [=](const std::vector<bytes32>& hashes) {
-                auto c = decide(records, nbrs, hashes, self->state.ctx.self_id(), self->state.rng);
-                join_candidates(self, who, std::move(c), done);
-              },
-              [=](caf::error&) { done(); });
-        },
-        [=](caf::error&) { done(); });
+    fetch_view(self, self->state.ctx, [=](bool ok, auto nbrs, auto hashes) {
+      if (!ok) {
+        done();
+        return;
+      }
+      auto c = decide(records, nbrs, hashes, self->state.ctx.self_id(), self->state.rng);
+      join_candidates(self, who, std::move(c), done);
+    });
   });
 }
 
@@ -72,31 +68,26 @@ caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_co
   auto cfg = ctx.cfg.publisher;
   return periodic(self, std::move(ctx), cfg.initial_delay, cfg.base_interval, cfg.max_jitter,
                   [](self_ptr self, std::function<void()> done) {
-    auto& ctx = self->state.ctx;
-    auto m = ctx.minute();
-    self->request(ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
-      .then(
-        [=](const std::vector<gossip::endpoint_id>& nbrs) {
-          auto& ctx = self->state.ctx;
-          self->request(ctx.receiver, std::chrono::seconds(5), hashes_atom::value)
-            .then(
-              [=](const std::vector<bytes32>& hashes) {
-                auto& ctx = self->state.ctx;
-                auto rec = tracker::make_record(*ctx.keys, m, nbrs, hashes);
-                              self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
-                  .then([=](bool written) {
-                          log::debug("publisher: minute {} record {}", m,
-                                     written ? "written" : "skipped (minute full)");
-                          done();
-                        },
-                        [=](caf::error& e) {
-                          log::info("publisher: {}", self->system().render(e));
-                          done();
-                        });
-              },
-              [=](caf::error&) { done(); });
-        },
-        [=](caf::error&) { done(); });
+    auto m = self->state.ctx.minute();
+    fetch_view(self, self->state.ctx, [=](bool ok, auto nbrs, auto hashes) {
+      if (!ok) {
+        done();
+        return;
+      }
+      auto& ctx = self->state.ctx;
+      auto rec = tracker::make_record(*ctx.keys, m, nbrs, hashes);
+      self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
+        .then(
+          [=](bool written) {
+            log::debug("publisher: minute {} record {}", m,
+                       written ? "written" : "skipped (minute full)");
+            done();
+          },
+          [=](caf::error& e) {
+            log::info("publisher: {}", self->system().render(e));
+            done();
+          });
+    });
   });
 }
 
