@@ -1,5 +1,7 @@
 #include "app/cli/record_commands.hpp"
 
+#include "actors/tracker_logic.hpp"
+
 #include "crypto/bep44.hpp"
 #include "crypto/clock.hpp"
 #include "crypto/encrypted_record.hpp"
@@ -52,8 +54,10 @@ std::vector<bytes32> parse_hex32_list(const std::string& what,
   std::vector<bytes32> out;
   for (auto& s : items)
     out.push_back(parse_hex32(what, s));
-  if (out.size() > 5)
-    throw cli_failure(what + ": at most 5 entries fit in a record");
+  static_assert(max_record_peers == max_message_hashes);
+  if (out.size() > max_record_peers)
+    throw cli_failure(what + ": at most " + std::to_string(max_record_peers)
+                      + " entries fit in a record");
   return out;
 }
 
@@ -69,17 +73,17 @@ void print(const json& j) { std::cout << j.dump(2) << std::endl; }
 void run_derive(const common_options& o) {
   auto topic = topic_id::from_name(o.topic);
   auto m = o.resolved_minute();
-  auto ish = initial_secret_hash(byte_view::of(o.secret));
-  auto dht_key = signing_keypair(topic, m);
-  auto s = salt(topic, m);
-  auto enc = encryption_keypair(topic, rotation_handle{}, ish, m);
+  // The node key plays no part in these derivations.
+  tracker::topic_keys keys{topic, signing_key::from_seed(bytes32{}), byte_view::of(o.secret)};
+  auto slot = tracker::slot_for(keys, m);
+  auto enc = encryption_keypair(topic, keys.rotation, keys.initial_secret_hash, m);
   print({{"topic_hash", to_hex(topic.hash())},
-         {"initial_secret_hash", to_hex(ish)},
+         {"initial_secret_hash", to_hex(keys.initial_secret_hash)},
          {"unix_minute", m},
-         {"signing_pubkey", to_hex(dht_key.public_key_bytes())},
-         {"salt", to_hex(s)},
+         {"signing_pubkey", to_hex(slot.dht_key)},
+         {"salt", to_hex(slot.salt)},
          {"encryption_pubkey", to_hex(enc.public_key_bytes())},
-         {"dht_target", to_hex(bep44::mutable_target(dht_key.public_key_bytes(), s))}});
+         {"dht_target", to_hex(bep44::mutable_target(slot.dht_key, slot.salt))}});
 }
 
 struct seal_options {
@@ -95,27 +99,18 @@ void run_seal(const common_options& o, const seal_options& so) {
   auto content = gossip_record_content::make(parse_hex32_list("--peers", so.peers),
                                              parse_hex32_list("--hashes", so.hashes));
   auto rec = record::sign(topic.hash(), m, content.encode(), node);
-  auto enc = encryption_keypair(topic, rotation_handle{},
-                                initial_secret_hash(byte_view::of(o.secret)), m);
-  auto sealed = encrypted_record::seal(rec, enc.public_key_bytes());
-  if (!sealed)
-    throw cli_failure("seal failed: " + sealed.err().message());
-  auto wire = sealed->to_bytes();
-  if (!wire)
-    throw cli_failure("seal failed: " + wire.err().message());
-  auto dht_key = signing_keypair(topic, m);
-  auto s = salt(topic, m);
-  constexpr int64_t seq = INT64_MAX; // PROTOCOL.md §4.2: every writer uses seq = i64::MAX
-  auto sig = dht_key.sign(bep44::signable_for_string(s, seq, *wire));
+  auto item = tracker::make_item(tracker::topic_keys{topic, node, byte_view::of(o.secret)}, rec);
+  if (!item)
+    throw cli_failure("seal failed: " + item.err().message());
   print({{"record_hex", to_hex(rec.to_bytes())},
-         {"encrypted_record_hex", to_hex(*wire)},
+         {"encrypted_record_hex", to_hex(item->value)},
          {"unix_minute", m},
          {"node_pubkey", to_hex(node.public_key_bytes())},
-         {"dht_public_key", to_hex(dht_key.public_key_bytes())},
-         {"salt", to_hex(s)},
-         {"dht_target", to_hex(bep44::mutable_target(dht_key.public_key_bytes(), s))},
-         {"dht_seq", seq},
-         {"dht_put_signature", to_hex(sig)}});
+         {"dht_public_key", to_hex(item->key)},
+         {"salt", to_hex(item->salt)},
+         {"dht_target", to_hex(item->target())},
+         {"dht_seq", item->seq},
+         {"dht_put_signature", to_hex(item->signature)}});
 }
 
 void run_open(const common_options& o, const std::string& hex) {
