@@ -27,8 +27,8 @@ namespace {
 // The application's actor: prints what the topic delivers, one event at a time.
 caf::behavior printer(caf::event_based_actor* self, caf::actor topic) {
   auto ask = [=] {
-    self->request(topic, caf::infinite, dtt::next_event_atom::value,
-                  caf::timespan{std::chrono::seconds(1)})
+    // timespan::max(): the topic answers when an event arrives, with no timer in between.
+    self->request(topic, caf::infinite, dtt::next_event_atom::value, caf::timespan::max())
       .then(
         [=](const dtt::gossip::event& ev) {
           using kind = dtt::gossip::event::kind;
@@ -42,7 +42,10 @@ caf::behavior printer(caf::event_based_actor* self, caf::actor topic) {
             std::cout << "* " << peer << " left" << std::endl;
           self->send(self, dtt::next_event_atom::value);
         },
-        [=](const caf::error&) { self->send(self, dtt::next_event_atom::value); });
+        [=](const caf::error& e) {
+          std::cerr << "topic closed: " << self->system().render(e) << std::endl;
+          self->quit(); // the topic is gone; asking again would only spin
+        });
   };
   ask();
   return {[=](dtt::next_event_atom) { ask(); }};
