@@ -29,6 +29,12 @@ if ! ip netns add "${tag}sw" 2>/dev/null; then
   echo "SKIP: cannot create a network namespace here"
   exit 77
 fi
+# `ip netns exec` also needs to remount / and /sys (it cannot inside a plain chroot).
+if ! ip netns exec "${tag}sw" true 2>/dev/null; then
+  ip netns del "${tag}sw" 2>/dev/null
+  echo "SKIP: cannot enter a network namespace here (ip netns exec failed)"
+  exit 77
+fi
 
 work=$(mktemp -d /tmp/dtt-e2e.XXXXXX)
 namespaces=("${tag}sw")
