@@ -161,7 +161,7 @@ void flush(self_ptr self) {
         },
         [&](gossip::output::disconnect& d) { st.transport->close_when_flushed(d.peer); },
         [&](gossip::output::peer_addresses& p) {
-          st.transport->add_addresses(p.peer, p.addresses);
+          st.transport->add_addresses(p.peer, std::move(p.addresses));
         },
       },
       out);
@@ -182,11 +182,7 @@ void fire_due_timers(self_ptr self) {
     st.timers.erase(st.timers.begin());
     st.proto->timer_fired(id, now);
   }
-  flush(self);
-  if (!st.timers.empty() && st.next_wake == gossip::time_point::max()) {
-    st.next_wake = st.timers.begin()->first;
-    st.wake->wake_at(st.next_wake);
-  }
+  flush(self); // re-arms the wake-up for the earliest remaining timer
 }
 
 void drop_subscriber(self_ptr self, const gossip::topic_id& topic, const caf::actor_addr& who) {
@@ -318,8 +314,9 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   auto link = std::make_shared<bridge>();
   net::transport_callbacks cb;
   cb.message = [link](const gossip::endpoint_id& from, bytes&& frame) {
-    link->deliver([from, f = std::move(frame)](const caf::actor& a) {
-      caf::anon_send(a, net_message_atom::value, from, f);
+    // Each delivery runs once: the frame moves into the message instead of being copied.
+    link->deliver([from, f = std::move(frame)](const caf::actor& a) mutable {
+      caf::anon_send(a, net_message_atom::value, from, std::move(f));
     });
   };
   cb.closed = [link](const gossip::endpoint_id& peer, const std::string& reason) {

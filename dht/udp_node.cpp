@@ -77,13 +77,13 @@ struct udp_node::effects final : node_effects {
   void send(const endpoint& to, bytes packet) override {
     if (!self->socket_.is_open())
       return;
-    boost::system::error_code ec;
-    bool v6 = self->socket_.local_endpoint(ec).address().is_v6();
+    bool v6 = self->v6_;
     if (to.family == 6 && !v6) {
       ++self->send_failures_;
       return;
     }
     // Non-blocking socket: a full send buffer drops the datagram (UDP is lossy anyway).
+    boost::system::error_code ec;
     self->socket_.send_to(asio::buffer(packet), to_asio(to, v6), 0, ec);
     if (ec)
       ++self->send_failures_;
@@ -118,6 +118,7 @@ result<std::shared_ptr<udp_node>> udp_node::create(asio::io_context& io, udp_nod
   if (ec)
     return error{errc::io_error, "dht: cannot bind " + local.address().to_string() + ":"
                                    + std::to_string(local.port()) + ": " + ec.message()};
+  self->v6_ = addr.is_v6();
   return self;
 }
 

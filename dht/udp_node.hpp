@@ -89,6 +89,7 @@ private:
   boost::asio::io_context& io_;
   udp_node_options opts_;
   boost::asio::ip::udp::socket socket_;
+  bool v6_ = false; ///< the socket's family, set once at bind (not a syscall per send)
   boost::asio::steady_timer timer_;
   time_point armed_at_ = time_point::max();
   std::unique_ptr<effects> fx_;

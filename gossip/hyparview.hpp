@@ -70,7 +70,6 @@ public:
   /// Leaves the topic: ShuffleReply + Disconnect(alive=false) to every active peer.
   void quit(time_point now, effects& out);
   /// Replaces the addresses we advertise.
-  void set_local_data(std::optional<peer_data> data) { me_data_ = std::move(data); }
 
   /// Current active view (neighbours), in insertion order.
   const std::vector<endpoint_id>& active_view() const { return active_; }

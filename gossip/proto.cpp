@@ -86,12 +86,6 @@ void protocol::quit(const topic_id& topic, time_point now) {
     release(topic, peer);
 }
 
-void protocol::set_local_addresses(peer_data addresses) {
-  addresses_ = std::move(addresses);
-  for (auto& [topic, st] : topics_)
-    st->swarm.set_local_data(addresses_);
-}
-
 status protocol::receive(const endpoint_id& from, const message& m, time_point now) {
   if (from == me_)
     return ok_status();
@@ -184,12 +178,6 @@ std::vector<output::any> protocol::take_outputs() {
   return out;
 }
 
-std::vector<topic_id> protocol::topics() const {
-  std::vector<topic_id> out;
-  for (const auto& [topic, st] : topics_)
-    out.push_back(topic);
-  return out;
-}
 
 std::vector<endpoint_id> protocol::neighbors(const topic_id& topic) const {
   auto* m = membership(topic);

@@ -101,8 +101,6 @@ public:
   status broadcast_neighbors(const topic_id& topic, bytes content, time_point now);
   /// Leaves `topic`: tells its active peers (Disconnect alive=false) and drops its state.
   void quit(const topic_id& topic, time_point now);
-  /// Replaces the addresses we advertise in later messages.
-  void set_local_addresses(peer_data addresses);
 
   // ---- network and time ----------------------------------------------------------------------
 
@@ -131,7 +129,6 @@ public:
   /// Largest content broadcast() accepts (max message size minus the Gossip envelope).
   size_t max_content_size() const { return cfg_.max_message_size - gossip_overhead; }
   bool has_topic(const topic_id& topic) const { return topics_.count(topic) != 0; }
-  std::vector<topic_id> topics() const;
   /// The active view of `topic` (empty if not joined).
   std::vector<endpoint_id> neighbors(const topic_id& topic) const;
   /// The per-topic layers, or nullptr if not joined (tests, simulator, metrics).

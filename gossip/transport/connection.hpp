@@ -88,7 +88,6 @@ public:
   /// The peer: known from the start when dialing, after the handshake when accepting.
   const std::optional<gossip::endpoint_id>& peer() const noexcept { return peer_; }
   bool established() const noexcept { return established_; }
-  bool closed() const noexcept { return closed_; }
   /// Established and not retiring: may carry the peer's queue.
   bool writable() const noexcept {
     return established_ && !closed_ && !goodbye_pending_ && !goodbye_received_;

@@ -112,13 +112,6 @@ public:
       book_.add(id, a, address_source::hint);
   }
 
-  void connect(const gossip::endpoint_id& id) {
-    if (shut_ || id == tls_->id())
-      return;
-    auto& ps = peers_[id];
-    if (ps.links.empty())
-      dial(id, ps);
-  }
 
   void send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> msg) {
     if (shut_)
@@ -505,10 +498,6 @@ uint32_t transport::max_message_size() const noexcept { return impl_->max_messag
 void transport::add_addresses(const gossip::endpoint_id& id,
                               std::vector<gossip::socket_address> addrs) {
   asio::post(impl_->io(), [p = impl_, id, a = std::move(addrs)] { p->add_addresses(id, a); });
-}
-
-void transport::connect(const gossip::endpoint_id& id) {
-  asio::post(impl_->io(), [p = impl_, id] { p->connect(id); });
 }
 
 status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message) {

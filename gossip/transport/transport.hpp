@@ -75,8 +75,6 @@ public:
 
   /// Address hints for dialing `id`.
   void add_addresses(const gossip::endpoint_id& id, std::vector<gossip::socket_address> addrs);
-  /// Dials `id` unless a link or a dial exists.
-  void connect(const gossip::endpoint_id& id);
   /// Queues a message for `id`, dialing if needed. Refuses (too_large) a message over the max
   /// message size, and (invalid_argument) our own id; other failures arrive as closed().
   status send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message);
