@@ -127,9 +127,7 @@ struct gossip_state {
 
 using self_ptr = gossip_actor_impl::stateful_pointer<gossip_state>;
 
-std::string short_id(const gossip::endpoint_id& id) {
-  return to_hex(byte_view{id.data(), 4});
-}
+using gossip::short_id;
 
 template <class... Fs>
 struct overload : Fs... {

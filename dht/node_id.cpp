@@ -6,13 +6,6 @@
 
 namespace dtt::dht {
 
-node_id distance(const node_id& a, const node_id& b) noexcept {
-  node_id d;
-  for (size_t i = 0; i < d.size(); ++i)
-    d[i] = a[i] ^ b[i];
-  return d;
-}
-
 bool closer(const node_id& target, const node_id& a, const node_id& b) noexcept {
   for (size_t i = 0; i < target.size(); ++i) {
     uint8_t da = a[i] ^ target[i];

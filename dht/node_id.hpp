@@ -16,8 +16,6 @@ namespace dtt::dht {
 /// A 160-bit node id or lookup target (BEP 5).
 using node_id = byte_array<20>;
 
-/// XOR distance of two ids.
-node_id distance(const node_id& a, const node_id& b) noexcept;
 
 /// True if a is closer to target than b (XOR metric, ties false).
 bool closer(const node_id& target, const node_id& a, const node_id& b) noexcept;

@@ -120,14 +120,6 @@ void routing_table::failed(const node_id& id) {
                        b.replacements.end());
 }
 
-void routing_table::remove(const node_id& id) {
-  auto& b = buckets_[bucket_index(id)];
-  for (auto* list : {&b.nodes, &b.replacements})
-    list->erase(std::remove_if(list->begin(), list->end(),
-                               [&](const entry& e) { return e.node.id == id; }),
-                list->end());
-}
-
 std::vector<node_entry> routing_table::closest(const node_id& target, size_t count) const {
   std::vector<const entry*> all;
   for (auto& b : buckets_)

@@ -46,8 +46,6 @@ public:
   /// Records a failed query (timeout) to a node id; replaces or drops it when stale.
   void failed(const node_id& id);
 
-  /// Removes a node (e.g. it answered with a different id from the same address).
-  void remove(const node_id& id);
 
   /// The up to `count` closest nodes to a target, closest first.
   std::vector<node_entry> closest(const node_id& target, size_t count) const;

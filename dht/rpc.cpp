@@ -40,15 +40,6 @@ std::vector<rpc_manager::pending> rpc_manager::expire(time_point now) {
   return out;
 }
 
-void rpc_manager::drop_owner(uint64_t owner) {
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.owner == owner)
-      it = pending_.erase(it);
-    else
-      ++it;
-  }
-}
-
 std::optional<time_point> rpc_manager::next_deadline() const {
   std::optional<time_point> out;
   for (auto& [tid, p] : pending_)

@@ -33,8 +33,6 @@ public:
   std::optional<pending> take(const std::string& tid, const endpoint& from);
   /// Removes and returns every query whose deadline passed.
   std::vector<pending> expire(time_point now);
-  /// Removes every query of an owner (cancelled lookups); their answers are then ignored.
-  void drop_owner(uint64_t owner);
   /// Earliest deadline, if anything is in flight.
   std::optional<time_point> next_deadline() const;
   size_t in_flight() const noexcept { return pending_.size(); }

@@ -11,6 +11,9 @@ namespace dtt::gossip {
 /// A node's Ed25519 public key: its identity on the transport and in DHT records.
 using endpoint_id = bytes32;
 
+/// The first four bytes of an endpoint id as hex, for log lines.
+inline std::string short_id(const endpoint_id& id) { return to_hex(byte_view{id.data(), 4}); }
+
 /// A gossip topic id (the 32-byte topic hash of crypto::topic_id).
 using topic_id = bytes32;
 

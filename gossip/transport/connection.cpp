@@ -13,9 +13,7 @@ namespace {
 // Largest batch of frames handed to one TLS write (a few TLS records).
 constexpr size_t write_batch_bytes = 64 * 1024;
 
-std::string short_id(const gossip::endpoint_id& id) {
-  return to_hex(byte_view{id.data(), 4});
-}
+using gossip::short_id;
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   auto a = ep.address();

@@ -22,9 +22,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::string short_id(const gossip::endpoint_id& id) {
-  return to_hex(byte_view{id.data(), 4});
-}
+using gossip::short_id;
 
 gossip::socket_address to_socket_address(const tcp::endpoint& ep) {
   return {ep.address().to_string(), ep.port()};

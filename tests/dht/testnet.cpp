@@ -22,10 +22,6 @@ namespace {
 
 using test::io_thread;
 
-std::shared_ptr<udp_node> make_client(io_thread& t, const testnet& net) {
-  return test::make_client(t, net, 3);
-}
-
 bytes str_bytes(const std::string& s) { return bytes(s.begin(), s.end()); }
 
 } // namespace
@@ -44,8 +40,8 @@ TEST_CASE("a 20-node loopback testnet: put from one client, get from another") {
   }
 
   io_thread t;
-  auto writer = make_client(t, net);
-  auto reader = make_client(t, net);
+  auto writer = test::make_client(t, net, 3);
+  auto reader = test::make_client(t, net, 3);
 
   bytes32 seed;
   seed.fill(7);
