@@ -23,11 +23,17 @@ namespace asio = boost::asio;
 using net_message_atom = caf::atom_constant<caf::atom("gnetmsg")>;
 using net_closed_atom = caf::atom_constant<caf::atom("gnetcls")>;
 using wake_atom = caf::atom_constant<caf::atom("gwake")>;
+using flush_atom = caf::atom_constant<caf::atom("gflush")>;
 
 using gossip_actor_impl =
-  gossip_actor::extend<caf::reacts_to<net_message_atom, gossip::endpoint_id, bytes>,
+  gossip_actor::extend<caf::reacts_to<net_message_atom, gossip::endpoint_id, std::vector<bytes>>,
                        caf::reacts_to<net_closed_atom, gossip::endpoint_id, std::string>,
-                       caf::reacts_to<wake_atom>>;
+                       caf::reacts_to<wake_atom>, caf::reacts_to<flush_atom>>;
+
+// Outputs wait for a flush message queued behind whatever is in the mailbox, so that a busy
+// actor hands the transport one batch per mailbox sweep instead of one per message; past this
+// many pending outputs it flushes at once (bounds the memory and the delay).
+constexpr size_t flush_at_once = 256;
 
 // Delivers io-thread events to the actor through a weak reference (the transport must not keep
 // the actor alive). Events before the actor exists are held until attach().
@@ -114,6 +120,7 @@ struct gossip_state {
   std::set<caf::actor_addr> monitored;
   std::multimap<gossip::time_point, gossip::timer_id> timers;
   gossip::time_point next_wake = gossip::time_point::max();
+  bool flush_queued = false;
 
   ~gossip_state() {
     if (transport)
@@ -137,17 +144,38 @@ template <class... Fs>
 overload(Fs...) -> overload<Fs...>;
 
 // Performs the protocol's pending outputs, then makes sure the io timer wakes us in time.
+// Sends go to the transport in batches (one io hand-off each); a Gossip message sent to several
+// peers is encoded once.
 void flush(self_ptr self) {
   auto& st = self->state;
-  for (auto& out : st.proto->take_outputs()) {
+  std::vector<net::outgoing> batch;
+  const gossip::message* last_gossip = nullptr; // last Gossip encoded, and its frame
+  std::shared_ptr<const bytes> last_frame;
+  auto submit = [&] {
+    if (batch.empty())
+      return;
+    for (auto& [to, why] : st.transport->send(std::move(batch)))
+      if (st.log)
+        st.log(net::log_level::warn, "gossip: not sent to " + short_id(to) + ": "
+                                       + why.message());
+    batch.clear();
+  };
+  auto same_gossip = [](const gossip::message& a, const gossip::message& b) {
+    auto* ga = std::get_if<gossip::msg::gossip>(&a.body);
+    auto* gb = std::get_if<gossip::msg::gossip>(&b.body);
+    return ga && gb && a.topic == b.topic && ga->id == gb->id && ga->scope == gb->scope;
+  };
+  auto outputs = st.proto->take_outputs();
+  for (auto& out : outputs) {
     std::visit(
       overload{
         [&](gossip::output::send& s) {
-          auto frame = std::make_shared<const bytes>(gossip::encode(s.msg));
-          auto sent = st.transport->send(s.to, std::move(frame));
-          if (!sent && st.log)
-            st.log(net::log_level::warn, "gossip: not sent to " + short_id(s.to) + ": "
-                                           + sent.err().message());
+          if (!(last_gossip && same_gossip(*last_gossip, s.msg))) {
+            last_frame = std::make_shared<const bytes>(gossip::encode(s.msg));
+            last_gossip = std::holds_alternative<gossip::msg::gossip>(s.msg.body) ? &s.msg
+                                                                                   : nullptr;
+          }
+          batch.push_back({s.to, last_frame});
         },
         [&](gossip::output::arm_timer& t) { st.timers.emplace(t.at, t.id); },
         [&](gossip::output::emit& e) {
@@ -157,17 +185,36 @@ void flush(self_ptr self) {
           for (auto& sub : it->second)
             self->send(sub, gossip_event_atom::value, e.topic, e.ev);
         },
-        [&](gossip::output::disconnect& d) { st.transport->close_when_flushed(d.peer); },
+        // Transport calls run in order on its io thread: what is batched goes first.
+        [&](gossip::output::disconnect& d) {
+          submit();
+          st.transport->close_when_flushed(d.peer);
+        },
         [&](gossip::output::peer_addresses& p) {
+          submit();
           st.transport->add_addresses(p.peer, std::move(p.addresses));
         },
       },
       out);
   }
+  submit();
   if (!st.timers.empty() && st.timers.begin()->first < st.next_wake) {
     st.next_wake = st.timers.begin()->first;
     st.wake->wake_at(st.next_wake);
   }
+}
+
+// Flushes soon: after the messages already in the mailbox (see flush_at_once).
+void request_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.proto->pending_outputs() >= flush_at_once) {
+    flush(self);
+    return;
+  }
+  if (!st.proto->has_outputs() || st.flush_queued)
+    return;
+  st.flush_queued = true;
+  self->send(self, flush_atom::value);
 }
 
 void fire_due_timers(self_ptr self) {
@@ -258,7 +305,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       auto r = st.proto->broadcast(topic, std::move(content), gossip::clock::now());
       if (!r)
         return to_caf(r.err());
-      flush(self);
+      request_flush(self);
       return true;
     },
     [self](broadcast_neighbors_atom, const gossip::topic_id& topic,
@@ -267,7 +314,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       auto r = st.proto->broadcast_neighbors(topic, std::move(content), gossip::clock::now());
       if (!r)
         return to_caf(r.err());
-      flush(self);
+      request_flush(self);
       return true;
     },
     [self](neighbors_atom, const gossip::topic_id& topic) {
@@ -278,26 +325,38 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       self->state.transport->add_addresses(id, std::move(addrs));
     },
     [self](local_addresses_atom) { return self->state.transport->local_addresses(); },
-    [self](net_message_atom, const gossip::endpoint_id& from, const bytes& frame) {
+    [self](net_message_atom, const gossip::endpoint_id& from, const std::vector<bytes>& frames) {
       auto& st = self->state;
-      auto r = st.proto->receive_bytes(from, frame, gossip::clock::now());
-      if (!r) {
-        // A frame that does not decode, or a flood the protocol refused (errc::refused).
-        bool refused = r.err().code == errc::refused;
-        if (st.log)
-          st.log(net::log_level::warn, std::string("gossip: ")
-                                         + (refused ? "refused" : "undecodable") + " frame from "
-                                         + short_id(from) + ": " + r.err().message()
-                                         + "; disconnecting it");
-        st.transport->disconnect(from, refused ? r.err().what : "undecodable gossip frame");
+      auto now = gossip::clock::now();
+      for (auto& frame : frames) {
+        auto r = st.proto->receive_bytes(from, frame, now);
+        if (!r) {
+          // A frame that does not decode, or a flood the protocol refused (errc::refused): the
+          // rest of the batch is dropped with the peer.
+          bool refused = r.err().code == errc::refused;
+          if (st.log)
+            st.log(net::log_level::warn, std::string("gossip: ")
+                                           + (refused ? "refused" : "undecodable")
+                                           + " frame from " + short_id(from) + ": "
+                                           + r.err().message() + "; disconnecting it");
+          flush(self); // what the good frames before it caused goes out before the disconnect
+          st.transport->disconnect(from, refused ? r.err().what : "undecodable gossip frame");
+          break;
+        }
+        if (st.proto->pending_outputs() >= flush_at_once)
+          flush(self);
       }
-      flush(self);
+      request_flush(self);
     },
     [self](net_closed_atom, const gossip::endpoint_id& peer, const std::string&) {
       self->state.proto->connection_closed(peer, gossip::clock::now());
       flush(self);
     },
     [self](wake_atom) { fire_due_timers(self); },
+    [self](flush_atom) {
+      self->state.flush_queued = false;
+      flush(self);
+    },
   };
 }
 
@@ -311,9 +370,9 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   auto log = opts.transport.log;
   auto link = std::make_shared<bridge>();
   net::transport_callbacks cb;
-  cb.message = [link](const gossip::endpoint_id& from, bytes&& frame) {
-    // Each delivery runs once: the frame moves into the message instead of being copied.
-    link->deliver([from, f = std::move(frame)](const caf::actor& a) mutable {
+  cb.messages = [link](const gossip::endpoint_id& from, std::vector<bytes>&& frames) {
+    // Each delivery runs once: the frames move into the message instead of being copied.
+    link->deliver([from, f = std::move(frames)](const caf::actor& a) mutable {
       caf::anon_send(a, net_message_atom::value, from, std::move(f));
     });
   };

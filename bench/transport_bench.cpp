@@ -148,8 +148,8 @@ figures transport_only(size_t size, double seconds, size_t window) {
   auto ka = crypto::signing_key::generate(), kb = crypto::signing_key::generate();
   net::transport_callbacks cb_a, cb_b;
   cb_a.closed = [&](const gossip::endpoint_id&, const std::string&) { dropped = true; };
-  cb_b.message = [&](const gossip::endpoint_id&, bytes&&) {
-    received.fetch_add(1, std::memory_order_relaxed);
+  cb_b.messages = [&](const gossip::endpoint_id&, std::vector<bytes>&& batch) {
+    received.fetch_add(batch.size(), std::memory_order_relaxed);
   };
   auto a = net::transport::create(io_a.io, ka, o, cb_a);
   auto b = net::transport::create(io_b.io, kb, o, cb_b);
@@ -167,7 +167,7 @@ figures transport_only(size_t size, double seconds, size_t window) {
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds && !dropped) {
     if (sent - received.load(std::memory_order_relaxed) >= window) {
-      std::this_thread::sleep_for(20us); // not yield: a spinning producer takes a core
+      std::this_thread::sleep_for(200us); // not yield: a spinning producer takes a core
       continue;
     }
     (void)(*a)->send(kb.public_key_bytes(), std::make_shared<const bytes>(payload(size, sent)));
@@ -308,7 +308,7 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds) {
     if (sent - s.count->min_received(1) >= window) {
-      std::this_thread::sleep_for(20us); // not yield: a spinning producer takes a core
+      std::this_thread::sleep_for(200us); // not yield: a spinning producer takes a core
       continue;
     }
     caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, payload(size, sent));
@@ -339,7 +339,7 @@ int main(int argc, char** argv) {
   double idle_seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
   std::string only = argc > 3 ? argv[3] : "";
   auto want = [&](const char* part) { return only.empty() || only == part; };
-  constexpr size_t window = 256; // messages in flight (transport queue bound: 1024)
+  size_t window = std::getenv("DTT_WINDOW") ? std::strtoul(std::getenv("DTT_WINDOW"), nullptr, 10) : 256;
   fmt::print("transport bench: {} s per run, window {} messages, {} hardware threads\n\n",
              seconds, window, std::thread::hardware_concurrency());
   fmt::print("| {:<28} | {:>6} | {:>10} | {:>8} | {:>8} |\n", "path", "size", "msg/s", "MB/s",

@@ -123,6 +123,8 @@ public:
   std::vector<output::any> take_outputs();
   /// True if take_outputs() would return something.
   bool has_outputs() const { return !outbox_.empty(); }
+  /// Number of pending outputs.
+  size_t pending_outputs() const { return outbox_.size(); }
 
   const endpoint_id& me() const { return me_; }
   const config& cfg() const { return cfg_; }

@@ -173,8 +173,19 @@ void connection::read() {
         return;
       }
       self->last_read_ = clock::now();
+      // The messages of one read go up as one batch (one hand-off per read, not per frame);
+      // a control frame first hands up the messages before it, to keep the order.
+      std::vector<bytes> batch;
+      auto hand_up = [&] {
+        if (!batch.empty() && self->owner_ && !self->closed_)
+          self->owner_->on_messages(*self, std::move(batch));
+        batch.clear();
+      };
       auto st = self->decoder_.feed(byte_view{self->rbuf_.data(), n}, [&](frame&& f) {
         if (f.is_control) {
+          hand_up();
+          if (self->closed_)
+            return false;
           if (f.code == control::goodbye && !self->goodbye_received_) {
             self->goodbye_received_ = true;
             if (self->owner_)
@@ -184,11 +195,12 @@ void connection::read() {
           }
         } else if (self->goodbye_received_) {
           self->close("message after goodbye", false, log_level::warn);
-        } else if (self->owner_) {
-          self->owner_->on_message(*self, std::move(f.message));
+        } else {
+          batch.push_back(std::move(f.message));
         }
         return !self->closed_;
       });
+      hand_up();
       if (self->closed_)
         return;
       if (!st) {

@@ -33,8 +33,8 @@ public:
   virtual ~connection_owner() = default;
   /// TLS is up and the peer's id is known (connection::peer()).
   virtual void on_established(const std::shared_ptr<connection>& c) = 0;
-  /// A message frame arrived.
-  virtual void on_message(connection& c, bytes&& message) = 0;
+  /// Message frames arrived (those of one read, in order; at least one).
+  virtual void on_messages(connection& c, std::vector<bytes>&& messages) = 0;
   /// The peer said it writes nothing more on this connection.
   virtual void on_goodbye(connection& c) = 0;
   /// The connection is closed (called once). `clean` after an orderly goodbye exchange;

@@ -3,7 +3,9 @@
 #include "crypto/bytes.hpp"
 #include "crypto/error.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <string>
 
 namespace dtt::net {
 
@@ -41,52 +43,86 @@ public:
   /// Consumes `in`, calling `on_frame(frame&&)` for every complete frame (the callback returns
   /// false to stop early, e.g. when the link was closed). Returns an error (too_large or
   /// malformed) on the first bad header; the decoder must not be used after that.
+  /// Only a frame split across two calls is buffered: whole frames are taken straight from
+  /// `in`, each byte copied once (into its frame).
   template <class F>
   status feed(byte_view in, F&& on_frame) {
-    append(buf_, in);
-    size_t pos = 0;
-    status st = ok_status();
-    while (true) {
-      if (buf_.size() - pos < 4)
-        break;
-      uint32_t header = get_be32(buf_.data() + pos);
-      if (header & control_flag) {
-        auto code = header & ~control_flag;
-        if (code != static_cast<uint32_t>(control::keepalive)
-            && code != static_cast<uint32_t>(control::goodbye)) {
-          st = error{errc::malformed, "unknown control frame code " + std::to_string(code)};
-          break;
-        }
-        pos += 4;
-        frame f;
-        f.is_control = true;
-        f.code = static_cast<control>(code);
-        if (!on_frame(std::move(f)))
-          break;
-        continue;
+    const uint8_t* p = in.data();
+    size_t n = in.size();
+    auto take = [&](size_t k) {
+      k = std::min(k, n);
+      buf_.insert(buf_.end(), p, p + k);
+      p += k;
+      n -= k;
+    };
+    if (!buf_.empty()) {
+      // Complete the buffered frame first, taking from `in` only the bytes it lacks.
+      if (buf_.size() < 4)
+        take(4 - buf_.size());
+      if (buf_.size() < 4)
+        return ok_status();
+      auto len = frame_length(get_be32(buf_.data()));
+      if (!len)
+        return len.err();
+      take(*len - buf_.size());
+      if (buf_.size() < *len)
+        return ok_status();
+      bytes whole;
+      whole.swap(buf_);
+      if (!deliver(whole.data(), whole.size(), on_frame)) {
+        take(n);
+        return ok_status();
       }
-      if (header > max_) {
-        st = error{errc::too_large, "frame of " + std::to_string(header)
-                                      + " bytes over the limit of " + std::to_string(max_)};
+    }
+    while (n >= 4) {
+      auto len = frame_length(get_be32(p));
+      if (!len)
+        return len.err();
+      if (n < *len)
         break;
-      }
-      if (buf_.size() - pos - 4 < header)
-        break;
-      frame f;
-      f.message.assign(buf_.begin() + static_cast<std::ptrdiff_t>(pos + 4),
-                       buf_.begin() + static_cast<std::ptrdiff_t>(pos + 4 + header));
-      pos += 4 + size_t{header};
-      if (!on_frame(std::move(f)))
+      bool go = deliver(p, *len, on_frame);
+      p += *len;
+      n -= *len;
+      if (!go)
         break;
     }
-    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos));
-    return st;
+    take(n);
+    return ok_status();
   }
 
   /// Bytes buffered for an incomplete frame.
   size_t buffered() const noexcept { return buf_.size(); }
 
 private:
+  // Bytes of the frame with this header (header included), or why it is refused.
+  result<size_t> frame_length(uint32_t header) const {
+    if (header & control_flag) {
+      auto code = header & ~control_flag;
+      if (code != static_cast<uint32_t>(control::keepalive)
+          && code != static_cast<uint32_t>(control::goodbye))
+        return error{errc::malformed, "unknown control frame code " + std::to_string(code)};
+      return size_t{4};
+    }
+    if (header > max_)
+      return error{errc::too_large, "frame of " + std::to_string(header)
+                                      + " bytes over the limit of " + std::to_string(max_)};
+    return 4 + size_t{header};
+  }
+
+  // Hands the complete frame at `d` (`len` bytes, checked by frame_length) to `on_frame`.
+  template <class F>
+  static bool deliver(const uint8_t* d, size_t len, F& on_frame) {
+    frame f;
+    uint32_t header = get_be32(d);
+    if (header & control_flag) {
+      f.is_control = true;
+      f.code = static_cast<control>(header & ~control_flag);
+    } else {
+      f.message.assign(d + 4, d + len);
+    }
+    return on_frame(std::move(f));
+  }
+
   uint32_t max_;
   bytes buf_;
 };

@@ -112,8 +112,15 @@ public:
 
 
   void send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> msg) {
+    if (enqueue(id, std::move(msg)))
+      kick(id);
+  }
+
+  // Queues without starting a write (a batch kicks each peer once, after all of it is queued,
+  // so one write carries as much of it as fits). False if the peer was dropped instead.
+  bool enqueue(const gossip::endpoint_id& id, std::shared_ptr<const bytes> msg) {
     if (shut_)
-      return;
+      return false;
     auto& ps = peers_[id];
     auto& q = *ps.queue;
     if (q.messages.size() + 1 > opts_->max_queued_messages
@@ -123,11 +130,20 @@ public:
                              + std::to_string(q.messages.size()) + " messages, "
                              + std::to_string(q.total_bytes) + " bytes); disconnecting it");
       drop_peer(id, "send queue full");
-      return;
+      return false;
     }
     q.total_bytes += msg->size();
     q.messages.push_back(std::move(msg));
     ++messages_out_;
+    return true;
+  }
+
+  // Starts writing the peer's queue: on its writer, or by dialing it.
+  void kick(const gossip::endpoint_id& id) {
+    auto it = peers_.find(id);
+    if (shut_ || it == peers_.end())
+      return;
+    auto& ps = it->second;
     if (ps.closing) {
       ps.closing = false;
       for (auto& l : ps.links)
@@ -137,6 +153,16 @@ public:
       ps.writer->kick();
     else if (ps.links.empty())
       dial(id, ps); // may drop the peer: ps is not used after this
+  }
+
+  void send_batch(std::vector<outgoing>& batch) {
+    std::vector<gossip::endpoint_id> queued; // peers to kick, each once, in first-use order
+    for (auto& o : batch)
+      if (enqueue(o.to, std::move(o.message))
+          && std::find(queued.begin(), queued.end(), o.to) == queued.end())
+        queued.push_back(o.to);
+    for (auto& id : queued)
+      kick(id);
   }
 
   void close_when_flushed(const gossip::endpoint_id& id) {
@@ -230,10 +256,10 @@ public:
     }
   }
 
-  void on_message(connection& c, bytes&& msg) override {
-    ++messages_in_;
-    if (!shut_ && cb_.message)
-      cb_.message(*c.peer(), std::move(msg));
+  void on_messages(connection& c, std::vector<bytes>&& msgs) override {
+    messages_in_ += msgs.size();
+    if (!shut_ && cb_.messages)
+      cb_.messages(*c.peer(), std::move(msgs));
   }
 
   void on_goodbye(connection& c) override {
@@ -498,19 +524,45 @@ void transport::add_addresses(const gossip::endpoint_id& id,
   asio::post(impl_->io(), [p = impl_, id, a = std::move(addrs)] { p->add_addresses(id, a); });
 }
 
-status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message) {
+namespace {
+
+status check_outgoing(const gossip::endpoint_id& id, const std::shared_ptr<const bytes>& message,
+                      const gossip::endpoint_id& me, uint32_t max_message_size) {
   if (!message)
     return error{errc::invalid_argument, "no message"};
-  if (message->size() > impl_->max_message_size())
+  if (message->size() > max_message_size)
     return error{errc::too_large, "message of " + std::to_string(message->size())
                                     + " bytes over the max message size of "
-                                    + std::to_string(impl_->max_message_size())};
-  if (id == impl_->id())
+                                    + std::to_string(max_message_size)};
+  if (id == me)
     return error{errc::invalid_argument, "cannot send to our own endpoint id"};
+  return ok_status();
+}
+
+} // namespace
+
+status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message) {
+  auto ok = check_outgoing(id, message, impl_->id(), impl_->max_message_size());
+  if (!ok)
+    return ok;
   asio::post(impl_->io(), [p = impl_, id, m = std::move(message)]() mutable {
     p->send(id, std::move(m));
   });
   return ok_status();
+}
+
+std::vector<std::pair<gossip::endpoint_id, error>> transport::send(std::vector<outgoing> batch) {
+  std::vector<std::pair<gossip::endpoint_id, error>> refused;
+  auto keep = std::remove_if(batch.begin(), batch.end(), [&](const outgoing& o) {
+    auto ok = check_outgoing(o.to, o.message, impl_->id(), impl_->max_message_size());
+    if (!ok)
+      refused.emplace_back(o.to, ok.err());
+    return !ok;
+  });
+  batch.erase(keep, batch.end());
+  if (!batch.empty())
+    asio::post(impl_->io(), [p = impl_, b = std::move(batch)]() mutable { p->send_batch(b); });
+  return refused;
 }
 
 void transport::close_when_flushed(const gossip::endpoint_id& id) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace dtt::net {
@@ -20,10 +21,17 @@ namespace dtt::net {
 struct transport_callbacks {
   /// The peer has its first established link (after our dial or its).
   std::function<void(const gossip::endpoint_id&)> connected;
-  /// A message from the peer (one frame's payload).
-  std::function<void(const gossip::endpoint_id&, bytes&&)> message;
+  /// Messages from the peer (frame payloads, in order; those that arrived in one read come
+  /// in one call, so a busy link costs one call per read rather than one per frame).
+  std::function<void(const gossip::endpoint_id&, std::vector<bytes>&&)> messages;
   /// The peer has no link left, or a dial to it failed; its queued messages are dropped.
   std::function<void(const gossip::endpoint_id&, const std::string& reason)> closed;
+};
+
+/// One message for one peer (transport::send of a batch).
+struct outgoing {
+  gossip::endpoint_id to{};
+  std::shared_ptr<const bytes> message;
 };
 
 /// Counters, readable from any thread.
@@ -78,6 +86,10 @@ public:
   /// Queues a message for `id`, dialing if needed. Refuses (too_large) a message over the max
   /// message size, and (invalid_argument) our own id; other failures arrive as closed().
   status send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message);
+  /// Queues several messages, in order, with one hand-off to the io thread (each peer's write
+  /// then starts once, with as much of the batch as fits). Each message is checked as send()
+  /// checks it; the refused ones are returned with the reason, the others are queued.
+  std::vector<std::pair<gossip::endpoint_id, error>> send(std::vector<outgoing> batch);
   /// Closes every link to `id` and drops its queue; closed() follows.
   void disconnect(const gossip::endpoint_id& id, std::string reason);
   /// Closes the links to `id` gracefully once every message queued for it so far is written,

@@ -366,3 +366,46 @@ TEST_CASE("transport: close_when_flushed writes the queue first and reports noth
   b.t->shutdown();
   CHECK(io.stop());
 }
+
+TEST_CASE("transport: a batch send queues its valid messages in order and returns the refused") {
+  io_thread io;
+  node a(io.io), b(io.io), c(io.io);
+  b.introduce_to(a);
+  c.introduce_to(a);
+  auto msg = [](const std::string& s) { return std::make_shared<const bytes>(s.begin(), s.end()); };
+  std::vector<net::outgoing> batch;
+  for (int i = 0; i < 50; ++i) {
+    batch.push_back({b.id(), msg("b" + std::to_string(i))});
+    batch.push_back({c.id(), msg("c" + std::to_string(i))});
+  }
+  // Refused entries (too large, our own id, no message) do not stop the rest.
+  batch.insert(batch.begin() + 10,
+               {b.id(), std::make_shared<const bytes>(gossip::default_max_message_size + 1, 0)});
+  batch.insert(batch.begin() + 20, {a.id(), msg("self")});
+  batch.insert(batch.begin() + 30, {c.id(), nullptr});
+  auto refused = a.t->send(std::move(batch));
+  REQUIRE(refused.size() == 3);
+  CHECK(refused[0].first == b.id());
+  CHECK(refused[0].second.code == errc::too_large);
+  CHECK(refused[1].first == a.id());
+  CHECK(refused[1].second.code == errc::invalid_argument);
+  CHECK(refused[2].first == c.id());
+  CHECK(refused[2].second.code == errc::invalid_argument);
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 50; }));
+  REQUIRE(c.rec.wait([&] { return c.rec.messages.size() == 50; }));
+  {
+    std::lock_guard<std::mutex> g(b.rec.mu);
+    for (int i = 0; i < 50; ++i)
+      CHECK(text(b.rec.messages[i].content) == "b" + std::to_string(i));
+  }
+  {
+    std::lock_guard<std::mutex> g(c.rec.mu);
+    for (int i = 0; i < 50; ++i)
+      CHECK(text(c.rec.messages[i].content) == "c" + std::to_string(i));
+  }
+  CHECK(a.t->stats().messages_out == 100);
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}

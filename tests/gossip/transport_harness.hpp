@@ -87,9 +87,11 @@ struct recorder : std::enable_shared_from_this<recorder> {
       self->connected.push_back(id);
       self->cv.notify_all();
     };
-    cb.message = [self = shared_from_this()](const gossip::endpoint_id& id, bytes&& m) {
+    cb.messages = [self = shared_from_this()](const gossip::endpoint_id& id,
+                                              std::vector<bytes>&& batch) {
       std::lock_guard<std::mutex> g(self->mu);
-      self->messages.push_back({id, std::move(m)});
+      for (auto& m : batch)
+        self->messages.push_back({id, std::move(m)});
       self->cv.notify_all();
     };
     cb.closed = [self = shared_from_this()](const gossip::endpoint_id& id,
