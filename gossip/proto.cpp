@@ -1,5 +1,6 @@
 #include "gossip/proto.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -167,7 +168,15 @@ void protocol::connection_closed(const endpoint_id& peer, time_point now) {
   for (auto& [topic, st] : topics_) {
     effects fx;
     st->swarm.connection_closed(peer, now, fx);
-    st->tree.neighbor_down(peer);
+    // An active peer's NeighborDown effect tells PlumTree in apply(); a peer that was not
+    // active may still be an announcer in PlumTree's missing list, so it is told directly
+    // (once either way: neighbor_down scans every missing id).
+    bool told = std::any_of(fx.begin(), fx.end(), [&](const effect::any& e) {
+      auto* em = std::get_if<effect::emit>(&e);
+      return em && em->ev.k == event::kind::neighbor_down && em->ev.peer == peer;
+    });
+    if (!told)
+      st->tree.neighbor_down(peer);
     apply(topic, *st, fx);
   }
 }

@@ -288,3 +288,34 @@ TEST_CASE("gossip proto: a peer sample that would not fit the max message size i
   }
   CHECK(replied);
 }
+
+TEST_CASE("gossip proto: a closed connection is forgotten by PlumTree, neighbour or not") {
+  protocol p(id_of(1), {}, config{}, 1);
+  p.join(topic_a, {}, t0);
+  REQUIRE(p.receive(id_of(2), {topic_a, msg::join{}}, t0).ok()); // 2 is an active neighbour
+  const message_id x = message_id_of(bytes{1}), y = message_id_of(bytes{2});
+  // 3 is no neighbour but announced x; 2 announced y.
+  REQUIRE(p.receive(id_of(3), {topic_a, msg::ihave{{{x, 1}}}}, t0).ok());
+  REQUIRE(p.receive(id_of(2), {topic_a, msg::ihave{{{y, 1}}}}, t0).ok());
+  const auto* tree = p.broadcast_tree(topic_a);
+  REQUIRE(tree->missing_count() == 2);
+  REQUIRE(tree->eager_peers().count(id_of(2)) == 1);
+  p.take_outputs();
+  auto downs = [&](uint8_t peer) {
+    size_t n = 0;
+    for (auto& o : p.take_outputs())
+      if (auto* e = std::get_if<output::emit>(&o))
+        n += e->ev.k == event::kind::neighbor_down && e->ev.peer == id_of(peer);
+    return n;
+  };
+  // Not a neighbour: no NeighborDown, but its announcement is dropped (no Graft will go to it).
+  p.connection_closed(id_of(3), t0);
+  CHECK(downs(3) == 0);
+  CHECK(tree->missing_count() == 1);
+  // A neighbour: one NeighborDown, and PlumTree forgets it.
+  p.connection_closed(id_of(2), t0);
+  CHECK(downs(2) == 1);
+  CHECK(tree->missing_count() == 0);
+  CHECK(tree->eager_peers().empty());
+  CHECK(tree->lazy_peers().empty());
+}
