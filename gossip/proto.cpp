@@ -7,8 +7,6 @@
 namespace dtt::gossip {
 
 namespace {
-// Bound on the flood guard's per-topic bookkeeping (entries are refreshed peers).
-constexpr size_t max_join_budget_entries = 1024;
 
 // Keeps a message we send within the max message size, which every peer enforces on its
 // frames: peer samples (Shuffle, ShuffleReply) whose addresses make them too long lose peers
@@ -93,14 +91,10 @@ status protocol::receive(const endpoint_id& from, const message& m, time_point n
   auto it = topics_.find(m.topic);
   if (it == topics_.end())
     return ok_status();
-  if (std::holds_alternative<msg::join>(m.body) && !admit_join(*it->second, from, now))
-    return error{errc::refused,
-                 "Join flood: over the budget of " + std::to_string(cfg_.join_burst)
-                   + " Joins (one more per "
-                   + std::to_string(
-                     std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.join_interval)
-                       .count())
-                   + " ms) for topic " + to_hex(byte_view{m.topic.data(), 4})};
+  const size_t kind = m.body.index();
+  if (const auto* limit = cfg_.flood.of(kind))
+    if (!it->second->guard.admit(from, kind, *limit, now))
+      return error{errc::refused, flood_error_text(kind, *limit, m.topic)};
   peer_topics_[from].insert(m.topic);
   effects fx;
   if (msg::is_swarm(m.body))
@@ -109,29 +103,6 @@ status protocol::receive(const endpoint_id& from, const message& m, time_point n
     it->second->tree.receive(from, m.body, now, fx);
   apply(m.topic, *it->second, fx);
   return ok_status();
-}
-
-bool protocol::admit_join(topic_state& st, const endpoint_id& from, time_point now) {
-  // Generic cell rate algorithm: `full` is when the budget is whole again; a Join costs one
-  // interval and is admitted while the debt stays within burst - 1 intervals.
-  const auto interval = cfg_.join_interval;
-  const auto slack = interval * static_cast<int64_t>(cfg_.join_burst > 0 ? cfg_.join_burst - 1
-                                                                         : 0);
-  auto it = st.join_budget.find(from);
-  time_point full = it == st.join_budget.end() ? now : std::max(it->second, now);
-  if (cfg_.join_burst == 0 || full - now > slack)
-    return false;
-  if (it == st.join_budget.end()) {
-    if (st.join_budget.size() >= max_join_budget_entries) {
-      for (auto e = st.join_budget.begin(); e != st.join_budget.end();)
-        e = e->second <= now ? st.join_budget.erase(e) : std::next(e);
-      if (st.join_budget.size() >= max_join_budget_entries)
-        st.join_budget.erase(st.join_budget.begin());
-    }
-    it = st.join_budget.emplace(from, now).first;
-  }
-  it->second = full + interval;
-  return true;
 }
 
 status protocol::receive_bytes(const endpoint_id& from, byte_view frame, time_point now) {
@@ -155,6 +126,10 @@ void protocol::timer_fired(timer_id id, time_point now) {
     case topic_timer::kind::shuffle:
     case topic_timer::kind::neighbor_request:
       it->second->swarm.timer_fired(timer, now, fx);
+      break;
+    case topic_timer::kind::evict_cache:
+      it->second->guard.prune(now); // PlumTree's periodic tick (1 s) keeps the guard small too
+      it->second->tree.timer_fired(timer, now, fx);
       break;
     default:
       it->second->tree.timer_fired(timer, now, fx);
@@ -201,6 +176,11 @@ const hyparview* protocol::membership(const topic_id& topic) const {
 const plumtree* protocol::broadcast_tree(const topic_id& topic) const {
   auto it = topics_.find(topic);
   return it == topics_.end() ? nullptr : &it->second->tree;
+}
+
+const flood_guard* protocol::flood_budgets(const topic_id& topic) const {
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? nullptr : &it->second->guard;
 }
 
 void protocol::reset_stats(const topic_id& topic) {

@@ -21,6 +21,7 @@
 
 #include "crypto/error.hpp"
 #include "gossip/effects.hpp"
+#include "gossip/flood_guard.hpp"
 #include "gossip/hyparview.hpp"
 #include "gossip/plumtree.hpp"
 #include "gossip/rng.hpp"
@@ -43,14 +44,8 @@ struct config {
   plumtree_config broadcast;
   /// Largest encoded message (PROTOCOL.md §8.2; at least min_max_message_size).
   size_t max_message_size = default_max_message_size;
-  /// Join flood guard (dtt's choice; iroh-gossip has none): Joins one peer may send for one
-  /// topic in a burst, and the interval that earns one more (a token bucket). Every Join makes
-  /// us send a ForwardJoin to each other active peer, so an unbounded stream of them would be
-  /// amplified into the swarm. A well-behaved peer sends one Join per join_peers call: DTT's
-  /// bootstrap loop (PROTOCOL.md §6.2) at most once per candidate every ~2.6 s, BubbleMerge
-  /// (§6.4) every 60 s or more.
-  size_t join_burst = 8;
-  duration join_interval = std::chrono::seconds(1);
+  /// Flood guard budgets per peer, topic and message kind (gossip/flood_guard.hpp).
+  flood_limits flood;
 };
 
 /// Identifies an armed timer (see output::arm_timer).
@@ -105,11 +100,14 @@ public:
   // ---- network and time ----------------------------------------------------------------------
 
   /// Handles a decoded message from `from`. Messages for topics we have not joined are ignored.
-  /// A Join over the flood guard's budget (config::join_burst) is not handled and gives
-  /// errc::refused; the driver should close that peer's connection.
+  /// A control message (every kind but Gossip) over its flood guard budget (config::flood, per
+  /// peer, topic and kind) is not handled and gives errc::refused, whose text names the kind;
+  /// the driver should close that peer's connection. That connection carries every topic, so
+  /// a flood in one topic drops the peer from all of them (each topic sees connection_closed);
+  /// the spent budgets outlive the connection.
   status receive(const endpoint_id& from, const message& m, time_point now);
   /// Decodes (under the max message size) and handles one frame. On a decoding error (or a
-  /// refused Join, as receive()) nothing changes and the error is returned (the driver should
+  /// refused flood, as receive()) nothing changes and the error is returned (the driver should
   /// close that connection).
   status receive_bytes(const endpoint_id& from, byte_view frame, time_point now);
   /// An armed timer is due. Unknown or stale ids are ignored.
@@ -136,6 +134,7 @@ public:
   /// The per-topic layers, or nullptr if not joined (tests, simulator, metrics).
   const hyparview* membership(const topic_id& topic) const;
   const plumtree* broadcast_tree(const topic_id& topic) const;
+  const flood_guard* flood_budgets(const topic_id& topic) const;
   /// Zeroes the per-topic counters (simulator rounds).
   void reset_stats(const topic_id& topic);
   /// Number of armed timers not yet fired (bounded; for tests).
@@ -145,12 +144,8 @@ private:
   struct topic_state {
     hyparview swarm;
     plumtree tree;
-    // Join flood guard: per peer, the time at which its Join budget is full again (GCRA).
-    // A missing entry is a full budget, so entries in the past may be dropped at any time.
-    std::map<endpoint_id, time_point> join_budget;
+    flood_guard guard; // per-peer budgets; stale entries pruned on each cache eviction tick
   };
-
-  bool admit_join(topic_state& st, const endpoint_id& from, time_point now);
 
   status do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,
                       time_point now);

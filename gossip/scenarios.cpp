@@ -16,6 +16,8 @@ scenario_result finish(std::string name, simulator& s, std::vector<round_stats> 
   r.rounds = summarize(rounds);
   r.views = s.report();
   r.views_before = std::move(before);
+  for (auto n : s.refused())
+    r.refused += n;
   return r;
 }
 

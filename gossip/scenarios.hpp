@@ -16,6 +16,7 @@ struct scenario_result {
   round_summary rounds;
   view_report views;           ///< after the last round
   view_report views_before;    ///< after bootstrap (before failures/churn)
+  uint64_t refused = 0;        ///< messages refused as floods in the whole run (all kinds)
 };
 
 /// One node broadcasts `rounds` messages, one per round.

@@ -233,7 +233,17 @@ bool simulator::step(time_point until) {
   switch (ev->k) {
     case event::kind::deliver:
       conns_.insert(std::minmax(ev->node, ev->other));
-      n.receive(id_of(ev->other), ev->msg, now_);
+      if (!n.receive(id_of(ev->other), ev->msg, now_).ok()) {
+        // Refused (a flood, as the gossip actor sees it): that peer is disconnected, and the
+        // closed connection is reported back at our end too (the transport's closed()).
+        ++refused_[ev->msg.body.index()];
+        kill_connection(ev->node, ev->other);
+        auto closed = std::make_unique<event>();
+        closed->k = event::kind::closed;
+        closed->node = ev->node;
+        closed->other = ev->other;
+        push(now_, std::move(closed));
+      }
       break;
     case event::kind::timer:
       n.timer_fired(ev->timer, now_);

@@ -118,6 +118,9 @@ public:
   time_point now() const { return now_; }
   /// True if every active link is symmetric (a in b's view iff b in a's).
   bool views_symmetric() const;
+  /// Messages the nodes refused as floods (which closed the sender's connection), by
+  /// msg::body index, since the start. Honest nodes at the defaults should cause none.
+  const std::array<uint64_t, std::variant_size_v<msg::body>>& refused() const { return refused_; }
   /// The simulation's random source (scenario choices).
   gossip::rng& random() { return rng_; }
 
@@ -163,6 +166,7 @@ private:
   uint64_t duplicates_ = 0;
   std::array<uint64_t, std::variant_size_v<msg::body>> sent_{};
   uint64_t ups_ = 0, downs_ = 0;
+  std::array<uint64_t, std::variant_size_v<msg::body>> refused_{};
 };
 
 } // namespace dtt::gossip::sim

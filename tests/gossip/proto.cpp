@@ -218,7 +218,7 @@ TEST_CASE("gossip proto: the learned addresses of a joining peer are reported") 
 
 TEST_CASE("gossip proto: a Join flood from one peer is refused past its budget") {
   config cfg;
-  REQUIRE(cfg.join_burst == 8);
+  REQUIRE(cfg.flood.join.burst == 8);
   protocol p(id_of(1), {}, cfg, 1);
   p.join(topic_a, {}, {});
   p.join(topic_b, {}, {});
@@ -237,11 +237,11 @@ TEST_CASE("gossip proto: a Join flood from one peer is refused past its budget")
   for (auto& o : p.take_outputs())
     if (auto* s = std::get_if<output::send>(&o))
       forwards += std::holds_alternative<msg::forward_join>(s->msg.body);
-  CHECK(admitted == cfg.join_burst);
+  CHECK(admitted == cfg.flood.join.burst);
   REQUIRE_FALSE(last.ok());
   CHECK(last.err().code == errc::refused);
   CHECK(last.err().what.find("Join flood") != std::string::npos);
-  CHECK(forwards == 2 * cfg.join_burst); // not 200: the flood is not amplified
+  CHECK(forwards == 2 * cfg.flood.join.burst); // not 200: the flood is not amplified
   // A refused Join changes nothing; the same bytes through receive_bytes are refused too.
   auto st = p.receive_bytes(id_of(2), encode({topic_a, msg::join{}}), t0);
   CHECK(st.err().code == errc::refused);
@@ -249,11 +249,11 @@ TEST_CASE("gossip proto: a Join flood from one peer is refused past its budget")
   // Other peers and other topics have their own budgets; time earns one more Join per interval.
   CHECK(p.receive(id_of(5), {topic_a, msg::join{}}, t0).ok());
   CHECK(p.receive(id_of(2), {topic_b, msg::join{}}, t0).ok());
-  CHECK(p.receive(id_of(2), {topic_a, msg::join{}}, t0 + cfg.join_interval).ok());
-  CHECK_FALSE(p.receive(id_of(2), {topic_a, msg::join{}}, t0 + cfg.join_interval).ok());
+  CHECK(p.receive(id_of(2), {topic_a, msg::join{}}, t0 + cfg.flood.join.interval).ok());
+  CHECK_FALSE(p.receive(id_of(2), {topic_a, msg::join{}}, t0 + cfg.flood.join.interval).ok());
   // A well-behaved peer (one Join per interval) is never refused.
   for (int i = 0; i < 50; ++i)
-    CHECK(p.receive(id_of(6), {topic_a, msg::join{}}, t0 + i * cfg.join_interval).ok());
+    CHECK(p.receive(id_of(6), {topic_a, msg::join{}}, t0 + i * cfg.flood.join.interval).ok());
 }
 
 TEST_CASE("gossip proto: a peer sample that would not fit the max message size is cut") {

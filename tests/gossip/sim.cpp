@@ -18,6 +18,7 @@ void no_bugs(const scenario_result& r) {
   CHECK(r.rounds.missed_total == 0);
   CHECK(r.rounds.max.duplicate_events == 0);
   CHECK(r.views.without_neighbors == 0);
+  CHECK(r.refused == 0); // honest nodes never hit the flood guard
 }
 
 } // namespace
