@@ -9,7 +9,13 @@ namespace dtt::gossip {
 
 message_id message_id_of(byte_view content) { return crypto::blake2b_256(content); }
 
-plumtree::plumtree(endpoint_id me, plumtree_config cfg) : me_(me), cfg_(cfg) {}
+plumtree::plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key)
+  : me_(me),
+    cfg_(cfg),
+    missing_(16, id_hasher(hash_key)),
+    received_(hash_key + 1),
+    cache_(hash_key + 2),
+    graft_timer_armed_(16, id_hasher(hash_key + 3)) {}
 
 void plumtree::remember(const msg::gossip& m, time_point now) {
   received_.insert(m.id, 0, now + cfg_.message_id_retention);

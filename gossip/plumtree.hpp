@@ -5,6 +5,7 @@
 // on iroh-gossip's proto/plumtree).
 
 #include "gossip/effects.hpp"
+#include "gossip/id_map.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -64,7 +65,9 @@ message_id message_id_of(byte_view content);
 /// The broadcast state of one topic: eager/lazy peer sets, seen ids, payload cache.
 class plumtree {
 public:
-  plumtree(endpoint_id me, plumtree_config cfg);
+  /// `hash_key` keys the hash of message ids in its tables (random per node in real use, so that
+  /// peers cannot pick colliding ids; any value in tests).
+  plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key = 0);
 
   /// Arms the cache eviction timer. Call once, when the topic is created.
   void start(time_point now, effects& out);
@@ -96,27 +99,21 @@ public:
   void reset_stats() { stats_ = {}; }
 
 private:
-  struct id_hash {
-    size_t operator()(const message_id& id) const noexcept {
-      size_t h;
-      std::memcpy(&h, id.data(), sizeof h);
-      return h;
-    }
-  };
-
-  // A map whose entries expire in insertion order (every entry lives equally long).
+  // Entries that expire in insertion order (every entry lives equally long): the values sit in
+  // a queue in that order, an id_map finds them by id.
   template <class V>
   class expiring_map {
   public:
-    bool contains(const message_id& id) const { return map_.count(id) != 0; }
+    explicit expiring_map(uint64_t hash_key) : index_(hash_key) {}
+    bool contains(const message_id& id) const { return index_.contains(id); }
     const V* find(const message_id& id) const {
-      auto it = map_.find(id);
-      return it == map_.end() ? nullptr : &it->second;
+      auto* seq = index_.find(id);
+      return seq ? &order_[static_cast<size_t>(*seq - first_seq_)].value : nullptr;
     }
     /// `weight` counts towards weight() (e.g. payload bytes) while the entry lives.
     void insert(const message_id& id, V v, time_point expiry, size_t weight = 0) {
-      if (map_.emplace(id, std::move(v)).second) {
-        order_.push_back({expiry, id, weight});
+      if (index_.insert(id, first_seq_ + order_.size())) {
+        order_.push_back({expiry, id, weight, std::move(v)});
         weight_ += weight;
       }
     }
@@ -126,10 +123,10 @@ private:
     }
     /// Drops the oldest entries until at most `n` entries and `w` weight remain.
     void shrink_to(size_t n, size_t w) {
-      while (!order_.empty() && (map_.size() > n || weight_ > w))
+      while (!order_.empty() && (order_.size() > n || weight_ > w))
         pop_oldest();
     }
-    size_t size() const { return map_.size(); }
+    size_t size() const { return order_.size(); }
     size_t weight() const { return weight_; }
 
   private:
@@ -137,14 +134,17 @@ private:
       time_point expiry;
       message_id id;
       size_t weight;
+      V value;
     };
     void pop_oldest() {
-      map_.erase(order_.front().id);
+      index_.erase(order_.front().id);
       weight_ -= order_.front().weight;
       order_.pop_front();
+      ++first_seq_;
     }
-    std::unordered_map<message_id, V, id_hash> map_;
+    id_map<uint64_t> index_; // id -> sequence number of its entry in order_
     std::deque<entry> order_;
+    uint64_t first_seq_ = 0; // sequence number of order_.front()
     size_t weight_ = 0;
   };
 
@@ -167,10 +167,11 @@ private:
   std::set<endpoint_id> eager_;
   std::set<endpoint_id> lazy_;
   std::map<endpoint_id, std::vector<msg::ihave_entry>> lazy_queue_;
-  std::unordered_map<message_id, std::deque<std::pair<endpoint_id, uint16_t>>, id_hash> missing_;
+  std::unordered_map<message_id, std::deque<std::pair<endpoint_id, uint16_t>>, id_hasher>
+    missing_;
   expiring_map<char> received_;
   expiring_map<msg::gossip> cache_;
-  std::unordered_set<message_id, id_hash> graft_timer_armed_;
+  std::unordered_set<message_id, id_hasher> graft_timer_armed_;
   bool dispatch_armed_ = false;
   plumtree_stats stats_;
 };
