@@ -6,6 +6,7 @@
 
 #include "gossip/effects.hpp"
 #include "gossip/id_map.hpp"
+#include "gossip/seen_table.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -32,7 +33,8 @@ struct plumtree_config {
   /// Rounds a lazy path must beat the eager one by to swap them (paper's experiments, p12);
   /// PROTOCOL.md §8.4.
   uint16_t optimization_threshold = 7;
-  /// How long payloads stay available for Graft (iroh-gossip); PROTOCOL.md §8.4.
+  /// How long payloads stay available for Graft (iroh-gossip); PROTOCOL.md §8.4. Never longer
+  /// than the id retention below.
   duration message_cache_retention = std::chrono::seconds(30);
   /// How long seen ids are remembered (iroh-gossip); PROTOCOL.md §8.4.
   duration message_id_retention = std::chrono::seconds(90);
@@ -86,12 +88,12 @@ public:
   const std::set<endpoint_id>& eager_peers() const { return eager_; }
   const std::set<endpoint_id>& lazy_peers() const { return lazy_; }
   /// True if a swarm message with this id was received or sent within the id retention.
-  bool has_seen(const message_id& id) const { return received_.contains(id); }
+  bool has_seen(const message_id& id) const { return seen_.contains(id); }
   /// Number of payloads in the Graft cache, and their bytes.
-  size_t cache_size() const { return cache_.size(); }
-  size_t cache_bytes() const { return cache_.weight(); }
+  size_t cache_size() const { return seen_.cache_size(); }
+  size_t cache_bytes() const { return seen_.cache_bytes(); }
   /// Number of seen ids remembered.
-  size_t seen_count() const { return received_.size(); }
+  size_t seen_count() const { return seen_.size(); }
   /// Number of ids announced by IHave and still missing.
   size_t missing_count() const { return missing_.size(); }
   const plumtree_config& config() const { return cfg_; }
@@ -99,55 +101,6 @@ public:
   void reset_stats() { stats_ = {}; }
 
 private:
-  // Entries that expire in insertion order (every entry lives equally long): the values sit in
-  // a queue in that order, an id_map finds them by id.
-  template <class V>
-  class expiring_map {
-  public:
-    explicit expiring_map(uint64_t hash_key) : index_(hash_key) {}
-    bool contains(const message_id& id) const { return index_.contains(id); }
-    const V* find(const message_id& id) const {
-      auto* seq = index_.find(id);
-      return seq ? &order_[static_cast<size_t>(*seq - first_seq_)].value : nullptr;
-    }
-    /// `weight` counts towards weight() (e.g. payload bytes) while the entry lives.
-    void insert(const message_id& id, V v, time_point expiry, size_t weight = 0) {
-      if (index_.insert(id, first_seq_ + order_.size())) {
-        order_.push_back({expiry, id, weight, std::move(v)});
-        weight_ += weight;
-      }
-    }
-    void expire_until(time_point now) {
-      while (!order_.empty() && order_.front().expiry <= now)
-        pop_oldest();
-    }
-    /// Drops the oldest entries until at most `n` entries and `w` weight remain.
-    void shrink_to(size_t n, size_t w) {
-      while (!order_.empty() && (order_.size() > n || weight_ > w))
-        pop_oldest();
-    }
-    size_t size() const { return order_.size(); }
-    size_t weight() const { return weight_; }
-
-  private:
-    struct entry {
-      time_point expiry;
-      message_id id;
-      size_t weight;
-      V value;
-    };
-    void pop_oldest() {
-      index_.erase(order_.front().id);
-      weight_ -= order_.front().weight;
-      order_.pop_front();
-      ++first_seq_;
-    }
-    id_map<uint64_t> index_; // id -> sequence number of its entry in order_
-    std::deque<entry> order_;
-    uint64_t first_seq_ = 0; // sequence number of order_.front()
-    size_t weight_ = 0;
-  };
-
   void on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now, effects& out);
   void on_ihave(const endpoint_id& from, const msg::ihave& m, time_point now, effects& out);
   void on_graft(const endpoint_id& from, const msg::graft& m, effects& out);
@@ -169,8 +122,7 @@ private:
   std::map<endpoint_id, std::vector<msg::ihave_entry>> lazy_queue_;
   std::unordered_map<message_id, std::deque<std::pair<endpoint_id, uint16_t>>, id_hasher>
     missing_;
-  expiring_map<char> received_;
-  expiring_map<msg::gossip> cache_;
+  seen_table seen_; // seen ids and the Graft cache
   std::unordered_set<message_id, id_hasher> graft_timer_armed_;
   bool dispatch_armed_ = false;
   plumtree_stats stats_;
