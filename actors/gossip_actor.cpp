@@ -182,8 +182,11 @@ void flush(self_ptr self) {
           auto it = st.subscribers.find(e.topic);
           if (it == st.subscribers.end())
             return;
-          for (auto& sub : it->second)
-            self->send(sub, gossip_event_atom::value, e.topic, e.ev);
+          auto& subs = it->second;
+          for (size_t i = 0; i + 1 < subs.size(); ++i)
+            self->send(subs[i], gossip_event_atom::value, e.topic, e.ev);
+          if (!subs.empty()) // the last subscriber takes the event without a copy
+            self->send(subs.back(), gossip_event_atom::value, e.topic, std::move(e.ev));
         },
         // Transport calls run in order on its io thread: what is batched goes first.
         [&](gossip::output::disconnect& d) {

@@ -41,10 +41,19 @@ double seconds_since(bench_clock::time_point t0) {
   return std::chrono::duration<double>(bench_clock::now() - t0).count();
 }
 
+double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec) + double(ru.ru_stime.tv_sec)
+         + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 struct figures {
   uint64_t messages = 0; // messages of the stream (each delivered to every receiver)
   double seconds = 0;
   size_t size = 0;
+  double cpu = 0; // CPU seconds of the whole process over the run (every thread)
+  double cpu_us_per_message() const { return messages ? 1e6 * cpu / double(messages) : 0; }
   double per_second() const { return seconds > 0 ? double(messages) / seconds : 0; }
   double mb_per_second() const { return per_second() * double(size) / 1e6; }
 };
@@ -115,6 +124,7 @@ figures raw_tcp(size_t size, double seconds) {
   // Batches of frames up to 64 KiB per write, as the transport batches its queue.
   bytes batch;
   uint64_t sent = 0;
+  double c0 = cpu_seconds();
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds) {
     batch.clear();
@@ -127,7 +137,7 @@ figures raw_tcp(size_t size, double seconds) {
   }
   while (received.load() < sent && seconds_since(t0) < seconds + 10)
     std::this_thread::sleep_for(100us);
-  figures f{received.load(), seconds_since(t0), size};
+  figures f{received.load(), seconds_since(t0), size, cpu_seconds() - c0};
   done = true;
   boost::system::error_code ec;
   tx.shutdown(tcp::socket::shutdown_both, ec);
@@ -164,6 +174,7 @@ figures transport_only(size_t size, double seconds, size_t window) {
     std::this_thread::sleep_for(1ms);
   received = 0;
   uint64_t sent = 0;
+  double c0 = cpu_seconds();
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds && !dropped) {
     if (sent - received.load(std::memory_order_relaxed) >= window) {
@@ -175,7 +186,7 @@ figures transport_only(size_t size, double seconds, size_t window) {
   }
   while (received.load() < sent && !dropped && seconds_since(t0) < seconds + 10)
     std::this_thread::sleep_for(100us);
-  figures f{received.load(), seconds_since(t0), size};
+  figures f{received.load(), seconds_since(t0), size, cpu_seconds() - c0};
   if (dropped)
     fmt::print("  (transport: the receiver was dropped: window too large for the queue)\n");
   (*a)->shutdown();
@@ -305,6 +316,7 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
   for (auto& r : s.count->received)
     *r = 0;
   uint64_t sent = 0;
+  double c0 = cpu_seconds();
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds) {
     if (sent - s.count->min_received(1) >= window) {
@@ -316,7 +328,7 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
   }
   while (s.count->min_received(1) < sent && seconds_since(t0) < seconds + 10)
     std::this_thread::sleep_for(100us);
-  figures f{s.count->min_received(1), seconds_since(t0), size};
+  figures f{s.count->min_received(1), seconds_since(t0), size, cpu_seconds() - c0};
   if (f.messages < sent)
     fmt::print("  (gossip n={}: {} of {} messages reached every node)\n", n, f.messages, sent);
   s.stop(sys);
@@ -324,13 +336,6 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
 }
 
 // --- 4. idle CPU ---------------------------------------------------------------------------------
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_utime.tv_sec) + double(ru.ru_stime.tv_sec)
-         + 1e-6 * double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-}
 
 } // namespace
 
@@ -342,13 +347,14 @@ int main(int argc, char** argv) {
   size_t window = std::getenv("DTT_WINDOW") ? std::strtoul(std::getenv("DTT_WINDOW"), nullptr, 10) : 256;
   fmt::print("transport bench: {} s per run, window {} messages, {} hardware threads\n\n",
              seconds, window, std::thread::hardware_concurrency());
-  fmt::print("| {:<28} | {:>6} | {:>10} | {:>8} | {:>8} |\n", "path", "size", "msg/s", "MB/s",
-             "% raw");
-  fmt::print("|{:-<30}|{:-<8}|{:-<12}|{:-<10}|{:-<10}|\n", "", "", "", "", "");
+  fmt::print("| {:<28} | {:>6} | {:>10} | {:>8} | {:>8} | {:>10} |\n", "path", "size", "msg/s",
+             "MB/s", "% raw", "CPU us/msg");
+  fmt::print("|{:-<30}|{:-<8}|{:-<12}|{:-<10}|{:-<10}|{:-<12}|\n", "", "", "", "", "", "");
   auto line = [](const std::string& path, const figures& f, const figures& raw) {
-    fmt::print("| {:<28} | {:>6} | {:>10.0f} | {:>8.2f} | {:>7.1f}% |\n", path, f.size,
-               f.per_second(), f.mb_per_second(),
-               raw.mb_per_second() > 0 ? 100 * f.mb_per_second() / raw.mb_per_second() : 0);
+    fmt::print("| {:<28} | {:>6} | {:>10.0f} | {:>8.2f} | {:>7.1f}% | {:>10.2f} |\n", path,
+               f.size, f.per_second(), f.mb_per_second(),
+               raw.mb_per_second() > 0 ? 100 * f.mb_per_second() / raw.mb_per_second() : 0,
+               f.cpu_us_per_message());
   };
 
   caf::actor_system_config cfg;
@@ -370,7 +376,9 @@ int main(int argc, char** argv) {
              gossip_broadcast(sys, n, size, seconds, window), raw);
   }
   fmt::print("\nmsg/s and MB/s: payload of the stream; a gossip message counts once it reached\n"
-             "every other node (aggregate deliveries are (nodes - 1) times as many).\n\n");
+             "every other node (aggregate deliveries are (nodes - 1) times as many).\n"
+             "CPU us/msg: CPU time of the whole process (all nodes, io threads, producer) per\n"
+             "message of the stream; steadier than msg/s on a shared machine.\n\n");
 
   // Idle: two joined nodes, nothing sent; the process's CPU time over the window.
   if (want("idle")) {

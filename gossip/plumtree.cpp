@@ -9,13 +9,16 @@ namespace dtt::gossip {
 
 message_id message_id_of(byte_view content) { return crypto::blake2b_256(content); }
 
-plumtree::plumtree(endpoint_id me, plumtree_config cfg) : me_(me), cfg_(cfg) {}
+plumtree::plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key)
+  : me_(me),
+    cfg_(cfg),
+    missing_(16, id_hasher(hash_key)),
+    seen_(cfg.message_id_retention, cfg.message_cache_retention, cfg.max_seen_ids,
+          cfg.max_cache_bytes, hash_key + 1),
+    graft_timer_armed_(16, id_hasher(hash_key + 3)) {}
 
 void plumtree::remember(const msg::gossip& m, time_point now) {
-  received_.insert(m.id, 0, now + cfg_.message_id_retention);
-  received_.shrink_to(cfg_.max_seen_ids, SIZE_MAX);
-  cache_.insert(m.id, m, now + cfg_.message_cache_retention, m.content.size());
-  cache_.shrink_to(SIZE_MAX, cfg_.max_cache_bytes);
+  seen_.insert(m, now);
 }
 
 void plumtree::start(time_point now, effects& out) {
@@ -98,7 +101,7 @@ void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_poi
                          effects& out) {
   if (message_id_of(m.content) != m.id)
     return; // a spoofed id: drop (PROTOCOL.md §8.4)
-  if (received_.contains(m.id)) {
+  if (seen_.contains(m.id)) {
     // A duplicate: the link from `from` is redundant for this tree.
     add_lazy(from);
     out.push_back(effect::send{from, msg::prune{}});
@@ -145,7 +148,7 @@ void plumtree::optimize(const endpoint_id& sender, uint16_t round,
 void plumtree::on_ihave(const endpoint_id& from, const msg::ihave& m, time_point now,
                         effects& out) {
   for (const auto& e : m.entries) {
-    if (received_.contains(e.id))
+    if (seen_.contains(e.id))
       continue;
     auto it = missing_.find(e.id);
     if (it == missing_.end()) {
@@ -168,7 +171,7 @@ void plumtree::on_ihave(const endpoint_id& from, const msg::ihave& m, time_point
 void plumtree::on_graft_timer(const message_id& id, time_point now, effects& out) {
   graft_timer_armed_.erase(id);
   auto it = missing_.find(id);
-  if (received_.contains(id) || it == missing_.end()) {
+  if (seen_.contains(id) || it == missing_.end()) {
     if (it != missing_.end())
       missing_.erase(it);
     return;
@@ -191,8 +194,8 @@ void plumtree::on_graft(const endpoint_id& from, const msg::graft& m, effects& o
   add_eager(from);
   if (!m.id)
     return;
-  if (const auto* cached = cache_.find(*m.id))
-    out.push_back(effect::send{from, *cached});
+  if (auto cached = seen_.cached(*m.id))
+    out.push_back(effect::send{from, std::move(*cached)});
 }
 
 void plumtree::on_dispatch(effects& out) {
@@ -214,8 +217,7 @@ void plumtree::on_dispatch(effects& out) {
 }
 
 void plumtree::on_evict(time_point now, effects& out) {
-  cache_.expire_until(now);
-  received_.expire_until(now);
+  seen_.expire(now);
   out.push_back(effect::timer{now + cfg_.cache_evict_interval, {topic_timer::kind::evict_cache}});
 }
 

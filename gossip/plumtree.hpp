@@ -5,6 +5,8 @@
 // on iroh-gossip's proto/plumtree).
 
 #include "gossip/effects.hpp"
+#include "gossip/id_map.hpp"
+#include "gossip/seen_table.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -31,7 +33,8 @@ struct plumtree_config {
   /// Rounds a lazy path must beat the eager one by to swap them (paper's experiments, p12);
   /// PROTOCOL.md §8.4.
   uint16_t optimization_threshold = 7;
-  /// How long payloads stay available for Graft (iroh-gossip); PROTOCOL.md §8.4.
+  /// How long payloads stay available for Graft (iroh-gossip); PROTOCOL.md §8.4. Never longer
+  /// than the id retention below.
   duration message_cache_retention = std::chrono::seconds(30);
   /// How long seen ids are remembered (iroh-gossip); PROTOCOL.md §8.4.
   duration message_id_retention = std::chrono::seconds(90);
@@ -64,7 +67,9 @@ message_id message_id_of(byte_view content);
 /// The broadcast state of one topic: eager/lazy peer sets, seen ids, payload cache.
 class plumtree {
 public:
-  plumtree(endpoint_id me, plumtree_config cfg);
+  /// `hash_key` keys the hash of message ids in its tables (random per node in real use, so that
+  /// peers cannot pick colliding ids; any value in tests).
+  plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key = 0);
 
   /// Arms the cache eviction timer. Call once, when the topic is created.
   void start(time_point now, effects& out);
@@ -83,12 +88,12 @@ public:
   const std::set<endpoint_id>& eager_peers() const { return eager_; }
   const std::set<endpoint_id>& lazy_peers() const { return lazy_; }
   /// True if a swarm message with this id was received or sent within the id retention.
-  bool has_seen(const message_id& id) const { return received_.contains(id); }
+  bool has_seen(const message_id& id) const { return seen_.contains(id); }
   /// Number of payloads in the Graft cache, and their bytes.
-  size_t cache_size() const { return cache_.size(); }
-  size_t cache_bytes() const { return cache_.weight(); }
+  size_t cache_size() const { return seen_.cache_size(); }
+  size_t cache_bytes() const { return seen_.cache_bytes(); }
   /// Number of seen ids remembered.
-  size_t seen_count() const { return received_.size(); }
+  size_t seen_count() const { return seen_.size(); }
   /// Number of ids announced by IHave and still missing.
   size_t missing_count() const { return missing_.size(); }
   const plumtree_config& config() const { return cfg_; }
@@ -96,58 +101,6 @@ public:
   void reset_stats() { stats_ = {}; }
 
 private:
-  struct id_hash {
-    size_t operator()(const message_id& id) const noexcept {
-      size_t h;
-      std::memcpy(&h, id.data(), sizeof h);
-      return h;
-    }
-  };
-
-  // A map whose entries expire in insertion order (every entry lives equally long).
-  template <class V>
-  class expiring_map {
-  public:
-    bool contains(const message_id& id) const { return map_.count(id) != 0; }
-    const V* find(const message_id& id) const {
-      auto it = map_.find(id);
-      return it == map_.end() ? nullptr : &it->second;
-    }
-    /// `weight` counts towards weight() (e.g. payload bytes) while the entry lives.
-    void insert(const message_id& id, V v, time_point expiry, size_t weight = 0) {
-      if (map_.emplace(id, std::move(v)).second) {
-        order_.push_back({expiry, id, weight});
-        weight_ += weight;
-      }
-    }
-    void expire_until(time_point now) {
-      while (!order_.empty() && order_.front().expiry <= now)
-        pop_oldest();
-    }
-    /// Drops the oldest entries until at most `n` entries and `w` weight remain.
-    void shrink_to(size_t n, size_t w) {
-      while (!order_.empty() && (map_.size() > n || weight_ > w))
-        pop_oldest();
-    }
-    size_t size() const { return map_.size(); }
-    size_t weight() const { return weight_; }
-
-  private:
-    struct entry {
-      time_point expiry;
-      message_id id;
-      size_t weight;
-    };
-    void pop_oldest() {
-      map_.erase(order_.front().id);
-      weight_ -= order_.front().weight;
-      order_.pop_front();
-    }
-    std::unordered_map<message_id, V, id_hash> map_;
-    std::deque<entry> order_;
-    size_t weight_ = 0;
-  };
-
   void on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now, effects& out);
   void on_ihave(const endpoint_id& from, const msg::ihave& m, time_point now, effects& out);
   void on_graft(const endpoint_id& from, const msg::graft& m, effects& out);
@@ -167,10 +120,10 @@ private:
   std::set<endpoint_id> eager_;
   std::set<endpoint_id> lazy_;
   std::map<endpoint_id, std::vector<msg::ihave_entry>> lazy_queue_;
-  std::unordered_map<message_id, std::deque<std::pair<endpoint_id, uint16_t>>, id_hash> missing_;
-  expiring_map<char> received_;
-  expiring_map<msg::gossip> cache_;
-  std::unordered_set<message_id, id_hash> graft_timer_armed_;
+  std::unordered_map<message_id, std::deque<std::pair<endpoint_id, uint16_t>>, id_hasher>
+    missing_;
+  seen_table seen_; // seen ids and the Graft cache
+  std::unordered_set<message_id, id_hasher> graft_timer_armed_;
   bool dispatch_armed_ = false;
   plumtree_stats stats_;
 };

@@ -35,9 +35,11 @@ void protocol::join(const topic_id& topic, const std::vector<endpoint_id>& peers
   auto it = topics_.find(topic);
   effects fx;
   if (it == topics_.end()) {
-    auto st = std::make_unique<topic_state>(topic_state{
-      hyparview(me_, addresses_, cfg_.membership, rng_.fork()), plumtree(me_, cfg_.broadcast),
-      {}});
+    auto swarm_rng = rng_.fork();
+    uint64_t hash_key = rng_.next();
+    auto st = std::make_unique<topic_state>(
+      topic_state{hyparview(me_, addresses_, cfg_.membership, std::move(swarm_rng)),
+                  plumtree(me_, cfg_.broadcast, hash_key), {}});
     st->swarm.start(now, fx);
     st->tree.start(now, fx);
     it = topics_.emplace(topic, std::move(st)).first;

@@ -90,7 +90,7 @@ struct disconnect {
 /// PlumTree: a payload; `id` must be blake2b_256(content).
 struct gossip {
   message_id id{};
-  bytes content;
+  shared_bytes content;
   delivery_scope scope;
 };
 /// PlumTree: move the sender to the receiver's lazy set.
