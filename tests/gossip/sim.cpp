@@ -139,3 +139,19 @@ TEST_CASE("gossip sim: a node that leaves tells its neighbours, who refill") {
   }
   CHECK(s.report().without_neighbors == 0);
 }
+
+TEST_CASE("gossip sim: refusals are counted by kind, and the swarm copes with their disconnects") {
+  sim_config cfg;
+  cfg.proto.membership.shuffle_interval = 1s;
+  cfg.proto.flood.shuffle = {1, std::chrono::hours(1)}; // one Shuffle per peer, ever
+  simulator s(cfg);
+  s.bootstrap(30);
+  s.run_for(10s);
+  CHECK(s.refused()[2] > 0);
+  for (size_t k = 0; k < s.refused().size(); ++k)
+    if (k != 2)
+      CHECK(s.refused()[k] == 0);
+  auto r = s.gossip_round({{s.random_live_node(), bytes{1, 2, 3}}});
+  CHECK(r.missed == 0);
+  CHECK(s.report().without_neighbors == 0);
+}
