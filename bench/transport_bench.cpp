@@ -7,6 +7,7 @@
 // Senders keep a bounded window in flight (the transport drops a peer whose queue overflows).
 // Usage: bench_transport_bench [seconds per run (default 2)] [idle seconds (default 10)]
 //                              [only: raw|transport|gossip|idle]
+// Environment: DTT_WINDOW (messages in flight, default 256), DTT_GOSSIP_NODES (e.g. "2,10").
 #include "actors/gossip_actor.hpp"
 #include "gossip/transport/transport.hpp"
 #include "messages/types.hpp"
@@ -344,6 +345,20 @@ int main(int argc, char** argv) {
   double idle_seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
   std::string only = argc > 3 ? argv[3] : "";
   auto want = [&](const char* part) { return only.empty() || only == part; };
+  // Swarm sizes of the gossip runs: DTT_GOSSIP_NODES="2,10" (default 2, 5 and 10).
+  std::vector<size_t> node_counts{2, 5, 10};
+  if (const char* env = std::getenv("DTT_GOSSIP_NODES")) {
+    node_counts.clear();
+    for (const char* p = env; *p;) {
+      char* end = nullptr;
+      auto n = std::strtoul(p, &end, 10);
+      if (end == p)
+        break;
+      if (n >= 2)
+        node_counts.push_back(n);
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
   size_t window = std::getenv("DTT_WINDOW") ? std::strtoul(std::getenv("DTT_WINDOW"), nullptr, 10) : 256;
   fmt::print("transport bench: {} s per run, window {} messages, {} hardware threads\n\n",
              seconds, window, std::thread::hardware_concurrency());
@@ -371,7 +386,7 @@ int main(int argc, char** argv) {
     if (want("transport"))
       line("TLS transport, 1 peer", transport_only(size, seconds, window), raw);
     if (want("gossip"))
-      for (size_t n : {size_t(2), size_t(5), size_t(10)})
+      for (size_t n : node_counts)
         line(fmt::format("gossip broadcast, {} nodes", n),
              gossip_broadcast(sys, n, size, seconds, window), raw);
   }

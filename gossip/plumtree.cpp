@@ -126,7 +126,7 @@ void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_poi
 }
 
 void plumtree::optimize(const endpoint_id& sender, uint16_t round,
-                        const std::deque<std::pair<endpoint_id, uint16_t>>& announced,
+                        const announcers& announced,
                         effects& out) {
   // If a lazy peer announced the message much closer to its origin than the eager path
   // delivered it, swap them (paper §3.8, "optimization").
@@ -154,7 +154,7 @@ void plumtree::on_ihave(const endpoint_id& from, const msg::ihave& m, time_point
     if (it == missing_.end()) {
       if (missing_.size() >= cfg_.max_missing)
         continue;
-      it = missing_.emplace(e.id, std::deque<std::pair<endpoint_id, uint16_t>>{}).first;
+      it = missing_.emplace(e.id, announcers{}).first;
     }
     auto& q = it->second;
     bool known = std::any_of(q.begin(), q.end(), [&](const auto& x) { return x.first == from; });
@@ -177,7 +177,7 @@ void plumtree::on_graft_timer(const message_id& id, time_point now, effects& out
     return;
   }
   auto [peer, round] = it->second.front();
-  it->second.pop_front();
+  it->second.erase(it->second.begin());
   if (it->second.empty())
     missing_.erase(it);
   add_eager(peer);

@@ -101,6 +101,10 @@ public:
   void reset_stats() { stats_ = {}; }
 
 private:
+  // Who announced a missing id, and at which round, oldest first (at most max_announcers: a
+  // vector, not a deque, whose first block alone would be 512 bytes per missing id).
+  using announcers = std::vector<std::pair<endpoint_id, uint16_t>>;
+
   void on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now, effects& out);
   void on_ihave(const endpoint_id& from, const msg::ihave& m, time_point now, effects& out);
   void on_graft(const endpoint_id& from, const msg::graft& m, effects& out);
@@ -108,7 +112,7 @@ private:
   void on_dispatch(effects& out);
   void on_evict(time_point now, effects& out);
   void optimize(const endpoint_id& sender, uint16_t round,
-                const std::deque<std::pair<endpoint_id, uint16_t>>& announced, effects& out);
+                const announcers& announced, effects& out);
   void eager_push(const msg::gossip& m, const endpoint_id& except, effects& out);
   void lazy_push(const msg::gossip& m, const endpoint_id& except, time_point now, effects& out);
   void add_eager(const endpoint_id& peer);
@@ -120,7 +124,7 @@ private:
   std::set<endpoint_id> eager_;
   std::set<endpoint_id> lazy_;
   std::map<endpoint_id, std::vector<msg::ihave_entry>> lazy_queue_;
-  std::unordered_map<message_id, std::deque<std::pair<endpoint_id, uint16_t>>, id_hasher>
+  std::unordered_map<message_id, announcers, id_hasher>
     missing_;
   seen_table seen_; // seen ids and the Graft cache
   std::unordered_set<message_id, id_hasher> graft_timer_armed_;
