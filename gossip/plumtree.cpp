@@ -15,6 +15,7 @@ plumtree::plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key)
     missing_(16, id_hasher(hash_key)),
     seen_(cfg.message_id_retention, cfg.message_cache_retention, cfg.max_seen_ids,
           cfg.max_cache_bytes, hash_key + 1),
+    answered_(cfg.message_cache_retention, cfg.max_graft_answers, hash_key + 5),
     graft_timer_armed_(16, id_hasher(hash_key + 3)) {}
 
 void plumtree::remember(const msg::gossip& m, time_point now) {
@@ -53,7 +54,7 @@ void plumtree::receive(const endpoint_id& from, const msg::body& m, time_point n
     add_lazy(from);
   } else if (auto* gr = std::get_if<msg::graft>(&m)) {
     ++stats_.control_messages_received;
-    on_graft(from, *gr, out);
+    on_graft(from, *gr, now, out);
   } else if (auto* ih = std::get_if<msg::ihave>(&m)) {
     ++stats_.control_messages_received;
     on_ihave(from, *ih, now, out);
@@ -176,6 +177,9 @@ void plumtree::on_graft_timer(const message_id& id, time_point now, effects& out
       missing_.erase(it);
     return;
   }
+  // The announcer leaves the id's list as it is Grafted, so the next Graft for this id (after
+  // graft_timeout_2) goes to the next announcer: we never Graft one peer twice for one id, and
+  // on_graft answers a (peer, id) pair once.
   auto [peer, round] = it->second.front();
   it->second.erase(it->second.begin());
   if (it->second.empty())
@@ -190,12 +194,22 @@ void plumtree::on_graft_timer(const message_id& id, time_point now, effects& out
   out.push_back(effect::timer{now + cfg_.graft_timeout_2, t});
 }
 
-void plumtree::on_graft(const endpoint_id& from, const msg::graft& m, effects& out) {
+void plumtree::on_graft(const endpoint_id& from, const msg::graft& m, time_point now,
+                        effects& out) {
   add_eager(from);
   if (!m.id)
+    return; // an optimisation Graft: only makes the sender eager
+  auto cached = seen_.cached(*m.id);
+  if (!cached)
     return;
-  if (auto cached = seen_.cached(*m.id))
-    out.push_back(effect::send{from, std::move(*cached)});
+  // An honest peer Grafts one announcer at most once per id (on_graft_timer moves on to the
+  // next announcer), so a repeated Graft is a replay asking us to resend up to 4 KiB for a few
+  // dozen bytes: answered once per (peer, id) while the payload is cached (graft_answers.hpp).
+  if (!answered_.first_answer(from, *m.id, now)) {
+    ++stats_.repeated_grafts;
+    return;
+  }
+  out.push_back(effect::send{from, std::move(*cached)});
 }
 
 void plumtree::on_dispatch(effects& out) {
@@ -218,6 +232,7 @@ void plumtree::on_dispatch(effects& out) {
 
 void plumtree::on_evict(time_point now, effects& out) {
   seen_.expire(now);
+  answered_.expire(now);
   out.push_back(effect::timer{now + cfg_.cache_evict_interval, {topic_timer::kind::evict_cache}});
 }
 

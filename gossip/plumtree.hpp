@@ -5,6 +5,7 @@
 // on iroh-gossip's proto/plumtree).
 
 #include "gossip/effects.hpp"
+#include "gossip/graft_answers.hpp"
 #include "gossip/id_map.hpp"
 #include "gossip/seen_table.hpp"
 
@@ -52,6 +53,11 @@ struct plumtree_config {
   /// entries go first (a Graft for them then goes unanswered, as after the retention).
   size_t max_cache_bytes = 64u << 20;
   size_t max_seen_ids = 1u << 20;
+  /// Memory bound of the (peer, id) pairs whose Graft we answered, each answered once while
+  /// its payload is cached (gossip/graft_answers.hpp; dtt's choice, iroh-gossip answers every
+  /// Graft): one peer Grafting at its whole flood budget (2000/s, config::flood) for the 30 s
+  /// cache retention, about 4 MB.
+  size_t max_graft_answers = 1u << 16;
 };
 
 /// Counters for the simulator (RMR and LDH, PROTOCOL.md §8.4 / iroh-gossip's sim).
@@ -59,6 +65,7 @@ struct plumtree_stats {
   uint64_t payload_messages_received = 0; ///< Gossip messages, duplicates included
   uint64_t control_messages_received = 0; ///< Prune, Graft, IHave
   uint16_t max_last_delivery_hop = 0;     ///< highest round of a first delivery
+  uint64_t repeated_grafts = 0; ///< Grafts for a payload already sent to that peer (unanswered)
 };
 
 /// The hash used for message ids (BLAKE2b-256 of the content; see gossip/types.hpp).
@@ -96,6 +103,8 @@ public:
   size_t seen_count() const { return seen_.size(); }
   /// Number of ids announced by IHave and still missing.
   size_t missing_count() const { return missing_.size(); }
+  /// Number of (peer, id) pairs remembered as answered by Graft.
+  size_t graft_answer_count() const { return answered_.size(); }
   const plumtree_config& config() const { return cfg_; }
   const plumtree_stats& stats() const { return stats_; }
   void reset_stats() { stats_ = {}; }
@@ -107,7 +116,7 @@ private:
 
   void on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now, effects& out);
   void on_ihave(const endpoint_id& from, const msg::ihave& m, time_point now, effects& out);
-  void on_graft(const endpoint_id& from, const msg::graft& m, effects& out);
+  void on_graft(const endpoint_id& from, const msg::graft& m, time_point now, effects& out);
   void on_graft_timer(const message_id& id, time_point now, effects& out);
   void on_dispatch(effects& out);
   void on_evict(time_point now, effects& out);
@@ -127,6 +136,7 @@ private:
   std::unordered_map<message_id, announcers, id_hasher>
     missing_;
   seen_table seen_; // seen ids and the Graft cache
+  graft_answers answered_; // (peer, id) pairs answered by Graft while cached
   std::unordered_set<message_id, id_hasher> graft_timer_armed_;
   bool dispatch_armed_ = false;
   plumtree_stats stats_;

@@ -183,6 +183,81 @@ TEST_CASE_FIXTURE(fixture, "plumtree: Graft makes the sender eager and returns t
   CHECK(fx.empty());
 }
 
+TEST_CASE_FIXTURE(fixture, "plumtree: a repeated Graft for an id is not answered again, another peer's is") {
+  auto g = gossip_of("asked twice", 0);
+  pt.receive(id_of(1), g, t0, fx);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0, fx);
+  REQUIRE(sent<msg::gossip>(fx).size() == 1);
+  CHECK(pt.graft_answer_count() == 1);
+  fx.clear();
+  // The same peer, the same id: nothing sent (an honest peer asks its next announcer).
+  for (int i = 0; i < 10; ++i)
+    pt.receive(id_of(4), msg::graft{g.id, 1}, t0 + 10ms, fx);
+  CHECK(sent<msg::gossip>(fx).empty());
+  CHECK(eager(4));
+  CHECK(pt.stats().repeated_grafts == 10);
+  CHECK(pt.graft_answer_count() == 1);
+  // Another peer still gets the payload, once.
+  pt.receive(id_of(5), msg::graft{g.id, 1}, t0 + 10ms, fx);
+  auto back = sent<msg::gossip>(fx);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].first == id_of(5));
+  CHECK(back[0].second.content == g.content);
+  fx.clear();
+  pt.receive(id_of(5), msg::graft{g.id, 1}, t0 + 20ms, fx);
+  CHECK(sent<msg::gossip>(fx).empty());
+  // The same peer Grafting another cached id is answered.
+  auto h = gossip_of("another", 0);
+  pt.receive(id_of(1), h, t0 + 20ms, fx);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{h.id, 1}, t0 + 30ms, fx);
+  REQUIRE(sent<msg::gossip>(fx).size() == 1);
+  // A Graft without an id is unaffected: it still makes its sender eager and sends nothing.
+  pt.receive(id_of(4), msg::prune{}, t0 + 40ms, fx);
+  CHECK(lazy(4));
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{std::nullopt, 0}, t0 + 50ms, fx);
+  pt.receive(id_of(4), msg::graft{std::nullopt, 0}, t0 + 50ms, fx);
+  CHECK(eager(4));
+  CHECK(fx.empty());
+  CHECK(pt.graft_answer_count() == 3);
+}
+
+TEST_CASE("plumtree: the memory of answered Grafts stays bounded under a stream of distinct ids") {
+  plumtree_config cfg;
+  cfg.max_graft_answers = 16;
+  plumtree pt{id_of(100), cfg};
+  pt.neighbor_up(id_of(1));
+  pt.neighbor_up(id_of(2));
+  effects fx;
+  pt.start(t0, fx);
+  std::vector<msg::gossip> ms;
+  for (int i = 0; i < 200; ++i) {
+    ms.push_back(gossip_of("stream " + std::to_string(i), 0));
+    pt.receive(id_of(1), ms.back(), t0, fx);
+  }
+  fx.clear();
+  size_t answered = 0;
+  for (const auto& m : ms) {
+    pt.receive(id_of(2), msg::graft{m.id, 1}, t0 + 1ms, fx);
+    CHECK(pt.graft_answer_count() <= cfg.max_graft_answers);
+    answered += sent<msg::gossip>(fx).size();
+    fx.clear();
+  }
+  CHECK(answered == ms.size()); // each distinct id answered once
+  CHECK(pt.graft_answer_count() == cfg.max_graft_answers);
+  // The newest pairs are the ones remembered: a repeat of the last id is still refused.
+  pt.receive(id_of(2), msg::graft{ms.back().id, 1}, t0 + 2ms, fx);
+  CHECK(sent<msg::gossip>(fx).empty());
+  // The pairs expire with the cache retention (30 s), together with their payloads.
+  pt.timer_fired({topic_timer::kind::evict_cache}, t0 + 29s, fx);
+  CHECK(pt.graft_answer_count() == cfg.max_graft_answers);
+  pt.timer_fired({topic_timer::kind::evict_cache}, t0 + 31s, fx);
+  CHECK(pt.graft_answer_count() == 0);
+  CHECK(pt.cache_size() == 0);
+}
+
 TEST_CASE_FIXTURE(fixture, "plumtree: the tree is optimised when a lazy path is 7 rounds shorter") {
   auto a = gossip_of("hi", 6);
   pt.receive(id_of(4), msg::ihave{{{a.id, 2}}}, t0, fx);
