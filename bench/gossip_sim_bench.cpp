@@ -26,11 +26,11 @@ double mean_of(const std::map<size_t, size_t>& h) {
 void row(const scenario_result& r, double wall) {
   const auto& s = r.rounds;
   fmt::print("| {:<18} | {:>5} | {:>3} | {:>6.3f} | {:>6} | {:>6.3f} | {:>5.1f} | {:>3.0f} | "
-             "{:>6} | {:>4} | {:>7.0f} | {:>4.2f} | {:>5.1f} | {:>3} | {:>5.1f} |\n",
+             "{:>6} | {:>4} | {:>7} | {:>7.0f} | {:>4.2f} | {:>5.1f} | {:>3} | {:>5.1f} |\n",
              r.name, r.nodes, s.rounds, s.mean.rmr,
              s.rounds > 1 ? fmt::format("{:.3f}", s.rmr_after_first) : "-", s.max.rmr, s.mean.ldh,
              s.max.ldh,
-             s.missed_total, s.mean.duplicate_events,
+             s.missed_total, s.mean.duplicate_events, r.refused,
              std::chrono::duration<double, std::milli>(s.mean.elapsed).count(),
              mean_of(r.views.active), mean_of(r.views.passive), r.views.without_neighbors, wall);
 }
@@ -44,12 +44,12 @@ int main(int argc, char** argv) {
   fmt::print("gossip simulator, seed {}, latency {}-{} ms per link, round timeout {} s\n\n",
              cfg.seed, cfg.latency_min / 1ms, cfg.latency_max / 1ms, cfg.round_timeout / 1s);
   fmt::print("| {:<18} | {:>5} | {:>3} | {:>6} | {:>6} | {:>6} | {:>5} | {:>3} | {:>6} | {:>4} | "
-             "{:>7} | {:>4} | {:>5} | {:>3} | {:>5} |\n",
+             "{:>7} | {:>7} | {:>4} | {:>5} | {:>3} | {:>5} |\n",
              "scenario", "nodes", "rnd", "RMR", "RMR>1", "RMRmax", "LDH", "max", "missed", "dup",
-             "ms/rnd", "act", "pass", "iso", "wall");
+             "refused", "ms/rnd", "act", "pass", "iso", "wall");
   fmt::print("|{:-<20}|{:-<7}|{:-<5}|{:-<8}|{:-<8}|{:-<8}|{:-<7}|{:-<5}|{:-<8}|{:-<6}|{:-<9}|"
-             "{:-<6}|{:-<7}|{:-<5}|{:-<7}|\n", "", "", "", "", "", "", "", "", "", "", "", "", "",
-             "", "");
+             "{:-<9}|{:-<6}|{:-<7}|{:-<5}|{:-<7}|\n", "", "", "", "", "", "", "", "", "", "", "",
+             "", "", "", "", "");
   std::vector<std::pair<std::string, std::function<scenario_result(size_t)>>> runs = {
     {"single", [&](size_t n) { return single_sender(n, 30, cfg); }},
     {"multi", [&](size_t n) { return multiple_senders(n, 30, cfg); }},
@@ -73,7 +73,9 @@ int main(int argc, char** argv) {
   fmt::print("\nRMR/LDH: mean over rounds (RMRmax/max: worst round); RMR>1: mean RMR of the\n"
              "rounds after the first (the first broadcast builds the tree over every link); each\n"
              "round ends {} s after its last delivery; missed: total over rounds;\n"
-             "dup: duplicate Received events; act/pass: mean view sizes at the end; iso: live\n"
+             "dup: duplicate Received events; refused: control messages refused by the flood\n"
+             "guard over the whole run (gossip/flood_guard.hpp; honest nodes should cause none;\n"
+             "each closes a connection); act/pass: mean view sizes at the end; iso: live\n"
              "nodes with no neighbour; wall: seconds of real time.\n\nview histograms (size: "
              "nodes) at the end:\n",
              std::chrono::duration<double>(cfg.round_drain).count());

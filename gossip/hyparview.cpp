@@ -10,6 +10,18 @@ bool contains(const std::vector<endpoint_id>& v, const endpoint_id& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
 }
 
+// Bound on the Shuffles awaiting a reply (one per shuffle_interval is started; more are
+// outstanding at once only if shuffle_reply_window exceeds the interval).
+constexpr size_t max_outstanding_shuffles = 4;
+// How long after a link ends its peer's parting ShuffleReply is still merged (dtt's choice):
+// when both ends drop a link at once (a crowd of Joins makes this common), each one's
+// ShuffleReply + Disconnect crosses the other's and arrives a trip after the link ended here;
+// a trip is well under a second in the simulator and a few seconds at worst over a relay.
+constexpr duration parting_grace = std::chrono::seconds(10);
+// Bound on the peers holding a parting ShuffleReply credit (the active view, the Neighbor
+// requests in flight and the links ended within parting_grace).
+constexpr size_t max_parting_credits = 64;
+
 bool erase(std::vector<endpoint_id>& v, const endpoint_id& x) {
   auto it = std::find(v.begin(), v.end(), x);
   if (it == v.end())
@@ -53,7 +65,7 @@ void hyparview::receive(const endpoint_id& from, const msg::body& m, time_point 
   else if (auto* s = std::get_if<msg::shuffle>(&m))
     on_shuffle(from, *s, now, out);
   else if (auto* sr = std::get_if<msg::shuffle_reply>(&m))
-    on_shuffle_reply(*sr, now, out);
+    on_shuffle_reply(from, *sr, now, out);
   else if (auto* n = std::get_if<msg::neighbor>(&m))
     on_neighbor(from, *n, now, out);
   else if (auto* d = std::get_if<msg::disconnect>(&m))
@@ -79,6 +91,7 @@ void hyparview::connection_closed(const endpoint_id& peer, time_point now, effec
   }
   if (pending_.erase(peer)) {
     // Our Neighbor request could not be delivered: a failed dial (paper p7).
+    link_ended(peer, now);
     alive_disconnect_.erase(peer);
     remove_passive(peer);
     refill({peer}, now, out);
@@ -96,6 +109,8 @@ void hyparview::quit(time_point, effects& out) {
   }
   pending_.clear();
   refused_.clear();
+  parting_.clear();
+  shuffles_out_.clear();
 }
 
 void hyparview::on_join(const endpoint_id& from, const std::optional<peer_data>& data,
@@ -152,10 +167,66 @@ void hyparview::on_shuffle(const endpoint_id& from, const msg::shuffle& m, time_
       effect::send{next[0], msg::shuffle{m.origin, m.nodes, uint16_t(m.ttl - 1)}});
 }
 
-void hyparview::on_shuffle_reply(const msg::shuffle_reply& m, time_point now, effects& out) {
-  for (const auto& node : m.nodes)
-    add_passive(node.id, node.data, out);
-  refill({}, now, out);
+bool hyparview::take_outstanding_shuffle(time_point now) {
+  while (!shuffles_out_.empty() && shuffles_out_.front() <= now)
+    shuffles_out_.pop_front();
+  if (shuffles_out_.empty())
+    return false;
+  shuffles_out_.pop_front();
+  return true;
+}
+
+void hyparview::on_shuffle_reply(const endpoint_id& from, const msg::shuffle_reply& m,
+                                 time_point now, effects& out) {
+  // Merged only in the two cases in which §8.3 sends one (see the class comment); otherwise
+  // anyone could fill our passive view with ids of its choice. Others are ignored, not refused
+  // (a late answer may come from an honest but slow walk).
+  if (take_parting_credit(from, now)) {
+    // Into free slots only: a peer can Join (always accepted) and leave just to send one.
+    for (const auto& node : m.nodes)
+      add_passive(node.id, node.data, out, false);
+    refill({}, now, out);
+    return;
+  }
+  if (take_outstanding_shuffle(now)) {
+    for (const auto& node : m.nodes)
+      add_passive(node.id, node.data, out);
+    refill({}, now, out);
+    return;
+  }
+  ++stats_.unsolicited_shuffle_replies;
+}
+
+void hyparview::link_started(const endpoint_id& peer, time_point now) {
+  parting_[peer] = time_point::max();
+  if (parting_.size() > max_parting_credits)
+    drop_parting_credit(now);
+}
+
+void hyparview::link_ended(const endpoint_id& peer, time_point now) {
+  auto it = parting_.find(peer);
+  if (it != parting_.end() && it->second == time_point::max())
+    it->second = now + parting_grace;
+}
+
+bool hyparview::take_parting_credit(const endpoint_id& peer, time_point now) {
+  auto it = parting_.find(peer);
+  if (it == parting_.end())
+    return false;
+  bool valid = it->second > now;
+  parting_.erase(it);
+  return valid;
+}
+
+void hyparview::drop_parting_credit(time_point now) {
+  // The expired first, else the link that ended first (a live link's credit last).
+  for (auto it = parting_.begin(); it != parting_.end();)
+    it = it->second <= now ? parting_.erase(it) : std::next(it);
+  if (parting_.size() <= max_parting_credits)
+    return;
+  auto oldest = std::min_element(parting_.begin(), parting_.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+  parting_.erase(oldest);
 }
 
 void hyparview::on_neighbor(const endpoint_id& from, const msg::neighbor& m, time_point now,
@@ -163,13 +234,17 @@ void hyparview::on_neighbor(const endpoint_id& from, const msg::neighbor& m, tim
   bool is_reply = pending_.erase(from) != 0;
   refused_.erase(from);
   // High priority is always accepted (evicting if full); Low only into a free slot (§4.3).
-  if (!add_active(from, m.data, m.prio, !is_reply, now, out))
+  if (!add_active(from, m.data, m.prio, !is_reply, now, out)) {
+    link_ended(from, now);
     send_disconnect(from, true, out);
+  }
 }
 
 void hyparview::on_disconnect(const endpoint_id& from, const msg::disconnect& m, time_point now,
                               effects& out) {
   bool was_pending = pending_.erase(from) != 0;
+  if (was_pending)
+    link_ended(from, now);
   if (contains(active_, from)) {
     remove_active(from, m.alive ? removal::disconnect_alive : removal::disconnect_leaving, now,
                   out);
@@ -200,12 +275,16 @@ void hyparview::on_shuffle_timer(time_point now, effects& out) {
       s.nodes.push_back(info_of(id));
     s.nodes.push_back(peer_info{me_, me_data_});
     out.push_back(effect::send{node, std::move(s)});
+    shuffles_out_.push_back(now + cfg_.shuffle_reply_window);
+    while (shuffles_out_.size() > max_outstanding_shuffles)
+      shuffles_out_.pop_front();
   }
   out.push_back(effect::timer{now + cfg_.shuffle_interval, {topic_timer::kind::shuffle}});
 }
 
 void hyparview::on_neighbor_timer(const endpoint_id& peer, time_point now, effects& out) {
   if (pending_.erase(peer)) {
+    link_ended(peer, now);
     // No answer: "node q is considered failed and removed from p's passive view" (p7).
     remove_passive(peer);
     refill({peer}, now, out);
@@ -229,6 +308,7 @@ bool hyparview::add_active(const endpoint_id& peer, const std::optional<peer_dat
     remove_active(victim, removal::random, now, out);
   }
   active_.push_back(peer);
+  link_started(peer, now);
   erase(passive_, peer);
   alive_disconnect_.erase(peer);
   refused_.erase(peer);
@@ -239,19 +319,24 @@ bool hyparview::add_active(const endpoint_id& peer, const std::optional<peer_dat
 }
 
 void hyparview::add_passive(const endpoint_id& peer, const std::optional<peer_data>& data,
-                            effects& out) {
+                            effects& out, bool evict) {
   if (peer == me_)
     return;
-  learn(peer_info{peer, data}, out);
-  if (contains(active_, peer) || contains(passive_, peer))
+  if (contains(active_, peer) || contains(passive_, peer)) {
+    learn(peer_info{peer, data}, out);
     return;
+  }
+  // A peer that does not get in is not learned either (its addresses would outlive it).
   if (passive_.size() >= cfg_.passive_view_capacity && !passive_.empty()) {
+    if (!evict)
+      return;
     // Never evict a peer whose Neighbor request is outstanding.
     auto victims = sample(passive_, std::vector<endpoint_id>(pending_.begin(), pending_.end()), 1);
     if (victims.empty())
       return;
     remove_passive(victims[0]);
   }
+  learn(peer_info{peer, data}, out);
   passive_.push_back(peer);
 }
 
@@ -259,6 +344,7 @@ void hyparview::remove_active(const endpoint_id& peer, removal why, time_point n
                               effects& out) {
   if (!erase(active_, peer))
     return;
+  link_ended(peer, now);
   out.push_back(effect::emit{event{event::kind::neighbor_down, peer, {}, {}}});
   bool keep_passive = false;
   switch (why) {
@@ -323,6 +409,7 @@ void hyparview::request_neighbor(const endpoint_id& peer, priority prio, time_po
                                  effects& out) {
   if (!pending_.insert(peer).second)
     return;
+  link_started(peer, now);
   out.push_back(effect::send{peer, msg::neighbor{prio, me_data_}});
   out.push_back(effect::timer{now + cfg_.neighbor_request_timeout,
                               {topic_timer::kind::neighbor_request, peer}});

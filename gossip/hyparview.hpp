@@ -8,6 +8,7 @@
 #include "gossip/rng.hpp"
 
 #include <chrono>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -38,11 +39,21 @@ struct hyparview_config {
   /// How long a Neighbor request may stay unanswered before the next passive peer is tried
   /// (iroh-gossip's choice); PROTOCOL.md §8.3.
   duration neighbor_request_timeout = std::chrono::milliseconds(500);
+  /// How long after starting a Shuffle we accept a ShuffleReply for it (dtt's choice; iroh-gossip
+  /// accepts any ShuffleReply at any time, which lets one message from anyone fill our passive
+  /// view with ids of its choice). The walk takes at most shuffle_random_walk_length (6) hops
+  /// and the reply one more, each possibly over a fresh connection (a dial, a few round trips
+  /// through a relay), so a few seconds; 30 s leaves room for slow dials and is half the
+  /// shuffle interval, so at the defaults at most one Shuffle is outstanding.
+  duration shuffle_reply_window = std::chrono::seconds(30);
 };
 
 /// Counters for the simulator.
 struct hyparview_stats {
   uint64_t messages_received = 0;
+  /// ShuffleReplies ignored: neither the one parting reply of a (recent) link nor the answer
+  /// to an outstanding Shuffle of ours (see hyparview).
+  uint64_t unsolicited_shuffle_replies = 0;
 };
 
 /// The membership state of one topic: active and passive views.
@@ -52,6 +63,21 @@ struct hyparview_stats {
 /// failed Neighbor request is retried with another passive peer (a refusal after its timer, so
 /// retries are paced); a connection closing while our Neighbor request is pending counts as a
 /// failed dial (the peer leaves the passive view and the next one is tried at once).
+///
+/// And one against forged membership (iroh-gossip merges any ShuffleReply from anyone, which
+/// lets one message fill our passive view with ids of the sender's choice). A ShuffleReply is
+/// merged only in the two cases in which §8.3 sends one:
+///   - the parting reply: §8.3 sends ShuffleReply + Disconnect when it drops a link (an
+///     eviction, a refused Low request, a quit) so that the peer dropped can refill its views.
+///     One is merged per link (active, or a Neighbor request of ours), from the peer on its
+///     other end, while the link lasts and for a short grace after it ends (both ends often drop
+///     a link at once and their replies cross). Its nodes only fill free passive slots and
+///     evict nobody: a peer can get a link by Joining (always accepted), so a parting reply
+///     must not displace what we know.
+///   - the answer to one of our Shuffles, from anyone (the end of the walk replies to its
+///     origin): one reply per Shuffle started within shuffle_reply_window.
+/// Other ShuffleReplies are ignored, not refused (a late answer may be honest), and counted in
+/// the stats. Nothing changes on the wire.
 class hyparview {
 public:
   /// `me` is our endpoint id, `me_data` our dialing addresses (sent in Join/Neighbor/Shuffle).
@@ -91,7 +117,15 @@ private:
   void on_forward_join(const endpoint_id& from, const msg::forward_join& m, time_point now,
                        effects& out);
   void on_shuffle(const endpoint_id& from, const msg::shuffle& m, time_point now, effects& out);
-  void on_shuffle_reply(const msg::shuffle_reply& m, time_point now, effects& out);
+  void on_shuffle_reply(const endpoint_id& from, const msg::shuffle_reply& m, time_point now,
+                        effects& out);
+  bool take_outstanding_shuffle(time_point now);
+  // Parting ShuffleReply credits: one per link (active or Neighbor request), kept for a grace
+  // period after the link ends.
+  void link_started(const endpoint_id& peer, time_point now);
+  void link_ended(const endpoint_id& peer, time_point now);
+  bool take_parting_credit(const endpoint_id& peer, time_point now);
+  void drop_parting_credit(time_point now);
   void on_neighbor(const endpoint_id& from, const msg::neighbor& m, time_point now, effects& out);
   void on_disconnect(const endpoint_id& from, const msg::disconnect& m, time_point now,
                      effects& out);
@@ -100,7 +134,9 @@ private:
 
   bool add_active(const endpoint_id& peer, const std::optional<peer_data>& data, priority prio,
                   bool reply, time_point now, effects& out);
-  void add_passive(const endpoint_id& peer, const std::optional<peer_data>& data, effects& out);
+  // `evict`: when the view is full, replace a random passive peer (else skip `peer`).
+  void add_passive(const endpoint_id& peer, const std::optional<peer_data>& data, effects& out,
+                   bool evict = true);
   void remove_active(const endpoint_id& peer, removal why, time_point now, effects& out);
   void remove_passive(const endpoint_id& peer);
   void refill(const std::vector<endpoint_id>& skip, time_point now, effects& out);
@@ -125,6 +161,12 @@ private:
   std::set<endpoint_id> refused_;         // refused requests, retried when their timer fires
   std::set<endpoint_id> alive_disconnect_; // said Disconnect(alive): keep passive on close
   std::map<endpoint_id, peer_data> addresses_;
+  // Deadlines of our outstanding Shuffles (start + shuffle_reply_window), oldest first; one is
+  // taken by each ShuffleReply merged. Bounded by max_outstanding_shuffles.
+  std::deque<time_point> shuffles_out_;
+  // Peers whose parting ShuffleReply we would merge, with the end of that right
+  // (time_point::max() while linked); at most max_parting_credits.
+  std::map<endpoint_id, time_point> parting_;
   hyparview_stats stats_;
 };
 

@@ -319,12 +319,13 @@ TEST_CASE_FIXTURE(fixture, "hyparview: a Shuffle is forwarded while ttl > 0, els
 
 TEST_CASE_FIXTURE(fixture, "hyparview: the passive view stays within capacity and never holds us or actives") {
   fill_active(1, 2);
+  hv.timer_fired({topic_timer::kind::shuffle}, t0, fx); // a ShuffleReply is merged as its answer
   msg::shuffle_reply r;
   for (int i = 0; i < 60; ++i)
     r.nodes.push_back({id_of(uint8_t(20 + i)), std::nullopt});
   r.nodes.push_back({id_of(100), std::nullopt});
   r.nodes.push_back({id_of(1), std::nullopt});
-  hv.receive(id_of(1), r, t0, fx);
+  hv.receive(id_of(90), r, t0, fx);
   CHECK(hv.passive_view().size() == 30);
   CHECK_FALSE(has(hv.passive_view(), id_of(100)));
   CHECK_FALSE(has(hv.passive_view(), id_of(1)));
@@ -352,4 +353,104 @@ TEST_CASE_FIXTURE(fixture, "hyparview: a swarm message from a non-neighbour clos
   fx.clear();
   hv.receive(id_of(61), msg::disconnect{true}, t0, fx);
   CHECK(disconnects(fx).empty());
+}
+
+namespace {
+
+msg::shuffle_reply reply_of(std::initializer_list<uint8_t> peers) {
+  msg::shuffle_reply r;
+  for (auto p : peers)
+    r.nodes.push_back({id_of(p), peer_data{{"10.0.0.1", p}}});
+  return r;
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(fixture, "hyparview: a ShuffleReply with no Shuffle of ours outstanding changes nothing") {
+  fill_active(1, 2);
+  add_passive({30, 31});
+  fx.clear();
+  auto passive = hv.passive_view();
+  hv.receive(id_of(60), reply_of({70, 71, 72, 73, 74, 75, 76}), t0, fx);
+  CHECK(hv.passive_view() == passive);
+  CHECK(hv.addresses_of(id_of(70)) == nullptr);
+  CHECK(hv.stats().unsolicited_shuffle_replies == 1);
+  // Ignored, not refused: only the usual close of a non-neighbour's connection (§8.3).
+  CHECK(sent<msg::disconnect>(fx).empty());
+  CHECK(sent<msg::neighbor>(fx).empty());
+  CHECK(disconnects(fx) == std::vector<endpoint_id>{id_of(60)});
+}
+
+TEST_CASE_FIXTURE(fixture, "hyparview: after our Shuffle one reply is merged, a second is ignored, none after the window") {
+  fill_active(1, 2);
+  fx.clear();
+  hv.timer_fired({topic_timer::kind::shuffle}, t0, fx);
+  REQUIRE(sent<msg::shuffle>(fx).size() == 1);
+  hv.receive(id_of(60), reply_of({70, 71}), t0 + 1s, fx);
+  CHECK(has(hv.passive_view(), id_of(70)));
+  CHECK(has(hv.passive_view(), id_of(71)));
+  CHECK(hv.addresses_of(id_of(70)) != nullptr);
+  hv.receive(id_of(61), reply_of({72}), t0 + 2s, fx);
+  CHECK_FALSE(has(hv.passive_view(), id_of(72)));
+  CHECK(hv.stats().unsolicited_shuffle_replies == 1);
+  // The next Shuffle's answer is accepted only within shuffle_reply_window (30 s).
+  hv.timer_fired({topic_timer::kind::shuffle}, t0 + 60s, fx);
+  hv.receive(id_of(62), reply_of({73}), t0 + 60s + hv.config().shuffle_reply_window, fx);
+  CHECK_FALSE(has(hv.passive_view(), id_of(73)));
+  CHECK(hv.stats().unsolicited_shuffle_replies == 2);
+  // Two Shuffles outstanding: two replies.
+  hv.timer_fired({topic_timer::kind::shuffle}, t0 + 120s, fx);
+  hv.timer_fired({topic_timer::kind::shuffle}, t0 + 121s, fx);
+  hv.receive(id_of(63), reply_of({74}), t0 + 122s, fx);
+  hv.receive(id_of(64), reply_of({75}), t0 + 122s, fx);
+  hv.receive(id_of(65), reply_of({76}), t0 + 122s, fx);
+  CHECK(has(hv.passive_view(), id_of(74)));
+  CHECK(has(hv.passive_view(), id_of(75)));
+  CHECK_FALSE(has(hv.passive_view(), id_of(76)));
+  CHECK(hv.stats().unsolicited_shuffle_replies == 3);
+}
+
+TEST_CASE_FIXTURE(fixture, "hyparview: a parting ShuffleReply is merged once per link, into free slots only") {
+  fill_active(1, 4);
+  // Peer 1 drops us (§8.3: ShuffleReply + Disconnect): its nodes are merged.
+  hv.receive(id_of(1), reply_of({70, 71}), t0, fx);
+  hv.receive(id_of(1), msg::disconnect{true}, t0, fx);
+  CHECK(has(hv.passive_view(), id_of(70)));
+  CHECK(has(hv.passive_view(), id_of(71)));
+  // One per link: a second reply from an active peer is ignored.
+  hv.receive(id_of(2), reply_of({72}), t0, fx);
+  hv.receive(id_of(2), reply_of({73}), t0, fx);
+  CHECK(has(hv.passive_view(), id_of(72)));
+  CHECK_FALSE(has(hv.passive_view(), id_of(73)));
+  CHECK(hv.stats().unsolicited_shuffle_replies == 1);
+  // A reply that crosses our Disconnect (the link ended here first) is merged within the
+  // grace, not after it.
+  hv.receive(id_of(3), msg::disconnect{true}, t0, fx);
+  hv.receive(id_of(3), reply_of({74}), t0 + 1s, fx);
+  CHECK(has(hv.passive_view(), id_of(74)));
+  hv.receive(id_of(4), msg::disconnect{true}, t0, fx);
+  hv.receive(id_of(4), reply_of({75}), t0 + 11s, fx);
+  CHECK_FALSE(has(hv.passive_view(), id_of(75)));
+  CHECK(hv.stats().unsolicited_shuffle_replies == 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "hyparview: a parting ShuffleReply evicts no passive peer") {
+  fill_active(1, 2);
+  std::vector<uint8_t> known;
+  for (uint8_t p = 20; p < 50; ++p)
+    known.push_back(p);
+  msg::shuffle s{id_of(99), {}, 0};
+  for (auto p : known)
+    s.nodes.push_back({id_of(p), std::nullopt});
+  hv.receive(id_of(2), s, t0, fx);
+  REQUIRE(hv.passive_view().size() == 30);
+  auto passive = hv.passive_view();
+  hv.receive(id_of(1), reply_of({70, 71, 72}), t0, fx);
+  hv.receive(id_of(1), msg::disconnect{false}, t0, fx);
+  for (auto p : {70, 71, 72}) {
+    CHECK_FALSE(has(hv.passive_view(), id_of(uint8_t(p))));
+    CHECK(hv.addresses_of(id_of(uint8_t(p))) == nullptr);
+  }
+  for (auto p : known)
+    CHECK(has(hv.passive_view(), id_of(p)));
 }
