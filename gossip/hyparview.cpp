@@ -156,9 +156,13 @@ void hyparview::on_shuffle(const endpoint_id& from, const msg::shuffle& m, time_
   if (m.origin == me_)
     return;
   if (m.ttl == 0 || active_.size() <= 1) {
-    for (const auto& node : m.nodes)
-      add_passive(node.id, node.data, out);
-    send_shuffle_reply(m.origin, m.nodes.size(), out);
+    // At most as many nodes as an honest Shuffle holds (ka + kp + its origin), not the 64 the
+    // wire allows: one Shuffle must not replace our whole passive view.
+    size_t len = std::min(m.nodes.size(),
+                          cfg_.shuffle_active_view_count + cfg_.shuffle_passive_view_count + 1);
+    for (size_t i = 0; i < len; ++i)
+      add_passive(m.nodes[i].id, m.nodes[i].data, out);
+    send_shuffle_reply(m.origin, len, out);
     return;
   }
   auto next = sample(active_, {m.origin, from}, 1);
@@ -167,13 +171,14 @@ void hyparview::on_shuffle(const endpoint_id& from, const msg::shuffle& m, time_
       effect::send{next[0], msg::shuffle{m.origin, m.nodes, uint16_t(m.ttl - 1)}});
 }
 
-bool hyparview::take_outstanding_shuffle(time_point now) {
-  while (!shuffles_out_.empty() && shuffles_out_.front() <= now)
+size_t hyparview::take_outstanding_shuffle(time_point now) {
+  while (!shuffles_out_.empty() && shuffles_out_.front().first <= now)
     shuffles_out_.pop_front();
   if (shuffles_out_.empty())
-    return false;
+    return 0;
+  size_t len = shuffles_out_.front().second;
   shuffles_out_.pop_front();
-  return true;
+  return len;
 }
 
 void hyparview::on_shuffle_reply(const endpoint_id& from, const msg::shuffle_reply& m,
@@ -181,17 +186,21 @@ void hyparview::on_shuffle_reply(const endpoint_id& from, const msg::shuffle_rep
   // Merged only in the two cases in which §8.3 sends one (see the class comment); otherwise
   // anyone could fill our passive view with ids of its choice. Others are ignored, not refused
   // (a late answer may come from an honest but slow walk).
+  // At most as many nodes as an honest reply holds (§8.3: ka + kp before a Disconnect, as many
+  // as our Shuffle carried in an answer); the wire allows max_shuffle_nodes (64).
+  auto merge = [&](size_t len, bool evict) {
+    len = std::min(len, m.nodes.size());
+    for (size_t i = 0; i < len; ++i)
+      add_passive(m.nodes[i].id, m.nodes[i].data, out, evict);
+    refill({}, now, out);
+  };
   if (take_parting_credit(from, now)) {
     // Into free slots only: a peer can Join (always accepted) and leave just to send one.
-    for (const auto& node : m.nodes)
-      add_passive(node.id, node.data, out, false);
-    refill({}, now, out);
+    merge(cfg_.shuffle_active_view_count + cfg_.shuffle_passive_view_count, false);
     return;
   }
-  if (take_outstanding_shuffle(now)) {
-    for (const auto& node : m.nodes)
-      add_passive(node.id, node.data, out);
-    refill({}, now, out);
+  if (size_t len = take_outstanding_shuffle(now)) {
+    merge(len, true);
     return;
   }
   ++stats_.unsolicited_shuffle_replies;
@@ -274,8 +283,8 @@ void hyparview::on_shuffle_timer(time_point now, effects& out) {
     for (const auto& id : sample(passive_, {node}, cfg_.shuffle_passive_view_count))
       s.nodes.push_back(info_of(id));
     s.nodes.push_back(peer_info{me_, me_data_});
+    shuffles_out_.emplace_back(now + cfg_.shuffle_reply_window, s.nodes.size());
     out.push_back(effect::send{node, std::move(s)});
-    shuffles_out_.push_back(now + cfg_.shuffle_reply_window);
     while (shuffles_out_.size() > max_outstanding_shuffles)
       shuffles_out_.pop_front();
   }

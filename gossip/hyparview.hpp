@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 namespace dtt::gossip {
@@ -76,6 +77,8 @@ struct hyparview_stats {
 ///     must not displace what we know.
 ///   - the answer to one of our Shuffles, from anyone (the end of the walk replies to its
 ///     origin): one reply per Shuffle started within shuffle_reply_window.
+/// Either merges at most as many nodes as an honest reply holds (ka + kp = 7 for a parting
+/// reply, our Shuffle's count for an answer), not the 64 the wire allows.
 /// Other ShuffleReplies are ignored, not refused (a late answer may be honest), and counted in
 /// the stats. Nothing changes on the wire.
 class hyparview {
@@ -119,7 +122,8 @@ private:
   void on_shuffle(const endpoint_id& from, const msg::shuffle& m, time_point now, effects& out);
   void on_shuffle_reply(const endpoint_id& from, const msg::shuffle_reply& m, time_point now,
                         effects& out);
-  bool take_outstanding_shuffle(time_point now);
+  // The node count of the oldest outstanding Shuffle, which it takes (0: none).
+  size_t take_outstanding_shuffle(time_point now);
   // Parting ShuffleReply credits: one per link (active or Neighbor request), kept for a grace
   // period after the link ends.
   void link_started(const endpoint_id& peer, time_point now);
@@ -161,9 +165,9 @@ private:
   std::set<endpoint_id> refused_;         // refused requests, retried when their timer fires
   std::set<endpoint_id> alive_disconnect_; // said Disconnect(alive): keep passive on close
   std::map<endpoint_id, peer_data> addresses_;
-  // Deadlines of our outstanding Shuffles (start + shuffle_reply_window), oldest first; one is
-  // taken by each ShuffleReply merged. Bounded by max_outstanding_shuffles.
-  std::deque<time_point> shuffles_out_;
+  // Our outstanding Shuffles, oldest first: deadline (start + shuffle_reply_window) and node
+  // count; one is taken by each ShuffleReply merged. At most max_outstanding_shuffles.
+  std::deque<std::pair<time_point, size_t>> shuffles_out_;
   // Peers whose parting ShuffleReply we would merge, with the end of that right
   // (time_point::max() while linked); at most max_parting_credits.
   std::map<endpoint_id, time_point> parting_;

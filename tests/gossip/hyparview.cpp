@@ -319,16 +319,34 @@ TEST_CASE_FIXTURE(fixture, "hyparview: a Shuffle is forwarded while ttl > 0, els
 
 TEST_CASE_FIXTURE(fixture, "hyparview: the passive view stays within capacity and never holds us or actives") {
   fill_active(1, 2);
-  hv.timer_fired({topic_timer::kind::shuffle}, t0, fx); // a ShuffleReply is merged as its answer
-  msg::shuffle_reply r;
-  for (int i = 0; i < 60; ++i)
-    r.nodes.push_back({id_of(uint8_t(20 + i)), std::nullopt});
-  r.nodes.push_back({id_of(100), std::nullopt});
-  r.nodes.push_back({id_of(1), std::nullopt});
-  hv.receive(id_of(90), r, t0, fx);
+  // Shuffles that end here, 8 nodes each (ka + kp + origin), with us and an active peer mixed in.
+  for (int k = 0; k < 8; ++k) {
+    msg::shuffle s{id_of(99), {}, 0};
+    for (int i = 0; i < 6; ++i)
+      s.nodes.push_back({id_of(uint8_t(20 + 6 * k + i)), std::nullopt});
+    s.nodes.push_back({id_of(100), std::nullopt});
+    s.nodes.push_back({id_of(1), std::nullopt});
+    hv.receive(id_of(2), s, t0, fx);
+    CHECK(hv.passive_view().size() <= 30);
+  }
   CHECK(hv.passive_view().size() == 30);
   CHECK_FALSE(has(hv.passive_view(), id_of(100)));
   CHECK_FALSE(has(hv.passive_view(), id_of(1)));
+}
+
+TEST_CASE_FIXTURE(fixture, "hyparview: a Shuffle merges and is answered with no more nodes than an honest one holds") {
+  fill_active(1, 1);
+  fx.clear();
+  msg::shuffle s{id_of(99), {}, 0};
+  for (int i = 0; i < 20; ++i)
+    s.nodes.push_back({id_of(uint8_t(20 + i)), std::nullopt});
+  hv.receive(id_of(1), s, t0, fx);
+  CHECK(hv.passive_view().size() == 8); // ka + kp + origin
+  CHECK(has(hv.passive_view(), id_of(27)));
+  CHECK_FALSE(has(hv.passive_view(), id_of(28)));
+  auto r = sent<msg::shuffle_reply>(fx);
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].second.nodes.size() <= 8);
 }
 
 TEST_CASE_FIXTURE(fixture, "hyparview: quit sends ShuffleReply and Disconnect(alive=false) to each active peer") {
@@ -436,21 +454,36 @@ TEST_CASE_FIXTURE(fixture, "hyparview: a parting ShuffleReply is merged once per
 
 TEST_CASE_FIXTURE(fixture, "hyparview: a parting ShuffleReply evicts no passive peer") {
   fill_active(1, 2);
-  std::vector<uint8_t> known;
-  for (uint8_t p = 20; p < 50; ++p)
-    known.push_back(p);
-  msg::shuffle s{id_of(99), {}, 0};
-  for (auto p : known)
-    s.nodes.push_back({id_of(p), std::nullopt});
-  hv.receive(id_of(2), s, t0, fx);
+  for (int k = 0; hv.passive_view().size() < 30 && k < 10; ++k) {
+    msg::shuffle s{id_of(99), {}, 0};
+    for (int i = 0; i < 8; ++i)
+      s.nodes.push_back({id_of(uint8_t(20 + 8 * k + i)), std::nullopt});
+    hv.receive(id_of(2), s, t0, fx);
+  }
   REQUIRE(hv.passive_view().size() == 30);
   auto passive = hv.passive_view();
-  hv.receive(id_of(1), reply_of({70, 71, 72}), t0, fx);
+  hv.receive(id_of(1), reply_of({150, 151, 152}), t0, fx);
   hv.receive(id_of(1), msg::disconnect{false}, t0, fx);
-  for (auto p : {70, 71, 72}) {
+  for (auto p : {150, 151, 152}) {
     CHECK_FALSE(has(hv.passive_view(), id_of(uint8_t(p))));
     CHECK(hv.addresses_of(id_of(uint8_t(p))) == nullptr);
   }
-  for (auto p : known)
-    CHECK(has(hv.passive_view(), id_of(p)));
+  CHECK(hv.passive_view() == passive);
+}
+
+TEST_CASE_FIXTURE(fixture, "hyparview: a ShuffleReply merges no more nodes than an honest one holds") {
+  fill_active(1, 3);
+  fx.clear();
+  // Our Shuffle carries 2 active peers (not its target) and us: 3 nodes.
+  hv.timer_fired({topic_timer::kind::shuffle}, t0, fx);
+  auto s = sent<msg::shuffle>(fx);
+  REQUIRE(s.size() == 1);
+  REQUIRE(s[0].second.nodes.size() == 3);
+  hv.receive(id_of(60), reply_of({70, 71, 72, 73, 74, 75, 76, 77, 78, 79}), t0 + 1s, fx);
+  CHECK(hv.passive_view().size() == 3);
+  // A parting reply: ka + kp = 7.
+  hv.receive(id_of(1), reply_of({80, 81, 82, 83, 84, 85, 86, 87, 88, 89}), t0 + 1s, fx);
+  CHECK(hv.passive_view().size() == 10);
+  CHECK(has(hv.passive_view(), id_of(86)));
+  CHECK_FALSE(has(hv.passive_view(), id_of(87)));
 }
