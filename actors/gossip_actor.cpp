@@ -113,6 +113,11 @@ private:
 
 struct gossip_state {
   std::shared_ptr<net::transport> transport;
+  // Back-pressure: broadcasts are refused (errc::busy) while some peer has this much accepted
+  // by the transport and not yet written: half its queue bounds, so that the rest absorbs what
+  // the protocol still forwards and our own producer cannot make us drop a healthy peer.
+  size_t busy_messages = 0;
+  size_t busy_bytes = 0;
   std::unique_ptr<gossip::protocol> proto;
   std::shared_ptr<waker> wake;
   net::log_sink log;
@@ -254,8 +259,11 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
                                                   std::shared_ptr<net::transport> transport,
                                                   std::shared_ptr<waker> wake,
                                                   gossip::config cfg, uint64_t seed,
-                                                  net::log_sink log) {
+                                                  net::log_sink log,
+                                                  std::pair<size_t, size_t> busy_at) {
   auto& st = self->state;
+  st.busy_messages = busy_at.first;
+  st.busy_bytes = busy_at.second;
   st.transport = std::move(transport);
   st.wake = std::move(wake);
   st.log = std::move(log);
@@ -305,6 +313,9 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
     },
     [self](broadcast_atom, const gossip::topic_id& topic, bytes& content) -> caf::result<bool> {
       auto& st = self->state;
+      if (st.transport->backlogged(st.busy_messages, st.busy_bytes))
+        return caf::make_error(errc::busy, "gossip send queues are half full (a peer reads "
+                                           "slower than we broadcast); retry later");
       auto r = st.proto->broadcast(topic, std::move(content), gossip::clock::now());
       if (!r)
         return to_caf(r.err());
@@ -314,6 +325,9 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
     [self](broadcast_neighbors_atom, const gossip::topic_id& topic,
            bytes& content) -> caf::result<bool> {
       auto& st = self->state;
+      if (st.transport->backlogged(st.busy_messages, st.busy_bytes))
+        return caf::make_error(errc::busy, "gossip send queues are half full (a peer reads "
+                                           "slower than we broadcast); retry later");
       auto r = st.proto->broadcast_neighbors(topic, std::move(content), gossip::clock::now());
       if (!r)
         return to_caf(r.err());
@@ -388,6 +402,8 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   cfg.max_message_size = opts.transport.max_message_size;
   if (cfg.max_message_size < gossip::min_max_message_size)
     return caf::make_error(errc::invalid_argument, "max_message_size below 512");
+  std::pair<size_t, size_t> busy_at{std::max<size_t>(1, opts.transport.max_queued_messages / 2),
+                                    std::max<size_t>(1, opts.transport.max_queued_bytes / 2)};
   auto t = net::transport::create(io, node_key, std::move(opts.transport), std::move(cb));
   if (!t)
     return to_caf(t.err());
@@ -396,7 +412,7 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   if (seed == 0)
     crypto::os_random().fill(reinterpret_cast<uint8_t*>(&seed), sizeof seed);
   auto wake = std::make_shared<waker>(io, link);
-  auto impl = sys.spawn(gossip_actor_fun, transport, wake, cfg, seed, log);
+  auto impl = sys.spawn(gossip_actor_fun, transport, wake, cfg, seed, log, busy_at);
   link->attach(caf::actor_cast<caf::strong_actor_ptr>(impl));
   return gossip_actor{impl};
 }

@@ -20,7 +20,8 @@ namespace dtt {
 /// inside an actor (use handle() and messages there).
 class topic {
 public:
-  /// Broadcasts to the whole topic (PROTOCOL.md §8.4). Over-size content → errc::too_large.
+  /// Broadcasts to the whole topic (PROTOCOL.md §8.4). Over-size content → errc::too_large;
+  /// a peer link with half its send queue waiting → errc::busy (back-pressure: retry later).
   status broadcast(const bytes& content);
   /// Sends to direct (eager) neighbours only.
   status broadcast_neighbors(const bytes& content);

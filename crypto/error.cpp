@@ -21,6 +21,7 @@ const char* to_string(errc e) noexcept {
     case errc::invalid_argument: return "invalid_argument";
     case errc::closed: return "closed";
     case errc::io_error: return "io_error";
+    case errc::busy: return "busy";
   }
   return "unknown";
 }

@@ -25,6 +25,7 @@ enum class errc : uint8_t {
   invalid_argument,    ///< caller passed a value the API does not accept
   closed,              ///< the object or channel has shut down
   io_error,            ///< a socket or file operation failed
+  busy,                ///< too much work is pending: retry later (back-pressure)
 };
 
 /// Short stable name of an error code ("truncated", "bad_signature", ...).

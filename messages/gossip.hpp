@@ -23,7 +23,8 @@ using gossip_subscriber =
 /// - unsubscribe(topic, subscriber): the topic is quit when its last subscriber goes (or dies).
 /// - join_peers(topic, ids): sends HyParView Join to each id (dialing via known addresses).
 /// - broadcast / broadcast_neighbors(topic, content): refuses content over the max message
-///   size with errc::too_large.
+///   size with errc::too_large, and with errc::busy while some peer has half its send queue
+///   bound waiting (the caller outruns that link; retry later instead of overflowing it).
 /// - neighbors(topic): the current active view.
 /// - add_addresses(id, addrs): address hints for dialing `id`.
 /// - local_addresses: where this node accepts connections (for its endpoint record).

@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -176,7 +178,15 @@ int main(int argc, char** argv) {
   std::thread input([&] {
     std::string line;
     while (!stop_requested && std::getline(std::cin, line)) {
-      if (auto st = t->broadcast(bytes(line.begin(), line.end())); !st)
+      // Back-pressure (errc::busy): wait for the links to drain instead of dropping the line;
+      // reading stdin pauses meanwhile.
+      auto st = t->broadcast(bytes(line.begin(), line.end()));
+      for (int ms = 1; !st && st.err().code == errc::busy && !stop_requested;
+           ms = std::min(ms * 2, 200)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        st = t->broadcast(bytes(line.begin(), line.end()));
+      }
+      if (!st)
         log::warn("broadcast failed: {}", st.err().message());
     }
     input_done = true;

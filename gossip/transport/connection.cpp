@@ -236,10 +236,8 @@ void connection::pump() {
   if (queue_ && !goodbye_pending_) {
     auto& q = *queue_;
     while (!q.messages.empty() && wbuf_.size() < write_batch_bytes) {
-      const auto& m = *q.messages.front();
-      append_frame(wbuf_, m);
-      q.total_bytes -= m.size();
-      q.messages.pop_front();
+      append_frame(wbuf_, *q.messages.front());
+      q.pop_front();
     }
   }
   if (finish_ && !goodbye_pending_ && (!queue_ || queue_->messages.empty())) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "gossip/transport/backlog.hpp"
 #include "gossip/transport/frame.hpp"
 #include "gossip/transport/options.hpp"
 #include "gossip/transport/tls.hpp"
@@ -22,9 +23,32 @@ class connection;
 
 /// Messages waiting for a peer. Belongs to the peer, not to a connection, so that a duplicate
 /// connection that steps down hands its unsent messages to the one that stays.
+/// Every message in it was counted in the transport's backlog when send() accepted it; the
+/// queue gives them back there as they leave it (pop_front) or when it is dropped.
 struct send_queue {
   std::deque<std::shared_ptr<const bytes>> messages;
   size_t total_bytes = 0;
+  std::shared_ptr<backlog> counted; // set by the transport before the first message goes in
+  gossip::endpoint_id peer{};
+
+  send_queue() = default;
+  send_queue(const send_queue&) = delete;
+  send_queue& operator=(const send_queue&) = delete;
+  ~send_queue() {
+    if (counted)
+      counted->sub(peer, messages.size(), total_bytes);
+  }
+  void push_back(std::shared_ptr<const bytes> m) {
+    total_bytes += m->size();
+    messages.push_back(std::move(m));
+  }
+  void pop_front() {
+    auto n = messages.front()->size();
+    total_bytes -= n;
+    messages.pop_front();
+    if (counted)
+      counted->sub(peer, 1, n);
+  }
 };
 
 /// What a connection reports to the transport that owns it. Called on the io thread.

@@ -118,13 +118,18 @@ public:
 
   // Queues without starting a write (a batch kicks each peer once, after all of it is queued,
   // so one write carries as much of it as fits). False if the peer was dropped instead.
+  // `msg` was counted in the backlog by transport::send: the queue takes that over, or it is
+  // given back here.
   bool enqueue(const gossip::endpoint_id& id, std::shared_ptr<const bytes> msg) {
-    if (shut_)
+    if (shut_) {
+      backlog_->sub(id, 1, msg->size());
       return false;
+    }
     auto& ps = peers_[id];
     auto& q = *ps.queue;
     if (q.messages.size() + 1 > opts_->max_queued_messages
         || q.total_bytes + msg->size() > opts_->max_queued_bytes) {
+      backlog_->sub(id, 1, msg->size());
       ++slow_peers_dropped_;
       log(log_level::warn, "peer " + short_id(id) + " is too slow: send queue full ("
                              + std::to_string(q.messages.size()) + " messages, "
@@ -132,8 +137,11 @@ public:
       drop_peer(id, "send queue full");
       return false;
     }
-    q.total_bytes += msg->size();
-    q.messages.push_back(std::move(msg));
+    if (!q.counted) {
+      q.counted = backlog_;
+      q.peer = id;
+    }
+    q.push_back(std::move(msg));
     ++messages_out_;
     return true;
   }
@@ -473,6 +481,7 @@ public:
   std::atomic<uint64_t> messages_out_{0};
   std::atomic<uint64_t> slow_peers_dropped_{0};
   std::atomic<uint64_t> duplicates_retired_{0};
+  std::shared_ptr<backlog> backlog_ = std::make_shared<backlog>();
 
   const std::vector<gossip::socket_address>& local() const { return local_; }
   const gossip::endpoint_id& id() const { return tls_->id(); }
@@ -545,6 +554,7 @@ status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const byte
   auto ok = check_outgoing(id, message, impl_->id(), impl_->max_message_size());
   if (!ok)
     return ok;
+  impl_->backlog_->add(id, 1, message->size());
   asio::post(impl_->io(), [p = impl_, id, m = std::move(message)]() mutable {
     p->send(id, std::move(m));
   });
@@ -560,6 +570,8 @@ std::vector<std::pair<gossip::endpoint_id, error>> transport::send(std::vector<o
     return !ok;
   });
   batch.erase(keep, batch.end());
+  for (const auto& o : batch)
+    impl_->backlog_->add(o.to, 1, o.message->size());
   if (!batch.empty())
     asio::post(impl_->io(), [p = impl_, b = std::move(batch)]() mutable { p->send_batch(b); });
   return refused;
@@ -576,6 +588,14 @@ void transport::disconnect(const gossip::endpoint_id& id, std::string reason) {
 void transport::shutdown() {
   if (impl_)
     asio::post(impl_->io(), [p = impl_] { p->shutdown(); });
+}
+
+bool transport::backlogged(size_t messages, size_t bytes) const {
+  return impl_->backlog_->any_at_least(messages, bytes);
+}
+
+std::pair<size_t, size_t> transport::backlog_of(const gossip::endpoint_id& id) const {
+  return impl_->backlog_->of(id);
 }
 
 transport_stats transport::stats() const {

@@ -98,6 +98,12 @@ public:
   void close_when_flushed(const gossip::endpoint_id& id);
   /// Stops listening, closes every link, cancels timers, and releases the callbacks. Idempotent.
   void shutdown();
+  /// True if some peer has at least `messages` messages or `bytes` bytes accepted by send()
+  /// and not yet written to its socket (nor dropped): the producer outruns that link, whose
+  /// queue overflows (and the peer is disconnected) at the max_queued_* bounds.
+  bool backlogged(size_t messages, size_t bytes) const;
+  /// What waits for `id`: {messages, bytes} accepted by send() and not yet written or dropped.
+  std::pair<size_t, size_t> backlog_of(const gossip::endpoint_id& id) const;
   /// Current counters.
   transport_stats stats() const;
 

@@ -5,10 +5,12 @@
 #include "messages/errors.hpp"
 #include "messages/types.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 
 #include <map>
+#include <optional>
 
 using namespace dtt;
 using namespace dtt::test;
@@ -290,6 +292,54 @@ TEST_CASE("gossip actor: a peer flooding Joins is logged and disconnected, other
       self->send_exit(a, caf::exit_reason::user_shutdown);
     self->send_exit(sub, caf::exit_reason::user_shutdown);
     self->send_exit(honest_sub, caf::exit_reason::user_shutdown);
+  }
+  CHECK(io.stop());
+}
+
+TEST_CASE("gossip actor: broadcasts are refused as busy while a peer's queue is half full") {
+  io_thread io;
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{test_config(cfg)};
+    auto log = std::make_shared<event_log>();
+    auto opts = quiet_options();
+    opts.transport.max_queued_messages = 8; // busy from 4 waiting messages on
+    opts.transport.handshake_timeout = 1500ms;
+    auto a = spawn_gossip_actor(sys, io.io, crypto::signing_key::generate(), opts);
+    REQUIRE(a);
+    auto sa = sys.spawn(subscriber, log, 0);
+    caf::scoped_actor self{sys};
+    gossip::topic_id topic{};
+    topic.fill(4);
+    ask(self, *a, subscribe_atom::value, topic, sa)
+      .receive([](const std::vector<gossip::endpoint_id>&) {},
+               [&](const caf::error& e) { FAIL(sys.render(e)); });
+    auto broadcast = [&](const std::string& s) {
+      std::optional<caf::error> err;
+      ask(self, *a, broadcast_atom::value, topic, bytes(s.begin(), s.end()))
+        .receive([](bool) {}, [&](const caf::error& e) { err = e; });
+      return err;
+    };
+    CHECK_FALSE(broadcast("alone")); // nobody to send to, nothing waiting
+    // A peer that accepts TCP but never completes the TLS handshake: our Joins wait for it.
+    boost::asio::io_context mute_io;
+    boost::asio::ip::tcp::acceptor mute(
+      mute_io,
+      boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+    auto x = crypto::signing_key::generate().public_key_bytes();
+    self->send(*a, add_addresses_atom::value, x,
+               std::vector<gossip::socket_address>{{"127.0.0.1", mute.local_endpoint().port()}});
+    for (int i = 0; i < 4; ++i)
+      ask(self, *a, join_peers_atom::value, topic, std::vector<gossip::endpoint_id>{x})
+        .receive([](bool) {}, [&](const caf::error& e) { FAIL(sys.render(e)); });
+    auto err = broadcast("too fast");
+    REQUIRE(err);
+    CHECK(err->code() == caf::make_error(errc::busy).code());
+    // The handshake times out, the peer and its queue are dropped: broadcasts go through again.
+    CHECK(eventually([&] { return !broadcast("later"); }));
+    self->send_exit(*a, caf::exit_reason::user_shutdown);
+    self->send_exit(sa, caf::exit_reason::user_shutdown);
+    self->wait_for(*a, sa);
   }
   CHECK(io.stop());
 }

@@ -409,3 +409,35 @@ TEST_CASE("transport: a batch send queues its valid messages in order and return
   c.t->shutdown();
   CHECK(io.stop());
 }
+
+TEST_CASE("transport: the backlog counts what waits for a peer until it is written or dropped") {
+  io_thread io;
+  node a(io.io, [](net::transport_options& o) { o.handshake_timeout = 1500ms; });
+  node b(io.io);
+  b.introduce_to(a);
+  // A peer that accepts TCP but never answers the TLS handshake: messages wait in its queue.
+  asio::io_context mute_io;
+  tcp::acceptor mute(mute_io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto x = crypto::signing_key::generate().public_key_bytes();
+  a.t->add_addresses(x, {{"127.0.0.1", mute.local_endpoint().port()}});
+  for (int i = 0; i < 10; ++i)
+    REQUIRE(a.send(x, "0123456789").ok());
+  CHECK(a.t->backlog_of(x) == std::pair<size_t, size_t>{10, 100});
+  CHECK(a.t->backlogged(10, SIZE_MAX));
+  CHECK(a.t->backlogged(SIZE_MAX, 100));
+  CHECK_FALSE(a.t->backlogged(11, 101));
+  // Messages to a live peer leave the backlog once written.
+  for (int i = 0; i < 20; ++i)
+    REQUIRE(a.send(b.id(), "hello").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 20; }));
+  CHECK(eventually([&] { return a.t->backlog_of(b.id()).first == 0; }));
+  CHECK(a.t->backlog_of(x).first == 10); // still no handshake
+  // The handshake times out: the peer is closed and its queue dropped with its count.
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(a.rec.closed[0].first == x);
+  CHECK(eventually([&] { return a.t->backlog_of(x) == std::pair<size_t, size_t>{0, 0}; }));
+  CHECK_FALSE(a.t->backlogged(1, 1));
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
