@@ -20,6 +20,18 @@ inline endpoint_id id_of(uint8_t b) {
 /// A fake clock's start.
 inline const time_point t0 = time_point{} + std::chrono::seconds(1000);
 
+/// Two topic ids for multi-topic tests.
+inline const topic_id topic_a = [] {
+  topic_id t{};
+  t.fill(0xa1);
+  return t;
+}();
+inline const topic_id topic_b = [] {
+  topic_id t{};
+  t.fill(0xb2);
+  return t;
+}();
+
 /// The messages of type M the effects send, with their destinations.
 template <class M>
 std::vector<std::pair<endpoint_id, M>> sent(const effects& fx) {

@@ -16,17 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const topic_id topic_a = [] {
-  topic_id t{};
-  t.fill(0xa1);
-  return t;
-}();
-const topic_id topic_b = [] {
-  topic_id t{};
-  t.fill(0xb2);
-  return t;
-}();
-
 // Zero-latency delivery, messages in order; timers fire when time is advanced past them.
 struct net {
   std::map<endpoint_id, protocol> nodes;

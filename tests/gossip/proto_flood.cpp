@@ -15,17 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const topic_id topic_a = [] {
-  topic_id t{};
-  t.fill(0xa1);
-  return t;
-}();
-const topic_id topic_b = [] {
-  topic_id t{};
-  t.fill(0xb2);
-  return t;
-}();
-
 // A plausible message of each control kind (msg::body index) from a peer that floods.
 msg::body sample(size_t kind) {
   const message_id x = message_id_of(bytes{7});
