@@ -239,6 +239,7 @@ void connection::pump() {
       append_frame(wbuf_, *q.messages.front());
       q.pop_front();
     }
+    q.settle();
   }
   if (finish_ && !goodbye_pending_ && (!queue_ || queue_->messages.empty())) {
     goodbye_pending_ = true;

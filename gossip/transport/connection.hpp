@@ -36,19 +36,31 @@ struct send_queue {
   send_queue& operator=(const send_queue&) = delete;
   ~send_queue() {
     if (counted)
-      counted->sub(peer, messages.size(), total_bytes);
+      counted->sub(peer, messages.size() + taken_messages_, total_bytes + taken_bytes_);
   }
   void push_back(std::shared_ptr<const bytes> m) {
     total_bytes += m->size();
     messages.push_back(std::move(m));
   }
+  /// Removes the oldest message; its count leaves the backlog at settle() (one lock per write,
+  /// not per message).
   void pop_front() {
     auto n = messages.front()->size();
     total_bytes -= n;
     messages.pop_front();
-    if (counted)
-      counted->sub(peer, 1, n);
+    ++taken_messages_;
+    taken_bytes_ += n;
   }
+  void settle() {
+    if (counted && taken_messages_)
+      counted->sub(peer, taken_messages_, taken_bytes_);
+    taken_messages_ = 0;
+    taken_bytes_ = 0;
+  }
+
+private:
+  size_t taken_messages_ = 0;
+  size_t taken_bytes_ = 0;
 };
 
 /// What a connection reports to the transport that owns it. Called on the io thread.
