@@ -137,21 +137,13 @@ TEST_CASE("libtorrent interop: libtorrent gets a mutable item a dtt client put (
 
   test::io_thread t;
   auto writer = test::make_client(t, *net, 4);
-  bytes32 seed;
-  seed.fill(0x21);
-  auto key = crypto::signing_key::from_seed(seed);
+  auto key = test::key_filled(0x21);
   bytes salt(32, 0x5a); // PROTOCOL.md §1.5: 32-byte salts
   auto item = mutable_item::sign(key, salt, INT64_MAX, str_bytes("written by dtt"));
-  std::promise<put_outcome> put_done;
-  t.run([&] {
-    writer->put_mutable(item, INT64_MAX, [&](const completion& c) { put_done.set_value(c.put); });
-    return 0;
-  });
-  auto put_fut = put_done.get_future();
-  REQUIRE(put_fut.wait_for(15s) == std::future_status::ready);
-  auto outcome = put_fut.get();
-  CHECK(outcome.ok());
-  CHECK(outcome.stored >= 4);
+  auto outcome = test::put_and_wait(t, *writer, item, INT64_MAX, 15s);
+  REQUIRE(outcome);
+  CHECK(outcome->ok());
+  CHECK(outcome->stored >= 4);
 
   // libtorrent may not see its lookups end ("complete": false) when it has admitted the
   // read-only writer to its routing table (see libtorrent_peer.py); the item must arrive anyway.
@@ -163,10 +155,7 @@ TEST_CASE("libtorrent interop: libtorrent gets a mutable item a dtt client put (
     CHECK(r.value("seq", int64_t{0}) == INT64_MAX);
     CHECK(r.value("sig_hex", "") == to_hex(item.signature));
   }
-  t.run([&] {
-    writer->stop();
-    return 0;
-  });
+  test::stop_on(t, *writer);
 }
 
 TEST_CASE("libtorrent interop: a dtt client gets a mutable item libtorrent put with a salt") {
@@ -177,7 +166,7 @@ TEST_CASE("libtorrent interop: a dtt client gets a mutable item libtorrent put w
 
   bytes32 seed;
   seed.fill(0x42);
-  auto key = crypto::signing_key::from_seed(seed);
+  auto key = test::key_filled(0x42);
   bytes salt = str_bytes("a salt from libtorrent");
   bytes value = str_bytes("written by libtorrent");
   auto put = lt.call("put 0 " + to_hex(seed) + " " + to_hex(salt) + " " + to_hex(value));
@@ -188,29 +177,18 @@ TEST_CASE("libtorrent interop: a dtt client gets a mutable item libtorrent put w
 
   test::io_thread t;
   auto reader = test::make_client(t, *net, 4);
-  std::promise<size_t> get_done;
-  std::vector<mutable_item> got;
-  t.run([&] {
-    reader->get_mutable(
-      key.public_key_bytes(), salt, [&](const mutable_item& it) { got.push_back(it); },
-      [&](const completion& c) { get_done.set_value(c.items); });
-    return 0;
-  });
-  auto get_fut = get_done.get_future();
-  REQUIRE(get_fut.wait_for(15s) == std::future_status::ready);
-  CHECK(get_fut.get() >= 1);
-  REQUIRE(!got.empty());
-  for (auto& it : got) {
+  auto got = test::get_and_wait(t, *reader, key.public_key_bytes(), salt, 15s);
+  REQUIRE(got);
+  CHECK(got->count >= 1);
+  REQUIRE(!got->items.empty());
+  for (auto& it : got->items) {
     CHECK(it.value == value);
     CHECK(it.salt == salt);
     CHECK(it.seq == put.value("seq", int64_t{-1}));
     CHECK(to_hex(it.signature) == put.value("sig_hex", ""));
     CHECK(it.verify());
   }
-  t.run([&] {
-    reader->stop();
-    return 0;
-  });
+  test::stop_on(t, *reader);
 }
 
 TEST_CASE("libtorrent interop: dtt server nodes store and serve items for libtorrent clients") {

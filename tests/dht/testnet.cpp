@@ -43,45 +43,26 @@ TEST_CASE("a 20-node loopback testnet: put from one client, get from another") {
   auto writer = test::make_client(t, net, 3);
   auto reader = test::make_client(t, net, 3);
 
-  bytes32 seed;
-  seed.fill(7);
-  auto key = crypto::signing_key::from_seed(seed);
+  auto key = test::key_filled(7);
   auto item = mutable_item::sign(key, str_bytes("salt"), INT64_MAX, str_bytes("hello testnet"));
 
-  std::promise<put_outcome> put_done;
-  t.run([&] {
-    writer->put_mutable(item, INT64_MAX, [&](const completion& c) { put_done.set_value(c.put); });
-    return 0;
-  });
-  auto put_fut = put_done.get_future();
-  REQUIRE(put_fut.wait_for(10s) == std::future_status::ready);
-  auto outcome = put_fut.get();
-  CHECK(outcome.ok());
-  CHECK(outcome.stored >= 6);
+  auto outcome = test::put_and_wait(t, *writer, item, INT64_MAX, 10s);
+  REQUIRE(outcome);
+  CHECK(outcome->ok());
+  CHECK(outcome->stored >= 6);
 
-  std::promise<size_t> get_done;
-  std::vector<mutable_item> got;
-  t.run([&] {
-    reader->get_mutable(
-      item.key, str_bytes("salt"), [&](const mutable_item& it) { got.push_back(it); },
-      [&](const completion& c) { get_done.set_value(c.items); });
-    return 0;
-  });
-  auto get_fut = get_done.get_future();
-  REQUIRE(get_fut.wait_for(10s) == std::future_status::ready);
-  CHECK(get_fut.get() >= 6);
-  REQUIRE(!got.empty());
-  for (auto& it : got)
+  auto got = test::get_and_wait(t, *reader, item.key, str_bytes("salt"), 10s);
+  REQUIRE(got);
+  CHECK(got->count >= 6);
+  REQUIRE(!got->items.empty());
+  for (auto& it : got->items)
     CHECK(it == item);
 
   auto stats = net.stats();
   CHECK(stats["puts_stored"] >= 6);
   CHECK(stats["stored_items"] >= 6);
-  t.run([&] {
-    writer->stop();
-    reader->stop();
-    return 0;
-  });
+  test::stop_on(t, *writer);
+  test::stop_on(t, *reader);
   net.stop();
   CHECK(net.addresses().empty());
 }
