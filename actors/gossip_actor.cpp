@@ -358,12 +358,10 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
                                            + r.err().message() + "; disconnecting it");
           flush(self); // what the good frames before it caused goes out before the disconnect
           st.transport->disconnect(from, refused ? r.err().what : "undecodable gossip frame");
-          break;
+          return;
         }
-        if (st.proto->pending_outputs() >= flush_at_once)
-          flush(self);
+        request_flush(self); // at once past flush_at_once outputs, else after the sweep
       }
-      request_flush(self);
     },
     [self](net_closed_atom, const gossip::endpoint_id& peer, const std::string&) {
       self->state.proto->connection_closed(peer, gossip::clock::now());
