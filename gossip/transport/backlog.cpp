@@ -1,5 +1,7 @@
 #include "gossip/transport/backlog.hpp"
 
+#include "gossip/transport/transport.hpp"
+
 namespace dtt::net {
 
 void backlog::add(const gossip::endpoint_id& peer, size_t messages, size_t bytes) {
@@ -7,6 +9,15 @@ void backlog::add(const gossip::endpoint_id& peer, size_t messages, size_t bytes
   auto& w = waiting_[peer];
   w.first += messages;
   w.second += bytes;
+}
+
+void backlog::add(const std::vector<outgoing>& batch) {
+  std::lock_guard<std::mutex> guard(mu_);
+  for (const auto& o : batch) {
+    auto& w = waiting_[o.to];
+    w.first += 1;
+    w.second += o.message->size();
+  }
 }
 
 void backlog::sub(const gossip::endpoint_id& peer, size_t messages, size_t bytes) {

@@ -5,8 +5,11 @@
 #include <cstddef>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace dtt::net {
+
+struct outgoing;
 
 /// Messages that transport::send accepted for a peer and that are not yet handed to its socket
 /// (nor dropped), per peer, in messages and bytes. The caller's thread adds, the io thread
@@ -15,6 +18,8 @@ namespace dtt::net {
 class backlog {
 public:
   void add(const gossip::endpoint_id& peer, size_t messages, size_t bytes);
+  /// Adds every message of a batch (one lock for all of it).
+  void add(const std::vector<outgoing>& batch);
   void sub(const gossip::endpoint_id& peer, size_t messages, size_t bytes);
   /// True if some peer has at least `messages` messages or `bytes` bytes waiting.
   bool any_at_least(size_t messages, size_t bytes) const;

@@ -570,8 +570,7 @@ std::vector<std::pair<gossip::endpoint_id, error>> transport::send(std::vector<o
     return !ok;
   });
   batch.erase(keep, batch.end());
-  for (const auto& o : batch)
-    impl_->backlog_->add(o.to, 1, o.message->size());
+  impl_->backlog_->add(batch);
   if (!batch.empty())
     asio::post(impl_->io(), [p = impl_, b = std::move(batch)]() mutable { p->send_batch(b); });
   return refused;
