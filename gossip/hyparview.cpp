@@ -89,9 +89,8 @@ void hyparview::connection_closed(const endpoint_id& peer, time_point now, effec
     remove_active(peer, removal::connection_closed, now, out);
     return;
   }
-  if (pending_.erase(peer)) {
+  if (drop_pending(peer, now)) {
     // Our Neighbor request could not be delivered: a failed dial (paper p7).
-    link_ended(peer, now);
     alive_disconnect_.erase(peer);
     remove_passive(peer);
     refill({peer}, now, out);
@@ -212,6 +211,13 @@ void hyparview::link_started(const endpoint_id& peer, time_point now) {
     drop_parting_credit(now);
 }
 
+bool hyparview::drop_pending(const endpoint_id& peer, time_point now) {
+  if (!pending_.erase(peer))
+    return false;
+  link_ended(peer, now);
+  return true;
+}
+
 void hyparview::link_ended(const endpoint_id& peer, time_point now) {
   auto it = parting_.find(peer);
   if (it != parting_.end() && it->second == time_point::max())
@@ -251,9 +257,7 @@ void hyparview::on_neighbor(const endpoint_id& from, const msg::neighbor& m, tim
 
 void hyparview::on_disconnect(const endpoint_id& from, const msg::disconnect& m, time_point now,
                               effects& out) {
-  bool was_pending = pending_.erase(from) != 0;
-  if (was_pending)
-    link_ended(from, now);
+  bool was_pending = drop_pending(from, now);
   if (contains(active_, from)) {
     remove_active(from, m.alive ? removal::disconnect_alive : removal::disconnect_leaving, now,
                   out);
@@ -292,8 +296,7 @@ void hyparview::on_shuffle_timer(time_point now, effects& out) {
 }
 
 void hyparview::on_neighbor_timer(const endpoint_id& peer, time_point now, effects& out) {
-  if (pending_.erase(peer)) {
-    link_ended(peer, now);
+  if (drop_pending(peer, now)) {
     // No answer: "node q is considered failed and removed from p's passive view" (p7).
     remove_passive(peer);
     refill({peer}, now, out);

@@ -128,6 +128,9 @@ private:
   // period after the link ends.
   void link_started(const endpoint_id& peer, time_point now);
   void link_ended(const endpoint_id& peer, time_point now);
+  // Ends our outstanding Neighbor request to `peer` (and its link, see link_ended); false if
+  // there was none.
+  bool drop_pending(const endpoint_id& peer, time_point now);
   bool take_parting_credit(const endpoint_id& peer, time_point now);
   void drop_parting_credit(time_point now);
   void on_neighbor(const endpoint_id& from, const msg::neighbor& m, time_point now, effects& out);
