@@ -250,6 +250,7 @@ void drop_subscriber(self_ptr self, const gossip::topic_id& topic, const caf::ac
   if (subs.empty()) {
     st.subscribers.erase(it);
     st.proto->quit(topic, gossip::clock::now());
+    st.transport->remove_topic(topic);
   }
 }
 
@@ -279,9 +280,10 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
     flush(self);
   });
   return {
-    [self](subscribe_atom, const gossip::topic_id& topic,
+    [self](subscribe_atom, const gossip::topic_id& topic, const bytes32& membership_key,
            const gossip_subscriber& sub) -> std::vector<gossip::endpoint_id> {
       auto& st = self->state;
+      st.transport->add_topic(topic, membership_key);
       auto& subs = st.subscribers[topic];
       if (sub && std::find(subs.begin(), subs.end(), sub) == subs.end()) {
         subs.push_back(sub);
@@ -293,6 +295,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       if (subs.empty()) { // a null subscriber: nobody to keep the topic joined
         st.subscribers.erase(topic);
         st.proto->quit(topic, gossip::clock::now());
+        st.transport->remove_topic(topic);
       }
       flush(self);
       return st.proto->neighbors(topic);

@@ -67,7 +67,7 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
   // No request timeouts in this actor: CAF's clock holds a strong reference to the requester
   // until a timeout fires, which would keep the topic alive after the application let it go.
   self->request(gossip, caf::infinite, subscribe_atom::value, topic,
-                caf::actor_cast<gossip_subscriber>(rcv))
+                st.ctx.membership_key(), caf::actor_cast<gossip_subscriber>(rcv))
     .then([](const std::vector<gossip::endpoint_id>&) {},
           [=](caf::error& e) {
             log::error("topic: gossip subscription failed: {}", self->system().render(e));

@@ -29,8 +29,11 @@ struct topic_context {
 
   /// The current unix minute (the wall clock is before 1970 → 0).
   uint64_t minute(int64_t offset = 0) const;
-  /// The gossip topic id.
-  const gossip::topic_id& topic_id() const { return keys->topic.hash(); }
+  /// The gossip topic id (derived from name and secret, docs/ADMISSION.md; not the DHT's
+  /// topic hash).
+  const gossip::topic_id& topic_id() const { return keys->membership.topic_id; }
+  /// The key whose proofs admit us to the gossip topic.
+  const bytes32& membership_key() const { return keys->membership.key; }
   /// Our endpoint id.
   const gossip::endpoint_id& self_id() const { return keys->node_key.public_key_bytes(); }
 };

@@ -12,7 +12,8 @@ topic_keys::topic_keys(crypto::topic_id t, crypto::signing_key k, byte_view init
   : topic(t),
     node_key(std::move(k)),
     initial_secret_hash(crypto::initial_secret_hash(initial_secret)),
-    rotation(std::move(r)) {
+    rotation(std::move(r)),
+    membership(crypto::derive_membership(topic.hash(), initial_secret_hash)) {
 }
 
 minute_slot slot_for(const topic_keys& keys, uint64_t minute) {

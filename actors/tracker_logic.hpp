@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "crypto/encrypted_record.hpp"
 #include "crypto/keys.hpp"
+#include "crypto/membership.hpp"
 #include "dht/item.hpp"
 #include "gossip/types.hpp"
 
@@ -24,6 +25,8 @@ struct topic_keys {
   crypto::signing_key node_key;
   bytes32 initial_secret_hash;
   crypto::rotation_handle rotation;
+  /// The gossip topic id and membership key (docs/ADMISSION.md), from topic and secret.
+  crypto::topic_membership membership;
 
   topic_keys(crypto::topic_id t, crypto::signing_key k, byte_view initial_secret,
              crypto::rotation_handle r = {});

@@ -259,7 +259,7 @@ struct swarm {
       nodes.push_back(*g);
       ids.push_back(key.public_key_bytes());
       subs.push_back(sys.spawn(counting_subscriber, count, i));
-      self->request(*g, 10s, subscribe_atom::value, topic, subs.back())
+      self->request(*g, 10s, subscribe_atom::value, topic, bytes32{}, subs.back())
         .receive([](const std::vector<gossip::endpoint_id>&) {},
                  [&](const caf::error& e) { fmt::print("subscribe: {}\n", sys.render(e)); });
       if (i == 0)

@@ -11,6 +11,7 @@
 // - the frame decoder returns no frame over the limit, re-framing what it returned gives back
 //   the consumed input, and it never buffers a whole frame's worth it should have returned;
 // - every message the protocol sends in answer encodes within the max message size.
+#include "crypto/membership.hpp"
 #include "gossip/proto.hpp"
 #include "gossip/transport/frame.hpp"
 #include "gossip/wire.hpp"
@@ -92,7 +93,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto st = dec.feed(part, [&](net::frame&& f) {
       ++frames;
       if (f.is_control) {
-        net::append_control(reframed, f.code);
+        if (f.code == net::control::admit) {
+          if (f.message.size() != net::admit_body_size)
+            fail("admit frame body of the wrong size", f.message.size());
+          net::append_admit(reframed, f.message);
+          auto a = crypto::decode_admission(f.message);
+          if (!a || crypto::encode_admission(*a) != f.message)
+            fail("admission does not round-trip", f.message.size());
+        } else {
+          net::append_control(reframed, f.code);
+        }
         return true;
       }
       if (f.message.size() > max)

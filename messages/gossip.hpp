@@ -17,9 +17,11 @@ using gossip_subscriber =
 
 /// The gossip actor (actors/gossip_actor.hpp): HyParView + PlumTree over the TLS transport.
 ///
-/// - subscribe(topic, subscriber): joins the topic locally (no peers yet) and sends the topic's
-///   events to `subscriber`; replies with the current neighbours (a late subscriber gets them as
-///   its initial state). Several subscribers per topic are allowed.
+/// - subscribe(topic, membership key, subscriber): joins the topic locally (no peers yet) and
+///   sends the topic's events to `subscriber`; replies with the current neighbours (a late
+///   subscriber gets them as its initial state). Several subscribers per topic are allowed.
+///   The topic id and membership key come from crypto::derive_membership: peers talk in the
+///   topic only after proving the same key on their link (docs/ADMISSION.md).
 /// - unsubscribe(topic, subscriber): the topic is quit when its last subscriber goes (or dies).
 /// - join_peers(topic, ids): sends HyParView Join to each id (dialing via known addresses).
 /// - broadcast / broadcast_neighbors(topic, content): refuses content over the max message
@@ -29,7 +31,7 @@ using gossip_subscriber =
 /// - add_addresses(id, addrs): address hints for dialing `id`.
 /// - local_addresses: where this node accepts connections (for its endpoint record).
 using gossip_actor = caf::typed_actor<
-  caf::replies_to<subscribe_atom, gossip::topic_id, gossip_subscriber>::with<
+  caf::replies_to<subscribe_atom, gossip::topic_id, bytes32, gossip_subscriber>::with<
     std::vector<gossip::endpoint_id>>,
   caf::reacts_to<unsubscribe_atom, gossip::topic_id, gossip_subscriber>,
   caf::replies_to<join_peers_atom, gossip::topic_id, std::vector<gossip::endpoint_id>>::with<bool>,

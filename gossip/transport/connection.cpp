@@ -1,5 +1,7 @@
 #include "gossip/transport/connection.hpp"
 
+#include "crypto/membership.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
@@ -14,6 +16,15 @@ namespace {
 constexpr size_t write_batch_bytes = 64 * 1024;
 
 using gossip::short_id;
+
+// At most this many proofs for topics we are not a member of, per link, before it is closed.
+constexpr size_t max_unknown_admits = 16;
+
+gossip::topic_id topic_of(const bytes& message) {
+  gossip::topic_id t{};
+  std::copy(message.begin(), message.begin() + t.size(), t.begin());
+  return t;
+}
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   auto a = ep.address();
@@ -119,8 +130,15 @@ void connection::on_handshake(const boost::system::error_code& ec) {
     return;
   }
   peer_ = *verification_.presented;
+  if (SSL_export_keying_material(stream_.native_handle(), exporter_.data(), exporter_.size(),
+                                 crypto::admission_exporter_label.data(),
+                                 crypto::admission_exporter_label.size(), nullptr, 0, 0)
+      != 1) {
+    close("TLS exporter failed");
+    return;
+  }
   established_ = true;
-  last_read_ = last_write_ = clock::now();
+  last_read_ = last_write_ = established_at_ = clock::now();
   timer_.cancel();
   arm_tick();
   read();
@@ -131,6 +149,8 @@ void connection::on_handshake(const boost::system::error_code& ec) {
 void connection::arm_tick() {
   auto period = std::min(opts_->keepalive_interval, opts_->idle_timeout / 2);
   period = std::min(period, opts_->drain_timeout);
+  if (opts_->require_admission)
+    period = std::min(period, opts_->admission_timeout / 2);
   period = std::max(period, std::chrono::milliseconds{10});
   timer_.expires_after(period);
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -150,6 +170,22 @@ void connection::on_tick() {
   if (goodbye_pending_ && now - goodbye_at_ >= opts_->drain_timeout) {
     close("peer did not answer goodbye within the drain timeout", true);
     return;
+  }
+  if (opts_->require_admission && writable()) {
+    auto ms = std::to_string(opts_->admission_timeout.count());
+    if (peer_proven_.empty() && now - established_at_ >= opts_->admission_timeout) {
+      if (owner_)
+        owner_->on_admission(*this, admission_event::no_topic, {});
+      close("no topic proven within " + ms + " ms");
+      return;
+    }
+    if (blocked_on_ && now - blocked_since_ >= opts_->admission_timeout) {
+      auto t = *blocked_on_;
+      if (owner_)
+        owner_->on_admission(*this, admission_event::unanswered, t);
+      close("peer did not prove membership of topic " + short_id(t) + " within " + ms + " ms");
+      return;
+    }
   }
   if (!goodbye_pending_ && !writing_ && now - last_write_ >= opts_->keepalive_interval) {
     ping_pending_ = true;
@@ -186,6 +222,8 @@ void connection::read() {
           hand_up();
           if (self->closed_)
             return false;
+          if (f.code == control::admit)
+            return self->on_admit(f.message);
           if (f.code == control::goodbye && !self->goodbye_received_) {
             self->goodbye_received_ = true;
             if (self->owner_)
@@ -195,6 +233,21 @@ void connection::read() {
           }
         } else if (self->goodbye_received_) {
           self->close("message after goodbye", false, log_level::warn);
+        } else if (self->opts_->require_admission
+                   && (f.message.size() < gossip::topic_id{}.size()
+                       || !self->proven_by_peer(topic_of(f.message)))) {
+          hand_up();
+          if (self->closed_)
+            return false;
+          if (f.message.size() < gossip::topic_id{}.size()) {
+            self->close("message shorter than a topic id", false, log_level::warn);
+          } else {
+            auto t = topic_of(f.message);
+            if (self->owner_)
+              self->owner_->on_admission(*self, admission_event::early_message, t);
+            self->close("message for topic " + short_id(t) + " before its proof of membership",
+                        false, log_level::warn);
+          }
         } else {
           batch.push_back(std::move(f.message));
         }
@@ -233,9 +286,22 @@ void connection::pump() {
     append_control(wbuf_, control::keepalive);
     ping_pending_ = false;
   }
+  if (!admits_out_.empty()) {
+    append(wbuf_, admits_out_);
+    admits_out_.clear();
+  }
   if (queue_ && !goodbye_pending_) {
     auto& q = *queue_;
     while (!q.messages.empty() && wbuf_.size() < write_batch_bytes) {
+      if (opts_->require_admission) {
+        auto g = outbound_gate(*q.messages.front());
+        if (g == gate::wait)
+          break;
+        if (g == gate::drop) {
+          q.pop_front();
+          continue;
+        }
+      }
       append_frame(wbuf_, *q.messages.front());
       q.pop_front();
     }
@@ -273,6 +339,79 @@ void connection::pump() {
                       }
                       self->pump();
                     });
+}
+
+bool connection::proven_by_peer(const gossip::topic_id& t) const {
+  return std::find(peer_proven_.begin(), peer_proven_.end(), t) != peer_proven_.end();
+}
+
+void connection::send_proof(const gossip::topic_id& t, const bytes32& key) {
+  we_proved_.push_back(t);
+  crypto::admission a{t, crypto::admission_proof(key, exporter_, tls_->id(), *peer_, t)};
+  append_admit(admits_out_, crypto::encode_admission(a));
+}
+
+// A message may go out once the peer proved its topic here. Until then our own proof goes out
+// (once) and the queue waits for the peer's; a message of a topic we left is dropped.
+connection::gate connection::outbound_gate(const bytes& message) {
+  auto t = topic_of(message); // transport::send refuses messages shorter than a topic id
+  if (proven_by_peer(t))
+    return gate::pass;
+  if (std::find(we_proved_.begin(), we_proved_.end(), t) == we_proved_.end()) {
+    auto* key = owner_ ? owner_->membership_key(t) : nullptr;
+    if (!key) {
+      if (owner_)
+        owner_->on_admission(*this, admission_event::not_member, t);
+      return gate::drop;
+    }
+    send_proof(t, *key);
+    append(wbuf_, admits_out_);
+    admits_out_.clear();
+  }
+  if (!blocked_on_ || *blocked_on_ != t) {
+    blocked_on_ = t;
+    blocked_since_ = clock::now();
+  }
+  return gate::wait;
+}
+
+// An admit frame from the peer: check its proof against our key for the topic. False if the
+// link was closed.
+bool connection::on_admit(byte_view body) {
+  auto a = crypto::decode_admission(body);
+  if (!a) { // the frame decoder fixes the body size, so this does not happen
+    close("bad admit frame: " + a.err().what, false, log_level::warn);
+    return false;
+  }
+  if (!opts_->require_admission || proven_by_peer(a->topic_id))
+    return true;
+  auto* key = owner_ ? owner_->membership_key(a->topic_id) : nullptr;
+  if (!key) {
+    if (owner_)
+      owner_->on_admission(*this, admission_event::unknown_topic, a->topic_id);
+    if (++unknown_admits_ > max_unknown_admits) {
+      close("too many proofs for topics we are not a member of", false, log_level::warn);
+      return false;
+    }
+    return true;
+  }
+  if (!crypto::check_admission_proof(*key, exporter_, *peer_, tls_->id(), a->topic_id,
+                                     a->proof)) {
+    if (owner_)
+      owner_->on_admission(*this, admission_event::bad_proof, a->topic_id);
+    close("bad proof of membership for topic " + short_id(a->topic_id), false, log_level::warn);
+    return false;
+  }
+  peer_proven_.push_back(a->topic_id);
+  if (owner_)
+    owner_->on_admission(*this, admission_event::accepted, a->topic_id);
+  if (!goodbye_pending_
+      && std::find(we_proved_.begin(), we_proved_.end(), a->topic_id) == we_proved_.end())
+    send_proof(a->topic_id, *key);
+  if (blocked_on_ && *blocked_on_ == a->topic_id)
+    blocked_on_.reset();
+  pump();
+  return !closed_;
 }
 
 void connection::close(const std::string& reason, bool clean, log_level level) {

@@ -63,6 +63,17 @@ private:
   size_t taken_bytes_ = 0;
 };
 
+/// Admission outcomes a connection reports (see connection_owner::on_admission).
+enum class admission_event : uint8_t {
+  accepted,      ///< the peer proved a topic we are a member of
+  bad_proof,     ///< a proof that does not verify: the link is closed
+  unknown_topic, ///< a proof for a topic we are not a member of (ignored)
+  early_message, ///< a message of a topic not proven on the link: the link is closed
+  no_topic,      ///< no topic proven within the admission timeout: the link is closed
+  unanswered,    ///< the peer left our proof unanswered: the link is closed
+  not_member,    ///< a queued message for a topic we are no longer a member of was dropped
+};
+
 /// What a connection reports to the transport that owns it. Called on the io thread.
 class connection_owner {
 public:
@@ -79,6 +90,10 @@ public:
                          log_level level) = 0;
   /// A log line.
   virtual void log(log_level level, const std::string& line) = 0;
+  /// The membership key of `topic` (docs/ADMISSION.md), or nullptr if we are not a member.
+  virtual const bytes32* membership_key(const gossip::topic_id& topic) = 0;
+  /// Something happened to a link's admission (for counters and logs).
+  virtual void on_admission(connection& c, admission_event ev, const gossip::topic_id& topic) = 0;
 };
 
 /// One TCP + TLS 1.3 link to a peer: handshake with deadlines, frame reading with the size
@@ -132,6 +147,8 @@ public:
   const tcp::endpoint& remote() const noexcept { return remote_; }
   /// "outbound #3 127.0.0.1:4000 peer 1a2b3c4d" for log lines.
   std::string describe() const;
+  /// True once the peer proved membership of at least one topic on this link.
+  bool admitted() const noexcept { return !peer_proven_.empty(); }
 
 private:
   void on_connected();
@@ -141,6 +158,12 @@ private:
   void on_tick();
   void read();
   void pump();
+  // Admission (docs/ADMISSION.md).
+  bool on_admit(byte_view body);
+  bool proven_by_peer(const gossip::topic_id& t) const;
+  void send_proof(const gossip::topic_id& t, const bytes32& key);
+  enum class gate { pass, wait, drop };
+  gate outbound_gate(const bytes& message);
 
   std::shared_ptr<tls_identity> tls_;
   std::shared_ptr<const transport_options> opts_;
@@ -159,6 +182,17 @@ private:
   clock::time_point last_read_{};
   clock::time_point last_write_{};
   clock::time_point goodbye_at_{};
+  clock::time_point established_at_{};
+  // Admission state of this link: its TLS exporter value, the topics the peer proved here, the
+  // topics we proved here, our proofs waiting to be written, and the topic whose proof from
+  // the peer the send queue waits for (since when).
+  bytes32 exporter_{};
+  std::vector<gossip::topic_id> peer_proven_;
+  std::vector<gossip::topic_id> we_proved_;
+  bytes admits_out_;
+  std::optional<gossip::topic_id> blocked_on_;
+  clock::time_point blocked_since_{};
+  size_t unknown_admits_ = 0;
   bool established_ = false;
   bool closed_ = false;
   bool writing_ = false;

@@ -11,4 +11,9 @@ void append_control(bytes& out, control c) {
   put_be32(out, control_flag | static_cast<uint32_t>(c));
 }
 
+void append_admit(bytes& out, byte_view body) {
+  put_be32(out, control_flag | static_cast<uint32_t>(control::admit));
+  append(out, body);
+}
+
 } // namespace dtt::net

@@ -10,27 +10,35 @@
 namespace dtt::net {
 
 /// Peer-link framing: `BE32(length) || message` (PROTOCOL.md §8.1, as iroh-gossip's streams).
-/// dtt extension: a header with the top bit set is a control frame with no body; its low bits
-/// carry the control code. Message lengths are bounded far below 2^31, so the two never meet.
+/// dtt extension: a header with the top bit set is a control frame; its low bits carry the
+/// control code, which fixes the length of its body (none, except admit). Message lengths are
+/// bounded far below 2^31, so the two never meet.
 inline constexpr uint32_t control_flag = 0x80000000u;
 
 /// Control codes (dtt extension, see control_flag).
 enum class control : uint32_t {
   keepalive = 1, ///< sent when a link has been write-idle for the keep-alive interval
   goodbye = 2,   ///< the sender writes nothing more on this connection (duplicate settlement)
+  admit = 3,     ///< body: topic_id[32] proof[32], membership of a topic (docs/ADMISSION.md)
 };
+
+/// Body bytes of an admit control frame.
+inline constexpr size_t admit_body_size = 64;
 
 /// Appends one message frame to `out`.
 void append_frame(bytes& out, byte_view message);
 
-/// Appends one control frame to `out`.
+/// Appends one control frame without a body (keepalive, goodbye) to `out`.
 void append_control(bytes& out, control c);
+
+/// Appends one admit control frame with its admit_body_size-byte body to `out`.
+void append_admit(bytes& out, byte_view body);
 
 /// One decoded frame: a message, or a control frame.
 struct frame {
   bool is_control = false;
   control code = control::keepalive; ///< when is_control
-  bytes message;                     ///< when !is_control
+  bytes message;                     ///< the message, or a control frame's body
 };
 
 /// Incremental decoder for a byte stream of frames. Refuses a length over the limit before
@@ -98,6 +106,8 @@ private:
   result<size_t> frame_length(uint32_t header) const {
     if (header & control_flag) {
       auto code = header & ~control_flag;
+      if (code == static_cast<uint32_t>(control::admit))
+        return 4 + admit_body_size;
       if (code != static_cast<uint32_t>(control::keepalive)
           && code != static_cast<uint32_t>(control::goodbye))
         return error{errc::malformed, "unknown control frame code " + std::to_string(code)};
@@ -117,9 +127,8 @@ private:
     if (header & control_flag) {
       f.is_control = true;
       f.code = static_cast<control>(header & ~control_flag);
-    } else {
-      f.message.assign(d + 4, d + len);
     }
+    f.message.assign(d + 4, d + len);
     return on_frame(std::move(f));
   }
 

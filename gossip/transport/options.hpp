@@ -36,11 +36,27 @@ struct transport_options {
   /// how long a peer whose last link closed that way may take to bring up its replacement
   /// before it is reported closed.
   std::chrono::milliseconds drain_timeout{5000};
-  /// Bounds on inbound work (flood protection; dtt's choice).
+  /// Topic admission (docs/ADMISSION.md): every message's first 32 bytes are its topic id, and
+  /// a topic's messages flow on a link only after the peer proved membership of that topic on
+  /// that link. Off only in transport tests of framing that send bare bytes.
+  bool require_admission = true;
+  /// A link on which the peer has proven no topic this long after its handshake is closed, and
+  /// so is a link whose peer leaves our proof for a topic unanswered this long (dtt's choice:
+  /// one handshake timeout; keep-alives do not extend it).
+  std::chrono::milliseconds admission_timeout{5000};
+  /// Bounds on inbound work (flood protection; dtt's choice). Per remote IP address: TLS
+  /// handshakes in progress and inbound links; in all: handshakes and links.
   size_t max_pending_handshakes = 64;
   size_t max_connections = 512;
+  size_t max_pending_handshakes_per_ip = 8;
+  size_t max_connections_per_ip = 32;
+  /// A connection refused by these bounds is held open, unread, for refused_hold before it is
+  /// closed (at most max_refused_held at once; beyond that they are closed at once), so that a
+  /// flooder that reopens every closed connection cannot make us accept in a tight loop.
+  std::chrono::milliseconds refused_hold{10000};
+  size_t max_refused_held = 256;
   /// ALPN protocol both sides must agree on.
-  std::string alpn = "dtt-gossip/1";
+  std::string alpn = "dtt-gossip/2"; // 2: admission frames (docs/ADMISSION.md)
   /// Log lines; empty means stderr_log_sink().
   log_sink log;
 };

@@ -12,6 +12,7 @@
 #include <net/if.h>
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -103,6 +104,10 @@ public:
   }
 
   // --- commands (io thread) ---
+
+  void add_topic(const gossip::topic_id& topic, const bytes32& key) { topic_keys_[topic] = key; }
+
+  void remove_topic(const gossip::topic_id& topic) { topic_keys_.erase(topic); }
 
   void add_addresses(const gossip::endpoint_id& id,
                      const std::vector<gossip::socket_address>& addrs) {
@@ -219,6 +224,10 @@ public:
     pending_inbound_.clear();
     for (auto& c : pending)
       c->close("transport shut down");
+    held_.clear();
+    if (held_timer_)
+      held_timer_->cancel();
+    refused_held_ = 0;
     cb_ = {};
     links_up_ = 0;
     peer_count_ = 0;
@@ -234,6 +243,7 @@ public:
     const auto id = *c->peer();
     if (!c->outbound()) {
       pending_inbound_.erase(c);
+      pending_count_ = pending_inbound_.size();
       if (id == tls_->id()) {
         c->close("connection from our own key", false, log_level::warn);
         return;
@@ -290,6 +300,7 @@ public:
                              [&](auto& p) { return p.get() == &c; });
       if (it != pending_inbound_.end())
         pending_inbound_.erase(it);
+      pending_count_ = pending_inbound_.size();
       return;
     }
     if (!c.peer())
@@ -344,6 +355,26 @@ public:
       opts_->log(level, line);
   }
 
+  const bytes32* membership_key(const gossip::topic_id& topic) override {
+    auto it = topic_keys_.find(topic);
+    return it == topic_keys_.end() ? nullptr : &it->second;
+  }
+
+  void on_admission(connection& c, admission_event ev, const gossip::topic_id& topic) override {
+    switch (ev) {
+      case admission_event::accepted:
+        ++proofs_accepted_;
+        log(log_level::debug, c.describe() + ": proved topic " + short_id(topic));
+        break;
+      case admission_event::bad_proof: ++proofs_refused_; break;
+      case admission_event::unknown_topic: ++proofs_unknown_topic_; break;
+      case admission_event::early_message: ++early_messages_; break;
+      case admission_event::no_topic: ++links_without_topic_; break;
+      case admission_event::unanswered: ++proofs_unanswered_; break;
+      case admission_event::not_member: ++messages_not_member_; break;
+    }
+  }
+
   // --- internals ---
 
   void accept() {
@@ -367,15 +398,82 @@ public:
         });
         return;
       }
-      if (self->pending_inbound_.size() >= self->opts_->max_pending_handshakes
-          || self->link_count() >= self->opts_->max_connections) {
-        c->close("refused: too many connections or handshakes in progress", false,
-                 log_level::warn);
+      if (auto why = self->refusal(c->socket())) {
+        self->hold_refused(std::move(c->socket()), why);
       } else {
         self->pending_inbound_.insert(c);
+        self->pending_count_ = self->pending_inbound_.size();
         c->start_inbound();
       }
       self->accept();
+    });
+  }
+
+  // Why a new inbound connection is refused, or nullptr. Counts what is refused.
+  const char* refusal(tcp::socket& s) {
+    if (pending_inbound_.size() >= opts_->max_pending_handshakes
+        || link_count() >= opts_->max_connections) {
+      ++refused_total_limits_;
+      return "too many connections or handshakes in progress";
+    }
+    boost::system::error_code ec;
+    auto addr = s.remote_endpoint(ec).address();
+    if (ec)
+      return "no remote address";
+    size_t pending = 0;
+    for (auto& c : pending_inbound_)
+      if (c->remote().address() == addr)
+        ++pending;
+    if (pending >= opts_->max_pending_handshakes_per_ip) {
+      ++refused_ip_handshakes_;
+      return "too many handshakes in progress from its address";
+    }
+    size_t links = pending;
+    for (auto& [id, ps] : peers_)
+      for (auto& l : ps.links)
+        if (!l->outbound() && l->remote().address() == addr)
+          ++links;
+    if (links >= opts_->max_connections_per_ip) {
+      ++refused_ip_links_;
+      return "too many connections from its address";
+    }
+    return nullptr;
+  }
+
+  // Keeps a refused connection open and unread for refused_hold, so that a flooder that
+  // reopens what we close does not make us accept in a tight loop; bounded in number.
+  void hold_refused(tcp::socket s, const char* why) {
+    boost::system::error_code ec;
+    auto remote = s.remote_endpoint(ec);
+    log(log_level::info, "refused inbound connection from "
+                           + (ec ? std::string("?") : remote.address().to_string()) + ": " + why);
+    if (held_.size() >= opts_->max_refused_held) {
+      s.close(ec);
+      return;
+    }
+    held_.push_back({std::chrono::steady_clock::now() + opts_->refused_hold, std::move(s)});
+    refused_held_ = held_.size();
+    if (held_.size() == 1)
+      arm_held_timer();
+  }
+
+  void arm_held_timer() {
+    if (held_.empty())
+      return;
+    if (!held_timer_)
+      held_timer_ = std::make_shared<asio::steady_timer>(io_);
+    held_timer_->expires_at(held_.front().until);
+    held_timer_->async_wait([self = shared_from_this()](auto ec) {
+      if (ec || self->shut_)
+        return;
+      auto now = std::chrono::steady_clock::now();
+      while (!self->held_.empty() && self->held_.front().until <= now) {
+        boost::system::error_code ignored;
+        self->held_.front().socket.close(ignored);
+        self->held_.pop_front();
+      }
+      self->refused_held_ = self->held_.size();
+      self->arm_held_timer();
     });
   }
 
@@ -459,7 +557,10 @@ public:
     return n;
   }
 
-  void update_peer_count() { peer_count_ = peers_.size(); }
+  void update_peer_count() {
+    peer_count_ = peers_.size();
+    pending_count_ = pending_inbound_.size();
+  }
 
   asio::io_context& io_;
   std::shared_ptr<tls_identity> tls_;
@@ -470,6 +571,13 @@ public:
   std::vector<gossip::socket_address> local_;
   std::map<gossip::endpoint_id, peer_state> peers_;
   std::set<std::shared_ptr<connection>> pending_inbound_;
+  struct held_socket {
+    std::chrono::steady_clock::time_point until;
+    tcp::socket socket;
+  };
+  std::deque<held_socket> held_; // refused connections, oldest first
+  std::shared_ptr<asio::steady_timer> held_timer_;
+  std::map<gossip::topic_id, bytes32> topic_keys_; // membership keys of our topics
   address_book book_;
   uint64_t next_serial_ = 1;
   bool shut_ = false;
@@ -481,11 +589,24 @@ public:
   std::atomic<uint64_t> messages_out_{0};
   std::atomic<uint64_t> slow_peers_dropped_{0};
   std::atomic<uint64_t> duplicates_retired_{0};
+  std::atomic<uint64_t> proofs_accepted_{0};
+  std::atomic<uint64_t> proofs_refused_{0};
+  std::atomic<uint64_t> proofs_unknown_topic_{0};
+  std::atomic<uint64_t> early_messages_{0};
+  std::atomic<uint64_t> links_without_topic_{0};
+  std::atomic<uint64_t> proofs_unanswered_{0};
+  std::atomic<uint64_t> messages_not_member_{0};
+  std::atomic<uint64_t> refused_ip_handshakes_{0};
+  std::atomic<uint64_t> refused_ip_links_{0};
+  std::atomic<uint64_t> refused_total_limits_{0};
+  std::atomic<size_t> refused_held_{0};
+  std::atomic<size_t> pending_count_{0};
   std::shared_ptr<backlog> backlog_ = std::make_shared<backlog>();
 
   const std::vector<gossip::socket_address>& local() const { return local_; }
   const gossip::endpoint_id& id() const { return tls_->id(); }
   uint32_t max_message_size() const { return opts_->max_message_size; }
+  bool admission() const { return opts_->require_admission; }
   asio::io_context& io() { return io_; }
 };
 
@@ -528,6 +649,14 @@ const std::vector<gossip::socket_address>& transport::local_addresses() const no
 
 uint32_t transport::max_message_size() const noexcept { return impl_->max_message_size(); }
 
+void transport::add_topic(const gossip::topic_id& topic, const bytes32& membership_key) {
+  asio::post(impl_->io(), [p = impl_, topic, membership_key] { p->add_topic(topic, membership_key); });
+}
+
+void transport::remove_topic(const gossip::topic_id& topic) {
+  asio::post(impl_->io(), [p = impl_, topic] { p->remove_topic(topic); });
+}
+
 void transport::add_addresses(const gossip::endpoint_id& id,
                               std::vector<gossip::socket_address> addrs) {
   asio::post(impl_->io(), [p = impl_, id, a = std::move(addrs)] { p->add_addresses(id, a); });
@@ -536,9 +665,12 @@ void transport::add_addresses(const gossip::endpoint_id& id,
 namespace {
 
 status check_outgoing(const gossip::endpoint_id& id, const std::shared_ptr<const bytes>& message,
-                      const gossip::endpoint_id& me, uint32_t max_message_size) {
+                      const gossip::endpoint_id& me, uint32_t max_message_size,
+                      bool admission) {
   if (!message)
     return error{errc::invalid_argument, "no message"};
+  if (admission && message->size() < gossip::topic_id{}.size())
+    return error{errc::invalid_argument, "a message under admission starts with its topic id"};
   if (message->size() > max_message_size)
     return error{errc::too_large, "message of " + std::to_string(message->size())
                                     + " bytes over the max message size of "
@@ -551,7 +683,8 @@ status check_outgoing(const gossip::endpoint_id& id, const std::shared_ptr<const
 } // namespace
 
 status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message) {
-  auto ok = check_outgoing(id, message, impl_->id(), impl_->max_message_size());
+  auto ok = check_outgoing(id, message, impl_->id(), impl_->max_message_size(),
+                           impl_->admission());
   if (!ok)
     return ok;
   impl_->backlog_->add(id, 1, message->size());
@@ -564,7 +697,8 @@ status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const byte
 std::vector<std::pair<gossip::endpoint_id, error>> transport::send(std::vector<outgoing> batch) {
   std::vector<std::pair<gossip::endpoint_id, error>> refused;
   auto keep = std::remove_if(batch.begin(), batch.end(), [&](const outgoing& o) {
-    auto ok = check_outgoing(o.to, o.message, impl_->id(), impl_->max_message_size());
+    auto ok = check_outgoing(o.to, o.message, impl_->id(), impl_->max_message_size(),
+                             impl_->admission());
     if (!ok)
       refused.emplace_back(o.to, ok.err());
     return !ok;
@@ -605,6 +739,18 @@ transport_stats transport::stats() const {
   s.messages_out = impl_->messages_out_;
   s.slow_peers_dropped = impl_->slow_peers_dropped_;
   s.duplicates_retired = impl_->duplicates_retired_;
+  s.proofs_accepted = impl_->proofs_accepted_;
+  s.proofs_refused = impl_->proofs_refused_;
+  s.proofs_unknown_topic = impl_->proofs_unknown_topic_;
+  s.early_messages = impl_->early_messages_;
+  s.links_without_topic = impl_->links_without_topic_;
+  s.proofs_unanswered = impl_->proofs_unanswered_;
+  s.messages_not_member = impl_->messages_not_member_;
+  s.refused_ip_handshakes = impl_->refused_ip_handshakes_;
+  s.refused_ip_links = impl_->refused_ip_links_;
+  s.refused_total_limits = impl_->refused_total_limits_;
+  s.refused_held = impl_->refused_held_;
+  s.pending_handshakes = impl_->pending_count_;
   return s;
 }
 

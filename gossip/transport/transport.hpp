@@ -42,6 +42,20 @@ struct transport_stats {
   uint64_t messages_out = 0;   ///< message frames queued for sending
   uint64_t slow_peers_dropped = 0;
   uint64_t duplicates_retired = 0;
+  // Admission (docs/ADMISSION.md).
+  uint64_t proofs_accepted = 0;       ///< topics proven to us by peers
+  uint64_t proofs_refused = 0;        ///< proofs that did not verify (link closed)
+  uint64_t proofs_unknown_topic = 0;  ///< proofs for topics we are not a member of
+  uint64_t early_messages = 0;        ///< messages of an unproven topic (link closed)
+  uint64_t links_without_topic = 0;   ///< links closed for proving no topic in time
+  uint64_t proofs_unanswered = 0;     ///< links closed for leaving our proof unanswered
+  uint64_t messages_not_member = 0;   ///< queued messages dropped: we left their topic
+  // Connection budgets (transport_options).
+  uint64_t refused_ip_handshakes = 0; ///< inbound refused: the IP's handshakes in progress
+  uint64_t refused_ip_links = 0;      ///< inbound refused: the IP's inbound links
+  uint64_t refused_total_limits = 0;  ///< inbound refused: the node-wide bounds
+  size_t refused_held = 0;            ///< refused connections held open, unread, right now
+  size_t pending_handshakes = 0;      ///< inbound TLS handshakes in progress
 };
 
 /// The peer transport (DESIGN.md "Transport and addressing"): TCP + TLS 1.3 links keyed by
@@ -81,10 +95,17 @@ public:
   /// The frame payload limit in force.
   uint32_t max_message_size() const noexcept;
 
+  /// Makes us a member of `topic` for admission (docs/ADMISSION.md): its messages may flow
+  /// on a link once the peer proved the same membership there; we prove ours with `key`.
+  void add_topic(const gossip::topic_id& topic, const bytes32& membership_key);
+  /// Ends our membership of `topic`: proofs for it are no longer answered, and messages for it
+  /// still queued for peers that have not proven it are dropped.
+  void remove_topic(const gossip::topic_id& topic);
   /// Address hints for dialing `id`.
   void add_addresses(const gossip::endpoint_id& id, std::vector<gossip::socket_address> addrs);
   /// Queues a message for `id`, dialing if needed. Refuses (too_large) a message over the max
-  /// message size, and (invalid_argument) our own id; other failures arrive as closed().
+  /// message size, and (invalid_argument) our own id or, under admission, a message shorter
+  /// than a topic id; other failures arrive as closed().
   status send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message);
   /// Queues several messages, in order, with one hand-off to the io thread (each peer's write
   /// then starts once, with as much of the batch as fits). Each message is checked as send()

@@ -17,6 +17,13 @@ using namespace dtt::test;
 
 namespace {
 
+// The membership key every node of these tests proves its topics with (docs/ADMISSION.md).
+const bytes32 test_key = [] {
+  bytes32 k{};
+  k.fill(0x5a);
+  return k;
+}();
+
 // Events seen by each node's subscriber.
 struct event_log {
   std::mutex mu;
@@ -102,7 +109,7 @@ TEST_CASE("gossip actor: nodes join a topic, see neighbours, broadcast, refuse o
     // Every node subscribes; a fresh topic has no neighbours yet.
     for (int i = 0; i < n; ++i) {
       bool answered = false;
-      ask(self, nodes[i], subscribe_atom::value, topic, subs[i])
+      ask(self, nodes[i], subscribe_atom::value, topic, test_key, subs[i])
         .receive([&](const std::vector<gossip::endpoint_id>& nbrs) {
                    answered = true;
                    CHECK(nbrs.empty());
@@ -207,7 +214,7 @@ TEST_CASE("gossip actor: dropping the last handle stops the actor and its transp
         .receive([&](const std::vector<gossip::socket_address>& v) { addrs = v; },
                  [&](const caf::error& e) { FAIL(sys.render(e)); });
       for (auto [g, s] : {std::pair{*a, sa}, std::pair{*b, sb}})
-        ask(self, g, subscribe_atom::value, topic, s)
+        ask(self, g, subscribe_atom::value, topic, test_key, s)
           .receive([](const std::vector<gossip::endpoint_id>&) {},
                    [&](const caf::error& e) { FAIL(sys.render(e)); });
       self->send(*a, add_addresses_atom::value, kb.public_key_bytes(), addrs);
@@ -242,7 +249,7 @@ TEST_CASE("gossip actor: a peer flooding Joins is logged and disconnected, other
     auto sub = sys.spawn(subscriber, events, 0);
     gossip::topic_id topic{};
     topic.fill(0x3c);
-    ask(self, *g, subscribe_atom::value, topic, sub)
+    ask(self, *g, subscribe_atom::value, topic, test_key, sub)
       .receive([](const std::vector<gossip::endpoint_id>&) {},
                [&](const caf::error& e) { FAIL(sys.render(e)); });
     std::vector<gossip::socket_address> addrs;
@@ -251,8 +258,10 @@ TEST_CASE("gossip actor: a peer flooding Joins is logged and disconnected, other
                [&](const caf::error& e) { FAIL(sys.render(e)); });
     REQUIRE_FALSE(addrs.empty());
 
-    // The attacker is a bare transport that writes Join frames as fast as it can.
+    // The attacker is a bare transport that writes Join frames as fast as it can: an insider
+    // (it proves the topic's membership key), which the flood guard must still stop.
     node attacker(io.io);
+    attacker.t->add_topic(topic, test_key);
     attacker.t->add_addresses(key.public_key_bytes(), addrs);
     auto join = std::make_shared<const bytes>(gossip::encode({topic, gossip::msg::join{}}));
     for (int i = 0; i < 200; ++i)
@@ -274,7 +283,7 @@ TEST_CASE("gossip actor: a peer flooding Joins is logged and disconnected, other
     auto honest = spawn_gossip_actor(sys, io.io, honest_key, quiet_options());
     REQUIRE(honest);
     auto honest_sub = sys.spawn(subscriber, events, 1);
-    ask(self, *honest, subscribe_atom::value, topic, honest_sub)
+    ask(self, *honest, subscribe_atom::value, topic, test_key, honest_sub)
       .receive([](const std::vector<gossip::endpoint_id>&) {},
                [&](const caf::error& e) { FAIL(sys.render(e)); });
     self->send(*honest, add_addresses_atom::value, key.public_key_bytes(), addrs);
@@ -311,7 +320,7 @@ TEST_CASE("gossip actor: broadcasts are refused as busy while a peer's queue is 
     caf::scoped_actor self{sys};
     gossip::topic_id topic{};
     topic.fill(4);
-    ask(self, *a, subscribe_atom::value, topic, sa)
+    ask(self, *a, subscribe_atom::value, topic, test_key, sa)
       .receive([](const std::vector<gossip::endpoint_id>&) {},
                [&](const caf::error& e) { FAIL(sys.render(e)); });
     auto broadcast = [&](const std::string& s) {

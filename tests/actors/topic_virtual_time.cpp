@@ -1,6 +1,7 @@
 // The whole topic (bootstrap, publisher, merges, receiver, record publisher) over in-memory DHT
 // and gossip, in CAF's virtual time: decisions and timings of PROTOCOL.md §6, and lifetimes.
 #include "actors/topic_actor.hpp"
+#include "crypto/membership.hpp"
 #include "messages/types.hpp"
 
 #include "support/fakes.hpp"
@@ -15,6 +16,13 @@
 using namespace dtt;
 
 namespace {
+
+// The gossip topic id of "vt-topic" with "vt-secret" (docs/ADMISSION.md).
+gossip::topic_id vt_gossip_topic() {
+  return crypto::derive_membership(crypto::topic_id::from_name("vt-topic").hash(),
+                                   crypto::initial_secret_hash(byte_view::of("vt-secret")))
+    .topic_id;
+}
 
 struct fixture : test::virtual_time_system {
   std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
@@ -61,7 +69,7 @@ struct fixture : test::virtual_time_system {
   void run_for(caf::timespan d) { virtual_time_system::run_for(d, std::chrono::milliseconds(50)); }
 
   std::vector<gossip::endpoint_id> neighbors(int n) {
-    auto& m = net->members[{crypto::topic_id::from_name("vt-topic").hash(),
+    auto& m = net->members[{vt_gossip_topic(),
                             key(n).public_key_bytes()}];
     return {m.neighbors.begin(), m.neighbors.end()};
   }
@@ -119,7 +127,7 @@ TEST_CASE_FIXTURE(fixture, "three nodes find each other through the records and 
     CHECK(running() == baseline);
   }
   SUBCASE("an isolated node runs the bootstrap loop again and rejoins") {
-    auto t = crypto::topic_id::from_name("vt-topic").hash();
+    auto t = vt_gossip_topic();
     auto joins = net->joins;
     net->isolate(t, key(3).public_key_bytes());
     CHECK(neighbors(3).empty());

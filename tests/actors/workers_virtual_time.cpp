@@ -80,7 +80,7 @@ record_publisher_actor spawn_records(caf::actor_system& sys, std::shared_ptr<scr
 gossip_actor spawn_gossip(caf::actor_system& sys, std::shared_ptr<script> s) {
   return sys.spawn([](std::shared_ptr<script> s) -> gossip_actor::behavior_type {
     return {
-      [s](subscribe_atom, const gossip::topic_id&, const gossip_subscriber&) {
+      [s](subscribe_atom, const gossip::topic_id&, const bytes32&, const gossip_subscriber&) {
         return s->neighbors;
       },
       [](unsubscribe_atom, const gossip::topic_id&, const gossip_subscriber&) {},

@@ -80,9 +80,9 @@ TEST_CASE("transport: handshake, then frames both ways on one link") {
   // A run of frames of every size class, up to the limit, arrives complete and in order.
   std::vector<bytes> sent;
   for (size_t i = 0; i < 200; ++i) {
-    size_t n = (i * 131) % (gossip::default_max_message_size + 1);
+    size_t n = (i * 131) % (gossip::default_max_message_size - gossip::topic_id{}.size() + 1);
     sent.push_back(payload_of(n, static_cast<uint8_t>(i)));
-    REQUIRE(a.t->send(b.id(), std::make_shared<const bytes>(sent.back())).ok());
+    REQUIRE(a.t->send(b.id(), topic_message(sent.back())).ok());
   }
   REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 201; }));
   {
@@ -96,11 +96,13 @@ TEST_CASE("transport: handshake, then frames both ways on one link") {
   CHECK(b.rec.closed.empty());
 
   // Over-size messages are refused at the API, before anything is queued.
-  auto big = std::make_shared<const bytes>(gossip::default_max_message_size + 1, 0);
+  auto big = topic_message(gossip::default_max_message_size - gossip::topic_id{}.size() + 1, 0);
   auto st = a.t->send(b.id(), big);
   REQUIRE_FALSE(st.ok());
   CHECK(st.err().code == errc::too_large);
-  CHECK(a.t->send(a.id(), std::make_shared<const bytes>(1, 0)).err().code
+  CHECK(a.t->send(a.id(), topic_message(1, 0)).err().code == errc::invalid_argument);
+  // Under admission every message starts with its topic id.
+  CHECK(a.t->send(b.id(), std::make_shared<const bytes>(31, 0)).err().code
         == errc::invalid_argument);
 
   a.t->shutdown();
@@ -166,7 +168,7 @@ TEST_CASE("transport: a frame over the receiver's limit closes that link") {
   b.introduce_to(a);
   REQUIRE(a.send(b.id(), "small").ok());
   REQUIRE(b.rec.wait([&] { return b.rec.messages.size() == 1; }));
-  REQUIRE(a.t->send(b.id(), std::make_shared<const bytes>(5000, 1)).ok());
+  REQUIRE(a.t->send(b.id(), topic_message(5000 - gossip::topic_id{}.size(), 1)).ok());
   REQUIRE(b.rec.wait([&] { return !b.rec.closed.empty(); }));
   CHECK(b.rec.closed[0].first == a.id());
   CHECK(b.rec.has_log(net::log_level::warn, "frame of 5000 bytes over the limit of 4096"));
@@ -195,7 +197,7 @@ TEST_CASE("transport: a peer that never reads is dropped while others are still 
   REQUIRE(c.rec.wait([&] { return c.rec.messages.size() == 1; }));
   frozen.freeze();
 
-  auto chunk = std::make_shared<const bytes>(4000, 0x5a);
+  auto chunk = topic_message(4000 - gossip::topic_id{}.size(), 0x5a);
   auto deadline = std::chrono::steady_clock::now() + 30s;
   size_t to_c = 1;
   bool dropped = false;
@@ -372,7 +374,7 @@ TEST_CASE("transport: a batch send queues its valid messages in order and return
   node a(io.io), b(io.io), c(io.io);
   b.introduce_to(a);
   c.introduce_to(a);
-  auto msg = [](const std::string& s) { return std::make_shared<const bytes>(s.begin(), s.end()); };
+  auto msg = [](const std::string& s) { return topic_message(byte_view::of(s)); };
   std::vector<net::outgoing> batch;
   for (int i = 0; i < 50; ++i) {
     batch.push_back({b.id(), msg("b" + std::to_string(i))});
@@ -380,7 +382,7 @@ TEST_CASE("transport: a batch send queues its valid messages in order and return
   }
   // Refused entries (too large, our own id, no message) do not stop the rest.
   batch.insert(batch.begin() + 10,
-               {b.id(), std::make_shared<const bytes>(gossip::default_max_message_size + 1, 0)});
+               {b.id(), topic_message(gossip::default_max_message_size, 0)});
   batch.insert(batch.begin() + 20, {a.id(), msg("self")});
   batch.insert(batch.begin() + 30, {c.id(), nullptr});
   auto refused = a.t->send(std::move(batch));
@@ -422,10 +424,10 @@ TEST_CASE("transport: the backlog counts what waits for a peer until it is writt
   a.t->add_addresses(x, {{"127.0.0.1", mute.local_endpoint().port()}});
   for (int i = 0; i < 10; ++i)
     REQUIRE(a.send(x, "0123456789").ok());
-  CHECK(a.t->backlog_of(x) == std::pair<size_t, size_t>{10, 100});
+  CHECK(a.t->backlog_of(x) == std::pair<size_t, size_t>{10, 420}); // topic id + 10 bytes each
   CHECK(a.t->backlogged(10, SIZE_MAX));
-  CHECK(a.t->backlogged(SIZE_MAX, 100));
-  CHECK_FALSE(a.t->backlogged(11, 101));
+  CHECK(a.t->backlogged(SIZE_MAX, 420));
+  CHECK_FALSE(a.t->backlogged(11, 421));
   // Messages to a live peer leave the backlog once written.
   for (int i = 0; i < 20; ++i)
     REQUIRE(a.send(b.id(), "hello").ok());

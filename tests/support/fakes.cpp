@@ -71,7 +71,7 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
   return sys.spawn([](std::shared_ptr<fake_gossip_net> net,
                       gossip::endpoint_id self_id) -> gossip_actor::behavior_type {
     return {
-      [=](subscribe_atom, const gossip::topic_id& topic, gossip_subscriber s) {
+      [=](subscribe_atom, const gossip::topic_id& topic, const bytes32&, gossip_subscriber s) {
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
         auto& me = net->members[{topic, self_id}];
         me.subscribers.push_back(s);
