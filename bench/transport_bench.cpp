@@ -169,8 +169,18 @@ figures transport_only(size_t size, double seconds, size_t window) {
     std::exit(1);
   }
   (*a)->add_addresses(kb.public_key_bytes(), (*b)->local_addresses());
-  // Warm-up: the link (TCP + TLS handshake) is up before the clock starts.
-  (*a)->send(kb.public_key_bytes(), std::make_shared<const bytes>(payload(size, ~0ull)));
+  // Messages of one topic (all-zero id and key) that both are members of (docs/ADMISSION.md):
+  // the first 32 bytes of each message are its topic id.
+  (*a)->add_topic(gossip::topic_id{}, bytes32{});
+  (*b)->add_topic(gossip::topic_id{}, bytes32{});
+  auto message = [&](uint64_t seq) {
+    bytes m(gossip::topic_id{}.size(), 0);
+    auto p = payload(size > m.size() ? size - m.size() : 0, seq);
+    m.insert(m.end(), p.begin(), p.end());
+    return std::make_shared<const bytes>(std::move(m));
+  };
+  // Warm-up: the link (TCP + TLS handshake and admission) is up before the clock starts.
+  (*a)->send(kb.public_key_bytes(), message(~0ull));
   while (received.load() == 0 && !dropped)
     std::this_thread::sleep_for(1ms);
   received = 0;
@@ -182,7 +192,7 @@ figures transport_only(size_t size, double seconds, size_t window) {
       std::this_thread::sleep_for(200us); // not yield: a spinning producer takes a core
       continue;
     }
-    (void)(*a)->send(kb.public_key_bytes(), std::make_shared<const bytes>(payload(size, sent)));
+    (void)(*a)->send(kb.public_key_bytes(), message(sent));
     ++sent;
   }
   while (received.load() < sent && !dropped && seconds_since(t0) < seconds + 10)
