@@ -52,6 +52,7 @@ flood_scenario scenario(victim_kind v, flood_mode m, size_t connections = 500) {
 
 // Every bar of the flood tests, each its own check (a failure says which).
 void check_flood_bars(const flood_report& r, bool check_cpu = true) {
+  MESSAGE(describe(r));
   INFO(describe(r));
   REQUIRE(r.error.empty());
   CHECK_MESSAGE(r.join_s.has_value(), "the honest node never joined during the flood");
@@ -113,6 +114,7 @@ TEST_CASE("silent TCP connections (no TLS ClientHello) to a dttd are closed with
   s.dttd_path = DTT_DAEMON_PATH;
   s.attack_path = DTT_ATTACK_PATH;
   auto r = run_silent_scenario(s);
+  MESSAGE(r.attacker_final);
   INFO(r.attacker_final);
   REQUIRE(r.error.empty());
   REQUIRE(r.connected == s.connections);
@@ -124,12 +126,14 @@ TEST_CASE("silent TCP connections (no TLS ClientHello) to a dttd are closed with
 TEST_CASE("TLS connections that send only keep-alives (join no topic) are closed by a dttd "
           "within a few seconds") {
   for (auto mode : {flood_mode::tls_one, flood_mode::tls_many}) {
-    CAPTURE(to_string(mode));
+    std::string mode_name = to_string(mode);
+    CAPTURE(mode_name);
     silent_scenario s;
     s.mode = mode;
     s.dttd_path = DTT_DAEMON_PATH;
     s.attack_path = DTT_ATTACK_PATH;
     auto r = run_silent_scenario(s);
+    MESSAGE(r.attacker_final);
     INFO(r.attacker_final);
     REQUIRE(r.error.empty());
     REQUIRE(r.connected == s.connections);

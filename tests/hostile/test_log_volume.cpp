@@ -29,10 +29,12 @@ void check_log_volume(const std::string& level, double max_bytes_per_s) {
   REQUIRE(r.error.empty());
   REQUIRE(r.flood_s > 5);
   double rate = r.log_bytes / r.flood_s;
-  INFO(fmt::format("DTT_LOG={}: {} bytes in {:.1f} s = {:.0f} B/s; {} lines, {} without a "
+  auto figures = fmt::format("DTT_LOG={}: {} bytes in {:.1f} s = {:.0f} B/s; {} lines, {} without a "
                    "timestamp, first: '{}'; attacker: {}",
                    level.empty() ? "(unset)" : level, r.log_bytes, r.flood_s, rate, r.log_lines,
-                   r.untimestamped_lines, r.first_untimestamped, r.attacker_final));
+                   r.untimestamped_lines, r.first_untimestamped, r.attacker_final);
+  MESSAGE(figures);
+  INFO(figures);
   CHECK(rate < max_bytes_per_s);
   CHECK(r.untimestamped_lines == 0);
 }

@@ -40,8 +40,9 @@ struct library_node {
                                              const std::vector<std::string>& bootstrap,
                                              std::string* why);
   ~library_node();
-  /// Joins (without waiting) `name` with `secret`.
-  void join(const std::string& name, const std::string& secret);
+  /// Joins (without waiting) `name` with `secret`; `publish` false: the node publishes no
+  /// record of its own (it finds others, others cannot find it).
+  void join(const std::string& name, const std::string& secret, bool publish = true);
   /// Reads every event that is waiting (at most `wait` for the first) into `events`.
   void drain(std::chrono::milliseconds wait = 1ms);
   /// True if some received event so far has exactly `content`.
