@@ -13,6 +13,7 @@
 
 #include <fmt/core.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
@@ -37,6 +38,7 @@ void print_flood(const std::string& name, const flood_report& r) {
              r.honest_to_victim ? "yes" : "no", r.victim_to_honest ? "yes" : "no", r.log_bytes,
              r.flood_s > 0 ? r.log_bytes / r.flood_s : 0.0, r.untimestamped_lines);
   fmt::print("           attacker during: {}\n", r.attacker_during);
+  std::fflush(stdout);
 }
 
 } // namespace
@@ -127,6 +129,7 @@ int main(int argc, char** argv) {
                  "open after {} s (oldest {} ms)\n",
                  name, r.connected, r.closed_by_victim, r.max_lifetime_ms, r.still_open,
                  s.watch.count() / 1000, r.oldest_open_ms);
+    std::fflush(stdout);
   }
 
   for (auto kind : {outsider_kind::wrong_secret, outsider_kind::topic_id}) {
@@ -147,6 +150,7 @@ int main(int argc, char** argv) {
                  "{} outsider broadcasts\n",
                  name, r.honest_joined, r.honest_exchange, r.outsider_attempted,
                  r.outsider_neighbor, r.outsider_received, r.honest_received);
+    std::fflush(stdout);
   }
   return 0;
 }

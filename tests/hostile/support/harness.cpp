@@ -87,6 +87,21 @@ std::unique_ptr<child> start_attacker(const std::string& path, const gossip::soc
   return child::spawn(o, why);
 }
 
+// A dttd member of `topic_name` on the testnet.
+std::unique_ptr<dttd_process> start_dttd_member(const std::string& path,
+                                                const std::string& topic_name,
+                                                const std::string& secret,
+                                                const dht::testnet& net,
+                                                const std::string& log_level, std::string* why) {
+  dttd_options o;
+  o.path = path;
+  o.topic = topic_name;
+  o.secret = secret;
+  o.bootstrap = net.bootstrap();
+  o.log_level = log_level;
+  return dttd_process::start(o, why);
+}
+
 std::string last_counters(child& attacker) {
   auto l = attacker.last_line([](const std::string& s) { return s.rfind("{", 0) == 0; });
   return l ? *l : std::string{};
@@ -309,13 +324,7 @@ flood_report run_flood_scenario(const flood_scenario& s) {
   std::unique_ptr<library_node> lv;
   gossip::socket_address target;
   if (s.victim == victim_kind::dttd) {
-    dttd_options o;
-    o.path = s.dttd_path;
-    o.topic = topic_name;
-    o.secret = secret;
-    o.bootstrap = net->bootstrap();
-    o.log_level = s.log_level;
-    dv = dttd_process::start(o, &r.error);
+    dv = start_dttd_member(s.dttd_path, topic_name, secret, *net, s.log_level, &r.error);
     if (!dv)
       return r;
     target = dv->address();
@@ -425,10 +434,8 @@ silent_report run_silent_scenario(const silent_scenario& s) {
   auto net = start_testnet(&r.error);
   if (!net)
     return r;
-  dttd_options o;
-  o.path = s.dttd_path;
-  o.bootstrap = net->bootstrap();
-  auto dv = dttd_process::start(o, &r.error);
+  auto dv = start_dttd_member(s.dttd_path, "hostile-silent", "hostile-silent-secret", *net, "",
+                              &r.error);
   if (!dv)
     return r;
   std::this_thread::sleep_for(1000ms);
@@ -475,12 +482,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
   std::unique_ptr<dttd_process> da;
   std::unique_ptr<library_node> la;
   if (s.honest_a == victim_kind::dttd) {
-    dttd_options o;
-    o.path = s.dttd_path;
-    o.topic = topic_name;
-    o.secret = secret;
-    o.bootstrap = net->bootstrap();
-    da = dttd_process::start(o, &r.error);
+    da = start_dttd_member(s.dttd_path, topic_name, secret, *net, "", &r.error);
     if (!da)
       return r;
   } else {
