@@ -102,7 +102,7 @@ std::optional<level> parse_level(std::string_view text) noexcept {
 
 result<level> level_from_env() {
   const char* env = std::getenv("DTT_LOG");
-  if (env == nullptr)
+  if (env == nullptr || *env == '\0')
     return level::warn;
   if (auto l = parse_level(env))
     return *l;

@@ -39,7 +39,7 @@ const char* to_string(level l) noexcept;
 /// Parses a level name (exactly one of debug, info, warn, error, off); nullopt otherwise.
 std::optional<level> parse_level(std::string_view text) noexcept;
 
-/// The level DTT_LOG asks for (warn when unset); an error naming the bad value when it is not a
+/// The level DTT_LOG asks for (warn when unset or empty); an error naming the bad value when it is not a
 /// level name.
 result<level> level_from_env();
 
