@@ -39,8 +39,8 @@ const char* to_string(level l) noexcept;
 /// Parses a level name (exactly one of debug, info, warn, error, off); nullopt otherwise.
 std::optional<level> parse_level(std::string_view text) noexcept;
 
-/// The level DTT_LOG asks for (warn when unset or empty); an error naming the bad value when it is not a
-/// level name.
+/// The level DTT_LOG asks for (warn when unset or empty); an error naming the bad value when it
+/// is not a level name.
 result<level> level_from_env();
 
 /// The current threshold (first use: DTT_LOG; an invalid DTT_LOG means warn, and the first line
@@ -123,16 +123,24 @@ struct source {
   std::string_view component;
   /// A debug line.
   template <class... Ts>
-  void debug(const char* f, Ts&&... xs) const { emit(level::debug, component, f, std::forward<Ts>(xs)...); }
+  void debug(const char* f, Ts&&... xs) const {
+    emit(level::debug, component, f, std::forward<Ts>(xs)...);
+  }
   /// An info line.
   template <class... Ts>
-  void info(const char* f, Ts&&... xs) const { emit(level::info, component, f, std::forward<Ts>(xs)...); }
+  void info(const char* f, Ts&&... xs) const {
+    emit(level::info, component, f, std::forward<Ts>(xs)...);
+  }
   /// A warning.
   template <class... Ts>
-  void warn(const char* f, Ts&&... xs) const { emit(level::warn, component, f, std::forward<Ts>(xs)...); }
+  void warn(const char* f, Ts&&... xs) const {
+    emit(level::warn, component, f, std::forward<Ts>(xs)...);
+  }
   /// An error line.
   template <class... Ts>
-  void error(const char* f, Ts&&... xs) const { emit(level::error, component, f, std::forward<Ts>(xs)...); }
+  void error(const char* f, Ts&&... xs) const {
+    emit(level::error, component, f, std::forward<Ts>(xs)...);
+  }
 };
 
 /// The lines of component `c` (a short name: "dttd", "net", "dht", "bootstrap", ...).
