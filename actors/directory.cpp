@@ -7,6 +7,10 @@
 
 namespace dtt {
 
+namespace {
+const auto dlog = log::in("directory");
+} // namespace
+
 directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
                                          crypto::signing_key key, dht_actor dht,
                                          gossip_actor gossip, const crypto::wall_clock* clock,
@@ -65,18 +69,19 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
                   self->send(self->state.gossip, add_addresses_atom::value, id, *addrs);
                   p->resolved.push_back(id);
                 } else {
-                  log::info("endpoint record of {} unusable: {}", to_hex(byte_view(id).sub(0, 4)),
-                            addrs.err().message());
+                  log::info_limited("directory.bad_endpoint_record",
+                                    "endpoint record of {} unusable: {}",
+                                    to_hex(byte_view(id).sub(0, 4)), addrs.err().message());
                   not_found(id);
                 }
               } else {
-                log::debug("no endpoint record for {}", to_hex(byte_view(id).sub(0, 4)));
+                dlog.debug("no endpoint record for {}", to_hex(byte_view(id).sub(0, 4)));
                 not_found(id);
               }
               finish();
             },
             [=](caf::error& e) mutable {
-              log::debug("endpoint lookup of {} failed: {}", to_hex(byte_view(id).sub(0, 4)),
+              dlog.debug("endpoint lookup of {} failed: {}", to_hex(byte_view(id).sub(0, 4)),
                          self->system().render(e));
               not_found(id);
               finish();
@@ -98,11 +103,11 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
                       int64_t{-1})
           .then(
             [=](const dht::put_outcome& o) {
-              log::info("endpoint record published ({} addresses, stored on {} nodes)",
+              dlog.info("endpoint record published ({} addresses, stored on {} nodes)",
                         addrs.size(), o.stored);
             },
             [=](caf::error& e) {
-              log::warn("endpoint record not published: {}", self->system().render(e));
+              dlog.warn("endpoint record not published: {}", self->system().render(e));
             });
       };
       if (!self->state.advertise.empty()) {
@@ -111,7 +116,7 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
       }
       self->request(self->state.gossip, std::chrono::seconds(5), local_addresses_atom::value)
         .then(publish, [=](caf::error& e) {
-          log::warn("no local addresses to publish: {}", self->system().render(e));
+          dlog.warn("no local addresses to publish: {}", self->system().render(e));
         });
     },
   };

@@ -52,7 +52,7 @@ runtime::~runtime() {
     for (size_t i = 0; i < pending; ++i)
       self->receive([](const caf::down_msg&) {},
                     caf::after(std::chrono::seconds(5)) >> [] {
-                      log::warn("runtime: an actor did not stop within 5 s");
+                      log::in("runtime").warn("an actor did not stop within 5 s");
                     });
   }
   work_.reset();

@@ -28,7 +28,7 @@ void start_workers(self_ptr self) {
     st.workers.push_back(self->spawn<caf::linked>(bubble_merge_worker, st.ctx));
   if (cfg.merge.message_overlap_merge.enabled)
     st.workers.push_back(self->spawn<caf::linked>(overlap_merge_worker, st.ctx));
-  log::info("topic {}: joined, {} background worker(s) started",
+  log::in("topic").info("topic {}: joined, {} background worker(s) started",
             to_hex(byte_view(st.ctx.topic_id()).sub(0, 4)), st.workers.size());
 }
 
@@ -70,7 +70,7 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
                 st.ctx.membership_key(), caf::actor_cast<gossip_subscriber>(rcv))
     .then([](const std::vector<gossip::endpoint_id>&) {},
           [=](caf::error& e) {
-            log::error("topic: gossip subscription failed: {}", self->system().render(e));
+            log::in("topic").error("gossip subscription failed: {}", self->system().render(e));
             self->quit(std::move(e));
           });
   self->attach_functor([gossip, topic, rcv] {

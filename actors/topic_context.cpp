@@ -4,6 +4,10 @@
 
 namespace dtt {
 
+namespace {
+const auto tlog = log::in("topic");
+} // namespace
+
 uint64_t topic_context::minute(int64_t offset) const {
   return crypto::unix_minute(*clock, offset).value_or(0);
 }
@@ -21,7 +25,7 @@ void join_peers(caf::event_based_actor* self, const topic_context& ctx,
     self->request(gossip, timeout, join_peers_atom::value, topic, std::move(peers))
       .then([=](bool ok) { done(ok); },
             [=](caf::error& e) {
-              log::debug("join_peers failed: {}", self->system().render(e));
+              tlog.debug("join_peers failed: {}", self->system().render(e));
               done(false);
             });
   };
@@ -34,7 +38,7 @@ void join_peers(caf::event_based_actor* self, const topic_context& ctx,
                 resolve_atom::value, std::move(ids))
     .then([=](const std::vector<gossip::endpoint_id>& resolved) { hand_over(resolved); },
           [=](caf::error& e) {
-            log::debug("resolving join candidates failed: {}", self->system().render(e));
+            tlog.debug("resolving join candidates failed: {}", self->system().render(e));
             done(false);
           });
 }

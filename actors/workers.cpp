@@ -32,7 +32,7 @@ void join_candidates(self_ptr self, const char* who, std::vector<gossip::endpoin
     done();
     return;
   }
-  log::info("{}: joining {} peer(s)", who, c.size());
+  log::in("workers").info("{}: joining {} peer(s)", who, c.size());
   join_peers(self, self->state.ctx, std::move(c), [=](bool) { done(); });
 }
 
@@ -79,12 +79,12 @@ caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_co
       self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
         .then(
           [=](bool written) {
-            log::debug("publisher: minute {} record {}", m,
+            log::in("publisher").debug("minute {} record {}", m,
                        written ? "written" : "skipped (minute full)");
             done();
           },
           [=](caf::error& e) {
-            log::info("publisher: {}", self->system().render(e));
+            log::in("publisher").info("{}", self->system().render(e));
             done();
           });
     });

@@ -5,6 +5,9 @@
 
 #include "messages/types.hpp"
 
+#include <algorithm>
+#include <limits>
+
 namespace dtt {
 
 namespace {
@@ -78,6 +81,25 @@ void declare_config_options(caf::config_option_set& options) {
     using opt = typename option_type<std::decay_t<decltype(field)>>::type;
     caf::config_option_adder{options, group}.add<opt>(name, desc);
   });
+}
+
+std::vector<option_spec> tracker_option_specs() {
+  std::vector<option_spec> out;
+  config defaults;
+  for_each_option(defaults, [&](const char* group, const char* name, auto& field, const char*) {
+    using T = std::decay_t<decltype(field)>;
+    option_spec o{std::string(group) + "." + name, option_kind::integer};
+    if constexpr (std::is_same<T, duration>::value) {
+      o.kind = option_kind::duration;
+    } else if constexpr (std::is_same<T, bool>::value) {
+      o.kind = option_kind::boolean;
+    } else {
+      o.max = static_cast<int64_t>(std::min<uint64_t>(std::numeric_limits<T>::max(),
+                                                      std::numeric_limits<int64_t>::max()));
+    }
+    out.push_back(std::move(o));
+  });
+  return out;
 }
 
 config load_config(const caf::actor_system_config& cfg, config defaults) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "config/validate.hpp"
 
 #include <caf/actor_system_config.hpp>
 
@@ -12,6 +13,9 @@ namespace dtt {
 /// [dtt.timeouts] and [dtt] (or `--dtt.bootstrap.discovery-poll-interval=2s` flags) set them.
 /// Durations use CAF's syntax: 500ms, 10s, 2min.
 void declare_config_options(caf::config_option_set& options);
+
+/// The same options as declare_config_options, for validate_ini.
+std::vector<option_spec> tracker_option_specs();
 
 /// An actor_system_config with dtt's options declared and its message types registered.
 class system_config : public caf::actor_system_config {

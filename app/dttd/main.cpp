@@ -1,144 +1,201 @@
 // dttd: runs one dtt node from a CAF INI config file (and --key=value flags), joins the
 // configured topic, prints every event as one JSON line on stdout and broadcasts every line it
 // reads on stdin. Stops on SIGINT/SIGTERM or at the end of stdin (with --dttd.exit-on-eof).
+//
+// Exit codes: 0 clean stop, 1 the node could not start (e.g. a port in use), 2 configuration
+// (bad file or flag, bad key file, no bootstrap node answering).
 #include "actors/endpoint_record.hpp"
+#include "actors/key_file.hpp"
 #include "actors/log.hpp"
 #include "actors/runtime.hpp"
-#include "config/caf_options.hpp"
+#include "app/dttd/daemon_stats.hpp"
+#include "config/daemon_options.hpp"
+#include "crypto/text.hpp"
 
 #include <caf/actor_system.hpp>
-#include <caf/config_option_adder.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 namespace {
+
+using namespace dtt;
+using clock_type = std::chrono::steady_clock;
 
 std::atomic<bool> stop_requested{false};
 
 void on_signal(int) { stop_requested = true; }
 
-// dttd's own options. CAF 0.17 does not write INI values of nested sections ([dttd.dht]) into
-// variables bound with config_option_adder::add(ref, ...), so, as config/caf_options.cpp does,
-// the options are declared and their values read back from the parsed config.
-struct daemon_config : dtt::system_config {
-  daemon_config() {
-    caf::config_option_adder{custom_options_, "dttd"}
-      .add<std::string>("topic", "topic name (default \"dtt\")")
-      .add<std::string>("secret", "shared secret of the topic (required)")
-      .add<std::string>("key-file",
-                        "file with the node's 32-byte Ed25519 seed as hex (created if missing)")
-      .add<bool>("exit-on-eof", "stop when stdin ends");
-    caf::config_option_adder{custom_options_, "dttd.dht"}
-      .add<std::string>("bind", "UDP bind address (default 0.0.0.0)")
-      .add<uint16_t>("port", "UDP port (default 0: any)")
-      .add<std::vector<std::string>>("bootstrap",
-                                     "bootstrap nodes host:port (default: mainline routers)")
-      .add<bool>("server", "answer DHT queries and store items (default false)");
-    caf::config_option_adder{custom_options_, "dttd.gossip"}
-      .add<std::string>("bind", "TCP bind address of the peer transport (default 0.0.0.0)")
-      .add<uint16_t>("port", "TCP port (default 0: any)")
-      .add<std::vector<std::string>>("advertise",
-                                     "ip:port or [ipv6]:port to publish instead of the "
-                                     "interface addresses (e.g. a forwarded public port)");
-  }
-};
+const auto dlog = log::in("dttd");
 
-struct daemon_settings {
-  std::string topic = "dtt";
-  std::string secret;
-  std::string key_file;
-  bool exit_on_eof = false;
-  std::string dht_bind = "0.0.0.0";
-  uint16_t dht_port = 0;
-  std::vector<std::string> dht_bootstrap;
-  bool dht_server = false;
-  std::string gossip_bind = "0.0.0.0";
-  uint16_t gossip_port = 0;
-  std::vector<std::string> advertise;
-};
-
-template <class T>
-void read(const caf::actor_system_config& cfg, const char* key, T& out) {
-  if (auto v = caf::get_if<T>(&cfg, key))
-    out = *v;
+/// One line on stderr, as every refusal to start is written.
+int fail(const std::string& line, int code = 2) {
+  std::cerr << "dttd: " << line << std::endl;
+  return code;
 }
 
-daemon_settings read_settings(const caf::actor_system_config& cfg) {
-  daemon_settings s;
-  read(cfg, "dttd.topic", s.topic);
-  read(cfg, "dttd.secret", s.secret);
-  read(cfg, "dttd.key-file", s.key_file);
-  read(cfg, "dttd.exit-on-eof", s.exit_on_eof);
-  read(cfg, "dttd.dht.bind", s.dht_bind);
-  read(cfg, "dttd.dht.port", s.dht_port);
-  read(cfg, "dttd.dht.bootstrap", s.dht_bootstrap);
-  read(cfg, "dttd.dht.server", s.dht_server);
-  read(cfg, "dttd.gossip.bind", s.gossip_bind);
-  read(cfg, "dttd.gossip.port", s.gossip_port);
-  read(cfg, "dttd.gossip.advertise", s.advertise);
-  return s;
-}
-
-dtt::result<dtt::crypto::signing_key> load_or_create_key(const std::string& path) {
-  using namespace dtt;
-  if (path.empty())
-    return crypto::signing_key::generate();
-  std::ifstream in(path);
-  if (in) {
-    std::string hex;
-    in >> hex;
-    auto seed = array_from_hex<32>(hex);
-    if (!seed)
-      return error{errc::malformed, "key file " + path + " does not hold 64 hex digits"};
-    return crypto::signing_key::from_seed(*seed);
-  }
-  auto key = crypto::signing_key::generate();
-  std::ofstream out(path);
-  if (!out)
-    return error{errc::io_error, "cannot write key file " + path};
-  out << to_hex(key.seed()) << "\n";
-  return key;
-}
-
-std::string kind_name(dtt::gossip::event::kind k) {
+std::string kind_name(gossip::event::kind k) {
   switch (k) {
-    case dtt::gossip::event::kind::neighbor_up: return "neighbor_up";
-    case dtt::gossip::event::kind::neighbor_down: return "neighbor_down";
-    case dtt::gossip::event::kind::received: return "received";
-    case dtt::gossip::event::kind::lagged: return "lagged";
+    case gossip::event::kind::neighbor_up: return "neighbor_up";
+    case gossip::event::kind::neighbor_down: return "neighbor_down";
+    case gossip::event::kind::received: return "received";
+    case gossip::event::kind::lagged: return "lagged";
   }
   return "unknown";
 }
 
-} // namespace
-
-int main(int argc, char** argv) {
-  using namespace dtt;
-  daemon_config cfg;
-  if (auto err = cfg.parse(argc, argv)) {
-    std::cerr << "dttd: bad configuration: " << caf::to_string(err) << std::endl;
-    return 2;
+/// The JSON line of one event: `content` when the bytes are UTF-8, `content_b64` otherwise
+/// (nlohmann::json throws on invalid UTF-8 when dumping; a peer decides the bytes).
+std::string event_line(const gossip::event& ev, daemon_stats& stats) {
+  nlohmann::json j{{"event", kind_name(ev.k)}, {"peer", to_hex(ev.peer)}};
+  if (ev.k == gossip::event::kind::received) {
+    byte_view content(ev.content.data(), ev.content.size());
+    if (is_utf8(content)) {
+      j["content"] = std::string(ev.content.begin(), ev.content.end());
+    } else {
+      j["content_b64"] = to_base64(content);
+      ++stats.binary_messages;
+    }
   }
+  return j.dump();
+}
+
+/// What the command line asks of dttd itself (the rest goes to CAF).
+struct command_line {
+  std::string config_file = "caf-application.ini"; // CAF's default
+  bool config_file_given = false;
+  bool dump_config = false;
+  caf::actor_system_config::string_list caf_args;
+};
+
+command_line split_args(int argc, char** argv) {
+  command_line c;
+  const std::string cf = "--config-file=";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--dump-config") {
+      c.dump_config = true; // ours: CAF's would print the secret
+    } else if (a.compare(0, cf.size(), cf) == 0) {
+      c.config_file = a.substr(cf.size());
+      c.config_file_given = true;
+    } else {
+      c.caf_args.push_back(std::move(a));
+    }
+  }
+  return c;
+}
+
+/// Reads the config file (bounded); "" when the default file does not exist.
+result<std::string> read_config_file(const command_line& c) {
+  std::ifstream in(c.config_file, std::ios::binary);
+  if (!in) {
+    if (!c.config_file_given)
+      return std::string{};
+    return error{errc::io_error, "cannot read config file " + c.config_file + ": "
+                                   + std::strerror(errno)};
+  }
+  std::string text(max_config_file_size + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return text;
+}
+
+/// Polls the DHT actor's counters until a node answered (true) or `timeout` passed (false).
+class bootstrap_watch {
+public:
+  bootstrap_watch(caf::actor_system& sys, dht_actor dht, duration timeout)
+    : self_(sys), dht_(std::move(dht)), timeout_(timeout), start_(clock_type::now()) {}
+
+  /// Checks at most every 250 ms; answered() is true once any node has answered.
+  void poll() {
+    if (answered_ || timeout_.count() == 0 || clock_type::now() < next_)
+      return;
+    next_ = clock_type::now() + std::chrono::milliseconds(250);
+    self_->request(dht_, std::chrono::seconds(1), dht_stats_atom::value)
+      .receive(
+        [&](const std::map<std::string, uint64_t>& s) {
+          auto it = s.find("responses_in");
+          answered_ = it != s.end() && it->second > 0;
+        },
+        [&](caf::error&) {});
+    if (answered_)
+      dlog.info("DHT: a bootstrap node answered after {} ms",
+                std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
+                                                                      - start_)
+                  .count());
+  }
+  bool answered() const noexcept { return answered_ || timeout_.count() == 0; }
+  bool expired() const noexcept { return !answered() && clock_type::now() - start_ >= timeout_; }
+
+private:
+  caf::scoped_actor self_;
+  dht_actor dht_;
+  duration timeout_;
+  clock_type::time_point start_;
+  clock_type::time_point next_{};
+  bool answered_ = false;
+};
+
+std::string joined(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+int run(int argc, char** argv) {
+  auto cl = split_args(argc, argv);
+  auto text = read_config_file(cl);
+  if (!text)
+    return fail(text.err().what);
+  if (auto st = validate_daemon_config(*text, cl.config_file); !st)
+    return fail(st.err().what);
+  daemon_config cfg;
+  std::istringstream ini(*text);
+  if (auto err = cfg.parse(cl.caf_args, ini))
+    return fail("bad configuration: " + caf::to_string(err));
   if (cfg.cli_helptext_printed)
     return 0;
-  auto set = read_settings(cfg);
-  if (set.secret.empty()) {
-    std::cerr << "dttd: dttd.secret is required" << std::endl;
-    return 2;
+  auto set = read_daemon_settings(cfg);
+
+  // Logging: DTT_LOG wins over [dttd] log-level; either must be a level name.
+  auto env_level = log::level_from_env();
+  if (!env_level)
+    return fail(env_level.err().what);
+  auto level = *env_level;
+  if (std::getenv("DTT_LOG") == nullptr && !set.log_level.empty()) {
+    auto l = log::parse_level(set.log_level);
+    if (!l)
+      return fail("dttd.log-level: \"" + set.log_level
+                  + "\" is not a log level (debug, info, warn, error, off)");
+    level = *l;
   }
-  auto key = load_or_create_key(set.key_file);
-  if (!key) {
-    std::cerr << "dttd: " << key.err().message() << std::endl;
-    return 2;
+  log::set_threshold(level);
+
+  if (cl.dump_config) {
+    std::cout << dump_config(cfg) << std::flush;
+    return 0;
   }
+  if (set.secret.empty())
+    return fail("dttd.secret is required");
+  for (auto& b : set.dht_bootstrap) // flags are not in the file the validator read
+    if (auto what = check_host_port(b); !what.empty())
+      return fail("dttd.dht.bootstrap: \"" + b + "\" " + what);
+  auto key = load_or_create_key_file(set.key_file);
+  if (!key)
+    return fail(key.err().what);
   auto tracker_cfg = load_config(cfg);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -152,58 +209,95 @@ int main(int argc, char** argv) {
   ro.dht.read_only = !set.dht_server;
   ro.gossip.transport.bind = {set.gossip_bind, set.gossip_port};
   if (!set.advertise.empty()) {
-    std::string text; // the endpoint record's own syntax and checks
+    std::string addrs_text; // the endpoint record's own syntax and checks
     for (auto& a : set.advertise)
-      text += (text.empty() ? "" : " ") + a;
-    auto addrs = decode_endpoint_record(byte_view::of(text));
-    if (!addrs) {
-      std::cerr << "dttd: dttd.gossip.advertise: " << addrs.err().message() << std::endl;
-      return 2;
-    }
+      addrs_text += (addrs_text.empty() ? "" : " ") + a;
+    auto addrs = decode_endpoint_record(byte_view::of(addrs_text));
+    if (!addrs)
+      return fail("dttd.gossip.advertise: " + addrs.err().message());
     ro.advertise = std::move(*addrs);
   }
-  log::info("DHT on {}:{} ({}), bootstrapping from {} address(es); gossip on {}:{}",
+  if (set.dht_bootstrap.empty())
+    dlog.warn("no [dttd.dht] bootstrap configured: joining the public mainline DHT through {}",
+              joined(ro.dht.bootstrap));
+  dlog.info("DHT on {}:{} ({}), bootstrapping from {} address(es); gossip on {}:{}",
             ro.dht.bind_address, ro.dht.port, ro.dht.read_only ? "client" : "server",
             ro.dht.bootstrap.size(), set.gossip_bind, set.gossip_port);
   auto rt = runtime::start(sys, *key, ro);
-  if (!rt) {
-    std::cerr << "dttd: " << rt.err().message() << std::endl;
-    return 1;
-  }
+  if (!rt)
+    return fail(rt.err().message(), 1);
   auto& node = (*rt)->node();
   std::cout << nlohmann::json{{"event", "started"}, {"id", to_hex(node.id())}}.dump() << std::endl;
   auto t = std::make_unique<topic>(node.join_no_wait(set.topic, byte_view::of(set.secret),
                                                      tracker_cfg));
+  daemon_stats stats;
   std::atomic<bool> input_done{false};
   std::thread input([&] {
     std::string line;
     while (!stop_requested && std::getline(std::cin, line)) {
-      // Back-pressure (errc::busy): wait for the links to drain instead of dropping the line;
-      // reading stdin pauses meanwhile.
-      auto st = t->broadcast(bytes(line.begin(), line.end()));
-      for (int ms = 1; !st && st.err().code == errc::busy && !stop_requested;
-           ms = std::min(ms * 2, 200)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-        st = t->broadcast(bytes(line.begin(), line.end()));
+      try {
+        // Back-pressure (errc::busy): wait for the links to drain instead of dropping the
+        // line; reading stdin pauses meanwhile.
+        auto st = t->broadcast(bytes(line.begin(), line.end()));
+        for (int ms = 1; !st && st.err().code == errc::busy && !stop_requested;
+             ms = std::min(ms * 2, 200)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+          st = t->broadcast(bytes(line.begin(), line.end()));
+        }
+        if (!st) {
+          ++stats.broadcast_failures;
+          log::warn_limited("dttd.broadcast", "broadcast failed: {}", st.err().message());
+        }
+      } catch (const std::exception& e) {
+        ++stats.input_errors;
+        log::warn_limited("dttd.input_error", "input line dropped: {}", e.what());
       }
-      if (!st)
-        log::warn("broadcast failed: {}", st.err().message());
     }
     input_done = true;
   });
+  bootstrap_watch watch(sys, (*rt)->dht(), set.bootstrap_timeout);
+  int code = 0;
   while (!stop_requested && !(set.exit_on_eof && input_done)) {
-    auto ev = t->next(std::chrono::milliseconds(200));
-    if (!ev)
-      continue;
-    nlohmann::json j{{"event", kind_name(ev->k)}, {"peer", to_hex(ev->peer)}};
-    if (ev->k == gossip::event::kind::received)
-      j["content"] = std::string(ev->content.begin(), ev->content.end());
-    std::cout << j.dump() << std::endl;
+    log::flush_suppressed();
+    watch.poll();
+    if (watch.expired()) {
+      code = fail(fmt::format("no DHT bootstrap node answered within {} ms ({}); check [dttd.dht] "
+                              "bootstrap and the network",
+                              set.bootstrap_timeout.count(), joined(ro.dht.bootstrap)));
+      break;
+    }
+    try {
+      auto ev = t->next(std::chrono::milliseconds(200));
+      if (!ev)
+        continue;
+      auto line = event_line(*ev, stats);
+      std::cout << line << std::endl;
+      ++stats.events_printed;
+    } catch (const std::exception& e) {
+      ++stats.event_errors;
+      log::warn_limited("dttd.event_error", "event dropped: {}", e.what());
+    }
   }
   stop_requested = true;
   if (input.joinable())
     input.detach(); // blocked in getline; the process is exiting
   t.reset();
   rt->reset();
-  return 0;
+  log::flush_suppressed();
+  auto summary = stats.summary(log::suppressed_total());
+  if (stats.event_errors + stats.input_errors > 0)
+    dlog.warn("stopped: {}", summary);
+  else
+    dlog.info("stopped: {}", summary);
+  return code;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return fail(std::string("stopped by an unexpected error: ") + e.what(), 1);
+  }
 }

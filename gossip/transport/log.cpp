@@ -1,10 +1,6 @@
 #include "gossip/transport/log.hpp"
 
-#include <fmt/core.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include "crypto/log.hpp"
 
 namespace dtt::net {
 
@@ -23,15 +19,13 @@ const char* to_string(log_level l) noexcept {
 }
 
 log_sink stderr_log_sink() {
-  log_level threshold = log_level::warn;
-  if (const char* env = std::getenv("DTT_LOG")) {
-    for (auto l : {log_level::debug, log_level::info, log_level::warn, log_level::off})
-      if (std::strcmp(env, to_string(l)) == 0)
-        threshold = l;
-  }
-  return [threshold](log_level l, const std::string& line) {
-    if (l >= threshold && l != log_level::off)
-      fmt::print(stderr, "dtt.net {}: {}\n", to_string(l), line);
+  return [](log_level l, const std::string& line) {
+    switch (l) {
+      case log_level::debug: return log::write(log::level::debug, "net", line);
+      case log_level::info: return log::write(log::level::info, "net", line);
+      case log_level::warn: return log::write(log::level::warn, "net", line);
+      case log_level::off: return;
+    }
   };
 }
 

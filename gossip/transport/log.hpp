@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -11,8 +12,8 @@ enum class log_level : uint8_t { debug, info, warn, off };
 /// Receives the transport's log lines (called on the io thread).
 using log_sink = std::function<void(log_level, const std::string&)>;
 
-/// A sink that writes lines at or above a threshold to stderr. The threshold comes from the
-/// environment variable DTT_LOG (debug|info|warn|off), default warn.
+/// A sink that hands lines to dtt's log writer (crypto/log.hpp) as component "net": the same
+/// line format (timestamp, level, component), threshold (DTT_LOG or set_threshold) and stderr.
 log_sink stderr_log_sink();
 
 /// Short name of a level ("debug", "info", "warn").

@@ -1,0 +1,135 @@
+#include "config/daemon_options.hpp"
+
+#include <caf/config_option_adder.hpp>
+#include <caf/timespan.hpp>
+
+#include <limits>
+
+namespace dtt {
+
+namespace {
+
+// One table drives declaring, reading, validating and masking, so they cannot drift apart.
+// Add a key here and it is declared to CAF, read into daemon_settings and known to the
+// validator.
+template <class F>
+void for_each_daemon_option(daemon_settings& s, F&& f) {
+  using k = option_kind;
+  f("dttd", "topic", s.topic, k::string, "topic name (default \"dtt\")");
+  f("dttd", "secret", s.secret, k::string, "shared secret of the topic (required)");
+  f("dttd", "key-file", s.key_file, k::string,
+    "file with the node's Ed25519 seed as hex (created 0600 if missing)");
+  f("dttd", "exit-on-eof", s.exit_on_eof, k::boolean, "stop when stdin ends");
+  f("dttd", "log-level", s.log_level, k::log_level,
+    "debug, info, warn, error or off (default warn; DTT_LOG overrides it)");
+  f("dttd.dht", "bind", s.dht_bind, k::string, "UDP bind address (default 0.0.0.0)");
+  f("dttd.dht", "port", s.dht_port, k::integer, "UDP port (default 0: any)");
+  f("dttd.dht", "bootstrap", s.dht_bootstrap, k::host_port_list,
+    "bootstrap nodes host:port (default: mainline routers)");
+  f("dttd.dht", "server", s.dht_server, k::boolean,
+    "answer DHT queries and store items (default false)");
+  f("dttd.dht", "bootstrap-timeout", s.bootstrap_timeout, k::duration,
+    "exit when no bootstrap node answered within this time (default 10s; 0s: never)");
+  f("dttd.gossip", "bind", s.gossip_bind, k::string,
+    "TCP bind address of the peer transport (default 0.0.0.0)");
+  f("dttd.gossip", "port", s.gossip_port, k::integer, "TCP port (default 0: any)");
+  f("dttd.gossip", "advertise", s.advertise, k::string_list,
+    "ip:port or [ipv6]:port to publish instead of the interface addresses");
+}
+
+template <class T>
+struct caf_type {
+  using type = T;
+};
+template <>
+struct caf_type<duration> {
+  using type = caf::timespan;
+};
+
+bool looks_secret(const std::string& key) {
+  auto last = key.substr(key.rfind('.') + 1);
+  for (const char* word : {"secret", "seed", "pass"})
+    if (last.find(word) != std::string::npos)
+      return true;
+  return false;
+}
+
+bool is_secret(const std::string& key) {
+  for (auto& s : daemon_option_specs())
+    if (s.key == key)
+      return s.secret;
+  return looks_secret(key);
+}
+
+void dump(const caf::settings& xs, const std::string& prefix, std::string& out) {
+  std::string scalars;
+  for (auto& [name, value] : xs)
+    if (!caf::holds_alternative<caf::settings>(value)) {
+      auto key = prefix.empty() ? name : prefix + "." + name;
+      scalars += name + "=" + (is_secret(key) ? "\"<hidden>\"" : caf::to_string(value)) + "\n";
+    }
+  if (!scalars.empty())
+    out += (prefix.empty() ? "" : "[" + prefix + "]\n") + scalars;
+  for (auto& [name, value] : xs)
+    if (auto sub = caf::get_if<caf::settings>(&value))
+      dump(*sub, prefix.empty() ? name : prefix + "." + name, out);
+}
+
+} // namespace
+
+daemon_config::daemon_config() {
+  daemon_settings s;
+  for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
+                                const char* desc) {
+    using T = typename caf_type<std::decay_t<decltype(field)>>::type;
+    caf::config_option_adder{custom_options_, group}.add<T>(name, desc);
+  });
+}
+
+daemon_settings read_daemon_settings(const caf::actor_system_config& cfg) {
+  daemon_settings s;
+  for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
+                                const char*) {
+    using T = std::decay_t<decltype(field)>;
+    auto key = std::string(group) + "." + name;
+    if (auto v = caf::get_if<typename caf_type<T>::type>(&cfg, key)) {
+      if constexpr (std::is_same<T, duration>::value)
+        field = std::chrono::duration_cast<duration>(*v);
+      else
+        field = *v;
+    }
+  });
+  return s;
+}
+
+const std::vector<option_spec>& daemon_option_specs() {
+  static const std::vector<option_spec> specs = [] {
+    auto out = tracker_option_specs();
+    daemon_settings s;
+    for_each_daemon_option(s, [&](const char* group, const char* name, auto& field,
+                                  option_kind kind, const char*) {
+      using T = std::decay_t<decltype(field)>;
+      option_spec o{std::string(group) + "." + name, kind};
+      if constexpr (std::is_integral<T>::value && !std::is_same<T, bool>::value) {
+        o.min = static_cast<int64_t>(std::numeric_limits<T>::min());
+        o.max = static_cast<int64_t>(std::numeric_limits<T>::max());
+      }
+      o.secret = looks_secret(o.key);
+      out.push_back(std::move(o));
+    });
+    return out;
+  }();
+  return specs;
+}
+
+status validate_daemon_config(std::string_view text, std::string_view file_name) {
+  return validate_ini(text, file_name, daemon_option_specs());
+}
+
+std::string dump_config(const caf::actor_system_config& cfg) {
+  std::string out;
+  dump(cfg.dump_content(), "", out);
+  return out;
+}
+
+} // namespace dtt

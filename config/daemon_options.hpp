@@ -1,0 +1,50 @@
+#pragma once
+
+#include "config/caf_options.hpp"
+#include "config/validate.hpp"
+
+#include <string>
+#include <vector>
+
+namespace dtt {
+
+/// dttd's own settings ([dttd], [dttd.dht], [dttd.gossip]); the tracker's are dtt::config.
+struct daemon_settings {
+  std::string topic = "dtt"; ///< topic name
+  std::string secret;        ///< shared secret of the topic (required; masked in dumps)
+  std::string key_file;      ///< node key file (created 0600 if missing); empty: a fresh key
+  bool exit_on_eof = false;  ///< stop at the end of stdin
+  /// Log threshold (debug|info|warn|error|off); empty: DTT_LOG or warn. DTT_LOG wins.
+  std::string log_level;
+  std::string dht_bind = "0.0.0.0"; ///< UDP bind address
+  uint16_t dht_port = 0;            ///< 0: any
+  std::vector<std::string> dht_bootstrap; ///< empty: mainline's routers
+  bool dht_server = false;                ///< answer queries and store items
+  /// Start fails (exit 2) when no bootstrap node has answered within this time; zero turns the
+  /// check off (dtt's choice: five DHT request timeouts of 2 s, PROTOCOL.md §4.2).
+  duration bootstrap_timeout = std::chrono::seconds(10);
+  std::string gossip_bind = "0.0.0.0"; ///< TCP bind address of the peer transport
+  uint16_t gossip_port = 0;            ///< 0: any
+  std::vector<std::string> advertise;  ///< published instead of the interface addresses
+};
+
+/// An actor_system_config with dtt's and dttd's options declared and dtt's types registered.
+class daemon_config : public system_config {
+public:
+  daemon_config();
+};
+
+/// Reads dttd's settings after cfg.parse; unset keys keep their default.
+daemon_settings read_daemon_settings(const caf::actor_system_config& cfg);
+
+/// Every option dttd accepts in an INI file (its own and the tracker's), for validate_ini.
+const std::vector<option_spec>& daemon_option_specs();
+
+/// validate_ini against daemon_option_specs(): the check dttd runs on its config file.
+status validate_daemon_config(std::string_view text, std::string_view file_name);
+
+/// The configuration as INI text, every secret (a key declared secret, or a key whose name
+/// holds "secret", "seed" or "pass") replaced by "<hidden>". For --dump-config.
+std::string dump_config(const caf::actor_system_config& cfg);
+
+} // namespace dtt
