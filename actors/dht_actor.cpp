@@ -1,4 +1,5 @@
 #include "actors/dht_actor.hpp"
+#include "actors/log.hpp"
 
 #include "dht/bencode.hpp"
 #include "dht/udp_node.hpp"
@@ -314,6 +315,13 @@ caf::expected<dht_actor> spawn_dht_actor(caf::actor_system& sys, boost::asio::io
   o.node.read_only = opts.read_only;
   o.node.request_timeout = opts.request_timeout;
   o.node.rate_limit_per_ip = opts.rate_limit_per_ip;
+  o.node.table.one_per_ip = opts.one_entry_per_ip;
+  o.node.table.id_check = opts.node_id_check;
+  // Every refusal is counted in the node's stats; the line goes to debug until the shared
+  // rate-limited logger exists (issue 11: warn, rate-limited per kind).
+  o.on_refused = [](dht::refusal r, const dht::endpoint& from) {
+    log::debug("dht: refused {} from {}", dht::refusal_name(r), from.to_string());
+  };
   auto node = dht::udp_node::create(io, o);
   if (!node)
     return to_caf_error(node.err());

@@ -2,6 +2,7 @@
 
 // The DHT actor: a thin CAF front for a dht::udp_node that lives on a Boost.Asio io_context
 // thread. Requests are posted into the io_context; results come back as messages.
+#include "dht/routing_table.hpp"
 #include "messages/dht.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -31,6 +32,12 @@ struct dht_options {
   std::chrono::milliseconds request_timeout{2000};
   /// Queries/s accepted per source IP in server mode (0: unlimited, for loopback testnets).
   double rate_limit_per_ip = 20;
+  /// Routing table: one entry per IP (true, libtorrent's dht_restrict_routing_ips) or per
+  /// IP:port (false: for many nodes on one address, e.g. a loopback testnet).
+  bool one_entry_per_ip = true;
+  /// BEP 42 node-id checks once our external address is known and global (see
+  /// dht::routing_table::config::id_check for why prefer is the default).
+  dht::node_id_check node_id_check = dht::node_id_check::prefer;
 
   /// Mainline's bootstrap routers.
   static std::vector<std::string> default_dht_bootstrap();

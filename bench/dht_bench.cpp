@@ -3,8 +3,13 @@
 // libtorrent 2.0 client (tests/dht/libtorrent_peer.py, if /usr/bin/python3 has libtorrent) on
 // the same testnet. Targets (issue): get p50 <= 2 ms, >= 1000 lookups/s, 100 nodes ready in
 // <= 1 s, get latency below libtorrent's.
-// Usage: bench_dht_bench [nodes=100] [gets=500] [concurrency=16]
+// With flood_ids > 0 it then floods every node from one other loopback address (127.0.0.250)
+// with queries under flood_ids random node ids (tests/dht/attacker.hpp, answering the victims'
+// queries too) and repeats the sequential gets during the flood: issue 11 saw gets go from
+// 0.01 s to 6 s under this attack. It prints the attacker's entries in all routing tables.
+// Usage: bench_dht_bench [nodes=100] [gets=500] [concurrency=16] [flood_ids=10000]
 #include "dht/testnet.hpp"
+#include "tests/dht/attacker.hpp"
 #include "tests/dht/io_thread.hpp"
 #include "tests/dht/subprocess.hpp"
 
@@ -61,7 +66,7 @@ std::string source_root() {
 
 /// Runs `total` gets, at most `concurrency` outstanding; returns per-get latencies in ms and
 /// the number that found at least one item.
-std::pair<std::vector<double>, size_t> run_gets(test::io_thread& t, udp_node& client,
+std::pair<std::vector<double>, size_t> run_gets(dtt::test::io_thread& t, udp_node& client,
                                                 const std::vector<mutable_item>& items,
                                                 size_t total, size_t concurrency) {
   std::vector<double> lat;
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
   size_t nodes = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 100;
   size_t gets = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 500;
   size_t concurrency = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 16;
+  size_t flood_ids = argc > 4 ? std::strtoul(argv[4], nullptr, 10) : 10000;
 
   fmt::print("dht_bench: {} nodes on 127.0.0.1, {} gets, concurrency {}\n", nodes, gets,
              concurrency);
@@ -117,7 +123,7 @@ int main(int argc, char** argv) {
   fmt::print("  testnet start-up (bind + bootstrap until every table holds 8): {:.1f} ms  "
              "[target <= 1000 ms]\n", startup_ms);
 
-  test::io_thread t;
+  dtt::test::io_thread t;
   udp_node_options co;
   co.bind_address = "127.0.0.1";
   co.node.read_only = true;
@@ -174,6 +180,27 @@ int main(int argc, char** argv) {
   fmt::print("  {:<34} {:.0f} lookups/s, {}/{} found\n", "", double(con_lat.size()) / con_s,
              con_found, con_lat.size());
 
+  if (flood_ids > 0) {
+    dht::test::attacker evil("127.0.0.250", net.addresses(), flood_ids, true);
+    auto f0 = clk::now();
+    evil.wait_flooded(120s);
+    double flood_s = ms_since(f0) / 1000;
+    auto [fl_lat, fl_found] = run_gets(t, *client, items, std::min<size_t>(gets, 200), 1);
+    size_t poisoned = 0, worst = 0;
+    for (auto& table : net.tables()) {
+      size_t n = 0;
+      for (auto& e : table)
+        n += e.ep.ip == evil.address().ip;
+      poisoned += n;
+      worst = std::max(worst, n);
+    }
+    fmt::print("flood: one address, {} node ids to each of {} nodes ({} queries in {:.1f} s, "
+               "{} answers)\n", flood_ids, net.size(), evil.sent(), flood_s, evil.answered());
+    print_row("get, sequential, after the flood", summarize(fl_lat));
+    fmt::print("  {:<34} {}/{} found; attacker entries: {} in all tables, at most {} in one "
+               "[target <= 1]\n", "", fl_found, fl_lat.size(), poisoned, worst);
+  }
+
   auto stats = net.stats();
   fmt::print("  testnet: {} packets in, {} items stored, {} timeouts, client timeouts {}\n",
              stats["packets_in"], stats["stored_items"], stats["timeouts"],
@@ -185,7 +212,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < std::min<size_t>(8, net.size()); ++i)
     boot += (boot.empty() ? "" : ",") + net.bootstrap()[i];
   size_t lt_gets = std::min<size_t>(gets, 100);
-  test::subprocess lt({py ? py : "/usr/bin/python3", source_root() + "/tests/dht/libtorrent_peer.py",
+  dtt::test::subprocess lt({py ? py : "/usr/bin/python3", source_root() + "/tests/dht/libtorrent_peer.py",
                        "--sessions", "1", "--read-only", "1", "--bootstrap", boot, "--deadline",
                        "300"});
   auto hello = lt.read_line(20s);

@@ -218,6 +218,8 @@ result<message> decode(byte_view packet) {
   m.tid = t->as_string();
   if (auto* v = get_string(*root, "v"))
     m.version = v->as_string().substr(0, 16);
+  if (auto* ip = get_string(*root, "ip"))
+    m.ip = parse_compact_endpoint(ip->as_bytes());
   const auto& ys = y->as_string();
   if (ys == "q") {
     m.y = message::type::query;
@@ -245,6 +247,8 @@ bytes encode(const message& m) {
   root.set("t", value::string(m.tid));
   if (!m.version.empty())
     root.set("v", value::string(m.version));
+  if (m.ip && m.y != message::type::query)
+    root.set("ip", str(compact_endpoint(*m.ip)));
   switch (m.y) {
     case message::type::query: {
       root.set("y", value::string("q"));

@@ -82,6 +82,9 @@ struct message {
   response r;
   error_reply e;
   std::string version;    ///< client version ("v"), may be empty
+  /// BEP 42 "ip": in a response or error, the address the responder saw the query come from
+  /// (our external address, as the responder sees it). Ignored when malformed.
+  std::optional<endpoint> ip;
   /// A query that parsed as KRPC but whose arguments are missing or invalid: the KRPC error
   /// code the receiver should answer with (203 or 204), 0 if the query is fine.
   int reject_code = 0;

@@ -3,6 +3,7 @@
 #include "crypto/hash.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace dtt::dht {
 
@@ -21,7 +22,29 @@ struct node::counters {
   uint64_t errors_sent = 0, unknown_tid = 0, id_mismatch = 0, rate_limited = 0;
   uint64_t dropped_read_only = 0, timeouts = 0, puts_stored = 0, puts_rejected = 0;
   uint64_t invalid_items = 0, commands_refused = 0, queries_out = 0;
+  uint64_t verify_pings = 0;
+  std::array<uint64_t, refusal_kinds> refused{};
 };
+
+const char* refusal_name(refusal r) noexcept {
+  switch (r) {
+    case refusal::malformed_packet: return "malformed_packet";
+    case refusal::bad_query: return "bad_query";
+    case refusal::rate_limited: return "rate_limited";
+    case refusal::bad_token: return "bad_token";
+    case refusal::put_rejected: return "put_rejected";
+    case refusal::invalid_item: return "invalid_item";
+    case refusal::unexpected_response: return "unexpected_response";
+    case refusal::id_mismatch: return "id_mismatch";
+    case refusal::table_own_id: return "table_own_id";
+    case refusal::table_address_mismatch: return "table_address_mismatch";
+    case refusal::table_address_taken: return "table_address_taken";
+    case refusal::table_bad_node_id: return "table_bad_node_id";
+    case refusal::table_full: return "table_full";
+    case refusal::verify_budget: return "verify_budget";
+  }
+  return "unknown";
+}
 
 struct node::command {
   request_id id = 0;
@@ -52,12 +75,13 @@ node::node(node_config cfg, node_effects& fx, crypto::random_source& rng)
       store_(cfg_.storage),
       tokens_(rng),
       limiter_(cfg_.rate_limit_per_ip, cfg_.rate_burst_per_ip),
+      verify_tokens_(cfg_.verify_burst),
       n_(std::make_unique<counters>()) {}
 
 node::~node() = default;
 
 std::map<std::string, uint64_t> node::stats() const {
-  return {
+  std::map<std::string, uint64_t> out{
     {"packets_in", n_->packets_in},         {"packets_out", n_->packets_out},
     {"bytes_in", n_->bytes_in},             {"bytes_out", n_->bytes_out},
     {"bad_packets", n_->bad_packets},       {"queries_in", n_->queries_in},
@@ -70,8 +94,84 @@ std::map<std::string, uint64_t> node::stats() const {
     {"queries_out", n_->queries_out},       {"table_size", table_.size()},
     {"table_buckets", table_.bucket_count()}, {"table_replacements", table_.replacement_count()},
     {"stored_items", store_.size()},        {"in_flight", rpc_.in_flight()},
-    {"commands", lookups_.size()},
+    {"commands", lookups_.size()},      {"verify_pings", n_->verify_pings},
+    {"verify_in_flight", verifying_.size()}, {"external_address_known", external_ ? 1 : 0},
   };
+  for (size_t i = 0; i < refusal_kinds; ++i)
+    out[std::string("refused_") + refusal_name(static_cast<refusal>(i))] = n_->refused[i];
+  return out;
+}
+
+void node::refuse(refusal r, const endpoint& from) {
+  ++n_->refused[static_cast<size_t>(r)];
+  fx_.on_refused(r, from);
+}
+
+void node::note_table(const admission& a, const endpoint& from) {
+  switch (a.outcome) {
+    case table_outcome::in_bucket:
+    case table_outcome::candidate:
+      return;
+    case table_outcome::own_id:
+      return refuse(refusal::table_own_id, from);
+    case table_outcome::address_mismatch:
+      return refuse(refusal::table_address_mismatch, from);
+    case table_outcome::address_taken:
+      return refuse(refusal::table_address_taken, from);
+    case table_outcome::bad_node_id:
+      return refuse(refusal::table_bad_node_id, from);
+    case table_outcome::full:
+      return refuse(refusal::table_full, from);
+  }
+}
+
+endpoint node::address_key(const endpoint& ep) const noexcept {
+  endpoint k = ep;
+  if (cfg_.table.one_per_ip)
+    k.port = 0;
+  return k;
+}
+
+node::verify_result node::verify(const node_entry& n, time_point now) {
+  auto k = address_key(n.ep);
+  if (verifying_.count(k))
+    return verify_result::busy;
+  if (verify_refilled_ != time_point{}) {
+    double dt = std::chrono::duration<double>(now - verify_refilled_).count();
+    verify_tokens_ = std::min(cfg_.verify_burst, verify_tokens_ + dt * cfg_.verify_rate);
+  }
+  verify_refilled_ = now;
+  if (verifying_.size() >= cfg_.max_verify_in_flight || verify_tokens_ < 1
+      || rpc_.in_flight() >= cfg_.max_in_flight)
+    return verify_result::no_budget;
+  verify_tokens_ -= 1;
+  verifying_.insert(k);
+  ++n_->verify_pings;
+  send_query(0, n, true, base_query(krpc::method::ping), now, true);
+  return verify_result::sent;
+}
+
+void node::vote_external(const endpoint& voter, const endpoint& reported) {
+  auto v = voter;
+  v.port = 0;
+  auto r = reported;
+  r.port = 0;
+  votes_.erase(std::remove_if(votes_.begin(), votes_.end(),
+                              [&](const auto& e) { return e.first == v; }),
+               votes_.end());
+  votes_.emplace_back(v, r);
+  while (votes_.size() > cfg_.external_voters)
+    votes_.pop_front();
+  size_t best = 0;
+  for (auto& [who, addr] : votes_) {
+    size_t n = static_cast<size_t>(std::count_if(
+      votes_.begin(), votes_.end(), [&](const auto& e) { return e.second == addr; }));
+    if (n > best && n >= cfg_.external_min_votes && 2 * n > votes_.size()) {
+      best = n;
+      external_ = addr;
+    }
+  }
+  table_.set_node_id_checks(external_ && !is_local_address(*external_));
 }
 
 // ---- incoming ------------------------------------------------------------------------------
@@ -82,12 +182,12 @@ void node::handle_packet(byte_view packet, const endpoint& from, time_point now)
   n_->bytes_in += packet.size();
   if (from.port == 0) {
     ++n_->bad_packets;
-    return;
+    return refuse(refusal::malformed_packet, from);
   }
   auto m = krpc::decode(packet);
   if (!m) {
     ++n_->bad_packets;
-    return;
+    return refuse(refusal::malformed_packet, from);
   }
   if (m->y == krpc::message::type::query)
     handle_query(*m, from, now);
@@ -95,7 +195,8 @@ void node::handle_packet(byte_view packet, const endpoint& from, time_point now)
     handle_answer(*m, from, now);
 }
 
-void node::reply(const endpoint& to, const krpc::message& m) {
+void node::reply(const endpoint& to, krpc::message m) {
+  m.ip = to; // BEP 42: tell the querier its address
   auto out = krpc::encode(m);
   ++n_->packets_out;
   n_->bytes_out += out.size();
@@ -112,7 +213,7 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
   }
   if (!limiter_.allow(from, now)) {
     ++n_->rate_limited;
-    return;
+    return refuse(refusal::rate_limited, from);
   }
   auto error_reply = [&](int64_t code, std::string text) {
     auto e = krpc::make_error(m.tid, code, std::move(text));
@@ -121,12 +222,19 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
   };
   if (m.reject_code) {
     ++n_->bad_packets;
+    refuse(refusal::bad_query, from);
     error_reply(m.reject_code, m.reject_reason);
     return;
   }
   const auto& q = m.q;
-  if (!q.read_only)
-    table_.heard_from({q.id, from}, now, false);
+  if (!q.read_only) {
+    // A node that only queries us waits as a candidate; if its bucket would take it, ping it
+    // (bounded) and let it in when it answers.
+    auto a = table_.heard_from({q.id, from}, now, false);
+    note_table(a, from);
+    if (a.wanted && verify({q.id, from}, now) == verify_result::no_budget)
+      refuse(refusal::verify_budget, from);
+  }
   krpc::response r;
   r.id = id();
   switch (q.m) {
@@ -147,8 +255,10 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
       break;
     }
     case krpc::method::announce_peer: {
-      if (!tokens_.check(q.token, from))
+      if (!tokens_.check(q.token, from)) {
+        refuse(refusal::bad_token, from);
         return error_reply(krpc::code::protocol, "bad token");
+      }
       endpoint peer = from;
       if (!q.implied_port)
         peer.port = q.port;
@@ -186,13 +296,16 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
       break;
     }
     case krpc::method::put: {
-      if (!tokens_.check(q.token, from))
+      if (!tokens_.check(q.token, from)) {
+        refuse(refusal::bad_token, from);
         return error_reply(krpc::code::protocol, "bad token");
+      }
       auto v = bencode::encode(*q.v);
       int code = q.k ? store_.put_mutable(*q.k, q.salt, *q.seq, q.cas, v, *q.sig, now)
                      : store_.put_immutable(v, now);
       if (code != 0) {
         ++n_->puts_rejected;
+        refuse(refusal::put_rejected, from);
         const char* text = code == krpc::code::value_too_big  ? "message (v field) too big"
                            : code == krpc::code::salt_too_big ? "salt too big"
                            : code == krpc::code::bad_signature ? "invalid signature"
@@ -215,19 +328,26 @@ void node::handle_answer(const krpc::message& m, const endpoint& from, time_poin
   auto p = rpc_.take(m.tid, from);
   if (!p) {
     ++n_->unknown_tid;
-    return;
+    return refuse(refusal::unexpected_response, from);
   }
+  if (p->verify)
+    verifying_.erase(address_key(p->to));
   bool is_error = m.y == krpc::message::type::error;
   if (is_error) {
     ++n_->errors_in;
+    if (p->verify && p->expected_id)
+      table_.failed(*p->expected_id);
   } else {
     ++n_->responses_in;
     if (p->expected_id && *p->expected_id != m.r.id) {
       ++n_->id_mismatch;
+      refuse(refusal::id_mismatch, from);
       table_.failed(*p->expected_id);
       is_error = true;
     } else {
-      table_.heard_from({m.r.id, from}, now, true);
+      note_table(table_.heard_from({m.r.id, from}, now, true), from);
+      if (m.ip)
+        vote_external(from, *m.ip);
     }
   }
   auto it = lookups_.find(p->owner);
@@ -251,15 +371,16 @@ krpc::query node::base_query(krpc::method m) const {
   return q;
 }
 
-void node::send_query(command& c, const node_entry& to, bool id_known, krpc::query q,
-                      time_point now) {
+void node::send_query(request_id owner, const node_entry& to, bool id_known, krpc::query q,
+                      time_point now, bool verify) {
   rpc_manager::pending p;
   p.tid = rpc_.next_tid();
   p.to = to.ep;
   if (id_known)
     p.expected_id = to.id;
   p.m = q.m;
-  p.owner = c.id;
+  p.owner = owner;
+  p.verify = verify;
   p.deadline = now + cfg_.request_timeout;
   auto msg = krpc::make_query(p.tid, std::move(q));
   msg.version = cfg_.version;
@@ -318,7 +439,7 @@ void node::pump(command& c, time_point now) {
           break;
       }
       q.target = c.set.target();
-      send_query(c, to.node, to.id_known, std::move(q), now);
+      send_query(c.id, to.node, to.id_known, std::move(q), now);
     }
     if (!c.set.done())
       return;
@@ -343,7 +464,7 @@ void node::pump(command& c, time_point now) {
         q.v = c.immutable_value;
       }
       ++c.puts_pending;
-      send_query(c, cand->node, true, std::move(q), now);
+      send_query(c.id, cand->node, true, std::move(q), now);
     }
   }
   if (c.puts_pending == 0)
@@ -410,6 +531,7 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
       if (r.v && r.k && r.sig && r.seq) {
         if (*r.k != c.key || !r.v->is_string()) {
           ++n_->invalid_items;
+          refuse(refusal::invalid_item, from);
           break;
         }
         mutable_item item;
@@ -422,6 +544,7 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
         bool known = std::find(c.verified.begin(), c.verified.end(), item) != c.verified.end();
         if (!known && !item.verify()) {
           ++n_->invalid_items;
+          refuse(refusal::invalid_item, from);
           break;
         }
         if (!known && c.verified.size() < 4)
@@ -441,6 +564,7 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
           return finish(c.id);
         }
         ++n_->invalid_items;
+        refuse(refusal::invalid_item, from);
       }
       break;
     default:
@@ -564,6 +688,8 @@ void node::tick(time_point now) {
   now_ = now;
   for (auto& p : rpc_.expire(now)) {
     ++n_->timeouts;
+    if (p.verify)
+      verifying_.erase(address_key(p.to));
     if (p.expected_id)
       table_.failed(*p.expected_id);
     auto it = lookups_.find(p.owner);
@@ -580,6 +706,11 @@ void node::tick(time_point now) {
     last_expiry_ = now;
     store_.expire(now);
   }
+  // Candidates that queried us while the budget was spent, or wait for a slot that opened.
+  if (!cfg_.read_only)
+    for (auto& n : table_.wanted_candidates(4))
+      if (verify(n, now) == verify_result::no_budget)
+        break;
   if (table_.size() > 0) {
     for (auto& target : table_.refresh_targets(now, rng_)) {
       auto c = std::make_unique<command>(target, cfg_.lookup);

@@ -10,9 +10,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,29 @@ struct completion {
   put_outcome put;
 };
 
+/// Why a node refused a packet, an item or a routing-table entry (issue 11: every refusal is
+/// counted, and the socket glue logs it with a rate limit per kind).
+enum class refusal : uint8_t {
+  malformed_packet,       ///< not a KRPC message (or from port 0): dropped
+  bad_query,              ///< a KRPC query with missing or invalid arguments: answered 203/204
+  rate_limited,           ///< over the per-IP query rate: dropped
+  bad_token,              ///< announce_peer/put with a wrong or expired token: answered 203
+  put_rejected,           ///< BEP 44 put refused by the store (signature, seq, cas, size)
+  invalid_item,           ///< an item in a response failed its key, signature or target check
+  unexpected_response,    ///< a response nobody asked for (unknown transaction id or address)
+  id_mismatch,            ///< a response under another id than the one we queried
+  table_own_id,           ///< routing table: a node claiming our own id
+  table_address_mismatch, ///< routing table: an id already known at another address
+  table_address_taken,    ///< routing table: the address (IP or IP:port) holds another id
+  table_bad_node_id,      ///< routing table: a non-BEP 42 id (enforce)
+  table_full,             ///< routing table: bucket and replacement cache full
+  verify_budget,          ///< a querying node was not pinged: the verification budget is spent
+};
+/// Number of refusal kinds.
+inline constexpr size_t refusal_kinds = 14;
+/// The name of a refusal ("malformed_packet", ...), used in stats as "refused_<name>".
+const char* refusal_name(refusal r) noexcept;
+
 /// Where a node's effects go. Called synchronously from node methods; implementations must not
 /// call back into the node from inside these callbacks (queue or post instead).
 class node_effects {
@@ -57,6 +82,8 @@ public:
   virtual void on_item(request_id, const mutable_item&) {}
   /// A command finished (not called for cancelled commands).
   virtual void on_done(const completion&) {}
+  /// Something from `from` was refused (already counted in the node's stats).
+  virtual void on_refused(refusal, const endpoint& /*from*/) {}
 };
 
 /// Node tunables. Defaults follow Rust mainline 7 / BEP 5 where they cite nothing else.
@@ -72,6 +99,17 @@ struct node_config {
   double rate_limit_per_ip = 20;   ///< queries/s per source IP; 0 disables (testnets)
   double rate_burst_per_ip = 40;
   std::chrono::seconds rebootstrap_interval{30}; ///< retry bootstrap while the table is thin
+  /// Pings to nodes that queried us (to let them into the routing table once they answer):
+  /// at most this many in flight, one per address, refilled at verify_rate per second up to
+  /// verify_burst. A flood of queries under new ids costs at most verify_rate pings/s
+  /// (libtorrent pings such nodes from its refresh loop, one at a time).
+  size_t max_verify_in_flight = 16;
+  double verify_rate = 20;
+  double verify_burst = 40;
+  /// Distinct responders (by IP) whose BEP 42 "ip" field must agree, and be a majority of the
+  /// last `external_voters`, before our external address counts as known.
+  size_t external_min_votes = 3;
+  size_t external_voters = 32;
   std::string version = std::string("DT\x00\x01", 4);  ///< KRPC "v" (client id + version)
 };
 
@@ -109,6 +147,9 @@ public:
   const routing_table& table() const noexcept { return table_; }
   const item_store& storage() const noexcept { return store_; }
   bool read_only() const noexcept { return cfg_.read_only; }
+  /// Our external IP address (port 0) once a majority of distinct responders reported it in
+  /// BEP 42 "ip" fields; BEP 42 checks apply while it is known and not a local address.
+  std::optional<endpoint> external_address() const noexcept { return external_; }
   /// Counters by name.
   std::map<std::string, uint64_t> stats() const;
   /// Commands running.
@@ -119,9 +160,15 @@ private:
 
   void handle_query(const krpc::message& m, const endpoint& from, time_point now);
   void handle_answer(const krpc::message& m, const endpoint& from, time_point now);
-  void reply(const endpoint& to, const krpc::message& m);
-  void send_query(command& c, const node_entry& to, bool id_known, krpc::query q,
-                  time_point now);
+  void reply(const endpoint& to, krpc::message m);
+  void send_query(request_id owner, const node_entry& to, bool id_known, krpc::query q,
+                  time_point now, bool verify = false);
+  void refuse(refusal r, const endpoint& from);
+  void note_table(const admission& a, const endpoint& from);
+  enum class verify_result : uint8_t { sent, busy, no_budget };
+  verify_result verify(const node_entry& n, time_point now);
+  endpoint address_key(const endpoint& ep) const noexcept;
+  void vote_external(const endpoint& voter, const endpoint& reported);
   request_id start(std::unique_ptr<command> c, time_point now);
   void pump(command& c, time_point now);
   void pump_all(time_point now);
@@ -149,6 +196,11 @@ private:
   time_point last_housekeeping_{};
   time_point last_expiry_{};
   std::map<node_id, std::vector<endpoint>> peers_;  ///< announce_peer store
+  std::set<endpoint> verifying_;  ///< address keys with a verification ping in flight
+  double verify_tokens_ = 0;
+  time_point verify_refilled_{};
+  std::deque<std::pair<endpoint, endpoint>> votes_;  ///< (voter IP, reported IP), oldest first
+  std::optional<endpoint> external_;
   struct counters;
   std::unique_ptr<counters> n_;
 };

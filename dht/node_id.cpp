@@ -51,6 +51,61 @@ node_id random_id_with_prefix(const node_id& base, int bits, crypto::random_sour
   return id;
 }
 
+bool is_local_address(const endpoint& ep) noexcept {
+  const auto& a = ep.ip;
+  if (ep.family == 4)
+    return a[0] == 127 || a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16)
+           || (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254);
+  bool loopback = a[15] == 1;
+  for (size_t i = 0; i < 15; ++i)
+    loopback = loopback && a[i] == 0;
+  return loopback || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || (a[0] & 0xfe) == 0xfc;
+}
+
+uint32_t crc32c(byte_view data) noexcept {
+  uint32_t crc = 0xffffffffu;
+  for (uint8_t b : data) {
+    crc ^= b;
+    for (int i = 0; i < 8; ++i)
+      crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u))); // reflected Castagnoli polynomial
+  }
+  return ~crc;
+}
+
+namespace {
+
+// BEP 42: the address masked (IPv4: 0x030f3fff; IPv6: first 8 bytes & 0x0103070f1f3f7fff),
+// with r (3 bits) in the top bits of the first byte, hashed with CRC-32C.
+uint32_t bep42_crc(const endpoint& ep, uint8_t r) noexcept {
+  static constexpr uint8_t mask4[4] = {0x03, 0x0f, 0x3f, 0xff};
+  static constexpr uint8_t mask6[8] = {0x01, 0x03, 0x07, 0x0f, 0x1f, 0x3f, 0x7f, 0xff};
+  uint8_t buf[8];
+  size_t n = ep.family == 4 ? 4 : 8;
+  for (size_t i = 0; i < n; ++i)
+    buf[i] = static_cast<uint8_t>(ep.ip[i] & (n == 4 ? mask4[i] : mask6[i]));
+  buf[0] = static_cast<uint8_t>(buf[0] | ((r & 7u) << 5));
+  return crc32c(byte_view(buf, n));
+}
+
+} // namespace
+
+bool bep42_valid(const node_id& id, const endpoint& ep) noexcept {
+  if (is_local_address(ep))
+    return true;
+  uint32_t crc = bep42_crc(ep, id[19]);
+  return id[0] == static_cast<uint8_t>(crc >> 24) && id[1] == static_cast<uint8_t>(crc >> 16)
+         && (id[2] & 0xf8) == (static_cast<uint8_t>(crc >> 8) & 0xf8);
+}
+
+node_id bep42_id(const endpoint& ep, crypto::random_source& rng) {
+  node_id id = random_id(rng);
+  uint32_t crc = bep42_crc(ep, id[19]);
+  id[0] = static_cast<uint8_t>(crc >> 24);
+  id[1] = static_cast<uint8_t>(crc >> 16);
+  id[2] = static_cast<uint8_t>((static_cast<uint8_t>(crc >> 8) & 0xf8) | (id[2] & 0x07));
+  return id;
+}
+
 endpoint endpoint::v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port) {
   endpoint e;
   e.ip[0] = a;

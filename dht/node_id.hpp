@@ -67,6 +67,23 @@ struct node_entry {
   }
 };
 
+/// True for addresses BEP 42 exempts from node-id checks: IPv4 loopback, private and
+/// link-local ranges (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16); IPv6 loopback,
+/// link-local (fe80::/10) and unique-local (fc00::/7).
+bool is_local_address(const endpoint& ep) noexcept;
+
+/// CRC-32C (Castagnoli), the checksum BEP 42 derives node-id prefixes from.
+uint32_t crc32c(byte_view data) noexcept;
+
+/// True if `id` is a BEP 42 node id for the address of `ep`: its first 21 bits equal the
+/// CRC-32C of the masked address combined with the id's last byte's low 3 bits. The port is
+/// ignored; local addresses (is_local_address) always pass.
+bool bep42_valid(const node_id& id, const endpoint& ep) noexcept;
+
+/// A random BEP 42 node id for the address of `ep` (the last byte carries the 3 random bits
+/// used in the prefix).
+node_id bep42_id(const endpoint& ep, crypto::random_source& rng);
+
 /// Compact peer info: 6 bytes (IPv4) or 18 bytes (IPv6), port big-endian (BEP 5).
 bytes compact_endpoint(const endpoint& ep);
 /// Parses 6 or 18 bytes of compact peer info.

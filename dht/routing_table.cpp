@@ -31,68 +31,163 @@ void routing_table::split_last() {
     dst.insert(dst.end(), it, list->end());
     list->erase(it, list->end());
   }
-  // Fill the old bucket from its replacements if the split emptied slots.
-  while (old.nodes.size() < cfg_.k && !old.replacements.empty()) {
-    old.nodes.push_back(old.replacements.back());
-    old.replacements.pop_back();
-  }
-}
-
-void routing_table::add_replacement(bucket& b, const entry& e) {
-  for (auto& r : b.replacements) {
-    if (r.node.id == e.node.id) {
-      r.last_seen = e.last_seen;
-      r.confirmed = r.confirmed || e.confirmed;
-      return;
+  // Fill both buckets from their confirmed replacements if the split left slots free.
+  for (auto* b : {&old, &fresh}) {
+    for (auto it = b->replacements.end();
+         it != b->replacements.begin() && b->nodes.size() < cfg_.k;) {
+      --it;
+      if (it->confirmed) {
+        b->nodes.push_back(*it);
+        it = b->replacements.erase(it);
+      }
     }
   }
-  if (b.replacements.size() >= cfg_.replacements)
-    b.replacements.erase(b.replacements.begin());
-  b.replacements.push_back(e);
 }
 
-bool routing_table::heard_from(const node_entry& n, time_point now, bool confirmed) {
+const char* outcome_name(table_outcome o) noexcept {
+  switch (o) {
+    case table_outcome::in_bucket: return "in_bucket";
+    case table_outcome::candidate: return "candidate";
+    case table_outcome::own_id: return "own_id";
+    case table_outcome::address_mismatch: return "address_mismatch";
+    case table_outcome::address_taken: return "address_taken";
+    case table_outcome::bad_node_id: return "bad_node_id";
+    case table_outcome::full: return "full";
+  }
+  return "unknown";
+}
+
+endpoint routing_table::key(const endpoint& ep) const noexcept {
+  endpoint k = ep;
+  if (cfg_.one_per_ip)
+    k.port = 0;
+  return k;
+}
+
+bool routing_table::good_id(const node_entry& n) const noexcept {
+  return !node_id_checks() || bep42_valid(n.id, n.ep);
+}
+
+void routing_table::remember(const entry& e) { by_address_[key(e.node.ep)] = e.node.id; }
+
+void routing_table::forget(const entry& e) {
+  auto it = by_address_.find(key(e.node.ep));
+  if (it != by_address_.end() && it->second == e.node.id)
+    by_address_.erase(it);
+}
+
+size_t routing_table::replaceable(const bucket& b, const node_entry& n) const noexcept {
+  size_t worst = npos;
+  for (size_t i = 0; i < b.nodes.size(); ++i)
+    if (b.nodes[i].failures > 0 && (worst == npos || b.nodes[i].failures > b.nodes[worst].failures))
+      worst = i;
+  if (worst != npos)
+    return worst;
+  // BEP 42 prefer: a node whose id matches its address takes the slot of one whose id does not.
+  if (cfg_.id_check == node_id_check::prefer && node_id_checks() && bep42_valid(n.id, n.ep))
+    for (size_t i = 0; i < b.nodes.size(); ++i)
+      if (!bep42_valid(b.nodes[i].node.id, b.nodes[i].node.ep))
+        return i;
+  return npos;
+}
+
+bool routing_table::wants(size_t idx, const node_entry& n) const noexcept {
+  auto& b = buckets_[idx];
+  return b.nodes.size() < cfg_.k || (idx + 1 == buckets_.size() && buckets_.size() < 160)
+         || replaceable(b, n) != npos;
+}
+
+admission routing_table::add_replacement(bucket& b, const entry& e, bool wanted) {
+  if (b.replacements.size() >= cfg_.replacements) {
+    // Evict the oldest candidate that never answered; a confirmed node is evicted only for
+    // another confirmed node.
+    auto victim = std::find_if(b.replacements.begin(), b.replacements.end(),
+                               [](const entry& r) { return !r.confirmed; });
+    if (victim == b.replacements.end()) {
+      if (!e.confirmed)
+        return {table_outcome::full, false};
+      victim = b.replacements.begin();
+    }
+    forget(*victim);
+    b.replacements.erase(victim);
+  }
+  b.replacements.push_back(e);
+  remember(e);
+  return {table_outcome::candidate, wanted && !e.confirmed};
+}
+
+admission routing_table::heard_from(const node_entry& n, time_point now, bool confirmed) {
   if (n.id == own_)
-    return false;
+    return {table_outcome::own_id, false};
+  if (cfg_.id_check == node_id_check::enforce && !good_id(n))
+    return {table_outcome::bad_node_id, false};
+  if (auto it = by_address_.find(key(n.ep)); it != by_address_.end() && it->second != n.id) {
+    // The address holds another id. Only a node that answered us displaces it, and only if
+    // the holder is a candidate or failing (e.g. a node that restarted with a new id).
+    auto& hb = buckets_[bucket_index(it->second)];
+    auto same = [&](const entry& e) { return e.node.id == it->second; };
+    auto* list = &hb.nodes;
+    auto h = std::find_if(list->begin(), list->end(), same);
+    if (h == list->end()) {
+      list = &hb.replacements;
+      h = std::find_if(list->begin(), list->end(), same);
+    }
+    if (h != list->end()) {
+      if (!confirmed || (h->confirmed && h->failures == 0))
+        return {table_outcome::address_taken, false};
+      forget(*h);
+      list->erase(h);
+    } else {
+      by_address_.erase(it); // unreachable: the index follows the buckets
+    }
+  }
   while (true) {
     size_t idx = bucket_index(n.id);
     auto& b = buckets_[idx];
-    for (auto& e : b.nodes) {
-      if (e.node.id == n.id) {
-        if (e.node.ep != n.ep)
-          return true; // keep the first address seen for an id (no hijacking by re-announcing)
-        e.last_seen = now;
-        if (confirmed) {
-          e.failures = 0;
-          e.confirmed = true;
-          b.last_changed = now;
-        }
-        return true;
+    auto same = [&](const entry& e) { return e.node.id == n.id; };
+    auto in = std::find_if(b.nodes.begin(), b.nodes.end(), same);
+    if (in != b.nodes.end()) {
+      if (in->node.ep != n.ep)
+        return {table_outcome::address_mismatch, false}; // an id keeps its first address
+      in->last_seen = now;
+      if (confirmed) {
+        in->failures = 0;
+        in->confirmed = true;
+        b.last_changed = now;
       }
+      return {table_outcome::in_bucket, false};
+    }
+    auto rep = std::find_if(b.replacements.begin(), b.replacements.end(), same);
+    if (rep != b.replacements.end()) {
+      if (rep->node.ep != n.ep)
+        return {table_outcome::address_mismatch, false};
+      rep->last_seen = now;
+      if (!confirmed)
+        return {table_outcome::candidate, !rep->confirmed && wants(idx, n)};
+      forget(*rep);
+      b.replacements.erase(rep); // confirmed now: try the bucket below
     }
     entry fresh{n, now, 0, confirmed};
+    if (!confirmed)
+      return add_replacement(b, fresh, wants(idx, n));
     if (b.nodes.size() < cfg_.k) {
       b.nodes.push_back(fresh);
+      remember(fresh);
       b.last_changed = now;
-      return true;
+      return {table_outcome::in_bucket, false};
     }
-    if (idx == buckets_.size() - 1 && buckets_.size() < 160) {
+    if (idx + 1 == buckets_.size() && buckets_.size() < 160) {
       split_last();
       continue;
     }
-    if (confirmed) {
-      auto worst = std::max_element(b.nodes.begin(), b.nodes.end(),
-                                    [](const entry& a, const entry& c) {
-                                      return a.failures < c.failures;
-                                    });
-      if (worst->failures > 0) {
-        *worst = fresh;
-        b.last_changed = now;
-        return true;
-      }
+    if (auto slot = replaceable(b, n); slot != npos) {
+      forget(b.nodes[slot]);
+      b.nodes[slot] = fresh;
+      remember(fresh);
+      b.last_changed = now;
+      return {table_outcome::in_bucket, false};
     }
-    add_replacement(b, fresh);
-    return false;
+    return add_replacement(b, fresh, false);
   }
 }
 
@@ -102,22 +197,40 @@ void routing_table::failed(const node_id& id) {
     if (it->node.id != id)
       continue;
     ++it->failures;
-    if (it->failures >= cfg_.stale_failures && !b.replacements.empty()) {
-      // Prefer the most recent confirmed replacement.
+    if (it->failures >= cfg_.stale_failures) {
+      // Swap in the most recent confirmed replacement; candidates must answer first.
       auto rep = std::find_if(b.replacements.rbegin(), b.replacements.rend(),
                               [](const entry& e) { return e.confirmed; });
-      auto pick = rep != b.replacements.rend() ? std::prev(rep.base())
-                                               : std::prev(b.replacements.end());
-      *it = *pick;
-      b.replacements.erase(pick);
-    } else if (it->failures >= cfg_.max_failures) {
+      if (rep != b.replacements.rend()) {
+        forget(*it);
+        *it = *rep;
+        b.replacements.erase(std::prev(rep.base()));
+        return;
+      }
+    }
+    if (it->failures >= cfg_.max_failures) {
+      forget(*it);
       b.nodes.erase(it);
     }
     return;
   }
-  b.replacements.erase(std::remove_if(b.replacements.begin(), b.replacements.end(),
-                                      [&](const entry& e) { return e.node.id == id; }),
-                       b.replacements.end());
+  for (auto it = b.replacements.begin(); it != b.replacements.end();) {
+    if (it->node.id == id) {
+      forget(*it);
+      it = b.replacements.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<node_entry> routing_table::wanted_candidates(size_t count) const {
+  std::vector<node_entry> out;
+  for (size_t i = 0; i < buckets_.size() && out.size() < count; ++i)
+    for (auto& r : buckets_[i].replacements)
+      if (!r.confirmed && out.size() < count && wants(i, r.node))
+        out.push_back(r.node);
+  return out;
 }
 
 std::vector<node_entry> routing_table::closest(const node_id& target, size_t count) const {
@@ -178,6 +291,14 @@ const routing_table::entry* routing_table::find(const node_id& id) const noexcep
     if (e.node.id == id)
       return &e;
   return nullptr;
+}
+
+std::vector<node_entry> routing_table::replacements() const {
+  std::vector<node_entry> out;
+  for (auto& b : buckets_)
+    for (auto& e : b.replacements)
+      out.push_back(e.node);
+  return out;
 }
 
 std::vector<node_entry> routing_table::all() const {

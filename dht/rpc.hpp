@@ -23,6 +23,7 @@ public:
     krpc::method m = krpc::method::ping;
     uint64_t owner = 0;                   ///< lookup / request id, 0 for none
     time_point deadline{};
+    bool verify = false;                  ///< a ping to a node that queried us (node::verify)
   };
 
   /// A fresh 2-byte transaction id not in use (mainline and libtorrent use 2 bytes).

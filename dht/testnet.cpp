@@ -30,21 +30,47 @@ status testnet::start() {
   io_ = std::make_unique<asio::io_context>(1);
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
     io_->get_executor());
-  for (size_t i = 0; i < opts_.nodes; ++i) {
-    udp_node_options o;
-    o.bind_address = opts_.address;
-    o.port = opts_.base_port ? static_cast<uint16_t>(opts_.base_port + i) : 0;
-    o.node.rate_limit_per_ip = 0;                             // all nodes share one IP
-    o.node.rebootstrap_interval = std::chrono::seconds(0);    // retry until populated
-    auto n = udp_node::create(*io_, o);
-    if (!n) {
-      nodes_.clear();
+  // Distinct loopback addresses when the first one is 127.x.y.z and every node's fits in 127/8.
+  auto first = endpoint::parse(opts_.address + ":0");
+  uint32_t base = 0;
+  if (first && first->family == 4)
+    base = uint32_t(first->ip[0]) << 24 | uint32_t(first->ip[1]) << 16
+           | uint32_t(first->ip[2]) << 8 | first->ip[3];
+  distinct_ = base >> 24 == 127 && (base + opts_.nodes - 1) >> 24 == 127;
+  auto address_of = [&](size_t i) {
+    if (!distinct_)
+      return opts_.address;
+    uint32_t a = base + static_cast<uint32_t>(i);
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "."
+           + std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
+  };
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    status bound = ok_status();
+    for (size_t i = 0; i < opts_.nodes && bound; ++i) {
+      udp_node_options o;
+      o.bind_address = address_of(i);
+      o.port = opts_.base_port ? static_cast<uint16_t>(opts_.base_port + i) : 0;
+      o.node.rate_limit_per_ip = 0;                             // clients share one address
+      o.node.rebootstrap_interval = std::chrono::seconds(0);    // retry until populated
+      o.node.table.one_per_ip = distinct_;
+      auto n = udp_node::create(*io_, o);
+      if (!n) {
+        bound = n.err();
+        break;
+      }
+      addresses_.push_back((*n)->local_endpoint());
+      nodes_.push_back(*n);
+    }
+    if (bound)
+      break;
+    nodes_.clear();
+    addresses_.clear();
+    if (!distinct_ || attempt == 1) {
       io_.reset();
       work_.reset();
-      return n.err();
+      return bound.err();
     }
-    addresses_.push_back((*n)->local_endpoint());
-    nodes_.push_back(*n);
+    distinct_ = false; // e.g. a system without all of 127/8 on lo: share the first address
   }
   thread_ = std::thread([this] { io_->run(); });
   // Each node bootstraps from up to 8 others spread over the net (i+1, i+2, i+4, ...).
@@ -120,6 +146,17 @@ std::vector<std::string> testnet::bootstrap() const {
   for (auto& a : addresses_)
     out.push_back(a.to_string());
   return out;
+}
+
+std::vector<std::vector<node_entry>> testnet::tables() const {
+  if (!io_)
+    return {};
+  return on_io([this] {
+    std::vector<std::vector<node_entry>> out;
+    for (auto& n : nodes_)
+      out.push_back(n->core().table().all());
+    return out;
+  });
 }
 
 std::map<std::string, uint64_t> testnet::stats() const {

@@ -17,13 +17,18 @@ namespace dtt::dht {
 struct testnet_options {
   size_t nodes = 20;           ///< server nodes to start
   uint16_t base_port = 0;      ///< 0: ports chosen by the OS; else base_port + i
+  /// The first node's address. An IPv4 loopback address (127/8) gives each node its own
+  /// address, counting up from this one (127.0.0.1, 127.0.0.2, ...: Linux routes all of 127/8
+  /// to lo without set-up), so that routing tables keep their default of one entry per IP.
+  /// Any other address (or one that cannot be bound) is shared by every node, whose tables
+  /// then keep one entry per IP:port instead.
   std::string address = "127.0.0.1";
   std::chrono::milliseconds ready_timeout{10000};  ///< start() fails after this
 };
 
-/// N DHT server nodes in this process on one loopback address, bootstrapped from each other,
+/// N DHT server nodes in this process on loopback addresses, bootstrapped from each other,
 /// with their own io_context thread. Ready when every routing table holds min(k, N-1) nodes.
-/// Rate limiting is off (every node shares one IP).
+/// Rate limiting is off (clients of a testnet usually share one address).
 class testnet {
 public:
   explicit testnet(testnet_options opts = {});
@@ -43,10 +48,15 @@ public:
   std::vector<std::string> bootstrap() const;
   /// True once every routing table is populated.
   bool ready() const;
+  /// Every node's routing-table entries (buckets and replacement caches), one list per node.
+  std::vector<std::vector<node_entry>> tables() const;
   /// Sum of every node's counters.
   std::map<std::string, uint64_t> stats() const;
   /// Number of nodes.
   size_t size() const noexcept { return addresses_.size(); }
+  /// True if every node has its own address (tables keep one entry per IP), false if they
+  /// share one (one entry per IP:port).
+  bool distinct_addresses() const noexcept { return distinct_; }
   /// Time start() took.
   std::chrono::microseconds startup_time() const noexcept { return startup_; }
 
@@ -61,10 +71,11 @@ private:
   std::vector<std::shared_ptr<udp_node>> nodes_;
   std::vector<endpoint> addresses_;
   std::chrono::microseconds startup_{0};
+  bool distinct_ = false;
 };
 
-/// The `dtt testnet` command: starts a testnet of `nodes` nodes on `address` (ports from
-/// base_port, or OS-chosen if 0), prints the bootstrap addresses to `out` one per line, and runs
+/// The `dtt testnet` command: starts a testnet of `nodes` nodes from `address` (see
+/// testnet_options::address; ports from base_port, or OS-chosen if 0), prints the bootstrap addresses to `out` one per line, and runs
 /// until SIGINT or SIGTERM. Returns a process exit code (0 on a clean stop).
 int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address,
                     std::ostream& out);

@@ -92,6 +92,10 @@ struct udp_node::effects final : node_effects {
     self->pending_items_.emplace_back(id, item);
   }
   void on_done(const completion& c) override { self->pending_done_.push_back(c); }
+  void on_refused(refusal r, const endpoint& from) override {
+    if (self->opts_.on_refused)
+      self->opts_.on_refused(r, from);
+  }
 };
 
 udp_node::udp_node(asio::io_context& io, udp_node_options opts, crypto::random_source& rng)

@@ -26,6 +26,9 @@ struct udp_node_options {
   /// File to load the routing table from at start and save it to at stop; empty: none.
   std::string routing_table_file;
   node_config node;
+  /// Called (on the io thread) for every refusal the node counts (node_effects::on_refused):
+  /// where the owner logs them, rate-limited per kind. Empty: counted only.
+  std::function<void(refusal, const endpoint&)> on_refused;
 };
 
 /// A dht::node on a Boost.Asio UDP socket. Every method must be called on the thread that

@@ -380,3 +380,73 @@ TEST_CASE("commands issued while the first bootstrap runs wait for it") {
   auto& done = wait_done(net, c, id);
   CHECK(done.put.stored >= 6);
 }
+
+TEST_CASE("a flood of queries under new ids costs a bounded number of pings") {
+  sim_net net;
+  net.build(10);
+  auto& server = *net.hosts[0];
+  auto before = server.n->stats();
+  auto query = [&](const endpoint& from) {
+    krpc::query q;
+    q.m = krpc::method::ping;
+    q.id = random_id(net.rng);
+    server.n->handle_packet(krpc::encode(krpc::make_query("aa", q)), from, net.now);
+  };
+  auto pings_to = [&](const endpoint& to) {
+    size_t n = 0;
+    for (auto& p : net.queue) {
+      auto m = krpc::decode(p.data);
+      n += p.to == to && m && m->y == krpc::message::type::query;
+    }
+    return n;
+  };
+  // One address, 10,000 ids: one ping in flight at a time.
+  auto evil = endpoint::v4(10, 6, 6, 6, 666);
+  for (int i = 0; i < 10000; ++i)
+    query(evil);
+  CHECK(pings_to(evil) == 1);
+  // 10,000 addresses within one second: no more than the burst of pings.
+  net.queue.clear();
+  for (int i = 0; i < 10000; ++i)
+    query(endpoint::v4(10, 7, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 1000));
+  auto after = server.n->stats();
+  CHECK(net.queue.size() >= 10000); // every query is still answered
+  CHECK(after["verify_pings"] - before["verify_pings"] <= 16 + 1);
+  CHECK(after["verify_in_flight"] <= 16);
+  CHECK(after["refused_verify_budget"] > 0);
+  CHECK(after["refused_table_address_taken"] - before["refused_table_address_taken"] >= 9999);
+  // None of them entered a bucket.
+  for (auto& e : server.n->table().all())
+    CHECK(e.ep.ip[1] != 6);
+  CHECK(server.n->table().size() == before["table_size"]);
+}
+
+TEST_CASE("a node that queries us is pinged and enters the table when it answers") {
+  sim_net net;
+  net.build(3);
+  auto& a = *net.hosts[0];
+  auto& fresh = net.add();
+  // The new node queries `a` without bootstrapping through it.
+  krpc::query q;
+  q.m = krpc::method::ping;
+  q.id = fresh.n->id();
+  net.queue.push_back({fresh.ep, a.ep, krpc::encode(krpc::make_query("zz", q))});
+  net.settle();
+  CHECK(a.n->table().find(fresh.n->id()) != nullptr);
+  CHECK(a.n->stats()["verify_pings"] >= 1);
+}
+
+TEST_CASE("the external address is learnt from a majority of responders' BEP 42 ip fields") {
+  sim_net net;
+  net.build(12);
+  for (auto& h : net.hosts) {
+    auto ext = h->n->external_address();
+    REQUIRE(ext);
+    auto own = h->ep;
+    own.port = 0;
+    CHECK(*ext == own);
+    CHECK(h->n->stats()["external_address_known"] == 1);
+  }
+  // Local addresses: BEP 42 checks stay off.
+  CHECK_FALSE(net.hosts[0]->n->table().node_id_checks());
+}

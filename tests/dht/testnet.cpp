@@ -34,8 +34,11 @@ TEST_CASE("a 20-node loopback testnet: put from one client, get from another") {
   REQUIRE_MESSAGE(st, (st ? "" : st.err().message()));
   CHECK(net.ready());
   REQUIRE(net.addresses().size() == 20);
-  for (auto& a : net.addresses()) {
-    CHECK(a.to_string().rfind("127.0.0.1:", 0) == 0);
+  // Each node on its own loopback address, from 127.0.0.1 up (one routing-table entry per IP).
+  CHECK(net.distinct_addresses());
+  for (size_t i = 0; i < net.addresses().size(); ++i) {
+    auto& a = net.addresses()[i];
+    CHECK(a.to_string().rfind("127.0.0." + std::to_string(i + 1) + ":", 0) == 0);
     CHECK(a.port != 0);
   }
 
