@@ -35,7 +35,8 @@ struct daemon_config : dtt::system_config {
       .add<std::string>("secret", "shared secret of the topic (required)")
       .add<std::string>("key-file",
                         "file with the node's 32-byte Ed25519 seed as hex (created if missing)")
-      .add<bool>("exit-on-eof", "stop when stdin ends");
+      .add<bool>("exit-on-eof", "stop when stdin ends")
+      .add<std::string>("state-dir", "directory for the peer cache (empty: none)");
     caf::config_option_adder{custom_options_, "dttd.dht"}
       .add<std::string>("bind", "UDP bind address (default 0.0.0.0)")
       .add<uint16_t>("port", "UDP port (default 0: any)")
@@ -56,6 +57,7 @@ struct daemon_settings {
   std::string secret;
   std::string key_file;
   bool exit_on_eof = false;
+  std::string state_dir;
   std::string dht_bind = "0.0.0.0";
   uint16_t dht_port = 0;
   std::vector<std::string> dht_bootstrap;
@@ -77,6 +79,7 @@ daemon_settings read_settings(const caf::actor_system_config& cfg) {
   read(cfg, "dttd.secret", s.secret);
   read(cfg, "dttd.key-file", s.key_file);
   read(cfg, "dttd.exit-on-eof", s.exit_on_eof);
+  read(cfg, "dttd.state-dir", s.state_dir);
   read(cfg, "dttd.dht.bind", s.dht_bind);
   read(cfg, "dttd.dht.port", s.dht_port);
   read(cfg, "dttd.dht.bootstrap", s.dht_bootstrap);
@@ -150,6 +153,7 @@ int main(int argc, char** argv) {
   if (!set.dht_bootstrap.empty())
     ro.dht.bootstrap = set.dht_bootstrap;
   ro.dht.read_only = !set.dht_server;
+  ro.state_dir = set.state_dir;
   ro.gossip.transport.bind = {set.gossip_bind, set.gossip_port};
   if (!set.advertise.empty()) {
     std::string text; // the endpoint record's own syntax and checks
