@@ -179,7 +179,7 @@ TEST_CASE_FIXTURE(flood_fixture, "with the slot flooded, a restarted node rejoin
 }
 
 // The same restart without a peer cache: the figure before this change. Slow by design (up to
-// 120 s), so it is skipped by default; run with `test_actors -tc='*without a peer cache*' -nse`.
+// 120 s), so it is skipped by default; run with `test_actors -tc='*without a peer cache*' --no-skip`.
 TEST_CASE_FIXTURE(flood_fixture, "measure: with the slot flooded, a restarted node without a peer cache" * doctest::skip()) {
   auto a = start(1, "");
   auto b = start(2, "");
