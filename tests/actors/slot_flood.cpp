@@ -190,6 +190,9 @@ TEST_CASE_FIXTURE(flood_fixture, "measure: with the slot flooded, a restarted no
       REQUIRE(tb);
     }
     b.reset();
+    auto quiet = restart_and_time(2, "", 120s, false);
+    MESSAGE("rejoin without peer cache, no flood: "
+            << (quiet ? std::to_string(*quiet) + " s" : std::string("no join within 120 s")));
     test::slot_flooder flooder(net.bootstrap(), topic_name);
     REQUIRE(flooder.start());
     REQUIRE(flood_landed(flooder, 20, 10s));
