@@ -119,10 +119,6 @@ caf::behavior overlap_merge_worker(caf::stateful_actor<worker_state>* self, topi
                   });
 }
 
-} // namespace dtt
-
-namespace dtt {
-
 namespace {
 
 using cache_ptr = caf::stateful_actor<peer_cache_state>*;
@@ -131,15 +127,12 @@ using cache_ptr = caf::stateful_actor<peer_cache_state>*;
 // the gossip actor (no DHT lookup), then the next step after join_confirmation_wait_time.
 void rejoin_step(cache_ptr self, size_t i) {
   auto& st = self->state;
-  if (i >= st.entries.size()) {
-    st.rejoining = false;
+  if (i >= st.entries.size())
     return;
-  }
   check_joined(self, st.ctx, [=](bool joined) {
     auto& st = self->state;
     if (joined) {
-      log::info("peer cache: joined (after trying {} cached peer(s))", i);
-      st.rejoining = false;
+      log::info("peer cache: the topic has a neighbour ({} cached peer(s) tried)", i);
       return;
     }
     std::vector<gossip::endpoint_id> ids;
@@ -231,7 +224,6 @@ caf::behavior peer_cache_worker(caf::stateful_actor<peer_cache_state>* self, top
   }
   if (!st.entries.empty()) {
     log::info("peer cache: trying {} known peer(s) first", st.entries.size());
-    st.rejoining = true;
     rejoin_step(self, 0);
   }
   self->delayed_send(self, peer_cache_check_interval, tick_atom::value);

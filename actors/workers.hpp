@@ -23,7 +23,6 @@ struct peer_cache_state {
   std::vector<peer_cache::entry> entries;        ///< the cache as last read or written
   std::vector<gossip::endpoint_id> written;      ///< neighbours at the last write, sorted
   caf::actor_clock::time_point last_write{};
-  bool rejoining = false;                         ///< the start-up rejoin is still running
   bool writing = false;                           ///< a write (address lookup) is under way
   static inline const char* name = "dtt.peer_cache";
 };
