@@ -240,7 +240,9 @@ TEST_CASE_FIXTURE(flood_fixture, "in hardened mode a new node joins as fast with
                             << " stored)");
   CHECK(*quiet <= 10.0);
   CHECK(*flooded <= 10.0);
-  CHECK(*flooded <= *quiet + 3.0);
+  // A bootstrap round is 1.5-2.5 s (PROTOCOL.md §6.2), so "as fast" allows two rounds either
+  // way; without hardening the same flood delays a join by 45 s to over 120 s (measure above).
+  CHECK(*flooded <= *quiet + 5.0);
   ta.reset();
   a.reset();
 }
