@@ -66,6 +66,7 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
               if (best) {
                 if (auto addrs = decode_endpoint_record(best->value)) {
                   self->state.known[id] = self->clock().now();
+                  self->state.addresses[id] = *addrs;
                   self->send(self->state.gossip, add_addresses_atom::value, id, *addrs);
                   p->resolved.push_back(id);
                 } else {
@@ -87,6 +88,22 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
               finish();
             });
       }
+      return rp;
+    },
+    [=](peer_addresses_atom, std::vector<gossip::endpoint_id> ids)
+      -> caf::result<peer_address_list> {
+      auto rp = self->make_response_promise<peer_address_list>();
+      self->request(caf::actor_cast<resolver_actor>(self), caf::infinite, resolve_atom::value,
+                    std::move(ids))
+        .then(
+          [=](const std::vector<gossip::endpoint_id>& resolved) mutable {
+            peer_address_list out;
+            for (auto& id : resolved)
+              if (auto a = self->state.addresses.find(id); a != self->state.addresses.end())
+                out.emplace_back(id, a->second);
+            rp.deliver(std::move(out));
+          },
+          [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
       return rp;
     },
     [=](publish_record_atom) {

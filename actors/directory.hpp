@@ -27,6 +27,8 @@ struct directory_state {
   /// Resolved ids, with when they were resolved (actor clock): entries older than
   /// `known_ttl` are looked up again, so that a peer that restarted on a new address is found.
   std::map<gossip::endpoint_id, caf::actor_clock::time_point> known;
+  /// The addresses of the ids in `known` (their endpoint records' content).
+  std::map<gossip::endpoint_id, std::vector<gossip::socket_address>> addresses;
   std::chrono::milliseconds known_ttl{std::chrono::minutes(10)};
   uint64_t published = 0;
   static inline const char* name = "dtt.directory";
@@ -39,7 +41,8 @@ using directory_actor = resolver_actor::extend<caf::reacts_to<publish_record_ato
 /// it learns and handing it to the gossip actor), and publishes this node's own record on
 /// (publish_record_atom). Ids that cannot be resolved are left out of the reply, never waited
 /// on beyond `lookup_timeout`. A non-empty `advertise` is published instead of the addresses the
-/// transport listens on.
+/// transport listens on. (peer_addresses_atom, ids) resolves as resolve does and answers the
+/// addresses of the ids it knows (for the peer cache).
 directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
                                          crypto::signing_key key, dht_actor dht,
                                          gossip_actor gossip, const crypto::wall_clock* clock,

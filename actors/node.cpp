@@ -1,6 +1,7 @@
 #include "actors/node.hpp"
 
 #include "actors/directory.hpp"
+#include "actors/peer_cache.hpp"
 #include "actors/topic_actor.hpp"
 #include "messages/errors.hpp"
 
@@ -98,7 +99,11 @@ topic node::join_no_wait(std::string_view topic_name, byte_view secret, config c
   cfg.normalise();
   auto id = crypto::topic_id::from_name(topic_name);
   topic_context ctx;
-  ctx.keys = std::make_shared<tracker::topic_keys>(id, key_, secret, std::move(rotation));
+  ctx.keys = std::make_shared<tracker::topic_keys>(id, key_, secret, std::move(rotation),
+                                                   cfg.hardened);
+  if (!opts_.state_dir.empty())
+    ctx.peer_cache_path = opts_.state_dir + "/"
+                          + peer_cache::file_name(id, ctx.keys->initial_secret_hash);
   ctx.cfg = cfg;
   ctx.clock = opts_.clock;
   ctx.gossip = opts_.gossip;

@@ -62,6 +62,9 @@ struct node_options {
   std::vector<gossip::socket_address> advertise;
   /// Wall clock for minutes; the system clock unless a test injects one.
   const crypto::wall_clock* clock = &crypto::system_wall_clock();
+  /// Directory for the node's state: each topic's peer cache (actors/peer_cache.hpp), so that
+  /// a restarted node rejoins its former peers without the DHT slot. Empty: no state kept.
+  std::string state_dir;
 };
 
 /// One dtt node: an identity (Ed25519 key) on given DHT and gossip actors, joining topics.

@@ -35,7 +35,7 @@ void attempt_put(self_ptr self, uint64_t job_id) {
   if (i == self->state.jobs.end())
     return;
   self->request(self->state.dht, self->state.dht_cfg.put_timeout, put_mutable_atom::value,
-                i->second.item, tracker::record_seq)
+                i->second.item, tracker::item_cas(*self->state.keys))
     .then(
       [=](const dht::put_outcome& o) {
         if (o.ok()) {
@@ -63,7 +63,7 @@ void put_unless_full(self_ptr self, const crypto::record& r, const record_list& 
     rp.deliver(false);
     return;
   }
-  auto item = tracker::make_item(*st.keys, r);
+  auto item = tracker::make_item(*st.keys, r, crypto::os_random(), st.clock->unix_seconds());
   if (!item) {
     rp.deliver(to_caf_error(item.err()));
     return;
@@ -73,13 +73,32 @@ void put_unless_full(self_ptr self, const crypto::record& r, const record_list& 
   attempt_put(self, id);
 }
 
+// A warning when records were dropped since the last one, at most once a minute: a slot
+// flood (PROTOCOL.md §10.1) shows up at the default log level without flooding the log.
+void report_rejections(self_ptr self, uint64_t minute) {
+  auto& st = self->state;
+  auto total = st.rejected.total();
+  if (total == st.rejected_logged)
+    return;
+  auto now = self->clock().now();
+  if (st.rejected_logged != 0 && now - st.last_warning < std::chrono::minutes(1))
+    return;
+  auto& r = st.rejected;
+  log::warn("records dropped so far (last at minute {}): {} undecryptable, {} malformed, "
+            "{} bad signature, {} wrong topic, {} stale (a slot flood if this grows fast)",
+            minute, r.undecryptable, r.malformed, r.bad_signature, r.wrong_topic, r.stale);
+  st.rejected_logged = total;
+  st.last_warning = now;
+}
+
 } // namespace
 
 record_publisher_actor::behavior_type
 record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state> self,
                  std::shared_ptr<const tracker::topic_keys> keys, dht_actor dht, dht_config cfg,
-                 size_t max_bootstrap_records, uint64_t seed) {
+                 size_t max_bootstrap_records, uint64_t seed, const crypto::wall_clock* clock) {
   self->state.keys = std::move(keys);
+  self->state.clock = clock ? clock : &crypto::system_wall_clock();
   self->state.dht = std::move(dht);
   self->state.dht_cfg = cfg;
   self->state.max_records = max_bootstrap_records;
@@ -94,9 +113,12 @@ record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state
       .then(
         [=](const std::vector<dht::mutable_item>& items) mutable {
           size_t dropped = 0;
-          auto records = tracker::records_from_items(*self->state.keys, minute, items, &dropped);
-          if (dropped > 0)
+          auto records = tracker::records_from_items(*self->state.keys, minute, items, &dropped,
+                                                     &self->state.rejected);
+          if (dropped > 0) {
             log::debug("minute {}: dropped {} undecryptable or invalid items", minute, dropped);
+            report_rejections(self, minute);
+          }
           rp.deliver(std::move(records));
         },
         [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
@@ -122,6 +144,14 @@ record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state
       return rp;
     },
     [=](retry_put_atom, uint64_t job_id) { attempt_put(self, job_id); },
+    [=](stats_atom) {
+      auto& r = self->state.rejected;
+      return std::map<std::string, uint64_t>{
+        {"rejected_malformed", r.malformed},         {"rejected_undecryptable", r.undecryptable},
+        {"rejected_bad_signature", r.bad_signature}, {"rejected_wrong_topic", r.wrong_topic},
+        {"rejected_stale", r.stale},                 {"duplicate_records", r.duplicate},
+        {"pending_puts", self->state.jobs.size()}};
+    },
   };
 }
 

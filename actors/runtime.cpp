@@ -29,6 +29,7 @@ result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, crypto::
   no.gossip = rt->gossip_;
   no.use_endpoint_records = opts.use_endpoint_records;
   no.advertise = opts.advertise;
+  no.state_dir = opts.state_dir;
   rt->node_ = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
   return rt;
 }

@@ -19,6 +19,8 @@ struct runtime_options {
   bool use_endpoint_records = true;
   /// Published instead of the transport's addresses (see node_options::advertise).
   std::vector<gossip::socket_address> advertise;
+  /// State directory (see node_options::state_dir); empty: no state kept.
+  std::string state_dir;
 };
 
 /// A node with its own sockets: one Boost.Asio io_context thread carrying the DHT (UDP) and

@@ -59,7 +59,7 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
   st.ctx.records = self->spawn<caf::linked>(record_publisher, st.ctx.keys, std::move(dht),
                                             st.ctx.cfg.dht,
                                             st.ctx.cfg.bootstrap.max_bootstrap_records,
-                                            st.ctx.seed + 1);
+                                            st.ctx.seed + 1, st.ctx.clock);
   // Subscribe the receiver (not this actor: the gossip actor keeps its subscribers alive).
   auto gossip = st.ctx.gossip;
   auto topic = st.ctx.topic_id();
@@ -77,6 +77,9 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
     caf::anon_send(gossip, unsubscribe_atom::value, topic,
                    caf::actor_cast<gossip_subscriber>(rcv));
   });
+  // The cached peers are tried in parallel with the bootstrap loop (issue 11).
+  if (!st.ctx.peer_cache_path.empty())
+    st.peer_cache = self->spawn<caf::linked>(peer_cache_worker, st.ctx);
   st.bootstrap = self->spawn<caf::linked>(bootstrap_loop, st.ctx, self->address());
   return {
     [=](bootstrap_done_atom, bool ok) {
@@ -98,11 +101,20 @@ caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context 
       return self->delegate(self->state.ctx.receiver, a, wait);
     },
     [=](await_joined_atom a) { return self->delegate(self->state.ctx.receiver, a); },
-    [=](stats_atom) {
+    [=](stats_atom) -> caf::result<std::map<std::string, uint64_t>> {
       std::map<std::string, uint64_t> out;
       out["workers"] = self->state.workers.size();
       out["joined_once"] = self->state.workers_started ? 1 : 0;
-      return out;
+      auto rp = self->make_response_promise<std::map<std::string, uint64_t>>();
+      // The record publisher's counters (records dropped by reason) join ours.
+      self->request(self->state.ctx.records, caf::infinite, stats_atom::value)
+        .then(
+          [=](std::map<std::string, uint64_t>& more) mutable {
+            out.insert(more.begin(), more.end());
+            rp.deliver(std::move(out));
+          },
+          [=](caf::error&) mutable { rp.deliver(std::move(out)); });
+      return rp;
     },
   };
 }

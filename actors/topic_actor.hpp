@@ -11,12 +11,14 @@ struct topic_state {
   topic_context ctx;
   caf::actor bootstrap;
   std::vector<caf::actor> workers;
+  caf::actor peer_cache; ///< the peer cache worker, if ctx.peer_cache_path is set
   bool workers_started = false; ///< set by the first successful bootstrap
   static inline const char* name = "dtt.topic";
 };
 
 /// The topic actor (PROTOCOL.md §6.1, §6.8). Spawns, all linked to itself: the receiver (and
-/// subscribes it to the gossip actor), the record publisher, the bootstrap loop and, once the
+/// subscribes it to the gossip actor), the record publisher, the peer cache worker (with a
+/// peer cache path), the bootstrap loop and, once the
 /// first join succeeded, the publisher and both merges (as configured). It sets no timers of its
 /// own, so dropping the last handle to it stops the whole topic.
 ///

@@ -26,6 +26,8 @@ struct topic_context {
   record_publisher_actor records;
   receiver_actor receiver;
   uint64_t seed = 0;
+  /// The topic's peer cache file (actors/peer_cache.hpp); empty: no cache.
+  std::string peer_cache_path;
 
   /// The current unix minute (the wall clock is before 1970 → 0).
   uint64_t minute(int64_t offset = 0) const;

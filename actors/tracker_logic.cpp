@@ -1,6 +1,9 @@
 #include "actors/tracker_logic.hpp"
 
+#include "crypto/hardened.hpp"
 #include "crypto/hash.hpp"
+
+#include <map>
 
 #include <algorithm>
 #include <set>
@@ -8,41 +11,100 @@
 namespace dtt::tracker {
 
 topic_keys::topic_keys(crypto::topic_id t, crypto::signing_key k, byte_view initial_secret,
-                       crypto::rotation_handle r)
+                       crypto::rotation_handle r, bool hardened_slots)
   : topic(t),
     node_key(std::move(k)),
     initial_secret_hash(crypto::initial_secret_hash(initial_secret)),
     rotation(std::move(r)),
+    hardened(hardened_slots),
     membership(crypto::derive_membership(topic.hash(), initial_secret_hash)) {
 }
 
+uint64_t record_rejections::total() const noexcept {
+  return malformed + undecryptable + bad_signature + wrong_topic + stale;
+}
+
+record_rejections& record_rejections::operator+=(const record_rejections& o) noexcept {
+  malformed += o.malformed;
+  undecryptable += o.undecryptable;
+  bad_signature += o.bad_signature;
+  wrong_topic += o.wrong_topic;
+  stale += o.stale;
+  duplicate += o.duplicate;
+  return *this;
+}
+
+void record_rejections::count(errc e) noexcept {
+  switch (e) {
+    case errc::decrypt_failed:
+    case errc::crypto_failure: ++undecryptable; break;
+    case errc::bad_signature:
+    case errc::bad_key: ++bad_signature; break;
+    case errc::wrong_topic: ++wrong_topic; break;
+    case errc::wrong_minute: ++stale; break;
+    default: ++malformed; break;
+  }
+}
+
+namespace {
+
+// The minute's BEP 44 signing key and salt, standard (§1.4, §1.5) or hardened.
+std::pair<crypto::signing_key, bytes32> slot_keys(const topic_keys& keys, uint64_t minute) {
+  if (keys.hardened) {
+    auto s = crypto::hardened::derive(keys.topic, keys.rotation, keys.initial_secret_hash, minute);
+    return {crypto::signing_key::from_seed(s.dht_seed), s.salt};
+  }
+  return {crypto::signing_keypair(keys.topic, minute), crypto::salt(keys.topic, minute)};
+}
+
+} // namespace
+
 minute_slot slot_for(const topic_keys& keys, uint64_t minute) {
-  return {crypto::signing_keypair(keys.topic, minute).public_key_bytes(),
-          crypto::salt(keys.topic, minute)};
+  auto [k, s] = slot_keys(keys, minute);
+  return {k.public_key_bytes(), s};
+}
+
+int64_t item_seq(const topic_keys& keys, int64_t unix_seconds) noexcept {
+  return keys.hardened ? crypto::hardened::seq_at(unix_seconds) : record_seq;
+}
+
+int64_t item_cas(const topic_keys& keys) noexcept {
+  return keys.hardened ? int64_t{-1} : record_seq;
 }
 
 std::vector<crypto::record> records_from_items(const topic_keys& keys, uint64_t minute,
                                                const std::vector<dht::mutable_item>& items,
-                                               size_t* dropped) {
+                                               size_t* dropped, record_rejections* why) {
   auto enc = crypto::encryption_keypair(keys.topic, keys.rotation, keys.initial_secret_hash,
                                         minute);
   std::vector<crypto::record> out;
-  std::set<crypto::public_key> seen;
-  size_t bad = 0;
+  std::map<crypto::public_key, std::pair<size_t, int64_t>> seen; // publisher → (index, seq)
+  record_rejections r;
   for (auto& it : items) {
     auto rec = crypto::open_record(it.value, keys.topic, minute, enc);
     if (!rec) {
-      ++bad;
+      r.count(rec.err().code);
       continue;
     }
     if (rec->pub_key() == keys.node_key.public_key_bytes())
       continue;
-    // All writers use the same seq, so "keep the highest seq" keeps the first (§4.4 step 3).
-    if (seen.insert(rec->pub_key()).second)
+    // Standard writers all use seq i64::MAX, so "keep the highest seq" keeps the first
+    // (§4.4 step 3); hardened items carry their write time, and the newest wins.
+    auto [s, fresh] = seen.emplace(rec->pub_key(), std::make_pair(out.size(), it.seq));
+    if (fresh) {
       out.push_back(std::move(*rec));
+      continue;
+    }
+    ++r.duplicate;
+    if (it.seq > s->second.second) {
+      out[s->second.first] = std::move(*rec);
+      s->second.second = it.seq;
+    }
   }
   if (dropped)
-    *dropped = bad;
+    *dropped = static_cast<size_t>(r.total());
+  if (why)
+    *why += r;
   return out;
 }
 
@@ -54,7 +116,7 @@ crypto::record make_record(const topic_keys& keys, uint64_t minute,
 }
 
 result<dht::mutable_item> make_item(const topic_keys& keys, const crypto::record& r,
-                                    crypto::random_source& rng) {
+                                    crypto::random_source& rng, int64_t unix_seconds) {
   auto minute = r.unix_minute();
   auto enc = crypto::encryption_keypair(keys.topic, keys.rotation, keys.initial_secret_hash,
                                         minute);
@@ -64,9 +126,10 @@ result<dht::mutable_item> make_item(const topic_keys& keys, const crypto::record
   auto value = sealed->to_bytes();
   if (!value)
     return value.err();
-  auto dht_key = crypto::signing_keypair(keys.topic, minute);
-  auto s = crypto::salt(keys.topic, minute);
-  return dht::mutable_item::sign(dht_key, bytes(s.begin(), s.end()), record_seq,
+  auto [dht_key, s] = slot_keys(keys, minute);
+  if (unix_seconds == 0)
+    unix_seconds = static_cast<int64_t>(minute * 60);
+  return dht::mutable_item::sign(dht_key, bytes(s.begin(), s.end()), item_seq(keys, unix_seconds),
                                  std::move(*value));
 }
 

@@ -2,6 +2,8 @@
 
 #include "actors/log.hpp"
 
+#include <algorithm>
+
 namespace dtt {
 
 namespace {
@@ -115,6 +117,120 @@ caf::behavior overlap_merge_worker(caf::stateful_actor<worker_state>* self, topi
                   [decide](self_ptr self, std::function<void()> done) {
                     merge_tick(self, "overlap merge", decide, std::move(done));
                   });
+}
+
+namespace {
+
+using cache_ptr = caf::stateful_actor<peer_cache_state>*;
+
+// One start-up rejoin step: entries [i, i + batch) with their cached addresses, straight to
+// the gossip actor (no DHT lookup), then the next step after join_confirmation_wait_time.
+void rejoin_step(cache_ptr self, size_t i) {
+  auto& st = self->state;
+  if (i >= st.entries.size())
+    return;
+  check_joined(self, st.ctx, [=](bool joined) {
+    auto& st = self->state;
+    if (joined) {
+      log::info("peer cache: the topic has a neighbour ({} cached peer(s) tried)", i);
+      return;
+    }
+    std::vector<gossip::endpoint_id> ids;
+    for (size_t j = i; j < st.entries.size() && j < i + peer_cache_batch; ++j) {
+      auto& e = st.entries[j];
+      if (!e.addresses.empty())
+        self->send(st.ctx.gossip, add_addresses_atom::value, e.id, e.addresses);
+      ids.push_back(e.id);
+    }
+    auto next = i + ids.size();
+    self->request(st.ctx.gossip, st.ctx.cfg.timeouts.join_peer_timeout, join_peers_atom::value,
+                  st.ctx.topic_id(), std::move(ids))
+      .then([](bool) {}, [](caf::error&) {});
+    self->delayed_send(self, st.ctx.cfg.bootstrap.join_confirmation_wait_time, wake_atom::value,
+                       static_cast<uint64_t>(next));
+  });
+}
+
+void write_cache(cache_ptr self, std::vector<gossip::endpoint_id> nbrs,
+                 const peer_address_list& known) {
+  auto& st = self->state;
+  st.writing = false;
+  std::vector<peer_cache::entry> seen;
+  for (auto& id : nbrs) {
+    peer_cache::entry e;
+    e.id = id;
+    for (auto& [kid, addrs] : known)
+      if (kid == id)
+        e.addresses = addrs;
+    seen.push_back(std::move(e));
+  }
+  auto now = st.ctx.clock->unix_seconds();
+  st.entries = peer_cache::merge(st.entries, seen, now);
+  auto data = peer_cache::encode(st.entries);
+  auto w = peer_cache::write_file_atomic(st.ctx.peer_cache_path, data);
+  // A failed write is tried again on the next change or refresh, not every check.
+  st.written = std::move(nbrs);
+  st.last_write = self->clock().now();
+  if (!w) {
+    log::warn("peer cache not written: {}", w.err().message());
+    return;
+  }
+  log::debug("peer cache: {} peer(s) written ({} neighbours)", st.entries.size(),
+             st.written.size());
+}
+
+void cache_tick(cache_ptr self) {
+  self->delayed_send(self, peer_cache_check_interval, tick_atom::value);
+  auto& st = self->state;
+  if (st.writing)
+    return;
+  self->request(st.ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
+    .then(
+      [=](std::vector<gossip::endpoint_id> nbrs) {
+        auto& st = self->state;
+        if (nbrs.empty())
+          return;
+        std::sort(nbrs.begin(), nbrs.end());
+        bool changed = nbrs != st.written;
+        if (st.writing
+            || (!changed && self->clock().now() - st.last_write < peer_cache_refresh_interval))
+          return;
+        st.writing = true;
+        if (!st.ctx.resolver) {
+          write_cache(self, std::move(nbrs), {});
+          return;
+        }
+        self->request(st.ctx.resolver, st.ctx.cfg.dht.get_timeout + std::chrono::seconds(2),
+                      peer_addresses_atom::value, nbrs)
+          .then([=](const peer_address_list& known) { write_cache(self, nbrs, known); },
+                [=](caf::error&) { write_cache(self, nbrs, {}); });
+      },
+      [](caf::error&) {});
+}
+
+} // namespace
+
+caf::behavior peer_cache_worker(caf::stateful_actor<peer_cache_state>* self, topic_context ctx) {
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  auto& path = st.ctx.peer_cache_path;
+  if (auto data = peer_cache::read_file(path)) {
+    if (auto entries = peer_cache::decode(*data))
+      st.entries = std::move(*entries);
+    else
+      log::warn("peer cache {} ignored: {}", path, entries.err().message());
+  } else if (data.err().code != errc::closed) {
+    log::warn("peer cache {} ignored: {}", path, data.err().message());
+  }
+  if (!st.entries.empty()) {
+    log::info("peer cache: trying {} known peer(s) first", st.entries.size());
+    rejoin_step(self, 0);
+  }
+  self->delayed_send(self, peer_cache_check_interval, tick_atom::value);
+  return {
+    [=](wake_atom, uint64_t next) { rejoin_step(self, static_cast<size_t>(next)); },
+    [=](tick_atom) { cache_tick(self); },
+  };
 }
 
 } // namespace dtt

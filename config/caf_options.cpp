@@ -58,6 +58,7 @@ void for_each_option(config& c, F&& f) {
   f("dtt", "join-timeout", c.join_timeout, "waiting join gives up after this (0 = never)");
   f("dtt", "rebootstrap-when-isolated", c.rebootstrap_when_isolated, "bootstrap again when all neighbours are gone");
   f("dtt", "event-buffer", c.event_buffer, "events kept for a slow reader");
+  f("dtt", "hardened", c.hardened, "derive the DHT record slot from the secret too (not readable by distributed-topic-tracker; docs/HARDENED.md)");
 }
 
 template <class T>

@@ -101,6 +101,10 @@ struct config {
   bool rebootstrap_when_isolated = true;
   /// Events kept for the application while it is not reading; beyond it `lagged` is reported.
   size_t event_buffer = 2048;
+  /// Hardened record slots (docs/HARDENED.md, closes §10.1): the DHT key and salt are derived
+  /// from the secret too and records carry seq = unix time. Off by default: such records are
+  /// invisible to distributed-topic-tracker and to dtt nodes without it (dtt's choice).
+  bool hardened = false;
 
   class builder;
 
@@ -228,6 +232,7 @@ public:
   DTT_BUILDER_SETTER(duration, join_timeout)
   DTT_BUILDER_SETTER(bool, rebootstrap_when_isolated)
   DTT_BUILDER_SETTER_NONZERO(size_t, event_buffer)
+  DTT_BUILDER_SETTER(bool, hardened)
   config build() const {
     auto c = c_;
     c.normalise();

@@ -22,6 +22,8 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
   f("dttd", "exit-on-eof", s.exit_on_eof, k::boolean, "stop when stdin ends");
   f("dttd", "log-level", s.log_level, k::log_level,
     "debug, info, warn, error or off (default warn; DTT_LOG overrides it)");
+  f("dttd", "state-dir", s.state_dir, k::string,
+    "directory for the peer cache (empty: none)");
   f("dttd.dht", "bind", s.dht_bind, k::string, "UDP bind address (default 0.0.0.0)");
   f("dttd.dht", "port", s.dht_port, k::integer, "UDP port (default 0: any)");
   f("dttd.dht", "bootstrap", s.dht_bootstrap, k::host_port_list,

@@ -16,6 +16,8 @@ struct daemon_settings {
   bool exit_on_eof = false;  ///< stop at the end of stdin
   /// Log threshold (debug|info|warn|error|off); empty: DTT_LOG or warn. DTT_LOG wins.
   std::string log_level;
+  /// Directory of the peer cache (peers-<hash>.bin per topic, 0600); empty: none.
+  std::string state_dir;
   std::string dht_bind = "0.0.0.0"; ///< UDP bind address
   uint16_t dht_port = 0;            ///< 0: any
   std::vector<std::string> dht_bootstrap; ///< empty: mainline's routers

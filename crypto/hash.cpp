@@ -54,6 +54,29 @@ bytes32 hmac_sha256(byte_view key, std::initializer_list<byte_view> parts) {
   return out;
 }
 
+bytes32 hkdf_extract(byte_view salt, std::initializer_list<byte_view> ikm) {
+  return hmac_sha256(salt, ikm);
+}
+
+bytes hkdf_expand(const bytes32& prk, std::initializer_list<byte_view> info, size_t length) {
+  if (length > 255 * 32)
+    throw std::invalid_argument("HKDF-Expand length over 255 * HashLen");
+  bytes info_bytes;
+  for (auto p : info)
+    info_bytes.insert(info_bytes.end(), p.begin(), p.end());
+  bytes out;
+  bytes32 t{};
+  size_t t_len = 0;
+  for (uint8_t i = 1; out.size() < length; ++i) {
+    uint8_t counter = i;
+    t = hmac_sha256(prk, {byte_view{t.data(), t_len}, info_bytes, byte_view{&counter, 1}});
+    t_len = t.size();
+    out.insert(out.end(), t.begin(), t.end());
+  }
+  out.resize(length);
+  return out;
+}
+
 bytes32 blake2b_256(byte_view data) {
   bytes32 out;
   crypto_generichash(out.data(), out.size(), nonnull(data), data.size(), nullptr, 0);

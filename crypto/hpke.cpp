@@ -19,7 +19,7 @@ byte_view suite_view(const uint8_t* s, size_t n) { return {s, n}; }
 // HKDF-Extract(salt, ikm) = HMAC-SHA256(salt, ikm); an empty salt is HashLen zero bytes, which
 // HMAC treats exactly like an empty key.
 bytes32 labeled_extract(byte_view suite, byte_view salt, std::string_view label, byte_view ikm) {
-  return hmac_sha256(salt, {byte_view::of(version_label), suite, byte_view::of(label), ikm});
+  return hkdf_extract(salt, {byte_view::of(version_label), suite, byte_view::of(label), ikm});
 }
 
 bytes labeled_expand(byte_view suite, const bytes32& prk, std::string_view label, byte_view info,
@@ -31,18 +31,7 @@ bytes labeled_expand(byte_view suite, const bytes32& prk, std::string_view label
   append(labeled_info, suite);
   append(labeled_info, byte_view::of(label));
   append(labeled_info, info);
-  // HKDF-Expand (RFC 5869 §2.3).
-  bytes out;
-  bytes32 t{};
-  size_t t_len = 0;
-  for (uint8_t i = 1; out.size() < length; ++i) {
-    uint8_t counter = i;
-    t = hmac_sha256(prk, {byte_view{t.data(), t_len}, labeled_info, byte_view{&counter, 1}});
-    t_len = t.size();
-    append(out, t);
-  }
-  out.resize(length);
-  return out;
+  return hkdf_expand(prk, {labeled_info}, length);
 }
 
 bytes32 extract_and_expand(byte_view dh, byte_view kem_context) {

@@ -44,5 +44,6 @@ using bootstrap_done_atom = caf::atom_constant<caf::atom("tbootdone")>;
 using resolve_atom = caf::atom_constant<caf::atom("tresolve")>;
 using stats_atom = caf::atom_constant<caf::atom("tstats")>;
 using retry_put_atom = caf::atom_constant<caf::atom("tretryput")>;
+using peer_addresses_atom = caf::atom_constant<caf::atom("tpeeraddr")>;
 
 } // namespace dtt

@@ -23,10 +23,12 @@ using record_list = std::vector<crypto::record>;
 /// - publish_record(record): own get for the record's minute, capacity check, put with retries;
 ///   replies true if written, false if the minute was full.
 /// - publish_record(record, cache): the same with the given records as the capacity check.
+/// - stats: counters by name (records dropped by reason: "rejected_undecryptable", ...).
 using record_publisher_actor = caf::typed_actor<
   caf::replies_to<get_records_atom, uint64_t>::with<record_list>,
   caf::replies_to<publish_record_atom, crypto::record>::with<bool>,
   caf::replies_to<publish_record_atom, crypto::record, record_list>::with<bool>,
+  caf::replies_to<stats_atom>::with<std::map<std::string, uint64_t>>,
   caf::reacts_to<retry_put_atom, uint64_t>>; // internal: retry timer of a put
 
 /// The subscriber side of one topic (PROTOCOL.md §6.6): tracks neighbours and message hashes,
@@ -43,13 +45,22 @@ using receiver_actor = caf::typed_actor<
   caf::reacts_to<watch_atom, caf::actor>,
   caf::reacts_to<wake_atom, uint64_t>>; // internal: a reader's wait ended
 
+/// Endpoint ids with the addresses of their endpoint records.
+using peer_address_list =
+  std::vector<std::pair<gossip::endpoint_id, std::vector<gossip::socket_address>>>;
+
 /// Turns endpoint ids into dialable peers: looks up their endpoint records in the DHT and hands
-/// the addresses to the gossip actor. Replies with the ids it could resolve (or already knew).
+/// the addresses to the gossip actor. resolve replies with the ids it could resolve (or already
+/// knew); peer_addresses resolves the same way and replies with their addresses (the peer
+/// cache's content).
 using resolver_actor = caf::typed_actor<
   caf::replies_to<resolve_atom, std::vector<gossip::endpoint_id>>::with<
-    std::vector<gossip::endpoint_id>>>;
+    std::vector<gossip::endpoint_id>>,
+  caf::replies_to<peer_addresses_atom, std::vector<gossip::endpoint_id>>::with<
+    peer_address_list>>;
 
 } // namespace dtt
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dtt::crypto::record)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dtt::record_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dtt::peer_address_list)

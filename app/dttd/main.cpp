@@ -207,6 +207,7 @@ int run(int argc, char** argv) {
   if (!set.dht_bootstrap.empty())
     ro.dht.bootstrap = set.dht_bootstrap;
   ro.dht.read_only = !set.dht_server;
+  ro.state_dir = set.state_dir;
   ro.gossip.transport.bind = {set.gossip_bind, set.gossip_port};
   if (!set.advertise.empty()) {
     std::string addrs_text; // the endpoint record's own syntax and checks

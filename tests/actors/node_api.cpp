@@ -1,6 +1,7 @@
 // The blocking public API (dtt::node, dtt::topic) on CAF's threaded scheduler, over in-memory
 // DHT and gossip. Wall-clock deadlines are short and generous.
 #include "actors/node.hpp"
+#include "actors/peer_cache.hpp"
 #include "messages/types.hpp"
 
 #include "support/fakes.hpp"
@@ -11,6 +12,9 @@
 #include <doctest/doctest.h>
 
 #include <thread>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace dtt;
 
@@ -37,11 +41,12 @@ struct system_fixture {
     return crypto::signing_key::from_seed(seed);
   }
 
-  std::unique_ptr<node> make_node(int n) {
+  std::unique_ptr<node> make_node(int n, std::string state_dir = {}) {
     node_options o;
     o.dht = dht;
     o.gossip = test::spawn_fake_gossip(*sys, net, key(n).public_key_bytes());
     o.use_endpoint_records = false;
+    o.state_dir = std::move(state_dir);
     return std::make_unique<node>(*sys, key(n), o);
   }
 
@@ -111,4 +116,40 @@ TEST_CASE_FIXTURE(system_fixture, "three nodes join, broadcast, and receive thro
   }
   // Every topic handle is gone: all topic actors stop.
   CHECK(settles_to(baseline));
+}
+
+TEST_CASE_FIXTURE(system_fixture, "a topic with a peer cache writes its neighbours and stops cleanly") {
+  auto dir = "/tmp/dtt-node-api-cache-" + std::to_string(::getpid());
+  auto a = make_node(1, dir);
+  auto b = make_node(2);
+  auto baseline = sys->registry().running();
+  auto path = dir + "/"
+              + peer_cache::file_name(crypto::topic_id::from_name("api-topic"),
+                                      crypto::initial_secret_hash(byte_view::of("s")));
+  {
+    auto tb = b->join_no_wait("api-topic", byte_view::of("s"), quick_config());
+    auto ta = a->join("api-topic", byte_view::of("s"), quick_config());
+    REQUIRE(ta);
+    // Written within a few checks (every second); without a resolver the entry has no address.
+    bool listed = false;
+    for (int i = 0; i < 100 && !listed; ++i) {
+      if (auto data = peer_cache::read_file(path))
+        if (auto entries = peer_cache::decode(*data))
+          listed = entries->size() == 1 && (*entries)[0].id == key(2).public_key_bytes();
+      if (!listed)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(listed);
+  }
+  CHECK(settles_to(baseline));
+  {
+    // A garbage cache file is ignored (the join still works through the DHT).
+    REQUIRE(peer_cache::write_file_atomic(path, byte_view::of("garbage")));
+    auto tb = b->join_no_wait("api-topic", byte_view::of("s"), quick_config());
+    auto ta = a->join("api-topic", byte_view::of("s"), quick_config());
+    CHECK(ta);
+  }
+  CHECK(settles_to(baseline));
+  std::remove(path.c_str());
+  ::rmdir(dir.c_str());
 }

@@ -133,3 +133,71 @@ TEST_CASE("the message hash window keeps the last five, oldest first") {
     expected.push(bytes{i});
   CHECK(w.hashes() == expected.hashes());
 }
+
+TEST_CASE("records_from_items counts dropped records by reason") {
+  auto me = keys_for(1);
+  std::vector<dht::mutable_item> items;
+  items.push_back(*make_item(me, rec(2, {})));                           // kept
+  items.push_back(*make_item(me, rec(2, {id(3)})));                      // duplicate
+  {
+    // A record of minute 101 sealed to minute 100's key (a replay by an insider): stale.
+    auto enc = crypto::encryption_keypair(me.topic, me.rotation, me.initial_secret_hash, 100);
+    auto sealed = crypto::encrypted_record::seal(rec(5, {}, {}, 101), enc.public_key_bytes(),
+                                                 crypto::os_random());
+    auto stale = items[0];
+    stale.value = *sealed->to_bytes();
+    items.push_back(stale);
+  }
+  auto other_secret = topic_keys{me.topic, key(6), byte_view::of("wrong")};
+  items.push_back(*make_item(other_secret, rec(6, {})));                 // undecryptable
+  auto junk = items[0];
+  junk.value[100] ^= 1;                                                  // tampered: undecryptable
+  items.push_back(junk);
+  auto short_value = items[0];
+  short_value.value.resize(3);                                           // malformed
+  items.push_back(short_value);
+  record_rejections why;
+  size_t dropped = 0;
+  auto out = records_from_items(me, 100, items, &dropped, &why);
+  CHECK(out.size() == 1);
+  CHECK(why.stale == 1);
+  CHECK(why.undecryptable == 2);
+  CHECK(why.malformed == 1);
+  CHECK(why.duplicate == 1);
+  CHECK(why.bad_signature == 0);
+  CHECK(why.wrong_topic == 0);
+  CHECK(dropped == why.total());
+  CHECK(why.total() == 4);
+  records_from_items(me, 100, items, nullptr, &why); // counters add up across reads
+  CHECK(why.undecryptable == 4);
+}
+
+TEST_CASE("hardened items: secret-derived slot, seq = unix time, newest record per publisher") {
+  auto plain = keys_for(1);
+  auto hard = keys_for(1);
+  hard.hardened = true;
+  auto r = rec(2, {});
+  auto item = *make_item(hard, r, crypto::os_random(), 6000 + 17);
+  CHECK(item.seq == 6017);
+  CHECK(item_cas(hard) == -1);
+  CHECK(item_cas(plain) == INT64_MAX);
+  CHECK(item.verify());
+  auto slot = slot_for(hard, 100);
+  CHECK(item.key == slot.dht_key);
+  CHECK(item.salt == bytes(slot.salt.begin(), slot.salt.end()));
+  // Not the public slot, and another secret gives another slot.
+  CHECK(slot.dht_key != slot_for(plain, 100).dht_key);
+  auto other = topic_keys{hard.topic, key(1), byte_view::of("wrong"), {}, true};
+  CHECK(slot_for(other, 100).dht_key != slot.dht_key);
+  CHECK(slot_for(other, 100).salt != slot.salt);
+  // Without a time, the start of the record's minute.
+  CHECK(make_item(hard, r)->seq == 6000);
+  // A reader keeps the newest item of a publisher.
+  auto newer = *make_item(hard, rec(2, {id(4)}), crypto::os_random(), 6030);
+  auto out = records_from_items(hard, 100, {item, newer});
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].gossip_content()->peers() == std::vector<endpoint_id>{id(4)});
+  out = records_from_items(hard, 100, {newer, item});
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].gossip_content()->peers() == std::vector<endpoint_id>{id(4)});
+}

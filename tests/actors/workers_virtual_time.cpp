@@ -73,6 +73,7 @@ record_publisher_actor spawn_records(caf::actor_system& sys, std::shared_ptr<scr
         return true;
       },
       [](retry_put_atom, uint64_t) {},
+      [](stats_atom) { return std::map<std::string, uint64_t>{}; },
     };
   }, s);
 }

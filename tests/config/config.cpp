@@ -71,6 +71,7 @@ TEST_CASE("the config tree loads from a CAF INI file and keeps defaults for unse
   std::istringstream ini(R"(
 [dtt]
 join-timeout=15s
+hardened=true
 [dtt.bootstrap]
 discovery-poll-interval=750ms
 max-records=7
@@ -85,6 +86,8 @@ retries=1
   REQUIRE_FALSE(err);
   auto c = load_config(cfg);
   CHECK(c.join_timeout == 15s);
+  CHECK(c.hardened);
+  CHECK_FALSE(config{}.hardened); // hardened slots are opt-in (docs/HARDENED.md)
   CHECK(c.bootstrap.discovery_poll_interval == 750ms);
   CHECK(c.bootstrap.max_bootstrap_records == 7);
   CHECK_FALSE(c.publisher.enabled);
