@@ -11,6 +11,9 @@ namespace dtt {
 namespace {
 
 bool valid_ip(const std::string& ip, bool v6) {
+  // inet_pton reads a C string: a NUL would hide the bytes after it from the check.
+  if (ip.find('\0') != std::string::npos)
+    return false;
   unsigned char buf[16];
   return inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), buf) == 1;
 }

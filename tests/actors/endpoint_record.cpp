@@ -29,3 +29,17 @@ TEST_CASE("an endpoint record never exceeds the BEP 44 value limit") {
   CHECK(value.size() <= 992);
   CHECK(decode_endpoint_record(value));
 }
+
+TEST_CASE("an endpoint record item with a NUL byte in the host is rejected") {
+  // Found by fuzz/endpoint_record.cpp: inet_pton read the host only up to the NUL, so
+  // "1.2.3.4\0junk" passed as a literal and the address kept the junk bytes.
+  using namespace std::string_literals;
+  for (auto bad : {"1.2.3.4\0junk:80"s, "[::1\0x]:80"s, "1.2.3.4\0:80"s,
+                   "127.0.0.1:4001 10.0.0.1\0:4002"s}) {
+    CAPTURE(bad.size());
+    auto r = decode_endpoint_record(byte_view::of(bad));
+    CHECK_FALSE(r);
+    if (!r)
+      CHECK(r.err().code == errc::malformed);
+  }
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the record, encrypted_record, bep44, bencode, routing_table and
+endpoint_record fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
+(../shared/spec/vectors.json, ../shared/vectors/*.json, read here and not copied) plus
+hand-made edge cases. Run from the repository root:
+
+    python3 fuzz/make_seeds.py [--shared DIR]
+
+DIR (the folder with spec/ and vectors/) defaults to $DTT_SHARED_DIR, else ../shared next to
+the repository, as the DTT_SHARED_DIR CMake option does.
+
+The files are small inputs in each target's own format (see the comment at the top of
+fuzz/<target>.cpp). Re-running rewrites the seed_* files; corpus files of other names (kept by
+libFuzzer -merge=1 runs) are left alone."""
+
+import argparse
+import json
+import os
+import struct
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--shared", default=os.environ.get(
+    "DTT_SHARED_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared")))
+args = ap.parse_args()
+here = os.path.dirname(os.path.abspath(__file__))
+spec = json.load(open(os.path.join(args.shared, "spec", "vectors.json")))
+recs = json.load(open(os.path.join(args.shared, "vectors", "dtt_records.json")))
+bep44 = json.load(open(os.path.join(args.shared, "vectors", "bep44.json")))
+H = bytes.fromhex
+
+
+def write(target, name, data):
+    d = os.path.join(here, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed_" + name), "wb") as f:
+        f.write(data)
+
+
+def le32(n):
+    return struct.pack("<I", n)
+
+
+def le64(n):
+    return struct.pack("<Q", n & 0xFFFFFFFFFFFFFFFF)
+
+
+def benc_str(b):
+    return str(len(b)).encode() + b":" + b
+
+
+# --- record: a serialised record (PROTOCOL.md §2.1) ---
+records = [H(r["record_hex"]) for r in recs["records"]] + [H(spec["record_bytes"])]
+for i, r in enumerate(records):
+    write("record", "vector%d" % i, r)
+write("record", "content_postcard", H(spec["content_postcard"]))
+base = records[0]
+hdr, sig = base[:72], base[-64:]
+for n in (0, 1, 319, 320, 321, 716):  # content sizes around the 320-byte postcard form
+    write("record", "content%d" % n, hdr + bytes([0xA5]) * n + sig)
+write("record", "short135", base[:135])
+write("record", "zero136", bytes(136))
+write("record", "sparse_slots", hdr + bytes(32) + H(spec["content_postcard"])[32:320] + sig)
+
+# --- encrypted_record: mode byte, then data (see fuzz/encrypted_record.cpp) ---
+for i, r in enumerate(recs["records"]):
+    v = H(r["encrypted_example"]["encrypted_record_hex"])
+    write("encrypted_record", "value%d" % i, b"\x00" + v)
+    write("encrypted_record", "keyblob%d" % i, b"\x01" + v[-88:])
+    write("encrypted_record", "recordblob%d" % i, b"\x01" + v[4:-88])
+    write("encrypted_record", "plain%d" % i, b"\x02" + H(r["record_hex"]))
+write("encrypted_record", "spec_value", b"\x00" + H(spec["dht_value"]))
+write("encrypted_record", "spec_keyblob", b"\x01" + H(spec["encrypted_decryption_key_88"]))
+write("encrypted_record", "empty_record_layer", b"\x00" + le32(0) + bytes(88))
+write("encrypted_record", "len_2048_over_total", b"\x00" + le32(2048) + bytes(2048 + 88))
+write("encrypted_record", "len_2049", b"\x00" + le32(2049) + bytes(2049 + 88))
+write("encrypted_record", "len_max", b"\x00" + le32(0xFFFFFFFF) + bytes(88))
+write("encrypted_record", "hpke_klen_128", b"\x01" + le64(128) + bytes(129))
+write("encrypted_record", "hpke_klen_huge", b"\x01" + le64(1 << 63) + bytes(48))
+write("encrypted_record", "plain_short", b"\x02" + H(recs["records"][0]["record_hex"])[:135])
+
+# --- bep44: salt length, LE64 seq, key(32), sig(64), salt, raw value ---
+def item(salt, seq, key, sig, value):
+    return bytes([len(salt)]) + le64(seq) + key + sig + salt + value
+
+for i, v in enumerate(x for x in bep44["vectors"] if x["type"] == "mutable"):
+    write("bep44", "vector%d" % i, item(H(v["salt_hex"]), int(v["seq"]), H(v["public_key"]),
+                                        H(v["signature"]), H(v["value_raw_hex"])))
+write("bep44", "dtt_put", item(H(spec["salt"]), int(spec["bep44_seq"]),
+                               H(spec["dht_signing_pubkey"]), H(spec["bep44_signature"]),
+                               H(spec["dht_value"])))
+k = H(spec["dht_signing_pubkey"])
+write("bep44", "negative_seq", item(b"s", -1, k, bytes(64), b"v"))
+write("bep44", "min_seq", item(b"", -(1 << 63), k, bytes(64), b""))
+write("bep44", "salt64_value995", item(bytes(64), 7, k, bytes(64), bytes(995)))  # at both limits
+write("bep44", "salt65_value996", item(bytes(65), 7, k, bytes(64), bytes(996)))  # one over
+
+# --- bencode: a limits byte, then bencoded text ---
+b = [
+    b"d" + H(v["buffer_being_signed_hex"]) + b"e" for v in bep44["vectors"]
+    if "buffer_being_signed_hex" in v
+] + [
+    b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe",
+    b"d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee",
+    b"li0ei-1ei9223372036854775807ei-9223372036854775808ee",
+    b"llllllllee" b"eeeeee",
+    b"d0:0:1:a1:ae", b"le", b"de", b"0:", b"i0e",
+    b"i-0e", b"i03e", b"03:abc", b"d1:b0:1:a0:e", b"d1:a0:1:a0:e", b"i9223372036854775808e",
+    b"l" + b"i1e" * 8 + b"e", b"4:abcd5:abcde",
+]
+for i, x in enumerate(b):
+    for ctl in (0xFF, 0x00, 0x5B):  # generous, tightest, in between
+        write("bencode", "%02d_%02x" % (i, ctl), bytes([ctl]) + x)
+
+# --- routing_table: the cache file, a bencoded dict {nodes, nodes6} ---
+def rt(nodes4, nodes6, extra=b""):
+    out = b"d"
+    if nodes4 is not None:
+        out += b"5:nodes" + benc_str(nodes4)
+    if nodes6 is not None:
+        out += b"6:nodes6" + benc_str(nodes6)
+    return out + extra + b"e"
+
+ids = [H(spec["bep44_target_sha1"]), H(recs["derivations"][0]["dht_target"]),
+       H(bep44["vectors"][0]["target_id"]), H(bep44["vectors"][1]["target_id"])]
+v4 = [i + bytes([127, 0, 0, 1]) + struct.pack(">H", 6881 + n) for n, i in enumerate(ids)]
+v6 = [i + bytes(15) + b"\x01" + struct.pack(">H", 7000 + n) for n, i in enumerate(ids)]
+write("routing_table", "empty_dict", b"de")
+write("routing_table", "empty_lists", rt(b"", b""))
+write("routing_table", "v4", rt(b"".join(v4), None))
+write("routing_table", "v6", rt(None, b"".join(v6)))
+write("routing_table", "both", rt(b"".join(v4), b"".join(v6)))
+write("routing_table", "same_id_two_ports", rt(v4[0] + v4[0][:24] + b"\x00\x01", b""))
+write("routing_table", "port0", rt(ids[0] + bytes(6), b""))
+write("routing_table", "ragged", rt(b"".join(v4)[:-1], b""))
+write("routing_table", "nodes_int", b"d5:nodesi1ee")
+
+# --- endpoint_record: the text value ---
+for name, text in [
+    ("v4_v6", b"127.0.0.1:4001 [::1]:4001"),
+    ("one", b"10.0.0.1:1"),
+    ("max_port", b"[::ffff:1.2.3.4]:65535"),
+    ("port0", b"1.2.3.4:0"),
+    ("port_big", b"1.2.3.4:99999"),
+    ("leading_zero_port", b"1.2.3.4:00080"),
+    ("trailing_space", b"1.2.3.4:80 "),
+    ("double_space", b"1.2.3.4:80  5.6.7.8:80"),
+    ("v6_unbracketed", b"::1:80"),
+    ("v4_bracketed", b"[1.2.3.4]:80"),
+    ("zone", b"[fe80::1%eth0]:80"),
+    ("nul", b"1.2.3.4\x00x:80"),
+    ("empty", b""),
+    ("long", b" ".join(b"10.0.%d.%d:6%04d" % (i // 250, i % 250, i) for i in range(60))),
+]:
+    write("endpoint_record", name, text)
