@@ -86,6 +86,11 @@ daemon_config::daemon_config() {
     using T = typename caf_type<std::decay_t<decltype(field)>>::type;
     caf::config_option_adder{custom_options_, group}.add<T>(name, desc);
   });
+  // CAF's default work-stealing scheduler keeps an idle dttd at 5-7% of a core (its workers
+  // poll in short naps); the sharing scheduler sleeps on a condition variable (0.2% idle,
+  // DESIGN.md platform facts). A daemon is idle most of the time. The config file or
+  // --scheduler.policy=stealing still chooses.
+  set("scheduler.policy", caf::atom("sharing"));
 }
 
 daemon_settings read_daemon_settings(const caf::actor_system_config& cfg) {
