@@ -19,6 +19,11 @@ struct runtime_options {
   bool use_endpoint_records = true;
   /// Published instead of the transport's addresses (see node_options::advertise).
   std::vector<gossip::socket_address> advertise;
+
+  /// A node of a loopback testnet (demo, tests, benchmarks): DHT and gossip on 127.0.0.1 with
+  /// ports chosen by the OS, bootstrapping from `bootstrap`, no per-IP DHT rate limit (every
+  /// node shares one IP).
+  static runtime_options loopback(std::vector<std::string> bootstrap);
 };
 
 /// A node with its own sockets: one Boost.Asio io_context thread carrying the DHT (UDP) and
