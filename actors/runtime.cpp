@@ -34,6 +34,15 @@ runtime::runtime(caf::actor_system& sys)
   : sys_(&sys), work_(boost::asio::make_work_guard(io_)) {
 }
 
+runtime_options runtime_options::loopback(std::vector<std::string> bootstrap) {
+  runtime_options ro;
+  ro.dht.bind_address = "127.0.0.1";
+  ro.dht.bootstrap = std::move(bootstrap);
+  ro.dht.rate_limit_per_ip = 0;
+  ro.gossip.transport.bind = {"127.0.0.1", 0};
+  return ro;
+}
+
 result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, crypto::signing_key key,
                                                 runtime_options opts) {
   raise_descriptor_limit();
