@@ -10,6 +10,16 @@ runtime::runtime(caf::actor_system& sys)
   : sys_(&sys), work_(boost::asio::make_work_guard(io_)) {
 }
 
+runtime_options loopback_runtime_options(std::vector<std::string> bootstrap) {
+  runtime_options ro;
+  ro.dht.bind_address = "127.0.0.1";
+  ro.dht.bootstrap = std::move(bootstrap);
+  ro.dht.read_only = true;
+  ro.dht.rate_limit_per_ip = 0;
+  ro.gossip.transport.bind = {"127.0.0.1", 0};
+  return ro;
+}
+
 result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, crypto::signing_key key,
                                                 runtime_options opts) {
   std::unique_ptr<runtime> rt{new runtime(sys)};

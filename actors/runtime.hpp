@@ -23,6 +23,11 @@ struct runtime_options {
   std::string state_dir;
 };
 
+/// Options of a node on a loopback DHT testnet (dht::testnet, `dtt testnet`): DHT client and
+/// gossip on 127.0.0.1 with OS-chosen ports, bootstrapping from `bootstrap`, per-IP rate
+/// limiting off (every testnet node shares one address).
+runtime_options loopback_runtime_options(std::vector<std::string> bootstrap);
+
 /// A node with its own sockets: one Boost.Asio io_context thread carrying the DHT (UDP) and
 /// gossip (TCP + TLS) sockets, the DHT and gossip actors, and the dtt::node over them.
 /// Destroy every topic handle before the runtime.
