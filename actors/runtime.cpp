@@ -38,6 +38,7 @@ runtime_options runtime_options::loopback(std::vector<std::string> bootstrap) {
   runtime_options ro;
   ro.dht.bind_address = "127.0.0.1";
   ro.dht.bootstrap = std::move(bootstrap);
+  ro.dht.read_only = true;
   ro.dht.rate_limit_per_ip = 0;
   ro.gossip.transport.bind = {"127.0.0.1", 0};
   return ro;
