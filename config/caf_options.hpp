@@ -5,7 +5,13 @@
 
 #include <caf/actor_system_config.hpp>
 
+#include <cstring>
+
 namespace dtt {
+
+/// A caf::string_view of a C string: CAF 0.17 converts `const char*` implicitly only when built
+/// with GCC, so clang (the fuzz build) needs the length spelled out.
+inline caf::string_view caf_text(const char* s) noexcept { return {s, std::strlen(s)}; }
 
 /// Declares every field of dtt::config as a CAF option (call it from the constructor of your own
 /// actor_system_config subclass with its custom_options_), so that an INI file's sections

@@ -84,7 +84,7 @@ daemon_config::daemon_config() {
   for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
                                 const char* desc) {
     using T = typename caf_type<std::decay_t<decltype(field)>>::type;
-    caf::config_option_adder{custom_options_, group}.add<T>(name, desc);
+    caf::config_option_adder{custom_options_, caf_text(group)}.add<T>(caf_text(name), caf_text(desc));
   });
 }
 
