@@ -19,17 +19,12 @@
 #include <cstdint>
 
 using namespace dtt;
+using dtt::fuzz::filled;
 using dtt::fuzz::require;
 
 namespace {
 
 constexpr const char* target = "fuzz_admission";
-
-bytes32 filled(uint8_t b) {
-  bytes32 x;
-  x.fill(b);
-  return x;
-}
 
 struct member {
   crypto::topic_membership m = crypto::derive_membership(

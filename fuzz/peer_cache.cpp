@@ -13,25 +13,17 @@
 #include "check.hpp"
 #include "crypto/ed25519.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <set>
 
 using namespace dtt;
+using dtt::fuzz::is_ip_literal;
 using dtt::fuzz::require;
 
 namespace {
 
 constexpr const char* target = "fuzz_peer_cache";
-
-bool valid_literal(const std::string& host) {
-  if (host.find('\0') != std::string::npos)
-    return false;
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 } // namespace
 
@@ -54,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "a time outside [0, 2^53] decoded");
     require(e.addresses.size() <= peer_cache::max_addresses, target, "too many addresses");
     for (auto& a : e.addresses)
-      require(a.port != 0 && valid_literal(a.ip), target, "a bad address decoded");
+      require(a.port != 0 && is_ip_literal(a.ip), target, "a bad address decoded");
   }
   auto enc = peer_cache::encode(*entries);
   auto again = peer_cache::decode(enc);
