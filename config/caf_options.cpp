@@ -67,7 +67,7 @@ void declare_config_options(caf::config_option_set& options) {
   config defaults;
   for_each_option(defaults, [&](const char* group, const char* name, auto& field, const char* desc) {
     using opt = typename caf_option_type<std::decay_t<decltype(field)>>::type;
-    caf::config_option_adder{options, group}.add<opt>(name, desc);
+    caf::config_option_adder{options, caf_text(group)}.add<opt>(caf_text(name), caf_text(desc));
   });
 }
 

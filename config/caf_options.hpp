@@ -6,7 +6,13 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
 
+#include <cstring>
+
 namespace dtt {
+
+/// A caf::string_view of a C string: CAF 0.17 converts `const char*` implicitly only when built
+/// with GCC, so clang (the fuzz build) needs the length spelled out.
+inline caf::string_view caf_text(const char* s) noexcept { return {s, std::strlen(s)}; }
 
 /// The CAF option type that holds a config field of type T (durations as caf::timespan,
 /// uint32_t as size_t).

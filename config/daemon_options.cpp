@@ -75,7 +75,7 @@ daemon_config::daemon_config() {
   for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
                                 const char* desc) {
     using T = typename caf_option_type<std::decay_t<decltype(field)>>::type;
-    caf::config_option_adder{custom_options_, group}.add<T>(name, desc);
+    caf::config_option_adder{custom_options_, caf_text(group)}.add<T>(caf_text(name), caf_text(desc));
   });
   // CAF's default work-stealing scheduler keeps an idle dttd at 5-7% of a core (its workers
   // poll in short naps); the sharing scheduler sleeps on a condition variable (0.2% idle,

@@ -208,6 +208,11 @@ std::string check_value(const option_spec& spec, std::string_view key_name,
     return "has no value";
   switch (spec.kind) {
     case option_kind::string:
+      // The hint `key="value"` would put a secret in the error line, i.e. in the logs.
+      if (spec.secret && v[0] != '"')
+        return fmt::format("must be a quoted string: {}=\"...\" (the value of a secret is not "
+                           "shown)",
+                           key_name);
       return check_quoted(key_name, v);
     case option_kind::log_level: {
       if (auto e = check_quoted(key_name, v); !e.empty())

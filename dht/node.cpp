@@ -163,7 +163,9 @@ void node::vote_external(const endpoint& voter, const endpoint& reported) {
   while (votes_.size() > cfg_.external_voters)
     votes_.pop_front();
   size_t best = 0;
-  for (auto& [who, addr] : votes_) {
+  for (auto& vote : votes_) {
+    // Not a structured binding: C++17 lambdas cannot capture one (clang refuses it).
+    const auto& addr = vote.second;
     size_t n = static_cast<size_t>(std::count_if(
       votes_.begin(), votes_.end(), [&](const auto& e) { return e.second == addr; }));
     if (n > best && n >= cfg_.external_min_votes && 2 * n > votes_.size()) {

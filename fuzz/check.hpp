@@ -2,10 +2,15 @@
 // Shared by the fuzz targets: how a target reports a broken property (abort, so that libFuzzer
 // and the replay driver both stop and keep the input).
 
+#include "crypto/bytes.hpp"
+
+#include <arpa/inet.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace dtt::fuzz {
 
@@ -33,6 +38,26 @@ inline bool sampled(const unsigned char* data, size_t size, unsigned n) {
   for (size_t i = 0; i < size && i < 64; ++i)
     h = (h ^ data[i]) * 16777619u;
   return (h >> 16) % n == 0;
+}
+
+} // namespace dtt::fuzz
+
+namespace dtt::fuzz {
+
+/// True if `host` is, as a whole, an IPv4 or IPv6 literal (no NUL that would hide a tail from
+/// inet_pton, no port, no brackets).
+inline bool is_ip_literal(const std::string& host) {
+  if (host.find('\0') != std::string::npos)
+    return false;
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+/// 32 bytes of value `b` (fixed keys and randomness of the targets).
+inline bytes32 filled(uint8_t b) {
+  bytes32 x;
+  x.fill(b);
+  return x;
 }
 
 } // namespace dtt::fuzz

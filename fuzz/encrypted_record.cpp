@@ -26,6 +26,7 @@
 
 using namespace dtt;
 using namespace dtt::crypto;
+using dtt::fuzz::filled;
 using dtt::fuzz::require;
 using dtt::fuzz::sampled;
 
@@ -43,12 +44,6 @@ struct keys {
 const keys& fixed() {
   static const keys k;
   return k;
-}
-
-bytes32 filled(uint8_t b) {
-  bytes32 x;
-  x.fill(b);
-  return x;
 }
 
 void check_value(byte_view in, bool open) {

@@ -11,12 +11,11 @@
 #include "check.hpp"
 #include "crypto/bep44.hpp"
 
-#include <arpa/inet.h>
-
 #include <cstdint>
 #include <string>
 
 using namespace dtt;
+using dtt::fuzz::is_ip_literal;
 using dtt::fuzz::require;
 
 namespace {
@@ -25,13 +24,6 @@ constexpr const char* target = "fuzz_endpoint_record";
 
 // The encoder keeps the value 8 bytes under BEP 44's limit (actors/endpoint_record.cpp).
 constexpr size_t encoder_bound = crypto::bep44::max_value_size - 8;
-
-bool valid_literal(const std::string& host) {
-  if (host.find('\0') != std::string::npos || host.find(' ') != std::string::npos)
-    return false;
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 } // namespace
 
@@ -46,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   require(!addrs->empty(), target, "an empty address list decoded");
   for (auto& a : *addrs) {
     require(a.port != 0, target, "port 0 decoded");
-    require(valid_literal(a.ip), target, "a host that is not an IP literal decoded");
+    require(is_ip_literal(a.ip), target, "a host that is not an IP literal decoded");
   }
   auto enc = encode_endpoint_record(*addrs);
   require(enc.size() <= encoder_bound, target, "the encoding exceeds the encoder's bound");

@@ -5,7 +5,8 @@
 //  - whatever bencode::decode accepts re-encodes to the same bytes (canonical-only decoding);
 //  - a KRPC message that decodes re-encodes to bytes that decode and re-encode identically;
 //  - a dht::node survives the input as a datagram (twice, then a tick), answering at most one
-//    datagram per input, and every datagram it sends decodes.
+//    datagram per input and sending at most one verification ping per input, and every
+//    datagram it sends decodes.
 
 #include "dht/bencode.hpp"
 #include "dht/item.hpp"
@@ -90,8 +91,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fixture f;
   f.n.handle_packet(in, from, start);
   f.n.handle_packet(in, from, start + std::chrono::seconds(1));
-  if (f.fx.sent.size() > 2)
+  // Per datagram at most one answer (response or error), and at most one query: the ping that
+  // checks an unknown querier before it may enter the routing table.
+  size_t answers = 0, queries = 0;
+  for (auto& out : f.fx.sent) {
+    auto m = krpc::decode(out);
+    if (!m)
+      violated("the node sent a datagram it cannot decode itself");
+    (m->y == krpc::message::type::query ? queries : answers) += 1;
+  }
+  if (answers > 2)
     violated("more than one answer per datagram");
+  if (queries > 2)
+    violated("more than one verification ping per datagram");
   f.n.tick(start + std::chrono::seconds(3)); // may send refresh queries
   for (auto& out : f.fx.sent)
     if (!krpc::decode(out))
@@ -111,8 +123,10 @@ std::vector<bytes> krpc_seed_corpus() {
     q.m = krpc::method::get;
     q.target.fill(0x33);
     f.n.handle_packet(query_packet(q), from, start);
-    if (!f.fx.sent.empty())
-      if (auto r = krpc::decode(f.fx.sent.front()))
+    // The answer, not the ping a server now sends to an unknown querier before it may enter
+    // the routing table (dht/node.cpp handle_query).
+    for (auto& packet : f.fx.sent)
+      if (auto r = krpc::decode(packet); r && r->y == krpc::message::type::response)
         token = r->r.token;
   }
   krpc::query q;
@@ -173,8 +187,12 @@ std::vector<bytes> krpc_seed_corpus() {
   for (auto& b : out)
     f.n.handle_packet(b, from, start);
   auto st = f.n.stats();
-  if (st["puts_stored"] != 2 || st["bad_packets"] != 0)
+  if (st["puts_stored"] != 2 || st["bad_packets"] != 0) {
+    std::fprintf(stderr, "fuzz_krpc: seeds: puts_stored %llu (want 2), bad_packets %llu (want 0)\n",
+                 static_cast<unsigned long long>(st["puts_stored"]),
+                 static_cast<unsigned long long>(st["bad_packets"]));
     violated("the seed corpus no longer reaches the put paths (token or signature changed?)");
+  }
   return out;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of the record, encrypted_record, bep44, bencode, routing_table and
-endpoint_record fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
+"""Writes the seed corpora of the record, encrypted_record, bep44, bencode, routing_table,
+endpoint_record, config, admission and peer_cache fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
 (../shared/spec/vectors.json, ../shared/vectors/*.json, read here and not copied) plus
 hand-made edge cases. Run from the repository root:
 
@@ -152,3 +152,64 @@ for name, text in [
     ("long", b" ".join(b"10.0.%d.%d:6%04d" % (i // 250, i % 250, i) for i in range(60))),
 ]:
     write("endpoint_record", name, text)
+
+# --- config: INI text (the example file of the repository, variants and the issue's cases) ---
+example = open(os.path.join(here, "..", "config", "examples", "dttd.ini"), "rb").read()
+write("config", "example", example)
+write("config", "example_uncommented",
+      example.replace(b"; bootstrap=", b"bootstrap=").replace(b"; advertise=", b"advertise=")
+             .replace(b"; log-level=", b"log-level=").replace(b"; bootstrap-timeout", b"bootstrap-timeout"))
+for name, text in [
+    ("unknown_key", b"[dttd]\ntopic=\"t\"\ncolour=\"red\"\n"),
+    ("port_text", b"[dttd.dht]\nport=\"abc\"\n"),
+    ("port_70000", b"[dttd.dht]\nport=70000\n"),
+    ("port_negative", b"[dttd.gossip]\nport=-1\n"),
+    ("duration_no_unit", b"[dtt]\njoin-timeout=5\n"),
+    ("repeated_section", b"[dttd.dht]\nbind=\"127.0.0.1\"\n[dttd]\ntopic=\"t\"\n[dttd.dht]\nport=1\n"),
+    ("secret_unquoted", b"[dttd]\nsecret=123456789\n"),
+    ("secret_ok", b"[dttd]\nsecret=\"s;e\\\"cret\" ; comment\n"),
+    ("bootstrap_list", b"[dttd.dht]\nbootstrap=[\"127.0.0.1:6881\",\n  \"[::1]:6881\", \"host.example:1\"]\n"),
+    ("bootstrap_bad", b"[dttd.dht]\nbootstrap=[\"127.0.0.1:99999\", \"::1:80\"]\n"),
+    ("list_unclosed", b"[dttd.gossip]\nadvertise=[\"10.0.0.1:1\",\n"),
+    ("caf_section", b"[caf.scheduler]\npolicy='stealing'\nmax-threads=2\n[dttd]\nexit-on-eof=true\n"),
+    ("crlf_and_bytes", b"[dttd]\r\ntopic=\"\xff\x00\"\r\n"),
+    ("log_level_bad", b"[dttd]\nlog-level=\"loud\"\n"),
+]:
+    write("config", name, text)
+
+# --- admission: a chunk byte, then a link's byte stream (admit / keepalive / goodbye / message) ---
+def be32(n):
+    return struct.pack(">I", n)
+
+topic = H(recs["derivations"][0]["topic_hash"])
+admit_body = topic + H(spec["record_signature"])[:32]
+admit = be32(0x80000003) + admit_body
+keepalive, goodbye = be32(0x80000001), be32(0x80000002)
+msg = be32(5) + b"hello"
+write("admission", "body", b"\x00" + admit_body)
+write("admission", "admit", b"\x07" + admit)
+write("admission", "stream", b"\x03" + keepalive + admit + msg + admit + goodbye)
+write("admission", "split_admit", b"\x00" + admit[:40])
+write("admission", "unknown_control", b"\x10" + be32(0x80000004) + admit_body)
+write("admission", "body_63", b"\x00" + admit_body[:63])
+
+# --- peer_cache: "DTTPEER1" | LE16 count | count x (id 32 | LE64 last_seen | LE16 n | record) ---
+def peers(entries):
+    out = b"DTTPEER1" + struct.pack("<H", len(entries))
+    for pid, t, rec in entries:
+        out += pid + struct.pack("<Q", t) + struct.pack("<H", len(rec)) + rec
+    return out
+
+keys = [H(r["node_pubkey"]) for r in recs["records"]] + [H(spec["node_pubkey"]),
+        H(spec["dht_signing_pubkey"]), H(bep44["vectors"][0]["public_key"])]
+write("peer_cache", "vectors", peers([(k, 1764460000 - i, b"127.0.0.1:%d [::1]:%d" % (4000 + i, 4000 + i))
+                                      for i, k in enumerate(keys)]))
+write("peer_cache", "no_address", peers([(keys[0], 0, b"")]))
+write("peer_cache", "time_2p53", peers([(keys[0], 1 << 53, b"10.0.0.1:1")]))
+write("peer_cache", "time_over", peers([(keys[0], (1 << 53) + 1, b"10.0.0.1:1")]))
+write("peer_cache", "duplicate_id", peers([(keys[0], 5, b""), (keys[0], 6, b"")]))
+write("peer_cache", "not_a_point", peers([(bytes([0xff]) * 32, 5, b"")]))
+write("peer_cache", "noncanonical_record", peers([(keys[1], 7, b"10.0.0.1:080 ")]))
+write("peer_cache", "nine_addresses",
+      peers([(keys[2], 7, b" ".join(b"10.0.0.%d:1" % i for i in range(9)))]))
+write("peer_cache", "trailing", peers([(keys[0], 5, b"")]) + b"x")

@@ -92,7 +92,9 @@ TEST_CASE("a repeated section header and a key set twice are refused") {
 
 TEST_CASE("strings must be quoted: secret=123 is a clear error, not a missing secret") {
   CHECK(check("[dttd]\nsecret=123\n")
-        == "t.ini:2: dttd.secret: must be a quoted string: secret=\"123\"");
+        == "t.ini:2: dttd.secret: must be a quoted string: secret=\"...\" (the value of a "
+           "secret is not shown)");
+  CHECK(check("[dttd]\ntopic=t1\n") == "t.ini:2: dttd.topic: must be a quoted string: topic=\"t1\"");
   CHECK(check("[dttd]\nsecret=\"123\n").find("closing quote") != std::string::npos);
   CHECK(check("[dttd]\nsecret=\n") == "t.ini:2: dttd.secret: has no value");
   CHECK(check(head + "exit-on-eof=yes\n")
@@ -118,6 +120,19 @@ TEST_CASE("malformed bootstrap addresses are refused") {
   CHECK(boot("[]").find("empty list") != std::string::npos);
   CHECK(boot("[\"127.0.0.1:6881\"").find("list without its closing ]") != std::string::npos);
   CHECK(boot("[\"127.0.0.1:6881\", \"127.0.0.1:6882\"]") == "");
+}
+
+TEST_CASE("a refusal never repeats the value given for a secret key") {
+  // Found by fuzz/config.cpp: an unquoted secret was echoed in the hint `secret="<value>"`, and
+  // the error line goes to stderr and the logs (issue 11: secrets masked in every log).
+  for (std::string value : {"hunter2-topic-secret", "my secret with spaces", "0123456789abcdef",
+                            "unquoted\"tail"}) {
+    CAPTURE(value);
+    auto line = check("[dttd]\nsecret=" + value + "\n");
+    CHECK_FALSE(line.empty());
+    CHECK(line.find("t.ini:2: dttd.secret: ") == 0);
+    CHECK(line.find(value) == std::string::npos);
+  }
 }
 
 TEST_CASE("messages show hostile bytes escaped and bounded") {
