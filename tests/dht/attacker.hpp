@@ -88,18 +88,21 @@ private:
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     for (size_t i = 0; i < ids_ && !stop_ && std::chrono::steady_clock::now() < deadline; ++i) {
       auto id = random_id(rng_);
+      krpc::query q; // one packet per id, sent to every victim (cheap under sanitizers too)
+      q.m = krpc::method::find_node;
+      q.id = id;
+      q.target = random_id(rng_);
+      auto packet = krpc::encode(krpc::make_query("aa", q));
       for (auto& v : victims_) {
-        krpc::query q;
-        q.m = krpc::method::find_node;
-        q.id = id;
-        q.target = random_id(rng_);
         claimed_[v] = id;
-        send(v, krpc::make_query("aa", q));
+        boost::system::error_code ec;
+        sock_.send_to(boost::asio::buffer(packet), udp_of(v), 0, ec);
         ++sent_;
       }
       if (i % 50 == 49) {
         drain();
-        std::this_thread::sleep_for(std::chrono::milliseconds(5)); // paced so that the victims' socket buffers keep up
+        // Paced so that the victims' socket buffers keep up.
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
     }
     flooded_ = true;
