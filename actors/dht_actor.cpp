@@ -320,7 +320,10 @@ caf::expected<dht_actor> spawn_dht_actor(caf::actor_system& sys, boost::asio::io
   // Every refusal is counted in the node's stats; the line goes to debug until the shared
   // rate-limited logger exists (issue 11: warn, rate-limited per kind).
   o.on_refused = [](dht::refusal r, const dht::endpoint& from) {
-    log::debug("dht: refused {} from {}", dht::refusal_name(r), from.to_string());
+    // A peer can cause these at will: warn, rate-limited per kind (5 per 10 s, then a
+    // "suppressed N similar lines" line).
+    log::warn_limited(std::string("dht.") + dht::refusal_name(r), "refused {} from {}",
+                      dht::refusal_name(r), from.to_string());
   };
   auto node = dht::udp_node::create(io, o);
   if (!node)
