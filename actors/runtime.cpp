@@ -4,14 +4,49 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include <sys/resource.h>
+
+#include <cerrno>
+#include <cstring>
+
 namespace dtt {
+
+namespace {
+
+// The transport holds up to 512 links, 64 handshakes and 256 refused connections at once, and
+// the DHT a socket: more than the usual soft limit of 1024 descriptors leaves room for. Raise
+// the soft limit to the hard one, as Go's runtime does at start (the hard limit still bounds).
+void raise_descriptor_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    return;
+  auto want = rl.rlim_max == RLIM_INFINITY ? rlim_t{65536} : rl.rlim_max;
+  if (want <= rl.rlim_cur)
+    return;
+  rl.rlim_cur = want;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    log::in("runtime").warn("cannot raise the descriptor limit: {}", std::strerror(errno));
+}
+
+} // namespace
 
 runtime::runtime(caf::actor_system& sys)
   : sys_(&sys), work_(boost::asio::make_work_guard(io_)) {
 }
 
+runtime_options runtime_options::loopback(std::vector<std::string> bootstrap) {
+  runtime_options ro;
+  ro.dht.bind_address = "127.0.0.1";
+  ro.dht.bootstrap = std::move(bootstrap);
+  ro.dht.read_only = true;
+  ro.dht.rate_limit_per_ip = 0;
+  ro.gossip.transport.bind = {"127.0.0.1", 0};
+  return ro;
+}
+
 result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, crypto::signing_key key,
                                                 runtime_options opts) {
+  raise_descriptor_limit();
   std::unique_ptr<runtime> rt{new runtime(sys)};
   auto dht = spawn_dht_actor(sys, rt->io_, std::move(opts.dht));
   if (!dht)

@@ -21,7 +21,13 @@ struct runtime_options {
   std::vector<gossip::socket_address> advertise;
   /// State directory (see node_options::state_dir); empty: no state kept.
   std::string state_dir;
+
+  /// A node of a loopback testnet (demo, tests, benchmarks): DHT client and gossip on 127.0.0.1
+  /// with ports chosen by the OS, bootstrapping from `bootstrap`, no per-IP DHT rate limit
+  /// (every node shares one IP).
+  static runtime_options loopback(std::vector<std::string> bootstrap);
 };
+
 
 /// A node with its own sockets: one Boost.Asio io_context thread carrying the DHT (UDP) and
 /// gossip (TCP + TLS) sockets, the DHT and gossip actors, and the dtt::node over them.

@@ -122,6 +122,11 @@ int main(int argc, char** argv) {
   double startup_ms = std::chrono::duration<double, std::milli>(net.startup_time()).count();
   fmt::print("  testnet start-up (bind + bootstrap until every table holds 8): {:.1f} ms  "
              "[target <= 1000 ms]\n", startup_ms);
+  {
+    auto st0 = net.stats();
+    fmt::print("  routing tables after start-up: {:.1f} nodes per table on average\n",
+               double(st0["table_size"]) / double(net.size()));
+  }
 
   dtt::test::io_thread t;
   udp_node_options co;
@@ -185,7 +190,7 @@ int main(int argc, char** argv) {
     auto f0 = clk::now();
     evil.wait_flooded(120s);
     double flood_s = ms_since(f0) / 1000;
-    auto [fl_lat, fl_found] = run_gets(t, *client, items, std::min<size_t>(gets, 200), 1);
+    auto [fl_lat, fl_found] = run_gets(t, *client, items, std::min<size_t>(gets, 20), 1);
     size_t poisoned = 0, worst = 0;
     for (auto& table : net.tables()) {
       size_t n = 0;
@@ -202,8 +207,14 @@ int main(int argc, char** argv) {
   }
 
   auto stats = net.stats();
-  fmt::print("  testnet: {} packets in, {} items stored, {} timeouts, client timeouts {}\n",
+  if (std::getenv("DTT_BENCH_STATS"))
+    for (auto& [k, v] : stats)
+      if (v)
+        fmt::print("    {} = {}\n", k, v);
+  fmt::print("  testnet: {} packets in, {} items stored, {} timeouts, {:.1f} nodes per table, "
+             "client timeouts {}\n",
              stats["packets_in"], stats["stored_items"], stats["timeouts"],
+             double(stats["table_size"]) / double(net.size()),
              t.run([&] { return client->stats()["timeouts"]; }));
 
   // The same gets by a libtorrent client on the same testnet.

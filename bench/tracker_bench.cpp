@@ -79,12 +79,8 @@ int main(int argc, char** argv) {
              "default tracker config\n", n, stagger_ms, net.size());
   auto deadline = clock_type::now() + std::chrono::seconds(120 + n * stagger_ms / 1000);
   for (size_t i = 0; i < n; ++i) {
-    runtime_options ro;
-    ro.dht.bind_address = "127.0.0.1";
-    ro.dht.bootstrap = net.bootstrap();
-    ro.dht.rate_limit_per_ip = 0;
-    ro.gossip.transport.bind = {"127.0.0.1", 0};
-    auto rt = runtime::start(sys, crypto::signing_key::generate(), ro);
+    auto rt = runtime::start(sys, crypto::signing_key::generate(),
+                             runtime_options::loopback(net.bootstrap()));
     if (!rt) {
       fmt::print(stderr, "node {}: {}\n", i + 1, rt.err().message());
       return 1;

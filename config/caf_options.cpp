@@ -61,25 +61,12 @@ void for_each_option(config& c, F&& f) {
   f("dtt", "hardened", c.hardened, "derive the DHT record slot from the secret too (not readable by distributed-topic-tracker; docs/HARDENED.md)");
 }
 
-template <class T>
-struct option_type {
-  using type = T;
-};
-template <>
-struct option_type<duration> {
-  using type = caf::timespan;
-};
-template <>
-struct option_type<uint32_t> {
-  using type = size_t;
-};
-
 } // namespace
 
 void declare_config_options(caf::config_option_set& options) {
   config defaults;
   for_each_option(defaults, [&](const char* group, const char* name, auto& field, const char* desc) {
-    using opt = typename option_type<std::decay_t<decltype(field)>>::type;
+    using opt = typename caf_option_type<std::decay_t<decltype(field)>>::type;
     caf::config_option_adder{options, caf_text(group)}.add<opt>(caf_text(name), caf_text(desc));
   });
 }
@@ -105,15 +92,7 @@ std::vector<option_spec> tracker_option_specs() {
 
 config load_config(const caf::actor_system_config& cfg, config defaults) {
   for_each_option(defaults, [&](const char* group, const char* name, auto& field, const char*) {
-    using T = std::decay_t<decltype(field)>;
-    using opt = typename option_type<T>::type;
-    std::string key = std::string(group) + "." + name;
-    if (auto v = caf::get_if<opt>(&cfg, key)) {
-      if constexpr (std::is_same<T, duration>::value)
-        field = std::chrono::duration_cast<duration>(*v);
-      else
-        field = static_cast<T>(*v);
-    }
+    read_option(cfg, std::string(group) + "." + name, field);
   });
   defaults.normalise();
   return defaults;

@@ -4,6 +4,7 @@
 #include "config/validate.hpp"
 
 #include <caf/actor_system_config.hpp>
+#include <caf/timespan.hpp>
 
 #include <cstring>
 
@@ -12,6 +13,32 @@ namespace dtt {
 /// A caf::string_view of a C string: CAF 0.17 converts `const char*` implicitly only when built
 /// with GCC, so clang (the fuzz build) needs the length spelled out.
 inline caf::string_view caf_text(const char* s) noexcept { return {s, std::strlen(s)}; }
+
+/// The CAF option type that holds a config field of type T (durations as caf::timespan,
+/// uint32_t as size_t).
+template <class T>
+struct caf_option_type {
+  using type = T;
+};
+template <>
+struct caf_option_type<duration> {
+  using type = caf::timespan;
+};
+template <>
+struct caf_option_type<uint32_t> {
+  using type = size_t;
+};
+
+/// Reads option `key` into `field` when it is set; unset keys leave `field` as it is.
+template <class T>
+void read_option(const caf::actor_system_config& cfg, const std::string& key, T& field) {
+  if (auto v = caf::get_if<typename caf_option_type<T>::type>(&cfg, key)) {
+    if constexpr (std::is_same<T, duration>::value)
+      field = std::chrono::duration_cast<duration>(*v);
+    else
+      field = static_cast<T>(*v);
+  }
+}
 
 /// Declares every field of dtt::config as a CAF option (call it from the constructor of your own
 /// actor_system_config subclass with its custom_options_), so that an INI file's sections

@@ -39,15 +39,6 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "ip:port or [ipv6]:port to publish instead of the interface addresses");
 }
 
-template <class T>
-struct caf_type {
-  using type = T;
-};
-template <>
-struct caf_type<duration> {
-  using type = caf::timespan;
-};
-
 bool looks_secret(const std::string& key) {
   auto last = key.substr(key.rfind('.') + 1);
   for (const char* word : {"secret", "seed", "pass"})
@@ -83,23 +74,21 @@ daemon_config::daemon_config() {
   daemon_settings s;
   for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
                                 const char* desc) {
-    using T = typename caf_type<std::decay_t<decltype(field)>>::type;
+    using T = typename caf_option_type<std::decay_t<decltype(field)>>::type;
     caf::config_option_adder{custom_options_, caf_text(group)}.add<T>(caf_text(name), caf_text(desc));
   });
+  // CAF's default work-stealing scheduler keeps an idle dttd at 5-7% of a core (its workers
+  // poll in short naps); the sharing scheduler sleeps on a condition variable (0.2% idle,
+  // DESIGN.md platform facts). A daemon is idle most of the time. The config file or
+  // --scheduler.policy=stealing still chooses.
+  set("scheduler.policy", caf::atom("sharing"));
 }
 
 daemon_settings read_daemon_settings(const caf::actor_system_config& cfg) {
   daemon_settings s;
   for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
                                 const char*) {
-    using T = std::decay_t<decltype(field)>;
-    auto key = std::string(group) + "." + name;
-    if (auto v = caf::get_if<typename caf_type<T>::type>(&cfg, key)) {
-      if constexpr (std::is_same<T, duration>::value)
-        field = std::chrono::duration_cast<duration>(*v);
-      else
-        field = *v;
-    }
+    read_option(cfg, std::string(group) + "." + name, field);
   });
   return s;
 }

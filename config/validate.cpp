@@ -58,36 +58,38 @@ size_t end_of_quoted(std::string_view s) {
   return npos;
 }
 
-/// Drops a ';' comment that is not inside a quoted string.
-std::string_view strip_comment(std::string_view s) {
+/// Calls f(i) for each index of `s` outside double-quoted strings until f returns false.
+template <class F>
+void for_each_unquoted(std::string_view s, F f) {
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '"') {
       auto end = end_of_quoted(s.substr(i));
       if (end == npos)
-        return s;
+        return;
       i += end - 1;
-    } else if (s[i] == ';') {
-      return s.substr(0, i);
+    } else if (!f(i)) {
+      return;
     }
   }
-  return s;
+}
+
+/// Drops a ';' comment that is not inside a quoted string.
+std::string_view strip_comment(std::string_view s) {
+  size_t cut = s.size();
+  for_each_unquoted(s, [&](size_t i) {
+    cut = s[i] == ';' ? i : cut;
+    return s[i] != ';';
+  });
+  return s.substr(0, cut);
 }
 
 /// '[' minus ']' outside quoted strings.
 int bracket_balance(std::string_view s) {
   int depth = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '"') {
-      auto end = end_of_quoted(s.substr(i));
-      if (end == npos)
-        return depth;
-      i += end - 1;
-    } else if (s[i] == '[') {
-      ++depth;
-    } else if (s[i] == ']') {
-      --depth;
-    }
-  }
+  for_each_unquoted(s, [&](size_t i) {
+    depth += s[i] == '[' ? 1 : s[i] == ']' ? -1 : 0;
+    return true;
+  });
   return depth;
 }
 

@@ -152,13 +152,6 @@ void write(level l, std::string_view component, std::string_view text) {
   put(w, line);
 }
 
-void write_unformatted(level l, std::string_view component, const char* format) noexcept {
-  try {
-    write(l, component, std::string("unformattable log line: ") + (format ? format : ""));
-  } catch (...) { // out of memory: nothing left to say it with
-  }
-}
-
 void write_limited(level l, std::string_view kind, std::string_view text) {
   if (!enabled(l))
     return;

@@ -63,8 +63,6 @@ sink set_sink(sink s);
 /// Writes one line if `l` passes the threshold (thread-safe).
 void write(level l, std::string_view component, std::string_view text);
 
-/// Writes "unformattable log line: <format>" without throwing (for emit and limited).
-void write_unformatted(level l, std::string_view component, const char* format) noexcept;
 
 /// Writes one line of `kind` ("component.what"; the component is the part before the first
 /// dot) if `l` passes the threshold and the kind's budget allows it.
@@ -81,30 +79,36 @@ void set_limits(limit_options o);
 /// Lines the limited calls suppressed since the process started.
 uint64_t suppressed_total() noexcept;
 
-/// Formats and writes a line of component `c`.
-/// Never throws: a line that cannot be formatted is written as its format string.
-template <class... Ts>
-void emit(level l, std::string_view c, const char* f, Ts&&... xs) noexcept {
-  if (!enabled(l))
-    return;
+namespace detail {
+/// Formats a line and hands it to `out`; never throws: a line that cannot be formatted is
+/// handed over as its format string.
+template <class Out, class... Ts>
+void format_to(Out&& out, const char* f, Ts&&... xs) noexcept {
   try {
-    write(l, c, fmt::format(fmt::runtime(f), std::forward<Ts>(xs)...));
+    out(fmt::format(fmt::runtime(f), std::forward<Ts>(xs)...));
   } catch (...) {
-    write_unformatted(l, c, f);
+    try {
+      out(std::string("unformattable log line: ") + (f != nullptr ? f : ""));
+    } catch (...) { // out of memory: nothing left to say it with
+    }
   }
 }
+} // namespace detail
 
-/// Formats and writes a line of `kind` under its rate limit.
-/// Never throws, as emit.
+/// Formats and writes a line of component `c` (never throws).
+template <class... Ts>
+void emit(level l, std::string_view c, const char* f, Ts&&... xs) noexcept {
+  if (enabled(l))
+    detail::format_to([&](const std::string& s) { write(l, c, s); }, f,
+                      std::forward<Ts>(xs)...);
+}
+
+/// Formats and writes a line of `kind` under its rate limit (never throws).
 template <class... Ts>
 void limited(level l, std::string_view kind, const char* f, Ts&&... xs) noexcept {
-  if (!enabled(l))
-    return;
-  try {
-    write_limited(l, kind, fmt::format(fmt::runtime(f), std::forward<Ts>(xs)...));
-  } catch (...) {
-    write_unformatted(l, kind, f);
-  }
+  if (enabled(l))
+    detail::format_to([&](const std::string& s) { write_limited(l, kind, s); }, f,
+                      std::forward<Ts>(xs)...);
 }
 
 /// A warning a peer (or any outside input) can trigger at will: rate-limited per kind.

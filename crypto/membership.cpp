@@ -14,19 +14,12 @@ constexpr std::string_view key_info = "dtt/v1 gossip membership key";
 constexpr std::string_view proof_label = "dtt/v1 admission proof";
 } // namespace
 
-bytes32 hkdf_sha256_32(byte_view salt, byte_view ikm, std::string_view info) {
-  auto prk = hmac_sha256(salt, {ikm});
-  const uint8_t counter = 1;
-  return hmac_sha256(prk, {byte_view::of(info), byte_view{&counter, 1}});
-}
-
 topic_membership derive_membership(const bytes32& topic_hash,
                                    const bytes32& initial_secret_hash) {
-  bytes ikm(topic_hash.begin(), topic_hash.end());
-  ikm.insert(ikm.end(), initial_secret_hash.begin(), initial_secret_hash.end());
+  auto prk = hkdf_extract(byte_view::of(extract_salt), {topic_hash, initial_secret_hash});
   topic_membership m;
-  m.topic_id = hkdf_sha256_32(byte_view::of(extract_salt), ikm, topic_id_info);
-  m.key = hkdf_sha256_32(byte_view::of(extract_salt), ikm, key_info);
+  m.topic_id = to_array<32>(hkdf_expand(prk, {byte_view::of(topic_id_info)}, 32));
+  m.key = to_array<32>(hkdf_expand(prk, {byte_view::of(key_info)}, 32));
   return m;
 }
 

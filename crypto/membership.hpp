@@ -12,9 +12,6 @@
 
 namespace dtt::crypto {
 
-/// HKDF-SHA256 (RFC 5869) with an output of exactly 32 bytes (one expand block).
-bytes32 hkdf_sha256_32(byte_view salt, byte_view ikm, std::string_view info);
-
 /// What a topic member knows: the gossip topic id (on the wire) and the membership key
 /// (never on the wire; proofs are made with it).
 struct topic_membership {

@@ -518,7 +518,11 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
   if (!c.set.responded(from, m.r.id, m.r.token))
     return pump(c, now);
   ++c.result.responses;
-  c.set.add(m.r.nodes);
+  auto nodes = m.r.nodes; // never ourselves (a responder may list us; we would query ourselves)
+  nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
+                             [&](const node_entry& n) { return n.id == id(); }),
+              nodes.end());
+  c.set.add(nodes);
   const auto& r = m.r;
   switch (c.op) {
     case operation::get_peers:

@@ -103,13 +103,8 @@ int run_demo(const demo_options& o) {
 
   std::vector<node_report> nodes(o.nodes);
   for (size_t i = 0; i < o.nodes; ++i) {
-    runtime_options ro;
-    ro.dht.bind_address = "127.0.0.1";
-    ro.dht.bootstrap = net.bootstrap();
-    ro.dht.read_only = true;
-    ro.dht.rate_limit_per_ip = 0;
-    ro.gossip.transport.bind = {"127.0.0.1", 0};
-    auto rt = runtime::start(sys, crypto::signing_key::generate(), ro);
+    auto rt = runtime::start(sys, crypto::signing_key::generate(),
+                             runtime_options::loopback(net.bootstrap()));
     if (!rt) {
       fmt::print(stderr, "dtt demo: node {} failed to start: {}\n", i + 1, rt.err().message());
       return 1;

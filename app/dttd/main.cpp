@@ -97,6 +97,20 @@ command_line split_args(int argc, char** argv) {
   return c;
 }
 
+/// CAF's error text with every command-line value replaced: CAF quotes the whole argument, and
+/// a mistyped `--dttd.secret=...` must not print the secret.
+std::string without_values(std::string text, const caf::actor_system_config::string_list& args) {
+  for (auto& a : args) {
+    auto eq = a.find('=');
+    if (eq == std::string::npos)
+      continue;
+    auto masked = a.substr(0, eq + 1) + "<value>";
+    for (auto at = text.find(a); at != std::string::npos; at = text.find(a, at + masked.size()))
+      text.replace(at, a.size(), masked);
+  }
+  return text;
+}
+
 /// Reads the config file (bounded); "" when the default file does not exist.
 result<std::string> read_config_file(const command_line& c) {
   std::ifstream in(c.config_file, std::ios::binary);
@@ -165,7 +179,7 @@ int run(int argc, char** argv) {
   daemon_config cfg;
   std::istringstream ini(*text);
   if (auto err = cfg.parse(cl.caf_args, ini))
-    return fail("bad configuration: " + caf::to_string(err));
+    return fail("bad configuration: " + without_values(caf::to_string(err), cl.caf_args));
   if (cfg.cli_helptext_printed)
     return 0;
   auto set = read_daemon_settings(cfg);

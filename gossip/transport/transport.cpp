@@ -1,5 +1,6 @@
 #include "gossip/transport/transport.hpp"
 
+#include "crypto/log_limit.hpp"
 #include "gossip/transport/address_book.hpp"
 #include "gossip/transport/connection.hpp"
 #include "gossip/transport/tls.hpp"
@@ -9,6 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <ifaddrs.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <net/if.h>
 
 #include <algorithm>
@@ -294,13 +298,19 @@ public:
                  log_level level) override {
     if (shut_)
       return;
-    log(clean ? log_level::debug : level, c.describe() + " closed: " + reason);
+    // Closes a peer can cause at will (misbehaviour, floods) are rate-limited per kind.
+    if (clean)
+      log(log_level::debug, c.describe() + " closed: " + reason);
+    else
+      log_limited(level == log_level::warn ? "net.close_misbehaving" : "net.close", level,
+                  c.describe() + " closed: " + reason);
     if (!c.outbound() && !c.established()) {
       auto it = std::find_if(pending_inbound_.begin(), pending_inbound_.end(),
                              [&](auto& p) { return p.get() == &c; });
       if (it != pending_inbound_.end())
         pending_inbound_.erase(it);
       pending_count_ = pending_inbound_.size();
+      note_closed_link();
       return;
     }
     if (!c.peer())
@@ -316,6 +326,7 @@ public:
       return;
     auto keep_alive = *li; // c stays valid while we look at it
     ps.links.erase(li);
+    note_closed_link();
     if (c.established() && links_up_ > 0)
       --links_up_;
     if (ps.writer.get() == &c)
@@ -355,6 +366,20 @@ public:
       opts_->log(level, line);
   }
 
+  // A line of `kind` within its budget (crypto/log_limit.hpp: 5 per 10 s, then one
+  // "suppressed N similar lines" line when the window rolls).
+  void log_limited(std::string_view kind, log_level level, const std::string& line) {
+    auto now = std::chrono::steady_clock::now();
+    for (auto& s : limiter_.expire(now))
+      log(level, "suppressed " + std::to_string(s.count) + " similar lines (" + s.kind + ")");
+    auto d = limiter_.admit(kind, now);
+    if (d.rolled_suppressed)
+      log(level, "suppressed " + std::to_string(d.rolled_suppressed) + " similar lines ("
+                   + std::string(d.kind) + ")");
+    if (d.write)
+      log(level, line);
+  }
+
   const bytes32* membership_key(const gossip::topic_id& topic) override {
     auto it = topic_keys_.find(topic);
     return it == topic_keys_.end() ? nullptr : &it->second;
@@ -376,6 +401,21 @@ public:
   }
 
   // --- internals ---
+
+  // After a flood of links has gone, give the freed TLS and buffer memory back to the system
+  // (glibc keeps freed heap otherwise): at most once per 5 s, after 64 closed links.
+  void note_closed_link() {
+#ifdef __GLIBC__
+    if (++closed_since_trim_ < 64)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_trim_ < std::chrono::seconds(5))
+      return;
+    closed_since_trim_ = 0;
+    last_trim_ = now;
+    malloc_trim(0);
+#endif
+  }
 
   void accept() {
     if (shut_)
@@ -445,8 +485,9 @@ public:
   void hold_refused(tcp::socket s, const char* why) {
     boost::system::error_code ec;
     auto remote = s.remote_endpoint(ec);
-    log(log_level::info, "refused inbound connection from "
-                           + (ec ? std::string("?") : remote.address().to_string()) + ": " + why);
+    log_limited("net.refused", log_level::warn,
+                "refused inbound connection from "
+                  + (ec ? std::string("?") : remote.address().to_string()) + ": " + why);
     if (held_.size() >= opts_->max_refused_held) {
       s.close(ec);
       return;
@@ -578,6 +619,9 @@ public:
   std::deque<held_socket> held_; // refused connections, oldest first
   std::shared_ptr<asio::steady_timer> held_timer_;
   std::map<gossip::topic_id, bytes32> topic_keys_; // membership keys of our topics
+  log::rate_limiter limiter_;                        // lines a peer can cause at will
+  size_t closed_since_trim_ = 0;
+  std::chrono::steady_clock::time_point last_trim_{};
   address_book book_;
   uint64_t next_serial_ = 1;
   bool shut_ = false;

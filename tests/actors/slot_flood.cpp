@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
 using namespace dtt;
@@ -61,16 +62,12 @@ struct flood_fixture {
   }
   ~flood_fixture() {
     net.stop();
-    std::system(("rm -rf " + dir).c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
   }
 
   std::unique_ptr<runtime> start(int n, const std::string& state_dir) {
-    runtime_options ro;
-    ro.dht.bind_address = "127.0.0.1";
-    ro.dht.bootstrap = net.bootstrap();
-    ro.dht.read_only = true;
-    ro.dht.rate_limit_per_ip = 0;
-    ro.gossip.transport.bind = {"127.0.0.1", 0};
+    auto ro = runtime_options::loopback(net.bootstrap());
     ro.state_dir = state_dir;
     auto rt = runtime::start(*sys, key(n), ro);
     REQUIRE_MESSAGE(rt, (rt ? "" : rt.err().message()));

@@ -211,3 +211,16 @@ TEST_CASE("without a bootstrap, the start-up log names the public routers at the
         != std::string::npos);
   CHECK(r.output.find("dttd: io_error: DHT node: ") != std::string::npos);
 }
+
+TEST_CASE("the topic secret never appears in dttd's output, even at debug level") {
+  dtt::test::temp_dir dir;
+  auto path = dir.write("ok.ini", "[dttd]\nsecret=\"s3cret-never-logged\"\nexit-on-eof=true\n"
+                                    + loopback);
+  auto r = run("--config-file=" + path, "DTT_LOG=debug");
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("\"event\":\"started\"") != std::string::npos);
+  CHECK(r.output.find("s3cret-never-logged") == std::string::npos);
+  r = run("--config-file=" + path + " --dttd.secrte=s3cret-never-logged");
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("s3cret-never-logged") == std::string::npos);
+}

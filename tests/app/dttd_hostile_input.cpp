@@ -5,6 +5,7 @@
 // the bytes are UTF-8, `content_b64` otherwise.
 #include "actors/runtime.hpp"
 #include "app/daemon.hpp"
+#include "dht/subprocess.hpp"
 #include "crypto/text.hpp"
 #include "dht/testnet.hpp"
 #include "messages/types.hpp"
@@ -68,9 +69,15 @@ TEST_CASE("dttd survives every byte value and invalid UTF-8 and prints each mess
   auto ini = dir.write("dttd.ini", "[dttd]\ntopic=\"hostile-bytes\"\nsecret=\"s3cret\"\n"
                                    "[dttd.dht]\nbind=\"127.0.0.1\"\nbootstrap=["
                                      + boot + "]\n[dttd.gossip]\nbind=\"127.0.0.1\"\n");
-  test::daemon_process d({"--config-file=" + ini}, dir.path + "/stderr");
+  // DTT_LOG=warn: stderr (inherited) shows only what went wrong.
+  test::subprocess d({"/usr/bin/env", "DTT_LOG=warn", test::daemon_path(), "--config-file=" + ini},
+                     false);
   auto deadline = std::chrono::steady_clock::now() + 60s;
-  auto started = d.next_line(deadline);
+  auto next_line = [&] {
+    return d.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now()));
+  };
+  auto started = next_line();
   REQUIRE(started);
   REQUIRE(started->find("\"event\":\"started\"") != std::string::npos);
 
@@ -78,12 +85,8 @@ TEST_CASE("dttd survives every byte value and invalid UTF-8 and prints each mess
   cfg.set("scheduler.max-threads", 2);
   register_types(cfg);
   caf::actor_system sys{cfg};
-  runtime_options ro;
-  ro.dht.bind_address = "127.0.0.1";
-  ro.dht.bootstrap = net.bootstrap();
-  ro.dht.rate_limit_per_ip = 0;
-  ro.gossip.transport.bind = {"127.0.0.1", 0};
-  auto rt = runtime::start(sys, crypto::signing_key::generate(), ro);
+  auto rt = runtime::start(sys, crypto::signing_key::generate(),
+                           runtime_options::loopback(net.bootstrap()));
   REQUIRE(rt);
   config tc;
   tc.join_timeout = 45s;
@@ -93,7 +96,7 @@ TEST_CASE("dttd survives every byte value and invalid UTF-8 and prints each mess
   // dttd sees the link too before anything is sent (gossip keeps no history).
   bool dttd_up = false;
   while (!dttd_up) {
-    auto line = d.next_line(deadline);
+    auto line = next_line();
     REQUIRE(line);
     dttd_up = line->find("\"event\":\"neighbor_up\"") != std::string::npos;
   }
@@ -114,7 +117,7 @@ TEST_CASE("dttd survives every byte value and invalid UTF-8 and prints each mess
   std::map<bytes, int> got;
   size_t received = 0, wrong_field = 0;
   while (received < messages.size()) {
-    auto line = d.next_line(deadline);
+    auto line = next_line();
     if (!line)
       break;
     auto j = nlohmann::json::parse(*line, nullptr, false);
@@ -139,9 +142,12 @@ TEST_CASE("dttd survives every byte value and invalid UTF-8 and prints each mess
   CHECK(received == messages.size());
   CHECK(got == expected);
   CHECK(wrong_field == 0);
-  CHECK(d.running());
+  CHECK(d.alive());
   t.reset();
   rt->reset();
-  CHECK(d.stop(10s) == 0);
+  d.send_signal(SIGTERM);
+  auto status = d.stop(10s);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
   net.stop();
 }

@@ -94,16 +94,3 @@ TEST_CASE("membership: admissions encode to 64 bytes and decode strictly") {
   CHECK(decode_admission(longer).err().code == errc::malformed);
   CHECK(decode_admission(byte_view{}).err().code == errc::truncated);
 }
-
-TEST_CASE("membership: HKDF-SHA256 matches RFC 5869 test case 1 (first 32 bytes)") {
-  // RFC 5869 A.1: IKM = 22 x 0x0b, salt = 00..0c, info = f0..f9, L = 42.
-  bytes ikm(22, 0x0b);
-  bytes salt;
-  for (uint8_t i = 0; i <= 0x0c; ++i)
-    salt.push_back(i);
-  std::string info;
-  for (uint8_t i = 0xf0; i <= 0xf9; ++i)
-    info.push_back(static_cast<char>(i));
-  auto okm = hkdf_sha256_32(salt, ikm, info);
-  CHECK(to_hex(okm) == "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf");
-}

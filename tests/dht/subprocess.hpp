@@ -64,6 +64,21 @@ public:
   /// True if the child was started.
   bool running() const noexcept { return pid_ > 0; }
 
+  /// True while the child has not exited (an exited child is reaped; stop() returns its
+  /// status).
+  bool alive() {
+    if (pid_ <= 0 || exited_)
+      return false;
+    exited_ = ::waitpid(pid_, &status_, WNOHANG) == pid_;
+    return !exited_;
+  }
+
+  /// Sends `sig` to the child (e.g. SIGTERM, then stop() to wait for it).
+  void send_signal(int sig) {
+    if (alive())
+      ::kill(pid_, sig);
+  }
+
   /// Writes one line (a newline is appended).
   bool write_line(const std::string& line) {
     if (to_child_ < 0)
@@ -119,8 +134,8 @@ public:
       ::close(to_child_);
       to_child_ = -1;
     }
-    int status = -1;
-    if (pid_ > 0) {
+    int status = exited_ ? status_ : -1;
+    if (pid_ > 0 && !exited_) {
       auto deadline = std::chrono::steady_clock::now() + grace;
       for (;;) {
         pid_t r = ::waitpid(pid_, &status, WNOHANG);
@@ -144,6 +159,8 @@ public:
 
 private:
   pid_t pid_ = -1;
+  bool exited_ = false;
+  int status_ = -1;
   int to_child_ = -1;
   int from_child_ = -1;
   std::string buf_;

@@ -152,3 +152,25 @@ TEST_CASE("udp_node refuses a bad bind address") {
   opts.bind_address = "not an address";
   CHECK_FALSE(udp_node::create(io, opts));
 }
+
+TEST_CASE("a testnet whose addresses would leave 127/8 shares one address, one entry per "
+          "IP:port") {
+  testnet_options o;
+  o.nodes = 10;
+  o.address = "127.255.255.250"; // 127.255.255.250 + 9 is outside 127/8
+  testnet net(o);
+  auto st = net.start();
+  REQUIRE_MESSAGE(st, (st ? "" : st.err().message()));
+  CHECK_FALSE(net.distinct_addresses());
+  for (auto& a : net.addresses())
+    CHECK(a.to_string().rfind("127.255.255.250:", 0) == 0);
+  for (auto& table : net.tables())
+    CHECK(table.size() >= 8); // every node's table holds the others despite the shared IP
+  io_thread t;
+  auto client = test::make_client(t, net, 3);
+  auto item = mutable_item::sign(test::key_filled(11), {}, 1, str_bytes("shared address"));
+  auto put = test::put_and_wait(t, *client, item, std::nullopt, 10s);
+  REQUIRE(put);
+  CHECK(put->stored >= 6);
+  test::stop_on(t, *client);
+}

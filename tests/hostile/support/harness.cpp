@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "crypto/membership.hpp"
+
 #include "messages/types.hpp"
 
 #include <caf/scoped_actor.hpp>
@@ -310,7 +312,11 @@ bool has_timestamp(const std::string& line) {
   return std::regex_search(line, re);
 }
 
-gossip::topic_id gossip_topic_of(const topic& t) { return t.id().hash(); }
+gossip::topic_id gossip_topic_of(const std::string& name, const std::string& secret) {
+  return crypto::derive_membership(crypto::topic_id::from_name(name).hash(),
+                                   crypto::initial_secret_hash(byte_view::of(secret)))
+    .topic_id;
+}
 
 flood_report run_flood_scenario(const flood_scenario& s) {
   flood_report r;
@@ -517,13 +523,17 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
                    std::vector<gossip::socket_address>{addr});
   if (s.outsider == outsider_kind::wrong_secret) {
     o->join(topic_name, "not-the-secret");
-    outsider_topic = gossip_topic_of(*o->t);
+    outsider_topic = gossip_topic_of(topic_name, "not-the-secret");
   } else {
-    outsider_topic = gossip_topic_of(*b->t);
+    // It has learnt the honest gossip topic id (say, from a member that dialed it) but not
+    // the membership key, which it cannot derive without the secret: it proves a guess.
+    outsider_topic = gossip_topic_of(topic_name, secret);
+    bytes32 guessed_key{};
+    guessed_key.fill(0x42);
     recorder_actor = sys.spawn(recorder, store);
     if (!ask<std::vector<gossip::endpoint_id>>(sys, o->rt->gossip(), 5000ms,
                                                subscribe_atom::value, outsider_topic,
-                                               recorder_actor)) {
+                                               guessed_key, recorder_actor)) {
       r.error = "the outsider could not subscribe on its gossip actor";
       return r;
     }

@@ -196,9 +196,8 @@ outsider_report run_outsider_scenario(const outsider_scenario& s);
 /// (HH:MM:SS), or seconds since the epoch with a fraction, optionally after '['.
 bool has_timestamp(const std::string& line);
 
-/// The gossip topic id of a joined topic as seen on the wire. Today it is the hash of the
-/// topic name (topic::id()); when topic admission derives it from name and secret, this is the
-/// one place to change.
-gossip::topic_id gossip_topic_of(const topic& t);
+/// The gossip topic id of a topic as seen on the wire: derived from name and secret
+/// (docs/ADMISSION.md).
+gossip::topic_id gossip_topic_of(const std::string& name, const std::string& secret);
 
 } // namespace dtt::hostile
