@@ -49,12 +49,16 @@ struct transport_options {
   size_t max_pending_handshakes = 64;
   size_t max_connections = 512;
   size_t max_pending_handshakes_per_ip = 8;
+  /// TLS handshakes each remote IP may start per second, and in a burst (0: unlimited). A node
+  /// dials a peer once per link; 20/s leaves room for many nodes behind one NAT.
+  double handshake_rate_per_ip = 20;
+  size_t handshake_burst_per_ip = 40;
   size_t max_connections_per_ip = 32;
   /// A connection refused by these bounds is held open, unread, for refused_hold before it is
   /// closed (at most max_refused_held at once; beyond that they are closed at once), so that a
   /// flooder that reopens every closed connection cannot make us accept in a tight loop.
-  std::chrono::milliseconds refused_hold{10000};
-  size_t max_refused_held = 256;
+  std::chrono::milliseconds refused_hold{5000};
+  size_t max_refused_held = 1024;
   /// ALPN protocol both sides must agree on.
   std::string alpn = "dtt-gossip/2"; // 2: admission frames (docs/ADMISSION.md)
   /// Log lines; empty means stderr_log_sink().

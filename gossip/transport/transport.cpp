@@ -420,9 +420,9 @@ public:
   void accept() {
     if (shut_)
       return;
-    auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), false,
-                                          next_serial_++);
-    acceptor_.async_accept(c->socket(), [self = shared_from_this(), c](auto ec) {
+    // Accept into a plain socket: a refused connection costs no TLS session (SSL_new).
+    auto sock = std::make_shared<tcp::socket>(io_);
+    acceptor_.async_accept(*sock, [self = shared_from_this(), sock](auto ec) {
       if (self->shut_)
         return;
       if (ec) {
@@ -438,9 +438,12 @@ public:
         });
         return;
       }
-      if (auto why = self->refusal(c->socket())) {
-        self->hold_refused(std::move(c->socket()), why);
+      if (auto why = self->refusal(*sock)) {
+        self->hold_refused(std::move(*sock), why);
       } else {
+        auto c = std::make_shared<connection>(self->io_, self->tls_, self->opts_, self,
+                                              false, self->next_serial_++);
+        c->socket() = std::move(*sock);
         self->pending_inbound_.insert(c);
         self->pending_count_ = self->pending_inbound_.size();
         c->start_inbound();
@@ -468,6 +471,10 @@ public:
       ++refused_ip_handshakes_;
       return "too many handshakes in progress from its address";
     }
+    if (!take_handshake_token(addr)) {
+      ++refused_ip_handshakes_;
+      return "too many handshakes per second from its address";
+    }
     size_t links = pending;
     for (auto& [id, ps] : peers_)
       for (auto& l : ps.links)
@@ -478,6 +485,38 @@ public:
       return "too many connections from its address";
     }
     return nullptr;
+  }
+
+  // A TLS handshake costs us a signature and a key exchange: each remote IP may start
+  // handshake_rate_per_ip per second (bursts of handshake_burst_per_ip), so one that closes and
+  // reopens at full speed is held instead. The table is bounded: full buckets are forgotten.
+  bool take_handshake_token(const asio::ip::address& addr) {
+    if (opts_->handshake_rate_per_ip <= 0)
+      return true;
+    auto now = std::chrono::steady_clock::now();
+    const double burst = static_cast<double>(opts_->handshake_burst_per_ip);
+    if (handshake_buckets_.size() >= 4096) {
+      for (auto it = handshake_buckets_.begin(); it != handshake_buckets_.end();) {
+        double secs = std::chrono::duration<double>(now - it->second.second).count();
+        if (it->second.first + secs * opts_->handshake_rate_per_ip >= burst)
+          it = handshake_buckets_.erase(it);
+        else
+          ++it;
+      }
+      if (handshake_buckets_.size() >= 4096)
+        return false;
+    }
+    auto [it, fresh] = handshake_buckets_.try_emplace(addr, burst, now);
+    auto& [tokens, last] = it->second;
+    if (!fresh) {
+      double secs = std::chrono::duration<double>(now - last).count();
+      tokens = std::min(burst, tokens + secs * opts_->handshake_rate_per_ip);
+      last = now;
+    }
+    if (tokens < 1.0)
+      return false;
+    tokens -= 1.0;
+    return true;
   }
 
   // Keeps a refused connection open and unread for refused_hold, so that a flooder that
@@ -619,6 +658,9 @@ public:
   std::deque<held_socket> held_; // refused connections, oldest first
   std::shared_ptr<asio::steady_timer> held_timer_;
   std::map<gossip::topic_id, bytes32> topic_keys_; // membership keys of our topics
+  // Per remote IP: handshake tokens left and when they were last refilled.
+  std::map<asio::ip::address, std::pair<double, std::chrono::steady_clock::time_point>>
+    handshake_buckets_;
   log::rate_limiter limiter_;                        // lines a peer can cause at will
   size_t closed_since_trim_ = 0;
   std::chrono::steady_clock::time_point last_trim_{};
