@@ -1,5 +1,7 @@
 #include "actors/gossip_actor.hpp"
 
+#include "crypto/hash.hpp"
+#include "crypto/record.hpp"
 #include "gossip/transport/transport.hpp"
 #include "messages/errors.hpp"
 
@@ -8,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -23,17 +26,64 @@ namespace asio = boost::asio;
 using net_message_atom = caf::atom_constant<caf::atom("gnetmsg")>;
 using net_closed_atom = caf::atom_constant<caf::atom("gnetcls")>;
 using wake_atom = caf::atom_constant<caf::atom("gwake")>;
-using flush_atom = caf::atom_constant<caf::atom("gflush")>;
 
 using gossip_actor_impl =
   gossip_actor::extend<caf::reacts_to<net_message_atom, gossip::endpoint_id, std::vector<bytes>>,
                        caf::reacts_to<net_closed_atom, gossip::endpoint_id, std::string>,
-                       caf::reacts_to<wake_atom>, caf::reacts_to<flush_atom>>;
+                       caf::reacts_to<wake_atom>>;
 
-// Outputs wait for a flush message queued behind whatever is in the mailbox, so that a busy
-// actor hands the transport one batch per mailbox sweep instead of one per message; past this
-// many pending outputs it flushes at once (bounds the memory and the delay).
+// Outputs wait while more messages are in the mailbox, so that a busy actor hands the transport
+// one batch per mailbox sweep instead of one per message (the last message of the sweep
+// flushes); past this many pending outputs it flushes at once (bounds the memory and the delay).
 constexpr size_t flush_at_once = 256;
+
+// How often broadcasts waiting for room look at the send queues again (dtt's choice: short
+// against a link's drain time, long against a busy loop).
+constexpr std::chrono::milliseconds waiting_recheck{2};
+
+const char* const busy_text =
+  "gossip send queues are half full (a peer reads slower than we broadcast); retry later";
+
+// One subscriber of a topic: an actor (every event, or neighbour events only) or an event sink.
+struct subscriber_entry {
+  gossip_subscriber actor;
+  std::shared_ptr<event_sink> sink;
+  bool messages = true; ///< false: neighbor_up/down only
+
+  bool wants(const gossip::event& ev) const {
+    return messages || ev.k == gossip::event::kind::neighbor_up
+           || ev.k == gossip::event::kind::neighbor_down;
+  }
+  void deliver(gossip_actor_impl::pointer self, const gossip::topic_id& topic,
+               gossip::event ev) const {
+    if (sink)
+      sink->push(std::move(ev));
+    else
+      self->send(actor, gossip_event_atom::value, topic, std::move(ev));
+  }
+};
+
+// The contents of the last messages received on a topic, for the tracker's message hashes
+// (hashed only when asked: a snapshot per merge tick, not a hash per message). The buffers are
+// reused, so keeping them costs a copy and no allocation per message.
+struct recent_messages {
+  std::array<bytes, crypto::max_message_hashes> slots;
+  size_t next = 0;
+  size_t count = 0;
+
+  void add(const bytes& content) {
+    slots[next].assign(content.begin(), content.end());
+    next = (next + 1) % slots.size();
+    count = std::min(count + 1, slots.size());
+  }
+  /// SHA-512/32 of each kept content, oldest first (PROTOCOL.md §6.6).
+  std::vector<bytes32> hashes() const {
+    std::vector<bytes32> out;
+    for (size_t i = 0; i < count; ++i)
+      out.push_back(crypto::sha512_32({slots[(next + slots.size() - count + i) % slots.size()]}));
+    return out;
+  }
+};
 
 // Delivers io-thread events to the actor through a weak reference (the transport must not keep
 // the actor alive). Events before the actor exists are held until attach().
@@ -121,11 +171,20 @@ struct gossip_state {
   std::unique_ptr<gossip::protocol> proto;
   std::shared_ptr<waker> wake;
   net::log_sink log;
-  std::map<gossip::topic_id, std::vector<gossip_subscriber>> subscribers;
+  std::map<gossip::topic_id, std::vector<subscriber_entry>> subscribers;
+  std::map<gossip::topic_id, recent_messages> recent;
+  // Broadcasts waiting for room (broadcast with a wait), oldest first.
+  struct waiting_broadcast {
+    gossip::topic_id topic;
+    bytes content;
+    bool neighbors_only;
+    gossip::time_point deadline;
+    caf::typed_response_promise<bool> promise;
+  };
+  std::deque<waiting_broadcast> waiting;
   std::set<caf::actor_addr> monitored;
   std::multimap<gossip::time_point, gossip::timer_id> timers;
   gossip::time_point next_wake = gossip::time_point::max();
-  bool flush_queued = false;
 
   ~gossip_state() {
     if (transport)
@@ -187,11 +246,19 @@ void flush(self_ptr self) {
           auto it = st.subscribers.find(e.topic);
           if (it == st.subscribers.end())
             return;
-          auto& subs = it->second;
-          for (size_t i = 0; i + 1 < subs.size(); ++i)
-            self->send(subs[i], gossip_event_atom::value, e.topic, e.ev);
-          if (!subs.empty()) // the last subscriber takes the event without a copy
-            self->send(subs.back(), gossip_event_atom::value, e.topic, std::move(e.ev));
+          if (e.ev.k == gossip::event::kind::received)
+            st.recent[e.topic].add(e.ev.content);
+          // The last subscriber that wants the event takes it without a copy.
+          const subscriber_entry* last = nullptr;
+          for (auto& sub : it->second) {
+            if (!sub.wants(e.ev))
+              continue;
+            if (last)
+              last->deliver(self, e.topic, e.ev);
+            last = &sub;
+          }
+          if (last)
+            last->deliver(self, e.topic, std::move(e.ev));
         },
         // Transport calls run in order on its io thread: what is batched goes first.
         [&](gossip::output::disconnect& d) {
@@ -206,27 +273,92 @@ void flush(self_ptr self) {
       out);
   }
   submit();
-  if (!st.timers.empty() && st.timers.begin()->first < st.next_wake) {
-    st.next_wake = st.timers.begin()->first;
-    st.wake->wake_at(st.next_wake);
+  auto due = st.timers.empty() ? gossip::time_point::max() : st.timers.begin()->first;
+  if (!st.waiting.empty()) // look at the send queues again soon: is there room now?
+    due = std::min(due, gossip::clock::now() + waiting_recheck);
+  if (due < st.next_wake) {
+    st.next_wake = due;
+    st.wake->wake_at(due);
   }
 }
 
-// Flushes soon: after the messages already in the mailbox (see flush_at_once).
+// Flushes once the mailbox is empty (the last message of a sweep flushes for all before it), or
+// at once past flush_at_once pending outputs. Every handler ends with this (or with flush), so
+// outputs never wait for a message that is not already queued.
 void request_flush(self_ptr self) {
   auto& st = self->state;
-  if (st.proto->pending_outputs() >= flush_at_once) {
+  if (!st.proto->has_outputs())
+    return;
+  if (st.proto->pending_outputs() >= flush_at_once || self->mailbox().empty())
     flush(self);
-    return;
+}
+
+bool backlogged(self_ptr self) {
+  auto& st = self->state;
+  return st.transport->backlogged(st.busy_messages, st.busy_bytes);
+}
+
+caf::error do_broadcast(self_ptr self, const gossip::topic_id& topic, bytes&& content,
+                        bool neighbors_only) {
+  auto& proto = *self->state.proto;
+  auto now = gossip::clock::now();
+  auto r = neighbors_only ? proto.broadcast_neighbors(topic, std::move(content), now)
+                          : proto.broadcast(topic, std::move(content), now);
+  if (!r)
+    return to_caf_error(r.err());
+  return {};
+}
+
+// Sends the waiting broadcasts that fit now, in order; those past their deadline get busy.
+void serve_waiting(self_ptr self) {
+  auto& st = self->state;
+  while (!st.waiting.empty() && !backlogged(self)) {
+    auto w = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    auto err = do_broadcast(self, w.topic, std::move(w.content), w.neighbors_only);
+    if (err)
+      w.promise.deliver(std::move(err));
+    else
+      w.promise.deliver(true);
   }
-  if (!st.proto->has_outputs() || st.flush_queued)
-    return;
-  st.flush_queued = true;
-  self->send(self, flush_atom::value);
+  auto now = gossip::clock::now();
+  for (auto i = st.waiting.begin(); i != st.waiting.end();) {
+    if (i->deadline <= now) {
+      i->promise.deliver(caf::make_error(errc::busy, busy_text));
+      i = st.waiting.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+// A broadcast that may wait up to `wait` for room (zero: errc::busy at once when there is
+// none). Later broadcasts queue behind waiting ones, so the order of a producer's messages holds.
+caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic, bytes& content,
+                                    bool neighbors_only, caf::timespan wait) {
+  auto& st = self->state;
+  if (st.waiting.empty() && !backlogged(self)) {
+    auto err = do_broadcast(self, topic, std::move(content), neighbors_only);
+    request_flush(self);
+    if (err)
+      return err;
+    return true;
+  }
+  if (wait.count() <= 0 || st.waiting.size() >= max_waiting_broadcasts) {
+    request_flush(self);
+    return caf::make_error(errc::busy, busy_text);
+  }
+  auto rp = self->make_response_promise<bool>();
+  st.waiting.push_back({topic, std::move(content), neighbors_only,
+                        gossip::clock::now() + std::chrono::duration_cast<gossip::duration>(wait),
+                        rp});
+  flush(self); // also arms the re-check
+  return rp;
 }
 
 void fire_due_timers(self_ptr self) {
   auto& st = self->state;
+  serve_waiting(self);
   st.next_wake = gossip::time_point::max();
   auto now = gossip::clock::now();
   // Timers armed while firing are due no earlier than `now`; take a bounded batch per wake.
@@ -238,23 +370,56 @@ void fire_due_timers(self_ptr self) {
   flush(self); // re-arms the wake-up for the earliest remaining timer
 }
 
-void drop_subscriber(self_ptr self, const gossip::topic_id& topic, const caf::actor_addr& who) {
+// Removes the subscribers `match` selects; the topic is quit when its last one goes.
+template <class Match>
+void drop_subscribers(self_ptr self, const gossip::topic_id& topic, Match match) {
   auto& st = self->state;
   auto it = st.subscribers.find(topic);
   if (it == st.subscribers.end())
     return;
   auto& subs = it->second;
-  subs.erase(std::remove_if(subs.begin(), subs.end(),
-                            [&](const gossip_subscriber& s) { return s.address() == who; }),
-             subs.end());
+  subs.erase(std::remove_if(subs.begin(), subs.end(), match), subs.end());
   if (subs.empty()) {
     st.subscribers.erase(it);
+    st.recent.erase(topic);
     st.proto->quit(topic, gossip::clock::now());
     st.transport->remove_topic(topic);
   }
 }
 
-caf::error to_caf(const error& e) { return caf::make_error(e.code, e.what); }
+void drop_subscriber(self_ptr self, const gossip::topic_id& topic, const caf::actor_addr& who) {
+  drop_subscribers(self, topic, [&](const subscriber_entry& s) {
+    return s.actor && s.actor.address() == who;
+  });
+}
+
+// Adds a subscriber (an actor is monitored, so that its death unsubscribes it) and joins the
+// topic locally; replies with the current neighbours.
+std::vector<gossip::endpoint_id> add_subscriber(self_ptr self, const gossip::topic_id& topic,
+                                                const bytes32& membership_key,
+                                                subscriber_entry entry) {
+  auto& st = self->state;
+  st.transport->add_topic(topic, membership_key);
+  auto& subs = st.subscribers[topic];
+  bool valid = entry.actor || entry.sink;
+  auto same = [&](const subscriber_entry& s) {
+    return (entry.actor && s.actor == entry.actor) || (entry.sink && s.sink == entry.sink);
+  };
+  if (valid && std::none_of(subs.begin(), subs.end(), same)) {
+    if (entry.actor && st.monitored.insert(entry.actor.address()).second)
+      self->monitor(entry.actor);
+    subs.push_back(std::move(entry));
+  }
+  if (!st.proto->has_topic(topic))
+    st.proto->join(topic, {}, gossip::clock::now());
+  if (subs.empty()) { // a null subscriber: nobody to keep the topic joined
+    st.subscribers.erase(topic);
+    st.proto->quit(topic, gossip::clock::now());
+    st.transport->remove_topic(topic);
+  }
+  flush(self);
+  return st.proto->neighbors(topic);
+}
 
 gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
                                                   std::shared_ptr<net::transport> transport,
@@ -281,28 +446,33 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
   });
   return {
     [self](subscribe_atom, const gossip::topic_id& topic, const bytes32& membership_key,
-           const gossip_subscriber& sub) -> std::vector<gossip::endpoint_id> {
-      auto& st = self->state;
-      st.transport->add_topic(topic, membership_key);
-      auto& subs = st.subscribers[topic];
-      if (sub && std::find(subs.begin(), subs.end(), sub) == subs.end()) {
-        subs.push_back(sub);
-        if (st.monitored.insert(sub.address()).second)
-          self->monitor(sub);
-      }
-      if (!st.proto->has_topic(topic))
-        st.proto->join(topic, {}, gossip::clock::now());
-      if (subs.empty()) { // a null subscriber: nobody to keep the topic joined
-        st.subscribers.erase(topic);
-        st.proto->quit(topic, gossip::clock::now());
-        st.transport->remove_topic(topic);
-      }
-      flush(self);
-      return st.proto->neighbors(topic);
+           const gossip_subscriber& sub) {
+      return add_subscriber(self, topic, membership_key, {sub, {}, true});
+    },
+    [self](subscribe_atom, const gossip::topic_id& topic, const bytes32& membership_key,
+           const std::shared_ptr<event_sink>& sink) {
+      return add_subscriber(self, topic, membership_key, {gossip_subscriber{}, sink, true});
+    },
+    [self](subscribe_neighbors_atom, const gossip::topic_id& topic,
+           const bytes32& membership_key, const gossip_subscriber& sub) {
+      return add_subscriber(self, topic, membership_key, {sub, {}, false});
     },
     [self](unsubscribe_atom, const gossip::topic_id& topic, const gossip_subscriber& sub) {
       drop_subscriber(self, topic, sub.address());
       flush(self);
+    },
+    [self](unsubscribe_atom, const gossip::topic_id& topic,
+           const std::shared_ptr<event_sink>& sink) {
+      drop_subscribers(self, topic, [&](const subscriber_entry& s) { return s.sink == sink; });
+      flush(self);
+    },
+    [self](snapshot_atom, const gossip::topic_id& topic) {
+      auto& st = self->state;
+      auto it = st.recent.find(topic);
+      request_flush(self);
+      return caf::make_result(st.proto->neighbors(topic),
+                              it == st.recent.end() ? std::vector<bytes32>{}
+                                                    : it->second.hashes());
     },
     [self](join_peers_atom, const gossip::topic_id& topic,
            std::vector<gossip::endpoint_id> peers) -> bool {
@@ -314,37 +484,32 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       flush(self);
       return true;
     },
-    [self](broadcast_atom, const gossip::topic_id& topic, bytes& content) -> caf::result<bool> {
-      auto& st = self->state;
-      if (st.transport->backlogged(st.busy_messages, st.busy_bytes))
-        return caf::make_error(errc::busy, "gossip send queues are half full (a peer reads "
-                                           "slower than we broadcast); retry later");
-      auto r = st.proto->broadcast(topic, std::move(content), gossip::clock::now());
-      if (!r)
-        return to_caf(r.err());
-      request_flush(self);
-      return true;
+    [self](broadcast_atom, const gossip::topic_id& topic, bytes& content) {
+      return broadcast_or_wait(self, topic, content, false, caf::timespan{0});
     },
-    [self](broadcast_neighbors_atom, const gossip::topic_id& topic,
-           bytes& content) -> caf::result<bool> {
-      auto& st = self->state;
-      if (st.transport->backlogged(st.busy_messages, st.busy_bytes))
-        return caf::make_error(errc::busy, "gossip send queues are half full (a peer reads "
-                                           "slower than we broadcast); retry later");
-      auto r = st.proto->broadcast_neighbors(topic, std::move(content), gossip::clock::now());
-      if (!r)
-        return to_caf(r.err());
-      request_flush(self);
-      return true;
+    [self](broadcast_neighbors_atom, const gossip::topic_id& topic, bytes& content) {
+      return broadcast_or_wait(self, topic, content, true, caf::timespan{0});
+    },
+    [self](broadcast_atom, const gossip::topic_id& topic, bytes& content, caf::timespan wait) {
+      return broadcast_or_wait(self, topic, content, false, wait);
+    },
+    [self](broadcast_neighbors_atom, const gossip::topic_id& topic, bytes& content,
+           caf::timespan wait) {
+      return broadcast_or_wait(self, topic, content, true, wait);
     },
     [self](neighbors_atom, const gossip::topic_id& topic) {
+      request_flush(self);
       return self->state.proto->neighbors(topic);
     },
     [self](add_addresses_atom, const gossip::endpoint_id& id,
            std::vector<gossip::socket_address>& addrs) {
       self->state.transport->add_addresses(id, std::move(addrs));
+      request_flush(self); // earlier messages of the sweep may have left outputs
     },
-    [self](local_addresses_atom) { return self->state.transport->local_addresses(); },
+    [self](local_addresses_atom) {
+      request_flush(self);
+      return self->state.transport->local_addresses();
+    },
     [self](net_message_atom, const gossip::endpoint_id& from, const std::vector<bytes>& frames) {
       auto& st = self->state;
       auto now = gossip::clock::now();
@@ -371,10 +536,6 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       flush(self);
     },
     [self](wake_atom) { fire_due_timers(self); },
-    [self](flush_atom) {
-      self->state.flush_queued = false;
-      flush(self);
-    },
   };
 }
 
@@ -407,7 +568,7 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
                                     std::max<size_t>(1, opts.transport.max_queued_bytes / 2)};
   auto t = net::transport::create(io, node_key, std::move(opts.transport), std::move(cb));
   if (!t)
-    return to_caf(t.err());
+    return to_caf_error(t.err());
   std::shared_ptr<net::transport> transport = std::move(*t);
   uint64_t seed = opts.seed;
   if (seed == 0)

@@ -145,3 +145,38 @@ result<crypto::signing_key> load_or_create_key_file(const std::string& path) {
 }
 
 } // namespace dtt
+
+// --- the public node_key (include/dtt/keys.hpp) ------------------------------------------------
+
+#include "dtt/keys.hpp"
+
+#include <sodium.h>
+
+namespace dtt {
+
+node_key node_key::from_seed(const bytes32& seed) {
+  auto sk = crypto::signing_key::from_seed(seed);
+  node_key k;
+  k.seed_ = sk.seed();
+  k.id_ = sk.public_key_bytes();
+  return k;
+}
+
+node_key node_key::generate() {
+  auto sk = crypto::signing_key::generate();
+  return from_seed(sk.seed());
+}
+
+result<node_key> node_key::load_or_create(const std::string& path) {
+  auto sk = load_or_create_key_file(path);
+  if (!sk)
+    return sk.err();
+  return from_seed(sk->seed());
+}
+
+node_key::node_key(const node_key&) = default;
+node_key& node_key::operator=(const node_key&) = default;
+
+node_key::~node_key() { sodium_memzero(seed_.data(), seed_.size()); }
+
+} // namespace dtt

@@ -18,7 +18,8 @@ namespace dtt {
 /// "UNPROTECTED PRIVATE KEY FILE") when it is accessible by group or others, or when it is not
 /// a regular file (symbolic link, directory, FIFO, device); errc::malformed when it does not
 /// hold exactly 64 hex digits (surrounding whitespace allowed, at most 4 KiB read).
-/// An empty `path` yields a fresh key that is not stored.
+/// An empty `path` yields a fresh key that is not stored. (Applications: dtt::node_key::load_or_create
+/// in include/dtt/keys.hpp.)
 result<crypto::signing_key> load_or_create_key_file(const std::string& path);
 
 } // namespace dtt

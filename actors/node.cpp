@@ -8,6 +8,9 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
+#include <algorithm>
+#include <optional>
+
 namespace dtt {
 
 namespace {
@@ -18,11 +21,16 @@ error from_caf(caf::actor_system& sys, const caf::error& e) {
     return {errc::timeout, "request timed out"};
   if (e.category() == caf::atom("dtt"))
     return {static_cast<errc>(e.code()), sys.render(e)};
-  return {errc::closed, sys.render(e)};
+  return {errc::closed, "the topic has stopped (" + sys.render(e) + ")"};
 }
 
-template <class T, class... Ts>
-result<T> ask(caf::actor_system& sys, const caf::actor& dest, duration timeout, Ts&&... xs) {
+// One blocking request from a non-actor thread. The request's own timeout is a backstop: the
+// actors answer within their own bounds.
+template <class T, class Handle, class... Ts>
+result<T> ask(caf::actor_system& sys, const Handle& dest, std::chrono::milliseconds timeout,
+              Ts&&... xs) {
+  if (!dest)
+    return error{errc::closed, "the topic has stopped"};
   caf::scoped_actor self{sys};
   std::optional<result<T>> out;
   auto t = timeout.count() > 0 ? caf::duration{timeout} : caf::duration{caf::infinite};
@@ -40,42 +48,89 @@ status to_status(result<bool> r, const char* what) {
   return ok_status();
 }
 
+const error closed_error{errc::closed, "the topic has stopped"};
+
 } // namespace
 
-status topic::broadcast(const bytes& content) {
-  return to_status(ask<bool>(*sys_, actor_, cfg_.timeouts.broadcast_timeout,
-                             broadcast_atom::value, content),
+namespace detail {
+
+topic_core::~topic_core() = default;
+
+} // namespace detail
+
+// --- topic (include/dtt/topic.hpp) ---------------------------------------------------------------
+
+status topic::send(bool neighbors_only, bytes content, duration wait_for_room) {
+  if (!core_ || core_->sink->closed())
+    return closed_error;
+  // The gossip actor answers busy at `wait_for_room` itself; the request's timeout is a backstop.
+  auto backstop = wait_for_room + std::chrono::seconds(10);
+  auto wait = caf::timespan{wait_for_room};
+  if (neighbors_only)
+    return to_status(ask<bool>(*core_->sys, core_->gossip, backstop,
+                               broadcast_neighbors_atom::value, core_->topic_id,
+                               std::move(content), wait),
+                     "gossip refused the broadcast");
+  return to_status(ask<bool>(*core_->sys, core_->gossip, backstop, broadcast_atom::value,
+                             core_->topic_id, std::move(content), wait),
                    "gossip refused the broadcast");
 }
 
-status topic::broadcast_neighbors(const bytes& content) {
-  return to_status(ask<bool>(*sys_, actor_, cfg_.timeouts.broadcast_neighbors_timeout,
-                             broadcast_neighbors_atom::value, content),
-                   "gossip refused the broadcast");
+status topic::broadcast(bytes content, duration wait_for_room) {
+  return send(false, std::move(content), wait_for_room);
 }
 
-result<gossip::event> topic::next(duration timeout) {
-  // The receiver answers errc::timeout at `timeout`; the request's own timeout is a backstop.
-  caf::timespan wait = timeout.count() > 0 ? caf::timespan{timeout} : caf::timespan::max();
-  return ask<gossip::event>(*sys_, actor_,
-                            timeout.count() > 0 ? timeout + std::chrono::seconds(5) : timeout,
-                            next_event_atom::value, wait);
+status topic::broadcast(bytes content) {
+  auto wait = core_ ? core_->cfg.timeouts.broadcast_timeout : duration{0};
+  return send(false, std::move(content), wait);
 }
 
-result<std::vector<gossip::endpoint_id>> topic::neighbors() {
-  return ask<std::vector<gossip::endpoint_id>>(*sys_, actor_, std::chrono::seconds(5),
-                                               neighbors_atom::value);
+status topic::broadcast_neighbors(bytes content, duration wait_for_room) {
+  return send(true, std::move(content), wait_for_room);
 }
 
-status topic::join_peers(std::vector<gossip::endpoint_id> peers) {
-  return to_status(ask<bool>(*sys_, actor_, cfg_.timeouts.join_peer_timeout + cfg_.dht.get_timeout,
+status topic::broadcast_neighbors(bytes content) {
+  auto wait = core_ ? core_->cfg.timeouts.broadcast_neighbors_timeout : duration{0};
+  return send(true, std::move(content), wait);
+}
+
+result<event> topic::next(duration timeout) {
+  if (!core_)
+    return closed_error;
+  return core_->sink->next(timeout);
+}
+
+result<std::vector<endpoint_id>> topic::neighbors() {
+  if (!core_ || core_->sink->closed())
+    return closed_error;
+  return ask<std::vector<endpoint_id>>(*core_->sys, core_->gossip, std::chrono::seconds(5),
+                                       neighbors_atom::value, core_->topic_id);
+}
+
+status topic::join_peers(std::vector<endpoint_id> peers) {
+  if (!core_ || core_->sink->closed())
+    return closed_error;
+  auto& cfg = core_->cfg;
+  return to_status(ask<bool>(*core_->sys, core_->actor,
+                             cfg.timeouts.join_peer_timeout + cfg.dht.get_timeout
+                               + std::chrono::seconds(2),
                              join_peers_atom::value, std::move(peers)),
                    "no peer could be joined");
 }
 
 status topic::joined(duration timeout) {
-  return to_status(ask<bool>(*sys_, actor_, timeout, await_joined_atom::value), "not joined");
+  if (!core_)
+    return closed_error;
+  return core_->sink->wait_joined(timeout);
 }
+
+topic_actor topic::handle() const {
+  return core_ ? caf::actor_cast<topic_actor>(core_->actor) : topic_actor{};
+}
+
+bytes32 topic::id() const { return core_ ? core_->topic_id : bytes32{}; }
+
+// --- node ----------------------------------------------------------------------------------------
 
 node::node(caf::actor_system& sys, crypto::signing_key key, node_options opts)
   : sys_(&sys), key_(std::move(key)), opts_(std::move(opts)) {
@@ -90,8 +145,20 @@ node::node(caf::actor_system& sys, crypto::signing_key key, node_options opts)
 }
 
 node::~node() {
+  stop_topics();
   if (directory_)
     caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
+}
+
+void node::stop_topics() {
+  std::vector<caf::weak_actor_ptr> topics;
+  {
+    std::lock_guard<std::mutex> guard(topics_mu_);
+    topics.swap(topics_);
+  }
+  for (auto& weak : topics)
+    if (auto strong = weak.lock())
+      caf::anon_send_exit(caf::actor_cast<caf::actor>(strong), caf::exit_reason::user_shutdown);
 }
 
 topic node::join_no_wait(std::string_view topic_name, byte_view secret, config cfg,
@@ -107,11 +174,26 @@ topic node::join_no_wait(std::string_view topic_name, byte_view secret, config c
   ctx.cfg = cfg;
   ctx.clock = opts_.clock;
   ctx.gossip = opts_.gossip;
+  ctx.sink = std::make_shared<event_sink>(cfg.event_buffer);
   if (directory_)
     ctx.resolver = caf::actor_cast<resolver_actor>(directory_);
   ctx.seed = crypto::uniform_below(crypto::os_random(), UINT64_MAX) + ++topics_spawned_;
-  auto a = sys_->spawn(topic_actor, std::move(ctx), opts_.dht);
-  return topic{*sys_, std::move(a), id, std::move(cfg)};
+  auto core = std::make_shared<detail::topic_core>();
+  core->sys = sys_;
+  core->gossip = opts_.gossip;
+  core->topic_id = ctx.topic_id();
+  core->sink = ctx.sink;
+  core->cfg = cfg;
+  core->actor = sys_->spawn(topic_actor_fun, std::move(ctx), opts_.dht);
+  {
+    std::lock_guard<std::mutex> guard(topics_mu_);
+    // Forget topics that are gone, so that the list stays as long as the live ones.
+    topics_.erase(std::remove_if(topics_.begin(), topics_.end(),
+                                 [](const caf::weak_actor_ptr& w) { return !w.lock(); }),
+                  topics_.end());
+    topics_.emplace_back(caf::actor_cast<caf::strong_actor_ptr>(core->actor).get());
+  }
+  return topic{std::move(core)};
 }
 
 result<topic> node::join(std::string_view topic_name, byte_view secret, config cfg,

@@ -3,53 +3,36 @@
 #include "config/config.hpp"
 #include "crypto/clock.hpp"
 #include "crypto/keys.hpp"
+#include "dtt/topic.hpp"
 #include "messages/dht.hpp"
 #include "messages/gossip.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include <mutex>
 #include <string_view>
 #include <vector>
 
-/// The public API for applications that embed dtt in their own caf::actor_system.
 namespace dtt {
 
-/// A joined (or joining) topic. Copies share the topic; when the last copy is gone every actor
-/// of the topic stops and the node leaves the gossip topic. Blocking calls must not be made from
-/// inside an actor (use handle() and messages there).
-class topic {
-public:
-  /// Broadcasts to the whole topic (PROTOCOL.md §8.4). Over-size content → errc::too_large;
-  /// a peer link with half its send queue waiting → errc::busy (back-pressure: retry later).
-  status broadcast(const bytes& content);
-  /// Sends to direct (eager) neighbours only.
-  status broadcast_neighbors(const bytes& content);
-  /// The next event (neighbor_up/down, received, lagged), waiting at most `timeout`
-  /// (errc::timeout). Events that arrived before the first call are kept (§10.10).
-  result<gossip::event> next(duration timeout);
-  /// The current neighbours.
-  result<std::vector<gossip::endpoint_id>> neighbors();
-  /// Joins the given peers (resolving their addresses through the DHT first).
-  status join_peers(std::vector<gossip::endpoint_id> peers);
-  /// Waits until the topic has a neighbour (or received a message), at most `timeout`.
-  status joined(duration timeout);
-  /// The topic actor, for use from actors: accepts (broadcast_atom, bytes),
-  /// (broadcast_neighbors_atom, bytes), (join_peers_atom, ids), (neighbors_atom),
-  /// (next_event_atom, caf::timespan wait), (await_joined_atom).
-  const caf::actor& handle() const noexcept { return actor_; }
-  /// The topic id.
-  const crypto::topic_id& id() const noexcept { return id_; }
+namespace detail {
 
-private:
-  friend class node;
-  topic(caf::actor_system& sys, caf::actor a, crypto::topic_id id, config cfg)
-    : sys_(&sys), actor_(std::move(a)), id_(id), cfg_(std::move(cfg)) {}
-  caf::actor_system* sys_;
-  caf::actor actor_;
-  crypto::topic_id id_;
-  config cfg_;
+/// What the copies of one dtt::topic share. The topic actor is held strongly (it lives as long
+/// as a handle does); broadcasts go straight to the gossip actor and events come from the sink
+/// the gossip actor fills, so neither passes through the topic actor.
+struct topic_core {
+  caf::actor_system* sys = nullptr;
+  caf::actor actor;                 ///< the topic actor (actors/topic_actor.hpp)
+  gossip_actor gossip;
+  bytes32 topic_id{};               ///< the gossip topic id
+  std::shared_ptr<event_sink> sink; ///< the topic's events, filled by the gossip actor
+  config cfg;
+
+  ~topic_core();
 };
+
+} // namespace detail
 
 /// What a node runs on: the DHT and gossip actors (real ones from dtt::runtime, or your own).
 struct node_options {
@@ -67,7 +50,9 @@ struct node_options {
   std::string state_dir;
 };
 
-/// One dtt node: an identity (Ed25519 key) on given DHT and gossip actors, joining topics.
+/// One dtt node: an identity (Ed25519 key) on given DHT and gossip actors, joining topics. The
+/// public dtt::runtime wraps one over real sockets; tests give it fakes. Destroying the node
+/// stops every topic it made (their handles then return errc::closed).
 class node {
 public:
   node(caf::actor_system& sys, crypto::signing_key key, node_options opts);
@@ -82,6 +67,8 @@ public:
   /// Joins a topic and returns at once; discovery runs in the background.
   topic join_no_wait(std::string_view topic_name, byte_view secret, config cfg = {},
                      crypto::rotation_handle rotation = {});
+  /// Stops every topic this node made (called by the destructor).
+  void stop_topics();
 
   /// This node's endpoint id (its public key).
   const crypto::public_key& id() const noexcept { return key_.public_key_bytes(); }
@@ -94,6 +81,8 @@ private:
   node_options opts_;
   caf::actor directory_;
   uint64_t topics_spawned_ = 0;
+  std::mutex topics_mu_;
+  std::vector<caf::weak_actor_ptr> topics_; ///< topic actors made here (weak: handles own them)
 };
 
 } // namespace dtt

@@ -1,5 +1,6 @@
 #include "actors/runtime.hpp"
 
+#include "actors/endpoint_record.hpp"
 #include "actors/log.hpp"
 
 #include <caf/scoped_actor.hpp>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 namespace dtt {
 
@@ -30,10 +32,6 @@ void raise_descriptor_limit() {
 
 } // namespace
 
-runtime::runtime(caf::actor_system& sys)
-  : sys_(&sys), work_(boost::asio::make_work_guard(io_)) {
-}
-
 runtime_options runtime_options::loopback(std::vector<std::string> bootstrap) {
   runtime_options ro;
   ro.dht.bind_address = "127.0.0.1";
@@ -44,62 +42,163 @@ runtime_options runtime_options::loopback(std::vector<std::string> bootstrap) {
   return ro;
 }
 
-result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, crypto::signing_key key,
-                                                runtime_options opts) {
-  raise_descriptor_limit();
-  std::unique_ptr<runtime> rt{new runtime(sys)};
-  auto dht = spawn_dht_actor(sys, rt->io_, std::move(opts.dht));
-  if (!dht)
-    return error{errc::io_error, "DHT node: " + sys.render(dht.error())};
-  rt->dht_ = std::move(*dht);
-  auto gossip = spawn_gossip_actor(sys, rt->io_, key, std::move(opts.gossip));
-  if (!gossip) {
-    rt->dht_ = nullptr;
-    return error{errc::io_error, "gossip transport: " + sys.render(gossip.error())};
-  }
-  rt->gossip_ = std::move(*gossip);
-  rt->thread_ = std::thread([io = &rt->io_] { io->run(); });
-  node_options no;
-  no.dht = rt->dht_;
-  no.gossip = rt->gossip_;
-  no.use_endpoint_records = opts.use_endpoint_records;
-  no.advertise = opts.advertise;
-  no.state_dir = opts.state_dir;
-  rt->node_ = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
-  return rt;
+options options::loopback(std::vector<std::string> bootstrap) {
+  options o;
+  o.dht.bind = "127.0.0.1";
+  o.dht.bootstrap = std::move(bootstrap);
+  o.dht.rate_limit_per_ip = 0;
+  o.gossip.bind = "127.0.0.1";
+  return o;
 }
 
-runtime::~runtime() {
-  node_.reset();
+result<runtime_options> to_runtime_options(const options& opts) {
+  runtime_options ro;
+  ro.dht.bind_address = opts.dht.bind;
+  ro.dht.port = opts.dht.port;
+  if (!opts.dht.bootstrap.empty())
+    ro.dht.bootstrap = opts.dht.bootstrap;
+  ro.dht.read_only = !opts.dht.server;
+  ro.dht.routing_table_file = opts.dht.routing_table_file;
+  if (opts.dht.request_timeout.count() <= 0)
+    return error{errc::invalid_argument, "dht.request_timeout must be positive"};
+  ro.dht.request_timeout = opts.dht.request_timeout;
+  if (!(opts.dht.rate_limit_per_ip >= 0))
+    return error{errc::invalid_argument, "dht.rate_limit_per_ip must be 0 or more"};
+  ro.dht.rate_limit_per_ip = opts.dht.rate_limit_per_ip;
+  ro.dht.one_entry_per_ip = opts.dht.one_entry_per_ip;
+  if (opts.dht.node_id_check == "off")
+    ro.dht.node_id_check = dht::node_id_check::off;
+  else if (opts.dht.node_id_check == "prefer")
+    ro.dht.node_id_check = dht::node_id_check::prefer;
+  else if (opts.dht.node_id_check == "enforce")
+    ro.dht.node_id_check = dht::node_id_check::enforce;
+  else
+    return error{errc::invalid_argument, "dht.node_id_check: \"" + opts.dht.node_id_check
+                                           + "\" is not off, prefer or enforce"};
+  ro.gossip.transport.bind = {opts.gossip.bind, opts.gossip.port};
+  if (opts.gossip.max_message_size < gossip::min_max_message_size)
+    return error{errc::invalid_argument, "gossip.max_message_size below 512"};
+  ro.gossip.transport.max_message_size = opts.gossip.max_message_size;
+  ro.advertise = opts.gossip.advertise;
+  ro.use_endpoint_records = opts.use_endpoint_records;
+  ro.state_dir = opts.state_dir;
+  return ro;
+}
+
+runtime::internals::internals(caf::actor_system& s)
+  : sys(&s), work(boost::asio::make_work_guard(io)) {}
+
+runtime::internals::~internals() {
+  // Topics first (their handles then answer errc::closed), then the node's own actors.
+  if (node)
+    node->stop_topics();
+  node.reset();
   // Stop both actors and wait (bounded) until they are gone, so that the io_context still runs
   // while they post their sockets' shutdown into it.
   {
-    caf::scoped_actor self{*sys_};
+    caf::scoped_actor self{*sys};
     size_t pending = 0;
-    for (auto a : {caf::actor_cast<caf::actor>(dht_), caf::actor_cast<caf::actor>(gossip_)}) {
+    for (auto a : {caf::actor_cast<caf::actor>(dht), caf::actor_cast<caf::actor>(gossip)}) {
       if (!a)
         continue;
       self->monitor(a);
       self->send_exit(a, caf::exit_reason::user_shutdown);
       ++pending;
     }
-    dht_ = nullptr;
-    gossip_ = nullptr;
+    dht = nullptr;
+    gossip = nullptr;
     for (size_t i = 0; i < pending; ++i)
       self->receive([](const caf::down_msg&) {},
                     caf::after(std::chrono::seconds(5)) >> [] {
                       log::in("runtime").warn("an actor did not stop within 5 s");
                     });
   }
-  work_.reset();
-  if (thread_.joinable()) {
+  work.reset();
+  if (thread.joinable()) {
     // Whatever is left (closing sockets) gets a moment, then the loop is stopped.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    while (!io_.stopped() && std::chrono::steady_clock::now() < deadline)
+    while (!io.stopped() && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    io_.stop();
-    thread_.join();
+    io.stop();
+    thread.join();
   }
+}
+
+result<std::unique_ptr<runtime>> start_runtime(caf::actor_system& sys, crypto::signing_key key,
+                                               runtime_options opts) {
+  raise_descriptor_limit();
+  auto in = std::make_unique<runtime::internals>(sys);
+  auto dht = spawn_dht_actor(sys, in->io, std::move(opts.dht));
+  if (!dht)
+    return error{errc::io_error, "DHT node: " + sys.render(dht.error())};
+  in->dht = std::move(*dht);
+  auto gossip = spawn_gossip_actor(sys, in->io, key, std::move(opts.gossip));
+  if (!gossip)
+    return error{errc::io_error, "gossip transport: " + sys.render(gossip.error())};
+  in->gossip = std::move(*gossip);
+  in->thread = std::thread([io = &in->io] { io->run(); });
+  node_options no;
+  no.dht = in->dht;
+  no.gossip = in->gossip;
+  no.use_endpoint_records = opts.use_endpoint_records;
+  no.advertise = opts.advertise;
+  no.state_dir = opts.state_dir;
+  in->node = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
+  return std::make_unique<runtime>(std::move(in));
+}
+
+// --- the public runtime (include/dtt/runtime.hpp) ----------------------------------------------
+
+std::vector<std::string> mainline_routers() { return dht_options::default_dht_bootstrap(); }
+
+result<std::vector<socket_address>> parse_addresses(std::string_view text) {
+  return decode_endpoint_record(byte_view::of(text));
+}
+
+runtime::runtime(std::unique_ptr<internals> impl) : impl_(std::move(impl)) {}
+
+runtime::~runtime() = default;
+
+result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& sys, const node_key& key,
+                                                options opts) {
+  auto ro = to_runtime_options(opts);
+  if (!ro)
+    return ro.err();
+  return start_runtime(sys, crypto::signing_key::from_seed(key.seed()), std::move(*ro));
+}
+
+result<topic> runtime::join(std::string_view topic_name, std::string_view secret, config cfg) {
+  return impl_->node->join(topic_name, byte_view::of(secret), std::move(cfg));
+}
+
+topic runtime::join_no_wait(std::string_view topic_name, std::string_view secret, config cfg) {
+  return impl_->node->join_no_wait(topic_name, byte_view::of(secret), std::move(cfg));
+}
+
+const endpoint_id& runtime::id() const noexcept { return impl_->node->id(); }
+
+namespace {
+
+template <class T, class Handle, class... Ts>
+result<T> ask_runtime(caf::actor_system& sys, const Handle& dest, Ts&&... xs) {
+  caf::scoped_actor self{sys};
+  std::optional<result<T>> out;
+  self->request(dest, std::chrono::seconds(5), std::forward<Ts>(xs)...)
+    .receive([&](T& x) { out.emplace(std::move(x)); },
+             [&](caf::error& e) { out.emplace(error{errc::closed, sys.render(e)}); });
+  return std::move(*out);
+}
+
+} // namespace
+
+result<std::vector<socket_address>> runtime::local_addresses() {
+  return ask_runtime<std::vector<socket_address>>(*impl_->sys, impl_->gossip,
+                                                  local_addresses_atom::value);
+}
+
+result<std::map<std::string, uint64_t>> runtime::dht_stats() {
+  return ask_runtime<std::map<std::string, uint64_t>>(*impl_->sys, impl_->dht,
+                                                      dht_stats_atom::value);
 }
 
 } // namespace dtt

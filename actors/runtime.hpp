@@ -3,6 +3,7 @@
 #include "actors/dht_actor.hpp"
 #include "actors/gossip_actor.hpp"
 #include "actors/node.hpp"
+#include "dtt/runtime.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,7 +13,8 @@
 
 namespace dtt {
 
-/// Everything one node needs to run for real.
+/// Everything one node needs to run for real, with every internal knob (dtt::options is the
+/// public subset; to_runtime_options maps it here).
 struct runtime_options {
   dht_options dht;       ///< the DHT node (mainline routers by default)
   gossip_options gossip; ///< the TLS transport and gossip protocol
@@ -28,35 +30,25 @@ struct runtime_options {
   static runtime_options loopback(std::vector<std::string> bootstrap);
 };
 
+/// The public options as runtime_options; errc::invalid_argument for a value out of range.
+result<runtime_options> to_runtime_options(const options& opts);
 
-/// A node with its own sockets: one Boost.Asio io_context thread carrying the DHT (UDP) and
+/// What a dtt::runtime is made of: one Boost.Asio io_context thread carrying the DHT (UDP) and
 /// gossip (TCP + TLS) sockets, the DHT and gossip actors, and the dtt::node over them.
-/// Destroy every topic handle before the runtime.
-class runtime {
-public:
-  /// Binds the sockets and starts everything; fails with the reason (e.g. a port in use).
-  static result<std::unique_ptr<runtime>> start(caf::actor_system& sys, crypto::signing_key key,
-                                                runtime_options opts = {});
-  ~runtime();
-  runtime(const runtime&) = delete;
-  runtime& operator=(const runtime&) = delete;
-
-  /// The node (join topics here).
-  dtt::node& node() noexcept { return *node_; }
-  /// The DHT actor.
-  const dht_actor& dht() const noexcept { return dht_; }
-  /// The gossip actor.
-  const gossip_actor& gossip() const noexcept { return gossip_; }
-
-private:
-  explicit runtime(caf::actor_system& sys);
-  caf::actor_system* sys_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
-  std::thread thread_;
-  dht_actor dht_;
-  gossip_actor gossip_;
-  std::unique_ptr<dtt::node> node_;
+struct runtime::internals {
+  explicit internals(caf::actor_system& sys);
+  ~internals();
+  caf::actor_system* sys;
+  boost::asio::io_context io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
+  std::thread thread;
+  dht_actor dht;
+  gossip_actor gossip;
+  std::unique_ptr<dtt::node> node;
 };
+
+/// Starts a runtime with internal options (dtt's tests and tools).
+result<std::unique_ptr<runtime>> start_runtime(caf::actor_system& sys, crypto::signing_key key,
+                                               runtime_options opts);
 
 } // namespace dtt

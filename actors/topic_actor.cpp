@@ -8,6 +8,7 @@
 #include "messages/errors.hpp"
 
 #include <caf/actor_cast.hpp>
+#include <caf/all.hpp>
 #include <caf/send.hpp>
 
 namespace dtt {
@@ -32,75 +33,89 @@ void start_workers(self_ptr self) {
             to_hex(byte_view(st.ctx.topic_id()).sub(0, 4)), st.workers.size());
 }
 
-// Forwards a payload to the gossip actor under a timeout, answering the caller.
-caf::result<bool> forward_broadcast(self_ptr self, bool neighbors_only, const bytes& content) {
-  auto& ctx = self->state.ctx;
-  auto rp = self->make_response_promise<bool>();
-  // The caller applies broadcast[_neighbors]_timeout (see the note on request timeouts above).
-  auto timeout = caf::infinite;
-  auto on_ok = [=](bool ok) mutable { rp.deliver(ok); };
-  auto on_err = [=](caf::error& e) mutable { rp.deliver(std::move(e)); };
-  if (neighbors_only)
-    self->request(ctx.gossip, timeout, broadcast_neighbors_atom::value, ctx.topic_id(), content)
-      .then(on_ok, on_err);
-  else
-    self->request(ctx.gossip, timeout, broadcast_atom::value, ctx.topic_id(), content)
-      .then(on_ok, on_err);
-  return rp;
-}
-
 } // namespace
 
-caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context ctx,
-                          dht_actor dht) {
+caf::behavior topic_actor_fun(caf::stateful_actor<topic_state>* self, topic_context ctx,
+                              dht_actor dht) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
-  st.ctx.receiver = self->spawn<caf::linked>(receiver, st.ctx.cfg.event_buffer);
+  st.ctx.receiver = self->spawn<caf::linked>(receiver);
   st.ctx.records = self->spawn<caf::linked>(record_publisher, st.ctx.keys, std::move(dht),
                                             st.ctx.cfg.dht,
                                             st.ctx.cfg.bootstrap.max_bootstrap_records,
                                             st.ctx.seed + 1, st.ctx.clock);
-  // Subscribe the receiver (not this actor: the gossip actor keeps its subscribers alive).
+  // Subscribe the receiver (not this actor: the gossip actor keeps its subscribers alive) for
+  // neighbour events, and the application's sink for every event.
   auto gossip = st.ctx.gossip;
   auto topic = st.ctx.topic_id();
-  auto rcv = st.ctx.receiver;
+  auto rcv = caf::actor_cast<gossip_subscriber>(st.ctx.receiver);
+  auto sink = st.ctx.sink;
   // No request timeouts in this actor: CAF's clock holds a strong reference to the requester
   // until a timeout fires, which would keep the topic alive after the application let it go.
-  self->request(gossip, caf::infinite, subscribe_atom::value, topic,
-                st.ctx.membership_key(), caf::actor_cast<gossip_subscriber>(rcv))
-    .then([](const std::vector<gossip::endpoint_id>&) {},
-          [=](caf::error& e) {
-            log::in("topic").error("gossip subscription failed: {}", self->system().render(e));
-            self->quit(std::move(e));
-          });
-  self->attach_functor([gossip, topic, rcv] {
-    caf::anon_send(gossip, unsubscribe_atom::value, topic,
-                   caf::actor_cast<gossip_subscriber>(rcv));
+  auto on_subscribe_error = [=](caf::error& e) {
+    log::in("topic").error("gossip subscription failed: {}", self->system().render(e));
+    self->quit(std::move(e));
+  };
+  self->request(gossip, caf::infinite, subscribe_neighbors_atom::value, topic,
+                st.ctx.membership_key(), rcv)
+    .then([](const std::vector<gossip::endpoint_id>&) {}, on_subscribe_error);
+  if (sink)
+    self->request(gossip, caf::infinite, subscribe_atom::value, topic, st.ctx.membership_key(),
+                  sink)
+      .then([](const std::vector<gossip::endpoint_id>&) {}, on_subscribe_error);
+  // The state is gone when attached functors run: they get what they need by value.
+  auto subscribers = st.subscribers;
+  self->attach_functor([gossip, topic, rcv, sink, subscribers] {
+    caf::anon_send(gossip, unsubscribe_atom::value, topic, rcv);
+    for (auto& sub : *subscribers)
+      caf::anon_send(gossip, unsubscribe_atom::value, topic, sub);
+    if (sink) {
+      caf::anon_send(gossip, unsubscribe_atom::value, topic, sink);
+      sink->close();
+    }
   });
   // The cached peers are tried in parallel with the bootstrap loop (issue 11).
   if (!st.ctx.peer_cache_path.empty())
     st.peer_cache = self->spawn<caf::linked>(peer_cache_worker, st.ctx);
   st.bootstrap = self->spawn<caf::linked>(bootstrap_loop, st.ctx, self->address());
+  auto wait_of = [](duration d) { return caf::timespan{d}; };
   return {
     [=](bootstrap_done_atom, bool ok) {
       if (ok)
         start_workers(self);
     },
-    [=](broadcast_atom, const bytes& content) { return forward_broadcast(self, false, content); },
-    [=](broadcast_neighbors_atom, const bytes& content) {
-      return forward_broadcast(self, true, content);
+    [=](broadcast_atom a, bytes& content) {
+      auto& c = self->state.ctx;
+      return self->delegate(c.gossip, a, c.topic_id(), std::move(content),
+                            wait_of(c.cfg.timeouts.broadcast_timeout));
+    },
+    [=](broadcast_neighbors_atom a, bytes& content) {
+      auto& c = self->state.ctx;
+      return self->delegate(c.gossip, a, c.topic_id(), std::move(content),
+                            wait_of(c.cfg.timeouts.broadcast_neighbors_timeout));
     },
     [=](join_peers_atom, std::vector<gossip::endpoint_id> ids) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       join_peers(self, self->state.ctx, std::move(ids), [=](bool ok) mutable { rp.deliver(ok); });
       return rp;
     },
-    [=](neighbors_atom a) { return self->delegate(self->state.ctx.receiver, a); },
-    [=](hashes_atom a) { return self->delegate(self->state.ctx.receiver, a); },
-    [=](next_event_atom a, caf::timespan wait) {
-      return self->delegate(self->state.ctx.receiver, a, wait);
+    [=](neighbors_atom a) {
+      return self->delegate(self->state.ctx.gossip, a, self->state.ctx.topic_id());
+    },
+    [=](subscribe_atom a, const event_subscriber& sub) {
+      auto& subs = *self->state.subscribers;
+      if (sub && std::find(subs.begin(), subs.end(), sub) == subs.end())
+        subs.push_back(sub);
+      auto& c = self->state.ctx;
+      return self->delegate(c.gossip, a, c.topic_id(), c.membership_key(), sub);
+    },
+    [=](unsubscribe_atom a, const event_subscriber& sub) {
+      auto& subs = *self->state.subscribers;
+      subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
+      self->send(self->state.ctx.gossip, a, self->state.ctx.topic_id(), sub);
     },
     [=](await_joined_atom a) { return self->delegate(self->state.ctx.receiver, a); },
+    // Internal (not in dtt::topic_actor): the tracker's counters, for tests and metrics.
     [=](stats_atom) -> caf::result<std::map<std::string, uint64_t>> {
       std::map<std::string, uint64_t> out;
       out["workers"] = self->state.workers.size();

@@ -12,21 +12,27 @@ struct topic_state {
   caf::actor bootstrap;
   std::vector<caf::actor> workers;
   caf::actor peer_cache; ///< the peer cache worker, if ctx.peer_cache_path is set
+  /// The application's actors (subscribe_atom), shared with the exit handler that
+  /// unsubscribes them.
+  std::shared_ptr<std::vector<event_subscriber>> subscribers =
+    std::make_shared<std::vector<event_subscriber>>();
   bool workers_started = false; ///< set by the first successful bootstrap
   static inline const char* name = "dtt.topic";
 };
 
-/// The topic actor (PROTOCOL.md §6.1, §6.8). Spawns, all linked to itself: the receiver (and
-/// subscribes it to the gossip actor), the record publisher, the peer cache worker (with a
-/// peer cache path), the bootstrap loop and, once the
-/// first join succeeded, the publisher and both merges (as configured). It sets no timers of its
-/// own, so dropping the last handle to it stops the whole topic.
+/// The topic actor (PROTOCOL.md §6.1, §6.8): implements the public dtt::topic_actor interface
+/// (include/dtt/actors.hpp) and owns the topic's tracker. Spawns, all linked to itself: the
+/// receiver (subscribed to the gossip actor for neighbour events only), the record publisher,
+/// the peer cache worker (with a peer cache path), the bootstrap loop and, once the first join
+/// succeeded, the publisher and both merges (as configured). It subscribes ctx.sink (the
+/// application's event buffer) to the gossip actor, and unsubscribes it and every subscriber
+/// the application added when it stops; it then closes the sink. It sets no timers of its own,
+/// so dropping the last handle to it stops the whole topic.
 ///
-/// Requests: (broadcast_atom, bytes) → bool, (broadcast_neighbors_atom, bytes) → bool,
-/// (join_peers_atom, ids) → bool, (neighbors_atom) → ids, (hashes_atom) → hashes,
-/// (next_event_atom) → gossip::event, (await_joined_atom) → bool,
-/// (stats_atom) → std::map<std::string, uint64_t>.
-caf::behavior topic_actor(caf::stateful_actor<topic_state>* self, topic_context ctx,
-                          dht_actor dht);
+/// Broadcasts, neighbours and subscriptions are delegated to the gossip actor (the reply goes
+/// straight back to the caller). Internal: (bootstrap_done_atom, bool) from the bootstrap loop;
+/// (stats_atom) → the tracker's counters by name (records dropped by reason, workers).
+caf::behavior topic_actor_fun(caf::stateful_actor<topic_state>* self, topic_context ctx,
+                              dht_actor dht);
 
 } // namespace dtt

@@ -53,16 +53,11 @@ void check_joined(caf::event_based_actor* self, const topic_context& ctx,
 void fetch_view(caf::event_based_actor* self, const topic_context& ctx,
                 std::function<void(bool, std::vector<gossip::endpoint_id>, std::vector<bytes32>)>
                   then) {
-  auto receiver = ctx.receiver;
-  self->request(receiver, std::chrono::seconds(5), neighbors_atom::value)
+  // One request: the gossip actor owns the neighbours and the recent messages.
+  self->request(ctx.gossip, std::chrono::seconds(5), snapshot_atom::value, ctx.topic_id())
     .then(
-      [=](std::vector<gossip::endpoint_id>& nbrs) {
-        self->request(receiver, std::chrono::seconds(5), hashes_atom::value)
-          .then(
-            [=](std::vector<bytes32>& hashes) mutable {
-              then(true, std::move(nbrs), std::move(hashes));
-            },
-            [=](caf::error&) { then(false, {}, {}); });
+      [=](std::vector<gossip::endpoint_id>& nbrs, std::vector<bytes32>& hashes) {
+        then(true, std::move(nbrs), std::move(hashes));
       },
       [=](caf::error&) { then(false, {}, {}); });
 }

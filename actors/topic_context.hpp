@@ -25,6 +25,8 @@ struct topic_context {
   resolver_actor resolver; ///< optional: without it ids are joined as they are
   record_publisher_actor records;
   receiver_actor receiver;
+  /// The application's event buffer (dtt::topic::next), filled by the gossip actor.
+  std::shared_ptr<event_sink> sink;
   uint64_t seed = 0;
   /// The topic's peer cache file (actors/peer_cache.hpp); empty: no cache.
   std::string peer_cache_path;
@@ -49,8 +51,8 @@ void join_peers(caf::event_based_actor* self, const topic_context& ctx,
 void check_joined(caf::event_based_actor* self, const topic_context& ctx,
                   std::function<void(bool)> then);
 
-/// Asks the receiver for our current neighbours and message hashes (what a record lists);
-/// `ok` is false if either request failed.
+/// Asks the gossip actor for our current neighbours and message hashes (what a record lists),
+/// in one snapshot request; `ok` is false if it failed.
 void fetch_view(caf::event_based_actor* self, const topic_context& ctx,
                 std::function<void(bool ok, std::vector<gossip::endpoint_id> neighbors,
                                    std::vector<bytes32> hashes)> then);

@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
              "default tracker config\n", n, stagger_ms, net.size());
   auto deadline = clock_type::now() + std::chrono::seconds(120 + n * stagger_ms / 1000);
   for (size_t i = 0; i < n; ++i) {
-    auto rt = runtime::start(sys, crypto::signing_key::generate(),
+    auto rt = start_runtime(sys, crypto::signing_key::generate(),
                              runtime_options::loopback(net.bootstrap()));
     if (!rt) {
       fmt::print(stderr, "node {}: {}\n", i + 1, rt.err().message());
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     nodes[i].rt = std::move(*rt);
     nodes[i].started = clock_type::now();
     nodes[i].t = std::make_unique<topic>(
-      nodes[i].rt->node().join_no_wait("bench-topic", byte_view::of(std::string("secret"))));
+      nodes[i].rt->internal().node->join_no_wait("bench-topic", byte_view::of(std::string("secret"))));
     // Poll for joins while waiting for the next start.
     auto next = clock_type::now() + std::chrono::milliseconds(i + 1 < n ? stagger_ms : 0);
     do {
@@ -126,11 +126,11 @@ int main(int argc, char** argv) {
   // Steady state: DHT requests the tracker made, per node, over steady_s seconds.
   std::vector<std::map<std::string, uint64_t>> before(n), after(n);
   for (size_t i = 0; i < n; ++i)
-    before[i] = dht_stats(sys, nodes[i].rt->dht());
+    before[i] = dht_stats(sys, nodes[i].rt->internal().dht);
   fmt::print("steady state: measuring for {} s...\n", steady_s);
   std::this_thread::sleep_for(std::chrono::seconds(steady_s));
   for (size_t i = 0; i < n; ++i)
-    after[i] = dht_stats(sys, nodes[i].rt->dht());
+    after[i] = dht_stats(sys, nodes[i].rt->internal().dht);
   double minutes = steady_s / 60.0;
   auto per_minute = [&](const char* key) {
     std::vector<double> v;

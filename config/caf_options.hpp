@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "dtt/caf.hpp"
 #include "config/validate.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -50,14 +51,6 @@ void declare_config_options(caf::config_option_set& options);
 /// The same options as declare_config_options, for validate_ini.
 std::vector<option_spec> tracker_option_specs();
 
-/// An actor_system_config with dtt's options declared and its message types registered.
-class system_config : public caf::actor_system_config {
-public:
-  system_config();
-};
-
-/// Reads the options declared above (after cfg.parse), starting from `defaults`, and applies
-/// config::normalise(). Unset options keep their default.
-config load_config(const caf::actor_system_config& cfg, config defaults = {});
+// system_config and load_config are public: include/dtt/caf.hpp.
 
 } // namespace dtt

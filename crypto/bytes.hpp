@@ -1,5 +1,7 @@
 #pragma once
 
+#include "dtt/events.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -11,15 +13,7 @@
 
 namespace dtt {
 
-/// An owned byte buffer.
-using bytes = std::vector<uint8_t>;
-
-/// A fixed-size byte array (keys, hashes, ids).
-template <size_t N>
-using byte_array = std::array<uint8_t, N>;
-
-/// 32 bytes: topic hashes, Ed25519 public keys and seeds, X25519 keys.
-using bytes32 = byte_array<32>;
+// bytes, byte_array and bytes32 are public: include/dtt/events.hpp.
 
 /// 64 bytes: Ed25519 signatures, SHA-512 digests.
 using bytes64 = byte_array<64>;

@@ -2,53 +2,65 @@
 //
 //   embed_chat --topic my-room --secret s3cret [--bootstrap 127.0.0.1:6881,...] [--name alice]
 //
-// The application owns the actor system (with dtt's types registered) and runs dtt::runtime
-// beside its own actors. One of its actors consumes the topic's events by asking the topic actor
-// for the next event, so nothing blocks a scheduler thread; main() reads stdin and broadcasts
-// each line. Without --bootstrap the node joins the public mainline DHT.
+// The application owns the actor system (dtt::system_config registers dtt's types) and runs a
+// dtt::runtime beside its own actors. One of its actors subscribes to the topic and gets every
+// event as a message, so nothing blocks a scheduler thread; main() reads stdin and broadcasts
+// each line. Only the public API is used: include/dtt/. Without --bootstrap the node joins the
+// public mainline DHT.
 //
 // Try it on one machine with a local DHT testnet:
 //   build/app/dtt testnet --nodes 20 --port 6881 &
 //   build/examples/embed_chat --topic room --secret s --bootstrap 127.0.0.1:6881 --name alice
 //   build/examples/embed_chat --topic room --secret s --bootstrap 127.0.0.1:6881 --name bob
-#include "actors/runtime.hpp"
-#include "config/caf_options.hpp"
-#include "messages/atoms.hpp"
+#include "dtt/all.hpp"
 
 #include <caf/all.hpp>
-
-#include <fmt/format.h>
 
 #include <iostream>
 #include <sstream>
 
 namespace {
 
-// The application's actor: prints what the topic delivers, one event at a time.
-caf::behavior printer(caf::event_based_actor* self, caf::actor topic) {
-  auto ask = [=] {
-    // timespan::max(): the topic answers when an event arrives, with no timer in between.
-    self->request(topic, caf::infinite, dtt::next_event_atom::value, caf::timespan::max())
-      .then(
-        [=](const dtt::gossip::event& ev) {
-          using kind = dtt::gossip::event::kind;
-          auto peer = dtt::to_hex(dtt::byte_view(ev.peer).sub(0, 4));
-          if (ev.k == kind::received)
-            std::cout << "<" << peer << "> "
-                      << std::string(ev.content.begin(), ev.content.end()) << std::endl;
-          else if (ev.k == kind::neighbor_up)
-            std::cout << "* " << peer << " is a neighbour" << std::endl;
-          else if (ev.k == kind::neighbor_down)
-            std::cout << "* " << peer << " left" << std::endl;
-          self->send(self, dtt::next_event_atom::value);
-        },
-        [=](const caf::error& e) {
-          std::cerr << "topic closed: " << self->system().render(e) << std::endl;
-          self->quit(); // the topic is gone; asking again would only spin
-        });
+std::string short_hex(const dtt::endpoint_id& id) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < 4; ++i) {
+    out += digits[id[i] >> 4];
+    out += digits[id[i] & 15];
+  }
+  return out;
+}
+
+// The application's actor: subscribes to the topic and prints what it delivers.
+dtt::event_subscriber::behavior_type printer(dtt::event_subscriber::pointer self,
+                                             dtt::topic_actor topic) {
+  self->request(topic, caf::infinite, dtt::subscribe_atom::value,
+                caf::actor_cast<dtt::event_subscriber>(self))
+    .then([](const std::vector<dtt::endpoint_id>&) {},
+          [=](const caf::error& e) {
+            std::cerr << "topic closed: " << self->system().render(e) << std::endl;
+            self->quit();
+          });
+  return {
+    [](dtt::event_atom, const dtt::bytes32&, const dtt::event& ev) {
+      auto peer = short_hex(ev.peer);
+      switch (ev.k) {
+        case dtt::event::kind::received:
+          std::cout << "<" << peer << "> " << std::string(ev.content.begin(), ev.content.end())
+                    << std::endl;
+          break;
+        case dtt::event::kind::neighbor_up:
+          std::cout << "* " << peer << " is a neighbour" << std::endl;
+          break;
+        case dtt::event::kind::neighbor_down:
+          std::cout << "* " << peer << " left" << std::endl;
+          break;
+        case dtt::event::kind::lagged:
+          std::cout << "* " << ev.lagged << " events lost" << std::endl;
+          break;
+      }
+    },
   };
-  ask();
-  return {[=](dtt::next_event_atom) { ask(); }};
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -80,26 +92,24 @@ int main(int argc, char** argv) {
   dtt::system_config cfg;
   caf::actor_system sys{cfg};
 
-  dtt::runtime_options ro;
-  if (!bootstrap.empty())
-    ro.dht.bootstrap = split(bootstrap);
-  auto rt = dtt::runtime::start(sys, dtt::crypto::signing_key::generate(), ro);
+  dtt::options opts;
+  opts.dht.bootstrap = split(bootstrap); // empty: the public mainline DHT
+  auto rt = dtt::runtime::start(sys, dtt::node_key::generate(), opts);
   if (!rt) {
     std::cerr << "cannot start dtt: " << rt.err().message() << "\n";
     return 1;
   }
-  std::cout << "node " << dtt::to_hex((*rt)->node().id()) << ", joining '" << topic_name
-            << "'..." << std::endl;
-  {
-    auto topic = (*rt)->node().join_no_wait(topic_name, dtt::byte_view::of(secret));
-    auto p = sys.spawn(printer, topic.handle());
-    for (std::string line; std::getline(std::cin, line);) {
-      auto text = name + ": " + line;
-      if (auto st = topic.broadcast(dtt::bytes(text.begin(), text.end())); !st)
-        std::cerr << "not sent: " << st.err().message() << "\n";
-    }
-    caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
-  } // the last topic handle is gone: the topic's actors stop
-  rt->reset();
+  std::cout << "node " << short_hex((*rt)->id()) << ", joining '" << topic_name << "'..."
+            << std::endl;
+  auto topic = (*rt)->join_no_wait(topic_name, secret);
+  auto p = sys.spawn(printer, topic.handle());
+  for (std::string line; std::getline(std::cin, line);) {
+    auto text = name + ": " + line;
+    // Waits up to the configured broadcast timeout when a peer's queue is full.
+    if (auto st = topic.broadcast(dtt::bytes(text.begin(), text.end())); !st)
+      std::cerr << "not sent: " << st.err().message() << "\n";
+  }
+  caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
+  rt->reset(); // stops the topic too: `topic` now answers errc::closed
   return 0;
 }

@@ -11,7 +11,7 @@
 namespace dtt::gossip {
 
 /// A node's Ed25519 public key: its identity on the transport and in DHT records.
-using endpoint_id = bytes32;
+using endpoint_id = dtt::endpoint_id;
 
 /// The first four bytes of an endpoint id as hex, for log lines.
 inline std::string short_id(const endpoint_id& id) { return to_hex(byte_view{id.data(), 4}); }
@@ -57,37 +57,9 @@ private:
 inline constexpr uint32_t default_max_message_size = 4096;
 inline constexpr uint32_t min_max_message_size = 512;
 
-/// How a message reached us (PROTOCOL.md §8.4).
-struct delivery_scope {
-  enum class kind : uint8_t { swarm, neighbors };
-  kind k = kind::swarm;
-  uint16_t round = 0; ///< hops so far, for swarm scope
-  /// True for messages from a direct neighbour's own broadcast (Neighbors, or Swarm round 0).
-  bool is_direct() const noexcept { return k == kind::neighbors || round == 0; }
-  friend bool operator==(const delivery_scope& a, const delivery_scope& b) {
-    return a.k == b.k && a.round == b.round;
-  }
-};
-
-/// An event of one topic, as delivered to applications (PROTOCOL.md §8.5).
-struct event {
-  enum class kind : uint8_t { neighbor_up, neighbor_down, received, lagged };
-  kind k = kind::received;
-  endpoint_id peer{};        ///< the neighbour (up/down), or the previous hop (received)
-  bytes content;             ///< received only
-  delivery_scope scope;      ///< received only
-};
-
-/// A transport address: IPv4 or IPv6 literal and port.
-struct socket_address {
-  std::string ip;
-  uint16_t port = 0;
-  friend bool operator==(const socket_address& a, const socket_address& b) {
-    return a.ip == b.ip && a.port == b.port;
-  }
-  friend bool operator<(const socket_address& a, const socket_address& b) {
-    return a.ip < b.ip || (a.ip == b.ip && a.port < b.port);
-  }
-};
+// The application-facing types are public (include/dtt/events.hpp).
+using dtt::delivery_scope;
+using dtt::event;
+using dtt::socket_address;
 
 } // namespace dtt::gossip

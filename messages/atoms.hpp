@@ -1,5 +1,7 @@
 #pragma once
 
+#include "dtt/actors.hpp" // the public atoms
+
 #include <caf/atom.hpp>
 
 /// Atoms of dtt's actor vocabulary (CAF 0.17.6: atoms are 10-character constants).
@@ -13,15 +15,11 @@ using put_immutable_atom = caf::atom_constant<caf::atom("dputimm")>;
 using dht_stats_atom = caf::atom_constant<caf::atom("dstats")>;
 
 // gossip actor
-using subscribe_atom = caf::atom_constant<caf::atom("gsub")>;
-using unsubscribe_atom = caf::atom_constant<caf::atom("gunsub")>;
-using join_peers_atom = caf::atom_constant<caf::atom("gjoin")>;
-using broadcast_atom = caf::atom_constant<caf::atom("gbcast")>;
-using broadcast_neighbors_atom = caf::atom_constant<caf::atom("gbcastn")>;
-using neighbors_atom = caf::atom_constant<caf::atom("gnbrs")>;
 using add_addresses_atom = caf::atom_constant<caf::atom("gaddaddr")>;
 using local_addresses_atom = caf::atom_constant<caf::atom("glocaddr")>;
-using gossip_event_atom = caf::atom_constant<caf::atom("gevent")>;
+using gossip_event_atom = event_atom;
+using subscribe_neighbors_atom = caf::atom_constant<caf::atom("gsubnbrs")>;
+using snapshot_atom = caf::atom_constant<caf::atom("gsnapshot")>;
 
 // tracker
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -34,7 +32,6 @@ namespace dtt {
 
 // tracker internals
 using hashes_atom = caf::atom_constant<caf::atom("thashes")>;
-using await_joined_atom = caf::atom_constant<caf::atom("tawaitj")>;
 using next_event_atom = caf::atom_constant<caf::atom("tnextev")>;
 using watch_atom = caf::atom_constant<caf::atom("twatch")>;
 using join_notify_atom = caf::atom_constant<caf::atom("tjoinntf")>;

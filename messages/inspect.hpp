@@ -3,6 +3,7 @@
 // inspect() overloads that make the sans-IO boundary types CAF message types. They live in the
 // types' own namespaces for ADL; CAF is needed only for the type names.
 #include "dht/item.hpp"
+#include "dtt/actors.hpp"
 #include "gossip/types.hpp"
 
 #include <caf/meta/type_name.hpp>
@@ -23,21 +24,4 @@ typename Inspector::result_type inspect(Inspector& f, put_outcome& x) {
 
 } // namespace dtt::dht
 
-namespace dtt::gossip {
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, delivery_scope& x) {
-  return f(caf::meta::type_name("dtt.gossip.delivery_scope"), x.k, x.round);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, event& x) {
-  return f(caf::meta::type_name("dtt.gossip.event"), x.k, x.peer, x.content, x.scope);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, socket_address& x) {
-  return f(caf::meta::type_name("dtt.gossip.socket_address"), x.ip, x.port);
-}
-
-} // namespace dtt::gossip
+// delivery_scope, event and socket_address: include/dtt/actors.hpp.

@@ -31,19 +31,17 @@ using record_publisher_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<std::map<std::string, uint64_t>>,
   caf::reacts_to<retry_put_atom, uint64_t>>; // internal: retry timer of a put
 
-/// The subscriber side of one topic (PROTOCOL.md §6.6): tracks neighbours and message hashes,
-/// buffers events for the application from the moment the topic exists, and notifies watchers
-/// (join_notify_atom on NeighborUp/Received; isolated_atom when the last neighbour goes).
-/// next_event(wait) answers errc::timeout after `wait` (timespan::max() waits forever) itself, so that an event is never handed
-/// to a reader that already gave up.
+/// The tracker's side of one topic's events (PROTOCOL.md §6.6): subscribed to the gossip actor
+/// for neighbour events only, it knows whether the topic has a neighbour and pushes that to the
+/// actors that watch it (join_notify_atom on the first neighbour, isolated_atom when the last
+/// one goes), so nobody polls. Messages do not pass through it: the application's events go
+/// from the gossip actor to the topic's sink, and the message hashes come from the gossip
+/// actor's snapshot.
 using receiver_actor = caf::typed_actor<
   caf::reacts_to<gossip_event_atom, gossip::topic_id, gossip::event>,
   caf::replies_to<neighbors_atom>::with<std::vector<gossip::endpoint_id>>,
-  caf::replies_to<hashes_atom>::with<std::vector<bytes32>>,
   caf::replies_to<await_joined_atom>::with<bool>,
-  caf::replies_to<next_event_atom, caf::timespan>::with<gossip::event>,
-  caf::reacts_to<watch_atom, caf::actor>,
-  caf::reacts_to<wake_atom, uint64_t>>; // internal: a reader's wait ended
+  caf::reacts_to<watch_atom, caf::actor>>;
 
 /// Endpoint ids with the addresses of their endpoint records.
 using peer_address_list =

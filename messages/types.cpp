@@ -18,8 +18,8 @@ void register_types(caf::actor_system_config& cfg) {
   });
   cfg.add_message_type<dht::mutable_item>("dtt.dht.mutable_item");
   cfg.add_message_type<dht::put_outcome>("dtt.dht.put_outcome");
-  cfg.add_message_type<gossip::event>("dtt.gossip.event");
-  cfg.add_message_type<gossip::socket_address>("dtt.gossip.socket_address");
+  cfg.add_message_type<event>("dtt.event");
+  cfg.add_message_type<socket_address>("dtt.socket_address");
   cfg.add_message_type<bytes32>("dtt.bytes32");
   cfg.add_message_type<bytes>("dtt.bytes");
 }

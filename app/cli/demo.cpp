@@ -1,7 +1,7 @@
 #include "app/cli/demo.hpp"
 
 #include "actors/log.hpp"
-#include "actors/runtime.hpp"
+#include "dtt/all.hpp"
 #include "dht/testnet.hpp"
 #include "messages/types.hpp"
 
@@ -45,9 +45,9 @@ double seconds_since(clock_type::time_point t0) {
 
 // Connected components of the nodes' neighbour graph.
 size_t count_clusters(std::vector<node_report>& nodes) {
-  std::map<gossip::endpoint_id, size_t> index;
+  std::map<endpoint_id, size_t> index;
   for (size_t i = 0; i < nodes.size(); ++i)
-    index[nodes[i].rt->node().id()] = i;
+    index[nodes[i].rt->id()] = i;
   std::vector<size_t> parent(nodes.size());
   for (size_t i = 0; i < parent.size(); ++i)
     parent[i] = i;
@@ -103,17 +103,17 @@ int run_demo(const demo_options& o) {
 
   std::vector<node_report> nodes(o.nodes);
   for (size_t i = 0; i < o.nodes; ++i) {
-    auto rt = runtime::start(sys, crypto::signing_key::generate(),
-                             runtime_options::loopback(net.bootstrap()));
+    auto rt = runtime::start(sys, node_key::generate(),
+                             options::loopback(net.bootstrap()));
     if (!rt) {
       fmt::print(stderr, "dtt demo: node {} failed to start: {}\n", i + 1, rt.err().message());
       return 1;
     }
     nodes[i].rt = std::move(*rt);
-    nodes[i].t = std::make_unique<topic>(nodes[i].rt->node().join_no_wait(
-      o.topic, byte_view::of(o.secret), tracker_cfg));
+    nodes[i].t = std::make_unique<topic>(nodes[i].rt->join_no_wait(
+      o.topic, o.secret, tracker_cfg));
     fmt::print("[{:6.2f}s] node {} started, id {}…, looking for peers\n", seconds_since(t0),
-               i + 1, to_hex(byte_view(nodes[i].rt->node().id()).sub(0, 6)));
+               i + 1, to_hex(byte_view(nodes[i].rt->id()).sub(0, 6)));
   }
 
   // Wait for every node's first neighbour, reporting as they come.
@@ -160,7 +160,7 @@ int run_demo(const demo_options& o) {
   while (!all_received() && clock_type::now() < deadline) {
     for (auto& n : nodes) {
       auto ev = n.t->next(std::chrono::milliseconds(20));
-      if (ev && ev->k == gossip::event::kind::received)
+      if (ev && ev->k == event::kind::received)
         n.received.insert(std::string(ev->content.begin(), ev->content.end()));
     }
   }
@@ -176,7 +176,7 @@ int run_demo(const demo_options& o) {
     n.neighbors = nb ? nb->size() : 0;
     ok = ok && n.first_neighbor_s && n.received.size() == o.nodes - 1;
     fmt::print("{:<6} {:<14} {:>22} {:>11} {:>7}/{}\n", i + 1,
-               to_hex(byte_view(n.rt->node().id()).sub(0, 6)),
+               to_hex(byte_view(n.rt->id()).sub(0, 6)),
                n.first_neighbor_s ? fmt::format("{:.2f} s", *n.first_neighbor_s) : "never",
                n.neighbors, n.received.size(), o.nodes - 1);
   }

@@ -4,10 +4,8 @@
 //
 // Exit codes: 0 clean stop, 1 the node could not start (e.g. a port in use), 2 configuration
 // (bad file or flag, bad key file, no bootstrap node answering).
-#include "actors/endpoint_record.hpp"
-#include "actors/key_file.hpp"
 #include "actors/log.hpp"
-#include "actors/runtime.hpp"
+#include "dtt/all.hpp"
 #include "app/dttd/daemon_stats.hpp"
 #include "config/daemon_options.hpp"
 #include "crypto/text.hpp"
@@ -46,21 +44,15 @@ int fail(const std::string& line, int code = 2) {
   return code;
 }
 
-std::string kind_name(gossip::event::kind k) {
-  switch (k) {
-    case gossip::event::kind::neighbor_up: return "neighbor_up";
-    case gossip::event::kind::neighbor_down: return "neighbor_down";
-    case gossip::event::kind::received: return "received";
-    case gossip::event::kind::lagged: return "lagged";
-  }
-  return "unknown";
-}
-
 /// The JSON line of one event: `content` when the bytes are UTF-8, `content_b64` otherwise
 /// (nlohmann::json throws on invalid UTF-8 when dumping; a peer decides the bytes).
-std::string event_line(const gossip::event& ev, daemon_stats& stats) {
-  nlohmann::json j{{"event", kind_name(ev.k)}, {"peer", to_hex(ev.peer)}};
-  if (ev.k == gossip::event::kind::received) {
+std::string event_line(const event& ev, daemon_stats& stats) {
+  nlohmann::json j{{"event", to_string(ev.k)}};
+  if (ev.k == event::kind::lagged)
+    j["dropped"] = ev.lagged; // events lost because stdout was read too slowly
+  else
+    j["peer"] = to_hex(ev.peer);
+  if (ev.k == event::kind::received) {
     byte_view content(ev.content.data(), ev.content.size());
     if (is_utf8(content)) {
       j["content"] = std::string(ev.content.begin(), ev.content.end());
@@ -129,21 +121,18 @@ result<std::string> read_config_file(const command_line& c) {
 /// Polls the DHT actor's counters until a node answered (true) or `timeout` passed (false).
 class bootstrap_watch {
 public:
-  bootstrap_watch(caf::actor_system& sys, dht_actor dht, duration timeout)
-    : self_(sys), dht_(std::move(dht)), timeout_(timeout), start_(clock_type::now()) {}
+  bootstrap_watch(runtime& rt, duration timeout)
+    : rt_(&rt), timeout_(timeout), start_(clock_type::now()) {}
 
   /// Checks at most every 250 ms; answered() is true once any node has answered.
   void poll() {
     if (answered_ || timeout_.count() == 0 || clock_type::now() < next_)
       return;
     next_ = clock_type::now() + std::chrono::milliseconds(250);
-    self_->request(dht_, std::chrono::seconds(1), dht_stats_atom::value)
-      .receive(
-        [&](const std::map<std::string, uint64_t>& s) {
-          auto it = s.find("responses_in");
-          answered_ = it != s.end() && it->second > 0;
-        },
-        [&](caf::error&) {});
+    if (auto s = rt_->dht_stats()) {
+      auto it = s->find("responses_in");
+      answered_ = it != s->end() && it->second > 0;
+    }
     if (answered_)
       dlog.info("DHT: a bootstrap node answered after {} ms",
                 std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
@@ -154,8 +143,7 @@ public:
   bool expired() const noexcept { return !answered() && clock_type::now() - start_ >= timeout_; }
 
 private:
-  caf::scoped_actor self_;
-  dht_actor dht_;
+  runtime* rt_;
   duration timeout_;
   clock_type::time_point start_;
   clock_type::time_point next_{};
@@ -207,7 +195,7 @@ int run(int argc, char** argv) {
   for (auto& b : set.dht_bootstrap) // flags are not in the file the validator read
     if (auto what = check_host_port(b); !what.empty())
       return fail("dttd.dht.bootstrap: \"" + b + "\" " + what);
-  auto key = load_or_create_key_file(set.key_file);
+  auto key = node_key::load_or_create(set.key_file);
   if (!key)
     return fail(key.err().what);
   auto tracker_cfg = load_config(cfg);
@@ -215,50 +203,47 @@ int run(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   caf::actor_system sys{cfg};
-  runtime_options ro;
-  ro.dht.bind_address = set.dht_bind;
+  options ro;
+  ro.dht.bind = set.dht_bind;
   ro.dht.port = set.dht_port;
-  if (!set.dht_bootstrap.empty())
-    ro.dht.bootstrap = set.dht_bootstrap;
-  ro.dht.read_only = !set.dht_server;
+  ro.dht.bootstrap = set.dht_bootstrap;
+  ro.dht.server = set.dht_server;
   ro.state_dir = set.state_dir;
-  ro.gossip.transport.bind = {set.gossip_bind, set.gossip_port};
+  ro.gossip.bind = set.gossip_bind;
+  ro.gossip.port = set.gossip_port;
   if (!set.advertise.empty()) {
-    std::string addrs_text; // the endpoint record's own syntax and checks
+    std::string addrs_text;
     for (auto& a : set.advertise)
       addrs_text += (addrs_text.empty() ? "" : " ") + a;
-    auto addrs = decode_endpoint_record(byte_view::of(addrs_text));
+    auto addrs = parse_addresses(addrs_text);
     if (!addrs)
       return fail("dttd.gossip.advertise: " + addrs.err().message());
-    ro.advertise = std::move(*addrs);
+    ro.gossip.advertise = std::move(*addrs);
   }
+  auto bootstrap = ro.dht.bootstrap.empty() ? mainline_routers() : ro.dht.bootstrap;
   if (set.dht_bootstrap.empty())
     dlog.warn("no [dttd.dht] bootstrap configured: joining the public mainline DHT through {}",
-              joined(ro.dht.bootstrap));
+              joined(bootstrap));
   dlog.info("DHT on {}:{} ({}), bootstrapping from {} address(es); gossip on {}:{}",
-            ro.dht.bind_address, ro.dht.port, ro.dht.read_only ? "client" : "server",
-            ro.dht.bootstrap.size(), set.gossip_bind, set.gossip_port);
+            ro.dht.bind, ro.dht.port, ro.dht.server ? "server" : "client", bootstrap.size(),
+            set.gossip_bind, set.gossip_port);
   auto rt = runtime::start(sys, *key, ro);
   if (!rt)
     return fail(rt.err().message(), 1);
-  auto& node = (*rt)->node();
-  std::cout << nlohmann::json{{"event", "started"}, {"id", to_hex(node.id())}}.dump() << std::endl;
-  auto t = std::make_unique<topic>(node.join_no_wait(set.topic, byte_view::of(set.secret),
-                                                     tracker_cfg));
+  std::cout << nlohmann::json{{"event", "started"}, {"id", to_hex((*rt)->id())}}.dump()
+            << std::endl;
+  auto t = std::make_unique<topic>((*rt)->join_no_wait(set.topic, set.secret, tracker_cfg));
   daemon_stats stats;
   std::atomic<bool> input_done{false};
   std::thread input([&] {
     std::string line;
     while (!stop_requested && std::getline(std::cin, line)) {
       try {
-        // Back-pressure (errc::busy): wait for the links to drain instead of dropping the
-        // line; reading stdin pauses meanwhile.
-        auto st = t->broadcast(bytes(line.begin(), line.end()));
-        for (int ms = 1; !st && st.err().code == errc::busy && !stop_requested;
-             ms = std::min(ms * 2, 200)) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-          st = t->broadcast(bytes(line.begin(), line.end()));
-        }
+        // Back-pressure: the broadcast waits for room (a second at a time, so that a stop
+        // request is seen) instead of dropping the line; reading stdin pauses meanwhile.
+        auto st = t->broadcast(bytes(line.begin(), line.end()), std::chrono::seconds(1));
+        while (!st && st.err().code == errc::busy && !stop_requested)
+          st = t->broadcast(bytes(line.begin(), line.end()), std::chrono::seconds(1));
         if (!st) {
           ++stats.broadcast_failures;
           log::warn_limited("dttd.broadcast", "broadcast failed: {}", st.err().message());
@@ -270,7 +255,7 @@ int run(int argc, char** argv) {
     }
     input_done = true;
   });
-  bootstrap_watch watch(sys, (*rt)->dht(), set.bootstrap_timeout);
+  bootstrap_watch watch(**rt, set.bootstrap_timeout);
   int code = 0;
   while (!stop_requested && !(set.exit_on_eof && input_done)) {
     log::flush_suppressed();
@@ -278,7 +263,7 @@ int run(int argc, char** argv) {
     if (watch.expired()) {
       code = fail(fmt::format("no DHT bootstrap node answered within {} ms ({}); check [dttd.dht] "
                               "bootstrap and the network",
-                              set.bootstrap_timeout.count(), joined(ro.dht.bootstrap)));
+                              set.bootstrap_timeout.count(), joined(bootstrap)));
       break;
     }
     try {

@@ -69,7 +69,7 @@ struct flood_fixture {
   std::unique_ptr<runtime> start(int n, const std::string& state_dir) {
     auto ro = runtime_options::loopback(net.bootstrap());
     ro.state_dir = state_dir;
-    auto rt = runtime::start(*sys, key(n), ro);
+    auto rt = start_runtime(*sys, key(n), ro);
     REQUIRE_MESSAGE(rt, (rt ? "" : rt.err().message()));
     return std::move(*rt);
   }
@@ -84,7 +84,7 @@ struct flood_fixture {
   std::map<std::string, uint64_t> stats(const topic& t) {
     caf::scoped_actor self{*sys};
     std::map<std::string, uint64_t> out;
-    self->request(t.handle(), 5s, stats_atom::value)
+    self->request(caf::actor_cast<caf::actor>(t.handle()), 5s, stats_atom::value)
       .receive([&](std::map<std::string, uint64_t>& m) { out = std::move(m); },
                [&](caf::error&) {});
     return out;
@@ -134,7 +134,7 @@ struct flood_fixture {
     auto rt = start(n, state_dir);
     auto t0 = steady::now();
     auto t = std::make_unique<topic>(
-      rt->node().join_no_wait(topic_name, byte_view::of(secret), tracker_config(false)));
+      rt->internal().node->join_no_wait(topic_name, byte_view::of(secret), tracker_config(false)));
     std::optional<double> took;
     if (t->joined(cap))
       took = seconds_since(t0);
@@ -152,11 +152,11 @@ TEST_CASE_FIXTURE(flood_fixture, "with the slot flooded, a restarted node rejoin
   auto a = start(1, dir + "/a");
   auto b = start(2, dir + "/b");
   {
-    auto ta = a->node().join_no_wait(topic_name, byte_view::of(secret), tracker_config(false));
+    auto ta = a->internal().node->join_no_wait(topic_name, byte_view::of(secret), tracker_config(false));
     {
-      auto tb = b->node().join(topic_name, byte_view::of(secret), tracker_config(false));
+      auto tb = b->internal().node->join(topic_name, byte_view::of(secret), tracker_config(false));
       REQUIRE_MESSAGE(tb, (tb ? "" : tb.err().message()));
-      REQUIRE(cache_lists(dir + "/b", a->node().id(), 20s));
+      REQUIRE(cache_lists(dir + "/b", a->internal().node->id(), 20s));
     }
     b.reset(); // B stops; A stays in the topic
 
@@ -181,9 +181,9 @@ TEST_CASE_FIXTURE(flood_fixture, "measure: with the slot flooded, a restarted no
   auto a = start(1, "");
   auto b = start(2, "");
   {
-    auto ta = a->node().join_no_wait(topic_name, byte_view::of(secret), tracker_config(false));
+    auto ta = a->internal().node->join_no_wait(topic_name, byte_view::of(secret), tracker_config(false));
     {
-      auto tb = b->node().join(topic_name, byte_view::of(secret), tracker_config(false));
+      auto tb = b->internal().node->join(topic_name, byte_view::of(secret), tracker_config(false));
       REQUIRE(tb);
     }
     b.reset();
@@ -204,13 +204,13 @@ TEST_CASE_FIXTURE(flood_fixture, "measure: with the slot flooded, a restarted no
 TEST_CASE_FIXTURE(flood_fixture, "in hardened mode a new node joins as fast with the slot flooded as without") {
   auto a = start(1, "");
   auto ta = std::make_unique<topic>(
-    a->node().join_no_wait(topic_name, byte_view::of(secret), tracker_config(true)));
+    a->internal().node->join_no_wait(topic_name, byte_view::of(secret), tracker_config(true)));
   // A new node (fresh key, no cache) joins; returns the seconds it took.
   auto join_new = [&](int n, bool flooded) {
     auto rt = start(n, "");
     auto t0 = steady::now();
     auto t = std::make_unique<topic>(
-      rt->node().join_no_wait(topic_name, byte_view::of(secret), tracker_config(true)));
+      rt->internal().node->join_no_wait(topic_name, byte_view::of(secret), tracker_config(true)));
     std::optional<double> took;
     if (t->joined(30s))
       took = seconds_since(t0);

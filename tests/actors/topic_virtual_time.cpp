@@ -60,10 +60,13 @@ struct fixture : test::virtual_time_system {
     ctx.clock = &clock;
     ctx.gossip = g;
     ctx.seed = static_cast<uint64_t>(n);
-    auto t = sys->spawn(topic_actor, ctx, dht);
+    ctx.sink = sinks[n] = std::make_shared<event_sink>(c.event_buffer);
+    auto t = sys->spawn(topic_actor_fun, ctx, dht);
     sched->run();
     return t;
   }
+
+  std::map<int, std::shared_ptr<event_sink>> sinks; ///< each topic's application buffer
 
   // Advances virtual time (and the wall clock with it) in 50 ms steps.
   void run_for(caf::timespan d) { virtual_time_system::run_for(d, std::chrono::milliseconds(50)); }
@@ -168,15 +171,14 @@ TEST_CASE_FIXTURE(fixture, "events that arrive while bootstrapping wait for the 
   run_for(std::chrono::milliseconds(200));
   // b's application has read nothing so far: its first events are still there, in order.
   std::vector<gossip::event> got;
-  auto reader = sys->spawn([&got](caf::event_based_actor* s, caf::actor b) {
-    for (int i = 0; i < 2; ++i)
-      s->request(b, std::chrono::seconds(2), next_event_atom::value, caf::timespan{std::chrono::seconds(1)})
-        .then([&got](const gossip::event& ev) { got.push_back(ev); });
-  }, b);
-  run_for(std::chrono::milliseconds(200));
-  REQUIRE(got.size() == 2);
+  for (int i = 0; i < 2; ++i) {
+    auto ev = sinks[2]->next(std::chrono::milliseconds(1));
+    REQUIRE(ev);
+    got.push_back(*ev);
+  }
   CHECK(got[0].k == gossip::event::kind::neighbor_up);
   CHECK(got[1].k == gossip::event::kind::received);
   CHECK(got[1].content == bytes{1, 2, 3});
-  (void) reader;
+  CHECK_FALSE(sinks[2]->next(std::chrono::milliseconds(1))); // nothing else arrived
+  (void)b;
 }

@@ -25,7 +25,7 @@ constexpr int64_t start_minute = test::virtual_time_system::wall_start / 60;
 // What the stand-ins were asked, and when (virtual time since the fixture started).
 struct script {
   caf::timespan now{0};
-  // Receiver side.
+  // Receiver and gossip side: the view a tick reads.
   std::vector<gossip::endpoint_id> neighbors;
   std::vector<bytes32> hashes;
   // Record publisher side.
@@ -44,13 +44,8 @@ receiver_actor spawn_receiver(caf::actor_system& sys, std::shared_ptr<script> s)
     return {
       [](gossip_event_atom, const gossip::topic_id&, const gossip::event&) {},
       [s](neighbors_atom) { return s->neighbors; },
-      [s](hashes_atom) { return s->hashes; },
       [s](await_joined_atom) { return !s->neighbors.empty(); },
-      [](next_event_atom, caf::timespan) -> caf::result<gossip::event> {
-        return caf::make_error(errc::timeout, "no events in this test");
-      },
       [](watch_atom, const caf::actor&) {},
-      [](wake_atom, uint64_t) {},
     };
   }, s);
 }
@@ -84,13 +79,26 @@ gossip_actor spawn_gossip(caf::actor_system& sys, std::shared_ptr<script> s) {
       [s](subscribe_atom, const gossip::topic_id&, const bytes32&, const gossip_subscriber&) {
         return s->neighbors;
       },
+      [s](subscribe_atom, const gossip::topic_id&, const bytes32&,
+          const std::shared_ptr<event_sink>&) { return s->neighbors; },
+      [s](subscribe_neighbors_atom, const gossip::topic_id&, const bytes32&,
+          const gossip_subscriber&) { return s->neighbors; },
       [](unsubscribe_atom, const gossip::topic_id&, const gossip_subscriber&) {},
+      [](unsubscribe_atom, const gossip::topic_id&, const std::shared_ptr<event_sink>&) {},
+      // The neighbours and message hashes a tick reads (the scripted view).
+      [s](snapshot_atom, const gossip::topic_id&) {
+        return caf::make_result(s->neighbors, s->hashes);
+      },
       [s](join_peers_atom, const gossip::topic_id&, std::vector<gossip::endpoint_id> ids) {
         s->joins.emplace_back(s->now, std::move(ids));
         return true;
       },
       [](broadcast_atom, const gossip::topic_id&, const bytes&) { return true; },
       [](broadcast_neighbors_atom, const gossip::topic_id&, const bytes&) { return true; },
+      [](broadcast_atom, const gossip::topic_id&, const bytes&, caf::timespan) { return true; },
+      [](broadcast_neighbors_atom, const gossip::topic_id&, const bytes&, caf::timespan) {
+        return true;
+      },
       [s](neighbors_atom, const gossip::topic_id&) { return s->neighbors; },
       [](add_addresses_atom, const gossip::endpoint_id&, std::vector<gossip::socket_address>) {},
       [](local_addresses_atom) { return std::vector<gossip::socket_address>{}; },

@@ -85,12 +85,12 @@ TEST_CASE("dttd survives every byte value and invalid UTF-8 and prints each mess
   cfg.set("scheduler.max-threads", 2);
   register_types(cfg);
   caf::actor_system sys{cfg};
-  auto rt = runtime::start(sys, crypto::signing_key::generate(),
+  auto rt = start_runtime(sys, crypto::signing_key::generate(),
                            runtime_options::loopback(net.bootstrap()));
   REQUIRE(rt);
   config tc;
   tc.join_timeout = 45s;
-  auto t = std::make_unique<topic>((*rt)->node().join_no_wait("hostile-bytes",
+  auto t = std::make_unique<topic>((*rt)->internal().node->join_no_wait("hostile-bytes",
                                                                byte_view::of("s3cret"), tc));
   REQUIRE(t->joined(45s));
   // dttd sees the link too before anything is sent (gossip keeps no history).

@@ -1,5 +1,8 @@
 #include "support/fakes.hpp"
 
+#include "crypto/hash.hpp"
+#include "crypto/record.hpp"
+#include "gossip/wire.hpp"
 #include "messages/errors.hpp"
 
 #include <caf/send.hpp>
@@ -9,16 +12,96 @@ namespace dtt::test {
 
 namespace {
 
-void emit(fake_gossip_net::member& m, const gossip::topic_id& topic, const gossip::event& ev) {
-  for (auto& s : m.subscribers)
-    caf::anon_send(s, gossip_event_atom::value, topic, ev);
-}
-
 gossip::event up_down(bool up, const gossip::endpoint_id& peer) {
   gossip::event ev;
   ev.k = up ? gossip::event::kind::neighbor_up : gossip::event::kind::neighbor_down;
   ev.peer = peer;
   return ev;
+}
+
+void emit(fake_gossip_net::member& m, const gossip::topic_id& topic, const gossip::event& ev) {
+  if (ev.k == gossip::event::kind::received) { // what the real actor keeps for snapshots
+    m.recent.push_back(ev.content);
+    if (m.recent.size() > crypto::max_message_hashes)
+      m.recent.erase(m.recent.begin());
+  }
+  for (auto& s : m.subscribers) {
+    if (!s.messages && ev.k != gossip::event::kind::neighbor_up
+        && ev.k != gossip::event::kind::neighbor_down)
+      continue;
+    if (s.sink)
+      s.sink->push(ev);
+    else
+      caf::anon_send(s.actor, gossip_event_atom::value, topic, ev);
+  }
+}
+
+// Subscribes, telling the new subscriber about the current neighbours as the real actor does
+// (neighbor_up events for a late subscriber).
+std::vector<gossip::endpoint_id> subscribe(fake_gossip_net& net, const gossip::topic_id& topic,
+                                           const gossip::endpoint_id& self_id,
+                                           fake_gossip_net::subscriber sub) {
+  std::lock_guard<std::recursive_mutex> guard{net.mtx};
+  auto& me = net.members[{topic, self_id}];
+  me.subscribers.push_back(sub);
+  fake_gossip_net::member one;
+  one.subscribers.push_back(sub);
+  for (auto& n : me.neighbors)
+    emit(one, topic, up_down(true, n));
+  return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
+}
+
+// Removes the subscribers `match` selects; the member leaves the topic with its last one.
+template <class Match>
+void unsubscribe(fake_gossip_net& net, const gossip::topic_id& topic,
+                 const gossip::endpoint_id& self_id, Match match) {
+  std::lock_guard<std::recursive_mutex> guard{net.mtx};
+  auto& subs = net.members[{topic, self_id}].subscribers;
+  subs.erase(std::remove_if(subs.begin(), subs.end(), match), subs.end());
+  if (subs.empty())
+    net.isolate(topic, self_id);
+}
+
+
+// The fake's broadcast: the real actor's size limit (max message size minus the Gossip
+// envelope), then breadth-first delivery (swarm) or to direct neighbours only.
+caf::result<bool> fake_broadcast(fake_gossip_net& net, const gossip::topic_id& topic,
+                                 const gossip::endpoint_id& self_id, const bytes& content,
+                                 bool neighbors_only) {
+  std::lock_guard<std::recursive_mutex> guard{net.mtx};
+  if (content.size() > gossip::default_max_message_size - gossip::gossip_overhead)
+    return caf::make_error(errc::too_large, "broadcast over the max message size");
+  if (neighbors_only) {
+    auto& me = net.members[{topic, self_id}];
+    gossip::event ev;
+    ev.k = gossip::event::kind::received;
+    ev.peer = self_id;
+    ev.content = content;
+    ev.scope.k = gossip::delivery_scope::kind::neighbors;
+    for (auto& n : me.neighbors)
+      emit(net.members[{topic, n}], topic, ev);
+    return true;
+  }
+  // Like PlumTree: every member connected to us hears it once, from the neighbour that passed
+  // it on (breadth first).
+  std::set<gossip::endpoint_id> seen{self_id};
+  std::vector<gossip::endpoint_id> frontier{self_id};
+  while (!frontier.empty()) {
+    std::vector<gossip::endpoint_id> next;
+    for (auto& from : frontier)
+      for (auto& n : net.members[{topic, from}].neighbors) {
+        if (!seen.insert(n).second)
+          continue;
+        gossip::event ev;
+        ev.k = gossip::event::kind::received;
+        ev.peer = from;
+        ev.content = content;
+        emit(net.members[{topic, n}], topic, ev);
+        next.push_back(n);
+      }
+    frontier = std::move(next);
+  }
+  return true;
 }
 
 } // namespace
@@ -72,20 +155,32 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
                       gossip::endpoint_id self_id) -> gossip_actor::behavior_type {
     return {
       [=](subscribe_atom, const gossip::topic_id& topic, const bytes32&, gossip_subscriber s) {
-        std::lock_guard<std::recursive_mutex> guard{net->mtx};
-        auto& me = net->members[{topic, self_id}];
-        me.subscribers.push_back(s);
-        for (auto& n : me.neighbors)
-          caf::anon_send(s, gossip_event_atom::value, topic, up_down(true, n));
-        return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
+        return subscribe(*net, topic, self_id, {s, nullptr, true});
+      },
+      [=](subscribe_atom, const gossip::topic_id& topic, const bytes32&,
+          std::shared_ptr<event_sink> sink) {
+        return subscribe(*net, topic, self_id, {gossip_subscriber{}, sink, true});
+      },
+      [=](subscribe_neighbors_atom, const gossip::topic_id& topic, const bytes32&,
+          gossip_subscriber s) {
+        return subscribe(*net, topic, self_id, {s, nullptr, false});
       },
       [=](unsubscribe_atom, const gossip::topic_id& topic, gossip_subscriber s) {
+        unsubscribe(*net, topic, self_id,
+                    [&](const fake_gossip_net::subscriber& x) { return x.actor == s; });
+      },
+      [=](unsubscribe_atom, const gossip::topic_id& topic, std::shared_ptr<event_sink> sink) {
+        unsubscribe(*net, topic, self_id,
+                    [&](const fake_gossip_net::subscriber& x) { return x.sink == sink; });
+      },
+      [=](snapshot_atom, const gossip::topic_id& topic) {
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
         auto& me = net->members[{topic, self_id}];
-        auto& subs = me.subscribers;
-        subs.erase(std::remove(subs.begin(), subs.end(), s), subs.end());
-        if (subs.empty())
-          net->isolate(topic, self_id);
+        std::vector<bytes32> hashes;
+        for (auto& c : me.recent)
+          hashes.push_back(crypto::sha512_32({c}));
+        return caf::make_result(
+          std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end()), hashes);
       },
       [=](join_peers_atom, const gossip::topic_id& topic, std::vector<gossip::endpoint_id> ids) {
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
@@ -103,42 +198,18 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         }
         return true;
       },
-      [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content) -> caf::result<bool> {
-        std::lock_guard<std::recursive_mutex> guard{net->mtx};
-        if (content.size() > gossip::default_max_message_size)
-          return caf::make_error(errc::too_large, "broadcast over the max message size");
-        // Like PlumTree: every member connected to us hears it once, from the neighbour that
-        // passed it on (breadth first).
-        std::set<gossip::endpoint_id> seen{self_id};
-        std::vector<gossip::endpoint_id> frontier{self_id};
-        while (!frontier.empty()) {
-          std::vector<gossip::endpoint_id> next;
-          for (auto& from : frontier)
-            for (auto& n : net->members[{topic, from}].neighbors) {
-              if (!seen.insert(n).second)
-                continue;
-              gossip::event ev;
-              ev.k = gossip::event::kind::received;
-              ev.peer = from;
-              ev.content = content;
-              emit(net->members[{topic, n}], topic, ev);
-              next.push_back(n);
-            }
-          frontier = std::move(next);
-        }
-        return true;
+      [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content) {
+        return fake_broadcast(*net, topic, self_id, content, false);
       },
       [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content) {
-        std::lock_guard<std::recursive_mutex> guard{net->mtx};
-        auto& me = net->members[{topic, self_id}];
-        gossip::event ev;
-        ev.k = gossip::event::kind::received;
-        ev.peer = self_id;
-        ev.content = content;
-        ev.scope.k = gossip::delivery_scope::kind::neighbors;
-        for (auto& n : me.neighbors)
-          emit(net->members[{topic, n}], topic, ev);
-        return true;
+        return fake_broadcast(*net, topic, self_id, content, true);
+      },
+      [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content, caf::timespan) {
+        return fake_broadcast(*net, topic, self_id, content, false);
+      },
+      [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content,
+          caf::timespan) {
+        return fake_broadcast(*net, topic, self_id, content, true);
       },
       [=](neighbors_atom, const gossip::topic_id& topic) {
         std::lock_guard<std::recursive_mutex> guard{net->mtx};

@@ -31,9 +31,16 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
 /// the topic, broadcasts reach every member connected to the sender, and broadcast_neighbors
 /// reaches direct neighbours.
 struct fake_gossip_net {
+  /// A subscriber: an actor (every event, or neighbour events only) or an event sink.
+  struct subscriber {
+    gossip_subscriber actor;
+    std::shared_ptr<event_sink> sink;
+    bool messages = true;
+  };
   struct member {
     std::set<gossip::endpoint_id> neighbors;
-    std::vector<gossip_subscriber> subscribers;
+    std::vector<subscriber> subscribers;
+    std::vector<bytes> recent; ///< the last received contents (at most 5), for snapshots
   };
   std::map<std::pair<gossip::topic_id, gossip::endpoint_id>, member> members;
   size_t joins = 0;

@@ -156,7 +156,7 @@ std::unique_ptr<library_node> library_node::start(caf::actor_system& sys,
   ro.dht.read_only = true;
   ro.dht.rate_limit_per_ip = 0; // every testnet node shares 127.0.0.1
   ro.gossip.transport.bind = {"127.0.0.1", 0};
-  auto rt = runtime::start(sys, crypto::signing_key::generate(), ro);
+  auto rt = start_runtime(sys, crypto::signing_key::generate(), ro);
   if (!rt) {
     if (why)
       *why = "library node: " + rt.err().message();
@@ -176,7 +176,7 @@ void library_node::join(const std::string& name, const std::string& secret, bool
   auto cfg = scenario_config();
   cfg.publisher.enabled = publish;
   cfg.bootstrap.publish_record_on_startup = publish;
-  t = std::make_unique<topic>(rt->node().join_no_wait(name, byte_view::of(secret), cfg));
+  t = std::make_unique<topic>(rt->internal().node->join_no_wait(name, byte_view::of(secret), cfg));
 }
 
 void library_node::drain(std::chrono::milliseconds wait) {
@@ -214,7 +214,7 @@ bool library_node::saw_neighbor(const gossip::endpoint_id& peer) const {
 }
 
 gossip::socket_address library_node::address() const {
-  auto a = ask<std::vector<gossip::socket_address>>(rt->node().system(), rt->gossip(), 5000ms,
+  auto a = ask<std::vector<gossip::socket_address>>(rt->internal().node->system(), rt->internal().gossip, 5000ms,
                                                     local_addresses_atom::value);
   if (!a || a->empty())
     return {};
@@ -519,7 +519,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
   gossip_subscriber recorder_actor;
   gossip::topic_id outsider_topic{};
   for (auto& [id, addr] : {std::pair{a_id, a_addr}, std::pair{b->id(), b->address()}})
-    caf::anon_send(o->rt->gossip(), add_addresses_atom::value, id,
+    caf::anon_send(o->rt->internal().gossip, add_addresses_atom::value, id,
                    std::vector<gossip::socket_address>{addr});
   if (s.outsider == outsider_kind::wrong_secret) {
     o->join(topic_name, "not-the-secret");
@@ -531,7 +531,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
     bytes32 guessed_key{};
     guessed_key.fill(0x42);
     recorder_actor = sys.spawn(recorder, store);
-    if (!ask<std::vector<gossip::endpoint_id>>(sys, o->rt->gossip(), 5000ms,
+    if (!ask<std::vector<gossip::endpoint_id>>(sys, o->rt->internal().gossip, 5000ms,
                                                subscribe_atom::value, outsider_topic,
                                                guessed_key, recorder_actor)) {
       r.error = "the outsider could not subscribe on its gossip actor";
@@ -539,7 +539,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
     }
   }
   auto outsider_join = [&] {
-    auto ok = ask<bool>(sys, o->rt->gossip(), 5000ms, join_peers_atom::value, outsider_topic,
+    auto ok = ask<bool>(sys, o->rt->internal().gossip, 5000ms, join_peers_atom::value, outsider_topic,
                         std::vector<gossip::endpoint_id>{a_id, b->id()});
     if (ok && *ok)
       r.outsider_attempted = true;
@@ -548,7 +548,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
     if (o->t)
       (void)o->t->broadcast(to_bytes(m));
     else
-      (void)ask<bool>(sys, o->rt->gossip(), 5000ms, broadcast_atom::value, outsider_topic,
+      (void)ask<bool>(sys, o->rt->internal().gossip, 5000ms, broadcast_atom::value, outsider_topic,
                       to_bytes(m));
   };
   outsider_join();
@@ -591,7 +591,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
         && std::equal(prefix.begin(), prefix.end(), e.content.begin()))
       ++r.outsider_received;
   }
-  auto nb = ask<std::vector<gossip::endpoint_id>>(sys, o->rt->gossip(), 5000ms,
+  auto nb = ask<std::vector<gossip::endpoint_id>>(sys, o->rt->internal().gossip, 5000ms,
                                                   neighbors_atom::value, outsider_topic);
   if (nb && !nb->empty())
     r.outsider_neighbor = true;
@@ -600,7 +600,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
     r.outsider_neighbor = true;
 
   if (recorder_actor) {
-    caf::anon_send(o->rt->gossip(), unsubscribe_atom::value, outsider_topic, recorder_actor);
+    caf::anon_send(o->rt->internal().gossip, unsubscribe_atom::value, outsider_topic, recorder_actor);
     caf::anon_send_exit(recorder_actor, caf::exit_reason::user_shutdown);
   }
   o.reset();

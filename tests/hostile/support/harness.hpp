@@ -53,7 +53,7 @@ struct library_node {
   bool saw_neighbor(const gossip::endpoint_id& peer) const;
   /// The gossip address (127.0.0.1:port).
   gossip::socket_address address() const;
-  const gossip::endpoint_id& id() const { return rt->node().id(); }
+  const gossip::endpoint_id& id() const { return rt->id(); }
 
   std::unique_ptr<runtime> rt;
   std::unique_ptr<topic> t;

@@ -1,0 +1,73 @@
+#pragma once
+
+// dtt's public value types: bytes, endpoint ids, transport addresses, and the events a topic
+// delivers to the application. No CAF here (include/dtt/actors.hpp has the actor interfaces).
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dtt {
+
+/// An owned byte buffer.
+using bytes = std::vector<uint8_t>;
+
+/// A fixed-size byte array (keys, hashes, ids).
+template <size_t N>
+using byte_array = std::array<uint8_t, N>;
+
+/// 32 bytes: topic hashes, Ed25519 public keys and seeds, X25519 keys.
+using bytes32 = byte_array<32>;
+
+/// A node's identity: its Ed25519 public key (also its id on the gossip transport).
+using endpoint_id = bytes32;
+
+/// How a message reached us (PROTOCOL.md §8.4).
+struct delivery_scope {
+  enum class kind : uint8_t { swarm, neighbors };
+  kind k = kind::swarm;
+  uint16_t round = 0; ///< hops so far, for swarm scope
+  /// True for messages from a direct neighbour's own broadcast (Neighbors, or Swarm round 0).
+  bool is_direct() const noexcept { return k == kind::neighbors || round == 0; }
+  friend bool operator==(const delivery_scope& a, const delivery_scope& b) {
+    return a.k == b.k && a.round == b.round;
+  }
+};
+
+/// An event of one topic, as delivered to applications (PROTOCOL.md §8.5).
+struct event {
+  enum class kind : uint8_t { neighbor_up, neighbor_down, received, lagged };
+  kind k = kind::received;
+  endpoint_id peer{};   ///< the neighbour (up/down), or the previous hop (received)
+  bytes content;        ///< received only: the message
+  delivery_scope scope; ///< received only
+  /// lagged only: how many events were dropped because the application read too slowly (the
+  /// topic keeps config::event_buffer events for it).
+  uint64_t lagged = 0;
+};
+
+/// A transport address: IPv4 or IPv6 literal and port.
+struct socket_address {
+  std::string ip;
+  uint16_t port = 0;
+  friend bool operator==(const socket_address& a, const socket_address& b) {
+    return a.ip == b.ip && a.port == b.port;
+  }
+  friend bool operator<(const socket_address& a, const socket_address& b) {
+    return a.ip < b.ip || (a.ip == b.ip && a.port < b.port);
+  }
+};
+
+/// A short printable name of an event kind ("received", "neighbor_up", ...).
+inline const char* to_string(event::kind k) noexcept {
+  switch (k) {
+    case event::kind::neighbor_up: return "neighbor_up";
+    case event::kind::neighbor_down: return "neighbor_down";
+    case event::kind::received: return "received";
+    case event::kind::lagged: return "lagged";
+  }
+  return "unknown";
+}
+
+} // namespace dtt

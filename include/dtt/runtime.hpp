@@ -1,0 +1,113 @@
+#pragma once
+
+#include "dtt/config.hpp"
+#include "dtt/errors.hpp"
+#include "dtt/events.hpp"
+#include "dtt/keys.hpp"
+#include "dtt/topic.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dtt {
+
+/// Everything a node needs to run: its DHT node, its gossip transport, what it publishes and
+/// where it keeps state. One struct for the library, dttd and the examples.
+struct options {
+  /// The mainline DHT node (BEP 5 + BEP 44).
+  struct dht_settings {
+    std::string bind = "0.0.0.0"; ///< numeric address of the UDP socket
+    uint16_t port = 0;            ///< 0: chosen by the OS
+    /// "host:port" bootstrap nodes; empty: mainline's public routers (PROTOCOL.md §4.2).
+    std::vector<std::string> bootstrap;
+    /// Answer queries and store items for others (BEP 43 server mode); false: client only,
+    /// distributed-topic-tracker's default (PROTOCOL.md §4.2).
+    bool server = false;
+    /// Load the routing table from this file at start, save it there at stop; empty: none.
+    std::string routing_table_file;
+    /// Per-request timeout (PROTOCOL.md §4.2: 2 s).
+    std::chrono::milliseconds request_timeout{2000};
+    /// Queries per second accepted from one IP in server mode (0: no limit, for testnets).
+    double rate_limit_per_ip = 20;
+    /// One routing-table entry per IP (libtorrent's dht_restrict_routing_ips); false: per
+    /// IP:port, for many nodes on one address (a loopback testnet).
+    bool one_entry_per_ip = true;
+    /// BEP 42 node-id checks: "off", "prefer" (default) or "enforce".
+    std::string node_id_check = "prefer";
+  } dht;
+  /// The gossip transport (TCP + TLS 1.3).
+  struct gossip_settings {
+    std::string bind = "127.0.0.1"; ///< numeric listen address ("0.0.0.0" for every interface)
+    uint16_t port = 0;              ///< 0: chosen by the OS
+    /// Addresses published in the endpoint record instead of the listening ones (a forwarded
+    /// port behind NAT, a public address the node cannot see).
+    std::vector<socket_address> advertise;
+    /// Largest frame (PROTOCOL.md §8.2: 4096); a broadcast may carry this minus 73 bytes.
+    uint32_t max_message_size = 4096;
+  } gossip;
+  /// Publish this node's endpoint record and resolve peers through the DHT (DESIGN.md).
+  bool use_endpoint_records = true;
+  /// Directory for the node's state (each topic's peer cache, so that a restarted node rejoins
+  /// its former peers without waiting for the DHT); empty: no state kept.
+  std::string state_dir;
+
+  /// A node of a loopback testnet (demo, tests, benchmarks): DHT client and gossip on
+  /// 127.0.0.1, ports chosen by the OS, bootstrapping from `bootstrap`, no per-IP limits.
+  static options loopback(std::vector<std::string> bootstrap);
+};
+
+/// The public mainline DHT's bootstrap routers (what an empty options::dht.bootstrap means).
+std::vector<std::string> mainline_routers();
+
+/// Parses transport addresses separated by spaces ("192.0.2.1:4433 [2001:db8::1]:4433"), the
+/// syntax of endpoint records: numeric IPv4 or bracketed IPv6 literals and ports 1..65535.
+result<std::vector<socket_address>> parse_addresses(std::string_view text);
+
+/// A running dtt node inside the application's caf::actor_system: one io thread carrying the
+/// DHT (UDP) and gossip (TCP + TLS) sockets, the DHT and gossip actors, and the topics joined.
+/// The actor system must be created with dtt's message types registered (dtt::system_config,
+/// or dtt::register_types on your own config: include/dtt/caf.hpp).
+class runtime {
+public:
+  /// Binds the sockets and starts everything; fails with the reason (errc::io_error for a port
+  /// in use, errc::invalid_argument for bad options).
+  static result<std::unique_ptr<runtime>> start(caf::actor_system& sys, const node_key& key,
+                                                options opts = {});
+  /// Stops every topic (their handles then return errc::closed), the node and the sockets.
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  /// Joins a topic and waits until it has a neighbour, at most cfg.join_timeout
+  /// (errc::timeout; the topic is then dropped). With join_timeout zero it waits forever.
+  result<topic> join(std::string_view topic_name, std::string_view secret, config cfg = {});
+  /// Joins a topic and returns at once; discovery runs in the background and events are kept
+  /// from now on.
+  topic join_no_wait(std::string_view topic_name, std::string_view secret, config cfg = {});
+
+  /// This node's endpoint id (its public key).
+  const endpoint_id& id() const noexcept;
+  /// Where the gossip transport accepts connections.
+  result<std::vector<socket_address>> local_addresses();
+  /// The DHT node's counters by name ("nodes", "responses", "timeouts", ...).
+  result<std::map<std::string, uint64_t>> dht_stats();
+
+  /// dtt's own internals (its actors), for dtt's tests and tools: not part of the API.
+  struct internals;
+  internals& internal() noexcept { return *impl_; }
+
+  /// Used by start().
+  explicit runtime(std::unique_ptr<internals> impl);
+
+private:
+  std::unique_ptr<internals> impl_;
+};
+
+} // namespace dtt
