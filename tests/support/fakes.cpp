@@ -5,6 +5,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <optional>
+
 namespace dtt::test {
 
 namespace {
@@ -19,6 +21,19 @@ gossip::event up_down(bool up, const gossip::endpoint_id& peer) {
   ev.k = up ? gossip::event::kind::neighbor_up : gossip::event::kind::neighbor_down;
   ev.peer = peer;
   return ev;
+}
+
+// The real gossip actor's refusals of a broadcast (gossip::protocol::do_broadcast): content
+// over the max content size, then a topic this node has not joined.
+std::optional<caf::error> check_broadcast(fake_gossip_net& net, const gossip::topic_id& topic,
+                                          const gossip::endpoint_id& self_id,
+                                          const bytes& content) {
+  if (content.size() > net.max_content_size())
+    return caf::make_error(errc::too_large, "gossip broadcast larger than the max message size");
+  auto me = net.members.find({topic, self_id});
+  if (me == net.members.end() || me->second.subscribers.empty())
+    return caf::make_error(errc::closed, "gossip topic not joined");
+  return std::nullopt;
 }
 
 } // namespace
@@ -105,8 +120,8 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
       },
       [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content) -> caf::result<bool> {
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
-        if (content.size() > gossip::default_max_message_size)
-          return caf::make_error(errc::too_large, "broadcast over the max message size");
+        if (auto refused = check_broadcast(*net, topic, self_id, content))
+          return std::move(*refused);
         // Like PlumTree: every member connected to us hears it once, from the neighbour that
         // passed it on (breadth first).
         std::set<gossip::endpoint_id> seen{self_id};
@@ -128,8 +143,11 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         }
         return true;
       },
-      [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content) {
+      [=](broadcast_neighbors_atom, const gossip::topic_id& topic,
+          const bytes& content) -> caf::result<bool> {
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
+        if (auto refused = check_broadcast(*net, topic, self_id, content))
+          return std::move(*refused);
         auto& me = net->members[{topic, self_id}];
         gossip::event ev;
         ev.k = gossip::event::kind::received;
@@ -145,7 +163,11 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         auto& me = net->members[{topic, self_id}];
         return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
       },
-      [](add_addresses_atom, const gossip::endpoint_id&, std::vector<gossip::socket_address>) {},
+      [=](add_addresses_atom, const gossip::endpoint_id& id,
+          std::vector<gossip::socket_address>& addrs) {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
+        net->addresses[self_id][id] = std::move(addrs);
+      },
       [](local_addresses_atom) { return std::vector<gossip::socket_address>{}; },
     };
   }, net, self_id);

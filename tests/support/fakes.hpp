@@ -2,6 +2,7 @@
 
 // In-memory stand-ins for the DHT and gossip actors, for deterministic actor tests under CAF's
 // test_coordinator. They implement the same typed interfaces as the real actors.
+#include "gossip/wire.hpp"
 #include "messages/dht.hpp"
 #include "messages/gossip.hpp"
 
@@ -29,14 +30,24 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
 
 /// A gossip network in which join_peers connects instantly to every id that has subscribed to
 /// the topic, broadcasts reach every member connected to the sender, and broadcast_neighbors
-/// reaches direct neighbours.
+/// reaches direct neighbours. Broadcasts obey the real gossip actor's limits: content over
+/// max_content_size() is refused with errc::too_large, and a topic without a subscriber with
+/// errc::closed (actors/gossip_actor.hpp, gossip::protocol::broadcast).
 struct fake_gossip_net {
   struct member {
     std::set<gossip::endpoint_id> neighbors;
     std::vector<gossip_subscriber> subscribers;
   };
   std::map<std::pair<gossip::topic_id, gossip::endpoint_id>, member> members;
+  /// The last add_addresses each node's gossip actor received, by node and then by peer.
+  std::map<gossip::endpoint_id, std::map<gossip::endpoint_id, std::vector<gossip::socket_address>>>
+    addresses;
   size_t joins = 0;
+  /// The message size limit of every node (the real actor's default, PROTOCOL.md §8.2).
+  size_t max_message_size = gossip::default_max_message_size;
+  /// Largest broadcast content accepted: what gossip::protocol::max_content_size() gives for
+  /// max_message_size (the message minus the Gossip envelope, gossip/wire.hpp).
+  size_t max_content_size() const { return max_message_size - gossip::gossip_overhead; }
   std::recursive_mutex mtx; ///< the fakes also run on the threaded scheduler
   /// Severs every link of `id` on `topic` (both sides see neighbor_down).
   void isolate(const gossip::topic_id& topic, const gossip::endpoint_id& id);
