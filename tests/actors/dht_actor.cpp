@@ -176,7 +176,7 @@ TEST_CASE("dht actor: immutable put and get") {
   net.stop();
 }
 
-TEST_CASE("dht actor: get_mutable replies when its timeout elapses; the actor stops cleanly") {
+TEST_CASE("dht actor: get_mutable replies when its timeout elapses, the actor stops cleanly") {
   io_thread t;
   config cfg;
   caf::actor_system sys{cfg};

@@ -292,7 +292,7 @@ TEST_CASE("read-only nodes answer nothing and stay out of routing tables (BEP 43
   CHECK(c.n->table().size() >= 8);
 }
 
-TEST_CASE("dead nodes time out; lookups and puts still finish and count no-responses") {
+TEST_CASE("dead nodes time out, lookups and puts still finish and count no-responses") {
   sim_net net;
   net.build(30);
   auto& w = client(net, 0);

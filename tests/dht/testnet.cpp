@@ -127,7 +127,7 @@ TEST_CASE("a udp_node saves its routing table and bootstraps from it after a res
   std::remove(file.c_str());
 }
 
-TEST_CASE("bootstrap names resolve asynchronously; bad names do not block the node") {
+TEST_CASE("bootstrap names resolve asynchronously, bad names do not block the node") {
   // Only local name resolution: "localhost" (the hosts file) and a service name that does not
   // exist (refused by the resolver before any host lookup). No DNS query leaves the machine.
   testnet_options o;
