@@ -60,15 +60,18 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
         ++store->gets;
         return store->items[crypto::bep44::mutable_target(key, salt)];
       },
-      [store](put_mutable_atom, const dht::mutable_item& item, int64_t) {
+      [store](put_mutable_atom, const dht::mutable_item& item,
+              int64_t) -> caf::result<dht::put_outcome> {
         std::lock_guard<std::mutex> guard{store->mtx};
         ++store->puts;
-        dht::put_outcome o;
-        if (store->fail_puts || !item.verify()) {
-          o.no_response = 8;
-          return o;
-        }
+        // As the real actor: an item that does not verify is refused before any traffic
+        // (too_large, bad_signature), and a put no node answered fails with unreachable.
+        if (auto v = item.verify(); !v)
+          return to_caf_error(v.err());
+        if (store->fail_puts)
+          return caf::make_error(errc::unreachable, "no DHT node answered the put");
         store->items[item.target()].push_back(item);
+        dht::put_outcome o;
         o.stored = 8;
         return o;
       },

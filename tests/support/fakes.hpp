@@ -16,12 +16,14 @@
 namespace dtt::test {
 
 /// A DHT in which every put is stored and every get returns all items for the target
-/// (the best case of PROTOCOL.md §4: no storage node overwrote another writer).
+/// (the best case of PROTOCOL.md §4: no storage node overwrote another writer). Puts obey the
+/// real DHT actor's rules: an item that does not verify is refused (errc::too_large,
+/// errc::bad_signature), and a put that no node answered fails with errc::unreachable.
 struct fake_dht_store {
   std::map<crypto::bep44::target, std::vector<dht::mutable_item>> items;
   size_t gets = 0;
   size_t puts = 0;
-  bool fail_puts = false; ///< answer every put with zero stored
+  bool fail_puts = false; ///< no node answers a put (errc::unreachable)
   std::mutex mtx;         ///< the fakes also run on the threaded scheduler
 };
 
