@@ -109,6 +109,8 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
         ++net->joins;
         auto& me = net->members[{topic, self_id}];
+        if (me.subscribers.empty())
+          return false; // as the real actor: subscribe first
         for (auto& id : ids) {
           auto i = net->members.find({topic, id});
           if (id == self_id || i == net->members.end() || i->second.subscribers.empty())

@@ -34,7 +34,8 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
 /// the topic, broadcasts reach every member connected to the sender, and broadcast_neighbors
 /// reaches direct neighbours. Broadcasts obey the real gossip actor's limits: content over
 /// max_content_size() is refused with errc::too_large, and a topic without a subscriber with
-/// errc::closed (actors/gossip_actor.hpp, gossip::protocol::broadcast).
+/// errc::closed (actors/gossip_actor.hpp, gossip::protocol::broadcast); join_peers on such a
+/// topic replies false.
 struct fake_gossip_net {
   struct member {
     std::set<gossip::endpoint_id> neighbors;
