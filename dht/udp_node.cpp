@@ -284,14 +284,10 @@ void udp_node::flush() {
 }
 
 request_id udp_node::track(request_id id, item_handler on_item, done_handler done) {
+  // Handlers are registered before completions can be flushed: node calls only queue them.
   handlers_[id] = handlers{std::move(on_item), std::move(done)};
   after_call();
   return id;
-}
-
-request_id udp_node::find_node(const node_id& target, done_handler done) {
-  // Register handlers before completions can be flushed: node calls only queue them.
-  return track(node_->find_node(target, clock::now()), {}, std::move(done));
 }
 
 request_id udp_node::get_mutable(const bytes32& key, bytes salt, item_handler on_item,

@@ -58,7 +58,6 @@ public:
   /// Adds bootstrap addresses ("host:port"); names resolve asynchronously.
   void bootstrap(const std::vector<std::string>& addresses);
 
-  request_id find_node(const node_id& target, done_handler done);
   request_id get_mutable(const bytes32& key, bytes salt, item_handler on_item, done_handler done,
                          size_t max_items = 0);
   request_id put_mutable(const mutable_item& item, std::optional<int64_t> cas,

@@ -89,6 +89,7 @@ TEST_CASE("dht actor: put_mutable then get_mutable from another actor") {
       .receive([&](const dht::put_outcome& o) { put_ok = o.ok() && o.stored >= 6; },
                [&](const caf::error& e) { FAIL_CHECK(sys.render(e)); });
     CHECK(put_ok);
+    CHECK(net.stats()["stored_items"] >= 6); // the storing nodes hold it
 
     std::vector<dht::mutable_item> got;
     self->request(*reader, 10s, get_mutable_atom::value, item.key, str_bytes("salt"),
@@ -175,7 +176,7 @@ TEST_CASE("dht actor: immutable put and get") {
   net.stop();
 }
 
-TEST_CASE("dht actor: get_mutable replies when its timeout elapses; the actor stops cleanly") {
+TEST_CASE("dht actor: get_mutable replies when its timeout elapses, the actor stops cleanly") {
   io_thread t;
   config cfg;
   caf::actor_system sys{cfg};
@@ -185,8 +186,9 @@ TEST_CASE("dht actor: get_mutable replies when its timeout elapses; the actor st
   dht_options o;
   o.bind_address = "127.0.0.1";
   o.bootstrap = {"127.0.0.1:" + std::to_string(hole.local_endpoint().port())};
-  o.request_timeout = 10s;
+  o.request_timeout = 1s; // longer than the get's 300 ms: the get cannot end by itself
   {
+    auto spawned = std::chrono::steady_clock::now();
     auto d = spawn_dht_actor(sys, t.io, o);
     REQUIRE(d);
     caf::scoped_actor self{sys};
@@ -202,12 +204,29 @@ TEST_CASE("dht actor: get_mutable replies when its timeout elapses; the actor st
     auto took = std::chrono::steady_clock::now() - start;
     CHECK(took >= 250ms);
     CHECK(took < 5s);
-    // A put that nobody answers: unreachable (after the 10 s request timeout would be too long
-    // for a unit test, so only check that the request is accepted and the actor stays
-    // responsive meanwhile).
+    // A put that nobody answers fails with errc::unreachable once the request times out, and
+    // the actor answers other requests meanwhile.
+    auto item = item_for(2, "salt", "nobody stores this");
+    start = std::chrono::steady_clock::now();
+    auto put = self->request(*d, 10s, put_mutable_atom::value, item, int64_t{-1});
+    std::map<std::string, uint64_t> stats;
     self->request(*d, 10s, dht_stats_atom::value)
-      .receive([&](std::map<std::string, uint64_t>& s) { CHECK(s["table_size"] == 0); },
+      .receive([&](std::map<std::string, uint64_t>& s) { stats = std::move(s); },
                [&](const caf::error& e) { FAIL_CHECK(sys.render(e)); });
+    CHECK(stats["table_size"] == 0);
+    CHECK(stats["actor_put_mutable"] == 1);
+    CHECK(stats["pending_requests"] == 1); // answered while the put waits
+    bool unreachable = false;
+    put.receive([&](const dht::put_outcome&) { FAIL_CHECK("a put nobody answered succeeded"); },
+                [&](const caf::error& e) {
+                  unreachable = e == caf::make_error(errc::unreachable);
+                });
+    CHECK(unreachable);
+    // Not before the bootstrap request to the only known address timed out (1 s after the
+    // spawn), and without waiting for anything else.
+    auto now = std::chrono::steady_clock::now();
+    CHECK(now - spawned >= 1s);
+    CHECK(now - start < 5s);
   }
   CHECK(actors_back_to(sys, baseline));
   hole.close(); // never had pending operations

@@ -88,8 +88,10 @@ TEST_CASE_FIXTURE(fixture, "directory: resolvable ids come back, unresolvable an
   publish(2, encode_endpoint_record({{"127.0.0.1", 4002}}));
   std::string junk = "not an endpoint record";
   publish(3, bytes(junk.begin(), junk.end()));
-  publish(5, encode_endpoint_record({{"127.0.0.1", 4005}}), 1);
-  publish(5, encode_endpoint_record({{"127.0.0.1", 5005}}), 7); // the highest seq wins
+  // Three records of node 5, the highest seq neither first nor last: that one wins.
+  publish(5, encode_endpoint_record({{"127.0.0.1", 4005}}), 3);
+  publish(5, encode_endpoint_record({{"127.0.0.1", 5005}}), 7);
+  publish(5, encode_endpoint_record({{"127.0.0.1", 6005}}), 1);
   auto d = spawn_directory(test::spawn_fake_dht(*sys, store));
   auto ids = std::vector<gossip::endpoint_id>{key(2).public_key_bytes(), key(3).public_key_bytes(),
                                               key(4).public_key_bytes(), key(5).public_key_bytes()};
@@ -97,6 +99,12 @@ TEST_CASE_FIXTURE(fixture, "directory: resolvable ids come back, unresolvable an
   REQUIRE(r);
   CHECK(*r == std::vector<gossip::endpoint_id>{key(2).public_key_bytes(),
                                                key(5).public_key_bytes()});
+  // The gossip actor was given the addresses of the resolved ids only, node 5's from seq 7.
+  using addresses = std::vector<gossip::socket_address>;
+  auto& told = net->addresses[key(1).public_key_bytes()];
+  CHECK(told.size() == 2);
+  CHECK(told[key(2).public_key_bytes()] == addresses{{"127.0.0.1", 4002}});
+  CHECK(told[key(5).public_key_bytes()] == addresses{{"127.0.0.1", 5005}});
   // The answers that came from the DHT are cached: a second resolve asks it only for the misses.
   auto gets = store->gets;
   r = resolve(d, ids, 5s);

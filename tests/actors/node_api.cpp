@@ -2,6 +2,7 @@
 // DHT and gossip. Wall-clock deadlines are short and generous.
 #include "actors/node.hpp"
 #include "actors/peer_cache.hpp"
+#include "gossip/wire.hpp"
 #include "messages/types.hpp"
 
 #include "support/fakes.hpp"
@@ -106,7 +107,19 @@ TEST_CASE_FIXTURE(system_fixture, "three nodes join, broadcast, and receive thro
   REQUIRE(nb);
   CHECK_FALSE(nb->empty());
 
-  auto too_big = ta.broadcast(bytes(gossip::default_max_message_size + 1, 0));
+  // The real gossip actor's bound (the fakes enforce it): the max message size (4096) minus
+  // the 73-byte Gossip envelope. The largest content goes through; one byte more is refused.
+  const size_t largest = gossip::default_max_message_size - gossip::gossip_overhead;
+  REQUIRE(net->max_content_size() == largest);
+  REQUIRE(ta.broadcast(bytes(largest, 'L')));
+  got = false;
+  for (int i = 0; i < 10 && !got; ++i) {
+    auto ev = tb.next(std::chrono::seconds(5));
+    REQUIRE(ev);
+    got = ev->k == gossip::event::kind::received && ev->content == bytes(largest, 'L');
+  }
+  CHECK(got);
+  auto too_big = ta.broadcast(bytes(largest + 1, 0));
   REQUIRE_FALSE(too_big);
   CHECK(too_big.err().code == errc::too_large);
 

@@ -53,7 +53,7 @@ TEST_CASE("a log line cannot be split or styled by the text it carries") {
   CHECK(line == "1970-01-01T00:00:00.000Z info dttd: a\\x0ab\\x1b[31m\\x7f\n");
 }
 
-TEST_CASE("level names parse exactly; anything else is refused") {
+TEST_CASE("level names parse exactly, anything else is refused") {
   CHECK(log::parse_level("debug") == log::level::debug);
   CHECK(log::parse_level("info") == log::level::info);
   CHECK(log::parse_level("warn") == log::level::warn);
@@ -63,7 +63,7 @@ TEST_CASE("level names parse exactly; anything else is refused") {
     CHECK_FALSE(log::parse_level(bad));
 }
 
-TEST_CASE("an invalid DTT_LOG is an error naming the value; unset means warn") {
+TEST_CASE("an invalid DTT_LOG is an error naming the value, unset means warn") {
   const char* old = std::getenv("DTT_LOG");
   std::string saved = old ? old : "";
   ::setenv("DTT_LOG", "verbose\n", 1);
@@ -162,7 +162,7 @@ TEST_CASE("warn_limited goes through the threshold, the budget and the one line 
   CHECK(log::suppressed_total() >= 8);
 }
 
-TEST_CASE("the threshold filters the plain calls; in(component) names the component") {
+TEST_CASE("the threshold filters the plain calls, in(component) names the component") {
   captured_log cap;
   log::set_threshold(log::level::info);
   log::debug("hidden");

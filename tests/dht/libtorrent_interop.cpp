@@ -21,11 +21,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string source_dir() {
-  std::string f = __FILE__;
-  auto slash = f.rfind('/');
-  return slash == std::string::npos ? std::string(".") : f.substr(0, slash);
-}
+// This file's folder, absolute: __FILE__ is relative to the build directory when ccache's
+// base_dir rewrites paths, and ctest runs the test from another directory.
+std::string source_dir() { return std::string(DTT_SOURCE_DIR) + "/tests/dht"; }
 
 bool skip_requested() {
   auto* s = std::getenv("DTT_SKIP_LIBTORRENT");

@@ -292,7 +292,7 @@ TEST_CASE("read-only nodes answer nothing and stay out of routing tables (BEP 43
   CHECK(c.n->table().size() >= 8);
 }
 
-TEST_CASE("dead nodes time out; lookups and puts still finish and count no-responses") {
+TEST_CASE("dead nodes time out, lookups and puts still finish and count no-responses") {
   sim_net net;
   net.build(30);
   auto& w = client(net, 0);
@@ -307,6 +307,27 @@ TEST_CASE("dead nodes time out; lookups and puts still finish and count no-respo
   CHECK(p.put.stored >= 4);
   CHECK(net.now - start < 20s);
   CHECK(w.n->stats()["timeouts"] >= 1);
+  CHECK(p.put.no_response == 0); // the dead nodes timed out in the lookup, before any put
+  // Two nodes answer the lookup but never the put: each counts as one no-response.
+  auto other = mutable_item::sign(key_from(5), {}, 1, str_bytes("w"));
+  std::set<endpoint> silent;
+  size_t puts_sent = 0;
+  net.filter = [&](sim_net::packet& pk) {
+    std::string s(pk.data.begin(), pk.data.end());
+    if (pk.from != w.ep || s.find("1:q3:put") == std::string::npos)
+      return true;
+    ++puts_sent;
+    if (silent.size() < 2)
+      silent.insert(pk.to);
+    return silent.count(pk.to) == 0;
+  };
+  auto& r = wait_done(net, w, w.n->put_mutable(other, std::nullopt, net.now));
+  net.filter = nullptr;
+  REQUIRE(silent.size() == 2);
+  CHECK(r.put.no_response == 2);
+  CHECK(r.put.stored + r.put.no_response == puts_sent); // every put sent is accounted for
+  CHECK(r.put.stored >= 4);
+  CHECK(r.put.ok());
   // Everyone dead: the lookup ends with nothing stored, after timeouts.
   for (auto& h : net.hosts)
     if (h.get() != &w)

@@ -36,7 +36,7 @@ TEST_CASE("XOR distance helpers") {
   }
 }
 
-TEST_CASE("the bucket holding our own id splits; far buckets stay at k") {
+TEST_CASE("the bucket holding our own id splits, far buckets stay at k") {
   test::seeded_random rng(7);
   node_id own = random_id(rng);
   routing_table t(own);
@@ -176,7 +176,7 @@ node_entry at(uint8_t first, uint8_t last, uint16_t port, uint8_t id_byte) {
 }
 } // namespace
 
-TEST_CASE("one entry per IP by default; per IP:port when configured") {
+TEST_CASE("one entry per IP by default, per IP:port when configured") {
   routing_table t(node_id{});
   CHECK(t.heard_from(at(0x80, 1, 100, 1), t0, true));
   // Another id at the same IP, another port: refused, in buckets and as a candidate.
@@ -219,7 +219,7 @@ TEST_CASE("a node that only queried us waits as a candidate until it answers") {
   CHECK(t.replacement_count() == 0);
 }
 
-TEST_CASE("a full bucket keeps its good nodes; newcomers wait; candidates never replace") {
+TEST_CASE("a full bucket keeps its good nodes, newcomers wait, candidates never replace") {
   routing_table t(node_id{});
   std::vector<node_entry> good;
   for (uint8_t i = 0; i < 8; ++i) {

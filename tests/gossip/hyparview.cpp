@@ -204,7 +204,7 @@ TEST_CASE_FIXTURE(fixture, "hyparview: Disconnect(alive) keeps the peer passive 
   CHECK(t[0].at == t0 + 500ms);
 }
 
-TEST_CASE_FIXTURE(fixture, "hyparview: Disconnect(alive=false) forgets the peer; refill is High when alone") {
+TEST_CASE_FIXTURE(fixture, "hyparview: Disconnect(alive=false) forgets the peer, refill is High when alone") {
   add_active(1);
   add_passive({30});
   fx.clear();

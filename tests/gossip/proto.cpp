@@ -85,7 +85,7 @@ struct net {
 
 } // namespace
 
-TEST_CASE("gossip proto: join makes both sides neighbours; a broadcast reaches the other") {
+TEST_CASE("gossip proto: join makes both sides neighbours, a broadcast reaches the other") {
   net n;
   n.add(1).join(topic_a, {}, n.now);
   n.add(2).join(topic_a, {id_of(1)}, n.now);

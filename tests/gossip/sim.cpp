@@ -86,7 +86,7 @@ TEST_CASE("gossip sim: the swarm heals after 30% and 50% of the nodes crash") {
   }
 }
 
-TEST_CASE("gossip sim: same seed, same run; another seed, another run") {
+TEST_CASE("gossip sim: the same seed gives the same run, another seed another run") {
   sim_config a;
   a.seed = 42;
   auto r1 = multiple_senders(50, 5, a);

@@ -8,6 +8,8 @@
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <optional>
+
 namespace dtt::test {
 
 namespace {
@@ -63,14 +65,27 @@ void unsubscribe(fake_gossip_net& net, const gossip::topic_id& topic,
 }
 
 
-// The fake's broadcast: the real actor's size limit (max message size minus the Gossip
-// envelope), then breadth-first delivery (swarm) or to direct neighbours only.
+// The real gossip actor's refusals of a broadcast (gossip::protocol::do_broadcast): content
+// over the max content size, then a topic this node has not joined.
+std::optional<caf::error> check_broadcast(fake_gossip_net& net, const gossip::topic_id& topic,
+                                          const gossip::endpoint_id& self_id,
+                                          const bytes& content) {
+  if (content.size() > net.max_content_size())
+    return caf::make_error(errc::too_large, "gossip broadcast larger than the max message size");
+  auto me = net.members.find({topic, self_id});
+  if (me == net.members.end() || me->second.subscribers.empty())
+    return caf::make_error(errc::closed, "gossip topic not joined");
+  return std::nullopt;
+}
+
+// The fake's broadcast: the real actor's refusals (check_broadcast), then breadth-first
+// delivery (swarm) or to direct neighbours only.
 caf::result<bool> fake_broadcast(fake_gossip_net& net, const gossip::topic_id& topic,
                                  const gossip::endpoint_id& self_id, const bytes& content,
                                  bool neighbors_only) {
   std::lock_guard<std::recursive_mutex> guard{net.mtx};
-  if (content.size() > gossip::default_max_message_size - gossip::gossip_overhead)
-    return caf::make_error(errc::too_large, "broadcast over the max message size");
+  if (auto refused = check_broadcast(net, topic, self_id, content))
+    return std::move(*refused);
   if (neighbors_only) {
     auto& me = net.members[{topic, self_id}];
     gossip::event ev;
@@ -128,15 +143,18 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
         ++store->gets;
         return store->items[crypto::bep44::mutable_target(key, salt)];
       },
-      [store](put_mutable_atom, const dht::mutable_item& item, int64_t) {
+      [store](put_mutable_atom, const dht::mutable_item& item,
+              int64_t) -> caf::result<dht::put_outcome> {
         std::lock_guard<std::mutex> guard{store->mtx};
         ++store->puts;
-        dht::put_outcome o;
-        if (store->fail_puts || !item.verify()) {
-          o.no_response = 8;
-          return o;
-        }
+        // As the real actor: an item that does not verify is refused before any traffic
+        // (too_large, bad_signature), and a put no node answered fails with unreachable.
+        if (auto v = item.verify(); !v)
+          return to_caf_error(v.err());
+        if (store->fail_puts)
+          return caf::make_error(errc::unreachable, "no DHT node answered the put");
         store->items[item.target()].push_back(item);
+        dht::put_outcome o;
         o.stored = 8;
         return o;
       },
@@ -186,6 +204,8 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         std::lock_guard<std::recursive_mutex> guard{net->mtx};
         ++net->joins;
         auto& me = net->members[{topic, self_id}];
+        if (me.subscribers.empty())
+          return false; // as the real actor: subscribe first
         for (auto& id : ids) {
           auto i = net->members.find({topic, id});
           if (id == self_id || i == net->members.end() || i->second.subscribers.empty())
@@ -216,7 +236,11 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         auto& me = net->members[{topic, self_id}];
         return std::vector<gossip::endpoint_id>(me.neighbors.begin(), me.neighbors.end());
       },
-      [](add_addresses_atom, const gossip::endpoint_id&, std::vector<gossip::socket_address>) {},
+      [=](add_addresses_atom, const gossip::endpoint_id& id,
+          std::vector<gossip::socket_address>& addrs) {
+        std::lock_guard<std::recursive_mutex> guard{net->mtx};
+        net->addresses[self_id][id] = std::move(addrs);
+      },
       [](local_addresses_atom) { return std::vector<gossip::socket_address>{}; },
     };
   }, net, self_id);
