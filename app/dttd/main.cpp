@@ -13,7 +13,9 @@
 #include "crypto/text.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -24,10 +26,16 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <mutex>
 #include <thread>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 
 namespace {
 
@@ -35,8 +43,70 @@ using namespace dtt;
 using clock_type = std::chrono::steady_clock;
 
 std::atomic<bool> stop_requested{false};
+/// Write end of the main thread's wake-up pipe (the signal handler, the input thread and the
+/// event pump write a byte to it; the main thread sleeps in poll() on the read end).
+int wake_fd = -1;
 
-void on_signal(int) { stop_requested = true; }
+void wake_main() noexcept {
+  char c = 0;
+  if (wake_fd >= 0)
+    (void)!::write(wake_fd, &c, 1); // non-blocking: a full pipe already wakes the reader
+}
+
+void on_signal(int) {
+  int saved = errno;
+  stop_requested = true;
+  wake_main();
+  errno = saved;
+}
+
+/// Events on their way from the topic to the main thread (bounded by event_pump).
+struct event_handoff {
+  std::mutex mtx;
+  std::deque<gossip::event> events;
+  bool paused = false; ///< the queue was full: the pump waits for a wake_atom
+  std::string failure; ///< why the pump stopped, if it did
+};
+
+/// Events queued for the main thread before the pump waits (the topic keeps buffering,
+/// [dtt] event-buffer, and reports `lagged` past it).
+constexpr size_t max_handoff_events = 256;
+
+/// Asks the topic for one event at a time without a timeout and hands each to the main thread:
+/// an idle node has no periodic request, timer or wake-up for its events (issue 12; polling
+/// with next(200ms) cost 5 requests and timers per second).
+void ask_next(caf::event_based_actor* self, caf::actor topic, std::shared_ptr<event_handoff> h) {
+  self->request(topic, caf::infinite, next_event_atom::value, caf::timespan::max())
+    .then(
+      [=](gossip::event& ev) {
+        bool more;
+        {
+          std::lock_guard<std::mutex> g(h->mtx);
+          h->events.push_back(std::move(ev));
+          more = h->events.size() < max_handoff_events;
+          h->paused = !more;
+        }
+        wake_main();
+        if (more)
+          ask_next(self, topic, h);
+      },
+      [=](caf::error& e) {
+        {
+          std::lock_guard<std::mutex> g(h->mtx);
+          h->failure = self->system().render(e);
+        }
+        wake_main();
+        self->quit(std::move(e));
+      });
+}
+
+caf::behavior event_pump(caf::event_based_actor* self, caf::actor topic,
+                         std::shared_ptr<event_handoff> h) {
+  ask_next(self, topic, h);
+  return {
+    [=](wake_atom) { ask_next(self, topic, h); }, // the main thread emptied a full queue
+  };
+}
 
 const auto dlog = log::in("dttd");
 
@@ -211,6 +281,10 @@ int run(int argc, char** argv) {
   if (!key)
     return fail(key.err().what);
   auto tracker_cfg = load_config(cfg);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0)
+    return fail(std::string("cannot create a pipe: ") + std::strerror(errno), 1);
+  wake_fd = pipe_fds[1];
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
@@ -269,9 +343,14 @@ int run(int argc, char** argv) {
       }
     }
     input_done = true;
+    wake_main();
   });
   bootstrap_watch watch(sys, (*rt)->dht(), set.bootstrap_timeout);
+  auto handoff = std::make_shared<event_handoff>();
+  auto pump = sys.spawn(event_pump, t->handle(), handoff);
   int code = 0;
+  std::deque<gossip::event> batch;
+  bool pump_failed = false;
   while (!stop_requested && !(set.exit_on_eof && input_done)) {
     log::flush_suppressed();
     watch.poll();
@@ -281,19 +360,50 @@ int run(int argc, char** argv) {
                               set.bootstrap_timeout.count(), joined(ro.dht.bootstrap)));
       break;
     }
-    try {
-      auto ev = t->next(std::chrono::milliseconds(200));
-      if (!ev)
-        continue;
-      auto line = event_line(*ev, stats);
-      std::cout << line << std::endl;
-      ++stats.events_printed;
-    } catch (const std::exception& e) {
-      ++stats.event_errors;
-      log::warn_limited("dttd.event_error", "event dropped: {}", e.what());
+    bool resume = false;
+    {
+      std::lock_guard<std::mutex> g(handoff->mtx);
+      batch.swap(handoff->events);
+      resume = handoff->paused;
+      handoff->paused = false;
+      if (!handoff->failure.empty() && !pump_failed) {
+        pump_failed = true;
+        dlog.error("events stopped: {}", handoff->failure);
+      }
+    }
+    if (resume)
+      caf::anon_send(pump, wake_atom::value);
+    for (auto& ev : batch) {
+      try {
+        auto line = event_line(ev, stats);
+        std::cout << line << std::endl;
+        ++stats.events_printed;
+      } catch (const std::exception& e) {
+        ++stats.event_errors;
+        log::warn_limited("dttd.event_error", "event dropped: {}", e.what());
+      }
+    }
+    bool had_events = !batch.empty();
+    batch.clear();
+    if (had_events)
+      continue; // look again before sleeping: more may have come meanwhile
+    // Sleep until an event, a signal or the end of stdin; a plain thread's timeout (no actor
+    // message) for the bootstrap watch (250 ms until a DHT node answered) and for the log's
+    // suppressed-line summaries (1 s).
+    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    ::poll(&pfd, 1, watch.answered() ? 1000 : 250);
+    char drain[64];
+    while (::read(pipe_fds[0], drain, sizeof drain) > 0) {
     }
   }
   stop_requested = true;
+  caf::anon_send_exit(pump, caf::exit_reason::user_shutdown);
+  {
+    // The pump holds a reference to the topic: let it go before the topic is dropped.
+    caf::scoped_actor self{sys};
+    self->wait_for(pump);
+  }
+  pump = nullptr;
   if (input.joinable())
     input.detach(); // blocked in getline; the process is exiting
   t.reset();
