@@ -50,7 +50,9 @@ void declare_config_options(caf::config_option_set& options);
 /// The same options as declare_config_options, for validate_ini.
 std::vector<option_spec> tracker_option_specs();
 
-/// An actor_system_config with dtt's options declared and its message types registered.
+/// An actor_system_config with dtt's options declared, its message types registered and CAF's
+/// `sharing` scheduler as the default policy (an idle node then sleeps instead of polling;
+/// `--scheduler.policy=stealing` or `[scheduler] policy=...` overrides it).
 class system_config : public caf::actor_system_config {
 public:
   system_config();
