@@ -180,17 +180,23 @@ void write_cache(cache_ptr self, std::vector<gossip::endpoint_id> nbrs,
 }
 
 void cache_tick(cache_ptr self) {
-  self->delayed_send(self, peer_cache_check_interval, tick_atom::value);
   auto& st = self->state;
+  self->delayed_send(self, st.check_interval, tick_atom::value);
+  st.check_interval = std::min<caf::timespan>(2 * st.check_interval,
+                                              peer_cache_max_check_interval);
   if (st.writing)
     return;
   self->request(st.ctx.receiver, std::chrono::seconds(5), neighbors_atom::value)
     .then(
       [=](std::vector<gossip::endpoint_id> nbrs) {
         auto& st = self->state;
+        std::sort(nbrs.begin(), nbrs.end());
+        if (nbrs != st.seen) { // a change: look again soon
+          st.seen = nbrs;
+          st.check_interval = peer_cache_check_interval;
+        }
         if (nbrs.empty())
           return;
-        std::sort(nbrs.begin(), nbrs.end());
         bool changed = nbrs != st.written;
         if (st.writing
             || (!changed && self->clock().now() - st.last_write < peer_cache_refresh_interval))

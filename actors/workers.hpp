@@ -24,15 +24,20 @@ struct peer_cache_state {
   std::vector<gossip::endpoint_id> written;      ///< neighbours at the last write, sorted
   caf::actor_clock::time_point last_write{};
   bool writing = false;                           ///< a write (address lookup) is under way
+  std::vector<gossip::endpoint_id> seen;         ///< neighbours at the last check, sorted
+  caf::timespan check_interval{std::chrono::seconds(1)}; ///< until the next check (backs off)
   static inline const char* name = "dtt.peer_cache";
 };
 
 /// Peers tried per rejoin step, every join_confirmation_wait_time (dtt's choice: about one
 /// HyParView active view, PROTOCOL.md §8.3).
 inline constexpr size_t peer_cache_batch = 4;
-/// How often the worker looks at the neighbours, and how often it rewrites an unchanged cache
+/// How often the worker looks at the neighbours: every peer_cache_check_interval after a
+/// change, backing off (doubling) to peer_cache_max_check_interval while they stay the same, so
+/// that an idle node wakes rarely (issue 12); and how often it rewrites an unchanged cache
 /// (refreshing last_seen) while it has neighbours (dtt's choices).
 inline constexpr std::chrono::seconds peer_cache_check_interval{1};
+inline constexpr std::chrono::seconds peer_cache_max_check_interval{16};
 inline constexpr std::chrono::seconds peer_cache_refresh_interval{60};
 
 /// The peer cache worker (issue 11): at start it reads ctx.peer_cache_path and joins the cached

@@ -6,9 +6,13 @@
 //   4. the idle CPU of two joined gossip nodes (getrusage over a window).
 // Senders keep a bounded window in flight (the transport drops a peer whose queue overflows).
 // Usage: bench_transport_bench [seconds per run (default 2)] [idle seconds (default 10)]
-//                              [only: raw|transport|gossip|idle]
+//                              [only: raw|transport|gossip|idle] [--caf-option=value ...]
+// Arguments that start with "--" are CAF options of the actor system (dtt::system_config, so
+// dtt's scheduler defaults apply unless overridden), e.g. --scheduler.policy=stealing or
+// --work-stealing.relaxed-sleep-duration=1s.
 // Environment: DTT_WINDOW (messages in flight, default 256), DTT_GOSSIP_NODES (e.g. "2,10").
 #include "actors/gossip_actor.hpp"
+#include "config/caf_options.hpp"
 #include "gossip/transport/transport.hpp"
 #include "messages/types.hpp"
 
@@ -19,6 +23,7 @@
 #include <boost/asio/write.hpp>
 #include <caf/all.hpp>
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 #include <sys/resource.h>
 
@@ -351,9 +356,12 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
 } // namespace
 
 int main(int argc, char** argv) {
-  double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
-  double idle_seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
-  std::string only = argc > 3 ? argv[3] : "";
+  std::vector<std::string> positional, caf_args;
+  for (int i = 1; i < argc; ++i)
+    (std::string(argv[i]).rfind("--", 0) == 0 ? caf_args : positional).emplace_back(argv[i]);
+  double seconds = positional.size() > 0 ? std::atof(positional[0].c_str()) : 2.0;
+  double idle_seconds = positional.size() > 1 ? std::atof(positional[1].c_str()) : 10.0;
+  std::string only = positional.size() > 2 ? positional[2] : "";
   auto want = [&](const char* part) { return only.empty() || only == part; };
   // Swarm sizes of the gossip runs: DTT_GOSSIP_NODES="2,10" (default 2, 5 and 10).
   std::vector<size_t> node_counts{2, 5, 10};
@@ -382,10 +390,16 @@ int main(int argc, char** argv) {
                f.cpu_us_per_message());
   };
 
-  caf::actor_system_config cfg;
-  register_types(cfg);
+  dtt::system_config cfg;
   cfg.set("scheduler.max-threads", 2);
+  if (auto err = cfg.parse(caf_args)) {
+    fmt::print(stderr, "bench: bad CAF option: {}\n", caf::to_string(err));
+    return 2;
+  }
   caf::actor_system sys{cfg};
+  fmt::print("CAF scheduler: {}{}\n", caf::to_string(caf::get_or(cfg, "scheduler.policy",
+                                                              caf::atom("stealing"))),
+             caf_args.empty() ? "" : fmt::format(" (options: {})", fmt::join(caf_args, " ")));
 
   for (size_t size : {size_t(100), size_t(1024)}) {
     figures raw;

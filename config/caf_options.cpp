@@ -101,6 +101,15 @@ config load_config(const caf::actor_system_config& cfg, config defaults) {
 system_config::system_config() {
   register_types(*this);
   declare_config_options(custom_options_);
+  // A dtt node is I/O-bound and idle most of the time. CAF's default work-stealing scheduler
+  // keeps its workers polling in short naps (10 ms condition-variable timeouts after 25 ms of
+  // 50 us sleeps per wake-up, CAF 0.17.6 defaults.cpp): an idle dttd joined to one peer used
+  // 1.4% of a core with it, 0.08% with work-stealing tuned (moderate-poll-attempts=20,
+  // relaxed-sleep-duration=1s) and 0.07% with `sharing`, whose workers sleep on a condition
+  // variable; gossip throughput (bench_transport_bench, 2 nodes, 1 KiB) was within the noise
+  // of the 2-core VM for the three (issue 12 measurements in the commit). An application or
+  // the user (--scheduler.policy=stealing, an INI [scheduler] section) can still choose.
+  set("scheduler.policy", caf::atom("sharing"));
 }
 
 } // namespace dtt

@@ -77,11 +77,7 @@ daemon_config::daemon_config() {
     using T = typename caf_option_type<std::decay_t<decltype(field)>>::type;
     caf::config_option_adder{custom_options_, caf_text(group)}.add<T>(caf_text(name), caf_text(desc));
   });
-  // CAF's default work-stealing scheduler keeps an idle dttd at 5-7% of a core (its workers
-  // poll in short naps); the sharing scheduler sleeps on a condition variable (0.2% idle,
-  // DESIGN.md platform facts). A daemon is idle most of the time. The config file or
-  // --scheduler.policy=stealing still chooses.
-  set("scheduler.policy", caf::atom("sharing"));
+  // The scheduler policy defaults to `sharing` in system_config (see there, issue 12).
 }
 
 daemon_settings read_daemon_settings(const caf::actor_system_config& cfg) {

@@ -18,13 +18,21 @@ plumtree::plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key)
     answered_(cfg.message_cache_retention, cfg.max_graft_answers, hash_key + 5),
     graft_timer_armed_(16, id_hasher(hash_key + 3)) {}
 
-void plumtree::remember(const msg::gossip& m, time_point now) {
+void plumtree::remember(const msg::gossip& m, time_point now, effects& out) {
   seen_.insert(m, now);
+  arm_evict(now, out);
 }
 
-void plumtree::start(time_point now, effects& out) {
+// The eviction timer runs only while something is held: an idle topic sets no timer (issue 12,
+// "Idle ≈ 0"); ids and payloads still leave within cache_evict_interval of their retention.
+void plumtree::arm_evict(time_point now, effects& out) {
+  if (evict_armed_)
+    return;
+  evict_armed_ = true;
   out.push_back(effect::timer{now + cfg_.cache_evict_interval, {topic_timer::kind::evict_cache}});
 }
+
+void plumtree::start(time_point, effects&) {}
 
 void plumtree::broadcast(bytes content, delivery_scope::kind scope, time_point now,
                          effects& out) {
@@ -34,7 +42,7 @@ void plumtree::broadcast(bytes content, delivery_scope::kind scope, time_point n
   m.scope.k = scope;
   m.scope.round = 0;
   if (scope == delivery_scope::kind::swarm) {
-    remember(m, now);
+    remember(m, now, out);
     lazy_push(m, me_, now, out);
   }
   eager_push(m, me_, out);
@@ -111,7 +119,7 @@ void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_poi
   if (m.scope.k == delivery_scope::kind::swarm) {
     msg::gossip next = m;
     next.scope.round = static_cast<uint16_t>(m.scope.round + 1);
-    remember(next, now);
+    remember(next, now, out);
     eager_push(next, from, out);
     lazy_push(next, from, now, out);
     graft_timer_armed_.erase(m.id);
@@ -231,9 +239,11 @@ void plumtree::on_dispatch(effects& out) {
 }
 
 void plumtree::on_evict(time_point now, effects& out) {
+  evict_armed_ = false;
   seen_.expire(now);
   answered_.expire(now);
-  out.push_back(effect::timer{now + cfg_.cache_evict_interval, {topic_timer::kind::evict_cache}});
+  if (seen_.size() > 0 || answered_.size() > 0)
+    arm_evict(now, out);
 }
 
 void plumtree::eager_push(const msg::gossip& m, const endpoint_id& except, effects& out) {

@@ -78,7 +78,11 @@ public:
   /// peers cannot pick colliding ids; any value in tests).
   plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key = 0);
 
-  /// Arms the cache eviction timer. Call once, when the topic is created.
+  /// Arms the eviction tick (evict_cache timer) unless it is pending: for owners that prune
+  /// their own state on it (the flood guard).
+  void keep_ticking(time_point now, effects& out) { arm_evict(now, out); }
+  /// Call once, when the topic is created. The cache eviction timer is armed by the first
+  /// message remembered and stops when nothing is left to evict.
   void start(time_point now, effects& out);
   /// Broadcasts `content` to the swarm or (neighbors) to the eager peers only. The caller
   /// checks the size. We do not receive our own message.
@@ -126,7 +130,8 @@ private:
   void lazy_push(const msg::gossip& m, const endpoint_id& except, time_point now, effects& out);
   void add_eager(const endpoint_id& peer);
   void add_lazy(const endpoint_id& peer);
-  void remember(const msg::gossip& m, time_point now);
+  void remember(const msg::gossip& m, time_point now, effects& out);
+  void arm_evict(time_point now, effects& out);
 
   endpoint_id me_;
   plumtree_config cfg_;
@@ -139,6 +144,7 @@ private:
   graft_answers answered_; // (peer, id) pairs answered by Graft while cached
   std::unordered_set<message_id, id_hasher> graft_timer_armed_;
   bool dispatch_armed_ = false;
+  bool evict_armed_ = false; // an evict_cache timer is pending
   plumtree_stats stats_;
 };
 

@@ -103,6 +103,8 @@ status protocol::receive(const endpoint_id& from, const message& m, time_point n
     it->second->swarm.receive(from, m.body, now, fx);
   else
     it->second->tree.receive(from, m.body, now, fx);
+  if (it->second->guard.size() > 0)
+    it->second->tree.keep_ticking(now, fx); // the tick prunes the guard (below)
   apply(m.topic, *it->second, fx);
   return ok_status();
 }
@@ -130,8 +132,11 @@ void protocol::timer_fired(timer_id id, time_point now) {
       it->second->swarm.timer_fired(timer, now, fx);
       break;
     case topic_timer::kind::evict_cache:
-      it->second->guard.prune(now); // PlumTree's periodic tick (1 s) keeps the guard small too
+      // PlumTree's tick (1 s, while it or the guard holds anything) keeps the guard small too.
+      it->second->guard.prune(now);
       it->second->tree.timer_fired(timer, now, fx);
+      if (it->second->guard.size() > 0)
+        it->second->tree.keep_ticking(now, fx);
       break;
     default:
       it->second->tree.timer_fired(timer, now, fx);

@@ -27,6 +27,10 @@
 #include <sstream>
 #include <thread>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
 namespace {
 
 using namespace dtt;
@@ -34,7 +38,22 @@ using clock_type = std::chrono::steady_clock;
 
 std::atomic<bool> stop_requested{false};
 
-void on_signal(int) { stop_requested = true; }
+/// Write end of the main thread's wake-up pipe (the signal handler and the input thread write a
+/// byte to it; the main thread sleeps in poll() on the read end).
+int wake_fd = -1;
+
+void wake_main() noexcept {
+  char c = 0;
+  if (wake_fd >= 0)
+    (void)!::write(wake_fd, &c, 1); // non-blocking: a full pipe already wakes the reader
+}
+
+void on_signal(int) {
+  int saved = errno;
+  stop_requested = true;
+  wake_main();
+  errno = saved;
+}
 
 const auto dlog = log::in("dttd");
 
@@ -199,6 +218,10 @@ int run(int argc, char** argv) {
   if (!key)
     return fail(key.err().what);
   auto tracker_cfg = load_config(cfg);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0)
+    return fail(std::string("cannot create a pipe: ") + std::strerror(errno), 1);
+  wake_fd = pipe_fds[1];
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
@@ -254,6 +277,28 @@ int run(int argc, char** argv) {
       }
     }
     input_done = true;
+    wake_main();
+  });
+  // Events: one thread blocked in next() with no timeout (the gossip actor fills the topic's
+  // buffer and wakes it; an idle node has no periodic request or timer for its events). It
+  // ends when the topic stops (errc::closed), which the runtime's stop below causes.
+  std::thread events([&stats, topic_copy = *t] () mutable {
+    for (;;) {
+      auto ev = topic_copy.next(std::chrono::milliseconds(0));
+      if (!ev) {
+        if (ev.err().code == errc::closed)
+          return;
+        continue;
+      }
+      try {
+        auto line = event_line(*ev, stats);
+        std::cout << line << std::endl;
+        ++stats.events_printed;
+      } catch (const std::exception& e) {
+        ++stats.event_errors;
+        log::warn_limited("dttd.event_error", "event dropped: {}", e.what());
+      }
+    }
   });
   bootstrap_watch watch(**rt, set.bootstrap_timeout);
   int code = 0;
@@ -266,23 +311,21 @@ int run(int argc, char** argv) {
                               set.bootstrap_timeout.count(), joined(bootstrap)));
       break;
     }
-    try {
-      auto ev = t->next(std::chrono::milliseconds(200));
-      if (!ev)
-        continue;
-      auto line = event_line(*ev, stats);
-      std::cout << line << std::endl;
-      ++stats.events_printed;
-    } catch (const std::exception& e) {
-      ++stats.event_errors;
-      log::warn_limited("dttd.event_error", "event dropped: {}", e.what());
+    // Sleep until a signal or the end of stdin; a plain timeout (no actor message) for the
+    // bootstrap watch (250 ms until a DHT node answered) and the log's suppressed-line
+    // summaries (1 s).
+    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    ::poll(&pfd, 1, watch.answered() ? 1000 : 250);
+    char drain[64];
+    while (::read(pipe_fds[0], drain, sizeof drain) > 0) {
     }
   }
   stop_requested = true;
   if (input.joinable())
     input.detach(); // blocked in getline; the process is exiting
   t.reset();
-  rt->reset();
+  rt->reset(); // stops the topic: the event thread's next() returns errc::closed
+  events.join();
   log::flush_suppressed();
   auto summary = stats.summary(log::suppressed_total());
   if (stats.event_errors + stats.input_errors > 0)

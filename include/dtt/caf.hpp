@@ -13,8 +13,9 @@ namespace dtt {
 void register_types(caf::actor_system_config& cfg);
 
 /// An actor_system_config with dtt's message types registered, the tracker's options declared
-/// ([dtt...] INI sections and --dtt.* flags, include/dtt/config.hpp) and the scheduler set up
-/// for an I/O-bound node.
+/// ([dtt...] INI sections and --dtt.* flags, include/dtt/config.hpp) and CAF's `sharing`
+/// scheduler as the default policy (an idle node then sleeps instead of polling;
+/// `--scheduler.policy=stealing` or `[scheduler] policy=...` overrides it).
 class system_config : public caf::actor_system_config {
 public:
   system_config();

@@ -104,3 +104,26 @@ TEST_CASE("command-line flags override the config tree") {
   REQUIRE_FALSE(err);
   CHECK(load_config(cfg).bootstrap.per_peer_join_settle_time == 250ms);
 }
+
+TEST_CASE("system_config: the sharing scheduler by default, and the user can choose another") {
+  // An idle node polls under CAF's default work-stealing scheduler (issue 12).
+  {
+    system_config cfg;
+    std::istringstream ini("");
+    REQUIRE_FALSE(cfg.parse(caf::actor_system_config::string_list{}, ini));
+    CHECK(caf::get_or(cfg, "scheduler.policy", caf::atom("stealing")) == caf::atom("sharing"));
+  }
+  {
+    system_config cfg;
+    std::istringstream ini("");
+    REQUIRE_FALSE(
+      cfg.parse(caf::actor_system_config::string_list{"--scheduler.policy=stealing"}, ini));
+    CHECK(caf::get_or(cfg, "scheduler.policy", caf::atom("sharing")) == caf::atom("stealing"));
+  }
+  {
+    system_config cfg;
+    std::istringstream ini("[scheduler]\npolicy='stealing'\n");
+    REQUIRE_FALSE(cfg.parse(caf::actor_system_config::string_list{}, ini));
+    CHECK(caf::get_or(cfg, "scheduler.policy", caf::atom("sharing")) == caf::atom("stealing"));
+  }
+}

@@ -183,9 +183,15 @@ TEST_CASE("gossip proto: timers re-arm and stale ids are ignored") {
   n.add(1).join(topic_a, {}, n.now);
   n.settle();
   auto& p = n.nodes.at(id_of(1));
-  CHECK(p.armed_timers() == 2); // shuffle + cache eviction
+  CHECK(p.armed_timers() == 1); // shuffle; nothing cached, so no eviction tick (issue 12)
+  n.advance(10s);
+  CHECK(p.armed_timers() == 1);
+  REQUIRE(p.broadcast(topic_a, bytes{1, 2, 3}, n.now).ok());
+  CHECK(p.armed_timers() == 2); // shuffle + cache eviction while the id is remembered
   n.advance(10s);
   CHECK(p.armed_timers() == 2);
+  n.advance(120s); // past message_id_retention (90 s): nothing left, the tick stops
+  CHECK(p.armed_timers() == 1);
   p.timer_fired(999999, n.now);
   CHECK_FALSE(p.has_outputs());
   p.quit(topic_a, n.now);
