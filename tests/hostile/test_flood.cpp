@@ -43,6 +43,11 @@ constexpr size_t release_rss_slack = 16u << 20;
 // and dtt_attack it starts, and the bar allows that much more. The release bar is unchanged.
 constexpr size_t asan_quarantine_mb = 8;
 constexpr size_t rss_slack = release_rss_slack + (asan_quarantine_mb << 20);
+// The CPU bar is for release builds; the sanitizer build (Debug, -O0, ASan + UBSan) spends about
+// 3x more on the same work (TLS flood under 500 identities against a library node: 3.6% of a
+// core in RelWithDebInfo, 11.8% under ASan), so there it is scaled by 4: it still catches an
+// accept or handshake loop, which takes a whole core.
+constexpr double cpu_bar_percent = max_cpu_percent * 4;
 
 extern "C" const char* __asan_default_options() { return "quarantine_size_mb=8"; }
 
@@ -58,6 +63,7 @@ extern "C" const char* __asan_default_options() { return "quarantine_size_mb=8";
 }();
 #else
 constexpr size_t rss_slack = release_rss_slack;
+constexpr double cpu_bar_percent = max_cpu_percent;
 #endif
 
 std::string describe(const flood_report& r) {
@@ -101,7 +107,7 @@ void check_flood_bars(const flood_report& r, flood_mode mode, bool check_cpu = t
   CHECK(r.honest_to_victim);
   CHECK(r.victim_to_honest);
   if (check_cpu)
-    CHECK(r.cpu_percent < max_cpu_percent);
+    CHECK(r.cpu_percent < cpu_bar_percent);
   CHECK_MESSAGE(r.fds_back_s.has_value(), "the victim's descriptors did not come back");
   CHECK(r.after.rss_bytes <= r.before.rss_bytes + rss_slack);
 }
