@@ -1,5 +1,7 @@
 #pragma once
 
+#include "gossip/transport/options.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -36,8 +38,9 @@ struct flood_options {
   double max_opens_per_second = 1000;
   /// TLS modes: a keep-alive frame this often (the transport's own interval is 5 s).
   std::chrono::milliseconds keepalive_interval{2000};
-  /// TLS modes: the victim's ALPN protocol (gossip/transport/options.hpp).
-  std::string alpn = "dtt-gossip/1";
+  /// TLS modes: the victim's ALPN protocol, the transport's own (an attacker with another ALPN
+  /// is refused in the TLS handshake and floods only TCP).
+  std::string alpn = net::transport_options{}.alpn;
 };
 
 /// Counters of a running flood.

@@ -401,6 +401,8 @@ flood_report run_flood_scenario(const flood_scenario& s) {
   r.flood_s = seconds_since(flood_t0);
   attacker->stop();
   r.attacker_final = last_counters(*attacker);
+  if (auto j = nlohmann::json::parse(r.attacker_final, nullptr, false); j.is_object())
+    r.attacker_handshakes = j.value("handshakes", uint64_t{0});
   attacker.reset();
   r.max_fds_during = peaks.max_fds;
   r.max_rss_during = peaks.max_rss;
@@ -469,6 +471,7 @@ silent_report run_silent_scenario(const silent_scenario& s) {
   r.still_open = j.value("open", uint64_t{0});
   r.max_lifetime_ms = j.value("max_lifetime_ms", int64_t{0});
   r.oldest_open_ms = j.value("oldest_open_ms", int64_t{0});
+  r.handshakes = j.value("handshakes", uint64_t{0});
   dv.reset();
   net->stop();
   return r;

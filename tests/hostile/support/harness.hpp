@@ -136,6 +136,7 @@ struct flood_report {
   std::string first_untimestamped;
   std::string attacker_final;    ///< the attacker's last counters (JSON)
   std::string attacker_during;   ///< its counters just before the honest join
+  uint64_t attacker_handshakes = 0; ///< TLS handshakes the attacker completed (TLS modes)
 };
 
 /// Runs the scenario (about settle + ramp + cpu_window + join + exchange + drain).
@@ -156,6 +157,7 @@ struct silent_report {
   uint64_t connected = 0, closed_by_victim = 0, still_open = 0;
   int64_t max_lifetime_ms = 0;   ///< of those the victim closed
   int64_t oldest_open_ms = 0;    ///< of those still open at the end
+  uint64_t handshakes = 0;       ///< TLS handshakes completed (TLS modes)
   std::string attacker_final;
 };
 
