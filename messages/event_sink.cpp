@@ -66,7 +66,7 @@ status event_sink::wait_joined(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!wait(lock, timeout, [this] { return closed_ || joined_; }))
     return error{errc::timeout, "no neighbour within the wait"};
-  if (!joined_)
+  if (closed_)
     return error{errc::closed, "the topic has stopped"};
   return ok_status();
 }

@@ -28,8 +28,8 @@ public:
   /// The next event, waiting at most `timeout` (zero: no limit): errc::timeout when none came,
   /// errc::closed once the topic has stopped and every buffered event was read.
   result<event> next(std::chrono::milliseconds timeout);
-  /// Waits until the topic has joined, at most `timeout` (zero: no limit): errc::timeout,
-  /// errc::closed.
+  /// Waits until the topic has joined, at most `timeout` (zero: no limit): errc::timeout, or
+  /// errc::closed once the topic has stopped (joined or not).
   status wait_joined(std::chrono::milliseconds timeout);
   /// True if a neighbour is up now.
   bool has_neighbors() const;
