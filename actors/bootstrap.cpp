@@ -13,6 +13,12 @@ using self_ptr = caf::stateful_actor<bootstrap_state>*;
 
 void loop(self_ptr self);
 
+// Calls `then` with whether the topic has a neighbour now: the receiver pushes that state to
+// this actor (join_notify_atom, isolated_atom), so nothing is asked.
+void if_joined(self_ptr self, const std::function<void(bool)>& then) {
+  then(self->state.joined);
+}
+
 // Waits for `d` or the next join notification, whichever comes first, then runs `k`.
 void wait_then(self_ptr self, duration d, std::function<void()> k) {
   auto& st = self->state;
@@ -67,13 +73,13 @@ void publish_if_new_minute(self_ptr self, uint64_t cur, bool use_cache, const re
 
 void after_joins(self_ptr self, uint64_t cur, bool use_cache, record_list now) {
   auto& ctx = self->state.ctx;
-  check_joined(self, ctx, [=](bool joined) {
+  if_joined(self, [=](bool joined) {
     if (joined) {
       succeed(self);
       return;
     }
     wait_then(self, ctx.cfg.bootstrap.join_confirmation_wait_time, [=] {
-      check_joined(self, ctx, [=](bool joined2) {
+      if_joined(self, [=](bool joined2) {
         if (joined2) {
           succeed(self);
           return;
@@ -98,7 +104,7 @@ void join_next(self_ptr self, std::shared_ptr<std::vector<gossip::endpoint_id>> 
       return;
     }
     wait_then(self, ctx.cfg.bootstrap.per_peer_join_settle_time, [=] {
-      check_joined(self, ctx, [=](bool joined) {
+      if_joined(self, [=](bool joined) {
         if (joined)
           succeed(self);
         else
@@ -132,7 +138,7 @@ void round(self_ptr self) {
       tracker::bootstrap_candidates(records, ctx.self_id()));
     log::debug("bootstrap round {}: {} records, {} candidates", self->state.rounds,
                records.size(), candidates->size());
-    check_joined(self, ctx, [=](bool joined) {
+    if_joined(self, [=](bool joined) {
       if (joined)
         succeed(self);
       else
@@ -142,7 +148,7 @@ void round(self_ptr self) {
 }
 
 void loop(self_ptr self) {
-  check_joined(self, self->state.ctx, [=](bool joined) {
+  if_joined(self, [=](bool joined) {
     if (joined)
       succeed(self);
     else
@@ -170,9 +176,13 @@ caf::behavior bootstrap_loop(caf::stateful_actor<bootstrap_state>* self, topic_c
       if (gen == self->state.wait_generation)
         resume(self);
     },
-    [=](join_notify_atom) { resume(self); },
+    [=](join_notify_atom) {
+      self->state.joined = true;
+      resume(self);
+    },
     [=](isolated_atom) {
       auto& st = self->state;
+      st.joined = false;
       if (st.running || !st.ctx.cfg.rebootstrap_when_isolated)
         return;
       log::info("bootstrap: all neighbours gone, discovering again");

@@ -17,6 +17,7 @@ struct bootstrap_state {
   uint64_t wait_generation = 0;
   std::function<void()> waiting; ///< continuation of the current wait
   uint64_t rounds = 0;
+  bool joined = false;         ///< the receiver's last notice: a neighbour is up
   static inline const char* name = "dtt.bootstrap";
 };
 

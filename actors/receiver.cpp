@@ -52,6 +52,8 @@ receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver
     },
     [=](watch_atom, caf::actor watcher) {
       self->monitor(watcher);
+      if (!self->state.neighbors.empty()) // the state so far, then every change
+        caf::anon_send(watcher, join_notify_atom::value);
       self->state.watchers.push_back(std::move(watcher));
     },
   };

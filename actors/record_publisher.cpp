@@ -5,6 +5,8 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include <functional>
+
 namespace dtt {
 
 namespace {
@@ -103,8 +105,9 @@ record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state
   self->state.dht_cfg = cfg;
   self->state.max_records = max_bootstrap_records;
   self->state.rng.seed(seed);
-  auto get_records = [self](uint64_t minute) {
-    auto rp = self->make_response_promise<record_list>();
+  // Reads one minute's records and passes them, or the error, to `done` (no request to itself).
+  auto fetch_records = [self](uint64_t minute,
+                              std::function<void(record_list, caf::error)> done) {
     auto slot = tracker::slot_for(*self->state.keys, minute);
     auto timeout = self->state.dht_cfg.get_timeout;
     // The DHT actor answers by `timeout` with what it has; the request timeout is a backstop.
@@ -119,22 +122,29 @@ record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state
             log::debug("minute {}: dropped {} undecryptable or invalid items", minute, dropped);
             report_rejections(self, minute);
           }
-          rp.deliver(std::move(records));
+          done(std::move(records), caf::error{});
         },
-        [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
-    return rp;
+        [=](caf::error& e) { done({}, std::move(e)); });
   };
   return {
     [=](get_records_atom, uint64_t minute) -> caf::result<record_list> {
-      return get_records(minute);
+      auto rp = self->make_response_promise<record_list>();
+      fetch_records(minute, [=](record_list records, caf::error e) mutable {
+        if (e)
+          rp.deliver(std::move(e));
+        else
+          rp.deliver(std::move(records));
+      });
+      return rp;
     },
     [=](publish_record_atom, const crypto::record& r) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
-      auto rec = r;
-      self->request(caf::actor_cast<record_publisher_actor>(self), caf::infinite,
-                    get_records_atom::value, r.unix_minute())
-        .then([=](const record_list& existing) { put_unless_full(self, rec, existing, rp); },
-              [=](caf::error& e) mutable { rp.deliver(std::move(e)); });
+      fetch_records(r.unix_minute(), [=](record_list existing, caf::error e) mutable {
+        if (e)
+          rp.deliver(std::move(e));
+        else
+          put_unless_full(self, r, existing, rp);
+      });
       return rp;
     },
     [=](publish_record_atom, const crypto::record& r,
