@@ -1,5 +1,7 @@
 #include "actors/receiver.hpp"
 
+#include "actors/log.hpp"
+
 #include <caf/send.hpp>
 
 #include <algorithm>
@@ -17,7 +19,8 @@ void notify(self_ptr self, caf::atom_value what) {
 
 } // namespace
 
-receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver_state> self) {
+receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver_state> self,
+                                       gossip::topic_id topic) {
   self->set_down_handler([self](caf::down_msg& dm) {
     auto& ws = self->state.watchers;
     ws.erase(std::remove_if(ws.begin(), ws.end(),
@@ -35,8 +38,11 @@ receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver
         notify(self, join_notify_atom::value);
       } else if (ev.k == gossip::event::kind::neighbor_down) {
         st.neighbors.erase(ev.peer);
-        if (st.neighbors.empty())
+        if (st.neighbors.empty()) {
+          log::in("topic").debug("topic {}: the last neighbour is gone",
+                                 to_hex(byte_view(topic).sub(0, 4)));
           notify(self, isolated_atom::value);
+        }
       }
     },
     [=](neighbors_atom) {

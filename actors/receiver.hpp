@@ -18,7 +18,10 @@ struct receiver_state {
   static inline const char* name = "dtt.receiver";
 };
 
-/// The receiver of one topic (messages/tracker.hpp receiver_actor).
-receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver_state> self);
+/// The receiver of one topic (messages/tracker.hpp receiver_actor); `topic` names the topic in
+/// its log lines. (It also gives the spawn an argument: CAF 0.17.6 dereferences a null argument
+/// tuple for functions spawned without arguments, which UBSan reports.)
+receiver_actor::behavior_type receiver(receiver_actor::stateful_pointer<receiver_state> self,
+                                       gossip::topic_id topic);
 
 } // namespace dtt

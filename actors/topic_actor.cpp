@@ -39,7 +39,7 @@ caf::behavior topic_actor_fun(caf::stateful_actor<topic_state>* self, topic_cont
                               dht_actor dht) {
   auto& st = self->state;
   st.ctx = std::move(ctx);
-  st.ctx.receiver = self->spawn<caf::linked>(receiver);
+  st.ctx.receiver = self->spawn<caf::linked>(receiver, st.ctx.topic_id());
   st.ctx.records = self->spawn<caf::linked>(record_publisher, st.ctx.keys, std::move(dht),
                                             st.ctx.cfg.dht,
                                             st.ctx.cfg.bootstrap.max_bootstrap_records,
