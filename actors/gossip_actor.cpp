@@ -55,7 +55,7 @@ struct subscriber_entry {
            || ev.k == gossip::event::kind::neighbor_down;
   }
   void deliver(gossip_actor_impl::pointer self, const gossip::topic_id& topic,
-               gossip::event ev) const {
+               gossip::event&& ev) const {
     if (sink)
       sink->push(std::move(ev));
     else
@@ -64,15 +64,15 @@ struct subscriber_entry {
 };
 
 // The contents of the last messages received on a topic, for the tracker's message hashes
-// (hashed only when asked: a snapshot per merge tick, not a hash per message). The buffers are
-// reused, so keeping them costs a copy and no allocation per message.
+// (hashed only when asked: a snapshot per merge tick, not a hash per message). They share the
+// received frames (no copy; at most max_message_hashes frames kept alive per topic).
 struct recent_messages {
-  std::array<bytes, crypto::max_message_hashes> slots;
+  std::array<gossip::shared_bytes, crypto::max_message_hashes> slots;
   size_t next = 0;
   size_t count = 0;
 
-  void add(const bytes& content) {
-    slots[next].assign(content.begin(), content.end());
+  void add(const gossip::shared_bytes& content) {
+    slots[next] = content;
     next = (next + 1) % slots.size();
     count = std::min(count + 1, slots.size());
   }
@@ -80,7 +80,7 @@ struct recent_messages {
   std::vector<bytes32> hashes() const {
     std::vector<bytes32> out;
     for (size_t i = 0; i < count; ++i)
-      out.push_back(crypto::sha512_32({slots[(next + slots.size() - count + i) % slots.size()]}));
+      out.push_back(crypto::sha512_32({slots[(next + slots.size() - count + i) % slots.size()].view()}));
     return out;
   }
 };
@@ -184,6 +184,21 @@ struct gossip_state {
   std::deque<waiting_broadcast> waiting;
   std::set<caf::actor_addr> monitored;
   std::multimap<gossip::time_point, gossip::timer_id> timers;
+  std::vector<gossip::output::any> outputs; // flush()'s, kept for its storage
+  // Counters (gossip_stats): what passes through this actor, for tests of the message path
+  // and for operators.
+  struct {
+    uint64_t broadcast_messages = 0; // broadcast requests handled
+    uint64_t net_messages = 0;       // batches of frames from the io thread
+    uint64_t timer_messages = 0;     // wake-ups
+    uint64_t control_messages = 0;   // everything else (subscribe, neighbours, ...)
+    uint64_t frames_received = 0;
+    uint64_t broadcasts = 0;         // accepted by the protocol
+    uint64_t busy_refusals = 0;
+    uint64_t events_to_actors = 0;
+    uint64_t events_to_sinks = 0;
+    uint64_t content_copies = 0;
+  } count;
   gossip::time_point next_wake = gossip::time_point::max();
 
   ~gossip_state() {
@@ -229,7 +244,8 @@ void flush(self_ptr self) {
     auto* gb = std::get_if<gossip::msg::gossip>(&b.body);
     return ga && gb && a.topic == b.topic && ga->id == gb->id && ga->scope == gb->scope;
   };
-  auto outputs = st.proto->take_outputs();
+  auto& outputs = st.outputs;
+  st.proto->take_outputs(outputs);
   for (auto& out : outputs) {
     std::visit(
       overload{
@@ -246,19 +262,29 @@ void flush(self_ptr self) {
           auto it = st.subscribers.find(e.topic);
           if (it == st.subscribers.end())
             return;
-          if (e.ev.k == gossip::event::kind::received)
-            st.recent[e.topic].add(e.ev.content);
-          // The last subscriber that wants the event takes it without a copy.
+          const bool received = e.ev.k == gossip::event::kind::received;
+          if (received)
+            st.recent[e.topic].add(e.payload);
+          // Each subscriber that takes a received message gets its own copy of the content
+          // (the one copy on this side of the wire); the last one takes the event itself.
           const subscriber_entry* last = nullptr;
+          auto give = [&](const subscriber_entry& sub, gossip::event&& ev) {
+            if (received) {
+              ev.content = e.payload.to_bytes();
+              ++st.count.content_copies;
+            }
+            ++(sub.sink ? st.count.events_to_sinks : st.count.events_to_actors);
+            sub.deliver(self, e.topic, std::move(ev));
+          };
           for (auto& sub : it->second) {
             if (!sub.wants(e.ev))
               continue;
             if (last)
-              last->deliver(self, e.topic, e.ev);
+              give(*last, gossip::event(e.ev));
             last = &sub;
           }
           if (last)
-            last->deliver(self, e.topic, std::move(e.ev));
+            give(*last, std::move(e.ev));
         },
         // Transport calls run in order on its io thread: what is batched goes first.
         [&](gossip::output::disconnect& d) {
@@ -273,6 +299,7 @@ void flush(self_ptr self) {
       out);
   }
   submit();
+  outputs.clear(); // keeps its storage for the next flush
   auto due = st.timers.empty() ? gossip::time_point::max() : st.timers.begin()->first;
   if (!st.waiting.empty()) // look at the send queues again soon: is there room now?
     due = std::min(due, gossip::clock::now() + waiting_recheck);
@@ -306,6 +333,7 @@ caf::error do_broadcast(self_ptr self, const gossip::topic_id& topic, bytes&& co
                           : proto.broadcast(topic, std::move(content), now);
   if (!r)
     return to_caf_error(r.err());
+  ++self->state.count.broadcasts;
   return {};
 }
 
@@ -324,6 +352,7 @@ void serve_waiting(self_ptr self) {
   auto now = gossip::clock::now();
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline <= now) {
+      ++st.count.busy_refusals;
       i->promise.deliver(caf::make_error(errc::busy, busy_text));
       i = st.waiting.erase(i);
     } else {
@@ -337,6 +366,7 @@ void serve_waiting(self_ptr self) {
 caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic, bytes& content,
                                     bool neighbors_only, caf::timespan wait) {
   auto& st = self->state;
+  ++st.count.broadcast_messages;
   if (st.waiting.empty() && !backlogged(self)) {
     auto err = do_broadcast(self, topic, std::move(content), neighbors_only);
     request_flush(self);
@@ -345,6 +375,7 @@ caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic
     return true;
   }
   if (wait.count() <= 0 || st.waiting.size() >= max_waiting_broadcasts) {
+    ++st.count.busy_refusals;
     request_flush(self);
     return caf::make_error(errc::busy, busy_text);
   }
@@ -436,6 +467,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
   st.proto = std::make_unique<gossip::protocol>(st.transport->id(),
                                                 st.transport->local_addresses(), cfg, seed);
   self->set_down_handler([self](caf::down_msg& dm) {
+    ++self->state.count.control_messages;
     self->state.monitored.erase(dm.source);
     std::vector<gossip::topic_id> topics;
     for (auto& [topic, subs] : self->state.subscribers)
@@ -447,26 +479,32 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
   return {
     [self](subscribe_atom, const gossip::topic_id& topic, const bytes32& membership_key,
            const gossip_subscriber& sub) {
+      ++self->state.count.control_messages;
       return add_subscriber(self, topic, membership_key, {sub, {}, true});
     },
     [self](subscribe_atom, const gossip::topic_id& topic, const bytes32& membership_key,
            const std::shared_ptr<event_sink>& sink) {
+      ++self->state.count.control_messages;
       return add_subscriber(self, topic, membership_key, {gossip_subscriber{}, sink, true});
     },
     [self](subscribe_neighbors_atom, const gossip::topic_id& topic,
            const bytes32& membership_key, const gossip_subscriber& sub) {
+      ++self->state.count.control_messages;
       return add_subscriber(self, topic, membership_key, {sub, {}, false});
     },
     [self](unsubscribe_atom, const gossip::topic_id& topic, const gossip_subscriber& sub) {
+      ++self->state.count.control_messages;
       drop_subscriber(self, topic, sub.address());
       flush(self);
     },
     [self](unsubscribe_atom, const gossip::topic_id& topic,
            const std::shared_ptr<event_sink>& sink) {
+      ++self->state.count.control_messages;
       drop_subscribers(self, topic, [&](const subscriber_entry& s) { return s.sink == sink; });
       flush(self);
     },
     [self](snapshot_atom, const gossip::topic_id& topic) {
+      ++self->state.count.control_messages;
       auto& st = self->state;
       auto it = st.recent.find(topic);
       request_flush(self);
@@ -476,6 +514,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
     },
     [self](join_peers_atom, const gossip::topic_id& topic,
            std::vector<gossip::endpoint_id> peers) -> bool {
+      ++self->state.count.control_messages;
       auto& st = self->state;
       if (!st.proto->has_topic(topic))
         return false;
@@ -498,23 +537,30 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       return broadcast_or_wait(self, topic, content, true, wait);
     },
     [self](neighbors_atom, const gossip::topic_id& topic) {
+      ++self->state.count.control_messages;
       request_flush(self);
       return self->state.proto->neighbors(topic);
     },
     [self](add_addresses_atom, const gossip::endpoint_id& id,
            std::vector<gossip::socket_address>& addrs) {
+      ++self->state.count.control_messages;
       self->state.transport->add_addresses(id, std::move(addrs));
       request_flush(self); // earlier messages of the sweep may have left outputs
     },
     [self](local_addresses_atom) {
+      ++self->state.count.control_messages;
       request_flush(self);
       return self->state.transport->local_addresses();
     },
-    [self](net_message_atom, const gossip::endpoint_id& from, const std::vector<bytes>& frames) {
+    [self](net_message_atom, const gossip::endpoint_id& from, std::vector<bytes>& frames) {
       auto& st = self->state;
       auto now = gossip::clock::now();
+      ++st.count.net_messages;
+      st.count.frames_received += frames.size();
       for (auto& frame : frames) {
-        auto r = st.proto->receive_bytes(from, frame, now);
+        // The protocol takes the frame: a payload shares it (no copy; the message is ours
+        // alone, so CAF hands it over without copying it either).
+        auto r = st.proto->receive_frame(from, std::move(frame), now);
         if (!r) {
           // A frame that does not decode, or a flood the protocol refused (errc::refused): the
           // rest of the batch is dropped with the peer.
@@ -532,10 +578,33 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       }
     },
     [self](net_closed_atom, const gossip::endpoint_id& peer, const std::string&) {
+      ++self->state.count.control_messages;
       self->state.proto->connection_closed(peer, gossip::clock::now());
       flush(self);
     },
-    [self](wake_atom) { fire_due_timers(self); },
+    [self](wake_atom) {
+      ++self->state.count.timer_messages;
+      fire_due_timers(self);
+    },
+    [self](gossip_stats_atom) {
+      auto& st = self->state;
+      auto& c = st.count;
+      std::map<std::string, uint64_t> out{
+        {"actor_messages_broadcast", c.broadcast_messages},
+        {"actor_messages_net", c.net_messages},
+        {"actor_messages_timer", c.timer_messages},
+        {"actor_messages_control", c.control_messages},
+        {"frames_received", c.frames_received},
+        {"broadcasts", c.broadcasts},
+        {"busy_refusals", c.busy_refusals},
+        {"events_to_actors", c.events_to_actors},
+        {"events_to_sinks", c.events_to_sinks},
+        {"content_copies", c.content_copies},
+        {"topics", st.subscribers.size()},
+      };
+      request_flush(self);
+      return out;
+    },
   };
 }
 

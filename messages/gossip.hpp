@@ -11,7 +11,9 @@
 #include <caf/replies_to.hpp>
 #include <caf/timespan.hpp>
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace dtt {
@@ -45,6 +47,10 @@ using gossip_subscriber = event_subscriber;
 /// - neighbors(topic): the current active view.
 /// - add_addresses(id, addrs): address hints for dialing `id`.
 /// - local_addresses: where this node accepts connections (for its endpoint record).
+/// - gossip_stats: counters by name: actor messages handled by kind ("actor_messages_broadcast",
+///   "_net" (a batch of frames from one peer's read), "_timer", "_control"), "frames_received",
+///   "broadcasts", "events_to_actors", "events_to_sinks", "content_copies" (one per received
+///   message handed to an application), "busy_refusals".
 /// Broadcasts that may wait for room at once in one gossip actor (dtt's bound: 4 MiB of 4 KiB
 /// messages).
 inline constexpr size_t max_waiting_broadcasts = 1024;
@@ -67,7 +73,8 @@ using gossip_actor = caf::typed_actor<
   caf::replies_to<broadcast_neighbors_atom, gossip::topic_id, bytes, caf::timespan>::with<bool>,
   caf::replies_to<neighbors_atom, gossip::topic_id>::with<std::vector<gossip::endpoint_id>>,
   caf::reacts_to<add_addresses_atom, gossip::endpoint_id, std::vector<gossip::socket_address>>,
-  caf::replies_to<local_addresses_atom>::with<std::vector<gossip::socket_address>>>;
+  caf::replies_to<local_addresses_atom>::with<std::vector<gossip::socket_address>>,
+  caf::replies_to<gossip_stats_atom>::with<std::map<std::string, uint64_t>>>;
 
 } // namespace dtt
 
