@@ -1,5 +1,6 @@
 #include "actors/gossip_actor.hpp"
 
+#include "actors/io_bridge.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/record.hpp"
 #include "gossip/transport/transport.hpp"
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -85,52 +85,11 @@ struct recent_messages {
   }
 };
 
-// Delivers io-thread events to the actor through a weak reference (the transport must not keep
-// the actor alive). Events before the actor exists are held until attach().
-class bridge {
-public:
-  using delivery = std::function<void(const caf::actor&)>;
-
-  void deliver(delivery d) {
-    caf::strong_actor_ptr target;
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      if (!attached_) {
-        if (early_.size() < max_early)
-          early_.push_back(std::move(d));
-        return;
-      }
-      target = target_.lock();
-    }
-    if (target)
-      d(caf::actor_cast<caf::actor>(target));
-  }
-
-  void attach(const caf::strong_actor_ptr& target) {
-    std::vector<delivery> early;
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      target_ = caf::weak_actor_ptr{target.get()};
-      attached_ = true;
-      early.swap(early_);
-    }
-    auto handle = caf::actor_cast<caf::actor>(target);
-    for (auto& d : early)
-      d(handle);
-  }
-
-private:
-  static constexpr size_t max_early = 1024;
-  std::mutex mu_;
-  caf::weak_actor_ptr target_;
-  bool attached_ = false;
-  std::vector<delivery> early_;
-};
-
 // One io timer that wakes the actor at the earliest deadline it asked for.
 class waker : public std::enable_shared_from_this<waker> {
 public:
-  waker(asio::io_context& io, std::shared_ptr<bridge> b) : timer_(io), bridge_(std::move(b)) {}
+  waker(asio::io_context& io, std::shared_ptr<io_bridge> b)
+    : timer_(io), bridge_(std::move(b)) {}
 
   void wake_at(gossip::time_point t) {
     asio::post(timer_.get_executor(), [self = shared_from_this(), t] {
@@ -142,7 +101,7 @@ public:
         if (ec || self->stopped_)
           return;
         self->armed_ = gossip::time_point::max();
-        self->bridge_->deliver([](const caf::actor& a) { caf::anon_send(a, wake_atom::value); });
+        self->bridge_->send(wake_atom::value);
       });
     });
   }
@@ -156,7 +115,7 @@ public:
 
 private:
   asio::steady_timer timer_;
-  std::shared_ptr<bridge> bridge_;
+  std::shared_ptr<io_bridge> bridge_;
   gossip::time_point armed_ = gossip::time_point::max();
   bool stopped_ = false;
 };
@@ -616,18 +575,13 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   if (!opts.transport.log)
     opts.transport.log = net::stderr_log_sink();
   auto log = opts.transport.log;
-  auto link = std::make_shared<bridge>();
+  auto link = std::make_shared<io_bridge>();
   net::transport_callbacks cb;
   cb.messages = [link](const gossip::endpoint_id& from, std::vector<bytes>&& frames) {
-    // Each delivery runs once: the frames move into the message instead of being copied.
-    link->deliver([from, f = std::move(frames)](const caf::actor& a) mutable {
-      caf::anon_send(a, net_message_atom::value, from, std::move(f));
-    });
+    link->send(net_message_atom::value, from, std::move(frames)); // moved, not copied
   };
   cb.closed = [link](const gossip::endpoint_id& peer, const std::string& reason) {
-    link->deliver([peer, reason](const caf::actor& a) {
-      caf::anon_send(a, net_closed_atom::value, peer, reason);
-    });
+    link->send(net_closed_atom::value, peer, reason);
   };
   auto cfg = opts.protocol;
   cfg.max_message_size = opts.transport.max_message_size;
@@ -644,7 +598,7 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
     crypto::os_random().fill(reinterpret_cast<uint8_t*>(&seed), sizeof seed);
   auto wake = std::make_shared<waker>(io, link);
   auto impl = sys.spawn(gossip_actor_fun, transport, wake, cfg, seed, log, busy_at);
-  link->attach(caf::actor_cast<caf::strong_actor_ptr>(impl));
+  link->attach(impl.address());
   return gossip_actor{impl};
 }
 
