@@ -1,5 +1,6 @@
 #include "actors/gossip_actor.hpp"
 
+#include "crypto/bytes.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/record.hpp"
 #include "gossip/transport/transport.hpp"
@@ -185,6 +186,10 @@ struct gossip_state {
   std::set<caf::actor_addr> monitored;
   std::multimap<gossip::time_point, gossip::timer_id> timers;
   gossip::time_point next_wake = gossip::time_point::max();
+  // Counters for metrics (gossip_stats_atom).
+  uint64_t frames_undecodable = 0;
+  uint64_t broadcasts_busy = 0;
+  std::map<std::string, uint64_t> flood_refused; // by message kind
 
   ~gossip_state() {
     if (transport)
@@ -324,6 +329,7 @@ void serve_waiting(self_ptr self) {
   auto now = gossip::clock::now();
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline <= now) {
+      ++st.broadcasts_busy;
       i->promise.deliver(caf::make_error(errc::busy, busy_text));
       i = st.waiting.erase(i);
     } else {
@@ -346,6 +352,7 @@ caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic
   }
   if (wait.count() <= 0 || st.waiting.size() >= max_waiting_broadcasts) {
     request_flush(self);
+    ++st.broadcasts_busy;
     return caf::make_error(errc::busy, busy_text);
   }
   auto rp = self->make_response_promise<bool>();
@@ -419,6 +426,59 @@ std::vector<gossip::endpoint_id> add_subscriber(self_ptr self, const gossip::top
   }
   flush(self);
   return st.proto->neighbors(topic);
+}
+
+// Counters by name for metrics (see gossip_actor in messages/gossip.hpp).
+std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
+  auto& st = self->state;
+  auto t = st.transport->stats();
+  std::map<std::string, uint64_t> out{
+    {"links", t.links},
+    {"peers", t.peers},
+    {"messages_in", t.messages_in},
+    {"messages_out", t.messages_out},
+    {"slow_peers_dropped", t.slow_peers_dropped},
+    {"duplicates_retired", t.duplicates_retired},
+    {"proofs_accepted", t.proofs_accepted},
+    {"proofs_refused", t.proofs_refused},
+    {"proofs_unknown_topic", t.proofs_unknown_topic},
+    {"early_messages", t.early_messages},
+    {"links_without_topic", t.links_without_topic},
+    {"proofs_unanswered", t.proofs_unanswered},
+    {"messages_not_member", t.messages_not_member},
+    {"refused_ip_handshakes", t.refused_ip_handshakes},
+    {"refused_ip_links", t.refused_ip_links},
+    {"refused_total_limits", t.refused_total_limits},
+    {"refused_held", t.refused_held},
+    {"pending_handshakes", t.pending_handshakes},
+    {"frames_undecodable", st.frames_undecodable},
+    {"broadcasts_busy", st.broadcasts_busy},
+    {"broadcasts_waiting", st.waiting.size()},
+  };
+  for (auto& [kind, n] : st.flood_refused)
+    out["flood_refused/" + kind] = n;
+  for (auto& [topic, subs] : st.subscribers) {
+    auto prefix = "topic/" + to_hex(byte_view(topic.data(), topic.size())) + "/";
+    if (auto* hv = st.proto->membership(topic)) {
+      out[prefix + "active"] = hv->active_view().size();
+      out[prefix + "passive"] = hv->passive_view().size();
+      out[prefix + "membership_in"] = hv->stats().messages_received;
+      size_t msgs = 0, bytes_queued = 0;
+      for (auto& peer : hv->active_view()) {
+        auto [m, b] = st.transport->backlog_of(peer);
+        msgs += m;
+        bytes_queued += b;
+      }
+      out[prefix + "backlog_messages"] = msgs;
+      out[prefix + "backlog_bytes"] = bytes_queued;
+    }
+    if (auto* tree = st.proto->broadcast_tree(topic)) {
+      out[prefix + "payload_in"] = tree->stats().payload_messages_received;
+      out[prefix + "control_in"] = tree->stats().control_messages_received;
+      out[prefix + "repeated_grafts"] = tree->stats().repeated_grafts;
+    }
+  }
+  return out;
 }
 
 gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
@@ -519,6 +579,15 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
           // A frame that does not decode, or a flood the protocol refused (errc::refused): the
           // rest of the batch is dropped with the peer.
           bool refused = r.err().code == errc::refused;
+          if (refused) {
+            // The text starts with the kind ("ForwardJoin flood: ..."); at most a few kinds.
+            auto kind = r.err().what.substr(0, r.err().what.find(' '));
+            if (kind.size() > 24 || st.flood_refused.size() >= 32)
+              kind = "other";
+            ++st.flood_refused[kind];
+          } else {
+            ++st.frames_undecodable;
+          }
           if (st.log)
             st.log(net::log_level::warn, std::string("gossip: ")
                                            + (refused ? "refused" : "undecodable")
@@ -536,6 +605,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       flush(self);
     },
     [self](wake_atom) { fire_due_timers(self); },
+    [self](gossip_stats_atom) { return gossip_counters(self); },
   };
 }
 

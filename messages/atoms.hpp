@@ -20,6 +20,7 @@ using local_addresses_atom = caf::atom_constant<caf::atom("glocaddr")>;
 using gossip_event_atom = event_atom;
 using subscribe_neighbors_atom = caf::atom_constant<caf::atom("gsubnbrs")>;
 using snapshot_atom = caf::atom_constant<caf::atom("gsnapshot")>;
+using gossip_stats_atom = caf::atom_constant<caf::atom("gstats")>;
 
 // tracker
 using tick_atom = caf::atom_constant<caf::atom("tick")>;

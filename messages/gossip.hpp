@@ -11,6 +11,9 @@
 #include <caf/replies_to.hpp>
 #include <caf/timespan.hpp>
 
+#include <map>
+#include <string>
+
 #include <memory>
 #include <vector>
 
@@ -45,6 +48,10 @@ using gossip_subscriber = event_subscriber;
 /// - neighbors(topic): the current active view.
 /// - add_addresses(id, addrs): address hints for dialing `id`.
 /// - local_addresses: where this node accepts connections (for its endpoint record).
+/// - gossip_stats: counters by name for metrics: the transport's (transport_stats field names),
+///   the actor's ("frames_undecodable", "flood_refused/<kind>", "broadcasts_busy") and per
+///   topic ("topic/<topic hex>/<name>": active, passive, payload_in, control_in,
+///   repeated_grafts, membership_in, backlog_messages, backlog_bytes).
 /// Broadcasts that may wait for room at once in one gossip actor (dtt's bound: 4 MiB of 4 KiB
 /// messages).
 inline constexpr size_t max_waiting_broadcasts = 1024;
@@ -67,7 +74,8 @@ using gossip_actor = caf::typed_actor<
   caf::replies_to<broadcast_neighbors_atom, gossip::topic_id, bytes, caf::timespan>::with<bool>,
   caf::replies_to<neighbors_atom, gossip::topic_id>::with<std::vector<gossip::endpoint_id>>,
   caf::reacts_to<add_addresses_atom, gossip::endpoint_id, std::vector<gossip::socket_address>>,
-  caf::replies_to<local_addresses_atom>::with<std::vector<gossip::socket_address>>>;
+  caf::replies_to<local_addresses_atom>::with<std::vector<gossip::socket_address>>,
+  caf::replies_to<gossip_stats_atom>::with<std::map<std::string, uint64_t>>>;
 
 } // namespace dtt
 
