@@ -46,6 +46,18 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "bearer token required on every HTTP request (required off loopback)");
   f("dttd.http", "max-connections", s.http_max_connections, k::integer,
     "HTTP and WebSocket connections at once (default 64)");
+  static const auto sections = [] {
+    std::array<std::string, max_extra_topics> out;
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = "dttd.topic" + std::to_string(i + 2);
+    return out;
+  }();
+  for (size_t i = 0; i < max_extra_topics; ++i) {
+    f(sections[i].c_str(), "name", s.extra_topics[i].name, k::string,
+      "another topic to join (sections dttd.topic2 ... dttd.topic9)");
+    f(sections[i].c_str(), "secret", s.extra_topics[i].secret, k::string,
+      "its shared secret (required with a name)");
+  }
 }
 
 bool looks_secret(const std::string& key) {
@@ -152,6 +164,8 @@ std::string daemon_help() {
   std::string group_seen;
   for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
                                 const char* desc) {
+    if (std::string(group).rfind("dttd.topic", 0) == 0 && std::string(group) != "dttd.topic2")
+      return; // the same two keys up to dttd.topic9
     if (group_seen != group) {
       out += std::string("\n[") + group + "]\n";
       group_seen = group;
@@ -163,6 +177,7 @@ std::string daemon_help() {
       key += "\n" + std::string(44, ' ');
     out += key + " " + desc + "\n";
   });
+  out += "  ... the same in [dttd.topic3] to [dttd.topic9]\n";
   out += "\nThe tracker's own settings ([dtt], [dtt.bootstrap], [dtt.publisher], ...) are in "
          "config/examples/dttd.ini with their defaults; CAF's (scheduler, logging) with "
          "--caf-help.\n";

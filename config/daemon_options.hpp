@@ -3,10 +3,20 @@
 #include "config/caf_options.hpp"
 #include "config/validate.hpp"
 
+#include <array>
 #include <string>
 #include <vector>
 
 namespace dtt {
+
+/// A topic joined from the config file besides [dttd] topic: section [dttd.topicN], N = 2..9.
+struct extra_topic {
+  std::string name;   ///< topic name; empty: the slot is unused
+  std::string secret; ///< its secret (required with a name; masked in dumps)
+};
+
+/// Topics a config file may add to [dttd] topic (dtt's choice; more through the HTTP API).
+constexpr size_t max_extra_topics = 8;
 
 /// dttd's own settings ([dttd], [dttd.dht], [dttd.gossip]); the tracker's are dtt::config.
 struct daemon_settings {
@@ -38,6 +48,8 @@ struct daemon_settings {
   std::string http_token;
   /// Connections at once (HTTP and WebSocket; dtt's choice, as nginx's worker_connections/16).
   uint16_t http_max_connections = 64;
+  /// More topics from the config file ([dttd.topic2] ... [dttd.topic9], name and secret).
+  std::array<extra_topic, max_extra_topics> extra_topics;
 };
 
 /// An actor_system_config with dtt's and dttd's options declared and dtt's types registered.

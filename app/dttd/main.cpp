@@ -233,6 +233,13 @@ int run(int argc, char** argv) {
   for (auto& b : set.dht_bootstrap) // flags are not in the file the validator read
     if (auto what = check_host_port(b); !what.empty())
       return fail("dttd.dht.bootstrap: \"" + b + "\" " + what);
+  for (size_t i = 0; i < set.extra_topics.size(); ++i) {
+    auto& x = set.extra_topics[i];
+    if (!x.name.empty() && x.secret.empty())
+      return fail("dttd.topic" + std::to_string(i + 2) + ".secret is required with a name");
+    if (x.name.empty() && !x.secret.empty())
+      return fail("dttd.topic" + std::to_string(i + 2) + ".name is required with a secret");
+  }
   if (set.http_enable && !http::is_loopback(set.http_bind) && set.http_token.empty())
     return fail("dttd.http.bind: \"" + set.http_bind
                 + "\" is not a loopback address: set dttd.http.token (clients then send "
@@ -277,6 +284,12 @@ int run(int argc, char** argv) {
   if (!rt)
     return fail(rt.err().message(), 1);
   auto t = std::make_unique<topic>((*rt)->join_no_wait(set.topic, set.secret, tracker_cfg));
+  // More topics from [dttd.topicN]: their events go to the HTTP API's WebSockets (stdout
+  // carries the [dttd] topic's only, as before).
+  std::vector<std::pair<std::string, topic>> extra;
+  for (auto& x : set.extra_topics)
+    if (!x.name.empty())
+      extra.emplace_back(x.name, (*rt)->join_no_wait(x.name, x.secret, tracker_cfg));
   daemon_stats stats;
   // The HTTP server runs on the runtime's io thread (DESIGN.md: one event loop for sockets);
   // what blocks goes to the service's worker thread.
@@ -291,6 +304,8 @@ int run(int argc, char** argv) {
     info.topic_config = tracker_cfg;
     svc = std::make_unique<service>(sys, **rt, stats, std::move(info));
     svc->add_topic(set.topic, *t, true);
+    for (auto& [name, handle] : extra)
+      svc->add_topic(name, handle, true);
     http::server_options so;
     so.bind = set.http_bind;
     so.port = set.http_port;
@@ -379,6 +394,7 @@ int run(int argc, char** argv) {
   if (web)
     web->stop(); // before the service its handlers call
   svc.reset();
+  extra.clear();
   t.reset();
   rt->reset(); // stops the topic: the event thread's next() returns errc::closed
   events.join();

@@ -1,5 +1,7 @@
 #include "app/dttd/service.hpp"
 
+#include "app/dttd/page.hpp"
+
 #include "actors/runtime.hpp"
 #include "crypto/bytes.hpp"
 #include "crypto/text.hpp"
@@ -711,6 +713,14 @@ http::handlers service::handlers(std::function<http::server_stats()> server_stat
     auto path = req.target.substr(0, req.target.find('?'));
     auto job = [p, self, req = std::move(req), path, reply]() mutable {
       auto& m = req.method;
+      if (path == "/") {
+        if (m != "GET")
+          return reply(text(405, "GET only"));
+        http::response r;
+        r.content_type = "text/html; charset=utf-8";
+        r.body = live_page_html;
+        return reply(std::move(r));
+      }
       if (path == "/metrics") {
         if (m != "GET")
           return reply(text(405, "GET only"));

@@ -92,6 +92,7 @@ def main(work):
             [DTTD, '--dttd.topic="http-test"', '--dttd.secret="http-secret"',
              '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"',
              '--dttd.dht.bootstrap=' + boot, "--dttd.dht.bootstrap-timeout=0s",
+             '--dttd.topic2.name="second"', '--dttd.topic2.secret="second-secret"',
              "--dttd.http.enable"],
             stdin=subprocess.PIPE, stdout=out, stderr=open(os.path.join(work, name + ".err"), "w"))
         procs.append(p)
@@ -123,9 +124,11 @@ def main(work):
     check(st["version"] and len(st["id"]) == 64, "/status has version and node id")
     check(st["listening"] and st["listening"][0].startswith("127.0.0.1:"), "/status lists addresses")
     check("table_size" in st["dht"], "/status has a DHT summary")
-    t = [x for x in st["topics"] if x["name"] == "http-test"]
-    check(len(t) == 1 and t[0]["state"] == "joined" and len(t[0]["neighbors"]) >= 1
-          and "passive_view_size" in t[0], "/status shows the topic joined with a neighbour")
+    for name in ("http-test", "second"):
+        t = [x for x in st["topics"] if x["name"] == name]
+        check(len(t) == 1 and t[0]["state"] == "joined" and len(t[0]["neighbors"]) >= 1
+              and "passive_view_size" in t[0],
+              "/status shows topic %s joined with a neighbour" % name)
 
     code, metrics, hdr = request(a, "GET", "/metrics")
     check(code == 200 and hdr.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
@@ -153,8 +156,9 @@ def main(work):
     tid = json.loads(ba)["id"]
     check(tid == json.loads(bb)["id"] and len(tid) == 64, "both nodes derive the same topic id")
     code, body, _ = request(a, "GET", "/v1/topics")
-    check(code == 200 and {x["name"] for x in json.loads(body)} == {"http-test", "api-topic"},
-          "GET /v1/topics lists both topics")
+    listed = {x["name"]: x["configured"] for x in json.loads(body)}
+    check(code == 200 and listed == {"http-test": True, "second": True, "api-topic": False},
+          "GET /v1/topics lists the configured topics ([dttd] and [dttd.topic2]) and the API's")
 
     # Refusals.
     check(request(a, "POST", "/v1/topics", b"{not json")[0] == 400, "bad JSON: 400")
@@ -163,6 +167,10 @@ def main(work):
           "unknown topic: 404")
     check(request(a, "GET", "/v1/topics/xyz/messages")[0] == 404, "malformed topic id: 404")
     check(request(a, "PUT", "/metrics")[0] == 405, "wrong method: 405")
+    code, page, hdr = request(a, "GET", "/")
+    check(code == 200 and hdr.get("Content-Type", "").startswith("text/html")
+          and "/v1/topics/" in page and "http://" not in page and "https://" not in page,
+          "GET / serves the live page, with no external fetch")
     check(request(a, "GET", "/nothing")[0] == 404, "unknown path: 404")
     check(request(a, "POST", "/v1/topics/%s/messages" % tid, b"x" * 5000)[0] == 413,
           "message over the max message size: 413")
