@@ -105,13 +105,15 @@ def main(work):
 
     topic_id = json.loads(get(a, "/status"))["topics"]
     topic_id = [t["id"] for t in topic_id if t["name"] == "bench"][0]
-    line = (b"x" * 1023) + b"\n"
     stop = threading.Event()
 
     def feed():
-        chunk = line * 64
+        # Distinct lines: gossip drops a message whose content (its id) it has seen.
+        seq = 0
         try:
             while not stop.is_set():
+                chunk = b"".join(b"%016d" % (seq + i) + b"x" * 1007 + b"\n" for i in range(64))
+                seq += 64
                 nodes["b"].stdin.write(chunk)
                 nodes["b"].stdin.flush()
         except (BrokenPipeError, ValueError):
@@ -161,4 +163,7 @@ if __name__ == "__main__":
         main(work)
     finally:
         stop_all()
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("KEEP"):
+            print("kept", work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
