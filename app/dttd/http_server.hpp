@@ -41,7 +41,7 @@ struct server_options {
   /// A WebSocket's outgoing queue: beyond it messages are dropped and the client gets one
   /// {"event":"lagged","dropped":N} line when room is back (as dtt::topic::next does).
   size_t max_ws_queue = 1024;
-  size_t max_ws_queue_bytes = 8 * 1024 * 1024;
+  size_t max_ws_queue_bytes = 2 * 1024 * 1024; ///< 64 sockets: at most 128 MiB queued
 };
 
 /// A parsed request, as handlers see it.

@@ -78,11 +78,15 @@ async function refresh() {
     st.topics.forEach(t => draw(card(t)));
   } catch (e) {}
 }
-setInterval(() => { // link rates: messages per second over the last 2 s
-  for (const c of Object.values(topics))
+setInterval(() => { // link rates: messages per second over the last 2 s (no request)
+  for (const c of Object.values(topics)) {
     for (const p of Object.values(c.peers)) { p.rate = p.count / 2; p.count = 0; }
-  refresh();
+    draw(c);
+  }
 }, 2000);
+// Neighbours change through the WebSocket events; /status (which asks the node's actors) only
+// every 10 s, for new topics, the passive view and the DHT figures.
+setInterval(refresh, 10000);
 refresh();
 </script></body></html>
 )HTML";

@@ -316,8 +316,15 @@ service::~service() {
   impl_->jobs_cv.notify_all();
   impl_->worker.join();
   std::lock_guard<std::mutex> guard(impl_->mu);
-  for (auto& [hex, e] : impl_->topics)
+  for (auto& [hex, e] : impl_->topics) {
+    // The fan-out actor ends on a CAF thread whenever it likes: it must not hold the last
+    // reference to a WebSocket (its socket belongs to the io_context, which stops soon).
+    {
+      std::lock_guard<std::mutex> g2(e.fan->mu);
+      e.fan->sockets.clear();
+    }
     caf::anon_send_exit(e.fan_actor, caf::exit_reason::user_shutdown);
+  }
   impl_->topics.clear();
 }
 
