@@ -73,7 +73,28 @@ def wait_for(what, pred, seconds):
     raise TimeoutError(what)
 
 
+def refusals():
+    """Configurations dttd refuses before opening any socket (exit 2, one line)."""
+    base = [DTTD, '--dttd.secret="s"', '--dttd.dht.bootstrap=["127.0.0.1:9"]']
+    r = subprocess.run(base + ["--dttd.http.enable", '--dttd.http.bind="0.0.0.0"'],
+                       capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    check(r.returncode == 2 and b"is not a loopback address: set dttd.http.token" in r.stderr,
+          "HTTP off loopback without a token: refused, exit 2")
+    r = subprocess.run(base + ['--dttd.topic3.name="n"'], capture_output=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    check(r.returncode == 2 and b"dttd.topic3.secret is required with a name" in r.stderr,
+          "[dttd.topic3] name without a secret: refused, exit 2")
+    r = subprocess.run([DTTD, "--version"], capture_output=True, timeout=30)
+    check(r.returncode == 0 and r.stdout.startswith(b"dttd "), "dttd --version")
+    r = subprocess.run([DTTD, "--help"], capture_output=True, timeout=30)
+    first = r.stdout.decode().find("--dttd.")
+    check(r.returncode == 0 and 0 <= first < r.stdout.decode().find("[dttd.http]")
+          and "--dttd.http.enable=false" in r.stdout.decode() and "scheduler" not in r.stdout.decode().split("\n[dttd]")[0],
+          "dttd --help lists dttd's own options first, with defaults")
+
+
 def main(work):
+    refusals()
     port = 20000 + random.randrange(20000)
     tn = subprocess.Popen([DTT, "testnet", "--nodes", "8", "--port", str(port)],
                           stdout=open(os.path.join(work, "testnet.out"), "w"),
