@@ -1,6 +1,7 @@
 #include "actors/gossip_actor.hpp"
 
 #include "actors/io_bridge.hpp"
+#include "crypto/bytes.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/record.hpp"
 #include "gossip/transport/transport.hpp"
@@ -153,12 +154,15 @@ struct gossip_state {
     uint64_t control_messages = 0;   // everything else (subscribe, neighbours, ...)
     uint64_t frames_received = 0;
     uint64_t broadcasts = 0;         // accepted by the protocol
-    uint64_t busy_refusals = 0;
     uint64_t events_to_actors = 0;
     uint64_t events_to_sinks = 0;
     uint64_t content_copies = 0;
   } count;
   gossip::time_point next_wake = gossip::time_point::max();
+  // Counters for metrics (gossip_stats_atom).
+  uint64_t frames_undecodable = 0;
+  uint64_t broadcasts_busy = 0;
+  std::map<std::string, uint64_t> flood_refused; // by message kind
 
   ~gossip_state() {
     if (transport)
@@ -311,7 +315,7 @@ void serve_waiting(self_ptr self) {
   auto now = gossip::clock::now();
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline <= now) {
-      ++st.count.busy_refusals;
+      ++st.broadcasts_busy;
       i->promise.deliver(caf::make_error(errc::busy, busy_text));
       i = st.waiting.erase(i);
     } else {
@@ -334,8 +338,8 @@ caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic
     return true;
   }
   if (wait.count() <= 0 || st.waiting.size() >= max_waiting_broadcasts) {
-    ++st.count.busy_refusals;
     request_flush(self);
+    ++st.broadcasts_busy;
     return caf::make_error(errc::busy, busy_text);
   }
   auto rp = self->make_response_promise<bool>();
@@ -409,6 +413,69 @@ std::vector<gossip::endpoint_id> add_subscriber(self_ptr self, const gossip::top
   }
   flush(self);
   return st.proto->neighbors(topic);
+}
+
+// Counters by name for metrics (see gossip_actor in messages/gossip.hpp).
+std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
+  auto& st = self->state;
+  auto t = st.transport->stats();
+  std::map<std::string, uint64_t> out{
+    {"links", t.links},
+    {"peers", t.peers},
+    {"messages_in", t.messages_in},
+    {"messages_out", t.messages_out},
+    {"slow_peers_dropped", t.slow_peers_dropped},
+    {"duplicates_retired", t.duplicates_retired},
+    {"proofs_accepted", t.proofs_accepted},
+    {"proofs_refused", t.proofs_refused},
+    {"proofs_unknown_topic", t.proofs_unknown_topic},
+    {"early_messages", t.early_messages},
+    {"links_without_topic", t.links_without_topic},
+    {"proofs_unanswered", t.proofs_unanswered},
+    {"messages_not_member", t.messages_not_member},
+    {"refused_ip_handshakes", t.refused_ip_handshakes},
+    {"refused_ip_links", t.refused_ip_links},
+    {"refused_total_limits", t.refused_total_limits},
+    {"refused_held", t.refused_held},
+    {"pending_handshakes", t.pending_handshakes},
+    {"frames_undecodable", st.frames_undecodable},
+    {"broadcasts_busy", st.broadcasts_busy},
+    {"broadcasts_waiting", st.waiting.size()},
+    // The message path (tests/path/message_path.cpp).
+    {"actor_messages_broadcast", st.count.broadcast_messages},
+    {"actor_messages_net", st.count.net_messages},
+    {"actor_messages_timer", st.count.timer_messages},
+    {"actor_messages_control", st.count.control_messages},
+    {"frames_received", st.count.frames_received},
+    {"broadcasts", st.count.broadcasts},
+    {"events_to_actors", st.count.events_to_actors},
+    {"events_to_sinks", st.count.events_to_sinks},
+    {"content_copies", st.count.content_copies},
+  };
+  for (auto& [kind, n] : st.flood_refused)
+    out["flood_refused/" + kind] = n;
+  for (auto& [topic, subs] : st.subscribers) {
+    auto prefix = "topic/" + to_hex(byte_view(topic.data(), topic.size())) + "/";
+    if (auto* hv = st.proto->membership(topic)) {
+      out[prefix + "active"] = hv->active_view().size();
+      out[prefix + "passive"] = hv->passive_view().size();
+      out[prefix + "membership_in"] = hv->stats().messages_received;
+      size_t msgs = 0, bytes_queued = 0;
+      for (auto& peer : hv->active_view()) {
+        auto [m, b] = st.transport->backlog_of(peer);
+        msgs += m;
+        bytes_queued += b;
+      }
+      out[prefix + "backlog_messages"] = msgs;
+      out[prefix + "backlog_bytes"] = bytes_queued;
+    }
+    if (auto* tree = st.proto->broadcast_tree(topic)) {
+      out[prefix + "payload_in"] = tree->stats().payload_messages_received;
+      out[prefix + "control_in"] = tree->stats().control_messages_received;
+      out[prefix + "repeated_grafts"] = tree->stats().repeated_grafts;
+    }
+  }
+  return out;
 }
 
 gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
@@ -524,6 +591,15 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
           // A frame that does not decode, or a flood the protocol refused (errc::refused): the
           // rest of the batch is dropped with the peer.
           bool refused = r.err().code == errc::refused;
+          if (refused) {
+            // The text starts with the kind ("ForwardJoin flood: ..."); at most a few kinds.
+            auto kind = r.err().what.substr(0, r.err().what.find(' '));
+            if (kind.size() > 24 || st.flood_refused.size() >= 32)
+              kind = "other";
+            ++st.flood_refused[kind];
+          } else {
+            ++st.frames_undecodable;
+          }
           if (st.log)
             st.log(net::log_level::warn, std::string("gossip: ")
                                            + (refused ? "refused" : "undecodable")
@@ -546,23 +622,8 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       fire_due_timers(self);
     },
     [self](gossip_stats_atom) {
-      auto& st = self->state;
-      auto& c = st.count;
-      std::map<std::string, uint64_t> out{
-        {"actor_messages_broadcast", c.broadcast_messages},
-        {"actor_messages_net", c.net_messages},
-        {"actor_messages_timer", c.timer_messages},
-        {"actor_messages_control", c.control_messages},
-        {"frames_received", c.frames_received},
-        {"broadcasts", c.broadcasts},
-        {"busy_refusals", c.busy_refusals},
-        {"events_to_actors", c.events_to_actors},
-        {"events_to_sinks", c.events_to_sinks},
-        {"content_copies", c.content_copies},
-        {"topics", st.subscribers.size()},
-      };
       request_flush(self);
-      return out;
+      return gossip_counters(self);
     },
   };
 }

@@ -12,11 +12,15 @@ function(dtt_module name)
   endforeach()
   if(srcs)
     add_library(dtt_${name} STATIC ${srcs})
-    target_include_directories(dtt_${name} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/include)
+    # The source tree is on the include path only while building (installed, the static
+    # libraries serve dtt::dtt, whose headers are include/dtt/).
+    target_include_directories(dtt_${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+                                                  $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>)
     target_link_libraries(dtt_${name} PUBLIC ${deps})
   else()
     add_library(dtt_${name} INTERFACE)
-    target_include_directories(dtt_${name} INTERFACE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/include)
+    target_include_directories(dtt_${name} INTERFACE $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+                                                     $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>)
     target_link_libraries(dtt_${name} INTERFACE ${deps})
   endif()
 endfunction()

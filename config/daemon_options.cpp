@@ -37,11 +37,32 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
   f("dttd.gossip", "port", s.gossip_port, k::integer, "TCP port (default 0: any)");
   f("dttd.gossip", "advertise", s.advertise, k::string_list,
     "ip:port or [ipv6]:port to publish instead of the interface addresses");
+  f("dttd.http", "enable", s.http_enable, k::boolean,
+    "serve metrics, status and the local API over HTTP (default false)");
+  f("dttd.http", "bind", s.http_bind, k::string,
+    "HTTP bind address (default 127.0.0.1; another address needs a token)");
+  f("dttd.http", "port", s.http_port, k::integer, "HTTP port (default 0: any, printed at start)");
+  f("dttd.http", "token", s.http_token, k::string,
+    "bearer token required on every HTTP request (required off loopback)");
+  f("dttd.http", "max-connections", s.http_max_connections, k::integer,
+    "HTTP and WebSocket connections at once (default 64)");
+  static const auto sections = [] {
+    std::array<std::string, max_extra_topics> out;
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = "dttd.topic" + std::to_string(i + 2);
+    return out;
+  }();
+  for (size_t i = 0; i < max_extra_topics; ++i) {
+    f(sections[i].c_str(), "name", s.extra_topics[i].name, k::string,
+      "another topic to join (sections dttd.topic2 ... dttd.topic9)");
+    f(sections[i].c_str(), "secret", s.extra_topics[i].secret, k::string,
+      "its shared secret (required with a name)");
+  }
 }
 
 bool looks_secret(const std::string& key) {
   auto last = key.substr(key.rfind('.') + 1);
-  for (const char* word : {"secret", "seed", "pass"})
+  for (const char* word : {"secret", "seed", "pass", "token"})
     if (last.find(word) != std::string::npos)
       return true;
   return false;
@@ -111,6 +132,56 @@ const std::vector<option_spec>& daemon_option_specs() {
 
 status validate_daemon_config(std::string_view text, std::string_view file_name) {
   return validate_ini(text, file_name, daemon_option_specs());
+}
+
+namespace {
+
+std::string default_text(const std::string& v) { return v.empty() ? "\"\"" : "\"" + v + "\""; }
+std::string default_text(bool v) { return v ? "true" : "false"; }
+std::string default_text(uint16_t v) { return std::to_string(v); }
+std::string default_text(duration v) {
+  auto ms = v.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+std::string default_text(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (auto& x : v)
+    out += (out.size() > 1 ? "," : "") + default_text(x);
+  return out + "]";
+}
+
+} // namespace
+
+std::string daemon_help() {
+  std::string out = "dttd: a dtt node driven by a config file (CAF INI) and --section.key=value "
+                    "flags.\n\nUsage: dttd [--config-file=FILE] [--section.key=value ...]\n\n"
+                    "  --config-file=FILE      the INI file (default caf-application.ini)\n"
+                    "  --dump-config           print the configuration, secrets hidden\n"
+                    "  --version               print the version\n"
+                    "  --help                  this text; --caf-help: CAF's own options too\n\n"
+                    "dttd's options (section.key, default):\n";
+  daemon_settings s;
+  std::string group_seen;
+  for_each_daemon_option(s, [&](const char* group, const char* name, auto& field, option_kind,
+                                const char* desc) {
+    if (std::string(group).rfind("dttd.topic", 0) == 0 && std::string(group) != "dttd.topic2")
+      return; // the same two keys up to dttd.topic9
+    if (group_seen != group) {
+      out += std::string("\n[") + group + "]\n";
+      group_seen = group;
+    }
+    auto key = std::string("  --") + group + "." + name + "=" + default_text(field);
+    if (key.size() < 44)
+      key.resize(44, ' ');
+    else
+      key += "\n" + std::string(44, ' ');
+    out += key + " " + desc + "\n";
+  });
+  out += "  ... the same in [dttd.topic3] to [dttd.topic9]\n";
+  out += "\nThe tracker's own settings ([dtt], [dtt.bootstrap], [dtt.publisher], ...) are in "
+         "config/examples/dttd.ini with their defaults; CAF's (scheduler, logging) with "
+         "--caf-help.\n";
+  return out;
 }
 
 std::string dump_config(const caf::actor_system_config& cfg) {

@@ -3,10 +3,20 @@
 #include "config/caf_options.hpp"
 #include "config/validate.hpp"
 
+#include <array>
 #include <string>
 #include <vector>
 
 namespace dtt {
+
+/// A topic joined from the config file besides [dttd] topic: section [dttd.topicN], N = 2..9.
+struct extra_topic {
+  std::string name;   ///< topic name; empty: the slot is unused
+  std::string secret; ///< its secret (required with a name; masked in dumps)
+};
+
+/// Topics a config file may add to [dttd] topic (dtt's choice; more through the HTTP API).
+constexpr size_t max_extra_topics = 8;
 
 /// dttd's own settings ([dttd], [dttd.dht], [dttd.gossip]); the tracker's are dtt::config.
 struct daemon_settings {
@@ -28,6 +38,18 @@ struct daemon_settings {
   std::string gossip_bind = "0.0.0.0"; ///< TCP bind address of the peer transport
   uint16_t gossip_port = 0;            ///< 0: any
   std::vector<std::string> advertise;  ///< published instead of the interface addresses
+  /// The HTTP server (metrics, status, local API): off unless enabled, so that a dttd
+  /// upgraded in place opens no new socket.
+  bool http_enable = false;
+  /// Its bind address: loopback by default; any other address needs http_token.
+  std::string http_bind = "127.0.0.1";
+  uint16_t http_port = 0; ///< 0: chosen by the OS (dttd prints it in its "started" line)
+  /// Bearer token every request must carry (required off loopback; masked in dumps).
+  std::string http_token;
+  /// Connections at once (HTTP and WebSocket; dtt's choice, as nginx's worker_connections/16).
+  uint16_t http_max_connections = 64;
+  /// More topics from the config file ([dttd.topic2] ... [dttd.topic9], name and secret).
+  std::array<extra_topic, max_extra_topics> extra_topics;
 };
 
 /// An actor_system_config with dtt's and dttd's options declared and dtt's types registered.
@@ -44,6 +66,9 @@ const std::vector<option_spec>& daemon_option_specs();
 
 /// validate_ini against daemon_option_specs(): the check dttd runs on its config file.
 status validate_daemon_config(std::string_view text, std::string_view file_name);
+
+/// dttd's --help: its own options first, with their defaults.
+std::string daemon_help();
 
 /// The configuration as INI text, every secret (a key declared secret, or a key whose name
 /// holds "secret", "seed" or "pass") replaced by "<hidden>". For --dump-config.

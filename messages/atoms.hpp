@@ -20,6 +20,7 @@ using local_addresses_atom = caf::atom_constant<caf::atom("glocaddr")>;
 using gossip_event_atom = event_atom;
 using subscribe_neighbors_atom = caf::atom_constant<caf::atom("gsubnbrs")>;
 using snapshot_atom = caf::atom_constant<caf::atom("gsnapshot")>;
+using gossip_stats_atom = caf::atom_constant<caf::atom("gstats")>;
 
 // tracker
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -40,8 +41,7 @@ using wake_atom = caf::atom_constant<caf::atom("twake")>;
 using bootstrap_done_atom = caf::atom_constant<caf::atom("tbootdone")>;
 using resolve_atom = caf::atom_constant<caf::atom("tresolve")>;
 using stats_atom = caf::atom_constant<caf::atom("tstats")>;
-/// Ask the gossip actor for its counters.
-using gossip_stats_atom = caf::atom_constant<caf::atom("gstats")>;
+
 using retry_put_atom = caf::atom_constant<caf::atom("tretryput")>;
 using peer_addresses_atom = caf::atom_constant<caf::atom("tpeeraddr")>;
 

@@ -7,6 +7,8 @@
 #
 # Usage: scripts/idle_cpu.sh [--build DIR] [--seconds N] [--settle N] [--strace] [-- dttd options]
 #   e.g. scripts/idle_cpu.sh -- --scheduler.policy=stealing
+# --page:   enable dttd's HTTP server and, while sampling, act like its live page is open: a
+#           WebSocket on the topic's event stream and GET /status every 10 s (python3-websockets).
 # --strace: also run `strace -c -f` on the sampled dttd over the window (syscall counts show what
 #           wakes up; strace itself adds CPU, so the % printed is then not the idle figure).
 set -euo pipefail
@@ -15,17 +17,20 @@ build=build
 seconds=60
 settle=5
 use_strace=0
+page=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --settle) settle=$2; shift 2 ;;
     --strace) use_strace=1; shift ;;
+    --page) page=1; shift ;;
     --) shift; break ;;
     *) echo "idle_cpu.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 extra=("$@")
+if ((page)); then extra+=(--dttd.http.enable); fi
 
 dtt=$build/app/dtt
 dttd=$build/app/dttd
@@ -79,6 +84,28 @@ done
 echo "both dttd joined; settling ${settle} s, then sampling ${seconds} s of dttd a (pid $pid_a)"
 sleep "$settle"
 
+if ((page)); then
+  http=$(grep -o '"http":"[^"]*"' "$work/a.out" | head -1 | cut -d'"' -f4)
+  topic=$(/usr/bin/python3 -c 'import json,sys,urllib.request; print(json.load(urllib.request.urlopen("http://'"$http"'/status"))["topics"][0]["id"])')
+  /usr/bin/python3 - "$http" "$topic" "$((seconds + settle + 30))" <<'PY' &
+import asyncio, sys, time, urllib.request, websockets
+http, topic, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+async def main():
+    async with websockets.connect("ws://%s/v1/topics/%s/events" % (http, topic)) as ws:
+        end = time.time() + limit
+        while time.time() < end:
+            urllib.request.urlopen("http://%s/status" % http).read()
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except asyncio.TimeoutError:
+                pass
+asyncio.run(main())
+PY
+  pids+=($!)
+  echo "page: WebSocket on topic ${topic:0:8}… and GET /status every 10 s against $http"
+  sleep 1
+fi
+
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 if ((use_strace)); then
@@ -94,6 +121,6 @@ if ((use_strace)); then
   cat "$work/strace.txt"
 fi
 kill -0 "$pid_a" 2>/dev/null || { echo "idle_cpu.sh: dttd a exited during the window" >&2; exit 1; }
-awk -v c="$((c1 - c0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" -v opts="${extra[*]:-}" 'BEGIN {
+awk -v c="$((c1 - c0))" -v hz="$hz" -v t0="$t0" -v t1="$t1" -v opts="${extra[*]:-}" -v pg="$page" 'BEGIN {
   wall = t1 - t0; cpu = c / hz;
-  printf "idle dttd (%s): %.2f s CPU in %.1f s = %.3f%% of one core\n", opts == "" ? "defaults" : opts, cpu, wall, 100 * cpu / wall }'
+  printf "idle dttd (%s%s): %.2f s CPU in %.1f s = %.3f%% of one core\n", opts == "" ? "defaults" : opts, pg == 1 ? ", page open" : "", cpu, wall, 100 * cpu / wall }'

@@ -11,6 +11,7 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"dtt: distributed topic tracker tool"};
+  app.set_version_flag("--version", std::string("dtt ") + DTT_VERSION);
   app.require_subcommand(1);
   dtt::app::add_record_commands(app);
   dtt::app::add_network_commands(app);

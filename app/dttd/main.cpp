@@ -7,6 +7,9 @@
 #include "actors/log.hpp"
 #include "dtt/all.hpp"
 #include "app/dttd/daemon_stats.hpp"
+#include "app/dttd/http_server.hpp"
+#include "app/dttd/service.hpp"
+#include "actors/runtime.hpp"
 #include "config/daemon_options.hpp"
 #include "crypto/text.hpp"
 
@@ -88,6 +91,8 @@ struct command_line {
   std::string config_file = "caf-application.ini"; // CAF's default
   bool config_file_given = false;
   bool dump_config = false;
+  bool version = false;
+  bool help = false;
   caf::actor_system_config::string_list caf_args;
 };
 
@@ -96,7 +101,13 @@ command_line split_args(int argc, char** argv) {
   const std::string cf = "--config-file=";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--dump-config") {
+    if (a == "--version") {
+      c.version = true;
+    } else if (a == "--help" || a == "-h") {
+      c.help = true;
+    } else if (a == "--caf-help") {
+      c.caf_args.push_back("--help"); // CAF's full option list
+    } else if (a == "--dump-config") {
       c.dump_config = true; // ours: CAF's would print the secret
     } else if (a.compare(0, cf.size(), cf) == 0) {
       c.config_file = a.substr(cf.size());
@@ -178,6 +189,14 @@ std::string joined(const std::vector<std::string>& xs) {
 
 int run(int argc, char** argv) {
   auto cl = split_args(argc, argv);
+  if (cl.version) {
+    std::cout << "dttd " << DTT_VERSION << std::endl;
+    return 0;
+  }
+  if (cl.help) {
+    std::cout << daemon_help() << std::flush;
+    return 0;
+  }
   auto text = read_config_file(cl);
   if (!text)
     return fail(text.err().what);
@@ -214,6 +233,17 @@ int run(int argc, char** argv) {
   for (auto& b : set.dht_bootstrap) // flags are not in the file the validator read
     if (auto what = check_host_port(b); !what.empty())
       return fail("dttd.dht.bootstrap: \"" + b + "\" " + what);
+  for (size_t i = 0; i < set.extra_topics.size(); ++i) {
+    auto& x = set.extra_topics[i];
+    if (!x.name.empty() && x.secret.empty())
+      return fail("dttd.topic" + std::to_string(i + 2) + ".secret is required with a name");
+    if (x.name.empty() && !x.secret.empty())
+      return fail("dttd.topic" + std::to_string(i + 2) + ".name is required with a secret");
+  }
+  if (set.http_enable && !http::is_loopback(set.http_bind) && set.http_token.empty())
+    return fail("dttd.http.bind: \"" + set.http_bind
+                + "\" is not a loopback address: set dttd.http.token (clients then send "
+                  "Authorization: Bearer <token>)");
   auto key = node_key::load_or_create(set.key_file);
   if (!key)
     return fail(key.err().what);
@@ -253,10 +283,48 @@ int run(int argc, char** argv) {
   auto rt = runtime::start(sys, *key, ro);
   if (!rt)
     return fail(rt.err().message(), 1);
-  std::cout << nlohmann::json{{"event", "started"}, {"id", to_hex((*rt)->id())}}.dump()
-            << std::endl;
   auto t = std::make_unique<topic>((*rt)->join_no_wait(set.topic, set.secret, tracker_cfg));
+  // More topics from [dttd.topicN]: their events go to the HTTP API's WebSockets (stdout
+  // carries the [dttd] topic's only, as before).
+  std::vector<std::pair<std::string, topic>> extra;
+  for (auto& x : set.extra_topics)
+    if (!x.name.empty())
+      extra.emplace_back(x.name, (*rt)->join_no_wait(x.name, x.secret, tracker_cfg));
   daemon_stats stats;
+  // The HTTP server runs on the runtime's io thread (DESIGN.md: one event loop for sockets);
+  // what blocks goes to the service's worker thread.
+  std::unique_ptr<service> svc;
+  std::unique_ptr<http::server> web;
+  std::atomic<http::server*> web_ptr{nullptr}; // read by /metrics on the service's worker
+  nlohmann::json started{{"event", "started"}, {"id", to_hex((*rt)->id())}};
+  if (set.http_enable) {
+    service_info info;
+    info.version = DTT_VERSION;
+    info.advertise = set.advertise;
+    info.topic_config = tracker_cfg;
+    svc = std::make_unique<service>(sys, **rt, stats, std::move(info));
+    svc->add_topic(set.topic, *t, true);
+    for (auto& [name, handle] : extra)
+      svc->add_topic(name, handle, true);
+    http::server_options so;
+    so.bind = set.http_bind;
+    so.port = set.http_port;
+    so.token = set.http_token;
+    so.max_connections = set.http_max_connections;
+    auto h = svc->handlers([&web_ptr] {
+      auto* w = web_ptr.load();
+      return w ? w->stats() : http::server_stats{};
+    });
+    auto s = http::server::start((*rt)->internal().io, so, std::move(h));
+    if (!s)
+      return fail(s.err().message(), 1);
+    web = std::move(*s);
+    web_ptr = web.get();
+    auto a = web->local_address();
+    started["http"] = (a.ip.find(':') != std::string::npos ? "[" + a.ip + "]" : a.ip) + ":"
+                      + std::to_string(a.port);
+  }
+  std::cout << started.dump() << std::endl;
   std::atomic<bool> input_done{false};
   std::thread input([&] {
     std::string line;
@@ -323,6 +391,10 @@ int run(int argc, char** argv) {
   stop_requested = true;
   if (input.joinable())
     input.detach(); // blocked in getline; the process is exiting
+  if (web)
+    web->stop(); // before the service its handlers call
+  svc.reset();
+  extra.clear();
   t.reset();
   rt->reset(); // stops the topic: the event thread's next() returns errc::closed
   events.join();

@@ -1,0 +1,263 @@
+#!/usr/bin/python3
+"""dttd's HTTP surface driven as an application in another language would drive it.
+
+Starts a loopback DHT testnet (`dtt testnet`) and two dttd with [dttd.http] enabled on
+127.0.0.1, then checks: /healthz (503 before the configured topic joined, 200 after), /status,
+/metrics (with `promtool check metrics`), joining a topic through the API on both nodes, a
+broadcast posted to one node arriving over the other's WebSocket event stream (base64 payload),
+the 4xx answers (bad JSON, unknown topic, over-size message, wrong method), and leaving.
+Every process it starts is stopped by its PID; every wait has a deadline.
+
+Usage: http_api.py DTT DTTD    (exit 0 pass, 1 fail, 77 skipped: python3-websockets missing)
+"""
+import asyncio
+import base64
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+try:
+    import websockets
+except ImportError:
+    print("SKIP: python3-websockets is not installed")
+    sys.exit(77)
+
+DTT, DTTD = sys.argv[1], sys.argv[2]
+procs = []
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def stop_all():
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    deadline = time.time() + 10
+    for p in procs:
+        try:
+            p.wait(max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def request(base, method, path, body=None, headers=None, timeout=5):
+    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), dict(e.headers)
+
+
+def wait_for(what, pred, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise TimeoutError(what)
+
+
+def refusals():
+    """Configurations dttd refuses before opening any socket (exit 2, one line)."""
+    base = [DTTD, '--dttd.secret="s"', '--dttd.dht.bootstrap=["127.0.0.1:9"]']
+    r = subprocess.run(base + ["--dttd.http.enable", '--dttd.http.bind="0.0.0.0"'],
+                       capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+    check(r.returncode == 2 and b"is not a loopback address: set dttd.http.token" in r.stderr,
+          "HTTP off loopback without a token: refused, exit 2")
+    r = subprocess.run(base + ['--dttd.topic3.name="n"'], capture_output=True, timeout=30,
+                       stdin=subprocess.DEVNULL)
+    check(r.returncode == 2 and b"dttd.topic3.secret is required with a name" in r.stderr,
+          "[dttd.topic3] name without a secret: refused, exit 2")
+    r = subprocess.run([DTTD, "--version"], capture_output=True, timeout=30)
+    check(r.returncode == 0 and r.stdout.startswith(b"dttd "), "dttd --version")
+    r = subprocess.run([DTTD, "--help"], capture_output=True, timeout=30)
+    first = r.stdout.decode().find("--dttd.")
+    check(r.returncode == 0 and 0 <= first < r.stdout.decode().find("[dttd.http]")
+          and "--dttd.http.enable=false" in r.stdout.decode() and "scheduler" not in r.stdout.decode().split("\n[dttd]")[0],
+          "dttd --help lists dttd's own options first, with defaults")
+
+
+def main(work):
+    refusals()
+    port = 20000 + random.randrange(20000)
+    tn = subprocess.Popen([DTT, "testnet", "--nodes", "8", "--port", str(port)],
+                          stdout=open(os.path.join(work, "testnet.out"), "w"),
+                          stderr=subprocess.STDOUT)
+    procs.append(tn)
+    wait_for("testnet", lambda: open(os.path.join(work, "testnet.out")).read().count("\n127.") >= 7,
+             20)
+
+    nodes = []
+    # a and b share a topic; c bootstraps from a closed port and never joins (its /healthz
+    # stays 503).
+    for name in ("a", "b", "c"):
+        out = open(os.path.join(work, name + ".out"), "w")
+        boot = '["127.0.0.1:%d"]' % (port if name != "c" else 9)
+        p = subprocess.Popen(
+            [DTTD, '--dttd.topic="http-test"', '--dttd.secret="http-secret"',
+             '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"',
+             '--dttd.dht.bootstrap=' + boot, "--dttd.dht.bootstrap-timeout=0s",
+             '--dttd.topic2.name="second"', '--dttd.topic2.secret="second-secret"',
+             "--dttd.http.enable"],
+            stdin=subprocess.PIPE, stdout=out, stderr=open(os.path.join(work, name + ".err"), "w"))
+        procs.append(p)
+        nodes.append((name, p))
+
+    def started(name):
+        for line in open(os.path.join(work, name + ".out")):
+            if '"started"' in line:
+                return json.loads(line)
+        return None
+
+    bases = {}
+    for name, _ in nodes:
+        s = wait_for("dttd %s started" % name, lambda: started(name), 20)
+        check("http" in s and s["http"].startswith("127.0.0.1:"), "%s prints its HTTP address" % name)
+        bases[name] = "http://" + s["http"]
+    a, b, c = bases["a"], bases["b"], bases["c"]
+
+    # Health: 503 until the configured topic had a neighbour, then 200.
+    wait_for("healthz 200", lambda: request(a, "GET", "/healthz")[0] == 200, 60)
+    check(True, "/healthz turns 200 once the configured topic joined")
+    check(request(c, "GET", "/healthz")[0] == 503, "/healthz is 503 on a node that never joined")
+    st = json.loads(request(c, "GET", "/status")[1])
+    check(st["topics"][0]["state"] == "bootstrapping", "/status says bootstrapping there")
+
+    code, body, hdr = request(a, "GET", "/status")
+    st = json.loads(body)
+    check(code == 200 and hdr.get("Content-Type") == "application/json", "/status is JSON")
+    check(st["version"] and len(st["id"]) == 64, "/status has version and node id")
+    check(st["listening"] and st["listening"][0].startswith("127.0.0.1:"), "/status lists addresses")
+    check("table_size" in st["dht"], "/status has a DHT summary")
+    for name in ("http-test", "second"):
+        t = [x for x in st["topics"] if x["name"] == name]
+        check(len(t) == 1 and t[0]["state"] == "joined" and len(t[0]["neighbors"]) >= 1
+              and "passive_view_size" in t[0],
+              "/status shows topic %s joined with a neighbour" % name)
+
+    code, metrics, hdr = request(a, "GET", "/metrics")
+    check(code == 200 and hdr.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
+          "/metrics in the text exposition format")
+    for name in ("dtt_dht_packets_total", "dtt_gossip_active_view_peers", "process_cpu_seconds_total",
+                 "process_resident_memory_bytes", "process_open_fds",
+                 "dtt_topic_first_neighbour_seconds_bucket", "dtt_transport_connections"):
+        check(("\n" + name) in metrics, "/metrics has " + name)
+    series = [l.rsplit(" ", 1)[0] for l in metrics.splitlines() if l and not l.startswith("#")]
+    dups = sorted({x for x in series if series.count(x) > 1})
+    check(not dups, "/metrics has no duplicate series %s" % dups[:3])
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        check(False, "promtool is installed (Debian package prometheus)")
+    else:
+        r = subprocess.run([promtool, "check", "metrics"], input=metrics.encode(),
+                           capture_output=True, timeout=30)
+        check(r.returncode == 0, "promtool check metrics passes: " + (r.stdout + r.stderr).decode().strip())
+
+    # Join a second topic through the API on both nodes.
+    join = json.dumps({"name": "api-topic", "secret": "api-secret"}).encode()
+    ca, ba, _ = request(a, "POST", "/v1/topics", join, {"Content-Type": "application/json"})
+    cb, bb, _ = request(b, "POST", "/v1/topics", join, {"Content-Type": "application/json"})
+    check(ca == 201 and cb == 201, "POST /v1/topics joins (201 on both)")
+    tid = json.loads(ba)["id"]
+    check(tid == json.loads(bb)["id"] and len(tid) == 64, "both nodes derive the same topic id")
+    code, body, _ = request(a, "GET", "/v1/topics")
+    listed = {x["name"]: x["configured"] for x in json.loads(body)}
+    check(code == 200 and listed == {"http-test": True, "second": True, "api-topic": False},
+          "GET /v1/topics lists the configured topics ([dttd] and [dttd.topic2]) and the API's")
+
+    # Refusals.
+    check(request(a, "POST", "/v1/topics", b"{not json")[0] == 400, "bad JSON: 400")
+    check(request(a, "POST", "/v1/topics", b'{"name": 5}')[0] == 400, "wrong field types: 400")
+    check(request(a, "POST", "/v1/topics/" + "0" * 64 + "/messages", b"x")[0] == 404,
+          "unknown topic: 404")
+    check(request(a, "GET", "/v1/topics/xyz/messages")[0] == 404, "malformed topic id: 404")
+    check(request(a, "PUT", "/metrics")[0] == 405, "wrong method: 405")
+    code, page, hdr = request(a, "GET", "/")
+    check(code == 200 and hdr.get("Content-Type", "").startswith("text/html")
+          and "/v1/topics/" in page and "http://" not in page and "https://" not in page,
+          "GET / serves the live page, with no external fetch")
+    check(request(a, "GET", "/nothing")[0] == 404, "unknown path: 404")
+    check(request(a, "POST", "/v1/topics/%s/messages" % tid, b"x" * 5000)[0] == 413,
+          "message over the max message size: 413")
+
+    async def stream():
+        uri = a.replace("http://", "ws://") + "/v1/topics/%s/events" % tid
+        async with websockets.connect(uri, max_size=1 << 20) as ws:
+            # Wait until node a has a neighbour in the API topic (the event stream says so).
+            deadline = time.time() + 60
+            up = False
+            while not up and time.time() < deadline:
+                try:
+                    ev = json.loads(await asyncio.wait_for(ws.recv(), 1))
+                    up = ev["event"] == "neighbor_up"
+                except asyncio.TimeoutError:
+                    # The neighbour may have come before the socket opened: ask /status.
+                    st = json.loads(request(a, "GET", "/status")[1])
+                    up = any(x["id"] == tid and x["neighbors"] for x in st["topics"])
+            check(up, "the API topic joined on node a")
+            payload = bytes([0, 255, 1, 2]) + b"hello over http"
+            deadline = time.time() + 30
+            got = None
+            while got is None and time.time() < deadline:
+                code = request(b, "POST", "/v1/topics/%s/messages" % tid, payload)[0]
+                if code not in (202, 429):
+                    check(False, "POST message: 202 (got %d)" % code)
+                    return
+                end = time.time() + 2
+                while time.time() < end:
+                    try:
+                        ev = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                    except asyncio.TimeoutError:
+                        continue
+                    if ev["event"] == "received":
+                        got = ev
+                        break
+            check(got is not None and base64.b64decode(got["content_b64"]) == payload
+                  and got["topic"] == tid and len(got["peer"]) == 64,
+                  "a broadcast posted to b arrives on a's WebSocket, base64, exact bytes")
+
+    asyncio.run(asyncio.wait_for(stream(), 120))
+
+    check(request(a, "GET", "/v1/topics/%s/events" % tid)[0] == 426,
+          "events without a WebSocket upgrade: 426")
+    check(request(a, "DELETE", "/v1/topics/%s" % tid)[0] == 204, "DELETE leaves the topic: 204")
+    check(request(a, "POST", "/v1/topics/%s/messages" % tid, b"x")[0] == 404,
+          "a left topic is gone: 404")
+    code, metrics, _ = request(a, "GET", "/metrics")
+    check(code == 200 and "dtt_http_requests_total" in metrics, "/metrics still answers")
+    for name, p in nodes:
+        check(p.poll() is None, "dttd %s still runs" % name)
+
+
+if __name__ == "__main__":
+    work = tempfile.mkdtemp(prefix="dtt_http_api.")
+    try:
+        main(work)
+    except Exception as e:  # a deadline passed or a request failed
+        failures.append(repr(e))
+        print("FAIL", repr(e))
+        for f in sorted(os.listdir(work)):
+            if f.endswith(".err"):
+                print("---", f)
+                print(open(os.path.join(work, f)).read()[-3000:])
+    finally:
+        stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failure(s)" % len(failures))
+    sys.exit(1 if failures else 0)

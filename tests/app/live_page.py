@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""dttd's live page (GET /) in headless Chromium: three dttd on a loopback testnet join one
+topic; once node a has two neighbours its page, rendered by Chromium, must show a's topic with
+two neighbour circles. The screenshot is kept as a test artifact (ARTIFACT_DIR/live_page.png).
+Every process it starts is stopped by its PID; every wait has a deadline.
+
+Usage: live_page.py DTT DTTD ARTIFACT_DIR   (exit 0 pass, 1 fail, 77 skipped: no chromium)
+"""
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+DTT, DTTD, ARTIFACTS = sys.argv[1], sys.argv[2], sys.argv[3]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    print("SKIP: chromium is not installed")
+    sys.exit(77)
+procs = []
+
+
+def stop_all():
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def wait_for(pred, seconds, what):
+    end = time.time() + seconds
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise TimeoutError(what)
+
+
+def chromium(url, *args):
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--virtual-time-budget=8000", "--window-size=1200,800", *args, url],
+                          capture_output=True, timeout=90)
+
+
+def main(work):
+    port = 20000 + random.randrange(20000)
+    procs.append(subprocess.Popen([DTT, "testnet", "--nodes", "8", "--port", str(port)],
+                                  stdout=open(os.path.join(work, "tn.out"), "w"),
+                                  stderr=subprocess.STDOUT))
+    wait_for(lambda: open(os.path.join(work, "tn.out")).read().count("\n127.") >= 7, 20, "testnet")
+    for name in ("a", "b", "c"):
+        procs.append(subprocess.Popen(
+            [DTTD, '--dttd.topic="page-test"', '--dttd.secret="page-secret"',
+             '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"',
+             '--dttd.dht.bootstrap=["127.0.0.1:%d"]' % port, "--dttd.http.enable"],
+            stdin=subprocess.DEVNULL, stdout=open(os.path.join(work, name + ".out"), "w"),
+            stderr=open(os.path.join(work, name + ".err"), "w")))
+
+    def http_of(name):
+        for line in open(os.path.join(work, name + ".out")):
+            if '"started"' in line:
+                return "http://" + json.loads(line)["http"]
+    a = wait_for(lambda: http_of("a"), 20, "a started")
+
+    def neighbours():
+        st = json.load(urllib.request.urlopen(a + "/status", timeout=5))
+        return len(st["topics"][0]["neighbors"]) == 2 and st
+    st = wait_for(neighbours, 90, "node a has two neighbours")
+    ids = sorted(n["id"] for n in st["topics"][0]["neighbors"])
+
+    r = chromium(a + "/", "--dump-dom")
+    dom = r.stdout.decode(errors="replace")
+    circles = sorted(re.findall(r'class="neighbor" data-id="([0-9a-f]{64})"', dom))
+    ok = "page-test" in dom and circles == ids
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    shot = os.path.join(ARTIFACTS, "live_page.png")
+    chromium(a + "/", "--screenshot=" + shot)
+    print("neighbours of a:", [i[:8] for i in ids], "circles on the page:", [c[:8] for c in circles])
+    print("screenshot:", shot, "(%d bytes)" % (os.path.getsize(shot) if os.path.exists(shot) else 0))
+    if not ok:
+        print(dom[-2000:] or r.stderr.decode(errors="replace")[-2000:])
+    return ok
+
+
+if __name__ == "__main__":
+    work = tempfile.mkdtemp(prefix="dtt_live_page.")
+    ok = False
+    try:
+        ok = main(work)
+    except Exception as e:
+        print("FAIL", repr(e))
+    finally:
+        stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    print("ok" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
