@@ -176,6 +176,34 @@ void node::vote_external(const endpoint& voter, const endpoint& reported) {
   table_.set_node_id_checks(external_ && !is_local_address(*external_));
 }
 
+void node::set_own_address(const endpoint& ep) {
+  if (std::find(own_addresses_.begin(), own_addresses_.end(), ep) == own_addresses_.end()
+      && own_addresses_.size() < 8)
+    own_addresses_.push_back(ep);
+}
+
+bool node::is_own_address(const endpoint& ep) const noexcept {
+  auto loopback = [](const endpoint& e) {
+    if (e.family == 4)
+      return e.ip[0] == 127;
+    for (size_t i = 0; i < 15; ++i)
+      if (e.ip[i] != 0)
+        return false;
+    return e.ip[15] == 1;
+  };
+  for (auto& own : own_addresses_) {
+    if (own == ep)
+      return true;
+    if (own.port != ep.port || own.family != ep.family)
+      continue;
+    bool unspecified = std::all_of(own.ip.begin(), own.ip.end(), [](uint8_t b) { return b == 0; });
+    if (unspecified && (loopback(ep) || (external_ && external_->family == ep.family
+                                         && external_->ip == ep.ip)))
+      return true;
+  }
+  return false;
+}
+
 // ---- incoming ------------------------------------------------------------------------------
 
 void node::handle_packet(byte_view packet, const endpoint& from, time_point now) {
@@ -229,7 +257,7 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
     return;
   }
   const auto& q = m.q;
-  if (!q.read_only) {
+  if (!q.read_only && !is_own_address(from)) {
     // A node that only queries us waits as a candidate; if its bucket would take it, ping it
     // (bounded) and let it in when it answers.
     auto a = table_.heard_from({q.id, from}, now, false);
@@ -346,7 +374,7 @@ void node::handle_answer(const krpc::message& m, const endpoint& from, time_poin
       refuse(refusal::id_mismatch, from);
       table_.failed(*p->expected_id);
       is_error = true;
-    } else {
+    } else if (!is_own_address(from)) {
       note_table(table_.heard_from({m.r.id, from}, now, true), from);
       if (m.ip)
         vote_external(from, *m.ip);
@@ -518,9 +546,12 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
   if (!c.set.responded(from, m.r.id, m.r.token))
     return pump(c, now);
   ++c.result.responses;
-  auto nodes = m.r.nodes; // never ourselves (a responder may list us; we would query ourselves)
+  // Never ourselves: a responder may list us, under our id or another (issue 16).
+  auto nodes = m.r.nodes;
   nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
-                             [&](const node_entry& n) { return n.id == id(); }),
+                             [&](const node_entry& n) {
+                               return n.id == id() || is_own_address(n.ep);
+                             }),
               nodes.end());
   c.set.add(nodes);
   const auto& r = m.r;
@@ -609,6 +640,8 @@ request_id node::bootstrap(const std::vector<endpoint>& seeds, time_point now) {
   c->op = operation::bootstrap;
   size_t n = 0;
   for (auto& s : seeds) {
+    if (is_own_address(s))
+      continue;
     if (n++ >= max_seeds)
       break;
     c->set.add_seed(s);
@@ -735,7 +768,8 @@ void node::tick(time_point now) {
     c->op = operation::bootstrap;
     c->internal = true;
     for (size_t i = 0; i < seeds_.size() && i < max_seeds; ++i)
-      c->set.add_seed(seeds_[i]);
+      if (!is_own_address(seeds_[i]))
+        c->set.add_seed(seeds_[i]);
     start(std::move(c), now);
   }
   pump_all(now);

@@ -143,6 +143,14 @@ public:
   /// Stops a command; no completion is reported.
   void cancel(request_id id);
 
+  /// Tells the node the address its socket is bound to (the glue calls it after binding).
+  /// Neither it nor our id ever becomes a lookup candidate or a routing-table entry (issue 16:
+  /// some implementations list the asker in "nodes"). With an unspecified bind address
+  /// (0.0.0.0, ::), any loopback address and our external address on that port count as ours.
+  void set_own_address(const endpoint& ep);
+  /// True if `ep` is one of our own addresses (set_own_address).
+  bool is_own_address(const endpoint& ep) const noexcept;
+
   const node_id& id() const noexcept { return table_.own_id(); }
   const routing_table& table() const noexcept { return table_; }
   const item_store& storage() const noexcept { return store_; }
@@ -201,6 +209,7 @@ private:
   time_point verify_refilled_{};
   std::deque<std::pair<endpoint, endpoint>> votes_;  ///< (voter IP, reported IP), oldest first
   std::optional<endpoint> external_;
+  std::vector<endpoint> own_addresses_;  ///< set_own_address
   struct counters;
   std::unique_ptr<counters> n_;
 };
