@@ -491,6 +491,20 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
   bool bootstrapping = std::any_of(lookups_.begin(), lookups_.end(), [](auto& e) {
     return e.second->op == operation::bootstrap;
   });
+  if (c->op != operation::bootstrap && table_.size() == 0 && !bootstrapping && !seeds_.empty()
+      && parked_.size() < cfg_.max_lookups && now - last_bootstrap_ >= cfg_.request_timeout) {
+    // An empty table (every node failed or the first bootstrap was lost): bootstrap again
+    // now rather than fail the command at once (issue 16).
+    last_bootstrap_ = now;
+    auto b = std::make_unique<command>(table_.own_id(), cfg_.lookup);
+    b->op = operation::bootstrap;
+    b->internal = true;
+    for (size_t i = 0; i < seeds_.size() && i < max_seeds; ++i)
+      if (!is_own_address(seeds_[i]))
+        b->set.add_seed(seeds_[i]);
+    start(std::move(b), now);
+    bootstrapping = true;
+  }
   if (c->op != operation::bootstrap && table_.size() == 0 && bootstrapping
       && parked_.size() < cfg_.max_lookups) {
     parked_.push_back(std::move(c)); // mainline: commands wait for the bootstrap to finish
@@ -864,6 +878,15 @@ void node::tick(time_point now) {
     for (auto& n : table_.wanted_candidates(4))
       if (verify(n, now) == verify_result::no_budget)
         break;
+  // Ping before evict: a bucket node that failed once is pinged; if that fails too, a
+  // confirmed replacement takes its slot (routing_table::failed).
+  for (auto& n : table_.questionable(4)) {
+    auto r = verify(n, now);
+    if (r == verify_result::no_budget)
+      break;
+    if (r == verify_result::sent)
+      ++n_->questionable_pings;
+  }
   if (table_.size() > 0) {
     for (auto& target : table_.refresh_targets(now, rng_)) {
       auto c = std::make_unique<command>(target, cfg_.lookup);
