@@ -144,7 +144,8 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
             if (auto h = caf::actor_cast<impl_actor>(addr))
               caf::anon_send(h, dht_item_atom::value, cid, item);
           },
-          [addr, cid, &s](const dht::completion&) {
+          [addr, cid, &s](const dht::completion& c) {
+            log::debug("dht get: {} items; {}", c.items, dht::summary(c));
             s.finish(cid);
             if (auto h = caf::actor_cast<impl_actor>(addr))
               caf::anon_send(h, dht_got_atom::value, cid);
@@ -170,6 +171,9 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
         auto addr = s.self;
         auto target = item.target();
         auto id = s.node->put_mutable(item, c, [addr, cid, target, &s](const dht::completion& r) {
+          log::debug("dht put: stored on {}, {} refused, {} no response; {}", r.put.stored,
+                     r.put.cas_mismatch + r.put.seq_too_small + r.put.other_errors,
+                     r.put.no_response, dht::summary(r));
           s.finish(cid);
           if (auto h = caf::actor_cast<impl_actor>(addr))
             caf::anon_send(h, dht_put_atom::value, cid, r.put, target);

@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
     sc.net.loss = std::strtod(argv[5], nullptr);
   if (argc > 6)
     sc.churn_per_s = std::strtod(argv[6], nullptr);
+  if (auto* a = std::getenv("DTT_SIM_ALPHA"))
+    sc.after.lookup.alpha = std::strtoul(a, nullptr, 10);
+  if (auto* a = std::getenv("DTT_SIM_SHORT_MAX_MS"))
+    sc.after.short_timeout_max = std::chrono::milliseconds(std::strtol(a, nullptr, 10));
   fmt::print("dht_sim_bench: {} nodes, {:.0f}% unresponsive, RTT log-normal median {:.0f} ms "
              "sigma {:.1f}, {:.1f}% loss, churn {:.1f} nodes/s, {} gets + {} puts per algorithm\n",
              sc.nodes, sc.unresponsive * 100, sc.net.rtt_median_ms, sc.net.rtt_sigma,

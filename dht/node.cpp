@@ -25,8 +25,25 @@ struct node::counters {
   uint64_t invalid_items = 0, commands_refused = 0, queries_out = 0;
   uint64_t verify_pings = 0, short_timeouts = 0, late_responses = 0, lookups_timed_out = 0;
   uint64_t questionable_pings = 0;
+  /// KRPC error replies by code: 201..208, 301, 302, then any other code.
+  std::array<uint64_t, 11> errors_by_code{};
   std::array<uint64_t, refusal_kinds> refused{};
 };
+
+std::string summary(const completion& c) {
+  std::string errors;
+  for (auto& [code, n] : c.errors)
+    errors += (errors.empty() ? "" : ", ") + std::to_string(code) + ": " + std::to_string(n);
+  std::string out = std::to_string(c.responses) + " responders, " + std::to_string(c.queries)
+                    + " queries, " + std::to_string(c.timeouts) + " timeouts, "
+                    + std::to_string(c.stalls) + " stalled, errors {" + errors + "}, "
+                    + std::to_string(c.invalid_items) + " invalid items, "
+                    + std::to_string(c.malformed) + " malformed, " + std::to_string(c.hops)
+                    + " hops";
+  if (c.timed_out)
+    out += ", lookup time bound reached";
+  return out;
+}
 
 const char* refusal_name(refusal r) noexcept {
   switch (r) {
@@ -107,6 +124,10 @@ std::map<std::string, uint64_t> node::stats() const {
   };
   for (size_t i = 0; i < refusal_kinds; ++i)
     out[std::string("refused_") + refusal_name(static_cast<refusal>(i))] = n_->refused[i];
+  for (size_t i = 0; i < n_->errors_by_code.size(); ++i)
+    out[i < 8    ? "errors_in_" + std::to_string(201 + i)
+        : i < 10 ? "errors_in_" + std::to_string(301 + i - 8)
+                 : std::string("errors_in_other")] = n_->errors_by_code[i];
   return out;
 }
 
@@ -419,6 +440,10 @@ void node::handle_answer(const krpc::message& m, const endpoint& from, time_poin
   bool is_error = m.y == krpc::message::type::error;
   if (is_error) {
     ++n_->errors_in;
+    auto code = m.e.code;
+    ++n_->errors_by_code[code >= 201 && code <= 208   ? static_cast<size_t>(code - 201)
+                         : code == 301 || code == 302 ? static_cast<size_t>(code - 301 + 8)
+                                                      : 10];
     if (p->verify && p->expected_id)
       table_.failed(*p->expected_id);
   } else {

@@ -59,6 +59,11 @@ struct completion {
   bool timed_out = false;
 };
 
+/// One line an operator reads: "12 responders, 20 queries, 1 timeout, 3 stalled, errors
+/// {203: 1}, 0 invalid items, 0 malformed, 3 hops" (dtt dht --verbose, the DHT actor's debug
+/// log).
+std::string summary(const completion& c);
+
 /// Why a node refused a packet, an item or a routing-table entry (issue 11: every refusal is
 /// counted, and the socket glue logs it with a rate limit per kind).
 enum class refusal : uint8_t {

@@ -26,6 +26,7 @@ struct lookup_scenario_config {
   std::chrono::milliseconds op_interval{50};   ///< between two operations of one algorithm
   double churn_per_s = 2;    ///< nodes leaving (and as many joining) per second
   large_sim_config net{};
+  node_config after{};  ///< the adaptive clients' configuration (lookup.adaptive is forced)
 };
 
 /// One operation's outcome.
@@ -91,8 +92,9 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
   // Clients of both algorithms, and a publisher for the items to get.
   std::map<std::string, std::vector<host*>> clients;
   for (const char* algo : {"before", "after"}) {
-    node_config c;
-    c.lookup.adaptive = std::string(algo) == "after";
+    bool after = std::string(algo) == "after";
+    node_config c = after ? sc.after : node_config{};
+    c.lookup.adaptive = after;
     for (size_t i = 0; i < sc.clients; ++i) {
       auto& h = sim.add(c);
       join(h);
