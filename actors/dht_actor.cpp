@@ -141,7 +141,8 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
           [cid, &s](const dht::mutable_item& item) {
             s.bridge.send(dht_item_atom::value, cid, item);
           },
-          [cid, &s](const dht::completion&) {
+          [cid, &s](const dht::completion& c) {
+            log::debug("dht get: {} items; {}", c.items, dht::summary(c));
             s.finish(cid);
             s.bridge.send(dht_got_atom::value, cid);
           });
@@ -165,6 +166,9 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
       st.on_io([cid, item = std::move(item), c](io_side& s, const std::shared_ptr<io_side>& me) {
         auto target = item.target();
         auto id = s.node->put_mutable(item, c, [cid, target, &s](const dht::completion& r) {
+          log::debug("dht put: stored on {}, {} refused, {} no response; {}", r.put.stored,
+                     r.put.cas_mismatch + r.put.seq_too_small + r.put.other_errors,
+                     r.put.no_response, dht::summary(r));
           s.finish(cid);
           s.bridge.send(dht_put_atom::value, cid, r.put, target);
         });

@@ -40,7 +40,9 @@ void attempt_put(self_ptr self, uint64_t job_id) {
                 i->second.item, tracker::item_cas(*self->state.keys))
     .then(
       [=](const dht::put_outcome& o) {
-        if (o.ok()) {
+        // Too few acknowledgements count as a failure (issue 16: storage nodes that cannot
+        // verify seq = i64::MAX drop the put silently, so a put must count who stored it).
+        if (o.ok() && o.stored >= self->state.dht_cfg.min_put_acks) {
           auto j = self->state.jobs.find(job_id);
           if (j != self->state.jobs.end()) {
             j->second.promise.deliver(true);

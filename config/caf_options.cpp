@@ -35,6 +35,7 @@ void for_each_option(config& c, F&& f) {
   f("dtt.dht", "max-retry-jitter", d.max_retry_jitter, "random extra wait before a retry");
   f("dtt.dht", "put-timeout", d.put_timeout, "timeout of one put attempt");
   f("dtt.dht", "get-timeout", d.get_timeout, "timeout of one get");
+  f("dtt.dht", "min-put-acks", d.min_put_acks, "a put stored by fewer nodes is retried");
   auto& bm = c.merge.bubble_merge;
   f("dtt.bubble-merge", "enabled", bm.enabled, "run bubble merge");
   f("dtt.bubble-merge", "initial-interval", bm.initial_interval, "first check after join");

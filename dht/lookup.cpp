@@ -27,7 +27,7 @@ void lookup_set::sort_and_trim() {
   }
 }
 
-void lookup_set::add(const std::vector<node_entry>& nodes) {
+void lookup_set::add(const std::vector<node_entry>& nodes, uint8_t depth) {
   bool changed = false;
   for (auto& n : nodes) {
     if (n.ep.port == 0)
@@ -43,6 +43,7 @@ void lookup_set::add(const std::vector<node_entry>& nodes) {
       continue;
     candidate c;
     c.node = n;
+    c.depth = depth;
     cands_.push_back(std::move(c));
     changed = true;
   }
@@ -64,9 +65,10 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
   std::vector<candidate> out;
   size_t live = 0;
   for (auto& c : cands_) {
-    if (in_flight_ >= cfg_.alpha || out.size() >= budget)
+    // Stalled queries hold no slot: one more candidate is queried per stall.
+    if (in_flight_ - stalled_ >= cfg_.alpha || out.size() >= budget)
       break;
-    if (c.st == state::failed)
+    if (c.st == state::failed || c.stalled)
       continue;
     // Seeds with unknown ids are always worth asking; known ones only within the k closest.
     if (c.id_known && live >= cfg_.k)
@@ -87,6 +89,10 @@ bool lookup_set::responded(const endpoint& from, const node_id& id, bytes token)
   if (!c || c->st != state::in_flight)
     return false;
   --in_flight_;
+  if (c->stalled) {
+    c->stalled = false;
+    --stalled_;
+  }
   if (c->id_known && c->node.id != id) {
     c->st = state::failed;
     return false;
@@ -112,10 +118,54 @@ void lookup_set::failed(const endpoint& from) {
   if (!c || c->st != state::in_flight)
     return;
   --in_flight_;
+  if (c->stalled) {
+    c->stalled = false;
+    --stalled_;
+  }
   c->st = state::failed;
 }
 
+void lookup_set::stalled(const endpoint& from) {
+  auto* c = find(from);
+  if (!cfg_.adaptive || !c || c->st != state::in_flight || c->stalled)
+    return;
+  c->stalled = true;
+  ++stalled_;
+}
+
+void lookup_set::give_up() {
+  for (auto& c : cands_) {
+    if (c.st == state::fresh || c.st == state::in_flight) {
+      c.st = state::failed;
+      c.stalled = false;
+    }
+  }
+  in_flight_ = 0;
+  stalled_ = 0;
+}
+
+uint8_t lookup_set::depth_of(const endpoint& from) const noexcept {
+  for (auto& c : cands_)
+    if (c.node.ep == from)
+      return c.depth;
+  return 0;
+}
+
 bool lookup_set::done() const noexcept {
+  if (cfg_.adaptive) {
+    // Done when the k closest candidates that are neither failed nor stalled have answered;
+    // stalled queries and queries to farther candidates are not waited for.
+    size_t live = 0;
+    for (auto& c : cands_) {
+      if (c.st == state::failed || c.stalled)
+        continue;
+      if (c.st != state::responded)
+        return false;
+      if (c.id_known && ++live >= cfg_.k)
+        return true;
+    }
+    return in_flight_ == stalled_;
+  }
   if (in_flight_ > 0)
     return false;
   size_t live = 0;

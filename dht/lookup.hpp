@@ -11,6 +11,13 @@ namespace dtt::dht {
 /// the target, at most `alpha` queries in flight, finished when the `k` closest live candidates
 /// have all answered. Seeds whose id is unknown (bootstrap addresses) are queried first.
 /// Pure bookkeeping: the node sends the queries and reports answers.
+///
+/// Slow and dead nodes (issue 16, config::adaptive): a query whose short timeout passed is
+/// "stalled": it stays open (a late answer still counts) but no longer holds one of the alpha
+/// slots, so one more candidate is queried, and the lookup no longer waits for it: it ends when
+/// the k closest candidates that are neither failed nor stalled have answered. This is the
+/// scheme of libtorrent's traversal_algorithm (a short timeout widens the branch factor by one
+/// while the query stays outstanding), with the stall counted per query instead of a counter.
 class lookup_set {
 public:
   /// Lookup tunables.
@@ -18,6 +25,11 @@ public:
     size_t alpha = 3;            ///< parallel queries per lookup (Kademlia paper, BEP 5)
     size_t k = 8;                ///< closest nodes that must answer (BEP 5 bucket size)
     size_t max_candidates = 128; ///< bound on remembered candidates (hostile responses)
+    /// Issue 16: stalled queries (short timeout) widen the lookup and are not waited for, the
+    /// node adapts timeouts to measured round trips, and a lookup has a total time bound.
+    /// False: the behaviour before issue 16 (fixed timeouts, waits for every close candidate),
+    /// kept for side-by-side comparison in bench/dht_sim_bench.
+    bool adaptive = true;
   };
 
   enum class state : uint8_t { fresh, in_flight, responded, failed };
@@ -28,14 +40,17 @@ public:
     bool id_known = true;
     state st = state::fresh;
     bytes token;   ///< write token from its response (get_peers / get)
+    bool stalled = false;  ///< in flight past its short timeout (adaptive lookups)
+    uint8_t depth = 0;     ///< 0: from the table or a seed; else the depth of its referrer + 1
   };
 
   lookup_set(node_id target, config cfg) : target_(target), cfg_(cfg) {}
 
   const node_id& target() const noexcept { return target_; }
 
-  /// Adds nodes learned from the routing table or a response (duplicates ignored).
-  void add(const std::vector<node_entry>& nodes);
+  /// Adds nodes learned from the routing table (depth 0) or from a response of a candidate at
+  /// depth d (depth d + 1); duplicates ignored.
+  void add(const std::vector<node_entry>& nodes, uint8_t depth = 0);
   /// Adds an address whose id is unknown (bootstrap).
   void add_seed(const endpoint& ep);
 
@@ -47,11 +62,21 @@ public:
   bool responded(const endpoint& from, const node_id& id, bytes token);
   /// The query to `from` failed (timeout or error).
   void failed(const endpoint& from);
+  /// The query to `from` passed its short timeout: it stays open, but frees its slot (adaptive
+  /// only; a no-op otherwise).
+  void stalled(const endpoint& from);
+  /// Gives up on every candidate not answered yet (the lookup's time bound passed): done()
+  /// holds afterwards; late answers are ignored.
+  void give_up();
+  /// The depth of the candidate at `from` (0 if unknown).
+  uint8_t depth_of(const endpoint& from) const noexcept;
 
   /// True when nothing is in flight and the k closest live candidates have all answered.
   bool done() const noexcept;
-  /// Queries in flight.
+  /// Queries in flight (stalled ones included).
   size_t in_flight() const noexcept { return in_flight_; }
+  /// Queries in flight past their short timeout.
+  size_t stalled_count() const noexcept { return stalled_; }
 
   /// The up to `count` closest candidates that answered, closest first.
   std::vector<const candidate*> closest_responded(size_t count) const;
@@ -64,6 +89,7 @@ private:
   config cfg_;
   std::vector<candidate> cands_;
   size_t in_flight_ = 0;
+  size_t stalled_ = 0;
 };
 
 } // namespace dtt::dht

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 namespace dtt::dht {
 
@@ -22,9 +23,27 @@ struct node::counters {
   uint64_t errors_sent = 0, unknown_tid = 0, id_mismatch = 0, rate_limited = 0;
   uint64_t dropped_read_only = 0, timeouts = 0, puts_stored = 0, puts_rejected = 0;
   uint64_t invalid_items = 0, commands_refused = 0, queries_out = 0;
-  uint64_t verify_pings = 0;
+  uint64_t verify_pings = 0, short_timeouts = 0, late_responses = 0, lookups_timed_out = 0;
+  uint64_t questionable_pings = 0;
+  /// KRPC error replies by code: 201..208, 301, 302, then any other code.
+  std::array<uint64_t, 11> errors_by_code{};
   std::array<uint64_t, refusal_kinds> refused{};
 };
+
+std::string summary(const completion& c) {
+  std::string errors;
+  for (auto& [code, n] : c.errors)
+    errors += (errors.empty() ? "" : ", ") + std::to_string(code) + ": " + std::to_string(n);
+  std::string out = std::to_string(c.responses) + " responders, " + std::to_string(c.queries)
+                    + " queries, " + std::to_string(c.timeouts) + " timeouts, "
+                    + std::to_string(c.stalls) + " stalled, errors {" + errors + "}, "
+                    + std::to_string(c.invalid_items) + " invalid items, "
+                    + std::to_string(c.malformed) + " malformed, " + std::to_string(c.hops)
+                    + " hops";
+  if (c.timed_out)
+    out += ", lookup time bound reached";
+  return out;
+}
 
 const char* refusal_name(refusal r) noexcept {
   switch (r) {
@@ -62,6 +81,8 @@ struct node::command {
   std::vector<mutable_item> verified;
   bool putting = false;
   size_t puts_pending = 0;
+  size_t puts_stalled = 0;  // puts past their short timeout, still open
+  time_point deadline = time_point::max();  // lookup_max_duration (adaptive)
   completion result;
 
   command(const node_id& target, const lookup_set::config& cfg) : set(target, cfg) {}
@@ -96,9 +117,17 @@ std::map<std::string, uint64_t> node::stats() const {
     {"stored_items", store_.size()},        {"in_flight", rpc_.in_flight()},
     {"commands", lookups_.size()},      {"verify_pings", n_->verify_pings},
     {"verify_in_flight", verifying_.size()}, {"external_address_known", external_ ? 1 : 0},
+    {"short_timeouts", n_->short_timeouts}, {"late_responses", n_->late_responses},
+    {"lookups_timed_out", n_->lookups_timed_out},
+    {"questionable_pings", n_->questionable_pings},
+    {"rtt_all_ms", static_cast<uint64_t>(rtt_all_.srtt)},
   };
   for (size_t i = 0; i < refusal_kinds; ++i)
     out[std::string("refused_") + refusal_name(static_cast<refusal>(i))] = n_->refused[i];
+  for (size_t i = 0; i < n_->errors_by_code.size(); ++i)
+    out[i < 8    ? "errors_in_" + std::to_string(201 + i)
+        : i < 10 ? "errors_in_" + std::to_string(301 + i - 8)
+                 : std::string("errors_in_other")] = n_->errors_by_code[i];
   return out;
 }
 
@@ -176,6 +205,72 @@ void node::vote_external(const endpoint& voter, const endpoint& reported) {
   table_.set_node_id_checks(external_ && !is_local_address(*external_));
 }
 
+void node::set_own_address(const endpoint& ep) {
+  if (std::find(own_addresses_.begin(), own_addresses_.end(), ep) == own_addresses_.end()
+      && own_addresses_.size() < 8)
+    own_addresses_.push_back(ep);
+}
+
+bool node::is_own_address(const endpoint& ep) const noexcept {
+  auto loopback = [](const endpoint& e) {
+    if (e.family == 4)
+      return e.ip[0] == 127;
+    for (size_t i = 0; i < 15; ++i)
+      if (e.ip[i] != 0)
+        return false;
+    return e.ip[15] == 1;
+  };
+  for (auto& own : own_addresses_) {
+    if (own == ep)
+      return true;
+    if (own.port != ep.port || own.family != ep.family)
+      continue;
+    bool unspecified = std::all_of(own.ip.begin(), own.ip.end(), [](uint8_t b) { return b == 0; });
+    if (unspecified && (loopback(ep) || (external_ && external_->family == ep.family
+                                         && external_->ip == ep.ip)))
+      return true;
+  }
+  return false;
+}
+
+void node::rtt_estimate::sample(double ms) {
+  // RFC 6298 section 2: alpha = 1/8, beta = 1/4.
+  if (!valid) {
+    srtt = ms;
+    rttvar = ms / 2;
+    valid = true;
+    return;
+  }
+  rttvar = 0.75 * rttvar + 0.25 * std::abs(srtt - ms);
+  srtt = 0.875 * srtt + 0.125 * ms;
+}
+
+void node::sample_rtt(const endpoint& ep, time_point sent, time_point now) {
+  if (sent == time_point{} || now < sent)
+    return;
+  double ms = std::chrono::duration<double, std::milli>(now - sent).count();
+  rtt_all_.sample(ms);
+  auto it = rtt_.find(ep);
+  if (it == rtt_.end()) {
+    if (rtt_.size() >= cfg_.max_rtt_entries)
+      rtt_.erase(std::next(rtt_.begin(), static_cast<std::ptrdiff_t>(
+                                           crypto::uniform_below(rng_, rtt_.size()))));
+    it = rtt_.emplace(ep, rtt_estimate{}).first;
+  }
+  it->second.sample(ms);
+}
+
+std::chrono::milliseconds node::short_timeout_for(const endpoint& ep) const {
+  double ms = static_cast<double>(cfg_.short_timeout_max.count());
+  auto it = rtt_.find(ep);
+  if (it != rtt_.end())
+    ms = it->second.srtt + 4 * it->second.rttvar;  // RFC 6298 (2.3) without its 1 s floor
+  else if (rtt_all_.valid)
+    ms = 2 * rtt_all_.srtt;
+  auto t = std::chrono::milliseconds(static_cast<int64_t>(ms) + 1);
+  return std::clamp(t, cfg_.short_timeout_min, cfg_.short_timeout_max);
+}
+
 // ---- incoming ------------------------------------------------------------------------------
 
 void node::handle_packet(byte_view packet, const endpoint& from, time_point now) {
@@ -189,6 +284,11 @@ void node::handle_packet(byte_view packet, const endpoint& from, time_point now)
   auto m = krpc::decode(packet);
   if (!m) {
     ++n_->bad_packets;
+    if (auto* p = rpc_.find_by_address(from)) {
+      auto it = lookups_.find(p->owner);
+      if (it != lookups_.end())
+        ++it->second->result.malformed;
+    }
     return refuse(refusal::malformed_packet, from);
   }
   if (m->y == krpc::message::type::query)
@@ -229,7 +329,7 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
     return;
   }
   const auto& q = m.q;
-  if (!q.read_only) {
+  if (!q.read_only && !is_own_address(from)) {
     // A node that only queries us waits as a candidate; if its bucket would take it, ping it
     // (bounded) and let it in when it answers.
     auto a = table_.heard_from({q.id, from}, now, false);
@@ -334,9 +434,16 @@ void node::handle_answer(const krpc::message& m, const endpoint& from, time_poin
   }
   if (p->verify)
     verifying_.erase(address_key(p->to));
+  sample_rtt(from, p->sent, now);
+  if (p->short_fired)
+    ++n_->late_responses;
   bool is_error = m.y == krpc::message::type::error;
   if (is_error) {
     ++n_->errors_in;
+    auto code = m.e.code;
+    ++n_->errors_by_code[code >= 201 && code <= 208   ? static_cast<size_t>(code - 201)
+                         : code == 301 || code == 302 ? static_cast<size_t>(code - 301 + 8)
+                                                      : 10];
     if (p->verify && p->expected_id)
       table_.failed(*p->expected_id);
   } else {
@@ -346,7 +453,7 @@ void node::handle_answer(const krpc::message& m, const endpoint& from, time_poin
       refuse(refusal::id_mismatch, from);
       table_.failed(*p->expected_id);
       is_error = true;
-    } else {
+    } else if (!is_own_address(from)) {
       note_table(table_.heard_from({m.r.id, from}, now, true), from);
       if (m.ip)
         vote_external(from, *m.ip);
@@ -384,6 +491,11 @@ void node::send_query(request_id owner, const node_entry& to, bool id_known, krp
   p.owner = owner;
   p.verify = verify;
   p.deadline = now + cfg_.request_timeout;
+  p.sent = now;
+  if (owner != 0 && cfg_.lookup.adaptive)
+    p.short_deadline = now + short_timeout_for(to.ep);
+  if (auto it = lookups_.find(owner); it != lookups_.end())
+    ++it->second->result.queries;
   auto msg = krpc::make_query(p.tid, std::move(q));
   msg.version = cfg_.version;
   auto out = krpc::encode(msg);
@@ -404,6 +516,20 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
   bool bootstrapping = std::any_of(lookups_.begin(), lookups_.end(), [](auto& e) {
     return e.second->op == operation::bootstrap;
   });
+  if (c->op != operation::bootstrap && table_.size() == 0 && !bootstrapping && !seeds_.empty()
+      && parked_.size() < cfg_.max_lookups && now - last_bootstrap_ >= cfg_.request_timeout) {
+    // An empty table (every node failed or the first bootstrap was lost): bootstrap again
+    // now rather than fail the command at once (issue 16).
+    last_bootstrap_ = now;
+    auto b = std::make_unique<command>(table_.own_id(), cfg_.lookup);
+    b->op = operation::bootstrap;
+    b->internal = true;
+    for (size_t i = 0; i < seeds_.size() && i < max_seeds; ++i)
+      if (!is_own_address(seeds_[i]))
+        b->set.add_seed(seeds_[i]);
+    start(std::move(b), now);
+    bootstrapping = true;
+  }
   if (c->op != operation::bootstrap && table_.size() == 0 && bootstrapping
       && parked_.size() < cfg_.max_lookups) {
     parked_.push_back(std::move(c)); // mainline: commands wait for the bootstrap to finish
@@ -416,6 +542,8 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
     return id;
   }
   c->set.add(table_.closest(c->set.target(), cfg_.lookup.k * 2));
+  if (cfg_.lookup.adaptive)
+    c->deadline = now + cfg_.lookup_max_duration;
   auto& ref = *c;
   lookups_.emplace(id, std::move(c));
   pump(ref, now);
@@ -469,7 +597,10 @@ void node::pump(command& c, time_point now) {
       send_query(c.id, cand->node, true, std::move(q), now);
     }
   }
-  if (c.puts_pending == 0)
+  // Adaptive: once a quorum stored it, puts past their short timeout are not waited for.
+  if (c.puts_pending == 0
+      || (cfg_.lookup.adaptive && c.puts_pending == c.puts_stalled
+          && c.result.put.stored >= cfg_.put_quorum))
     finish(c.id);
 }
 
@@ -495,6 +626,8 @@ void node::finish(request_id id) {
     parked_.clear();
     for (auto& p : parked) {
       p->set.add(table_.closest(p->set.target(), cfg_.lookup.k * 2));
+      if (cfg_.lookup.adaptive)
+        p->deadline = now_ + cfg_.lookup_max_duration;
       auto& ref = *p;
       auto pid = p->id;
       lookups_.emplace(pid, std::move(p));
@@ -504,6 +637,10 @@ void node::finish(request_id id) {
   // Queries still in flight stay registered: their answers still feed the routing table.
   for (auto* cand : c->set.closest_responded(cfg_.lookup.k))
     c->result.closest.push_back(cand->node);
+  if (!c->result.closest.empty())
+    c->result.hops = 1 + size_t{c->set.depth_of(c->result.closest.front().ep)};
+  // Puts not acknowledged when the command ends count as no response.
+  c->result.put.no_response += c->puts_pending;
   if (!c->internal)
     fx_.on_done(c->result);
 }
@@ -513,16 +650,22 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
   if (p.m == krpc::method::put) {
     ++c.result.put.stored;
     --c.puts_pending;
+    if (p.short_fired && c.puts_stalled > 0)
+      --c.puts_stalled;
     return pump(c, now);
   }
   if (!c.set.responded(from, m.r.id, m.r.token))
     return pump(c, now);
   ++c.result.responses;
-  auto nodes = m.r.nodes; // never ourselves (a responder may list us; we would query ourselves)
+  auto depth = c.set.depth_of(from);
+  // Never ourselves: a responder may list us, under our id or another (issue 16).
+  auto nodes = m.r.nodes;
   nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
-                             [&](const node_entry& n) { return n.id == id(); }),
+                             [&](const node_entry& n) {
+                               return n.id == id() || is_own_address(n.ep);
+                             }),
               nodes.end());
-  c.set.add(nodes);
+  c.set.add(nodes, static_cast<uint8_t>(std::min(depth + 1, 255)));
   const auto& r = m.r;
   switch (c.op) {
     case operation::get_peers:
@@ -537,6 +680,7 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
       if (r.v && r.k && r.sig && r.seq) {
         if (*r.k != c.key || !r.v->is_string()) {
           ++n_->invalid_items;
+          ++c.result.invalid_items;
           refuse(refusal::invalid_item, from);
           break;
         }
@@ -550,6 +694,7 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
         bool known = std::find(c.verified.begin(), c.verified.end(), item) != c.verified.end();
         if (!known && !item.verify()) {
           ++n_->invalid_items;
+          ++c.result.invalid_items;
           refuse(refusal::invalid_item, from);
           break;
         }
@@ -570,6 +715,7 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
           return finish(c.id);
         }
         ++n_->invalid_items;
+        ++c.result.invalid_items;
         refuse(refusal::invalid_item, from);
       }
       break;
@@ -581,7 +727,13 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
 
 void node::on_command_failure(command& c, const rpc_manager::pending& p, int code,
                               time_point now) {
+  if (code == 0)
+    ++c.result.timeouts;
+  else
+    ++c.result.errors[code];
   if (p.m == krpc::method::put) {
+    if (p.short_fired && c.puts_stalled > 0)
+      --c.puts_stalled;
     if (code == 0)
       ++c.result.put.no_response;
     else if (code == krpc::code::cas_mismatch)
@@ -597,6 +749,16 @@ void node::on_command_failure(command& c, const rpc_manager::pending& p, int cod
   pump(c, now);
 }
 
+void node::on_short_timeout(command& c, const rpc_manager::pending& p, time_point now) {
+  ++n_->short_timeouts;
+  ++c.result.stalls;
+  if (p.m == krpc::method::put)
+    ++c.puts_stalled;
+  else
+    c.set.stalled(p.to);
+  pump(c, now);
+}
+
 request_id node::bootstrap(const std::vector<endpoint>& seeds, time_point now) {
   for (auto& s : seeds) {
     if (seeds_.size() >= 64)
@@ -609,6 +771,8 @@ request_id node::bootstrap(const std::vector<endpoint>& seeds, time_point now) {
   c->op = operation::bootstrap;
   size_t n = 0;
   for (auto& s : seeds) {
+    if (is_own_address(s))
+      continue;
     if (n++ >= max_seeds)
       break;
     c->set.add_seed(s);
@@ -687,6 +851,9 @@ time_point node::next_tick() const {
   auto t = last_housekeeping_ + housekeeping_period;
   if (auto d = rpc_.next_deadline(); d && *d < t)
     t = *d;
+  for (auto& [id, c] : lookups_)
+    if (!c->putting && c->deadline < t)
+      t = c->deadline;
   return t;
 }
 
@@ -701,6 +868,25 @@ void node::tick(time_point now) {
     auto it = lookups_.find(p.owner);
     if (it != lookups_.end())
       on_command_failure(*it->second, p, 0, now);
+  }
+  for (auto& p : rpc_.expire_short(now)) {
+    auto it = lookups_.find(p.owner);
+    if (it != lookups_.end())
+      on_short_timeout(*it->second, p, now);
+  }
+  // Lookups past their time bound end on the nodes that answered (adaptive).
+  std::vector<request_id> late;
+  for (auto& [id, c] : lookups_)
+    if (!c->putting && c->deadline <= now)
+      late.push_back(id);
+  for (auto id : late) {
+    auto it = lookups_.find(id);
+    if (it == lookups_.end())
+      continue;
+    ++n_->lookups_timed_out;
+    it->second->result.timed_out = true;
+    it->second->set.give_up();
+    pump(*it->second, now);
   }
   if (now - last_housekeeping_ < housekeeping_period) {
     pump_all(now);
@@ -717,6 +903,15 @@ void node::tick(time_point now) {
     for (auto& n : table_.wanted_candidates(4))
       if (verify(n, now) == verify_result::no_budget)
         break;
+  // Ping before evict: a bucket node that failed once is pinged; if that fails too, a
+  // confirmed replacement takes its slot (routing_table::failed).
+  for (auto& n : table_.questionable(4)) {
+    auto r = verify(n, now);
+    if (r == verify_result::no_budget)
+      break;
+    if (r == verify_result::sent)
+      ++n_->questionable_pings;
+  }
   if (table_.size() > 0) {
     for (auto& target : table_.refresh_targets(now, rng_)) {
       auto c = std::make_unique<command>(target, cfg_.lookup);
@@ -735,7 +930,8 @@ void node::tick(time_point now) {
     c->op = operation::bootstrap;
     c->internal = true;
     for (size_t i = 0; i < seeds_.size() && i < max_seeds; ++i)
-      c->set.add_seed(seeds_[i]);
+      if (!is_own_address(seeds_[i]))
+        c->set.add_seed(seeds_[i]);
     start(std::move(c), now);
   }
   pump_all(now);

@@ -46,7 +46,23 @@ struct completion {
   std::vector<endpoint> peers;
   /// put_*: per-node outcome.
   put_outcome put;
+  /// What the command saw (issue 16: operators see what the DHT sees).
+  size_t queries = 0;        ///< queries sent (lookup and put)
+  size_t timeouts = 0;       ///< queries that never got an answer
+  size_t stalls = 0;         ///< queries past their short timeout (the lookup widened)
+  size_t invalid_items = 0;  ///< items in responses that failed their checks
+  size_t malformed = 0;      ///< undecodable datagrams from nodes we had queried
+  std::map<int64_t, size_t> errors;  ///< KRPC error replies by code
+  /// Round trips on the path to the closest responder (1: it came from the table or a seed).
+  size_t hops = 0;
+  /// Lookup ended by its time bound (node_config::lookup_max_duration).
+  bool timed_out = false;
 };
+
+/// One line an operator reads: "12 responders, 20 queries, 1 timeout, 3 stalled, errors
+/// {203: 1}, 0 invalid items, 0 malformed, 3 hops" (dtt dht --verbose, the DHT actor's debug
+/// log).
+std::string summary(const completion& c);
 
 /// Why a node refused a packet, an item or a routing-table entry (issue 11: every refusal is
 /// counted, and the socket glue logs it with a rate limit per kind).
@@ -91,6 +107,19 @@ struct node_config {
   std::optional<node_id> id;                       ///< random if unset
   bool read_only = false;                          ///< BEP 43 client mode
   std::chrono::milliseconds request_timeout{2000}; ///< PROTOCOL.md §4.2: 2 s per request
+  /// Issue 16 (with lookup.adaptive): a query to a node past its short timeout widens its
+  /// lookup by one query but stays open until request_timeout. The short timeout is the
+  /// node's retransmission timeout as TCP computes it (RFC 6298: srtt + 4 rttvar) from our
+  /// round trips to it, or twice the smoothed round trip over all nodes for a node we never
+  /// timed, within these bounds (libtorrent's rpc_manager uses a fixed 1 s short timeout).
+  std::chrono::milliseconds short_timeout_max{1000};
+  std::chrono::milliseconds short_timeout_min{50};
+  /// Bound on a lookup's duration (adaptive): then it ends on the nodes that answered.
+  std::chrono::milliseconds lookup_max_duration{5000};
+  /// Puts (adaptive): once this many nodes stored the item, the put stops waiting for puts
+  /// past their short timeout (the tracker's bar for a stored record, issue 16).
+  size_t put_quorum = 3;
+  size_t max_rtt_entries = 4096;  ///< bound on per-node round-trip estimates
   size_t max_in_flight = 256;                      ///< bound on outstanding queries
   size_t max_lookups = 64;                         ///< bound on concurrent commands
   lookup_set::config lookup{};
@@ -143,6 +172,14 @@ public:
   /// Stops a command; no completion is reported.
   void cancel(request_id id);
 
+  /// Tells the node the address its socket is bound to (the glue calls it after binding).
+  /// Neither it nor our id ever becomes a lookup candidate or a routing-table entry (issue 16:
+  /// some implementations list the asker in "nodes"). With an unspecified bind address
+  /// (0.0.0.0, ::), any loopback address and our external address on that port count as ours.
+  void set_own_address(const endpoint& ep);
+  /// True if `ep` is one of our own addresses (set_own_address).
+  bool is_own_address(const endpoint& ep) const noexcept;
+
   const node_id& id() const noexcept { return table_.own_id(); }
   const routing_table& table() const noexcept { return table_; }
   const item_store& storage() const noexcept { return store_; }
@@ -177,6 +214,9 @@ private:
                            const endpoint& from, time_point now);
   void on_command_failure(command& c, const rpc_manager::pending& p, int error_code,
                           time_point now);
+  void on_short_timeout(command& c, const rpc_manager::pending& p, time_point now);
+  void sample_rtt(const endpoint& ep, time_point sent, time_point now);
+  std::chrono::milliseconds short_timeout_for(const endpoint& ep) const;
   krpc::query base_query(krpc::method m) const;
 
   node_config cfg_;
@@ -201,6 +241,15 @@ private:
   time_point verify_refilled_{};
   std::deque<std::pair<endpoint, endpoint>> votes_;  ///< (voter IP, reported IP), oldest first
   std::optional<endpoint> external_;
+  std::vector<endpoint> own_addresses_;  ///< set_own_address
+  /// RFC 6298 round-trip estimate (ms).
+  struct rtt_estimate {
+    double srtt = 0, rttvar = 0;
+    bool valid = false;
+    void sample(double ms);
+  };
+  std::map<endpoint, rtt_estimate> rtt_;  ///< per node (bounded by max_rtt_entries)
+  rtt_estimate rtt_all_;                  ///< over all nodes
   struct counters;
   std::unique_ptr<counters> n_;
 };

@@ -233,6 +233,18 @@ std::vector<node_entry> routing_table::wanted_candidates(size_t count) const {
   return out;
 }
 
+std::vector<node_entry> routing_table::questionable(size_t count) const {
+  std::vector<node_entry> out;
+  for (auto& b : buckets_) {
+    if (b.replacements.empty())
+      continue;
+    for (auto& e : b.nodes)
+      if (e.failures > 0 && e.failures < cfg_.stale_failures && out.size() < count)
+        out.push_back(e.node);
+  }
+  return out;
+}
+
 std::vector<node_entry> routing_table::closest(const node_id& target, size_t count) const {
   std::vector<const entry*> all;
   for (auto& b : buckets_)

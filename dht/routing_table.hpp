@@ -104,6 +104,12 @@ public:
   /// pinged), oldest first.
   std::vector<node_entry> wanted_candidates(size_t count) const;
 
+  /// Up to `count` bucket nodes that failed a query but not yet `stale_failures` times, in
+  /// buckets with a replacement waiting: pinged before they are evicted (BEP 5: questionable
+  /// nodes are pinged before a replacement takes their slot). A node that answers is kept
+  /// (heard_from resets its failures); one that fails again is replaced.
+  std::vector<node_entry> questionable(size_t count) const;
+
   /// The up to `count` closest nodes to a target, closest first.
   std::vector<node_entry> closest(const node_id& target, size_t count) const;
 

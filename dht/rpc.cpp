@@ -40,11 +40,32 @@ std::vector<rpc_manager::pending> rpc_manager::expire(time_point now) {
   return out;
 }
 
+std::vector<rpc_manager::pending> rpc_manager::expire_short(time_point now) {
+  std::vector<pending> out;
+  for (auto& [tid, p] : pending_) {
+    if (p.short_deadline <= now) {
+      p.short_deadline = time_point::max();
+      p.short_fired = true;
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+const rpc_manager::pending* rpc_manager::find_by_address(const endpoint& from) const {
+  for (auto& [tid, p] : pending_)
+    if (p.to == from)
+      return &p;
+  return nullptr;
+}
+
 std::optional<time_point> rpc_manager::next_deadline() const {
   std::optional<time_point> out;
-  for (auto& [tid, p] : pending_)
-    if (!out || p.deadline < *out)
-      out = p.deadline;
+  for (auto& [tid, p] : pending_) {
+    auto d = std::min(p.deadline, p.short_deadline);
+    if (!out || d < *out)
+      out = d;
+  }
   return out;
 }
 

@@ -24,6 +24,11 @@ public:
     uint64_t owner = 0;                   ///< lookup / request id, 0 for none
     time_point deadline{};
     bool verify = false;                  ///< a ping to a node that queried us (node::verify)
+    time_point sent{};                    ///< when it was sent (round-trip samples)
+    /// Short timeout (issue 16): past it the query stays open but its lookup widens.
+    /// time_point::max() for none.
+    time_point short_deadline = time_point::max();
+    bool short_fired = false;             ///< the short deadline passed (it stays open)
   };
 
   /// A fresh 2-byte transaction id not in use (mainline and libtorrent use 2 bytes).
@@ -34,6 +39,10 @@ public:
   std::optional<pending> take(const std::string& tid, const endpoint& from);
   /// Removes and returns every query whose deadline passed.
   std::vector<pending> expire(time_point now);
+  /// Returns (copies of) the queries whose short deadline passed, once each; they stay open.
+  std::vector<pending> expire_short(time_point now);
+  /// The open query to `from`, if any (attributes a malformed reply to its query).
+  const pending* find_by_address(const endpoint& from) const;
   /// Earliest deadline, if anything is in flight.
   std::optional<time_point> next_deadline() const;
   size_t in_flight() const noexcept { return pending_.size(); }

@@ -123,6 +123,7 @@ result<std::shared_ptr<udp_node>> udp_node::create(asio::io_context& io, udp_nod
     return error{errc::io_error, "dht: cannot bind " + local.address().to_string() + ":"
                                    + std::to_string(local.port()) + ": " + ec.message()};
   self->v6_ = addr.is_v6();
+  self->node_->set_own_address(self->local_endpoint()); // never a lookup candidate (issue 16)
   return self;
 }
 

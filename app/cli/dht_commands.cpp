@@ -30,7 +30,45 @@ struct dht_cli_options {
   int64_t cas = -1;        // < 0: no cas
   // get
   std::string key_hex;
+  bool verbose = false;  // print what the DHT saw (stderr)
 };
+
+// --verbose: what the lookup saw, one JSON line on stderr (stdout keeps the results).
+void print_summary(const dht::completion& c, const dht::udp_node& n,
+                   std::chrono::steady_clock::time_point started) {
+  json errors = json::object();
+  for (auto& [code, k] : c.errors)
+    errors[std::to_string(code)] = k;
+  json closest = json::array();
+  for (auto& e : c.closest)
+    closest.push_back(e.ep.to_string());
+  auto stats = n.stats();
+  json refused = json::object();
+  for (auto& [name, v] : stats)
+    if (v > 0 && (name.rfind("refused_", 0) == 0 || name.rfind("errors_in_", 0) == 0))
+      refused[name] = v;
+  json out = {
+    {"ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+             .count()},
+    {"responders", c.responses},
+    {"queries", c.queries},
+    {"timeouts", c.timeouts},
+    {"stalled", c.stalls},
+    {"errors_by_code", errors},
+    {"invalid_items", c.invalid_items},
+    {"malformed_replies", c.malformed},
+    {"hops", c.hops},
+    {"lookup_time_bound_reached", c.timed_out},
+    {"closest_responders", closest},
+    {"node", {{"malformed_packets", stats["bad_packets"]},
+              {"late_responses", stats["late_responses"]},
+              {"short_timeouts", stats["short_timeouts"]},
+              {"timeouts", stats["timeouts"]},
+              {"counters", refused}}},
+    {"summary", dht::summary(c)},
+  };
+  std::cerr << out.dump() << std::endl;
+}
 
 [[noreturn]] void die(const std::string& why) {
   std::cerr << "dtt dht: " << why << std::endl;
@@ -100,9 +138,12 @@ void run_put(const dht_cli_options& o) {
   if (o.cas >= 0)
     cas = o.cas;
   bool ok = false;
+  auto started = std::chrono::steady_clock::now();
   run_node(o, [&](dht::udp_node& n, auto& finish) {
     n.put_mutable(item, cas, [&](const dht::completion& c) {
       ok = c.put.ok();
+      if (o.verbose)
+        print_summary(c, n, started);
       json out = {{"target", to_hex(item.target())},
                   {"public_key", to_hex(item.key)},
                   {"seq", item.seq},
@@ -125,6 +166,7 @@ void run_get(const dht_cli_options& o) {
   if (!key)
     die("--key must be 64 hex digits (an Ed25519 public key)");
   size_t found = 0;
+  auto started = std::chrono::steady_clock::now();
   run_node(o, [&](dht::udp_node& n, auto& finish) {
     n.get_mutable(
       *key, salt_of(o),
@@ -135,7 +177,11 @@ void run_get(const dht_cli_options& o) {
                      {"signature", to_hex(it.signature)}};
         std::cout << line.dump() << std::endl;
       },
-      [&](const dht::completion&) { finish(); });
+      [&](const dht::completion& c) {
+        if (o.verbose)
+          print_summary(c, n, started);
+        finish();
+      });
   });
   if (found == 0)
     std::exit(2);
@@ -149,6 +195,9 @@ void add_common(CLI::App* cmd, dht_cli_options& o) {
   cmd->add_option("--timeout", o.timeout_s, "seconds before giving up (default 10)");
   cmd->add_option("--salt", o.salt, "BEP 44 salt (text)");
   cmd->add_option("--salt-hex", o.salt_hex, "BEP 44 salt (hex)");
+  cmd->add_flag("--verbose,-v", o.verbose,
+                "print what the DHT saw (responders, timeouts, errors by code, malformed "
+                "replies) as one JSON line on stderr");
 }
 
 } // namespace

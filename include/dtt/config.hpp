@@ -28,6 +28,9 @@ struct dht_config {
   duration max_retry_jitter = 10s;   ///< §4.2 (zero → no jitter)
   duration put_timeout = 10s;        ///< §4.2 (builder ignores zero)
   duration get_timeout = 10s;        ///< §4.3 (builder ignores zero)
+  /// A record put acknowledged by fewer storage nodes counts as failed and is retried
+  /// (issue 16: some mainline implementations drop seq = i64::MAX items without an error).
+  uint32_t min_put_acks = 3;
   class builder;
 };
 
@@ -145,6 +148,7 @@ public:
   DTT_BUILDER_SETTER(duration, max_retry_jitter)
   DTT_BUILDER_SETTER_NONZERO(duration, put_timeout)
   DTT_BUILDER_SETTER_NONZERO(duration, get_timeout)
+  DTT_BUILDER_SETTER(uint32_t, min_put_acks)
   dht_config build() const { return c_; }
 
 private:

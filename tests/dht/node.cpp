@@ -306,7 +306,9 @@ TEST_CASE("dead nodes time out, lookups and puts still finish and count no-respo
   auto& p = wait_done(net, w, w.n->put_mutable(item, std::nullopt, net.now));
   CHECK(p.put.stored >= 4);
   CHECK(net.now - start < 20s);
-  CHECK(w.n->stats()["timeouts"] >= 1);
+  // The dead nodes stalled the lookup (short timeout), which went on without them.
+  CHECK(w.n->stats()["short_timeouts"] >= 1);
+  CHECK(p.stalls >= 1);
   CHECK(p.put.no_response == 0); // the dead nodes timed out in the lookup, before any put
   // Two nodes answer the lookup but never the put: each counts as one no-response.
   auto other = mutable_item::sign(key_from(5), {}, 1, str_bytes("w"));
@@ -470,4 +472,50 @@ TEST_CASE("the external address is learnt from a majority of responders' BEP 42 
   }
   // Local addresses: BEP 42 checks stay off.
   CHECK_FALSE(net.hosts[0]->n->table().node_id_checks());
+}
+
+TEST_CASE("a responder listing the asker in nodes never makes the asker query itself") {
+  // Issue 16: some implementations add every sender to their table (ignoring BEP 43 "ro") and
+  // list the querying node in "nodes", under its id or under another one. A lookup must never
+  // query its own id or its own address, nor put either into its routing table.
+  sim_net net;
+  net.build(20);
+  for (bool read_only : {true, false}) {
+    node_config cfg;
+    cfg.read_only = read_only;
+    auto& w = net.add(cfg);
+    w.n->set_own_address(w.ep);
+    auto other_id = random_id(net.rng);
+    size_t rewritten = 0, to_self = 0;
+    net.filter = [&](sim_net::packet& pk) {
+      if (pk.from == w.ep && pk.to == w.ep)
+        ++to_self;
+      if (pk.to != w.ep)
+        return true;
+      auto m = krpc::decode(pk.data);
+      if (!m || m->y != krpc::message::type::response)
+        return true;
+      m->r.nodes.insert(m->r.nodes.begin(), node_entry{w.n->id(), w.ep});
+      m->r.nodes.insert(m->r.nodes.begin(), node_entry{other_id, w.ep});
+      pk.data = krpc::encode(*m);
+      ++rewritten;
+      return true;
+    };
+    w.n->bootstrap({net.hosts[0]->ep}, net.now);
+    net.settle();
+    auto start = net.now;
+    auto& g = wait_done(net, w, w.n->get_mutable(key_from(9).public_key_bytes(), {}, net.now));
+    net.filter = nullptr;
+    CHECK(rewritten > 0);
+    CHECK(to_self == 0);
+    CHECK(w.n->stats()["timeouts"] == 0);
+    CHECK(net.now - start < 1s); // no timeout waited out
+    CHECK(g.responses >= 8);
+    for (auto& e : g.closest)
+      CHECK(e.ep != w.ep);
+    for (auto& e : w.n->table().all())
+      CHECK(e.ep != w.ep);
+    for (auto& e : w.n->table().replacements())
+      CHECK(e.ep != w.ep);
+  }
 }

@@ -153,9 +153,10 @@ dht_actor spawn_fake_dht(caf::actor_system& sys, std::shared_ptr<fake_dht_store>
           return to_caf_error(v.err());
         if (store->fail_puts)
           return caf::make_error(errc::unreachable, "no DHT node answered the put");
-        store->items[item.target()].push_back(item);
         dht::put_outcome o;
-        o.stored = 8;
+        o.stored = store->puts <= store->acks.size() ? store->acks[store->puts - 1] : 8;
+        if (o.stored > 0)
+          store->items[item.target()].push_back(item);
         return o;
       },
       [](get_immutable_atom, const byte_array<20>&, caf::timespan) { return bytes{}; },

@@ -24,6 +24,8 @@ struct fake_dht_store {
   size_t gets = 0;
   size_t puts = 0;
   bool fail_puts = false; ///< no node answers a put (errc::unreachable)
+  /// Storage nodes that acknowledge each put, in order (puts past the list: 8).
+  std::vector<uint32_t> acks;
   std::mutex mtx;         ///< the fakes also run on the threaded scheduler
 };
 

@@ -1,0 +1,128 @@
+// lookup_set (dht/lookup.hpp): stalled queries widen the lookup and are not waited for
+// (issue 16, adaptive), and the behaviour before it when adaptive is off.
+#include "dht/lookup.hpp"
+#include "dht/routing_table.hpp"
+
+#include "sim.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace dtt;
+using namespace dtt::dht;
+
+namespace {
+
+// Ten candidates at increasing distance from a zero target.
+std::vector<node_entry> ten() {
+  std::vector<node_entry> out;
+  for (uint8_t i = 1; i <= 10; ++i) {
+    node_id id{};
+    id[0] = i;
+    out.push_back({id, endpoint::v4(10, 0, 0, i, 6881)});
+  }
+  return out;
+}
+
+lookup_set make(bool adaptive) {
+  lookup_set::config cfg;
+  cfg.alpha = 3;
+  cfg.k = 4;
+  cfg.adaptive = adaptive;
+  lookup_set s(node_id{}, cfg);
+  s.add(ten());
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("lookup: a stalled query frees its slot, stays open, and is not waited for") {
+  auto s = make(true);
+  auto first = s.next(100);
+  REQUIRE(first.size() == 3);
+  CHECK(s.next(100).empty()); // alpha in flight
+  s.stalled(first[0].node.ep);
+  CHECK(s.stalled_count() == 1);
+  auto more = s.next(100);
+  REQUIRE(more.size() == 1); // one more candidate per stall
+  CHECK(more[0].node.ep == endpoint::v4(10, 0, 0, 4, 6881));
+  // The others answer: the lookup ends on the 4 closest that answered, without the stalled one.
+  for (auto& c : {first[1], first[2], more[0]})
+    CHECK(s.responded(c.node.ep, c.node.id, {}));
+  CHECK_FALSE(s.done()); // only 3 answered: a 5th candidate is queried
+  auto fifth = s.next(100);
+  REQUIRE(fifth.size() == 1);
+  CHECK(s.responded(fifth[0].node.ep, fifth[0].node.id, {}));
+  CHECK(s.done());
+  CHECK(s.in_flight() == 1); // the stalled query is still open
+  // A late answer still counts, and puts it first among the responders.
+  CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
+  CHECK(s.closest_responded(1).at(0)->node.ep == first[0].node.ep);
+}
+
+TEST_CASE("lookup: without adaptive, stalls change nothing and the lookup waits for all") {
+  auto s = make(false);
+  auto first = s.next(100);
+  REQUIRE(first.size() == 3);
+  s.stalled(first[0].node.ep);
+  CHECK(s.stalled_count() == 0);
+  CHECK(s.next(100).empty());
+}
+
+TEST_CASE("lookup: give_up ends a lookup at once and ignores late answers") {
+  auto s = make(true);
+  auto first = s.next(100);
+  CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
+  CHECK_FALSE(s.done());
+  s.give_up();
+  CHECK(s.done());
+  CHECK(s.in_flight() == 0);
+  CHECK_FALSE(s.responded(first[1].node.ep, first[1].node.id, {}));
+  CHECK(s.closest_responded(8).size() == 1);
+}
+
+TEST_CASE("lookup: depth grows by one per referral") {
+  auto s = make(true);
+  auto first = s.next(100);
+  CHECK(s.depth_of(first[0].node.ep) == 0);
+  node_id near{};
+  near[19] = 1;
+  s.add({{near, endpoint::v4(10, 0, 1, 1, 6881)}}, 1);
+  CHECK(s.depth_of(endpoint::v4(10, 0, 1, 1, 6881)) == 1);
+}
+
+TEST_CASE("routing table: a node that failed once is pinged before a replacement evicts it") {
+  routing_table::config cfg;
+  cfg.k = 2;
+  cfg.one_per_ip = false;
+  node_id own{};
+  own[0] = 0x80; // far from the nodes below: their bucket never splits
+  routing_table t(own, cfg);
+  auto t0 = time_point{} + std::chrono::hours(1);
+  std::vector<node_entry> nodes;
+  for (uint8_t i = 1; i <= 3; ++i) {
+    node_id id{};
+    id[1] = i;
+    nodes.push_back({id, endpoint::v4(10, 0, 0, i, 6881)});
+  }
+  CHECK(t.heard_from(nodes[0], t0, true));
+  CHECK(t.heard_from(nodes[1], t0, true));
+  CHECK(t.questionable(4).empty());
+  t.failed(nodes[0].id);
+  CHECK(t.questionable(4).empty()); // no replacement waits: nothing to decide
+  t.heard_from(nodes[2], t0, false); // a candidate that only queried us waits
+  REQUIRE(t.questionable(4).size() == 1);
+  CHECK(t.questionable(4)[0].id == nodes[0].id);
+  // It answers the ping: kept, no longer questionable.
+  CHECK(t.heard_from(nodes[0], t0, true));
+  CHECK(t.questionable(4).empty());
+  // The candidate answers too (it waits: the bucket is full of good nodes); then the bucket
+  // node fails once (questionable, pinged), and again: the replacement takes its slot.
+  t.heard_from(nodes[2], t0, true);
+  CHECK(t.find(nodes[2].id) == nullptr);
+  t.failed(nodes[0].id);
+  CHECK(t.find(nodes[0].id) != nullptr);
+  CHECK(t.questionable(4).size() == 1);
+  t.failed(nodes[0].id);
+  CHECK(t.find(nodes[0].id) == nullptr);
+  CHECK(t.find(nodes[2].id) != nullptr);
+}

@@ -1,0 +1,234 @@
+#pragma once
+
+// Issue 16's lookup scenario on a large_sim (tests and benches only): a network of server
+// nodes, a share of them unresponsive, BEP 44 items stored, then gets and puts from two pools
+// of client nodes, one running the lookup before issue 16 (lookup.adaptive = false), one the
+// adaptive lookup, interleaved in the same network at the same time, with churn.
+#include "large_sim.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+namespace dtt::dht::test {
+
+/// Scenario parameters.
+struct lookup_scenario_config {
+  size_t nodes = 10000;      ///< server nodes
+  double unresponsive = 0.3; ///< share of server nodes that answer nothing
+  size_t items = 200;        ///< items stored before the measurement
+  size_t gets = 400;         ///< gets per algorithm
+  size_t puts = 100;         ///< puts per algorithm
+  size_t clients = 16;       ///< client nodes per algorithm
+  std::chrono::milliseconds join_interval{2};  ///< between two joins while building
+  std::chrono::milliseconds op_interval{50};   ///< between two operations of one algorithm
+  double churn_per_s = 2;    ///< nodes leaving (and as many joining) per second
+  large_sim_config net{};
+  node_config after{};  ///< the adaptive clients' configuration (lookup.adaptive is forced)
+};
+
+/// One operation's outcome.
+struct op_sample {
+  double ms = 0;         ///< until completion
+  double first_ms = -1;  ///< get: until the first valid item (-1: none)
+  bool ok = false;       ///< get: an item found; put: stored by >= 3 nodes
+  size_t stored = 0;     ///< put: nodes that acknowledged
+  size_t queries = 0;
+  size_t hops = 0;
+};
+
+/// Outcomes per algorithm ("before", "after").
+struct lookup_scenario_result {
+  std::map<std::string, std::vector<op_sample>> gets, puts;
+  double build_s = 0;    ///< wall-clock seconds to build the network
+  double run_s = 0;      ///< wall-clock seconds of the measurement
+  uint64_t packets = 0;
+  size_t alive = 0, unresponsive = 0;
+};
+
+inline crypto::signing_key scenario_key(uint64_t i) {
+  bytes32 seed{};
+  for (size_t b = 0; b < 8; ++b)
+    seed[b] = static_cast<uint8_t>(i >> (8 * b));
+  seed[31] = 0x16;
+  return crypto::signing_key::from_seed(seed);
+}
+
+/// Runs the scenario.
+inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& sc) {
+  using namespace std::chrono;
+  using host = large_sim::host;
+  lookup_scenario_result res;
+  large_sim sim(sc.net);
+  auto wall0 = steady_clock::now();
+  node_config server;
+  std::vector<host*> servers;
+  auto join = [&](host& h) {
+    std::vector<endpoint> seeds;
+    for (int s = 0; s < 12 && seeds.size() < 3 && !servers.empty(); ++s) {
+      auto* peer = servers[sim.index_below(servers.size())];
+      if (peer->alive && peer != &h)
+        seeds.push_back(peer->ep);
+    }
+    if (!seeds.empty())
+      sim.call(h, [&](node& n) { n.bootstrap(seeds, sim.now()); });
+  };
+  // Build: one join every join_interval, each from up to three earlier nodes.
+  auto t = sim.now();
+  for (size_t i = 0; i < sc.nodes; ++i) {
+    auto& h = sim.add(server);
+    join(h);
+    servers.push_back(&h);
+    t += sc.join_interval;
+    sim.run_until(t);
+  }
+  sim.run_until(sim.now() + seconds(30));
+  // Unresponsive nodes: gone or behind NATs, still in the others' tables.
+  for (auto* h : servers)
+    if (sim.uniform() < sc.unresponsive)
+      sim.set_alive(*h, false);
+  // Clients of both algorithms, and a publisher for the items to get.
+  std::map<std::string, std::vector<host*>> clients;
+  for (const char* algo : {"before", "after"}) {
+    bool after = std::string(algo) == "after";
+    node_config c = after ? sc.after : node_config{};
+    c.lookup.adaptive = after;
+    for (size_t i = 0; i < sc.clients; ++i) {
+      auto& h = sim.add(c);
+      join(h);
+      clients[algo].push_back(&h);
+    }
+  }
+  auto& publisher = sim.add(server);
+  join(publisher);
+  sim.run_until(sim.now() + seconds(30));
+  std::vector<mutable_item> items;
+  size_t published = 0;
+  publisher.done_cb = [&](const completion&) { ++published; };
+  for (size_t i = 0; i < sc.items; ++i)
+    items.push_back(mutable_item::sign(scenario_key(i), {}, 1, bytes{'v'}));
+  for (size_t i = 0; i < sc.items; ++i) // paced: a node runs at most max_lookups commands
+    sim.at(sim.now() + milliseconds(50) * static_cast<int64_t>(i), [&, i] {
+      sim.call(publisher, [&](node& n) { n.put_mutable(items[i], std::nullopt, sim.now()); });
+    });
+  sim.run_until(sim.now() + milliseconds(50) * static_cast<int64_t>(sc.items) + seconds(60),
+                [&] { return published == sc.items; });
+  res.build_s = duration<double>(steady_clock::now() - wall0).count();
+  auto wall1 = steady_clock::now();
+
+  // Measurement with churn.
+  auto start = sim.now();
+  auto end = start + sc.op_interval * static_cast<int64_t>(std::max(sc.gets, sc.puts) + 1);
+  if (sc.churn_per_s > 0) {
+    auto step = duration_cast<microseconds>(duration<double>(1.0 / sc.churn_per_s));
+    for (auto ct = start + step; ct < end; ct += step) {
+      sim.at(ct, [&] {
+        auto* gone = servers[sim.index_below(servers.size())];
+        sim.set_alive(*gone, false);
+        auto& h = sim.add(server);
+        join(h);
+        servers.push_back(&h);
+      });
+    }
+  }
+  struct pending_op {
+    time_point started;
+    bool get = true;
+    std::string algo;
+    op_sample s;
+  };
+  std::map<std::pair<host*, request_id>, pending_op> open;
+  std::map<std::pair<host*, request_id>, completion> early;
+  size_t outstanding = 0;
+  for (auto& [algo, pool] : clients) {
+    for (auto* h : pool) {
+      auto a = algo;
+      h->item_cb = [&, h](request_id id, const mutable_item&) {
+        auto it = open.find({h, id});
+        if (it != open.end() && it->second.s.first_ms < 0)
+          it->second.s.first_ms = duration<double, std::milli>(sim.now() - it->second.started)
+                                    .count();
+      };
+      h->done_cb = [&, h](const completion& c) {
+        auto it = open.find({h, c.id});
+        if (it == open.end()) {
+          early[{h, c.id}] = c;  // completed inside the call that started it
+          return;
+        }
+        auto& op = it->second;
+        op.s.ms = duration<double, std::milli>(sim.now() - op.started).count();
+        op.s.queries = c.queries;
+        op.s.hops = c.hops;
+        op.s.stored = c.put.stored;
+        op.s.ok = op.get ? c.items > 0 : c.put.stored >= 3;
+        if (std::getenv("DTT_SIM_DEBUG") && !op.s.ok)
+          fprintf(stderr, "%s %s fail: ms %.0f responses %zu queries %zu timeouts %zu stalls %zu "
+                  "hops %zu closest %zu timed_out %d stored %zu\n", op.algo.c_str(),
+                  op.get ? "get" : "put", op.s.ms, c.responses, c.queries, c.timeouts, c.stalls,
+                  c.hops, c.closest.size(), int(c.timed_out), c.put.stored);
+        (op.get ? res.gets : res.puts)[op.algo].push_back(op.s);
+        open.erase(it);
+        --outstanding;
+      };
+    }
+  }
+  for (size_t i = 0; i < std::max(sc.gets, sc.puts); ++i) {
+    auto ot = start + sc.op_interval * static_cast<int64_t>(i);
+    for (auto& [algo, pool] : clients) {
+      auto* h = pool[i % pool.size()];
+      auto a = algo;
+      if (i < sc.gets) {
+        sim.at(ot, [&, h, a, i] {
+          auto& item = items[i % items.size()];
+          auto id = sim.call(*h, [&](node& n) {
+            return n.get_mutable(item.key, {}, sim.now());
+          });
+          open[{h, id}] = {sim.now(), true, a, {}};
+          ++outstanding;
+          if (auto e = early.find({h, id}); e != early.end())
+            h->done_cb(e->second);
+        });
+      }
+      if (i < sc.puts) {
+        sim.at(ot + sc.op_interval / 2, [&, h, a, i] {
+          auto item = mutable_item::sign(scenario_key(1'000'000 + i), {}, 1, bytes{'p'});
+          auto id = sim.call(*h, [&](node& n) {
+            return n.put_mutable(item, std::nullopt, sim.now());
+          });
+          open[{h, id}] = {sim.now(), false, a, {}};
+          ++outstanding;
+          if (auto e = early.find({h, id}); e != early.end())
+            h->done_cb(e->second);
+        });
+      }
+    }
+  }
+  sim.run_until(end);
+  sim.run_until(end + seconds(60), [&] { return outstanding == 0; });
+  // Operations that never completed count as failures at the time bound.
+  for (auto& [key, op] : open) {
+    op.s.ms = duration<double, std::milli>(sim.now() - op.started).count();
+    (op.get ? res.gets : res.puts)[op.algo].push_back(op.s);
+  }
+  res.run_s = duration<double>(steady_clock::now() - wall1).count();
+  res.packets = sim.delivered();
+  for (auto* h : servers)
+    (h->alive ? res.alive : res.unresponsive) += 1;
+  for (auto& [algo, pool] : clients)
+    for (auto* h : pool)
+      h->item_cb = nullptr, h->done_cb = nullptr;
+  return res;
+}
+
+/// The p-th percentile (0..100) of `v` (nearest rank).
+inline double percentile(std::vector<double> v, double p) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, i == 0 ? 0 : i - 1)];
+}
+
+} // namespace dtt::dht::test
