@@ -44,6 +44,17 @@ effects membership::announce(time_ms now) {
   return out;
 }
 
+bool membership::initiates(const endpoint_id& other) const {
+  return !opts_.lower_id_connects || self_.id < other;
+}
+
+void membership::request_connect(member_entry& e, effects& out) {
+  if (!initiates(e.rec.id))
+    return; // the other end connects and says hello
+  e.connecting = true;
+  out.connects.push_back({e.rec.id, e.rec.incarnation, e.rec.node, e.rec.addresses});
+}
+
 void membership::trigger_announce(time_ms now, effects& out) {
   if (!started_ || self_.leaving)
     return;
@@ -152,10 +163,8 @@ effects membership::handle_record(byte_view wire, time_ms now) {
       bool moved = r.addresses != e.rec.addresses;
       e.rec = std::move(r);
       e.expires = now + opts_.expiry;
-      if (!e.up && !e.connecting && (moved || now >= e.retry_at)) {
-        e.connecting = true;
-        out.connects.push_back({e.rec.id, e.rec.incarnation, e.rec.node, e.rec.addresses});
-      }
+      if (!e.up && !e.connecting && (moved || now >= e.retry_at))
+        request_connect(e, out);
       return out;
     }
   }
@@ -170,8 +179,7 @@ effects membership::handle_record(byte_view wire, time_ms now) {
   member_entry e;
   e.rec = std::move(r);
   e.expires = now + opts_.expiry;
-  e.connecting = true;
-  out.connects.push_back({e.rec.id, e.rec.incarnation, e.rec.node, e.rec.addresses});
+  request_connect(e, out);
   members_.emplace(e.rec.id, std::move(e));
   trigger_announce(now, out); // the newcomer learns us without waiting for an interval
   return out;
@@ -232,8 +240,7 @@ effects membership::tick(time_ms now) {
       remember_gone(e.rec, now);
       drop(it, out);
     } else if (!e.up && !e.connecting && e.retry_at <= now) {
-      e.connecting = true;
-      out.connects.push_back({e.rec.id, e.rec.incarnation, e.rec.node, e.rec.addresses});
+      request_connect(e, out);
     }
     it = next;
   }
@@ -259,7 +266,7 @@ time_ms membership::next_deadline() const {
   auto t = next_announce_;
   for (auto& [id, e] : members_) {
     t = std::min(t, e.expires);
-    if (!e.up && !e.connecting)
+    if (!e.up && !e.connecting && initiates(id))
       t = std::min(t, e.retry_at);
   }
   for (auto& [id, g] : gone_)

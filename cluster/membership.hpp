@@ -36,6 +36,11 @@ struct membership_options {
   time_ms min_announce_gap{250};
   /// A failed middleman connection is tried again after this long.
   time_ms connect_retry{1000};
+  /// Only the member with the lower endpoint id opens the link of a pair; the other learns of
+  /// it from a hello over that link (connected()). Two links opened at once make CAF 0.17.6
+  /// close one as redundant and take the node's proxies down with it (seen: members flapping
+  /// up and down every second). false: both ends connect (for tests of the state machine).
+  bool lower_id_connects = true;
 };
 
 /// What the membership reports.
@@ -100,7 +105,8 @@ public:
   effects unpublish(const std::string& name, time_ms now);
   /// A record received on the cluster topic (hostile bytes).
   effects handle_record(byte_view wire, time_ms now);
-  /// The middleman link to the member's `incarnation` is up.
+  /// The middleman link to the member's `incarnation` is up (we opened it, or the member
+  /// said hello over it).
   effects connected(const endpoint_id& id, uint64_t incarnation, time_ms now);
   /// Connecting failed; tried again after connect_retry while its record is fresh.
   effects connect_failed(const endpoint_id& id, uint64_t incarnation, time_ms now);
@@ -130,6 +136,8 @@ private:
   void drop(std::map<endpoint_id, member_entry>::iterator it, effects& out);
   void remember_gone(const member_record& r, time_ms now);
   void trigger_announce(time_ms now, effects& out);
+  bool initiates(const endpoint_id& other) const;
+  void request_connect(member_entry& e, effects& out);
 
   crypto::signing_key key_;
   bytes32 cluster_id_;

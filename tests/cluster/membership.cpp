@@ -23,10 +23,17 @@ crypto::signing_key key_of(uint8_t n) {
   return crypto::signing_key::from_seed(seed);
 }
 
+// The state machine's tests connect from both ends; one test checks the one-way rule.
+membership_options both_ways() {
+  membership_options o;
+  o.lower_id_connects = false;
+  return o;
+}
+
 struct node {
   crypto::signing_key key;
   membership m;
-  node(uint8_t n, uint64_t incarnation, membership_options o = {})
+  node(uint8_t n, uint64_t incarnation, membership_options o = both_ways())
     : key(key_of(n)), m(key, cluster_id(), incarnation, o) {
     m.set_local(bytes{1, 2, n}, {socket_address{"127.0.0.1", static_cast<uint16_t>(4000 + n)}});
   }
@@ -140,7 +147,7 @@ TEST_CASE("membership: two members learn each other, connect, and see names come
 }
 
 TEST_CASE("membership: periodic re-announce keeps a member, silence expires it") {
-  membership_options o;
+  membership_options o = both_ways();
   o.announce_interval = 1000ms;
   o.expiry = 3000ms;
   node a(1, 100, o), b(2, 200, o);
@@ -170,7 +177,7 @@ TEST_CASE("membership: periodic re-announce keeps a member, silence expires it")
 }
 
 TEST_CASE("membership: a neighbour's departure plus a missed announce drops the member sooner") {
-  membership_options o;
+  membership_options o = both_ways();
   o.announce_interval = 1000ms;
   o.expiry = 10000ms;
   o.neighbor_grace = 1500ms;
@@ -220,7 +227,7 @@ TEST_CASE("membership: a restarted member replaces its old entry; old records st
 }
 
 TEST_CASE("membership: node_down drops a member until it announces again; leave drops at once") {
-  membership_options o;
+  membership_options o = both_ways();
   o.announce_interval = 1000ms;
   node a(1, 100, o), b(2, 200, o), c(3, 300, o);
   auto sa = a.m.start(0ms);
@@ -246,7 +253,7 @@ TEST_CASE("membership: node_down drops a member until it announces again; leave 
 }
 
 TEST_CASE("membership: hostile records are bounded and counted") {
-  membership_options o;
+  membership_options o = both_ways();
   o.max_members = 3;
   node b(2, 200, o);
   b.m.start(0ms);
@@ -267,4 +274,24 @@ TEST_CASE("membership: hostile records are bounded and counted") {
   CHECK(connects == 3);
   CHECK(b.m.members().size() == 3);
   CHECK(b.m.stats().refused_full == 7);
+}
+
+TEST_CASE("membership: only the lower endpoint id of a pair opens the link") {
+  membership_options o; // the default rule
+  node a(1, 100, o), b(2, 200, o);
+  auto sa = a.m.start(0ms);
+  auto sb = b.m.start(0ms);
+  auto at_b = deliver(sa, b.m, 0ms);
+  auto at_a = deliver(sb, a.m, 0ms);
+  bool a_lower = a.key.public_key_bytes() < b.key.public_key_bytes();
+  CHECK(at_a.connects.size() == (a_lower ? 1u : 0u));
+  CHECK(at_b.connects.size() == (a_lower ? 0u : 1u));
+  // The other end is up once the opener says hello over the link (connected()).
+  auto& opener = a_lower ? a : b;
+  auto& other = a_lower ? b : a;
+  CHECK(kinds(other.m.connected(opener.key.public_key_bytes(),
+                                a_lower ? 100 : 200, 10ms)) == std::vector<kind>{kind::member_up});
+  // The waiting end never retries a connection of its own.
+  auto later = other.m.tick(5000ms);
+  CHECK(later.connects.empty());
 }
