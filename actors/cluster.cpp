@@ -11,9 +11,58 @@
 #include <caf/openssl/manager.hpp>
 #include <caf/openssl/publish.hpp>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <dlfcn.h>
+
 #include <fstream>
 #include <optional>
 #include <sstream>
+
+// CAF 0.17.6's OpenSSL session drains OpenSSL's per-thread error queue only inside a log
+// statement (session::handle_ssl_result: CAF_LOG_INFO(... << get_ssl_error())), and Debian
+// builds CAF with CAF_LOG_LEVEL_QUIET: after one failed handshake (an outsider's) the error
+// stays queued, and the next TLS read on that thread that would block is reported by
+// SSL_get_error as SSL_ERROR_SSL, so CAF closes a healthy member link (seen in
+// tests/cluster/processes.cpp: every outsider attempt dropped a link between two members).
+// OpenSSL requires an empty queue before each TLS I/O call; these definitions take the place
+// of libssl's in the process (the executable's symbols come first) and clear it, then call
+// libssl's own. Asio's SSL engine (dtt's gossip transport) clears it the same way already.
+namespace {
+template <class F>
+F real_ssl(const char* name) {
+  return reinterpret_cast<F>(::dlsym(RTLD_NEXT, name));
+}
+} // namespace
+
+extern "C" {
+
+int SSL_read(SSL* s, void* buf, int num) {
+  static auto real = real_ssl<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return real(s, buf, num);
+}
+
+int SSL_write(SSL* s, const void* buf, int num) {
+  static auto real = real_ssl<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return real(s, buf, num);
+}
+
+int SSL_accept(SSL* s) {
+  static auto real = real_ssl<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return real(s);
+}
+
+int SSL_connect(SSL* s) {
+  static auto real = real_ssl<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return real(s);
+}
+
+} // extern "C"
 
 namespace dtt {
 

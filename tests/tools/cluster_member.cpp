@@ -25,6 +25,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/stat.h>
+
 using namespace std::chrono_literals;
 
 namespace {
@@ -76,12 +78,13 @@ dtt::cluster_subscriber::behavior_type printer(dtt::cluster_subscriber::pointer)
 
 // A process that knows the cluster's name but not its secret: it tries to reach a member's
 // middleman with credentials of its own, and without any.
-int run_outsider(const std::string& target, const std::string& dir) {
+int run_outsider(const std::string& target, const std::string& dir, const std::string& mode) {
   auto hp = split(target, ':');
   if (hp.size() != 2)
     return 2;
   auto port = static_cast<uint16_t>(std::stoi(hp[1]));
-  {
+  ::mkdir(dir.c_str(), 0700);
+  if (mode == "all" || mode == "wrong-ca") {
     // 1. TLS with a certificate from a CA derived from a wrong secret.
     dtt::system_config cfg;
     if (!dtt::prepare_cluster(cfg, "procs", "not-the-secret", dir + "/wrong"))
@@ -94,23 +97,27 @@ int run_outsider(const std::string& target, const std::string& dir) {
       self->send(*h, std::string("outsider-tls"));
     }
   }
-  {
+  if (mode == "all" || mode == "anonymous" || mode == "plain") {
     // 2. TLS without a certificate (CAF's anonymous mode), and 3. plain BASP.
     dtt::system_config cfg;
     cfg.load<caf::io::middleman>();
     cfg.load<caf::openssl::manager>();
     caf::actor_system sys{cfg};
-    auto h = caf::openssl::remote_actor(sys, hp[0], port);
-    say(std::string("outsider tls-anonymous ") + (h ? "ok" : "refused"));
-    if (h) {
-      caf::scoped_actor self{sys};
-      self->send(*h, std::string("outsider-anon"));
+    if (mode != "plain") {
+      auto h = caf::openssl::remote_actor(sys, hp[0], port);
+      say(std::string("outsider tls-anonymous ") + (h ? "ok" : "refused"));
+      if (h) {
+        caf::scoped_actor self{sys};
+        self->send(*h, std::string("outsider-anon"));
+      }
     }
-    auto p = caf::io::remote_actor(sys, hp[0], port);
-    say(std::string("outsider plain ") + (p ? "ok" : "refused"));
-    if (p) {
-      caf::scoped_actor self{sys};
-      self->send(*p, std::string("outsider-plain"));
+    if (mode != "anonymous") {
+      auto p = caf::io::remote_actor(sys, hp[0], port);
+      say(std::string("outsider plain ") + (p ? "ok" : "refused"));
+      if (p) {
+        caf::scoped_actor self{sys};
+        self->send(*p, std::string("outsider-plain"));
+      }
     }
   }
   say("outsider done");
@@ -120,7 +127,7 @@ int run_outsider(const std::string& target, const std::string& dir) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string name = "procs", secret, bootstrap, dir, outsider, key_path;
+  std::string name = "procs", secret, bootstrap, dir, outsider, key_path, mode = "all";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--cluster") name = argv[i + 1];
@@ -129,11 +136,12 @@ int main(int argc, char** argv) {
     else if (k == "--dir") dir = argv[i + 1];
     else if (k == "--outsider") outsider = argv[i + 1];
     else if (k == "--key") key_path = argv[i + 1];
+    else if (k == "--outsider-mode") mode = argv[i + 1];
   }
   if (dir.empty())
     return 2;
   if (!outsider.empty())
-    return run_outsider(outsider, dir);
+    return run_outsider(outsider, dir, mode);
   dtt::system_config cfg;
   if (auto st = dtt::prepare_cluster(cfg, name, secret, dir); !st) {
     std::cerr << st.err().message() << "\n";
