@@ -142,13 +142,6 @@ void apply(self_ptr self, effects fx) {
   for (auto& b : fx.broadcasts)
     self->request(st.topic, std::chrono::seconds(10), broadcast_atom::value, std::move(b))
       .then([](bool) {}, [](const caf::error&) {}); // the next announce repeats it
-  for (auto& id : fx.disconnects) {
-    auto it = st.remote.find(id);
-    if (it != st.remote.end()) {
-      self->demonitor(it->second.peer);
-      st.remote.erase(it);
-    }
-  }
   for (auto& ev : fx.events) {
     using k = membership_event::kind;
     switch (ev.k) {
@@ -173,6 +166,14 @@ void apply(self_ptr self, effects fx) {
         notify(self, {cluster_event::kind::actor_down, ev.id, ev.incarnation, ev.name, old});
         break;
       }
+    }
+  }
+  // After the events: actor_down carries the handle that goes.
+  for (auto& id : fx.disconnects) {
+    auto it = st.remote.find(id);
+    if (it != st.remote.end()) {
+      self->demonitor(it->second.peer);
+      st.remote.erase(it);
     }
   }
   for (auto& c : fx.connects)

@@ -103,8 +103,8 @@ void dispatch(caf::stateful_actor<coordinator_state>* self) {
           },
           [=](const caf::error& e) {
             auto& st = self->state;
-            std::cout << "coordinator: job " << job << " failed ("
-                      << self->system().render(e) << "), queued again" << std::endl;
+            std::cout << "coordinator: job " << job << " failed on " << caf::to_string(wk.node())
+                      << " (" << self->system().render(e) << "), queued again" << std::endl;
             if (auto it = st.in_flight.find(wk); it != st.in_flight.end())
               --it->second;
             st.pending.push_front(job);

@@ -155,6 +155,10 @@ TEST_CASE_FIXTURE(cluster_fixture,
   std::vector<member*> rest{&ms[0], &ms[1], &ms[2]};
   auto three = std::vector<std::string>(ids.begin(), ids.begin() + 3);
   REQUIRE(all_see(rest, three, 15s));
+  // actor_down names the handle that went (an application drops it from its own tables).
+  auto gone = ms[0].proc->wait_line(
+    [&](auto& l) { return l == "event actor_down " + ids[3] + " echo handle"; }, 5s);
+  CHECK(gone);
   // Restarted with the same key: a new incarnation of the same id comes back and is called.
   ms[3] = start(3);
   CHECK(ms[3].id == ids[3]);

@@ -3,7 +3,7 @@
 // commands on stdin with lines on stdout:
 //   ready <id> <port>                   once joined (the middleman's TLS port)
 //   members <n> <ids...>                whenever the set of live members changes
-//   event <kind> <id> [name]            every cluster event
+//   event <kind> <id> [name] [handle]   every cluster event ("handle": it carries the actor)
 //   call <ok> <total> <ids...>          after "call": echo called on every member, who replied
 //   lat <n> <p50_us> <max_us>           after "bench N": N calls to every other member's echo
 //   outsider <what> <ok|refused>        --outsider host:port: what a process without the
@@ -72,7 +72,7 @@ caf::behavior echo(caf::event_based_actor*, std::string me) {
 dtt::cluster_subscriber::behavior_type printer(dtt::cluster_subscriber::pointer) {
   return {[](dtt::cluster_event_atom, const dtt::cluster_event& ev) {
     say("event " + std::string(dtt::to_string(ev.k)) + " " + hex8(ev.member) +
-        (ev.name.empty() ? "" : " " + ev.name));
+        (ev.name.empty() ? "" : " " + ev.name) + (ev.actor ? " handle" : ""));
   }};
 }
 
