@@ -168,6 +168,18 @@ void apply(self_ptr self, effects fx) {
       }
     }
   }
+  for (auto& [id, inc] : fx.probes) {
+    auto it = st.remote.find(id);
+    if (it == st.remote.end())
+      continue;
+    auto idc = id;
+    auto incc = inc;
+    self->request(it->second.peer, std::chrono::seconds(3), cluster_ping_atom::value)
+      .then([=](bool) { apply(self, self->state.core->alive(idc, incc, now_of(self))); },
+            [=](const caf::error&) {
+              apply(self, self->state.core->node_down(idc, incc, now_of(self)));
+            });
+  }
   // After the events: actor_down carries the handle that goes.
   for (auto& id : fx.disconnects) {
     auto it = st.remote.find(id);
@@ -347,6 +359,7 @@ caf::behavior cluster_fn(self_ptr self, cluster_actor_args args) {
         st.pending_hellos[id] = {inc, peer};
       return false;
     },
+    [=](cluster_ping_atom) { return true; },
     [=](cluster_leave_atom) -> caf::result<bool> {
       auto& st = self->state;
       auto fx = st.core->leave();

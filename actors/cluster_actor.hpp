@@ -18,6 +18,8 @@ namespace dtt {
 using cluster_resolve_atom = caf::atom_constant<caf::atom("cresolve")>;
 /// (hello, id, incarnation): the member that opened a link tells the other end who it is.
 using cluster_hello_atom = caf::atom_constant<caf::atom("chello")>;
+/// (ping) → true: asks a silent member over its link whether it is alive.
+using cluster_ping_atom = caf::atom_constant<caf::atom("cping")>;
 /// Makes the cluster actor announce its goodbye and quit.
 using cluster_leave_atom = caf::atom_constant<caf::atom("cleave")>;
 

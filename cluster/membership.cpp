@@ -12,6 +12,7 @@ void effects::append(effects&& o) {
   for (auto& c : o.connects)
     connects.push_back(std::move(c));
   disconnects.insert(disconnects.end(), o.disconnects.begin(), o.disconnects.end());
+  probes.insert(probes.end(), o.probes.begin(), o.probes.end());
   for (auto& e : o.events)
     events.push_back(std::move(e));
 }
@@ -50,7 +51,7 @@ bool membership::initiates(const endpoint_id& other) const {
 
 void membership::request_connect(member_entry& e, effects& out) {
   if (!initiates(e.rec.id))
-    return; // the other end connects and says hello
+    return; // the other end connects and says hello (or tick() after hello_wait)
   e.connecting = true;
   out.connects.push_back({e.rec.id, e.rec.incarnation, e.rec.node, e.rec.addresses});
 }
@@ -163,6 +164,7 @@ effects membership::handle_record(byte_view wire, time_ms now) {
       bool moved = r.addresses != e.rec.addresses;
       e.rec = std::move(r);
       e.expires = now + opts_.expiry;
+      e.probing = false;
       if (!e.up && !e.connecting && (moved || now >= e.retry_at))
         request_connect(e, out);
       return out;
@@ -179,6 +181,7 @@ effects membership::handle_record(byte_view wire, time_ms now) {
   member_entry e;
   e.rec = std::move(r);
   e.expires = now + opts_.expiry;
+  e.waiting_since = now;
   request_connect(e, out);
   members_.emplace(e.rec.id, std::move(e));
   trigger_announce(now, out); // the newcomer learns us without waiting for an interval
@@ -218,6 +221,15 @@ effects membership::node_down(const endpoint_id& id, uint64_t incarnation, time_
   return out;
 }
 
+effects membership::alive(const endpoint_id& id, uint64_t incarnation, time_ms now) {
+  auto it = members_.find(id);
+  if (it != members_.end() && it->second.rec.incarnation == incarnation && it->second.up) {
+    it->second.probing = false;
+    it->second.expires = now + opts_.expiry;
+  }
+  return {};
+}
+
 effects membership::neighbor_down(const endpoint_id& id, time_ms now) {
   auto it = members_.find(id);
   if (it != members_.end())
@@ -236,11 +248,20 @@ effects membership::tick(time_ms now) {
   for (auto it = members_.begin(); it != members_.end();) {
     auto next = std::next(it);
     auto& e = it->second;
-    if (e.expires <= now) {
+    if (e.expires <= now && e.up && !e.probing) {
+      // Silent, but the link is up: ask over the link before dropping (announcements can be
+      // late on a loaded host, and dropping one end of a live link leaves the ends disagreeing).
+      e.probing = true;
+      e.expires = now + opts_.neighbor_grace;
+      out.probes.emplace_back(e.rec.id, e.rec.incarnation);
+    } else if (e.expires <= now) {
       remember_gone(e.rec, now);
       drop(it, out);
     } else if (!e.up && !e.connecting && e.retry_at <= now) {
-      request_connect(e, out);
+      if (initiates(e.rec.id) || now - e.waiting_since >= opts_.hello_wait) {
+        e.connecting = true;
+        out.connects.push_back({e.rec.id, e.rec.incarnation, e.rec.node, e.rec.addresses});
+      }
     }
     it = next;
   }
@@ -266,8 +287,9 @@ time_ms membership::next_deadline() const {
   auto t = next_announce_;
   for (auto& [id, e] : members_) {
     t = std::min(t, e.expires);
-    if (!e.up && !e.connecting && initiates(id))
-      t = std::min(t, e.retry_at);
+    if (!e.up && !e.connecting)
+      t = std::min(t, initiates(id) ? e.retry_at
+                                    : std::max(e.retry_at, e.waiting_since + opts_.hello_wait));
   }
   for (auto& [id, g] : gone_)
     t = std::min(t, g.until);

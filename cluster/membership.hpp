@@ -41,6 +41,9 @@ struct membership_options {
   /// close one as redundant and take the node's proxies down with it (seen: members flapping
   /// up and down every second). false: both ends connect (for tests of the state machine).
   bool lower_id_connects = true;
+  /// The other end waits this long for the opener's hello, then opens a link itself (the
+  /// opener may hold a link it believes up while we dropped the member).
+  time_ms hello_wait{3000};
 };
 
 /// What the membership reports.
@@ -65,6 +68,8 @@ struct effects {
   std::vector<bytes> broadcasts;           ///< records to gossip on the cluster topic
   std::vector<connect_request> connects;   ///< middleman connections to open
   std::vector<endpoint_id> disconnects;    ///< forget these members' links and handles
+  /// Ask these members over their link whether they are alive (then alive() or node_down()).
+  std::vector<std::pair<endpoint_id, uint64_t>> probes;
   std::vector<membership_event> events;    ///< for subscribers, in order
   void append(effects&& other);
 };
@@ -83,8 +88,10 @@ struct member_entry {
   member_record rec;
   bool up = false;               ///< the middleman link is established
   bool connecting = false;       ///< a connect_request is outstanding
+  bool probing = false;          ///< its announcements stopped; the link is being asked
   time_ms expires{0};
   time_ms retry_at{0};
+  time_ms waiting_since{0};      ///< when we began to wait for the other end's hello
 };
 
 /// The membership state machine of one member.
@@ -113,6 +120,8 @@ public:
   /// The middleman link went down (CAF's node_down / a down proxy): the member is dropped
   /// until it announces again.
   effects node_down(const endpoint_id& id, uint64_t incarnation, time_ms now);
+  /// A probe answered: the member is alive though its announcements did not come through.
+  effects alive(const endpoint_id& id, uint64_t incarnation, time_ms now);
   /// The gossip neighbour link to `id` went down: dropped unless it announces soon.
   effects neighbor_down(const endpoint_id& id, time_ms now);
   /// A gossip neighbour came up: announce soon (what we sent before we had one was lost).

@@ -163,17 +163,29 @@ TEST_CASE("membership: periodic re-announce keeps a member, silence expires it")
   }
   CHECK(a.m.self().seq == 11); // the start plus one per second
   CHECK(b.m.members().size() == 1);
-  // a falls silent: b drops it once the expiry has passed, not before.
-  effects drop;
+  // a falls silent: once the expiry has passed (not before) b asks over the link first.
+  effects probe;
   auto t = 10000ms;
-  for (; t <= 20000ms && drop.disconnects.empty(); t += 100ms)
-    drop = b.m.tick(t);
+  for (; t <= 20000ms && probe.probes.empty(); t += 100ms)
+    probe = b.m.tick(t);
   CHECK(t > 12900ms);
   CHECK(t <= 13200ms);
+  REQUIRE(probe.probes.size() == 1);
+  CHECK(probe.probes[0].first == a.key.public_key_bytes());
+  CHECK(probe.events.empty());
+  // The link answers: a stays (its announcements were late, it is alive) until the next expiry.
+  b.m.alive(a.key.public_key_bytes(), 100, t);
+  CHECK(b.m.tick(t + 2900ms).probes.empty());
+  CHECK(b.m.members().size() == 1);
+  // Silent again and the probe goes unanswered: dropped after the grace.
+  auto again = b.m.tick(t + 3000ms);
+  CHECK(again.probes.size() == 1);
+  CHECK(b.m.tick(t + 3000ms + o.neighbor_grace - 1ms).events.empty());
+  effects drop = b.m.tick(t + 3000ms + o.neighbor_grace);
   CHECK(kinds(drop) == std::vector<kind>{kind::member_down});
   CHECK(b.m.members().empty());
   // b's next_deadline() says when to tick: never later than its own next announce.
-  CHECK(b.m.next_deadline() <= t + 1000ms);
+  CHECK(b.m.next_deadline() <= t + 3000ms + o.neighbor_grace + 1000ms);
 }
 
 TEST_CASE("membership: a neighbour's departure plus a missed announce drops the member sooner") {
@@ -190,8 +202,10 @@ TEST_CASE("membership: a neighbour's departure plus a missed announce drops the 
   CHECK(b.m.tick(1900ms).events.empty());
   CHECK(b.m.members().size() == 1);
   b.m.neighbor_down(a.key.public_key_bytes(), 2000ms);
-  CHECK(b.m.tick(3400ms).events.empty());
-  CHECK(kinds(b.m.tick(3500ms)) == std::vector<kind>{kind::member_down});
+  CHECK(b.m.tick(3400ms).probes.empty());
+  // Missed: the link is asked; unanswered within the grace, a is dropped.
+  CHECK(b.m.tick(3500ms).probes.size() == 1);
+  CHECK(kinds(b.m.tick(5000ms)) == std::vector<kind>{kind::member_down});
 }
 
 TEST_CASE("membership: a restarted member replaces its old entry; old records stay ignored") {
@@ -291,7 +305,16 @@ TEST_CASE("membership: only the lower endpoint id of a pair opens the link") {
   auto& other = a_lower ? b : a;
   CHECK(kinds(other.m.connected(opener.key.public_key_bytes(),
                                 a_lower ? 100 : 200, 10ms)) == std::vector<kind>{kind::member_up});
-  // The waiting end never retries a connection of its own.
-  auto later = other.m.tick(5000ms);
-  CHECK(later.connects.empty());
+  // Up: the waiting end never opens a link of its own.
+  CHECK(other.m.tick(5000ms).connects.empty());
+  // A member whose opener never says hello (it believes an old link is up) is connected from
+  // this end after hello_wait.
+  node c(3, 300, o);
+  auto& waiter = c.key.public_key_bytes() < opener.key.public_key_bytes() ? opener : c;
+  auto& quiet = &waiter == &c ? opener : c;
+  auto fx = deliver(quiet.m.start(6000ms), waiter.m, 6000ms);
+  REQUIRE(quiet.key.public_key_bytes() < waiter.key.public_key_bytes());
+  CHECK(fx.connects.empty());
+  CHECK(waiter.m.tick(6000ms + o.hello_wait - 1ms).connects.empty());
+  CHECK(waiter.m.tick(6000ms + o.hello_wait).connects.size() == 1);
 }

@@ -124,10 +124,54 @@ int run_outsider(const std::string& target, const std::string& dir, const std::s
   return 0;
 }
 
+// The same call over a middleman link configured by hand (no dtt): the server publishes echo
+// on a TLS port with the cluster's credentials, the client connects to host:port and times
+// `calls` requests ("lat <n> <p50_us> <max_us>").
+int run_by_hand(const std::string& server_port, const std::string& client_target,
+                const std::string& secret, const std::string& dir, size_t calls) {
+  dtt::system_config cfg;
+  if (!dtt::prepare_cluster(cfg, "procs", secret, dir))
+    return 1;
+  caf::actor_system sys{cfg};
+  if (!server_port.empty()) {
+    auto e = sys.spawn(echo, std::string("hand"));
+    auto port = caf::openssl::publish(e, static_cast<uint16_t>(std::stoi(server_port)),
+                                      "127.0.0.1");
+    if (!port)
+      return 1;
+    say("hand-ready " + std::to_string(*port));
+    for (std::string line; std::getline(std::cin, line) && line != "quit";) {
+    }
+    caf::anon_send_exit(e, caf::exit_reason::user_shutdown);
+    return 0;
+  }
+  auto hp = split(client_target, ':');
+  auto h = caf::openssl::remote_actor(sys, hp[0], static_cast<uint16_t>(std::stoi(hp[1])));
+  if (!h)
+    return 1;
+  caf::scoped_actor self{sys};
+  std::vector<int64_t> lat;
+  for (size_t i = 0; i < calls; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    self->request(*h, 5s, std::string("b")).receive([](const std::string&) {},
+                                                    [](const caf::error&) {});
+    lat.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::steady_clock::now() - t0)
+                    .count());
+  }
+  std::sort(lat.begin(), lat.end());
+  say("lat " + std::to_string(lat.size()) + " " + std::to_string(lat[lat.size() / 2]) + " " +
+      std::to_string(lat.back()));
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   std::string name = "procs", secret, bootstrap, dir, outsider, key_path, mode = "all";
+  std::string hand_server, hand_client;
+  size_t expect = 0, calls = 1000;
+  auto t_start = std::chrono::steady_clock::now();
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--cluster") name = argv[i + 1];
@@ -137,11 +181,17 @@ int main(int argc, char** argv) {
     else if (k == "--outsider") outsider = argv[i + 1];
     else if (k == "--key") key_path = argv[i + 1];
     else if (k == "--outsider-mode") mode = argv[i + 1];
+    else if (k == "--expect") expect = std::stoul(argv[i + 1]);
+    else if (k == "--hand-server") hand_server = argv[i + 1];
+    else if (k == "--hand-client") hand_client = argv[i + 1];
+    else if (k == "--calls") calls = std::stoul(argv[i + 1]);
   }
   if (dir.empty())
     return 2;
   if (!outsider.empty())
     return run_outsider(outsider, dir, mode);
+  if (!hand_server.empty() || !hand_client.empty())
+    return run_by_hand(hand_server, hand_client, secret, dir, calls);
   dtt::system_config cfg;
   if (auto st = dtt::prepare_cluster(cfg, name, secret, dir); !st) {
     std::cerr << st.err().message() << "\n";
@@ -189,6 +239,12 @@ int main(int argc, char** argv) {
         if (line != last)
           say(line);
         last = line;
+        if (expect > 0 && ids.size() == expect) {
+          say("complete " + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - t_start)
+                                             .count()));
+          expect = 0;
+        }
       }
       std::this_thread::sleep_for(50ms);
     }
