@@ -66,16 +66,6 @@ int SSL_connect(SSL* s) {
 
 namespace dtt {
 
-const char* to_string(cluster_event::kind k) noexcept {
-  switch (k) {
-    case cluster_event::kind::member_up: return "member_up";
-    case cluster_event::kind::member_down: return "member_down";
-    case cluster_event::kind::actor_up: return "actor_up";
-    case cluster_event::kind::actor_down: return "actor_down";
-  }
-  return "unknown";
-}
-
 cluster_options cluster_options::loopback() {
   cluster_options o;
   o.bind = "127.0.0.1";

@@ -59,7 +59,15 @@ struct cluster_event {
 };
 
 /// A short printable name of a cluster event kind.
-const char* to_string(cluster_event::kind k) noexcept;
+inline const char* to_string(cluster_event::kind k) noexcept {
+  switch (k) {
+    case cluster_event::kind::member_up: return "member_up";
+    case cluster_event::kind::member_down: return "member_down";
+    case cluster_event::kind::actor_up: return "actor_up";
+    case cluster_event::kind::actor_down: return "actor_down";
+  }
+  return "unknown";
+}
 
 /// Receives (cluster_event_atom, event) for every member and actor that comes or goes.
 using cluster_subscriber = caf::typed_actor<caf::reacts_to<cluster_event_atom, cluster_event>>;
