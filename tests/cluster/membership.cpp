@@ -208,7 +208,7 @@ TEST_CASE("membership: a neighbour's departure plus a missed announce drops the 
   CHECK(kinds(b.m.tick(5000ms)) == std::vector<kind>{kind::member_down});
 }
 
-TEST_CASE("membership: a restarted member replaces its old entry; old records stay ignored") {
+TEST_CASE("membership: a restarted member replaces its old entry and old records stay ignored") {
   node a(1, 100), b(2, 200);
   auto first = a.m.start(0ms);
   auto pub = a.m.publish("echo", 0ms);
@@ -240,7 +240,7 @@ TEST_CASE("membership: a restarted member replaces its old entry; old records st
   CHECK(b.m.members().at(a.key.public_key_bytes()).rec.incarnation == 150);
 }
 
-TEST_CASE("membership: node_down drops a member until it announces again; leave drops at once") {
+TEST_CASE("membership: node_down drops a member until it announces again, leave drops at once") {
   membership_options o = both_ways();
   o.announce_interval = 1000ms;
   node a(1, 100, o), b(2, 200, o), c(3, 300, o);
