@@ -72,6 +72,8 @@ public:
 
   /// This node's endpoint id (its public key).
   const crypto::public_key& id() const noexcept { return key_.public_key_bytes(); }
+  /// This node's key (the cluster signs its member records with it).
+  const crypto::signing_key& key() const noexcept { return key_; }
   /// The actor system.
   caf::actor_system& system() noexcept { return *sys_; }
 

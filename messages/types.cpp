@@ -3,6 +3,7 @@
 #include "messages/dht.hpp"
 #include "messages/errors.hpp"
 #include "messages/gossip.hpp"
+#include "dtt/cluster.hpp"
 
 namespace dtt {
 
@@ -22,6 +23,10 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<socket_address>("dtt.socket_address");
   cfg.add_message_type<bytes32>("dtt.bytes32");
   cfg.add_message_type<bytes>("dtt.bytes");
+  cfg.add_message_type<cluster_member>("dtt.cluster_member");
+  cfg.add_message_type<std::vector<cluster_member>>("dtt.cluster_members");
+  cfg.add_message_type<cluster_event>("dtt.cluster_event");
+  cfg.add_message_type<std::vector<caf::actor>>("dtt.actors");
 }
 
 } // namespace dtt
