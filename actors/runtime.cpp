@@ -148,8 +148,11 @@ runtime::internals::~internals() {
   }
   work.reset();
   if (thread.joinable()) {
-    // Whatever is left (closing sockets) gets a moment, then the loop is stopped.
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    // Whatever is left (closing sockets) gets a moment, then the loop is stopped. The sockets'
+    // closes were posted before this point and run at once; what can remain are timers and
+    // dials of links that are gone (it was 2 s, which made every connected dttd take 2 s to
+    // stop: issue 17 measured 2.0-2.2 s against 25 ms for a node without peers).
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
     while (!io.stopped() && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     io.stop();
