@@ -636,6 +636,9 @@ max-jitter={t['merge_jitter']}
         if not self.settle(self.a.join_deadline):
             return
         log(f"one component after {time.monotonic() - self.t0:.1f} s")
+        # Warm-up before the baseline: a node's caches (messages seen, recent hashes, buffers)
+        # fill with the first traffic; the baseline is the node with traffic, not idle.
+        self.run_traffic(self.a.warmup)
         self.check_resources()  # baseline
         schedule = self.schedule()
         end = self.t0 + self.a.duration if self.a.duration else None
@@ -740,10 +743,14 @@ def main():
     p.add_argument("--fault-every", type=float, default=0, help="soak: a fault every N s")
     p.add_argument("--interval", type=int, default=None, help="ms between broadcasts")
     p.add_argument("--report", default=None, help="also write the JSON report here")
+    p.add_argument("--warmup", type=float, default=None,
+                   help="seconds of traffic before the RSS/fd baseline (ci 5, soak 60)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     a = p.parse_args()
     if a.seed is None:
         a.seed = int(os.environ.get("DTT_FAULT_SEED", "0")) or random.SystemRandom().randrange(1 << 30)
+    if a.warmup is None:
+        a.warmup = 5 if a.profile == "ci" else 60
     if a.interval is None:
         a.interval = 200 if a.profile == "ci" else 100
     # Short test timings: merges every 3 s (+0-1 s), links idle 4 s closed.
