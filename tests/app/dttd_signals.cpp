@@ -1,9 +1,12 @@
 // dttd stops within 2 s of SIGTERM or SIGINT whatever its standard input does (issue 17): an
 // open pipe whose writer has gone silent after a line, a closed descriptor, /dev/null, a
-// terminal (a tmux pane). A second signal ends it at once; SIGHUP reopens its log file.
-// Loopback only (the DHT bootstrap is a closed loopback port); every process started here is
-// stopped here by its PID.
+// terminal (a tmux pane). A second signal ends it at once; SIGHUP reopens its log file; its
+// neighbour hears that it leaves (HyParView Disconnect) before the links close.
+// Loopback only (a closed loopback port or an in-process loopback DHT testnet); every process
+// started here is stopped here by its PID.
 #include "app/daemon.hpp"
+#include "dht/subprocess.hpp"
+#include "dht/testnet.hpp"
 
 #include <doctest/doctest.h>
 
@@ -11,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -362,4 +366,64 @@ TEST_CASE("SIGHUP reopens the log file and applies the config file's log-level a
   // The new level holds: the info line of the stop is not written.
   CHECK(slurp(log).find("stopped in ") == std::string::npos);
   CHECK(d.err().empty()); // every line went to the file
+}
+
+TEST_CASE("a dttd stopped by SIGTERM tells its neighbour it leaves before its links close") {
+  // Two dttd on a loopback DHT testnet. When B stops, A must hear B's HyParView Disconnect
+  // (A drops the neighbour, then closes the link itself) rather than find the link broken
+  // ("read failed"), which is what A saw when B's gossip actor stopped before handling its
+  // topic's unsubscribe.
+  dtt::dht::testnet_options tno;
+  tno.nodes = 6;
+  dtt::dht::testnet net{tno};
+  REQUIRE(net.start());
+  std::string boot;
+  for (auto& b : net.bootstrap())
+    boot += (boot.empty() ? "\"" : ", \"") + b + "\"";
+  dtt::test::temp_dir dir;
+  auto ini = dir.write("n.ini", "[dttd]\ntopic=\"leave\"\nsecret=\"s\"\n[dttd.dht]\n"
+                                "bind=\"127.0.0.1\"\nbootstrap=[" + boot + "]\n"
+                                "[dttd.gossip]\nbind=\"127.0.0.1\"\n");
+  auto start = [&](const std::string& name) {
+    return std::make_unique<dtt::test::subprocess>(std::vector<std::string>{
+      "/bin/sh", "-c",
+      "exec env DTT_LOG=debug " + dtt::test::daemon_path() + " --config-file=" + ini + " 2>"
+        + dir.path + "/" + name + ".err"});
+  };
+  auto a = start("a");
+  auto b = start("b");
+  auto up = [](dtt::test::subprocess& p) {
+    auto deadline = steady::now() + 30s;
+    while (steady::now() < deadline) {
+      auto line = p.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - steady::now()));
+      if (!line)
+        return false;
+      if (line->find("\"event\":\"neighbor_up\"") != std::string::npos)
+        return true;
+    }
+    return false;
+  };
+  REQUIRE(up(*a));
+  REQUIRE(up(*b));
+  b->send_signal(SIGTERM);
+  auto st = b->stop(5s);
+  CHECK(WIFEXITED(st));
+  bool down = false;
+  auto deadline = steady::now() + 5s;
+  while (!down && steady::now() < deadline) {
+    auto line = a->read_line(500ms);
+    down = line && line->find("\"event\":\"neighbor_down\"") != std::string::npos;
+  }
+  CHECK(down);
+  std::this_thread::sleep_for(300ms);
+  auto log = slurp(dir.path + "/a.err");
+  INFO(log);
+  auto gone = log.find("the last neighbour is gone");
+  auto broken = log.find("closed: read failed");
+  REQUIRE(gone != std::string::npos);
+  CHECK(gone < broken); // npos when A never saw a broken link
+  a->send_signal(SIGTERM);
+  a->stop(5s);
+  net.stop();
 }
