@@ -498,8 +498,8 @@ int run(int argc, char** argv) {
   }
   input.join(); // at most one 250 ms broadcast wait
   // Stopping the topic tells its neighbours (the gossip layer sends Disconnect when it leaves
-  // the topic) and writes the peer cache; then the runtime stops the DHT (saving its routing
-  // table when configured) and the transport.
+  // the topic; the runtime waits for that before it shuts the transport). The peer cache needs
+  // no flush: each write is whole and atomic (actors/peer_cache.hpp).
   t.reset();
   rt->reset(); // stops the topic: the event thread's next() returns errc::closed
   events.join();
