@@ -67,6 +67,8 @@ EXPLAINED = [
      "the gossip actor (refused as errc::closed)"),
     (r"^directory: endpoint record not published: ", None,
      "an endpoint record put while DHT packets were dropped (loss, partition)"),
+    (r"^directory: endpoint record stored on no node \(0 refused as older", None,
+     "an endpoint record put while DHT packets were dropped (loss, partition)"),
     (r"^dtt: record put failed after \d+ attempts", None,
      "a record put whose attempts all met dropped DHT packets"),
 ]
