@@ -125,11 +125,11 @@ void round(self_ptr self) {
   uint64_t off = older ? 1 : 0;
   bool use_cache = !older;
   uint64_t m = cur >= off ? cur - off : 0;
-  fetch_two_minutes(self, ctx, m, [=](bool, record_list prev, record_list now) {
+  fetch_minutes(self, ctx, m, [=](bool, record_list prev, record_list now) {
     auto records = tracker::merge_records(prev, now);
     if (records.empty()) {
       log::debug("bootstrap round {}: no records for minutes {}..{}", self->state.rounds,
-                 m > 0 ? m - 1 : 0, m);
+                 m > 1 ? m - 2 : 0, m + 1);
       publish_if_new_minute(self, cur, use_cache, now);
       wait_then(self, ctx.cfg.bootstrap.no_peers_retry_interval, [=] { loop(self); });
       return;

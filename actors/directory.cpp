@@ -5,10 +5,69 @@
 
 #include <caf/typed_response_promise.hpp>
 
+#include <algorithm>
+#include <functional>
+#include <memory>
+
 namespace dtt {
 
 namespace {
+
 const auto dlog = log::in("directory");
+
+using self_ptr = directory_actor::stateful_pointer<directory_state>;
+
+// Publishes `addrs` with seq = our clock in µs, at least seq_floor. A put that storing
+// nodes refuse as "seq too small" means the DHT holds a record of ours with a later seq
+// (our clock went back: a restart with an earlier clock): we read it and publish once more
+// above it, or peers would go on dialing the old addresses until our clock passes it.
+void publish_endpoint(self_ptr self, std::vector<gossip::socket_address> addrs, bool retry) {
+  if (addrs.empty())
+    return;
+  auto micros = self->state.clock->unix_seconds() * 1000000
+                + static_cast<int64_t>(++self->state.published % 1000000);
+  micros = std::max(micros, self->state.seq_floor);
+  auto item = dht::mutable_item::sign(self->state.key, {}, micros,
+                                      encode_endpoint_record(addrs));
+  self->request(self->state.dht, std::chrono::seconds(30), put_mutable_atom::value, item,
+                int64_t{-1})
+    .then(
+      [=](const dht::put_outcome& o) {
+        if (o.stored == 0 && o.seq_too_small > 0 && retry) {
+          auto timeout = self->state.lookup_timeout;
+          self->request(self->state.dht, timeout + std::chrono::seconds(1),
+                        get_mutable_atom::value, self->state.key.public_key_bytes(),
+                        bytes{}, caf::timespan{timeout})
+            .then(
+              [=](const std::vector<dht::mutable_item>& items) {
+                for (auto& it : items)
+                  if (it.key == self->state.key.public_key_bytes() && it.salt.empty())
+                    self->state.seq_floor = std::max(self->state.seq_floor, it.seq + 1);
+                dlog.info("endpoint record refused as older than ours in the DHT (our "
+                          "clock went back?): publishing again above seq {}",
+                          self->state.seq_floor - 1);
+                publish_endpoint(self, addrs, false);
+              },
+              [=](caf::error& e) {
+                dlog.warn("endpoint record refused (seq too small) and ours not read: {}",
+                          self->system().render(e));
+              });
+          return;
+        }
+        self->state.seq_floor = std::max(self->state.seq_floor, micros + 1);
+        if (o.stored == 0)
+          dlog.warn("endpoint record stored on no node ({} refused as older, {} other "
+                    "errors, {} no answer)", o.seq_too_small, o.cas_mismatch + o.other_errors,
+                    o.no_response);
+        else
+          dlog.info("endpoint record published ({} addresses, stored on {} nodes)",
+                    addrs.size(), o.stored);
+      },
+      [=](caf::error& e) {
+        dlog.warn("endpoint record not published: {}", self->system().render(e));
+      });
+}
+
 } // namespace
 
 directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
@@ -109,30 +168,13 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
     [=](publish_record_atom) {
       // Refresh well before storing nodes expire items (libtorrent keeps them ~2 h).
       self->delayed_send(self, std::chrono::minutes(30), publish_record_atom::value);
-      auto publish = [=](const std::vector<gossip::socket_address>& addrs) {
-        if (addrs.empty())
-          return;
-        auto micros = self->state.clock->unix_seconds() * 1000000
-                      + static_cast<int64_t>(++self->state.published % 1000000);
-        auto item = dht::mutable_item::sign(self->state.key, {}, micros,
-                                            encode_endpoint_record(addrs));
-        self->request(self->state.dht, std::chrono::seconds(30), put_mutable_atom::value, item,
-                      int64_t{-1})
-          .then(
-            [=](const dht::put_outcome& o) {
-              dlog.info("endpoint record published ({} addresses, stored on {} nodes)",
-                        addrs.size(), o.stored);
-            },
-            [=](caf::error& e) {
-              dlog.warn("endpoint record not published: {}", self->system().render(e));
-            });
-      };
       if (!self->state.advertise.empty()) {
-        publish(self->state.advertise);
+        publish_endpoint(self, self->state.advertise, true);
         return;
       }
       self->request(self->state.gossip, std::chrono::seconds(5), local_addresses_atom::value)
-        .then(publish, [=](caf::error& e) {
+        .then([=](const std::vector<gossip::socket_address>& addrs) { publish_endpoint(self, addrs, true); },
+              [=](caf::error& e) {
           dlog.warn("no local addresses to publish: {}", self->system().render(e));
         });
     },

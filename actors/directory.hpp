@@ -31,6 +31,9 @@ struct directory_state {
   std::map<gossip::endpoint_id, std::vector<gossip::socket_address>> addresses;
   std::chrono::milliseconds known_ttl{std::chrono::minutes(10)};
   uint64_t published = 0;
+  /// Smallest seq for our next endpoint record: above what the DHT holds when our clock went
+  /// back (a restart with an earlier clock, PROTOCOL.md §10.7); 0 until a put was refused.
+  int64_t seq_floor = 0;
   static inline const char* name = "dtt.directory";
 };
 

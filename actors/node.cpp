@@ -150,15 +150,19 @@ node::~node() {
     caf::anon_send_exit(directory_, caf::exit_reason::user_shutdown);
 }
 
-void node::stop_topics() {
+std::vector<caf::actor> node::stop_topics() {
   std::vector<caf::weak_actor_ptr> topics;
   {
     std::lock_guard<std::mutex> guard(topics_mu_);
     topics.swap(topics_);
   }
+  std::vector<caf::actor> stopped;
   for (auto& weak : topics)
-    if (auto strong = weak.lock())
-      caf::anon_send_exit(caf::actor_cast<caf::actor>(strong), caf::exit_reason::user_shutdown);
+    if (auto strong = weak.lock()) {
+      stopped.push_back(caf::actor_cast<caf::actor>(strong));
+      caf::anon_send_exit(stopped.back(), caf::exit_reason::user_shutdown);
+    }
+  return stopped;
 }
 
 topic node::join_no_wait(std::string_view topic_name, byte_view secret, config cfg,

@@ -67,8 +67,9 @@ public:
   /// Joins a topic and returns at once; discovery runs in the background.
   topic join_no_wait(std::string_view topic_name, byte_view secret, config cfg = {},
                      crypto::rotation_handle rotation = {});
-  /// Stops every topic this node made (called by the destructor).
-  void stop_topics();
+  /// Stops every topic this node made (called by the destructor); returns the topic actors
+  /// told to stop, so that a caller can wait until they are gone.
+  std::vector<caf::actor> stop_topics();
 
   /// This node's endpoint id (its public key).
   const crypto::public_key& id() const noexcept { return key_.public_key_bytes(); }

@@ -23,6 +23,8 @@ struct runtime_options {
   std::vector<gossip::socket_address> advertise;
   /// State directory (see node_options::state_dir); empty: no state kept.
   std::string state_dir;
+  /// Seconds added to the system clock (see options::clock_offset).
+  std::chrono::seconds clock_offset{0};
 
   /// A node of a loopback testnet (demo, tests, benchmarks): DHT client and gossip on 127.0.0.1
   /// with ports chosen by the OS, bootstrapping from `bootstrap`, no per-IP DHT rate limit

@@ -62,26 +62,31 @@ void fetch_view(caf::event_based_actor* self, const topic_context& ctx,
       [=](caf::error&) { then(false, {}, {}); });
 }
 
-void fetch_two_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,
-                       std::function<void(bool, record_list, record_list)> then) {
+void fetch_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,
+                   std::function<void(bool, record_list, record_list)> then) {
   struct pending {
-    int left = 2;
+    int left = 4;
     bool ok = true;
-    record_list prev, now;
+    record_list before, prev, now, next;
   };
   auto p = std::make_shared<pending>();
   auto finish = [=] {
     if (--p->left == 0)
-      then(p->ok, std::move(p->prev), std::move(p->now));
+      then(p->ok,
+           tracker::merge_records(tracker::merge_records(std::move(p->prev), p->before),
+                                  p->next),
+           std::move(p->now));
   };
   auto timeout = ctx.cfg.dht.get_timeout + std::chrono::seconds(5);
-  auto prev_minute = m > 0 ? m - 1 : 0;
-  self->request(ctx.records, timeout, get_records_atom::value, prev_minute)
-    .then([=](record_list& r) { p->prev = std::move(r); finish(); },
-          [=](caf::error&) { p->ok = false; finish(); });
-  self->request(ctx.records, timeout, get_records_atom::value, m)
-    .then([=](record_list& r) { p->now = std::move(r); finish(); },
-          [=](caf::error&) { p->ok = false; finish(); });
+  auto get = [&](uint64_t minute, record_list pending::*into) {
+    self->request(ctx.records, timeout, get_records_atom::value, minute)
+      .then([=](record_list& r) { (*p).*into = std::move(r); finish(); },
+            [=](caf::error&) { p->ok = false; finish(); });
+  };
+  get(m > 1 ? m - 2 : 0, &pending::before);
+  get(m > 0 ? m - 1 : 0, &pending::prev);
+  get(m, &pending::now);
+  get(m + 1, &pending::next);
 }
 
 } // namespace dtt

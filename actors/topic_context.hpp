@@ -57,9 +57,14 @@ void fetch_view(caf::event_based_actor* self, const topic_context& ctx,
                 std::function<void(bool ok, std::vector<gossip::endpoint_id> neighbors,
                                    std::vector<bytes32> hashes)> then);
 
-/// Fetches the records of minutes m−1 and m (in parallel) and passes their union; `ok` is false
-/// if either get failed (bubble and overlap merge then skip the tick, §6.4).
-void fetch_two_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,
-                       std::function<void(bool ok, record_list prev, record_list now)> then);
+/// Fetches the records of minutes m−2 to m+1 (in parallel) and passes m's records as `now` and
+/// the union of the others as `others`; `ok` is false if any get failed (bubble and overlap
+/// merge then skip the tick, §6.4). The original reads m−1 and m only (PROTOCOL.md §10.7): a
+/// writer whose clock is a minute or more off was invisible. With m−2 and m+1 a reader finds
+/// every writer within 60 s of its clock at any second, and of two nodes up to 120 s apart at
+/// least one finds the other at any second, which is enough to join (README "Clock
+/// tolerance").
+void fetch_minutes(caf::event_based_actor* self, const topic_context& ctx, uint64_t m,
+                   std::function<void(bool ok, record_list others, record_list now)> then);
 
 } // namespace dtt

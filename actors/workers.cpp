@@ -43,11 +43,12 @@ using decide_fn = std::function<std::vector<gossip::endpoint_id>(
   const std::vector<bytes32>& local_hashes, const gossip::endpoint_id& self_id,
   std::mt19937_64& rng)>;
 
-// One merge tick (§6.4–6.5): the records of minutes m−1 and m, our neighbours and message
-// hashes, then `decide` picks whom to join. A failed get or request skips the tick.
+// One merge tick (§6.4–6.5): the records of minutes m−2 to m+1 (fetch_minutes), our
+// neighbours and message hashes, then `decide` picks whom to join. A failed get or request
+// skips the tick.
 void merge_tick(self_ptr self, const char* who, decide_fn decide, std::function<void()> done) {
   auto& ctx = self->state.ctx;
-  fetch_two_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
+  fetch_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
     if (!ok) {
       done();
       return;
@@ -66,6 +67,40 @@ void merge_tick(self_ptr self, const char* who, decide_fn decide, std::function<
 
 } // namespace
 
+namespace {
+
+// Publishes our record for minute `m`; when the publish ends in a later minute (its get and
+// put retries ran past the minute, PROTOCOL.md §10.7), publishes the same view once more for
+// the minute it is now, so that the record is not left only in a slot readers are leaving.
+void publish_for(self_ptr self, uint64_t m, std::vector<gossip::endpoint_id> nbrs,
+                 std::vector<bytes32> hashes, bool again, std::function<void()> done) {
+  auto& ctx = self->state.ctx;
+  auto rec = tracker::make_record(*ctx.keys, m, nbrs, hashes);
+  auto after = [=] {
+    auto now = self->state.ctx.minute();
+    if (again && now > m) {
+      log::in("publisher").debug("minute {} ended while publishing: publishing for {} too", m,
+                                 now);
+      publish_for(self, now, nbrs, hashes, false, done);
+      return;
+    }
+    done();
+  };
+  self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
+    .then(
+      [=](bool written) {
+        log::in("publisher").debug("minute {} record {}", m,
+                                   written ? "written" : "skipped (minute full)");
+        after();
+      },
+      [=](caf::error& e) {
+        log::in("publisher").info("{}", self->system().render(e));
+        after();
+      });
+}
+
+} // namespace
+
 caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_context ctx) {
   auto cfg = ctx.cfg.publisher;
   return periodic(self, std::move(ctx), cfg.initial_delay, cfg.base_interval, cfg.max_jitter,
@@ -76,19 +111,7 @@ caf::behavior publisher_worker(caf::stateful_actor<worker_state>* self, topic_co
         done();
         return;
       }
-      auto& ctx = self->state.ctx;
-      auto rec = tracker::make_record(*ctx.keys, m, nbrs, hashes);
-      self->request(ctx.records, caf::infinite, publish_record_atom::value, rec)
-        .then(
-          [=](bool written) {
-            log::in("publisher").debug("minute {} record {}", m,
-                       written ? "written" : "skipped (minute full)");
-            done();
-          },
-          [=](caf::error& e) {
-            log::in("publisher").info("{}", self->system().render(e));
-            done();
-          });
+      publish_for(self, m, std::move(nbrs), std::move(hashes), true, done);
     });
   });
 }

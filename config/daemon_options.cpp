@@ -22,6 +22,10 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
   f("dttd", "exit-on-eof", s.exit_on_eof, k::boolean, "stop when stdin ends");
   f("dttd", "log-level", s.log_level, k::log_level,
     "debug, info, warn, error or off (default warn; DTT_LOG overrides it)");
+  f("dttd", "log-file", s.log_file, k::string,
+    "append log lines to this file instead of stderr; SIGHUP reopens it");
+  f("dttd", "clock-offset", s.clock_offset, k::integer,
+    "seconds added to the system clock (clock-skew tests; default 0)");
   f("dttd", "state-dir", s.state_dir, k::string,
     "directory for the peer cache (empty: none)");
   f("dttd.dht", "bind", s.dht_bind, k::string, "UDP bind address (default 0.0.0.0)");
@@ -58,6 +62,10 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     f(sections[i].c_str(), "secret", s.extra_topics[i].secret, k::string,
       "its shared secret (required with a name)");
   }
+  f("dttd.gossip", "keepalive-interval", s.keepalive_interval, k::duration,
+    "send a keep-alive on a link idle this long (default 5s)");
+  f("dttd.gossip", "idle-timeout", s.idle_timeout, k::duration,
+    "close a link silent this long (default 30s; a partitioned or paused peer)");
 }
 
 bool looks_secret(const std::string& key) {

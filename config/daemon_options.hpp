@@ -26,6 +26,11 @@ struct daemon_settings {
   bool exit_on_eof = false;  ///< stop at the end of stdin
   /// Log threshold (debug|info|warn|error|off); empty: DTT_LOG or warn. DTT_LOG wins.
   std::string log_level;
+  /// Log file (appended to, created 0600, reopened on SIGHUP); empty: stderr.
+  std::string log_file;
+  /// Seconds added to the system clock for every minute and record time (clock-skew tests;
+  /// PROTOCOL.md §10.7); 0: the system clock.
+  int32_t clock_offset = 0;
   /// Directory of the peer cache (peers-<hash>.bin per topic, 0600); empty: none.
   std::string state_dir;
   std::string dht_bind = "0.0.0.0"; ///< UDP bind address
@@ -50,6 +55,8 @@ struct daemon_settings {
   uint16_t http_max_connections = 64;
   /// More topics from the config file ([dttd.topic2] ... [dttd.topic9], name and secret).
   std::array<extra_topic, max_extra_topics> extra_topics;
+  duration keepalive_interval = std::chrono::seconds(5); ///< options::gossip (dtt's choice)
+  duration idle_timeout = std::chrono::seconds(30);      ///< options::gossip (dtt's choice)
 };
 
 /// An actor_system_config with dtt's and dttd's options declared and dtt's types registered.

@@ -1,5 +1,9 @@
 #include "crypto/clock.hpp"
 
+#include <map>
+#include <memory>
+#include <mutex>
+
 namespace dtt::crypto {
 
 namespace {
@@ -15,6 +19,19 @@ public:
 wall_clock& system_wall_clock() {
   static system_clock_source instance;
   return instance;
+}
+
+const wall_clock& system_wall_clock_offset(int64_t offset_seconds) {
+  if (offset_seconds == 0)
+    return system_wall_clock();
+  static std::mutex mtx;
+  static std::map<int64_t, std::unique_ptr<offset_wall_clock>>* clocks =
+    new std::map<int64_t, std::unique_ptr<offset_wall_clock>>(); // never destroyed: see header
+  std::lock_guard<std::mutex> guard{mtx};
+  auto& c = (*clocks)[offset_seconds];
+  if (!c)
+    c = std::make_unique<offset_wall_clock>(offset_seconds);
+  return *c;
 }
 
 std::optional<uint64_t> unix_minute(const wall_clock& clock, int64_t offset) {

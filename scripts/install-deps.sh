@@ -15,7 +15,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libcaf-dev libsodium-dev libssl-dev openssl libboost-dev libboost-system-dev
   doctest-dev libfmt-dev nlohmann-json3-dev libcli11-dev
-  python3 python3-libtorrent python3-nacl iproute2 procps
+  python3 python3-libtorrent python3-nacl iproute2 procps nftables tmux
   python3-websockets prometheus systemd chromium
 )
 

@@ -1,15 +1,20 @@
 // dttd: runs one dtt node from a CAF INI config file (and --key=value flags), joins the
 // configured topic, prints every event as one JSON line on stdout and broadcasts every line it
-// reads on stdin. Stops on SIGINT/SIGTERM or at the end of stdin (with --dttd.exit-on-eof).
+// reads on stdin. Stops on SIGINT/SIGTERM (within about a second, whatever stdin does; a second
+// signal exits at once) or at the end of stdin (with --dttd.exit-on-eof). SIGHUP reopens the
+// log file and applies the config file's log-level again.
 //
 // Exit codes: 0 clean stop, 1 the node could not start (e.g. a port in use), 2 configuration
-// (bad file or flag, bad key file, no bootstrap node answering).
+// (bad file or flag, bad key file, no bootstrap node answering), 128 + signal number when a
+// second SIGINT/SIGTERM cut the stop short.
 #include "actors/log.hpp"
 #include "dtt/all.hpp"
 #include "app/dttd/daemon_stats.hpp"
 #include "app/dttd/http_server.hpp"
 #include "app/dttd/service.hpp"
 #include "actors/runtime.hpp"
+#include "app/dttd/line_reader.hpp"
+#include "app/dttd/log_file.hpp"
 #include "config/daemon_options.hpp"
 #include "crypto/text.hpp"
 
@@ -22,11 +27,14 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -40,10 +48,24 @@ using namespace dtt;
 using clock_type = std::chrono::steady_clock;
 
 std::atomic<bool> stop_requested{false};
+std::atomic<bool> reload_requested{false};
+std::atomic<int> stop_signal{0};
+/// False when dttd was started with fd 0 closed (its stdin then counts as ended).
+bool stdin_open = true;
+/// The largest `[dttd] clock-offset`, in seconds (a day: beyond it the setting is a mistake).
+constexpr int64_t max_clock_offset = 86400;
 
 /// Write end of the main thread's wake-up pipe (the signal handler and the input thread write a
 /// byte to it; the main thread sleeps in poll() on the read end).
 int wake_fd = -1;
+
+/// How long a stop may take before dttd exits anyway (the stop itself takes ~0.2 s: topics,
+/// then the DHT and gossip actors; a stdout nobody reads could block the event thread).
+constexpr auto stop_deadline = std::chrono::seconds(5);
+
+/// Longest stdin line kept: 16 times the default max message size (PROTOCOL.md §8.2: 4096);
+/// a longer line is dropped (a broadcast of it would be refused anyway).
+constexpr size_t max_input_line = 16 * 4096;
 
 void wake_main() noexcept {
   char c = 0;
@@ -51,11 +73,50 @@ void wake_main() noexcept {
     (void)!::write(wake_fd, &c, 1); // non-blocking: a full pipe already wakes the reader
 }
 
-void on_signal(int) {
+void on_stop_signal(int sig) {
   int saved = errno;
-  stop_requested = true;
+  if (stop_requested.exchange(true))
+    ::_exit(128 + sig); // the second signal: the operator does not want to wait
+  stop_signal = sig;
   wake_main();
   errno = saved;
+}
+
+void on_hangup(int) {
+  int saved = errno;
+  reload_requested = true;
+  wake_main();
+  errno = saved;
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sa.sa_handler = on_hangup;
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+/// A closed fd 0, 1 or 2 gets /dev/null, so that no pipe or socket opened later takes its
+/// number (reading "stdin" would then read our own wake-up pipe). Returns false when fd 0 was
+/// closed (dttd then treats stdin as ended).
+bool ensure_standard_fds() {
+  bool stdin_open = true;
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+      continue;
+    if (fd == 0)
+      stdin_open = false;
+    int n = ::open("/dev/null", O_RDWR);
+    if (n >= 0 && n != fd) { // cannot happen (lowest free number), but never leak it
+      ::dup2(n, fd);
+      ::close(n);
+    }
+  }
+  return stdin_open;
 }
 
 const auto dlog = log::in("dttd");
@@ -187,6 +248,86 @@ std::string joined(const std::vector<std::string>& xs) {
   return out;
 }
 
+/// The log threshold: DTT_LOG wins over [dttd] log-level; either must be a level name.
+result<log::level> log_level_of(const daemon_settings& set) {
+  auto env_level = log::level_from_env();
+  if (!env_level)
+    return env_level.err();
+  if (std::getenv("DTT_LOG") != nullptr || set.log_level.empty())
+    return *env_level;
+  auto l = log::parse_level(set.log_level);
+  if (!l)
+    return error{errc::invalid_argument, "dttd.log-level: \"" + set.log_level
+                                           + "\" is not a log level (debug, info, warn, error, off)"};
+  return *l;
+}
+
+/// SIGHUP: reopens the log file and applies the config file's log-level again (DTT_LOG and
+/// command-line flags still win). Nothing else is reloaded: every other key needs a restart.
+void reload(const command_line& cl, std::optional<log_file>& logs) {
+  if (logs) {
+    if (auto st = logs->reopen(); !st)
+      dlog.warn("SIGHUP: {} (still writing to the old file)", st.err().what);
+  }
+  auto text = read_config_file(cl);
+  if (!text) {
+    dlog.warn("SIGHUP: {}; log level unchanged", text.err().what);
+    return;
+  }
+  if (auto st = validate_daemon_config(*text, cl.config_file); !st) {
+    dlog.warn("SIGHUP: {}; log level unchanged", st.err().what);
+    return;
+  }
+  daemon_config cfg;
+  std::istringstream ini(*text);
+  if (auto err = cfg.parse(cl.caf_args, ini)) {
+    dlog.warn("SIGHUP: bad configuration; log level unchanged");
+    return;
+  }
+  auto level = log_level_of(read_daemon_settings(cfg));
+  if (!level) {
+    dlog.warn("SIGHUP: {}; log level unchanged", level.err().what);
+    return;
+  }
+  // Said before the new level applies, so that the line is written at the old one.
+  dlog.info("SIGHUP: log {}, level {}", logs ? "file " + logs->path() + " reopened" : "on stderr",
+            log::to_string(*level));
+  log::set_threshold(*level);
+}
+
+/// Ends the process if a stop takes longer than stop_deadline (cancelled when it completes).
+class stop_watchdog {
+public:
+  stop_watchdog()
+    : thread_([this] {
+        std::unique_lock<std::mutex> g(m_);
+        if (!cv_.wait_for(g, stop_deadline, [this] { return done_; })) {
+          // The line is written from another thread: a log that blocks (a full stderr) may be
+          // what holds the stop up, and must not hold up the exit too.
+          std::thread([] {
+            dlog.error("stop took longer than {} s: exiting without finishing it",
+                       stop_deadline.count());
+          }).detach();
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          ::_exit(1);
+        }
+      }) {}
+  ~stop_watchdog() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 int run(int argc, char** argv) {
   auto cl = split_args(argc, argv);
   if (cl.version) {
@@ -211,18 +352,10 @@ int run(int argc, char** argv) {
   auto set = read_daemon_settings(cfg);
 
   // Logging: DTT_LOG wins over [dttd] log-level; either must be a level name.
-  auto env_level = log::level_from_env();
-  if (!env_level)
-    return fail(env_level.err().what);
-  auto level = *env_level;
-  if (std::getenv("DTT_LOG") == nullptr && !set.log_level.empty()) {
-    auto l = log::parse_level(set.log_level);
-    if (!l)
-      return fail("dttd.log-level: \"" + set.log_level
-                  + "\" is not a log level (debug, info, warn, error, off)");
-    level = *l;
-  }
-  log::set_threshold(level);
+  auto level = log_level_of(set);
+  if (!level)
+    return fail(level.err().what);
+  log::set_threshold(*level);
 
   if (cl.dump_config) {
     std::cout << dump_config(cfg) << std::flush;
@@ -248,13 +381,29 @@ int run(int argc, char** argv) {
   if (!key)
     return fail(key.err().what);
   auto tracker_cfg = load_config(cfg);
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC) != 0)
+  if (set.clock_offset < -max_clock_offset || set.clock_offset > max_clock_offset)
+    return fail("dttd.clock-offset: " + std::to_string(set.clock_offset)
+                + " is out of range (-86400..86400 seconds)");
+  std::optional<log_file> logs;
+  if (!set.log_file.empty()) {
+    auto f = log_file::open(set.log_file);
+    if (!f)
+      return fail(f.err().what);
+    logs.emplace(std::move(*f));
+  }
+  // Two pipes: `wake` (the main thread sleeps on it; drained) and `stop` (written once when the
+  // stop begins, never drained, so that the input thread sees it whenever it looks).
+  int wake_fds[2], stop_fds[2];
+  if (::pipe2(wake_fds, O_NONBLOCK | O_CLOEXEC) != 0 || ::pipe2(stop_fds, O_CLOEXEC) != 0)
     return fail(std::string("cannot create a pipe: ") + std::strerror(errno), 1);
-  wake_fd = pipe_fds[1];
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  wake_fd = wake_fds[1];
+  install_signal_handlers();
+  if (set.clock_offset != 0)
+    dlog.info("clock offset {} s: minutes and record times use the system clock {} {} s",
+              set.clock_offset, set.clock_offset > 0 ? "plus" : "minus",
+              std::abs(set.clock_offset));
 
+  std::optional<stop_watchdog> watchdog; // destroyed after the actor system, so it covers it
   caf::actor_system sys{cfg};
   options ro;
   ro.dht.bind = set.dht_bind;
@@ -262,8 +411,11 @@ int run(int argc, char** argv) {
   ro.dht.bootstrap = set.dht_bootstrap;
   ro.dht.server = set.dht_server;
   ro.state_dir = set.state_dir;
+  ro.clock_offset = std::chrono::seconds(set.clock_offset);
   ro.gossip.bind = set.gossip_bind;
   ro.gossip.port = set.gossip_port;
+  ro.gossip.keepalive_interval = set.keepalive_interval;
+  ro.gossip.idle_timeout = set.idle_timeout;
   if (!set.advertise.empty()) {
     std::string addrs_text;
     for (auto& a : set.advertise)
@@ -325,27 +477,40 @@ int run(int argc, char** argv) {
                       + std::to_string(a.port);
   }
   std::cout << started.dump() << std::endl;
-  std::atomic<bool> input_done{false};
+  std::atomic<bool> input_done{!stdin_open};
   std::thread input([&] {
-    std::string line;
-    while (!stop_requested && std::getline(std::cin, line)) {
-      try {
-        // Back-pressure: the broadcast waits for room (a second at a time, so that a stop
-        // request is seen) instead of dropping the line; reading stdin pauses meanwhile.
-        auto st = t->broadcast(bytes(line.begin(), line.end()), std::chrono::seconds(1));
-        while (!st && st.err().code == errc::busy && !stop_requested)
-          st = t->broadcast(bytes(line.begin(), line.end()), std::chrono::seconds(1));
-        if (!st) {
-          ++stats.broadcast_failures;
-          log::warn_limited("dttd.broadcast", "broadcast failed: {}", st.err().message());
+    if (!stdin_open)
+      return;
+    line_reader lines(
+      max_input_line,
+      [&](std::string&& line) {
+        if (stop_requested)
+          return;
+        try {
+          // Back-pressure: the broadcast waits for room (250 ms at a time, so that a stop
+          // request is seen soon) instead of dropping the line; reading stdin pauses meanwhile.
+          auto wait = std::chrono::milliseconds(250);
+          auto st = t->broadcast(bytes(line.begin(), line.end()), wait);
+          while (!st && st.err().code == errc::busy && !stop_requested)
+            st = t->broadcast(bytes(line.begin(), line.end()), wait);
+          if (!st && !stop_requested) {
+            ++stats.broadcast_failures;
+            log::warn_limited("dttd.broadcast", "broadcast failed: {}", st.err().message());
+          }
+        } catch (const std::exception& e) {
+          ++stats.input_errors;
+          log::warn_limited("dttd.input_error", "input line dropped: {}", e.what());
         }
-      } catch (const std::exception& e) {
+      },
+      [&] {
         ++stats.input_errors;
-        log::warn_limited("dttd.input_error", "input line dropped: {}", e.what());
-      }
+        log::warn_limited("dttd.input_error", "input line longer than {} bytes dropped",
+                          max_input_line);
+      });
+    if (read_lines(STDIN_FILENO, stop_fds[0], lines) == input_end::eof) {
+      input_done = true;
+      wake_main();
     }
-    input_done = true;
-    wake_main();
   });
   // Events: one thread blocked in next() with no timeout (the gossip actor fills the topic's
   // buffer and wakes it; an idle node has no periodic request or timer for its events). It
@@ -371,6 +536,8 @@ int run(int argc, char** argv) {
   bootstrap_watch watch(**rt, set.bootstrap_timeout);
   int code = 0;
   while (!stop_requested && !(set.exit_on_eof && input_done)) {
+    if (reload_requested.exchange(false))
+      reload(cl, logs);
     log::flush_suppressed();
     watch.poll();
     if (watch.expired()) {
@@ -382,34 +549,48 @@ int run(int argc, char** argv) {
     // Sleep until a signal or the end of stdin; a plain timeout (no actor message) for the
     // bootstrap watch (250 ms until a DHT node answered) and the log's suppressed-line
     // summaries (1 s).
-    pollfd pfd{pipe_fds[0], POLLIN, 0};
+    pollfd pfd{wake_fds[0], POLLIN, 0};
     ::poll(&pfd, 1, watch.answered() ? 1000 : 250);
     char drain[64];
-    while (::read(pipe_fds[0], drain, sizeof drain) > 0) {
+    while (::read(wake_fds[0], drain, sizeof drain) > 0) {
     }
   }
-  stop_requested = true;
-  if (input.joinable())
-    input.detach(); // blocked in getline; the process is exiting
+  auto stop_start = clock_type::now();
+  bool by_signal = stop_requested.exchange(true);
+  watchdog.emplace();
+  if (by_signal)
+    dlog.info("stopping on {}", stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+  {
+    char c = 0;
+    (void)!::write(stop_fds[1], &c, 1); // the input thread returns from poll()
+  }
+  input.join(); // at most one 250 ms broadcast wait
   if (web)
     web->stop(); // before the service its handlers call
   svc.reset();
   extra.clear();
+  // Stopping the topic tells its neighbours (the gossip layer sends Disconnect when it leaves
+  // the topic; the runtime waits for that before it shuts the transport). The peer cache needs
+  // no flush: each write is whole and atomic (actors/peer_cache.hpp).
   t.reset();
   rt->reset(); // stops the topic: the event thread's next() returns errc::closed
   events.join();
   log::flush_suppressed();
   auto summary = stats.summary(log::suppressed_total());
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
+                                                                    - stop_start);
   if (stats.event_errors + stats.input_errors > 0)
-    dlog.warn("stopped: {}", summary);
+    dlog.warn("stopped in {} ms: {}", took.count(), summary);
   else
-    dlog.info("stopped: {}", summary);
+    dlog.info("stopped in {} ms: {}", took.count(), summary);
+  std::cout << std::flush;
   return code;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+  stdin_open = ensure_standard_fds(); // before anything opens a descriptor
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -51,12 +51,21 @@ struct options {
     std::vector<socket_address> advertise;
     /// Largest frame (PROTOCOL.md §8.2: 4096); a broadcast may carry this minus 73 bytes.
     uint32_t max_message_size = 4096;
+    /// A link with nothing written for this long sends a keep-alive (dtt's choice: 5 s).
+    std::chrono::milliseconds keepalive_interval{5000};
+    /// A link with nothing read for this long is closed, so a peer behind a partition or
+    /// paused is dropped after it (dtt's choice: 30 s, six keep-alives).
+    std::chrono::milliseconds idle_timeout{30000};
   } gossip;
   /// Publish this node's endpoint record and resolve peers through the DHT (DESIGN.md).
   bool use_endpoint_records = true;
   /// Directory for the node's state (each topic's peer cache, so that a restarted node rejoins
   /// its former peers without waiting for the DHT); empty: no state kept.
   std::string state_dir;
+  /// Added to the system clock wherever the node reads the wall time (the minute of DHT
+  /// records, endpoint record seqs, the peer cache): a node that runs skewed, for clock-skew
+  /// tests. Nodes tolerate ±90 s between each other (README "Clock tolerance").
+  std::chrono::seconds clock_offset{0};
 
   /// A node of a loopback testnet (demo, tests, benchmarks): DHT client and gossip on
   /// 127.0.0.1, ports chosen by the OS, bootstrapping from `bootstrap`, no per-IP limits.

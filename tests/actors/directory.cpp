@@ -45,6 +45,41 @@ dht_actor spawn_silent_dht(caf::actor_system& sys, std::shared_ptr<size_t> gets)
   }, gets);
 }
 
+// A strict BEP 44 store (one item per key, as a storing node keeps it): a put whose seq is not
+// above the stored one is refused with "seq too small" (KRPC error 302).
+struct strict_store {
+  std::map<bytes32, dht::mutable_item> items;
+  size_t refused = 0;
+};
+
+dht_actor spawn_strict_dht(caf::actor_system& sys, std::shared_ptr<strict_store> st) {
+  return sys.spawn([](std::shared_ptr<strict_store> st) -> dht_actor::behavior_type {
+    return {
+      [st](get_mutable_atom, const bytes32& k, const bytes&, caf::timespan) {
+        std::vector<dht::mutable_item> out;
+        if (auto i = st->items.find(k); i != st->items.end())
+          out.push_back(i->second);
+        return out;
+      },
+      [st](put_mutable_atom, const dht::mutable_item& item, int64_t) {
+        dht::put_outcome o;
+        auto i = st->items.find(item.key);
+        if (i != st->items.end() && item.seq <= i->second.seq) {
+          ++st->refused;
+          o.seq_too_small = 1;
+          return o;
+        }
+        st->items[item.key] = item;
+        o.stored = 1;
+        return o;
+      },
+      [](get_immutable_atom, const byte_array<20>&, caf::timespan) { return bytes{}; },
+      [](put_immutable_atom, const bytes&) { return byte_array<20>{}; },
+      [](dht_stats_atom) { return std::map<std::string, uint64_t>{}; },
+    };
+  }, st);
+}
+
 struct fixture : test::virtual_time_system {
   std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
   std::shared_ptr<test::fake_gossip_net> net = std::make_shared<test::fake_gossip_net>();
@@ -169,4 +204,34 @@ TEST_CASE_FIXTURE(fixture, "directory: publishes the advertised addresses when g
   CHECK(store->items[target][1].seq > item.seq);
   caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
   run_for(100ms);
+}
+
+TEST_CASE_FIXTURE(fixture, "directory: a restart with an earlier clock still replaces the endpoint record") {
+  // PROTOCOL.md §10.7 / issue 17: the seq is the clock in µs. A node that ran 90 s ahead and
+  // restarts 90 s behind (new port) had its record refused as older for 180 s, so peers dialed
+  // its old address. Now it reads the stored record and publishes above it.
+  auto st = std::make_shared<strict_store>();
+  auto dht = spawn_strict_dht(*sys, st);
+  sched->run();
+  auto start = [&](const crypto::wall_clock* c, std::vector<gossip::socket_address> addrs) {
+    auto d = sys->spawn(directory, key(1), dht, test::spawn_fake_gossip(*sys, net,
+                                                                   key(1).public_key_bytes()),
+                        c, std::chrono::milliseconds(2000), std::move(addrs));
+    caf::anon_send(d, publish_record_atom::value);
+    run_for(1s);
+    caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+    run_for(100ms);
+  };
+  crypto::offset_wall_clock ahead{90, clock}, behind{-90, clock};
+  start(&ahead, {{"127.0.0.1", 4001}});
+  auto target = key(1).public_key_bytes();
+  REQUIRE(st->items.count(target) == 1);
+  auto first_seq = st->items[target].seq;
+  start(&behind, {{"127.0.0.1", 5001}});
+  CHECK(st->refused == 1);
+  REQUIRE(st->items.count(target) == 1);
+  CHECK(st->items[target].seq > first_seq);
+  auto addrs = decode_endpoint_record(byte_view(st->items[target].value));
+  REQUIRE(addrs);
+  CHECK(*addrs == std::vector<gossip::socket_address>{{"127.0.0.1", 5001}});
 }

@@ -50,14 +50,15 @@ struct fixture : test::virtual_time_system {
     return crypto::signing_key::from_seed(seed);
   }
 
-  caf::actor spawn_topic(int n, config c = {}) {
+  /// `clk`: the node's wall clock (default: the fixture's, which follows virtual time).
+  caf::actor spawn_topic(int n, config c = {}, const crypto::wall_clock* clk = nullptr) {
     auto k = key(n);
     auto& g = gossips.at(n);
     topic_context ctx;
     ctx.keys = std::make_shared<tracker::topic_keys>(crypto::topic_id::from_name("vt-topic"), k,
                                                      byte_view::of("vt-secret"));
     ctx.cfg = c;
-    ctx.clock = &clock;
+    ctx.clock = clk != nullptr ? clk : &clock;
     ctx.gossip = g;
     ctx.seed = static_cast<uint64_t>(n);
     ctx.sink = sinks[n] = std::make_shared<event_sink>(c.event_buffer);
@@ -180,5 +181,27 @@ TEST_CASE_FIXTURE(fixture, "events that arrive while bootstrapping wait for the 
   CHECK(got[1].k == gossip::event::kind::received);
   CHECK(got[1].content == bytes{1, 2, 3});
   CHECK_FALSE(sinks[2]->next(std::chrono::milliseconds(1))); // nothing else arrived
+  (void)b;
+}
+
+TEST_CASE_FIXTURE(fixture, "nodes whose clocks are 90 s behind and 90 s ahead find a node on time") {
+  // PROTOCOL.md §10.7: readers looked at minutes m-1 and m only, so a node 90 s behind never
+  // saw the records of a node on time in the first half of a minute (they are in its m+1) and
+  // a node on time never saw one 90 s ahead (its records are in m+1 or m+2).
+  crypto::offset_wall_clock behind{-90, clock}, ahead{90, clock};
+  auto on_time = spawn_topic(2);
+  run_for(std::chrono::seconds(65)); // alone through a minute: records in m0 and m0+1
+  REQUIRE(neighbors(2).empty());
+  auto b = spawn_topic(1, {}, &behind);
+  auto a = spawn_topic(3, {}, &ahead);
+  run_for(std::chrono::seconds(10)); // 75 s: node 1's minute is m0-1, node 3's m0+2
+  CHECK_FALSE(neighbors(1).empty());
+  CHECK_FALSE(neighbors(2).empty());
+  CHECK_FALSE(neighbors(3).empty());
+  auto& n2 = net->members[{vt_gossip_topic(), key(2).public_key_bytes()}].neighbors;
+  CHECK(n2.count(key(1).public_key_bytes()) == 1);
+  CHECK(n2.count(key(3).public_key_bytes()) == 1);
+  (void)on_time;
+  (void)a;
   (void)b;
 }

@@ -32,6 +32,7 @@ struct script {
   std::map<uint64_t, record_list> records; ///< by minute
   bool fail_gets = false;
   std::vector<std::pair<caf::timespan, crypto::record>> published;
+  caf::timespan publish_delay{0}; ///< how long a publish takes to answer (a slow DHT)
   std::vector<std::pair<caf::timespan, uint64_t>> gets;
   // Gossip side.
   std::vector<std::pair<caf::timespan, std::vector<gossip::endpoint_id>>> joins;
@@ -51,7 +52,22 @@ receiver_actor spawn_receiver(caf::actor_system& sys, std::shared_ptr<script> s)
 }
 
 record_publisher_actor spawn_records(caf::actor_system& sys, std::shared_ptr<script> s) {
-  return sys.spawn([](std::shared_ptr<script> s) -> record_publisher_actor::behavior_type {
+  using self_ptr = record_publisher_actor::pointer;
+  return sys.spawn([](self_ptr self, std::shared_ptr<script> s)
+                     -> record_publisher_actor::behavior_type {
+    // Publishes answer after s->publish_delay (a retry_put to itself delivers the promise).
+    auto pending = std::make_shared<std::map<uint64_t, caf::typed_response_promise<bool>>>();
+    auto next_id = std::make_shared<uint64_t>(0);
+    auto publish = [=](const crypto::record& r) -> caf::result<bool> {
+      s->published.emplace_back(s->now, r);
+      if (s->publish_delay == caf::timespan{0})
+        return true;
+      auto rp = self->make_response_promise<bool>();
+      auto id = (*next_id)++;
+      pending->emplace(id, rp);
+      self->delayed_send(self, s->publish_delay, retry_put_atom::value, id);
+      return rp;
+    };
     return {
       [s](get_records_atom, uint64_t minute) -> caf::result<record_list> {
         s->gets.emplace_back(s->now, minute);
@@ -59,15 +75,14 @@ record_publisher_actor spawn_records(caf::actor_system& sys, std::shared_ptr<scr
           return caf::make_error(errc::unreachable, "scripted get failure");
         return s->records[minute];
       },
-      [s](publish_record_atom, const crypto::record& r) {
-        s->published.emplace_back(s->now, r);
-        return true;
+      [=](publish_record_atom, const crypto::record& r) { return publish(r); },
+      [=](publish_record_atom, const crypto::record& r, const record_list&) { return publish(r); },
+      [=](retry_put_atom, uint64_t id) {
+        if (auto i = pending->find(id); i != pending->end()) {
+          i->second.deliver(true);
+          pending->erase(i);
+        }
       },
-      [s](publish_record_atom, const crypto::record& r, const record_list&) {
-        s->published.emplace_back(s->now, r);
-        return true;
-      },
-      [](retry_put_atom, uint64_t) {},
       [](stats_atom) { return std::map<std::string, uint64_t>{}; },
     };
   }, s);
@@ -231,6 +246,35 @@ TEST_CASE_FIXTURE(fixture, "publisher: zero jitter gives a fixed period, and a s
   (void) w;
 }
 
+TEST_CASE_FIXTURE(fixture, "publisher: a publish that ends in the next minute publishes there too") {
+  // PROTOCOL.md §10.7: a publish whose get and put retries run past the minute used to leave
+  // the record only in the old slot, which readers leave within a minute.
+  s->neighbors = {id(2)};
+  ctx.cfg.publisher.initial_delay = 55s; // 5 s before the end of the fixture's first minute
+  ctx.cfg.publisher.base_interval = 30s;
+  ctx.cfg.publisher.max_jitter = 0s;
+  s->publish_delay = 10s;                // a slow DHT: the publish answers at 65 s
+  auto w = spawn(publisher_worker);
+  run_for(66s);
+  REQUIRE(s->published.size() == 2);
+  CHECK(s->published[0].second.unix_minute() == static_cast<uint64_t>(start_minute));
+  CHECK(s->published[1].second.unix_minute() == static_cast<uint64_t>(start_minute) + 1);
+  CHECK(s->published[1].first >= 65s);
+  CHECK(s->published[1].first < 65s + 100ms); // at once, not on the next tick (95 s)
+  CHECK(s->published[1].second.gossip_content()->peers().size() == 1);
+  // A publish that ends within its minute is not repeated: the next tick is 30 s after the
+  // second publish ended (75 s), at 105 s, for minute + 1, then one at 145 s for minute + 2.
+  run_for(80s);
+  REQUIRE(s->published.size() == 4);
+  CHECK(s->published[2].second.unix_minute() == static_cast<uint64_t>(start_minute) + 1);
+  CHECK(s->published[3].second.unix_minute() == static_cast<uint64_t>(start_minute) + 2);
+  // The stand-in's pending answer (a delayed message to itself) must fire before the system
+  // goes down: an actor with a pending delayed_send keeps ~actor_system waiting (DESIGN.md).
+  s->publish_delay = caf::timespan{0};
+  run_for(15s);
+  (void) w;
+}
+
 TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below four neighbours, on its timer") {
   ctx.cfg.merge.bubble_merge.initial_interval = 30s;
   ctx.cfg.merge.bubble_merge.base_interval = 60s;
@@ -247,10 +291,13 @@ TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below fo
     run_for(29900ms);
     CHECK(s->gets.empty());
     run_for(200ms);
-    // One tick: both minutes fetched, one join of at most two new peers.
-    REQUIRE(s->gets.size() == 2);
-    std::set<uint64_t> minutes{s->gets[0].second, s->gets[1].second};
-    CHECK(minutes == std::set<uint64_t>{m - 1, m});
+    // One tick: minutes m-2 to m+1 fetched (clock tolerance, PROTOCOL.md §10.7), one join of
+    // at most two new peers.
+    REQUIRE(s->gets.size() == 4);
+    std::set<uint64_t> minutes;
+    for (auto& g : s->gets)
+      minutes.insert(g.second);
+    CHECK(minutes == std::set<uint64_t>{m - 2, m - 1, m, m + 1});
     REQUIRE(s->joins.size() == 1);
     auto& joined = s->joins[0].second;
     CHECK(joined.size() == 2);
@@ -264,7 +311,7 @@ TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below fo
       s->records[later] = s->records[m];
     run_for(30min);
     std::vector<std::pair<caf::timespan, uint64_t>> ticks;
-    for (size_t i = 0; i < s->gets.size(); i += 2)
+    for (size_t i = 0; i < s->gets.size(); i += 4)
       ticks.push_back(s->gets[i]);
     REQUIRE(ticks.size() >= 10);
     CHECK(ticks.size() <= 31);
@@ -279,7 +326,7 @@ TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below fo
     s->neighbors = {id(2), id(3), id(10), id(11)};
     auto w = spawn(bubble_merge_worker);
     run_for(10min);
-    CHECK(s->gets.size() >= 2 * 4);
+    CHECK(s->gets.size() >= 4 * 4);
     CHECK(s->joins.empty());
     (void) w;
   }
@@ -288,7 +335,7 @@ TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below fo
     s->fail_gets = true;
     auto w = spawn(bubble_merge_worker);
     run_for(10min);
-    CHECK(s->gets.size() >= 2 * 4);
+    CHECK(s->gets.size() >= 4 * 4);
     CHECK(s->joins.empty());
     (void) w;
   }
@@ -305,7 +352,7 @@ TEST_CASE_FIXTURE(fixture, "overlap merge: joins only publishers whose message h
     s->records[m] = {record_of(4, {id(7)}, {hash(3), hash(9)}), record_of(5, {id(8)}, {})};
     auto w = spawn(overlap_merge_worker);
     run_for(31s);
-    CHECK(s->gets.size() == 2);
+    CHECK(s->gets.size() == 4);
     CHECK(s->joins.empty());
     (void) w;
   }
@@ -326,7 +373,7 @@ TEST_CASE_FIXTURE(fixture, "overlap merge: joins only publishers whose message h
     s->records[m] = {record_of(4, {id(7)}, {hash(8)})};
     auto w = spawn(overlap_merge_worker);
     run_for(10min);
-    CHECK(s->gets.size() >= 2 * 4);
+    CHECK(s->gets.size() >= 4 * 4);
     CHECK(s->joins.empty());
     (void) w;
   }
