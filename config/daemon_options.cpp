@@ -147,6 +147,7 @@ namespace {
 std::string default_text(const std::string& v) { return v.empty() ? "\"\"" : "\"" + v + "\""; }
 std::string default_text(bool v) { return v ? "true" : "false"; }
 std::string default_text(uint16_t v) { return std::to_string(v); }
+std::string default_text(int32_t v) { return std::to_string(v); }
 std::string default_text(duration v) {
   auto ms = v.count();
   return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
