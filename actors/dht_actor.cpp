@@ -1,4 +1,6 @@
 #include "actors/dht_actor.hpp"
+
+#include "actors/io_bridge.hpp"
 #include "actors/log.hpp"
 
 #include "dht/bencode.hpp"
@@ -38,10 +40,10 @@ using impl_actor = dht_actor::extend<
   caf::reacts_to<dht_tmo_atom, uint64_t>>;
 
 // Everything the io thread touches. Only used on the io thread, except `node` (set once before
-// the actor exists) and `self` (a weak handle, safe to copy anywhere).
+// the actor exists) and `bridge` (thread-safe).
 struct io_side {
   std::shared_ptr<dht::udp_node> node;
-  caf::actor_addr self;
+  io_bridge bridge; // results and timeouts to the actor (weak: never keeps it alive)
   std::map<uint64_t, dht::request_id> ids;  // actor correlation id -> core request id
 
   std::set<uint64_t> finished;              // completed before track() ran (synchronously)
@@ -72,8 +74,7 @@ struct io_side {
         s->node->cancel(it->second);
         s->ids.erase(it);
       }
-      if (auto h = caf::actor_cast<impl_actor>(s->self))
-        caf::anon_send(h, dht_tmo_atom::value, cid);
+      s->bridge.send(dht_tmo_atom::value, cid);
     });
     timers[cid] = std::move(timer);
   }
@@ -114,10 +115,8 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
                                        std::shared_ptr<io_side> side) {
   self->state.io = io;
   self->state.side = side;
-  boost::asio::post(*io, [side, addr = caf::actor_cast<caf::actor_addr>(self)] {
-    side->self = addr;
-    side->node->start();
-  });
+  side->bridge.attach(self->address());
+  boost::asio::post(*io, [side] { side->node->start(); });
   // When the actor goes away (last handle dropped), the node shuts down on its own thread.
   self->attach_functor([io, side](const caf::error&) {
     boost::asio::post(*io, [side] {
@@ -137,17 +136,14 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
       auto rp = g.rp;
       st.on_io([cid, key, salt = std::move(salt), timeout](io_side& s,
                                                           const std::shared_ptr<io_side>& me) mutable {
-        auto addr = s.self;
         auto id = s.node->get_mutable(
           key, std::move(salt),
-          [addr, cid](const dht::mutable_item& item) {
-            if (auto h = caf::actor_cast<impl_actor>(addr))
-              caf::anon_send(h, dht_item_atom::value, cid, item);
+          [cid, &s](const dht::mutable_item& item) {
+            s.bridge.send(dht_item_atom::value, cid, item);
           },
-          [addr, cid, &s](const dht::completion&) {
+          [cid, &s](const dht::completion&) {
             s.finish(cid);
-            if (auto h = caf::actor_cast<impl_actor>(addr))
-              caf::anon_send(h, dht_got_atom::value, cid);
+            s.bridge.send(dht_got_atom::value, cid);
           });
         s.track(cid, id);
         if (s.ids.count(cid))
@@ -167,12 +163,10 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
       if (cas >= 0)
         c = cas;
       st.on_io([cid, item = std::move(item), c](io_side& s, const std::shared_ptr<io_side>& me) {
-        auto addr = s.self;
         auto target = item.target();
-        auto id = s.node->put_mutable(item, c, [addr, cid, target, &s](const dht::completion& r) {
+        auto id = s.node->put_mutable(item, c, [cid, target, &s](const dht::completion& r) {
           s.finish(cid);
-          if (auto h = caf::actor_cast<impl_actor>(addr))
-            caf::anon_send(h, dht_put_atom::value, cid, r.put, target);
+          s.bridge.send(dht_put_atom::value, cid, r.put, target);
         });
         s.track(cid, id);
       });
@@ -185,12 +179,10 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
       auto rp = self->make_response_promise<bytes>();
       st.imm_gets[cid] = rp;
       st.on_io([cid, target, timeout](io_side& s, const std::shared_ptr<io_side>& me) {
-        auto addr = s.self;
-        auto id = s.node->get_immutable(target, [addr, cid, &s](const dht::completion& r) {
+        auto id = s.node->get_immutable(target, [cid, &s](const dht::completion& r) {
           s.finish(cid);
-          if (auto h = caf::actor_cast<impl_actor>(addr))
-            caf::anon_send(h, dht_imm_atom::value, cid, r.immutable_value.has_value(),
-                           r.immutable_value.value_or(bytes{}));
+          s.bridge.send(dht_imm_atom::value, cid, r.immutable_value.has_value(),
+                        r.immutable_value.value_or(bytes{}));
         });
         s.track(cid, id);
         if (s.ids.count(cid))
@@ -209,12 +201,10 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
       auto rp = self->make_response_promise<byte_array<20>>();
       st.imm_puts[cid] = rp;
       st.on_io([cid, value = std::move(value)](io_side& s, const std::shared_ptr<io_side>& me) mutable {
-        auto addr = s.self;
         auto target = crypto::bep44::immutable_target(value);
-        auto done = [addr, cid, target, &s](const dht::completion& r) {
+        auto done = [cid, target, &s](const dht::completion& r) {
           s.finish(cid);
-          if (auto h = caf::actor_cast<impl_actor>(addr))
-            caf::anon_send(h, dht_put_atom::value, cid, r.put, target);
+          s.bridge.send(dht_put_atom::value, cid, r.put, target);
         };
         s.track(cid, s.node->put_immutable(std::move(value), done));
       });
@@ -225,11 +215,8 @@ impl_actor::behavior_type dht_behavior(impl_actor::stateful_pointer<dht_state> s
       auto cid = st.next_id++;
       auto rp = self->make_response_promise<std::map<std::string, uint64_t>>();
       st.stats[cid] = rp;
-      auto addr = caf::actor_cast<caf::actor_addr>(self);
-      boost::asio::post(*st.io, [side = st.side, addr, cid] {
-        auto stats = side->node->stats();
-        if (auto h = caf::actor_cast<impl_actor>(addr))
-          caf::anon_send(h, dht_stat_atom::value, cid, std::move(stats));
+      boost::asio::post(*st.io, [side = st.side, cid] {
+        side->bridge.send(dht_stat_atom::value, cid, side->node->stats());
       });
       return rp;
     },

@@ -1,5 +1,6 @@
 #include "actors/gossip_actor.hpp"
 
+#include "actors/io_bridge.hpp"
 #include "crypto/bytes.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/record.hpp"
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -56,7 +56,7 @@ struct subscriber_entry {
            || ev.k == gossip::event::kind::neighbor_down;
   }
   void deliver(gossip_actor_impl::pointer self, const gossip::topic_id& topic,
-               gossip::event ev) const {
+               gossip::event&& ev) const {
     if (sink)
       sink->push(std::move(ev));
     else
@@ -65,15 +65,15 @@ struct subscriber_entry {
 };
 
 // The contents of the last messages received on a topic, for the tracker's message hashes
-// (hashed only when asked: a snapshot per merge tick, not a hash per message). The buffers are
-// reused, so keeping them costs a copy and no allocation per message.
+// (hashed only when asked: a snapshot per merge tick, not a hash per message). They share the
+// received frames (no copy; at most max_message_hashes frames kept alive per topic).
 struct recent_messages {
-  std::array<bytes, crypto::max_message_hashes> slots;
+  std::array<gossip::shared_bytes, crypto::max_message_hashes> slots;
   size_t next = 0;
   size_t count = 0;
 
-  void add(const bytes& content) {
-    slots[next].assign(content.begin(), content.end());
+  void add(const gossip::shared_bytes& content) {
+    slots[next] = content;
     next = (next + 1) % slots.size();
     count = std::min(count + 1, slots.size());
   }
@@ -81,57 +81,16 @@ struct recent_messages {
   std::vector<bytes32> hashes() const {
     std::vector<bytes32> out;
     for (size_t i = 0; i < count; ++i)
-      out.push_back(crypto::sha512_32({slots[(next + slots.size() - count + i) % slots.size()]}));
+      out.push_back(crypto::sha512_32({slots[(next + slots.size() - count + i) % slots.size()].view()}));
     return out;
   }
-};
-
-// Delivers io-thread events to the actor through a weak reference (the transport must not keep
-// the actor alive). Events before the actor exists are held until attach().
-class bridge {
-public:
-  using delivery = std::function<void(const caf::actor&)>;
-
-  void deliver(delivery d) {
-    caf::strong_actor_ptr target;
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      if (!attached_) {
-        if (early_.size() < max_early)
-          early_.push_back(std::move(d));
-        return;
-      }
-      target = target_.lock();
-    }
-    if (target)
-      d(caf::actor_cast<caf::actor>(target));
-  }
-
-  void attach(const caf::strong_actor_ptr& target) {
-    std::vector<delivery> early;
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      target_ = caf::weak_actor_ptr{target.get()};
-      attached_ = true;
-      early.swap(early_);
-    }
-    auto handle = caf::actor_cast<caf::actor>(target);
-    for (auto& d : early)
-      d(handle);
-  }
-
-private:
-  static constexpr size_t max_early = 1024;
-  std::mutex mu_;
-  caf::weak_actor_ptr target_;
-  bool attached_ = false;
-  std::vector<delivery> early_;
 };
 
 // One io timer that wakes the actor at the earliest deadline it asked for.
 class waker : public std::enable_shared_from_this<waker> {
 public:
-  waker(asio::io_context& io, std::shared_ptr<bridge> b) : timer_(io), bridge_(std::move(b)) {}
+  waker(asio::io_context& io, std::shared_ptr<io_bridge> b)
+    : timer_(io), bridge_(std::move(b)) {}
 
   void wake_at(gossip::time_point t) {
     asio::post(timer_.get_executor(), [self = shared_from_this(), t] {
@@ -143,7 +102,7 @@ public:
         if (ec || self->stopped_)
           return;
         self->armed_ = gossip::time_point::max();
-        self->bridge_->deliver([](const caf::actor& a) { caf::anon_send(a, wake_atom::value); });
+        self->bridge_->send(wake_atom::value);
       });
     });
   }
@@ -157,7 +116,7 @@ public:
 
 private:
   asio::steady_timer timer_;
-  std::shared_ptr<bridge> bridge_;
+  std::shared_ptr<io_bridge> bridge_;
   gossip::time_point armed_ = gossip::time_point::max();
   bool stopped_ = false;
 };
@@ -185,10 +144,24 @@ struct gossip_state {
   std::deque<waiting_broadcast> waiting;
   std::set<caf::actor_addr> monitored;
   std::multimap<gossip::time_point, gossip::timer_id> timers;
+  std::vector<gossip::output::any> outputs; // flush()'s, kept for its storage
+  // Counters (gossip_stats): what passes through this actor, for tests of the message path
+  // and for operators.
+  struct {
+    uint64_t broadcast_messages = 0; // broadcast requests handled
+    uint64_t net_messages = 0;       // batches of frames from the io thread
+    uint64_t timer_messages = 0;     // wake-ups
+    uint64_t control_messages = 0;   // everything else (subscribe, neighbours, ...)
+    uint64_t frames_received = 0;
+    uint64_t broadcasts = 0;         // accepted by the protocol
+    uint64_t busy_refusals = 0;
+    uint64_t events_to_actors = 0;
+    uint64_t events_to_sinks = 0;
+    uint64_t content_copies = 0;
+  } count;
   gossip::time_point next_wake = gossip::time_point::max();
   // Counters for metrics (gossip_stats_atom).
   uint64_t frames_undecodable = 0;
-  uint64_t broadcasts_busy = 0;
   std::map<std::string, uint64_t> flood_refused; // by message kind
 
   ~gossip_state() {
@@ -234,7 +207,8 @@ void flush(self_ptr self) {
     auto* gb = std::get_if<gossip::msg::gossip>(&b.body);
     return ga && gb && a.topic == b.topic && ga->id == gb->id && ga->scope == gb->scope;
   };
-  auto outputs = st.proto->take_outputs();
+  auto& outputs = st.outputs;
+  st.proto->take_outputs(outputs);
   for (auto& out : outputs) {
     std::visit(
       overload{
@@ -251,19 +225,29 @@ void flush(self_ptr self) {
           auto it = st.subscribers.find(e.topic);
           if (it == st.subscribers.end())
             return;
-          if (e.ev.k == gossip::event::kind::received)
-            st.recent[e.topic].add(e.ev.content);
-          // The last subscriber that wants the event takes it without a copy.
+          const bool received = e.ev.k == gossip::event::kind::received;
+          if (received)
+            st.recent[e.topic].add(e.payload);
+          // Each subscriber that takes a received message gets its own copy of the content
+          // (the one copy on this side of the wire); the last one takes the event itself.
           const subscriber_entry* last = nullptr;
+          auto give = [&](const subscriber_entry& sub, gossip::event&& ev) {
+            if (received) {
+              ev.content = e.payload.to_bytes();
+              ++st.count.content_copies;
+            }
+            ++(sub.sink ? st.count.events_to_sinks : st.count.events_to_actors);
+            sub.deliver(self, e.topic, std::move(ev));
+          };
           for (auto& sub : it->second) {
             if (!sub.wants(e.ev))
               continue;
             if (last)
-              last->deliver(self, e.topic, e.ev);
+              give(*last, gossip::event(e.ev));
             last = &sub;
           }
           if (last)
-            last->deliver(self, e.topic, std::move(e.ev));
+            give(*last, std::move(e.ev));
         },
         // Transport calls run in order on its io thread: what is batched goes first.
         [&](gossip::output::disconnect& d) {
@@ -278,6 +262,7 @@ void flush(self_ptr self) {
       out);
   }
   submit();
+  outputs.clear(); // keeps its storage for the next flush
   auto due = st.timers.empty() ? gossip::time_point::max() : st.timers.begin()->first;
   if (!st.waiting.empty()) // look at the send queues again soon: is there room now?
     due = std::min(due, gossip::clock::now() + waiting_recheck);
@@ -311,6 +296,7 @@ caf::error do_broadcast(self_ptr self, const gossip::topic_id& topic, bytes&& co
                           : proto.broadcast(topic, std::move(content), now);
   if (!r)
     return to_caf_error(r.err());
+  ++self->state.count.broadcasts;
   return {};
 }
 
@@ -329,7 +315,7 @@ void serve_waiting(self_ptr self) {
   auto now = gossip::clock::now();
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline <= now) {
-      ++st.broadcasts_busy;
+      ++st.count.busy_refusals;
       i->promise.deliver(caf::make_error(errc::busy, busy_text));
       i = st.waiting.erase(i);
     } else {
@@ -343,6 +329,7 @@ void serve_waiting(self_ptr self) {
 caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic, bytes& content,
                                     bool neighbors_only, caf::timespan wait) {
   auto& st = self->state;
+  ++st.count.broadcast_messages;
   if (st.waiting.empty() && !backlogged(self)) {
     auto err = do_broadcast(self, topic, std::move(content), neighbors_only);
     request_flush(self);
@@ -351,8 +338,8 @@ caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic
     return true;
   }
   if (wait.count() <= 0 || st.waiting.size() >= max_waiting_broadcasts) {
+    ++st.count.busy_refusals;
     request_flush(self);
-    ++st.broadcasts_busy;
     return caf::make_error(errc::busy, busy_text);
   }
   auto rp = self->make_response_promise<bool>();
@@ -452,7 +439,6 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"refused_held", t.refused_held},
     {"pending_handshakes", t.pending_handshakes},
     {"frames_undecodable", st.frames_undecodable},
-    {"broadcasts_busy", st.broadcasts_busy},
     {"broadcasts_waiting", st.waiting.size()},
   };
   for (auto& [kind, n] : st.flood_refused)
@@ -496,6 +482,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
   st.proto = std::make_unique<gossip::protocol>(st.transport->id(),
                                                 st.transport->local_addresses(), cfg, seed);
   self->set_down_handler([self](caf::down_msg& dm) {
+    ++self->state.count.control_messages;
     self->state.monitored.erase(dm.source);
     std::vector<gossip::topic_id> topics;
     for (auto& [topic, subs] : self->state.subscribers)
@@ -507,26 +494,32 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
   return {
     [self](subscribe_atom, const gossip::topic_id& topic, const bytes32& membership_key,
            const gossip_subscriber& sub) {
+      ++self->state.count.control_messages;
       return add_subscriber(self, topic, membership_key, {sub, {}, true});
     },
     [self](subscribe_atom, const gossip::topic_id& topic, const bytes32& membership_key,
            const std::shared_ptr<event_sink>& sink) {
+      ++self->state.count.control_messages;
       return add_subscriber(self, topic, membership_key, {gossip_subscriber{}, sink, true});
     },
     [self](subscribe_neighbors_atom, const gossip::topic_id& topic,
            const bytes32& membership_key, const gossip_subscriber& sub) {
+      ++self->state.count.control_messages;
       return add_subscriber(self, topic, membership_key, {sub, {}, false});
     },
     [self](unsubscribe_atom, const gossip::topic_id& topic, const gossip_subscriber& sub) {
+      ++self->state.count.control_messages;
       drop_subscriber(self, topic, sub.address());
       flush(self);
     },
     [self](unsubscribe_atom, const gossip::topic_id& topic,
            const std::shared_ptr<event_sink>& sink) {
+      ++self->state.count.control_messages;
       drop_subscribers(self, topic, [&](const subscriber_entry& s) { return s.sink == sink; });
       flush(self);
     },
     [self](snapshot_atom, const gossip::topic_id& topic) {
+      ++self->state.count.control_messages;
       auto& st = self->state;
       auto it = st.recent.find(topic);
       request_flush(self);
@@ -536,6 +529,7 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
     },
     [self](join_peers_atom, const gossip::topic_id& topic,
            std::vector<gossip::endpoint_id> peers) -> bool {
+      ++self->state.count.control_messages;
       auto& st = self->state;
       if (!st.proto->has_topic(topic))
         return false;
@@ -558,23 +552,30 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       return broadcast_or_wait(self, topic, content, true, wait);
     },
     [self](neighbors_atom, const gossip::topic_id& topic) {
+      ++self->state.count.control_messages;
       request_flush(self);
       return self->state.proto->neighbors(topic);
     },
     [self](add_addresses_atom, const gossip::endpoint_id& id,
            std::vector<gossip::socket_address>& addrs) {
+      ++self->state.count.control_messages;
       self->state.transport->add_addresses(id, std::move(addrs));
       request_flush(self); // earlier messages of the sweep may have left outputs
     },
     [self](local_addresses_atom) {
+      ++self->state.count.control_messages;
       request_flush(self);
       return self->state.transport->local_addresses();
     },
-    [self](net_message_atom, const gossip::endpoint_id& from, const std::vector<bytes>& frames) {
+    [self](net_message_atom, const gossip::endpoint_id& from, std::vector<bytes>& frames) {
       auto& st = self->state;
       auto now = gossip::clock::now();
+      ++st.count.net_messages;
+      st.count.frames_received += frames.size();
       for (auto& frame : frames) {
-        auto r = st.proto->receive_bytes(from, frame, now);
+        // The protocol takes the frame: a payload shares it (no copy; the message is ours
+        // alone, so CAF hands it over without copying it either).
+        auto r = st.proto->receive_frame(from, std::move(frame), now);
         if (!r) {
           // A frame that does not decode, or a flood the protocol refused (errc::refused): the
           // rest of the batch is dropped with the peer.
@@ -601,11 +602,35 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       }
     },
     [self](net_closed_atom, const gossip::endpoint_id& peer, const std::string&) {
+      ++self->state.count.control_messages;
       self->state.proto->connection_closed(peer, gossip::clock::now());
       flush(self);
     },
-    [self](wake_atom) { fire_due_timers(self); },
-    [self](gossip_stats_atom) { return gossip_counters(self); },
+    [self](wake_atom) {
+      ++self->state.count.timer_messages;
+      fire_due_timers(self);
+    },
+    [self](gossip_stats_atom) {
+      auto& st = self->state;
+      auto& c = st.count;
+      std::map<std::string, uint64_t> out{
+        {"actor_messages_broadcast", c.broadcast_messages},
+        {"actor_messages_net", c.net_messages},
+        {"actor_messages_timer", c.timer_messages},
+        {"actor_messages_control", c.control_messages},
+        {"frames_received", c.frames_received},
+        {"broadcasts", c.broadcasts},
+        {"busy_refusals", c.busy_refusals},
+        {"events_to_actors", c.events_to_actors},
+        {"events_to_sinks", c.events_to_sinks},
+        {"content_copies", c.content_copies},
+        {"topics", st.subscribers.size()},
+      };
+      auto more = gossip_counters(self); // transport, refusals, per topic (dttd's /metrics)
+      out.insert(more.begin(), more.end());
+      request_flush(self);
+      return out;
+    },
   };
 }
 
@@ -617,18 +642,13 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   if (!opts.transport.log)
     opts.transport.log = net::stderr_log_sink();
   auto log = opts.transport.log;
-  auto link = std::make_shared<bridge>();
+  auto link = std::make_shared<io_bridge>();
   net::transport_callbacks cb;
   cb.messages = [link](const gossip::endpoint_id& from, std::vector<bytes>&& frames) {
-    // Each delivery runs once: the frames move into the message instead of being copied.
-    link->deliver([from, f = std::move(frames)](const caf::actor& a) mutable {
-      caf::anon_send(a, net_message_atom::value, from, std::move(f));
-    });
+    link->send(net_message_atom::value, from, std::move(frames)); // moved, not copied
   };
   cb.closed = [link](const gossip::endpoint_id& peer, const std::string& reason) {
-    link->deliver([peer, reason](const caf::actor& a) {
-      caf::anon_send(a, net_closed_atom::value, peer, reason);
-    });
+    link->send(net_closed_atom::value, peer, reason);
   };
   auto cfg = opts.protocol;
   cfg.max_message_size = opts.transport.max_message_size;
@@ -645,7 +665,7 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
     crypto::os_random().fill(reinterpret_cast<uint8_t*>(&seed), sizeof seed);
   auto wake = std::make_shared<waker>(io, link);
   auto impl = sys.spawn(gossip_actor_fun, transport, wake, cfg, seed, log, busy_at);
-  link->attach(caf::actor_cast<caf::strong_actor_ptr>(impl));
+  link->attach(impl.address());
   return gossip_actor{impl};
 }
 

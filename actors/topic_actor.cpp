@@ -85,24 +85,29 @@ caf::behavior topic_actor_fun(caf::stateful_actor<topic_state>* self, topic_cont
         start_workers(self);
     },
     [=](broadcast_atom a, bytes& content) {
+      ++self->state.handled;
       auto& c = self->state.ctx;
       return self->delegate(c.gossip, a, c.topic_id(), std::move(content),
                             wait_of(c.cfg.timeouts.broadcast_timeout));
     },
     [=](broadcast_neighbors_atom a, bytes& content) {
+      ++self->state.handled;
       auto& c = self->state.ctx;
       return self->delegate(c.gossip, a, c.topic_id(), std::move(content),
                             wait_of(c.cfg.timeouts.broadcast_neighbors_timeout));
     },
     [=](join_peers_atom, std::vector<gossip::endpoint_id> ids) -> caf::result<bool> {
+      ++self->state.handled;
       auto rp = self->make_response_promise<bool>();
       join_peers(self, self->state.ctx, std::move(ids), [=](bool ok) mutable { rp.deliver(ok); });
       return rp;
     },
     [=](neighbors_atom a) {
+      ++self->state.handled;
       return self->delegate(self->state.ctx.gossip, a, self->state.ctx.topic_id());
     },
     [=](subscribe_atom a, const event_subscriber& sub) {
+      ++self->state.handled;
       auto& subs = *self->state.subscribers;
       if (sub && std::find(subs.begin(), subs.end(), sub) == subs.end())
         subs.push_back(sub);
@@ -110,16 +115,21 @@ caf::behavior topic_actor_fun(caf::stateful_actor<topic_state>* self, topic_cont
       return self->delegate(c.gossip, a, c.topic_id(), c.membership_key(), sub);
     },
     [=](unsubscribe_atom a, const event_subscriber& sub) {
+      ++self->state.handled;
       auto& subs = *self->state.subscribers;
       subs.erase(std::remove(subs.begin(), subs.end(), sub), subs.end());
       self->send(self->state.ctx.gossip, a, self->state.ctx.topic_id(), sub);
     },
-    [=](await_joined_atom a) { return self->delegate(self->state.ctx.receiver, a); },
+    [=](await_joined_atom a) {
+      ++self->state.handled;
+      return self->delegate(self->state.ctx.receiver, a);
+    },
     // Internal (not in dtt::topic_actor): the tracker's counters, for tests and metrics.
     [=](stats_atom) -> caf::result<std::map<std::string, uint64_t>> {
       std::map<std::string, uint64_t> out;
       out["workers"] = self->state.workers.size();
       out["joined_once"] = self->state.workers_started ? 1 : 0;
+      out["actor_messages"] = self->state.handled;
       auto rp = self->make_response_promise<std::map<std::string, uint64_t>>();
       // The record publisher's counters (records dropped by reason) join ours.
       self->request(self->state.ctx.records, caf::infinite, stats_atom::value)

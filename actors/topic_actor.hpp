@@ -17,6 +17,10 @@ struct topic_state {
   std::shared_ptr<std::vector<event_subscriber>> subscribers =
     std::make_shared<std::vector<event_subscriber>>();
   bool workers_started = false; ///< set by the first successful bootstrap
+  /// Messages of the dtt::topic_actor interface handled (stats "actor_messages"): the public
+  /// topic API sends broadcasts to the gossip actor directly, so this stays put while one
+  /// streams (tests/actors/message_path.cpp).
+  uint64_t handled = 0;
   static inline const char* name = "dtt.topic";
 };
 

@@ -50,9 +50,12 @@ struct timer {
 struct disconnect {
   endpoint_id peer{};
 };
-/// Deliver an event to the topic's subscribers.
+/// Deliver an event to the topic's subscribers. A received message's content is `payload`
+/// (shared with the Graft cache; ev.content stays empty, the owner copies it out for each
+/// application that takes it).
 struct emit {
   gossip::event ev;
+  shared_bytes payload;
 };
 /// `peer` announced (new) dialing addresses.
 struct peer_addresses {

@@ -324,7 +324,7 @@ bool hyparview::add_active(const endpoint_id& peer, const std::optional<peer_dat
   erase(passive_, peer);
   alive_disconnect_.erase(peer);
   refused_.erase(peer);
-  out.push_back(effect::emit{event{event::kind::neighbor_up, peer, {}, {}}});
+  out.push_back(effect::emit{event{event::kind::neighbor_up, peer, {}, {}}, {}});
   if (reply)
     send_neighbor_ack(peer, prio, out);
   return true;
@@ -357,7 +357,7 @@ void hyparview::remove_active(const endpoint_id& peer, removal why, time_point n
   if (!erase(active_, peer))
     return;
   link_ended(peer, now);
-  out.push_back(effect::emit{event{event::kind::neighbor_down, peer, {}, {}}});
+  out.push_back(effect::emit{event{event::kind::neighbor_down, peer, {}, {}}, {}});
   bool keep_passive = false;
   switch (why) {
     case removal::random:

@@ -131,7 +131,7 @@ void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_poi
     }
     stats_.max_last_delivery_hop = std::max(stats_.max_last_delivery_hop, m.scope.round);
   }
-  out.push_back(effect::emit{event{event::kind::received, from, m.content, m.scope}});
+  out.push_back(effect::emit{event{event::kind::received, from, {}, m.scope}, m.content});
 }
 
 void plumtree::optimize(const endpoint_id& sender, uint16_t round,

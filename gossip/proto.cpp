@@ -33,7 +33,7 @@ protocol::protocol(endpoint_id me, peer_data addresses, config cfg, uint64_t see
 void protocol::join(const topic_id& topic, const std::vector<endpoint_id>& peers,
                     time_point now) {
   auto it = topics_.find(topic);
-  effects fx;
+  effects& fx = scratch();
   if (it == topics_.end()) {
     auto swarm_rng = rng_.fork();
     uint64_t hash_key = rng_.next();
@@ -64,7 +64,7 @@ status protocol::do_broadcast(const topic_id& topic, bytes content, delivery_sco
   auto it = topics_.find(topic);
   if (it == topics_.end())
     return error{errc::closed, "gossip topic not joined"};
-  effects fx;
+  effects& fx = scratch();
   it->second->tree.broadcast(std::move(content), k, now, fx);
   apply(topic, *it->second, fx);
   return ok_status();
@@ -74,7 +74,7 @@ void protocol::quit(const topic_id& topic, time_point now) {
   auto it = topics_.find(topic);
   if (it == topics_.end())
     return;
-  effects fx;
+  effects& fx = scratch();
   it->second->swarm.quit(now, fx);
   apply(topic, *it->second, fx);
   topics_.erase(it);
@@ -98,7 +98,7 @@ status protocol::receive(const endpoint_id& from, const message& m, time_point n
     if (!it->second->guard.admit(from, kind, *limit, now))
       return error{errc::refused, flood_error_text(kind, *limit, m.topic)};
   peer_topics_[from].insert(m.topic);
-  effects fx;
+  effects& fx = scratch();
   if (msg::is_swarm(m.body))
     it->second->swarm.receive(from, m.body, now, fx);
   else
@@ -116,6 +116,15 @@ status protocol::receive_bytes(const endpoint_id& from, byte_view frame, time_po
   return receive(from, *m, now);
 }
 
+status protocol::receive_frame(const endpoint_id& from, bytes&& frame, time_point now) {
+  if (frame.size() > cfg_.max_message_size) // before taking it: decode would refuse it anyway
+    return error{errc::too_large, "gossip message over the max message size"};
+  auto m = decode(std::make_shared<const bytes>(std::move(frame)), cfg_.max_message_size);
+  if (!m)
+    return m.err();
+  return receive(from, *m, now);
+}
+
 void protocol::timer_fired(timer_id id, time_point now) {
   auto t = timers_.find(id);
   if (t == timers_.end())
@@ -125,7 +134,7 @@ void protocol::timer_fired(timer_id id, time_point now) {
   auto it = topics_.find(topic);
   if (it == topics_.end())
     return;
-  effects fx;
+  effects& fx = scratch();
   switch (timer.k) {
     case topic_timer::kind::shuffle:
     case topic_timer::kind::neighbor_request:
@@ -148,7 +157,7 @@ void protocol::timer_fired(timer_id id, time_point now) {
 void protocol::connection_closed(const endpoint_id& peer, time_point now) {
   peer_topics_.erase(peer);
   for (auto& [topic, st] : topics_) {
-    effects fx;
+    effects& fx = scratch();
     st->swarm.connection_closed(peer, now, fx);
     // An active peer's NeighborDown effect tells PlumTree in apply(); a peer that was not
     // active may still be an announcer in PlumTree's missing list, so it is told directly
@@ -167,6 +176,11 @@ std::vector<output::any> protocol::take_outputs() {
   std::vector<output::any> out;
   out.swap(outbox_);
   return out;
+}
+
+void protocol::take_outputs(std::vector<output::any>& into) {
+  into.clear();
+  into.swap(outbox_);
 }
 
 
@@ -220,7 +234,7 @@ void protocol::apply(const topic_id& topic, topic_state& st, effects& fx) {
     } else if (auto* d = std::get_if<effect::disconnect>(&e)) {
       release(topic, d->peer);
     } else if (auto* em = std::get_if<effect::emit>(&e)) {
-      outbox_.push_back(output::emit{topic, std::move(em->ev)});
+      outbox_.push_back(output::emit{topic, std::move(em->ev), std::move(em->payload)});
     } else if (auto* pa = std::get_if<effect::peer_addresses>(&e)) {
       outbox_.push_back(output::peer_addresses{pa->peer, std::move(pa->addresses)});
     }

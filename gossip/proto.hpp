@@ -11,7 +11,8 @@
 //                                (a failed dial is reported back as connection_closed(to));
 //       arm_timer{at, id}        call timer_fired(id, now) at `at` (timers are never cancelled;
 //                                a stale one is ignored when it fires);
-//       emit{topic, event}       deliver to the topic's subscribers;
+//       emit{topic, event, p}    deliver to the topic's subscribers (a received message's
+//                                content is p, shared with the Graft cache);
 //       disconnect{peer}         close the connection to `peer` once queued sends are flushed
 //                                (no topic uses it); do not report that close back;
 //       peer_addresses{peer, a}  remember `a` as dialing hints for `peer`.
@@ -64,6 +65,7 @@ struct arm_timer {
 struct emit {
   topic_id topic{};
   gossip::event ev;
+  shared_bytes payload; ///< received: the content (ev.content is empty; see effect::emit)
 };
 struct disconnect {
   endpoint_id peer{};
@@ -110,6 +112,9 @@ public:
   /// refused flood, as receive()) nothing changes and the error is returned (the driver should
   /// close that connection).
   status receive_bytes(const endpoint_id& from, byte_view frame, time_point now);
+  /// As receive_bytes(), taking the frame: a Gossip payload keeps (a slice of) it instead of a
+  /// copy, in the Graft cache and in the emitted event.
+  status receive_frame(const endpoint_id& from, bytes&& frame, time_point now);
   /// An armed timer is due. Unknown or stale ids are ignored.
   void timer_fired(timer_id id, time_point now);
   /// The connection to `peer` ended (remote close, error or failed dial).
@@ -119,6 +124,9 @@ public:
 
   /// Removes and returns the pending outputs, oldest first.
   std::vector<output::any> take_outputs();
+  /// As take_outputs(), into `into` (cleared first); the two vectors trade their storage, so
+  /// that a caller that keeps `into` allocates nothing per call.
+  void take_outputs(std::vector<output::any>& into);
   /// True if take_outputs() would return something.
   bool has_outputs() const { return !outbox_.empty(); }
   /// Number of pending outputs.
@@ -150,6 +158,12 @@ private:
   status do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,
                       time_point now);
   void apply(const topic_id& topic, topic_state& st, effects& fx);
+  // The effects vector every command fills and apply() empties, kept for its storage (no
+  // allocation per message). Not reentrant: apply() calls nothing that produces effects.
+  effects& scratch() {
+    fx_.clear();
+    return fx_;
+  }
   void release(const topic_id& topic, const endpoint_id& peer);
 
   endpoint_id me_;
@@ -161,6 +175,7 @@ private:
   timer_id next_timer_ = 1;
   std::map<endpoint_id, std::set<topic_id>> peer_topics_; // which topics use a connection
   std::vector<output::any> outbox_;
+  effects fx_;
 };
 
 } // namespace dtt::gossip

@@ -296,7 +296,7 @@ void simulator::flush(size_t index) {
       push(std::max(t->at, now_), std::move(ev));
     } else if (auto* e = std::get_if<output::emit>(&o)) {
       if (e->ev.k == gossip::event::kind::received)
-        on_received(index, e->ev);
+        on_received(index, e->payload);
       else if (e->ev.k == gossip::event::kind::neighbor_up)
         ++ups_;
       else if (e->ev.k == gossip::event::kind::neighbor_down)
@@ -309,10 +309,10 @@ void simulator::flush(size_t index) {
   }
 }
 
-void simulator::on_received(size_t index, const gossip::event& ev) {
+void simulator::on_received(size_t index, const shared_bytes& content) {
   if (!in_round_)
     return;
-  auto it = round_messages_.find(ev.content);
+  auto it = round_messages_.find(content.to_bytes());
   if (it == round_messages_.end())
     return;
   auto& got = delivered_[index][it->second];

@@ -138,7 +138,7 @@ private:
   void flush(size_t index);
   duration latency(size_t a, size_t b);
   void kill_connection(size_t from, size_t to);
-  void on_received(size_t index, const gossip::event& ev);
+  void on_received(size_t index, const shared_bytes& content);
 
   sim_config cfg_;
   gossip::rng rng_;

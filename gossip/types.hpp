@@ -3,6 +3,7 @@
 #include "crypto/bytes.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -23,34 +24,41 @@ using topic_id = bytes32;
 using message_id = bytes32;
 
 /// Immutable bytes shared by their copies: a broadcast payload is held by the Graft cache,
-/// each eager send and the outgoing frame at once without being copied.
+/// each eager send and the outgoing frame at once without being copied. It may be a slice of a
+/// larger shared buffer (a received payload is a slice of its frame: decoding copies nothing).
 class shared_bytes {
 public:
   shared_bytes() = default;
-  shared_bytes(bytes b) : p_(std::make_shared<const bytes>(std::move(b))) {}
+  shared_bytes(bytes b)
+    : p_(std::make_shared<const bytes>(std::move(b))), off_(0), len_(p_->size()) {}
   shared_bytes(std::initializer_list<uint8_t> il) : shared_bytes(bytes(il)) {}
+  /// The `len` bytes at `off` of `whole` (the caller checks the range).
+  shared_bytes(std::shared_ptr<const bytes> whole, size_t off, size_t len)
+    : p_(std::move(whole)), off_(off), len_(len) {}
 
-  const bytes& get() const noexcept { return p_ ? *p_ : empty_bytes(); }
-  operator const bytes&() const noexcept { return get(); }
-  operator byte_view() const noexcept { return get(); }
-  size_t size() const noexcept { return get().size(); }
-  bool empty() const noexcept { return get().empty(); }
-  const uint8_t* data() const noexcept { return get().data(); }
-  auto begin() const noexcept { return get().begin(); }
-  auto end() const noexcept { return get().end(); }
+  byte_view view() const noexcept { return {data(), len_}; }
+  operator byte_view() const noexcept { return view(); }
+  /// A copy as plain bytes (what an application receives).
+  bytes to_bytes() const { return bytes(begin(), end()); }
+  size_t size() const noexcept { return len_; }
+  bool empty() const noexcept { return len_ == 0; }
+  const uint8_t* data() const noexcept { return p_ ? p_->data() + off_ : nullptr; }
+  const uint8_t* begin() const noexcept { return data(); }
+  const uint8_t* end() const noexcept { return data() + len_; }
 
   friend bool operator==(const shared_bytes& a, const shared_bytes& b) {
-    return a.get() == b.get();
+    return equal(a.view(), b.view());
   }
-  friend bool operator==(const shared_bytes& a, const bytes& b) { return a.get() == b; }
-  friend bool operator==(const bytes& a, const shared_bytes& b) { return a == b.get(); }
+  friend bool operator==(const shared_bytes& a, const bytes& b) { return equal(a.view(), b); }
+  friend bool operator==(const bytes& a, const shared_bytes& b) { return equal(a, b.view()); }
 
 private:
-  static const bytes& empty_bytes() noexcept {
-    static const bytes empty;
-    return empty;
+  static bool equal(byte_view a, byte_view b) {
+    return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
   }
   std::shared_ptr<const bytes> p_;
+  size_t off_ = 0;
+  size_t len_ = 0;
 };
 
 /// Default and minimum frame payload sizes (PROTOCOL.md §8.2).

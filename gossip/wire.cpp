@@ -193,7 +193,9 @@ void write_message(writer& w, const message& m) {
 // and the caller checks ok() before trusting any value it built.
 class reader {
 public:
-  explicit reader(byte_view in) : in_(in) {}
+  /// `whole`, if given, is the buffer `in` views entirely: payloads are then slices of it.
+  explicit reader(byte_view in, const std::shared_ptr<const bytes>* whole = nullptr)
+    : in_(in), whole_(whole) {}
 
   bool ok() const { return !err_; }
   const std::optional<error>& err() const { return err_; }
@@ -255,6 +257,18 @@ public:
     pos_ += n;
     return b;
   }
+  // n bytes as a payload: a slice of the whole buffer when there is one, else a copy.
+  shared_bytes payload(size_t n, const char* what) {
+    if (!whole_)
+      return sized(n, what);
+    if (ok() && n > remaining())
+      fail(errc::length_mismatch, what);
+    if (!ok())
+      return {};
+    shared_bytes s(*whole_, pos_, n);
+    pos_ += n;
+    return s;
+  }
 
 private:
   bool take(size_t n, const char* what) {
@@ -268,6 +282,7 @@ private:
   }
 
   byte_view in_;
+  const std::shared_ptr<const bytes>* whole_;
   size_t pos_ = 0;
   std::optional<error> err_;
 };
@@ -381,7 +396,7 @@ std::optional<msg::body> read_body(reader& r, uint8_t family, uint8_t variant) {
         m.id = r.fixed<32>("message id");
         m.scope = read_scope(r);
         uint32_t len = r.u32("content length");
-        m.content = r.sized(len, "content");
+        m.content = r.payload(len, "content");
         return m;
       }
       case 1:
@@ -433,10 +448,10 @@ size_t encoded_size(const message& m) {
   return w.size();
 }
 
-result<message> decode(byte_view in, size_t max_message_size) {
-  if (in.size() > max_message_size)
+namespace {
+result<message> decode_from(reader& r, size_t size, size_t max_message_size) {
+  if (size > max_message_size)
     return error{errc::too_large, "gossip message over the max message size"};
-  reader r(in);
   message m;
   m.topic = r.fixed<32>("topic");
   uint8_t family = r.u8("family");
@@ -450,6 +465,19 @@ result<message> decode(byte_view in, size_t max_message_size) {
     return *r.err();
   m.body = std::move(*body);
   return m;
+}
+} // namespace
+
+result<message> decode(byte_view in, size_t max_message_size) {
+  reader r(in);
+  return decode_from(r, in.size(), max_message_size);
+}
+
+result<message> decode(std::shared_ptr<const bytes> frame, size_t max_message_size) {
+  if (!frame)
+    return error{errc::invalid_argument, "no gossip frame"};
+  reader r(*frame, &frame);
+  return decode_from(r, frame->size(), max_message_size);
 }
 
 bool is_ip_literal(const std::string& ip) {

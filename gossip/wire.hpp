@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -161,6 +162,10 @@ size_t encoded_size(const message& m);
 /// over its limit), truncated, length_mismatch (a length field past the end), malformed (unknown
 /// tag, bad boolean, bad address, trailing bytes).
 result<message> decode(byte_view in, size_t max_message_size = default_max_message_size);
+
+/// As decode(), but a Gossip payload is a slice of `frame` (shares it) instead of a copy.
+result<message> decode(std::shared_ptr<const bytes> frame,
+                       size_t max_message_size = default_max_message_size);
 
 /// True if `ip` is an IPv4 or IPv6 literal that the wire format can carry.
 bool is_ip_literal(const std::string& ip);

@@ -41,6 +41,8 @@ using wake_atom = caf::atom_constant<caf::atom("twake")>;
 using bootstrap_done_atom = caf::atom_constant<caf::atom("tbootdone")>;
 using resolve_atom = caf::atom_constant<caf::atom("tresolve")>;
 using stats_atom = caf::atom_constant<caf::atom("tstats")>;
+/// Ask the gossip actor for its counters.
+using gossip_stats_atom = caf::atom_constant<caf::atom("gstats")>;
 using retry_put_atom = caf::atom_constant<caf::atom("tretryput")>;
 using peer_addresses_atom = caf::atom_constant<caf::atom("tpeeraddr")>;
 

@@ -75,9 +75,11 @@ public:
       take(*len - buf_.size());
       if (buf_.size() < *len)
         return ok_status();
-      bytes whole;
-      whole.swap(buf_);
-      if (!deliver(whole.data(), whole.size(), on_frame)) {
+      // deliver() copies the frame out before calling back, so the buffer can be cleared
+      // afterwards and keeps its storage for the next split frame.
+      bool go = deliver(buf_.data(), buf_.size(), on_frame);
+      buf_.clear();
+      if (!go) {
         take(n);
         return ok_status();
       }

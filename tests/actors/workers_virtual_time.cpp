@@ -102,7 +102,7 @@ gossip_actor spawn_gossip(caf::actor_system& sys, std::shared_ptr<script> s) {
       [s](neighbors_atom, const gossip::topic_id&) { return s->neighbors; },
       [](add_addresses_atom, const gossip::endpoint_id&, std::vector<gossip::socket_address>) {},
       [](local_addresses_atom) { return std::vector<gossip::socket_address>{}; },
-      [](gossip_stats_atom) { return std::map<std::string, uint64_t>{}; },
+      [](gossip_stats_atom) { return std::map<std::string, uint64_t>{}; }, // not read here
     };
   }, s);
 }

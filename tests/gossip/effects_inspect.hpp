@@ -58,8 +58,10 @@ inline std::vector<event> received(const effects& fx) {
   std::vector<event> out;
   for (const auto& e : fx)
     if (auto* em = std::get_if<effect::emit>(&e))
-      if (em->ev.k == event::kind::received)
+      if (em->ev.k == event::kind::received) {
         out.push_back(em->ev);
+        out.back().content = em->payload.to_bytes();
+      }
   return out;
 }
 

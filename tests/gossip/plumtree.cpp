@@ -410,7 +410,7 @@ TEST_CASE("plumtree: the cache and the seen ids stay within their memory bounds"
     auto m = gossip_of(std::string(300, char('a' + i)), 0);
     ms.push_back(m);
     if (i % 2)
-      pt.broadcast(m.content, delivery_scope::kind::swarm, t0, fx);
+      pt.broadcast(m.content.to_bytes(), delivery_scope::kind::swarm, t0, fx);
     else
       pt.receive(id_of(1), m, t0, fx);
     CHECK(pt.cache_bytes() <= cfg.max_cache_bytes);

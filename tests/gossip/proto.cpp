@@ -36,9 +36,10 @@ struct net {
         wire.emplace_back(who, *s);
       else if (auto* t = std::get_if<output::arm_timer>(&o))
         timers.emplace(t->at, std::make_pair(who, t->id));
-      else if (auto* e = std::get_if<output::emit>(&o))
+      else if (auto* e = std::get_if<output::emit>(&o)) {
         events[who].emplace_back(e->topic, e->ev);
-      else if (auto* d = std::get_if<output::disconnect>(&o))
+        events[who].back().second.content = e->payload.to_bytes();
+      } else if (auto* d = std::get_if<output::disconnect>(&o))
         disconnects.emplace_back(who, d->peer);
     }
   }
