@@ -154,6 +154,7 @@ struct gossip_state {
     uint64_t control_messages = 0;   // everything else (subscribe, neighbours, ...)
     uint64_t frames_received = 0;
     uint64_t broadcasts = 0;         // accepted by the protocol
+    uint64_t busy_refusals = 0;
     uint64_t events_to_actors = 0;
     uint64_t events_to_sinks = 0;
     uint64_t content_copies = 0;
@@ -161,7 +162,6 @@ struct gossip_state {
   gossip::time_point next_wake = gossip::time_point::max();
   // Counters for metrics (gossip_stats_atom).
   uint64_t frames_undecodable = 0;
-  uint64_t broadcasts_busy = 0;
   std::map<std::string, uint64_t> flood_refused; // by message kind
 
   ~gossip_state() {
@@ -315,7 +315,7 @@ void serve_waiting(self_ptr self) {
   auto now = gossip::clock::now();
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     if (i->deadline <= now) {
-      ++st.broadcasts_busy;
+      ++st.count.busy_refusals;
       i->promise.deliver(caf::make_error(errc::busy, busy_text));
       i = st.waiting.erase(i);
     } else {
@@ -338,8 +338,8 @@ caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic
     return true;
   }
   if (wait.count() <= 0 || st.waiting.size() >= max_waiting_broadcasts) {
+    ++st.count.busy_refusals;
     request_flush(self);
-    ++st.broadcasts_busy;
     return caf::make_error(errc::busy, busy_text);
   }
   auto rp = self->make_response_promise<bool>();
@@ -439,18 +439,7 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"refused_held", t.refused_held},
     {"pending_handshakes", t.pending_handshakes},
     {"frames_undecodable", st.frames_undecodable},
-    {"broadcasts_busy", st.broadcasts_busy},
     {"broadcasts_waiting", st.waiting.size()},
-    // The message path (tests/path/message_path.cpp).
-    {"actor_messages_broadcast", st.count.broadcast_messages},
-    {"actor_messages_net", st.count.net_messages},
-    {"actor_messages_timer", st.count.timer_messages},
-    {"actor_messages_control", st.count.control_messages},
-    {"frames_received", st.count.frames_received},
-    {"broadcasts", st.count.broadcasts},
-    {"events_to_actors", st.count.events_to_actors},
-    {"events_to_sinks", st.count.events_to_sinks},
-    {"content_copies", st.count.content_copies},
   };
   for (auto& [kind, n] : st.flood_refused)
     out["flood_refused/" + kind] = n;
@@ -622,8 +611,25 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       fire_due_timers(self);
     },
     [self](gossip_stats_atom) {
+      auto& st = self->state;
+      auto& c = st.count;
+      std::map<std::string, uint64_t> out{
+        {"actor_messages_broadcast", c.broadcast_messages},
+        {"actor_messages_net", c.net_messages},
+        {"actor_messages_timer", c.timer_messages},
+        {"actor_messages_control", c.control_messages},
+        {"frames_received", c.frames_received},
+        {"broadcasts", c.broadcasts},
+        {"busy_refusals", c.busy_refusals},
+        {"events_to_actors", c.events_to_actors},
+        {"events_to_sinks", c.events_to_sinks},
+        {"content_copies", c.content_copies},
+        {"topics", st.subscribers.size()},
+      };
+      auto more = gossip_counters(self); // transport, refusals, per topic (dttd's /metrics)
+      out.insert(more.begin(), more.end());
       request_flush(self);
-      return gossip_counters(self);
+      return out;
     },
   };
 }

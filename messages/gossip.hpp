@@ -47,12 +47,12 @@ using gossip_subscriber = event_subscriber;
 /// - neighbors(topic): the current active view.
 /// - add_addresses(id, addrs): address hints for dialing `id`.
 /// - local_addresses: where this node accepts connections (for its endpoint record).
-/// - gossip_stats: counters by name for metrics: the transport's (transport_stats field names),
-///   the actor's ("frames_undecodable", "flood_refused/<kind>", "broadcasts_busy"), the message
-///   path's (actor messages handled by kind: "actor_messages_broadcast", "_net" (a batch of
-///   frames from one peer's read), "_timer", "_control"; "frames_received", "broadcasts",
-///   "events_to_actors", "events_to_sinks", "content_copies" (one per received message handed
-///   to an application)) and per topic ("topic/<topic hex>/<name>": active, passive,
+/// - gossip_stats: counters by name: actor messages handled by kind ("actor_messages_broadcast",
+///   "_net" (a batch of frames from one peer's read), "_timer", "_control"), "frames_received",
+///   "broadcasts", "events_to_actors", "events_to_sinks", "content_copies" (one per received
+///   message handed to an application), "busy_refusals"; for metrics also the transport's
+///   (transport_stats field names), "frames_undecodable", "flood_refused/<kind>",
+///   "broadcasts_waiting", and per topic ("topic/<topic hex>/<name>": active, passive,
 ///   payload_in, control_in, repeated_grafts, membership_in, backlog_messages, backlog_bytes).
 /// Broadcasts that may wait for room at once in one gossip actor (dtt's bound: 4 MiB of 4 KiB
 /// messages).

@@ -462,7 +462,16 @@ std::string service::metrics() {
       {"duplicates_retired", {"dtt_transport_links_closed_total", {{"reason", "duplicate"}}}},
       {"messages_not_member", {"dtt_transport_messages_dropped_total", {{"reason", "left_topic"}}}},
       {"frames_undecodable", {"dtt_gossip_frames_refused_total", {{"reason", "undecodable"}}}},
-      {"broadcasts_busy", {"dtt_gossip_broadcasts_busy_total", {}}},
+      {"busy_refusals", {"dtt_gossip_broadcasts_busy_total", {}}},
+      {"broadcasts", {"dtt_gossip_broadcasts_total", {}}},
+      {"frames_received", {"dtt_gossip_frames_received_total", {}}},
+      {"content_copies", {"dtt_gossip_content_copies_total", {}}},
+      {"events_to_actors", {"dtt_gossip_events_delivered_total", {{"to", "actors"}}}},
+      {"events_to_sinks", {"dtt_gossip_events_delivered_total", {{"to", "sinks"}}}},
+      {"actor_messages_broadcast", {"dtt_gossip_actor_messages_total", {{"kind", "broadcast"}}}},
+      {"actor_messages_net", {"dtt_gossip_actor_messages_total", {{"kind", "net"}}}},
+      {"actor_messages_timer", {"dtt_gossip_actor_messages_total", {{"kind", "timer"}}}},
+      {"actor_messages_control", {"dtt_gossip_actor_messages_total", {{"kind", "control"}}}},
     };
     static const std::map<std::string, std::pair<std::string, L>> gauges{
       {"links", {"dtt_transport_connections", {{"state", "established"}}}},
@@ -470,6 +479,7 @@ std::string service::metrics() {
       {"refused_held", {"dtt_transport_connections", {{"state", "refused_held"}}}},
       {"peers", {"dtt_transport_peers", {}}},
       {"broadcasts_waiting", {"dtt_gossip_broadcasts_waiting", {}}},
+      {"topics", {"dtt_gossip_topics", {}}},
     };
     struct topic_metric {
       const char* name;
