@@ -41,6 +41,24 @@ message reject(message m, int c, std::string why) {
   return m;
 }
 
+// BEP 32 "want": a list of strings; "n4" and "n6" are known, anything else is ignored (as is a
+// "want" that is not a list: the reply then carries the querier's own family).
+uint8_t parse_want(const value& a) {
+  auto* w = a.find("want");
+  if (!w || !w->is_list())
+    return 0;
+  uint8_t out = 0;
+  for (auto& f : w->as_list()) {
+    if (!f.is_string())
+      continue;
+    if (f.as_string() == "n4")
+      out |= want::n4;
+    else if (f.as_string() == "n6")
+      out |= want::n6;
+  }
+  return out;
+}
+
 message parse_query(message m, const value& root) {
   auto* q = get_string(root, "q");
   auto* a = root.find("a");
@@ -66,10 +84,12 @@ message parse_query(message m, const value& root) {
     case method::find_node:
       if (!get_array(*a, "target", m.q.target))
         return reject(std::move(m), code::protocol, "missing or bad target");
+      m.q.want = parse_want(*a);
       break;
     case method::get_peers:
       if (!get_array(*a, "info_hash", m.q.target))
         return reject(std::move(m), code::protocol, "missing or bad info_hash");
+      m.q.want = parse_want(*a);
       break;
     case method::announce_peer: {
       if (!get_array(*a, "info_hash", m.q.target))
@@ -92,6 +112,7 @@ message parse_query(message m, const value& root) {
     case method::get:
       if (!get_array(*a, "target", m.q.target))
         return reject(std::move(m), code::protocol, "missing or bad target");
+      m.q.want = parse_want(*a);
       if (auto* seq = get_int(*a, "seq"))
         m.q.seq = seq->as_int();
       break;
@@ -141,7 +162,10 @@ result<message> parse_response(message m, const value& root) {
     if (auto* nodes = r->find(key)) {
       if (!nodes->is_string())
         return error{errc::malformed, "krpc: nodes is not a string"};
-      auto parsed = parse_compact_nodes(nodes->as_bytes(), fam, 64);
+      // BEP 32: 26-byte records in "nodes", 38-byte ones in "nodes6"; a length that is not a
+      // multiple of the record drops the response.
+      auto parsed = parse_compact_nodes(nodes->as_bytes(), fam, max_nodes_per_key,
+                                        &m.r.refused_nodes);
       if (!parsed)
         return parsed.err();
       m.r.nodes.insert(m.r.nodes.end(), parsed->begin(), parsed->end());
@@ -257,6 +281,16 @@ bytes encode(const message& m) {
       a.set("id", str(m.q.id));
       if (m.q.read_only)
         root.set("ro", value::integer(1)); // BEP 43: top level, not in "a"
+      bool takes_want = m.q.m == method::find_node || m.q.m == method::get_peers
+                        || m.q.m == method::get;
+      if (takes_want && m.q.want) {
+        value w = value::list();
+        if (m.q.want & want::n4)
+          w.push(value::string("n4"));
+        if (m.q.want & want::n6)
+          w.push(value::string("n6"));
+        a.set("want", std::move(w));
+      }
       switch (m.q.m) {
         case method::ping:
           break;

@@ -33,6 +33,14 @@ inline constexpr int cas_mismatch = 301;
 inline constexpr int seq_too_small = 302;
 } // namespace code
 
+/// BEP 32 "want" flags: which families' nodes a find_node/get_peers/get reply should carry.
+namespace want {
+inline constexpr uint8_t n4 = 1;  ///< "n4": "nodes" (IPv4)
+inline constexpr uint8_t n6 = 2;  ///< "n6": "nodes6" (IPv6)
+/// The flag of an address family (4 or 6).
+inline constexpr uint8_t of_family(uint8_t family) noexcept { return family == 6 ? n6 : n4; }
+} // namespace want
+
 /// Arguments of a query ("a"). Which fields are set depends on the method.
 struct query {
   method m = method::ping;
@@ -53,6 +61,9 @@ struct query {
   std::optional<int64_t> cas;
   /// BEP 43: the sender is read-only (do not add it to routing tables).
   bool read_only = false;
+  /// BEP 32 "want" (find_node, get_peers, get): want::n4 | want::n6; 0 when absent, i.e. the
+  /// family of the address the query came from. Unknown flags are ignored.
+  uint8_t want = 0;
 };
 
 /// Values of a response ("r").
@@ -60,6 +71,9 @@ struct response {
   node_id id{};
   bytes token;
   std::vector<node_entry> nodes;  ///< "nodes" and "nodes6" merged
+  /// Records of "nodes"/"nodes6" left out (port 0, unspecified or, in "nodes6", IPv4-mapped
+  /// addresses: parse_compact_nodes); set by decode, ignored by encode.
+  size_t refused_nodes = 0;
   std::vector<endpoint> values;   ///< get_peers peers
   std::optional<bencode::value> v;
   std::optional<bytes32> k;
@@ -94,6 +108,10 @@ struct message {
 /// Largest KRPC datagram accepted (BEP 44 put: v ≤ 1000 bytes + envelope; mainline's limit is
 /// 2048 bytes per datagram).
 inline constexpr size_t max_packet_size = 2048;
+
+/// Most records read from one "nodes" or "nodes6" string (a reply carries k = 8; a 2048-byte
+/// datagram holds at most 53 "nodes6" records anyway). More fails the decode.
+inline constexpr size_t max_nodes_per_key = 64;
 
 /// Decoder limits used for KRPC (shallow: KRPC never nests beyond 4 levels).
 bencode::limits krpc_limits() noexcept;

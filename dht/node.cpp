@@ -25,6 +25,7 @@ struct node::counters {
   uint64_t invalid_items = 0, commands_refused = 0, queries_out = 0;
   uint64_t verify_pings = 0, short_timeouts = 0, late_responses = 0, lookups_timed_out = 0;
   uint64_t questionable_pings = 0;
+  uint64_t refused_node_records = 0;  // "nodes"/"nodes6" records left out (krpc::response)
   /// KRPC error replies by code: 201..208, 301, 302, then any other code.
   std::array<uint64_t, 11> errors_by_code{};
   std::array<uint64_t, refusal_kinds> refused{};
@@ -69,7 +70,11 @@ struct node::command {
   request_id id = 0;
   operation op = operation::find_node;
   bool internal = false;  // started by the node itself: no completion reported
-  lookup_set set;
+  /// BEP 32: one lookup per DHT the command runs on (krpc::want flags in `fams`); each family's
+  /// set holds only that family's nodes, and a dual-stack command is done when both are.
+  lookup_set set;   // IPv4
+  lookup_set set6;  // IPv6
+  uint8_t fams = 0;  // 0 until start(): every enabled family
   bytes32 key{};
   bytes salt;
   size_t max_items = 0;
@@ -85,7 +90,19 @@ struct node::command {
   time_point deadline = time_point::max();  // lookup_max_duration (adaptive)
   completion result;
 
-  command(const node_id& target, const lookup_set::config& cfg) : set(target, cfg) {}
+  command(const node_id& target, const lookup_set::config& cfg)
+      : set(target, cfg), set6(target, cfg) {}
+
+  lookup_set& set_for(uint8_t family) noexcept { return family == 6 ? set6 : set; }
+  bool runs_on(uint8_t family) const noexcept { return fams & krpc::want::of_family(family); }
+  bool lookups_done() const noexcept {
+    return (!runs_on(4) || set.done()) && (!runs_on(6) || set6.done());
+  }
+  /// Adds a bootstrap address to its family's set (ignored if the command does not run there).
+  void add_seed(const endpoint& ep) {
+    if (runs_on(ep.family))
+      set_for(ep.family).add_seed(ep);
+  }
 };
 
 node::node(node_config cfg, node_effects& fx, crypto::random_source& rng)
@@ -93,6 +110,7 @@ node::node(node_config cfg, node_effects& fx, crypto::random_source& rng)
       fx_(fx),
       rng_(rng),
       table_(cfg_.id ? *cfg_.id : random_id(rng), cfg_.table),
+      table6_(table_.own_id(), cfg_.table),
       store_(cfg_.storage),
       tokens_(rng),
       limiter_(cfg_.rate_limit_per_ip, cfg_.rate_burst_per_ip),
@@ -112,11 +130,17 @@ std::map<std::string, uint64_t> node::stats() const {
     {"dropped_read_only", n_->dropped_read_only}, {"timeouts", n_->timeouts},
     {"puts_stored", n_->puts_stored},       {"puts_rejected", n_->puts_rejected},
     {"invalid_items", n_->invalid_items},   {"commands_refused", n_->commands_refused},
-    {"queries_out", n_->queries_out},       {"table_size", table_.size()},
-    {"table_buckets", table_.bucket_count()}, {"table_replacements", table_.replacement_count()},
+    {"queries_out", n_->queries_out},
+    // Both families (BEP 32); table6_* is the IPv6 table alone.
+    {"table_size", table_.size() + table6_.size()},
+    {"table_buckets", table_.bucket_count() + (cfg_.ipv6 ? table6_.bucket_count() : 0)},
+    {"table_replacements", table_.replacement_count() + table6_.replacement_count()},
+    {"table6_size", table6_.size()},
+    {"refused_node_records", n_->refused_node_records},
     {"stored_items", store_.size()},        {"in_flight", rpc_.in_flight()},
     {"commands", lookups_.size()},      {"verify_pings", n_->verify_pings},
-    {"verify_in_flight", verifying_.size()}, {"external_address_known", external_ ? 1 : 0},
+    {"verify_in_flight", verifying_.size()},
+    {"external_address_known", external_address() ? 1 : 0},
     {"short_timeouts", n_->short_timeouts}, {"late_responses", n_->late_responses},
     {"lookups_timed_out", n_->lookups_timed_out},
     {"questionable_pings", n_->questionable_pings},
@@ -155,10 +179,28 @@ void node::note_table(const admission& a, const endpoint& from) {
 }
 
 endpoint node::address_key(const endpoint& ep) const noexcept {
-  endpoint k = ep;
-  if (cfg_.table.one_per_ip)
-    k.port = 0;
-  return k;
+  return cfg_.table.one_per_ip ? address_unit(ep) : ep;
+}
+
+uint8_t node::families() const noexcept {
+  return static_cast<uint8_t>((cfg_.ipv4 ? krpc::want::n4 : 0) | (cfg_.ipv6 ? krpc::want::n6 : 0));
+}
+
+size_t node::table_total() const noexcept {
+  return (cfg_.ipv4 ? table_.size() : 0) + (cfg_.ipv6 ? table6_.size() : 0);
+}
+
+std::vector<node_entry> node::table_nodes() const {
+  auto out = table_.all();
+  auto six = table6_.all();
+  out.insert(out.end(), six.begin(), six.end());
+  return out;
+}
+
+void node::seed_from_tables(command& c) {
+  for (uint8_t fam : {uint8_t{4}, uint8_t{6}})
+    if (c.runs_on(fam))
+      c.set_for(fam).add(table_for(fam).closest(c.set.target(), cfg_.lookup.k * 2));
 }
 
 node::verify_result node::verify(const node_entry& n, time_point now) {
@@ -181,6 +223,10 @@ node::verify_result node::verify(const node_entry& n, time_point now) {
 }
 
 void node::vote_external(const endpoint& voter, const endpoint& reported) {
+  // An IPv4 responder reports our IPv4 address, an IPv6 one our IPv6 address; anything else
+  // (a mixed or IPv4-mapped report) is not a vote. Each family has its own majority.
+  if (voter.family != reported.family || is_v4_mapped(reported))
+    return;
   auto v = voter;
   v.port = 0;
   auto r = reported;
@@ -191,18 +237,24 @@ void node::vote_external(const endpoint& voter, const endpoint& reported) {
   votes_.emplace_back(v, r);
   while (votes_.size() > cfg_.external_voters)
     votes_.pop_front();
+  auto& ext = r.family == 6 ? external6_ : external_;
+  size_t voters = static_cast<size_t>(std::count_if(
+    votes_.begin(), votes_.end(), [&](const auto& e) { return e.second.family == r.family; }));
   size_t best = 0;
   for (auto& vote : votes_) {
     // Not a structured binding: C++17 lambdas cannot capture one (clang refuses it).
     const auto& addr = vote.second;
+    if (addr.family != r.family)
+      continue;
     size_t n = static_cast<size_t>(std::count_if(
       votes_.begin(), votes_.end(), [&](const auto& e) { return e.second == addr; }));
-    if (n > best && n >= cfg_.external_min_votes && 2 * n > votes_.size()) {
+    if (n > best && n >= cfg_.external_min_votes && 2 * n > voters) {
       best = n;
-      external_ = addr;
+      ext = addr;
     }
   }
   table_.set_node_id_checks(external_ && !is_local_address(*external_));
+  table6_.set_node_id_checks(external6_ && !is_local_address(*external6_));
 }
 
 void node::set_own_address(const endpoint& ep) {
@@ -226,8 +278,8 @@ bool node::is_own_address(const endpoint& ep) const noexcept {
     if (own.port != ep.port || own.family != ep.family)
       continue;
     bool unspecified = std::all_of(own.ip.begin(), own.ip.end(), [](uint8_t b) { return b == 0; });
-    if (unspecified && (loopback(ep) || (external_ && external_->family == ep.family
-                                         && external_->ip == ep.ip)))
+    auto& ext = ep.family == 6 ? external6_ : external_;
+    if (unspecified && (loopback(ep) || (ext && ext->ip == ep.ip)))
       return true;
   }
   return false;
@@ -332,28 +384,41 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
   if (!q.read_only && !is_own_address(from)) {
     // A node that only queries us waits as a candidate; if its bucket would take it, ping it
     // (bounded) and let it in when it answers.
-    auto a = table_.heard_from({q.id, from}, now, false);
+    auto a = table_for(from.family).heard_from({q.id, from}, now, false);
     note_table(a, from);
     if (a.wanted && verify({q.id, from}, now) == verify_result::no_budget)
       refuse(refusal::verify_budget, from);
   }
   krpc::response r;
   r.id = id();
+  // BEP 32: the nodes of the families the querier wants ("want"), by default of the family
+  // it asked over; k of each from its table.
+  auto closest = [&] {
+    uint8_t wanted = q.want ? q.want : krpc::want::of_family(from.family);
+    std::vector<node_entry> out;
+    if (wanted & krpc::want::n4)
+      out = table_.closest(q.target, cfg_.table.k);
+    if (wanted & krpc::want::n6) {
+      auto six = table6_.closest(q.target, cfg_.table.k);
+      out.insert(out.end(), six.begin(), six.end());
+    }
+    return out;
+  };
   switch (q.m) {
     case krpc::method::ping:
       break;
     case krpc::method::find_node:
-      r.nodes = table_.closest(q.target, cfg_.table.k);
+      r.nodes = closest();
       break;
     case krpc::method::get_peers: {
       r.token = tokens_.make(from);
       auto it = peers_.find(q.target);
-      if (it != peers_.end() && !it->second.empty()) {
-        auto& ps = it->second;
-        r.values.assign(ps.begin(), ps.begin() + std::min(ps.size(), max_peers_returned));
-      } else {
-        r.nodes = table_.closest(q.target, cfg_.table.k);
-      }
+      if (it != peers_.end())
+        for (auto& p : it->second) // BEP 32: peers of the querier's family only
+          if (p.family == from.family && r.values.size() < max_peers_returned)
+            r.values.push_back(p);
+      if (r.values.empty())
+        r.nodes = closest();
       break;
     }
     case krpc::method::announce_peer: {
@@ -380,7 +445,7 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
     }
     case krpc::method::get: {
       r.token = tokens_.make(from);
-      r.nodes = table_.closest(q.target, cfg_.table.k);
+      r.nodes = closest();
       if (auto* item = store_.get(q.target)) {
         bool fresh_enough = !item->k || !q.seq || item->seq > *q.seq;
         if (fresh_enough) {
@@ -445,16 +510,17 @@ void node::handle_answer(const krpc::message& m, const endpoint& from, time_poin
                          : code == 301 || code == 302 ? static_cast<size_t>(code - 301 + 8)
                                                       : 10];
     if (p->verify && p->expected_id)
-      table_.failed(*p->expected_id);
+      table_for(p->to.family).failed(*p->expected_id);
   } else {
     ++n_->responses_in;
+    n_->refused_node_records += m.r.refused_nodes;
     if (p->expected_id && *p->expected_id != m.r.id) {
       ++n_->id_mismatch;
       refuse(refusal::id_mismatch, from);
-      table_.failed(*p->expected_id);
+      table_for(p->to.family).failed(*p->expected_id);
       is_error = true;
     } else if (!is_own_address(from)) {
-      note_table(table_.heard_from({m.r.id, from}, now, true), from);
+      note_table(table_for(from.family).heard_from({m.r.id, from}, now, true), from);
       if (m.ip)
         vote_external(from, *m.ip);
     }
@@ -511,12 +577,14 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
   c->result.id = c->id;
   c->result.op = c->op;
   c->result.target = c->set.target();
+  if (!c->fams)
+    c->fams = families();
   auto id = c->id;
   now_ = now;
   bool bootstrapping = std::any_of(lookups_.begin(), lookups_.end(), [](auto& e) {
     return e.second->op == operation::bootstrap;
   });
-  if (c->op != operation::bootstrap && table_.size() == 0 && !bootstrapping && !seeds_.empty()
+  if (c->op != operation::bootstrap && table_total() == 0 && !bootstrapping && !seeds_.empty()
       && parked_.size() < cfg_.max_lookups && now - last_bootstrap_ >= cfg_.request_timeout) {
     // An empty table (every node failed or the first bootstrap was lost): bootstrap again
     // now rather than fail the command at once (issue 16).
@@ -524,13 +592,14 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
     auto b = std::make_unique<command>(table_.own_id(), cfg_.lookup);
     b->op = operation::bootstrap;
     b->internal = true;
+    b->fams = families();
     for (size_t i = 0; i < seeds_.size() && i < max_seeds; ++i)
       if (!is_own_address(seeds_[i]))
-        b->set.add_seed(seeds_[i]);
+        b->add_seed(seeds_[i]);
     start(std::move(b), now);
     bootstrapping = true;
   }
-  if (c->op != operation::bootstrap && table_.size() == 0 && bootstrapping
+  if (c->op != operation::bootstrap && table_total() == 0 && bootstrapping
       && parked_.size() < cfg_.max_lookups) {
     parked_.push_back(std::move(c)); // mainline: commands wait for the bootstrap to finish
     return id;
@@ -541,7 +610,7 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
       fx_.on_done(c->result);
     return id;
   }
-  c->set.add(table_.closest(c->set.target(), cfg_.lookup.k * 2));
+  seed_from_tables(*c);
   if (cfg_.lookup.adaptive)
     c->deadline = now + cfg_.lookup_max_duration;
   auto& ref = *c;
@@ -552,33 +621,50 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
 
 void node::pump(command& c, time_point now) {
   if (!c.putting) {
-    size_t budget = rpc_.in_flight() < cfg_.max_in_flight ? cfg_.max_in_flight - rpc_.in_flight()
-                                                          : 0;
-    for (auto& to : c.set.next(budget)) {
-      krpc::query q;
-      switch (c.op) {
-        case operation::bootstrap:
-        case operation::find_node:
-          q = base_query(krpc::method::find_node);
-          break;
-        case operation::get_peers:
-          q = base_query(krpc::method::get_peers);
-          break;
-        default:
-          q = base_query(krpc::method::get);
-          break;
+    bool dual = families() == (krpc::want::n4 | krpc::want::n6);
+    for (uint8_t fam : {uint8_t{4}, uint8_t{6}}) {
+      if (!c.runs_on(fam))
+        continue;
+      size_t budget = rpc_.in_flight() < cfg_.max_in_flight
+                        ? cfg_.max_in_flight - rpc_.in_flight() : 0;
+      // BEP 32 "want": a dual-stack node asks for both families' nodes in find_node (tables of
+      // either family fill from the other's answers), and in get_peers/get only while the
+      // other family's table is thin: a BEP 44 reply with a 1000-byte value and both node lists
+      // would pass IPv6's minimum MTU of 1280 bytes.
+      uint8_t other = fam == 6 ? 4 : 6;
+      bool find = c.op == operation::bootstrap || c.op == operation::find_node;
+      uint8_t want = dual && (find || table_for(other).size() < cfg_.table.k)
+                       ? static_cast<uint8_t>(krpc::want::n4 | krpc::want::n6) : 0;
+      for (auto& to : c.set_for(fam).next(budget)) {
+        krpc::query q;
+        switch (c.op) {
+          case operation::bootstrap:
+          case operation::find_node:
+            q = base_query(krpc::method::find_node);
+            break;
+          case operation::get_peers:
+            q = base_query(krpc::method::get_peers);
+            break;
+          default:
+            q = base_query(krpc::method::get);
+            break;
+        }
+        q.target = c.set.target();
+        q.want = want;
+        send_query(c.id, to.node, to.id_known, std::move(q), now);
       }
-      q.target = c.set.target();
-      send_query(c.id, to.node, to.id_known, std::move(q), now);
     }
-    if (!c.set.done())
+    if (!c.lookups_done())
       return;
     bool is_put = c.op == operation::put_mutable || c.op == operation::put_immutable;
     if (!is_put)
       return finish(c.id);
-    // Lookup done: put to the k closest responders that gave us a token.
+    // Lookup done: put to the k closest responders that gave us a token, in each DHT.
     c.putting = true;
-    for (auto* cand : c.set.closest_responded(cfg_.lookup.k)) {
+    auto closest = c.set.closest_responded(c.runs_on(4) ? cfg_.lookup.k : 0);
+    auto closest6 = c.set6.closest_responded(c.runs_on(6) ? cfg_.lookup.k : 0);
+    closest.insert(closest.end(), closest6.begin(), closest6.end());
+    for (auto* cand : closest) {
       if (cand->token.empty())
         continue;
       auto q = base_query(krpc::method::put);
@@ -625,7 +711,7 @@ void node::finish(request_id id) {
     auto parked = std::move(parked_);
     parked_.clear();
     for (auto& p : parked) {
-      p->set.add(table_.closest(p->set.target(), cfg_.lookup.k * 2));
+      seed_from_tables(*p);
       if (cfg_.lookup.adaptive)
         p->deadline = now_ + cfg_.lookup_max_duration;
       auto& ref = *p;
@@ -635,10 +721,19 @@ void node::finish(request_id id) {
     }
   }
   // Queries still in flight stay registered: their answers still feed the routing table.
-  for (auto* cand : c->set.closest_responded(cfg_.lookup.k))
-    c->result.closest.push_back(cand->node);
-  if (!c->result.closest.empty())
-    c->result.hops = 1 + size_t{c->set.depth_of(c->result.closest.front().ep)};
+  for (uint8_t fam : {uint8_t{4}, uint8_t{6}})
+    if (c->runs_on(fam))
+      for (auto* cand : c->set_for(fam).closest_responded(cfg_.lookup.k))
+        c->result.closest.push_back(cand->node);
+  const auto& target = c->set.target();
+  std::stable_sort(c->result.closest.begin(), c->result.closest.end(),
+                   [&](const node_entry& a, const node_entry& b) {
+                     return closer(target, a.id, b.id);
+                   });
+  if (!c->result.closest.empty()) {
+    const auto& ep = c->result.closest.front().ep;
+    c->result.hops = 1 + size_t{c->set_for(ep.family).depth_of(ep)};
+  }
   // Puts not acknowledged when the command ends count as no response.
   c->result.put.no_response += c->puts_pending;
   if (!c->internal)
@@ -654,18 +749,20 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
       --c.puts_stalled;
     return pump(c, now);
   }
-  if (!c.set.responded(from, m.r.id, m.r.token))
+  auto& own_set = c.set_for(from.family);
+  if (!c.runs_on(from.family) || !own_set.responded(from, m.r.id, m.r.token))
     return pump(c, now);
   ++c.result.responses;
-  auto depth = c.set.depth_of(from);
-  // Never ourselves: a responder may list us, under our id or another (issue 16).
-  auto nodes = m.r.nodes;
-  nodes.erase(std::remove_if(nodes.begin(), nodes.end(),
-                             [&](const node_entry& n) {
-                               return n.id == id() || is_own_address(n.ep);
-                             }),
-              nodes.end());
-  c.set.add(nodes, static_cast<uint8_t>(std::min(depth + 1, 255)));
+  auto depth = static_cast<uint8_t>(std::min(own_set.depth_of(from) + 1, 255));
+  // Never ourselves: a responder may list us, under our id or another (issue 16). Each node
+  // goes to its own family's lookup (BEP 32: "nodes6" from an IPv4 reply feed the IPv6 one),
+  // if the command runs there.
+  std::vector<node_entry> by_family[2];
+  for (auto& n : m.r.nodes)
+    if (n.id != id() && !is_own_address(n.ep) && c.runs_on(n.ep.family))
+      by_family[n.ep.family == 6].push_back(n);
+  c.set.add(by_family[0], depth);
+  c.set6.add(by_family[1], depth);
   const auto& r = m.r;
   switch (c.op) {
     case operation::get_peers:
@@ -745,7 +842,7 @@ void node::on_command_failure(command& c, const rpc_manager::pending& p, int cod
     --c.puts_pending;
     return pump(c, now);
   }
-  c.set.failed(p.to);
+  c.set_for(p.to.family).failed(p.to);
   pump(c, now);
 }
 
@@ -755,7 +852,7 @@ void node::on_short_timeout(command& c, const rpc_manager::pending& p, time_poin
   if (p.m == krpc::method::put)
     ++c.puts_stalled;
   else
-    c.set.stalled(p.to);
+    c.set_for(p.to.family).stalled(p.to);
   pump(c, now);
 }
 
@@ -769,13 +866,14 @@ request_id node::bootstrap(const std::vector<endpoint>& seeds, time_point now) {
   last_bootstrap_ = now;
   auto c = std::make_unique<command>(id(), cfg_.lookup);
   c->op = operation::bootstrap;
+  c->fams = families();
   size_t n = 0;
   for (auto& s : seeds) {
-    if (is_own_address(s))
+    if (is_own_address(s) || !c->runs_on(s.family))
       continue;
     if (n++ >= max_seeds)
       break;
-    c->set.add_seed(s);
+    c->add_seed(s);
   }
   return start(std::move(c), now);
 }
@@ -864,7 +962,7 @@ void node::tick(time_point now) {
     if (p.verify)
       verifying_.erase(address_key(p.to));
     if (p.expected_id)
-      table_.failed(*p.expected_id);
+      table_for(p.to.family).failed(*p.expected_id);
     auto it = lookups_.find(p.owner);
     if (it != lookups_.end())
       on_command_failure(*it->second, p, 0, now);
@@ -886,6 +984,7 @@ void node::tick(time_point now) {
     ++n_->lookups_timed_out;
     it->second->result.timed_out = true;
     it->second->set.give_up();
+    it->second->set6.give_up();
     pump(*it->second, now);
   }
   if (now - last_housekeeping_ < housekeeping_period) {
@@ -899,39 +998,48 @@ void node::tick(time_point now) {
     store_.expire(now);
   }
   // Candidates that queried us while the budget was spent, or wait for a slot that opened.
-  if (!cfg_.read_only)
-    for (auto& n : table_.wanted_candidates(4))
-      if (verify(n, now) == verify_result::no_budget)
+  bool thin = false;  // an enabled family's table below k
+  for (uint8_t fam : {uint8_t{4}, uint8_t{6}}) {
+    if (!has_family(fam))
+      continue;
+    auto& table = table_for(fam);
+    thin = thin || table.size() < cfg_.table.k;
+    if (!cfg_.read_only)
+      for (auto& n : table.wanted_candidates(4))
+        if (verify(n, now) == verify_result::no_budget)
+          break;
+    // Ping before evict: a bucket node that failed once is pinged; if that fails too, a
+    // confirmed replacement takes its slot (routing_table::failed).
+    for (auto& n : table.questionable(4)) {
+      auto r = verify(n, now);
+      if (r == verify_result::no_budget)
         break;
-  // Ping before evict: a bucket node that failed once is pinged; if that fails too, a
-  // confirmed replacement takes its slot (routing_table::failed).
-  for (auto& n : table_.questionable(4)) {
-    auto r = verify(n, now);
-    if (r == verify_result::no_budget)
-      break;
-    if (r == verify_result::sent)
-      ++n_->questionable_pings;
-  }
-  if (table_.size() > 0) {
-    for (auto& target : table_.refresh_targets(now, rng_)) {
-      auto c = std::make_unique<command>(target, cfg_.lookup);
-      c->op = operation::find_node;
-      c->internal = true;
-      start(std::move(c), now);
+      if (r == verify_result::sent)
+        ++n_->questionable_pings;
+    }
+    if (table.size() > 0) {
+      for (auto& target : table.refresh_targets(now, rng_)) {
+        auto c = std::make_unique<command>(target, cfg_.lookup);
+        c->op = operation::find_node;
+        c->internal = true;
+        c->fams = krpc::want::of_family(fam);  // that table's DHT only
+        start(std::move(c), now);
+      }
     }
   }
   bool bootstrapping = std::any_of(lookups_.begin(), lookups_.end(), [](auto& e) {
     return e.second->op == operation::bootstrap;
   });
-  if (!bootstrapping && !seeds_.empty() && table_.size() < cfg_.table.k
+  if (!bootstrapping && !seeds_.empty() && thin
       && now - last_bootstrap_ >= cfg_.rebootstrap_interval) {
     last_bootstrap_ = now;
     auto c = std::make_unique<command>(id(), cfg_.lookup);
     c->op = operation::bootstrap;
     c->internal = true;
+    c->fams = families();
     for (size_t i = 0; i < seeds_.size() && i < max_seeds; ++i)
       if (!is_own_address(seeds_[i]))
-        c->set.add_seed(seeds_[i]);
+        c->add_seed(seeds_[i]);
     start(std::move(c), now);
   }
   pump_all(now);

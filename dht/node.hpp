@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-/// The sans-IO mainline DHT node (BEP 5, BEP 43, BEP 44).
+/// The sans-IO mainline DHT node (BEP 5, BEP 32, BEP 43, BEP 44).
 namespace dtt::dht {
 
 /// Identifies a command (lookup, get, put) issued to a node; never 0.
@@ -34,7 +34,8 @@ struct completion {
   request_id id = 0;
   operation op = operation::find_node;
   node_id target{};
-  /// Closest nodes that answered, closest first (at most k).
+  /// Closest nodes that answered, closest first (at most k per address family the lookup ran
+  /// on: a dual-stack node's lookups run in the IPv4 and the IPv6 DHT, BEP 32).
   std::vector<node_entry> closest;
   /// Nodes that answered at all during the lookup.
   size_t responses = 0;
@@ -104,7 +105,14 @@ public:
 
 /// Node tunables. Defaults follow Rust mainline 7 / BEP 5 where they cite nothing else.
 struct node_config {
-  std::optional<node_id> id;                       ///< random if unset
+  std::optional<node_id> id;                       ///< random if unset (one id for both DHTs,
+                                                   ///< as BEP 32 recommends)
+  /// Address families the node takes part in (BEP 32: the IPv4 and the IPv6 DHT are distinct,
+  /// each with its own routing table). Lookups run on every enabled family; a dual-stack node
+  /// asks for the other family's nodes too (BEP 32 "want"). The socket glue sets these from the
+  /// sockets it bound.
+  bool ipv4 = true;
+  bool ipv6 = false;
   bool read_only = false;                          ///< BEP 43 client mode
   std::chrono::milliseconds request_timeout{2000}; ///< PROTOCOL.md §4.2: 2 s per request
   /// Issue 16 (with lookup.adaptive): a query to a node past its short timeout widens its
@@ -181,12 +189,31 @@ public:
   bool is_own_address(const endpoint& ep) const noexcept;
 
   const node_id& id() const noexcept { return table_.own_id(); }
+  /// The IPv4 routing table.
   const routing_table& table() const noexcept { return table_; }
+  /// The IPv6 routing table (BEP 32).
+  const routing_table& table6() const noexcept { return table6_; }
+  /// The routing table of an address family (4 or 6).
+  const routing_table& table(uint8_t family) const noexcept {
+    return family == 6 ? table6_ : table_;
+  }
+  /// True if the node takes part in that family's DHT (node_config::ipv4, ipv6).
+  bool has_family(uint8_t family) const noexcept { return family == 6 ? cfg_.ipv6 : cfg_.ipv4; }
+  /// Both tables' nodes, for routing_table::save (the cache file keeps both families).
+  std::vector<node_entry> table_nodes() const;
   const item_store& storage() const noexcept { return store_; }
   bool read_only() const noexcept { return cfg_.read_only; }
   /// Our external IP address (port 0) once a majority of distinct responders reported it in
   /// BEP 42 "ip" fields; BEP 42 checks apply while it is known and not a local address.
-  std::optional<endpoint> external_address() const noexcept { return external_; }
+  /// Counted per family (IPv4 responders report our IPv4 address, IPv6 ones our IPv6 one): the
+  /// IPv4 address, or the IPv6 one on a node without IPv4.
+  std::optional<endpoint> external_address() const noexcept {
+    return cfg_.ipv4 || !cfg_.ipv6 ? external_ : external6_;
+  }
+  /// Our external address in one family (4 or 6).
+  std::optional<endpoint> external_address(uint8_t family) const noexcept {
+    return family == 6 ? external6_ : external_;
+  }
   /// Counters by name.
   std::map<std::string, uint64_t> stats() const;
   /// Commands running.
@@ -218,11 +245,19 @@ private:
   void sample_rtt(const endpoint& ep, time_point sent, time_point now);
   std::chrono::milliseconds short_timeout_for(const endpoint& ep) const;
   krpc::query base_query(krpc::method m) const;
+  routing_table& table_for(uint8_t family) noexcept { return family == 6 ? table6_ : table_; }
+  /// Nodes in the tables of the enabled families.
+  size_t table_total() const noexcept;
+  /// Adds the closest nodes of each of the command's families' tables to its lookup sets.
+  void seed_from_tables(command& c);
+  /// The flags of the enabled families (krpc::want::n4 | n6).
+  uint8_t families() const noexcept;
 
   node_config cfg_;
   node_effects& fx_;
   crypto::random_source& rng_;
-  routing_table table_;
+  routing_table table_;   ///< IPv4
+  routing_table table6_;  ///< IPv6 (BEP 32), same own id
   rpc_manager rpc_;
   item_store store_;
   token_manager tokens_;
@@ -240,7 +275,8 @@ private:
   double verify_tokens_ = 0;
   time_point verify_refilled_{};
   std::deque<std::pair<endpoint, endpoint>> votes_;  ///< (voter IP, reported IP), oldest first
-  std::optional<endpoint> external_;
+  std::optional<endpoint> external_;   ///< IPv4
+  std::optional<endpoint> external6_;  ///< IPv6
   std::vector<endpoint> own_addresses_;  ///< set_own_address
   /// RFC 6298 round-trip estimate (ms).
   struct rtt_estimate {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace dtt::dht {
@@ -60,6 +61,23 @@ bool is_local_address(const endpoint& ep) noexcept {
   for (size_t i = 0; i < 15; ++i)
     loopback = loopback && a[i] == 0;
   return loopback || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || (a[0] & 0xfe) == 0xfc;
+}
+
+bool is_v4_mapped(const endpoint& ep) noexcept {
+  if (ep.family != 6)
+    return false;
+  for (size_t i = 0; i < 10; ++i)
+    if (ep.ip[i] != 0)
+      return false;
+  return ep.ip[10] == 0xff && ep.ip[11] == 0xff;
+}
+
+endpoint address_unit(const endpoint& ep) noexcept {
+  endpoint k = ep;
+  k.port = 0;
+  if (k.family == 6)
+    std::fill(k.ip.begin() + 8, k.ip.end(), uint8_t{0});
+  return k;
 }
 
 uint32_t crc32c(byte_view data) noexcept {
@@ -206,7 +224,7 @@ bytes compact_nodes(const std::vector<node_entry>& nodes, uint8_t family) {
 }
 
 result<std::vector<node_entry>> parse_compact_nodes(byte_view b, uint8_t family,
-                                                    size_t max_nodes) {
+                                                    size_t max_nodes, size_t* refused) {
   size_t rec = family == 4 ? 26 : 38;
   if (b.size() % rec != 0)
     return error{errc::length_mismatch, "compact nodes: length not a multiple of the record"};
@@ -218,6 +236,12 @@ result<std::vector<node_entry>> parse_compact_nodes(byte_view b, uint8_t family,
     node_entry n;
     n.id = to_array<20>(b.sub(off, 20));
     n.ep = *parse_compact_endpoint(b.sub(off + 20, rec - 20));
+    bool unspecified = std::all_of(n.ep.ip.begin(), n.ep.ip.end(), [](uint8_t x) { return !x; });
+    if (n.ep.port == 0 || unspecified || is_v4_mapped(n.ep)) {
+      if (refused)
+        ++*refused;
+      continue;
+    }
     out.push_back(n);
   }
   return out;

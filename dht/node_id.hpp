@@ -67,6 +67,16 @@ struct node_entry {
   }
 };
 
+/// True for an IPv4-mapped IPv6 address (::ffff:a.b.c.d). BEP 32 keeps the two DHTs apart: such
+/// an address in "nodes6" is refused (an IPv4 node has no place in the IPv6 table).
+bool is_v4_mapped(const endpoint& ep) noexcept;
+
+/// The unit per-address limits count (one routing-table entry per IP, per-IP query rates,
+/// verification pings): an IPv4 address, or the /64 prefix of an IPv6 address (one subnet, the
+/// smallest a site is usually given: libtorrent's restrict_routing_ips also counts IPv6 nodes per
+/// /64). Port 0.
+endpoint address_unit(const endpoint& ep) noexcept;
+
 /// True for addresses BEP 42 exempts from node-id checks: IPv4 loopback, private and
 /// link-local ranges (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16); IPv6 loopback,
 /// link-local (fe80::/10) and unique-local (fc00::/7).
@@ -92,9 +102,12 @@ std::optional<endpoint> parse_compact_endpoint(byte_view b);
 /// Appends compact node info (id || compact endpoint) for each entry of the given family
 /// (BEP 5 "nodes" = IPv4, BEP 32 "nodes6" = IPv6).
 bytes compact_nodes(const std::vector<node_entry>& nodes, uint8_t family);
-/// Parses a "nodes" (family 4, 26-byte records) or "nodes6" (family 6, 38-byte records) string.
-/// Fails on a length that is not a multiple of the record size or over max_nodes records.
+/// Parses a "nodes" (family 4, 26-byte records) or "nodes6" (family 6, 38-byte records, BEP 32)
+/// string. Fails on a length that is not a multiple of the record size or over max_nodes
+/// records. Records that cannot name a node of that DHT are left out and counted in `refused`
+/// (if given): port 0, an unspecified address, and in "nodes6" an IPv4-mapped address.
 result<std::vector<node_entry>> parse_compact_nodes(byte_view b, uint8_t family,
-                                                    size_t max_nodes = 64);
+                                                    size_t max_nodes = 64,
+                                                    size_t* refused = nullptr);
 
 } // namespace dtt::dht

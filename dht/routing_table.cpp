@@ -58,10 +58,7 @@ const char* outcome_name(table_outcome o) noexcept {
 }
 
 endpoint routing_table::key(const endpoint& ep) const noexcept {
-  endpoint k = ep;
-  if (cfg_.one_per_ip)
-    k.port = 0;
-  return k;
+  return cfg_.one_per_ip ? address_unit(ep) : ep;
 }
 
 bool routing_table::good_id(const node_entry& n) const noexcept {
@@ -321,16 +318,22 @@ std::vector<node_entry> routing_table::all() const {
   return out;
 }
 
-bytes routing_table::save() const {
-  auto nodes = all();
+bytes routing_table::save() const { return save(all()); }
+
+bytes routing_table::save(const std::vector<node_entry>& nodes) {
+  std::vector<node_entry> bounded;
+  size_t per_family[2] = {0, 0};
+  for (auto& n : nodes)
+    if (per_family[n.ep.family == 6]++ < max_saved_nodes)
+      bounded.push_back(n);
   auto root = bencode::value::dict();
-  root.set("nodes", bencode::value::string(compact_nodes(nodes, 4)));
-  root.set("nodes6", bencode::value::string(compact_nodes(nodes, 6)));
+  root.set("nodes", bencode::value::string(compact_nodes(bounded, 4)));
+  root.set("nodes6", bencode::value::string(compact_nodes(bounded, 6)));
   return bencode::encode(root);
 }
 
 result<std::vector<node_entry>> routing_table::load(byte_view saved) {
-  constexpr size_t max_nodes = 4096;
+  constexpr size_t max_nodes = max_saved_nodes;
   bencode::limits lim;
   lim.max_input = max_nodes * 38 * 2 + 64;
   lim.max_string = max_nodes * 38;

@@ -48,8 +48,12 @@ struct admission {
 /// Kademlia routing table (BEP 5): buckets of k nodes, only the bucket that contains our own id
 /// splits; each bucket keeps a replacement cache; nodes that fail queries are replaced.
 ///
+/// A table holds one address family: a node on both keeps two (BEP 32: the IPv4 and IPv6 DHTs
+/// are distinct; dht::node owns one table per family, under one node id).
+///
 /// Against poisoning (issue 11): at most one entry per IP address by default (libtorrent's
-/// dht_restrict_routing_ips), or per IP:port when configured; only nodes that answered one of
+/// dht_restrict_routing_ips; an IPv6 address counts by its /64 prefix, see address_unit), or
+/// per IP:port when configured; only nodes that answered one of
 /// our queries enter a bucket (nodes that only queried us wait in the replacement cache); a full
 /// bucket gives the slot of a node only to replace one that failed to answer (or, under
 /// node_id_check::prefer, one whose id does not match its address while BEP 42 checks are
@@ -64,8 +68,9 @@ public:
                                            ///< replacement (libtorrent's routing_table)
     uint32_t max_failures = 5;             ///< failures after which a node is dropped outright
     std::chrono::seconds bucket_refresh{15 * 60};  ///< BEP 5: refresh buckets idle 15 minutes
-    /// One entry per IP address (true, libtorrent's dht_restrict_routing_ips default) or per
-    /// IP:port (false: many nodes on one address, e.g. a testnet on one loopback address).
+    /// One entry per IP address (true, libtorrent's dht_restrict_routing_ips default; per /64
+    /// for IPv6, as libtorrent) or per IP:port (false: many nodes on one address, e.g. a
+    /// testnet on one loopback address such as ::1).
     bool one_per_ip = true;
     /// BEP 42 node-id checks while they are active (set_node_id_checks). Default prefer: most
     /// of the mainline DHT still runs ids that predate BEP 42, so enforcing would shrink the
@@ -132,7 +137,13 @@ public:
   /// Serialises the table: a bencoded dict {"nodes": compact IPv4 nodes, "nodes6": compact IPv6
   /// nodes}, enough for a restart to bootstrap from it.
   bytes save() const;
-  /// Parses what save() wrote (bounded: at most 4096 nodes).
+  /// The same format for any list of nodes (a dual-stack node saves both tables in one file);
+  /// at most max_saved_nodes per family are written.
+  static bytes save(const std::vector<node_entry>& nodes);
+  /// Most nodes per family a saved file holds (a table holds at most 160 buckets of k).
+  static constexpr size_t max_saved_nodes = 4096;
+  /// Parses what save() wrote (bounded: at most max_saved_nodes per family; a file of an
+  /// earlier version with "nodes" only loads too).
   static result<std::vector<node_entry>> load(byte_view saved);
 
 private:

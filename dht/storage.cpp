@@ -79,9 +79,11 @@ void item_store::expire(time_point now) {
 bool rate_limiter::allow(const endpoint& from, time_point now) {
   if (rate_ <= 0)
     return true;
+  // Per IPv4 address, per IPv6 /64 (address_unit): one host rarely has fewer than a /64.
+  auto unit = address_unit(from);
   std::array<uint8_t, 17> key{};
-  key[0] = from.family;
-  std::copy(from.ip.begin(), from.ip.end(), key.begin() + 1);
+  key[0] = unit.family;
+  std::copy(unit.ip.begin(), unit.ip.end(), key.begin() + 1);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_tracked_) {

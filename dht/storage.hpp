@@ -58,7 +58,8 @@ public:
   /// rate queries per second with a burst of `burst`; rate 0 disables limiting.
   rate_limiter(double rate, double burst, size_t max_tracked = 4096)
       : rate_(rate), burst_(burst), max_tracked_(max_tracked) {}
-  /// True if a query from this address may be served now.
+  /// True if a query from this address may be served now (counted per IPv4 address, per IPv6
+  /// /64: address_unit).
   bool allow(const endpoint& from, time_point now);
 
 private:

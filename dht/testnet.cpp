@@ -11,6 +11,16 @@ namespace dtt::dht {
 
 namespace asio = boost::asio;
 
+namespace {
+// Every table of a family the node has holds at least `want` nodes.
+bool populated(const udp_node& n, size_t want) {
+  for (uint8_t fam : {uint8_t{4}, uint8_t{6}})
+    if (n.core().has_family(fam) && n.core().table(fam).size() < want)
+      return false;
+  return true;
+}
+} // namespace
+
 testnet::testnet(testnet_options opts) : opts_(std::move(opts)) {}
 
 testnet::~testnet() { stop(); }
@@ -48,23 +58,28 @@ status testnet::start() {
     status bound = ok_status();
     for (size_t i = 0; i < opts_.nodes && bound; ++i) {
       udp_node_options o;
-      o.bind_address = address_of(i);
+      o.bind_address = opts_.address.empty() ? std::string() : address_of(i);
+      o.bind6 = opts_.address6;
       o.port = opts_.base_port ? static_cast<uint16_t>(opts_.base_port + i) : 0;
       o.node.rate_limit_per_ip = 0;                             // clients share one address
       o.node.rebootstrap_interval = std::chrono::seconds(0);    // retry until populated
-      o.node.table.one_per_ip = distinct_;
+      o.node.table.one_per_ip = distinct_ && opts_.address6.empty();
       auto n = udp_node::create(*io_, o);
       if (!n) {
         bound = n.err();
         break;
       }
       addresses_.push_back((*n)->local_endpoint());
+      if (!opts_.address6.empty() && !opts_.address.empty())
+        if (auto six = (*n)->local_endpoint6())
+          addresses6_.push_back(*six);
       nodes_.push_back(*n);
     }
     if (bound)
       break;
     nodes_.clear();
     addresses_.clear();
+    addresses6_.clear();
     if (!distinct_ || attempt == 1) {
       io_.reset();
       work_.reset();
@@ -73,13 +88,16 @@ status testnet::start() {
     distinct_ = false; // e.g. a system without all of 127/8 on lo: share the first address
   }
   thread_ = std::thread([this] { io_->run(); });
-  // Each node bootstraps from up to 8 others spread over the net (i+1, i+2, i+4, ...).
+  // Each node bootstraps from up to 8 others spread over the net (i+1, i+2, i+4, ...), in each
+  // family.
   on_io([this] {
     size_t n = nodes_.size();
     for (size_t i = 0; i < n; ++i) {
       std::vector<std::string> seeds;
       for (size_t step = 1; step < n && seeds.size() < 8; step *= 2)
         seeds.push_back(addresses_[(i + step) % n].to_string());
+      for (size_t step = 1, k = 0; step < n && k < 8 && !addresses6_.empty(); step *= 2, ++k)
+        seeds.push_back(addresses6_[(i + step) % n].to_string());
       nodes_[i]->start();
       nodes_[i]->bootstrap(seeds);
     }
@@ -114,11 +132,15 @@ status testnet::start() {
         for (size_t i = 0; i < n; ++i) {
           // Not while its last nudge is still running: on a slow machine (sanitizers) piled-up
           // bootstraps time out together and tables never fill.
-          if (nodes_[i]->core().table().size() >= want || nodes_[i]->core().active_commands() > 0)
+          if (populated(*nodes_[i], want) || nodes_[i]->core().active_commands() > 0)
             continue;
           std::vector<std::string> seeds;
-          for (size_t j = 0; j < 16 && j + 1 < n; ++j)
-            seeds.push_back(addresses_[(i + 1 + (round * 16 + j) % (n - 1)) % n].to_string());
+          for (size_t j = 0; j < 16 && j + 1 < n; ++j) {
+            size_t other = (i + 1 + (round * 16 + j) % (n - 1)) % n;
+            seeds.push_back(addresses_[other].to_string());
+            if (!addresses6_.empty())
+              seeds.push_back(addresses6_[other].to_string());
+          }
           nodes_[i]->bootstrap(seeds);
         }
         return 0;
@@ -137,7 +159,7 @@ bool testnet::ready() const {
   size_t want = std::min<size_t>(8, nodes_.size() - 1);
   return on_io([this, want] {
     for (auto& n : nodes_)
-      if (n->core().table().size() < want)
+      if (!populated(*n, want))
         return false;
     return true;
   });
@@ -150,13 +172,20 @@ std::vector<std::string> testnet::bootstrap() const {
   return out;
 }
 
+std::vector<std::string> testnet::bootstrap6() const {
+  std::vector<std::string> out;
+  for (auto& a : addresses6_)
+    out.push_back(a.to_string());
+  return out;
+}
+
 std::vector<std::vector<node_entry>> testnet::tables() const {
   if (!io_)
     return {};
   return on_io([this] {
     std::vector<std::vector<node_entry>> out;
     for (auto& n : nodes_)
-      out.push_back(n->core().table().all());
+      out.push_back(n->core().table_nodes());
     return out;
   });
 }
@@ -187,16 +216,18 @@ void testnet::stop() {
   }
   nodes_.clear();
   addresses_.clear();
+  addresses6_.clear();
   work_.reset();
   io_.reset();
 }
 
 int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address,
-                    std::ostream& out) {
+                    std::ostream& out, const std::string& address6) {
   testnet_options o;
   o.nodes = nodes;
   o.base_port = base_port;
   o.address = address;
+  o.address6 = address6;
   testnet net(o);
   auto st = net.start();
   if (!st) {
@@ -204,6 +235,8 @@ int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address
     return 1;
   }
   for (auto& a : net.bootstrap())
+    out << a << "\n";
+  for (auto& a : net.bootstrap6())
     out << a << "\n";
   out.flush();
   asio::io_context sig_io;

@@ -21,8 +21,13 @@ struct testnet_options {
   /// address, counting up from this one (127.0.0.1, 127.0.0.2, ...: Linux routes all of 127/8
   /// to lo without set-up), so that routing tables keep their default of one entry per IP.
   /// Any other address (or one that cannot be bound) is shared by every node, whose tables
-  /// then keep one entry per IP:port instead.
+  /// then keep one entry per IP:port instead. "::1" gives an IPv6-only testnet (BEP 32).
+  /// Empty: no IPv4 socket (with address6 set).
   std::string address = "127.0.0.1";
+  /// An IPv6 address every node also binds (one shared address, e.g. "::1"): dual-stack nodes
+  /// with an IPv4 and an IPv6 routing table. Their tables then keep one entry per IP:port
+  /// (::1 is one address). Empty: none.
+  std::string address6;
   std::chrono::milliseconds ready_timeout{10000};  ///< start() fails after this
 };
 
@@ -42,11 +47,15 @@ public:
   /// Stops every node and joins the thread. Idempotent.
   void stop();
 
-  /// The nodes' addresses.
+  /// The nodes' addresses (each node's first socket: IPv4, or IPv6 on an IPv6-only testnet).
   const std::vector<endpoint>& addresses() const noexcept { return addresses_; }
+  /// The nodes' IPv6 addresses on a dual-stack testnet (address6), else empty.
+  const std::vector<endpoint>& addresses6() const noexcept { return addresses6_; }
   /// The addresses as "ip:port" strings (for udp_node_options::bootstrap / dht_options).
   std::vector<std::string> bootstrap() const;
-  /// True once every routing table is populated.
+  /// The IPv6 addresses of a dual-stack testnet as "[v6]:port" strings.
+  std::vector<std::string> bootstrap6() const;
+  /// True once every routing table (of each family a node has) is populated.
   bool ready() const;
   /// Every node's routing-table entries (buckets and replacement caches), one list per node.
   std::vector<std::vector<node_entry>> tables() const;
@@ -70,14 +79,16 @@ private:
   std::thread thread_;
   std::vector<std::shared_ptr<udp_node>> nodes_;
   std::vector<endpoint> addresses_;
+  std::vector<endpoint> addresses6_;
   std::chrono::microseconds startup_{0};
   bool distinct_ = false;
 };
 
 /// The `dtt testnet` command: starts a testnet of `nodes` nodes from `address` (see
-/// testnet_options::address; ports from base_port, or OS-chosen if 0), prints the bootstrap addresses to `out` one per line, and runs
-/// until SIGINT or SIGTERM. Returns a process exit code (0 on a clean stop).
+/// testnet_options::address; ports from base_port, or OS-chosen if 0), and on `address6` too
+/// if not empty, prints the bootstrap addresses to `out` one per line (IPv6 ones after the
+/// others), and runs until SIGINT or SIGTERM. Returns a process exit code (0 on a clean stop).
 int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address,
-                    std::ostream& out);
+                    std::ostream& out, const std::string& address6 = {});
 
 } // namespace dtt::dht

@@ -1,6 +1,7 @@
 #include "dht/udp_node.hpp"
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 
 #include <cstdio>
@@ -75,16 +76,16 @@ struct udp_node::effects final : node_effects {
   udp_node* self;
   explicit effects(udp_node* s) : self(s) {}
   void send(const endpoint& to, bytes packet) override {
-    if (!self->socket_.is_open())
-      return;
-    bool v6 = self->v6_;
-    if (to.family == 6 && !v6) {
-      ++self->send_failures_;
+    auto* slot = self->slot_for(to);
+    if (!slot) {
+      ++self->send_failures_; // no socket of that family
       return;
     }
+    if (!slot->socket.is_open())
+      return;
     // Non-blocking socket: a full send buffer drops the datagram (UDP is lossy anyway).
     boost::system::error_code ec;
-    self->socket_.send_to(asio::buffer(packet), to_asio(to, v6), 0, ec);
+    slot->socket.send_to(asio::buffer(packet), to_asio(to, slot->v6), 0, ec);
     if (ec)
       ++self->send_failures_;
   }
@@ -99,38 +100,135 @@ struct udp_node::effects final : node_effects {
 };
 
 udp_node::udp_node(asio::io_context& io, udp_node_options opts, crypto::random_source& rng)
-    : io_(io), opts_(std::move(opts)), socket_(io), timer_(io),
-      fx_(std::make_unique<effects>(this)) {
-  node_ = std::make_unique<node>(opts_.node, *fx_, rng);
-}
+    : io_(io), opts_(std::move(opts)), rng_(rng), timer_(io),
+      fx_(std::make_unique<effects>(this)) {}
 
 udp_node::~udp_node() = default;
+
+namespace {
+
+// Opens, binds and makes non-blocking one socket. v6_only: refuse IPv4 (a second socket has it).
+boost::system::error_code bind_socket(udp::socket& s, const udp::endpoint& local, bool v6_only) {
+  boost::system::error_code ec;
+  s.open(local.protocol(), ec);
+  if (!ec && local.address().is_v6())
+    s.set_option(asio::ip::v6_only(v6_only), ec);
+  if (!ec)
+    s.bind(local, ec);
+  if (!ec)
+    s.non_blocking(true, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    s.close(ignored);
+  }
+  return ec;
+}
+
+} // namespace
 
 result<std::shared_ptr<udp_node>> udp_node::create(asio::io_context& io, udp_node_options opts,
                                                    crypto::random_source& rng) {
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(opts.bind_address, ec);
-  if (ec)
-    return error{errc::invalid_argument, "dht: bad bind address " + opts.bind_address};
+  std::optional<asio::ip::address> addr4, addr6;
+  if (!opts.bind_address.empty()) {
+    addr4 = asio::ip::make_address(opts.bind_address, ec);
+    if (ec)
+      return error{errc::invalid_argument, "dht: bad bind address " + opts.bind_address};
+  }
+  if (!opts.bind6.empty()) {
+    auto a = asio::ip::make_address(opts.bind6, ec);
+    if (ec || !a.is_v6() || a.to_v6().is_v4_mapped())
+      return error{errc::invalid_argument, "dht: bad IPv6 bind address " + opts.bind6};
+    if (addr4 && addr4->is_v6())
+      return error{errc::invalid_argument,
+                   "dht: bind address " + opts.bind_address + " is IPv6 and bind6 is set"};
+    addr6 = a;
+  }
+  if (addr4 && addr4->is_v6()) { // the legacy single IPv6 socket
+    addr6 = addr4;
+    addr4.reset();
+  }
+  if (!addr4 && !addr6)
+    return error{errc::invalid_argument, "dht: no address to bind"};
   std::shared_ptr<udp_node> self(new udp_node(io, std::move(opts), rng));
-  udp::endpoint local(addr, self->opts_.port);
-  self->socket_.open(local.protocol(), ec);
-  if (!ec)
-    self->socket_.bind(local, ec);
-  if (!ec)
-    self->socket_.non_blocking(true, ec);
-  if (ec)
-    return error{errc::io_error, "dht: cannot bind " + local.address().to_string() + ":"
-                                   + std::to_string(local.port()) + ": " + ec.message()};
-  self->v6_ = addr.is_v6();
-  self->node_->set_own_address(self->local_endpoint()); // never a lookup candidate (issue 16)
+  auto fail = [](const udp::endpoint& local, const boost::system::error_code& e) {
+    return error{errc::io_error, "dht: cannot bind " + from_asio(local).to_string() + ": "
+                                   + e.message()};
+  };
+  uint16_t port = self->opts_.port;
+  if (addr4) {
+    auto slot = std::make_unique<socket_slot>(io);
+    udp::endpoint local(*addr4, port);
+    if (auto e = bind_socket(slot->socket, local, false))
+      return fail(local, e);
+    self->slots_[0] = std::move(slot);
+  }
+  if (addr6) {
+    auto slot = std::make_unique<socket_slot>(io);
+    slot->v6 = true;
+    // The legacy single socket on "::" carries IPv4 as mapped addresses (Linux's default);
+    // next to an IPv4 socket the IPv6 one is IPv6-only.
+    bool legacy_any = !addr4 && self->opts_.bind6.empty() && addr6->is_unspecified();
+    slot->mapped = legacy_any;
+    boost::system::error_code e = asio::error::address_in_use;
+    if (port == 0 && self->slots_[0]) // one port for both families if the OS lets us
+      e = bind_socket(slot->socket, {*addr6, self->local_endpoint().port}, !legacy_any);
+    if (e) {
+      udp::endpoint local(*addr6, port);
+      if ((e = bind_socket(slot->socket, local, !legacy_any)))
+        return fail(local, e);
+    }
+    self->slots_[1] = std::move(slot);
+  }
+  auto& cfg = self->opts_.node;
+  cfg.ipv4 = self->slots_[0] || (self->slots_[1] && self->slots_[1]->mapped);
+  cfg.ipv6 = self->slots_[1] != nullptr;
+  self->node_ = std::make_unique<node>(cfg, *self->fx_, self->rng_);
+  for (auto& ep : self->local_endpoints()) // never a lookup candidate (issue 16)
+    self->node_->set_own_address(ep);
   return self;
 }
 
 endpoint udp_node::local_endpoint() const {
+  for (auto& slot : slots_) {
+    if (!slot)
+      continue;
+    boost::system::error_code ec;
+    auto ep = slot->socket.local_endpoint(ec);
+    return ec ? endpoint{} : from_asio(ep);
+  }
+  return endpoint{};
+}
+
+std::optional<endpoint> udp_node::local_endpoint6() const {
+  if (!slots_[1])
+    return std::nullopt;
   boost::system::error_code ec;
-  auto ep = socket_.local_endpoint(ec);
-  return ec ? endpoint{} : from_asio(ep);
+  auto ep = slots_[1]->socket.local_endpoint(ec);
+  if (ec)
+    return std::nullopt;
+  return from_asio(ep);
+}
+
+std::vector<endpoint> udp_node::local_endpoints() const {
+  std::vector<endpoint> out;
+  for (auto& slot : slots_) {
+    if (!slot)
+      continue;
+    boost::system::error_code ec;
+    auto ep = slot->socket.local_endpoint(ec);
+    if (!ec)
+      out.push_back(from_asio(ep));
+  }
+  return out;
+}
+
+udp_node::socket_slot* udp_node::slot_for(const endpoint& to) noexcept {
+  if (to.family == 6)
+    return slots_[1].get();
+  if (slots_[0])
+    return slots_[0].get();
+  return slots_[1] && slots_[1]->mapped ? slots_[1].get() : nullptr;
 }
 
 void udp_node::start() {
@@ -146,7 +244,9 @@ void udp_node::start() {
   }
   if (!seeds.empty())
     node_->bootstrap(seeds, clock::now());
-  receive();
+  for (auto& slot : slots_)
+    if (slot)
+      receive(*slot);
   bootstrap(opts_.bootstrap);
   after_call();
 }
@@ -155,11 +255,12 @@ void udp_node::stop() {
   if (stopped_)
     return;
   stopped_ = true;
-  if (!opts_.routing_table_file.empty() && node_->table().size() > 0) {
+  auto nodes = node_->table_nodes();
+  if (!opts_.routing_table_file.empty() && !nodes.empty()) {
     auto tmp = opts_.routing_table_file + ".tmp";
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      auto data = node_->table().save();
+      auto data = routing_table::save(nodes); // both families (BEP 32)
       out.write(reinterpret_cast<const char*>(data.data()),
                 static_cast<std::streamsize>(data.size()));
     }
@@ -167,7 +268,9 @@ void udp_node::stop() {
   }
   boost::system::error_code ec;
   timer_.cancel();
-  socket_.close(ec);
+  for (auto& slot : slots_)
+    if (slot)
+      slot->socket.close(ec);
   handlers_.clear();
   pending_items_.clear();
   pending_done_.clear();
@@ -213,22 +316,22 @@ void udp_node::bootstrap(const std::vector<std::string>& addresses) {
   }
 }
 
-void udp_node::receive() {
+void udp_node::receive(socket_slot& slot) {
   if (stopped_)
     return;
   auto self = shared_from_this();
-  socket_.async_receive_from(asio::buffer(buf_), sender_,
-                             [self](const boost::system::error_code& ec, size_t n) {
-                               if (self->stopped_ || ec == asio::error::operation_aborted)
-                                 return;
-                               if (!ec) {
-                                 self->node_->handle_packet(byte_view(self->buf_.data(), n),
-                                                            from_asio(self->sender_),
-                                                            clock::now());
-                                 self->after_call();
-                               }
-                               self->receive();
-                             });
+  slot.socket.async_receive_from(
+    asio::buffer(slot.buf), slot.sender,
+    [self, &slot](const boost::system::error_code& ec, size_t n) {
+      if (self->stopped_ || ec == asio::error::operation_aborted)
+        return;
+      if (!ec) {
+        self->node_->handle_packet(byte_view(slot.buf.data(), n), from_asio(slot.sender),
+                                   clock::now());
+        self->after_call();
+      }
+      self->receive(slot);
+    });
 }
 
 void udp_node::arm_timer() {

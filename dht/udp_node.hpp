@@ -6,9 +6,11 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,8 +21,15 @@ std::vector<std::string> default_bootstrap_routers();
 
 /// Options of a socket-driven node.
 struct udp_node_options {
-  std::string bind_address = "0.0.0.0";  ///< numeric IPv4/IPv6 address to bind
-  uint16_t port = 0;                     ///< 0: chosen by the OS
+  /// Numeric IPv4 address of the IPv4 socket; empty: none. (An IPv6 address here binds the one
+  /// socket IPv6, as before BEP 32 support: "::" then carries IPv4 too, as mapped addresses.)
+  std::string bind_address = "0.0.0.0";
+  /// Numeric IPv6 address of an IPv6-only socket (BEP 32: the node joins the IPv6 DHT, with its
+  /// own routing table); empty: none. "::" for every interface, "::1" for loopback tests.
+  std::string bind6;
+  /// Port of both sockets; 0: chosen by the OS (the IPv6 socket then tries the IPv4 one's
+  /// port first, so that a dual-stack node has one port).
+  uint16_t port = 0;
   /// "host:port" or "[v6]:port" bootstrap addresses; names are resolved asynchronously.
   std::vector<std::string> bootstrap;
   /// File to load the routing table from at start and save it to at stop; empty: none.
@@ -52,8 +61,12 @@ public:
   void stop();
   bool stopped() const noexcept { return stopped_; }
 
-  /// The bound address.
+  /// The bound address: the IPv4 socket's, or the IPv6 one's on a node without IPv4.
   endpoint local_endpoint() const;
+  /// The IPv6 socket's address (family 6), if there is one.
+  std::optional<endpoint> local_endpoint6() const;
+  /// Every bound address (IPv4 first).
+  std::vector<endpoint> local_endpoints() const;
 
   /// Adds bootstrap addresses ("host:port"); names resolve asynchronously.
   void bootstrap(const std::vector<std::string>& addresses);
@@ -81,8 +94,20 @@ private:
     done_handler done;
   };
 
+  /// One bound socket with its receive buffer.
+  struct socket_slot {
+    explicit socket_slot(boost::asio::io_context& io) : socket(io) {}
+    boost::asio::ip::udp::socket socket;
+    boost::asio::ip::udp::endpoint sender;
+    std::array<uint8_t, 4096> buf{};
+    bool v6 = false;      ///< an IPv6 socket (set once at bind: not a syscall per send)
+    bool mapped = false;  ///< an IPv6 socket that carries IPv4 too (legacy "::" bind_address)
+  };
+
   udp_node(boost::asio::io_context& io, udp_node_options opts, crypto::random_source& rng);
-  void receive();
+  void receive(socket_slot& slot);
+  /// The socket that sends to `to`'s family, or nullptr.
+  socket_slot* slot_for(const endpoint& to) noexcept;
   void arm_timer();
   void after_call();
   void flush();
@@ -90,14 +115,13 @@ private:
 
   boost::asio::io_context& io_;
   udp_node_options opts_;
-  boost::asio::ip::udp::socket socket_;
-  bool v6_ = false; ///< the socket's family, set once at bind (not a syscall per send)
+  crypto::random_source& rng_;
+  /// [0]: the IPv4 socket, [1]: the IPv6 one (either may be absent).
+  std::unique_ptr<socket_slot> slots_[2];
   boost::asio::steady_timer timer_;
   time_point armed_at_ = time_point::max();
   std::unique_ptr<effects> fx_;
   std::unique_ptr<node> node_;
-  boost::asio::ip::udp::endpoint sender_;
-  std::array<uint8_t, 4096> buf_{};
   std::map<request_id, handlers> handlers_;
   std::vector<std::pair<request_id, mutable_item>> pending_items_;
   std::vector<completion> pending_done_;

@@ -336,13 +336,18 @@ void add_network_commands(CLI::App& app) {
   auto nodes = std::make_shared<size_t>(20);
   auto port = std::make_shared<uint16_t>(0);
   auto address = std::make_shared<std::string>("127.0.0.1");
+  auto address6 = std::make_shared<std::string>();
   auto tn = app.add_subcommand("testnet", "serve a local DHT testnet until interrupted");
   tn->add_option("--nodes", *nodes, "DHT nodes (default 20)")->check(CLI::Range(2, 1000));
   tn->add_option("--port", *port, "first UDP port (default: chosen by the OS)");
   tn->add_option("--address", *address,
-                 "IP address the nodes bind to (default 127.0.0.1; for test hosts only)");
-  tn->callback([nodes, port, address] {
-    std::exit(dht::run_testnet_cli(*nodes, *port, *address, std::cout));
+                 "IP address the nodes bind to (default 127.0.0.1; ::1 for an IPv6 testnet; "
+                 "for test hosts only)");
+  tn->add_option("--address6", *address6,
+                 "also bind every node on this IPv6 address, e.g. ::1 (dual-stack nodes, "
+                 "BEP 32)");
+  tn->callback([nodes, port, address, address6] {
+    std::exit(dht::run_testnet_cli(*nodes, *port, *address, std::cout, *address6));
   });
 }
 

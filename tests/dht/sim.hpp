@@ -32,7 +32,8 @@ struct sim_net;
 /// One simulated host: a node plus what it reported.
 struct sim_host : node_effects {
   sim_net* net = nullptr;
-  endpoint ep;
+  endpoint ep;   ///< IPv4 address, or the IPv6 one of an IPv6-only host
+  endpoint ep6;  ///< IPv6 address of a dual-stack host (port 0 otherwise)
   std::unique_ptr<node> n;
   bool alive = true;
   std::vector<std::pair<request_id, mutable_item>> items;
@@ -61,6 +62,8 @@ struct sim_net {
   std::map<endpoint, sim_host*> by_ep;
   std::deque<packet> queue;
   uint64_t delivered = 0;
+  /// Packets a host tried to send to a family it has no address in (never sent).
+  uint64_t unsendable = 0;
   /// Optional filter: may rewrite a packet; return false to drop it.
   std::function<bool(packet&)> filter;
 
@@ -126,6 +129,32 @@ struct sim_net {
     }, limit);
   }
 
+  /// A host in the given families (BEP 32): IPv4 10.0.x.y, IPv6 fd00:0:0:i::1 (each in its own
+  /// /64, so that one-entry-per-IP tables keep every host). A dual-stack host's `ep` is its
+  /// IPv4 address and `ep6` its IPv6 one; an IPv6-only host's `ep` is IPv6.
+  sim_host& add_host(node_config cfg, bool v4, bool v6) {
+    cfg.ipv4 = v4;
+    cfg.ipv6 = v6;
+    auto& h = add(cfg);
+    by_ep.erase(h.ep);
+    auto i = hosts.size();
+    endpoint six;
+    six.family = 6;
+    six.ip[0] = 0xfd;
+    six.ip[6] = static_cast<uint8_t>(i >> 8);
+    six.ip[7] = static_cast<uint8_t>(i & 0xff);
+    six.ip[15] = 1;
+    six.port = 6881;
+    if (!v4)
+      h.ep = six;
+    else if (v6)
+      h.ep6 = six;
+    by_ep[h.ep] = &h;
+    if (h.ep6.port)
+      by_ep[h.ep6] = &h;
+    return h;
+  }
+
   /// Builds n server nodes, each bootstrapped from host 0 (and the previous host).
   void build(size_t n, node_config cfg = {}) {
     for (size_t i = 0; i < n; ++i) {
@@ -143,7 +172,13 @@ struct sim_net {
 };
 
 inline void sim_host::send(const endpoint& to, bytes packet) {
-  net->queue.push_back({ep, to, std::move(packet)});
+  // From the address of the destination's family (a dual-stack host has two).
+  const endpoint& from = to.family == 6 && ep6.port ? ep6 : ep;
+  if (from.family != to.family) {
+    ++net->unsendable; // no socket of that family: the packet is never sent
+    return;
+  }
+  net->queue.push_back({from, to, std::move(packet)});
 }
 
 } // namespace dtt::dht::test
