@@ -14,6 +14,10 @@ namespace dtt::net {
 struct transport_options {
   /// Where to listen. Port 0 picks a free port (see transport::local_addresses).
   gossip::socket_address bind{"127.0.0.1", 0};
+  /// A second, IPv6-only listener beside `bind` (a dual-stack node: e.g. bind 0.0.0.0 and
+  /// bind6 "::"); empty ip: none. Port 0: `bind`'s port if it is free on IPv6, else one the
+  /// OS picks. Dialing needs no option: a peer's IPv6 addresses are dialed like the others.
+  gossip::socket_address bind6{"", 0};
   /// Largest message in one frame (PROTOCOL.md §8.2: 4096 by default, at least 512). A peer
   /// that announces a longer frame is disconnected; send() refuses longer messages.
   uint32_t max_message_size = gossip::default_max_message_size;

@@ -6,6 +6,7 @@
 #include "gossip/transport/tls.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace dtt::net {
@@ -33,8 +35,19 @@ gossip::socket_address to_socket_address(const tcp::endpoint& ep) {
   return {ep.address().to_string(), ep.port()};
 }
 
-// Every address of an up, non-link-local interface, for a listener on the unspecified address.
-std::vector<gossip::socket_address> interface_addresses(bool v6, uint16_t port) {
+// The unit per-IP budgets count: an IPv4 address, an IPv6 /64 (one host rarely has less, so
+// per-address budgets would not bind one with a /64; dht::address_unit does the same).
+asio::ip::address address_unit(const asio::ip::address& a) {
+  if (!a.is_v6() || a.to_v6().is_v4_mapped())
+    return a;
+  auto b = a.to_v6().to_bytes();
+  std::fill(b.begin() + 8, b.end(), uint8_t{0});
+  return asio::ip::address_v6(b);
+}
+
+// Every address of an up, non-link-local interface, for a listener on the unspecified address:
+// IPv4 ones if v4, IPv6 ones if v6.
+std::vector<gossip::socket_address> interface_addresses(bool v4, bool v6, uint16_t port) {
   std::vector<gossip::socket_address> out;
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0)
@@ -42,7 +55,7 @@ std::vector<gossip::socket_address> interface_addresses(bool v6, uint16_t port) 
   for (auto* a = list; a; a = a->ifa_next) {
     if (!a->ifa_addr || !(a->ifa_flags & IFF_UP))
       continue;
-    if (a->ifa_addr->sa_family == AF_INET) {
+    if (v4 && a->ifa_addr->sa_family == AF_INET) {
       auto* sin = reinterpret_cast<sockaddr_in*>(a->ifa_addr);
       asio::ip::address_v4 addr(ntohl(sin->sin_addr.s_addr));
       out.push_back({addr.to_string(), port});
@@ -77,34 +90,75 @@ class transport::impl final : public connection_owner,
 public:
   impl(asio::io_context& io, std::shared_ptr<tls_identity> tls,
        std::shared_ptr<const transport_options> opts, transport_callbacks cb)
-    : io_(io), tls_(std::move(tls)), opts_(std::move(opts)), cb_(std::move(cb)), acceptor_(io) {}
+    : io_(io), tls_(std::move(tls)), opts_(std::move(opts)), cb_(std::move(cb)), acceptor_(io),
+      acceptor6_(io) {}
 
   status listen() {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(opts_->bind.ip, ec);
     if (ec)
       return error{errc::invalid_argument, "bad bind address '" + opts_->bind.ip + "'"};
-    tcp::endpoint ep(addr, opts_->bind.port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec)
-      acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec)
-      acceptor_.bind(ep, ec);
-    if (!ec)
-      acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec)
+    std::optional<asio::ip::address> addr6;
+    if (!opts_->bind6.ip.empty()) {
+      auto a6 = asio::ip::make_address(opts_->bind6.ip, ec);
+      if (ec || !a6.is_v6() || a6.to_v6().is_v4_mapped() || addr.is_v6())
+        return error{errc::invalid_argument, "bad IPv6 bind address '" + opts_->bind6.ip
+                                               + "' (an IPv6 address beside an IPv4 bind)"};
+      addr6 = a6;
+    }
+    // An IPv6 acceptor beside an IPv4 one is IPv6-only; alone, it keeps the system's default.
+    auto open = [&](tcp::acceptor& acc, const tcp::endpoint& ep, bool v6_only) {
+      boost::system::error_code e;
+      acc.open(ep.protocol(), e);
+      if (!e && v6_only)
+        acc.set_option(asio::ip::v6_only(true), e);
+      if (!e)
+        acc.set_option(tcp::acceptor::reuse_address(true), e);
+      if (!e)
+        acc.bind(ep, e);
+      if (!e)
+        acc.listen(asio::socket_base::max_listen_connections, e);
+      if (e) {
+        boost::system::error_code ignored;
+        acc.close(ignored);
+      }
+      return e;
+    };
+    if ((ec = open(acceptor_, {addr, opts_->bind.port}, false)))
       return error{errc::io_error, "listening on " + opts_->bind.ip + ":"
                                      + std::to_string(opts_->bind.port) + ": " + ec.message()};
     auto local = acceptor_.local_endpoint(ec);
     if (addr.is_unspecified())
-      local_ = interface_addresses(addr.is_v6(), local.port());
+      local_ = interface_addresses(true, addr.is_v6(), local.port());
     else
       local_ = {to_socket_address(local)};
+    if (addr6) {
+      ec = asio::error::address_in_use;
+      if (opts_->bind6.port == 0) // one port for both families if it is free
+        ec = open(acceptor6_, {*addr6, local.port()}, true);
+      if (ec && (ec = open(acceptor6_, {*addr6, opts_->bind6.port}, true))) {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+        return error{errc::io_error, "listening on [" + opts_->bind6.ip + "]:"
+                                       + std::to_string(opts_->bind6.port) + ": " + ec.message()};
+      }
+      auto local6 = acceptor6_.local_endpoint(ec);
+      if (addr6->is_unspecified()) {
+        auto six = interface_addresses(false, true, local6.port());
+        local_.insert(local_.end(), six.begin(), six.end());
+      } else {
+        local_.push_back(to_socket_address(local6));
+      }
+    }
     return ok_status();
   }
 
   void start() {
-    asio::post(io_, [self = shared_from_this()] { self->accept(); });
+    asio::post(io_, [self = shared_from_this()] {
+      self->accept(self->acceptor_);
+      if (self->acceptor6_.is_open())
+        self->accept(self->acceptor6_);
+    });
   }
 
   // --- commands (io thread) ---
@@ -214,8 +268,10 @@ public:
     shut_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
-    if (accept_retry_)
-      accept_retry_->cancel();
+    acceptor6_.close(ec);
+    for (auto& retry : accept_retry_)
+      if (retry)
+        retry->cancel();
     auto peers = std::move(peers_);
     peers_.clear();
     for (auto& [id, ps] : peers) {
@@ -417,12 +473,12 @@ public:
 #endif
   }
 
-  void accept() {
+  void accept(tcp::acceptor& acceptor) {
     if (shut_)
       return;
     // Accept into a plain socket: a refused connection costs no TLS session (SSL_new).
     auto sock = std::make_shared<tcp::socket>(io_);
-    acceptor_.async_accept(*sock, [self = shared_from_this(), sock](auto ec) {
+    acceptor.async_accept(*sock, [self = shared_from_this(), sock, &acceptor](auto ec) {
       if (self->shut_)
         return;
       if (ec) {
@@ -430,11 +486,11 @@ public:
           return;
         // Out of descriptors or similar: retry shortly instead of spinning.
         self->log(log_level::warn, "accept failed: " + ec.message());
-        self->accept_retry_ = std::make_shared<asio::steady_timer>(
-          self->io_, std::chrono::milliseconds{100});
-        self->accept_retry_->async_wait([self](auto ec2) {
+        auto& retry = self->accept_retry_[&acceptor == &self->acceptor6_];
+        retry = std::make_shared<asio::steady_timer>(self->io_, std::chrono::milliseconds{100});
+        retry->async_wait([self, &acceptor](auto ec2) {
           if (!ec2)
-            self->accept();
+            self->accept(acceptor);
         });
         return;
       }
@@ -448,7 +504,7 @@ public:
         self->pending_count_ = self->pending_inbound_.size();
         c->start_inbound();
       }
-      self->accept();
+      self->accept(acceptor);
     });
   }
 
@@ -460,12 +516,12 @@ public:
       return "too many connections or handshakes in progress";
     }
     boost::system::error_code ec;
-    auto addr = s.remote_endpoint(ec).address();
+    auto addr = address_unit(s.remote_endpoint(ec).address());
     if (ec)
       return "no remote address";
     size_t pending = 0;
     for (auto& c : pending_inbound_)
-      if (c->remote().address() == addr)
+      if (address_unit(c->remote().address()) == addr)
         ++pending;
     if (pending >= opts_->max_pending_handshakes_per_ip) {
       ++refused_ip_handshakes_;
@@ -478,7 +534,7 @@ public:
     size_t links = pending;
     for (auto& [id, ps] : peers_)
       for (auto& l : ps.links)
-        if (!l->outbound() && l->remote().address() == addr)
+        if (!l->outbound() && address_unit(l->remote().address()) == addr)
           ++links;
     if (links >= opts_->max_connections_per_ip) {
       ++refused_ip_links_;
@@ -647,7 +703,8 @@ public:
   std::shared_ptr<const transport_options> opts_;
   transport_callbacks cb_;
   tcp::acceptor acceptor_;
-  std::shared_ptr<asio::steady_timer> accept_retry_;
+  tcp::acceptor acceptor6_;  // transport_options::bind6 (closed if none)
+  std::shared_ptr<asio::steady_timer> accept_retry_[2];  // per acceptor
   std::vector<gossip::socket_address> local_;
   std::map<gossip::endpoint_id, peer_state> peers_;
   std::set<std::shared_ptr<connection>> pending_inbound_;
