@@ -300,6 +300,7 @@ caf::expected<dht_actor> spawn_dht_actor(caf::actor_system& sys, boost::asio::io
                                          dht_options opts) {
   dht::udp_node_options o;
   o.bind_address = opts.bind_address;
+  o.bind6 = opts.bind6;
   o.port = opts.port;
   o.bootstrap = opts.bootstrap;
   o.routing_table_file = opts.routing_table_file;

@@ -19,6 +19,8 @@ namespace dtt {
 /// Configuration of the DHT actor's node.
 struct dht_options {
   std::string bind_address = "0.0.0.0";  ///< numeric address to bind the UDP socket to
+  /// Numeric IPv6 address of a second, IPv6-only socket (BEP 32); empty: none.
+  std::string bind6;
   uint16_t port = 0;                     ///< 0: chosen by the OS
   /// "host:port" bootstrap addresses (names resolved asynchronously). Default: mainline's
   /// routers (PROTOCOL.md §4.2).

@@ -57,6 +57,7 @@ options options::loopback(std::vector<std::string> bootstrap) {
 result<runtime_options> to_runtime_options(const options& opts) {
   runtime_options ro;
   ro.dht.bind_address = opts.dht.bind;
+  ro.dht.bind6 = opts.dht.bind6;
   ro.dht.port = opts.dht.port;
   if (!opts.dht.bootstrap.empty())
     ro.dht.bootstrap = opts.dht.bootstrap;
@@ -79,6 +80,7 @@ result<runtime_options> to_runtime_options(const options& opts) {
     return error{errc::invalid_argument, "dht.node_id_check: \"" + opts.dht.node_id_check
                                            + "\" is not off, prefer or enforce"};
   ro.gossip.transport.bind = {opts.gossip.bind, opts.gossip.port};
+  ro.gossip.transport.bind6 = {opts.gossip.bind6, 0}; // bind's port if free on IPv6
   if (opts.gossip.max_message_size < gossip::min_max_message_size)
     return error{errc::invalid_argument, "gossip.max_message_size below 512"};
   ro.gossip.transport.max_message_size = opts.gossip.max_message_size;

@@ -30,6 +30,8 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "directory for the peer cache (empty: none)");
   f("dttd.dht", "bind", s.dht_bind, k::string, "UDP bind address (default 0.0.0.0)");
   f("dttd.dht", "port", s.dht_port, k::integer, "UDP port (default 0: any)");
+  f("dttd.dht", "bind6", s.dht_bind6, k::ipv6_address,
+    "IPv6 UDP bind address, e.g. \"::\" (joins the IPv6 DHT too, BEP 32; default none)");
   f("dttd.dht", "bootstrap", s.dht_bootstrap, k::host_port_list,
     "bootstrap nodes host:port (default: mainline routers)");
   f("dttd.dht", "server", s.dht_server, k::boolean,
@@ -39,6 +41,8 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
   f("dttd.gossip", "bind", s.gossip_bind, k::string,
     "TCP bind address of the peer transport (default 0.0.0.0)");
   f("dttd.gossip", "port", s.gossip_port, k::integer, "TCP port (default 0: any)");
+  f("dttd.gossip", "bind6", s.gossip_bind6, k::ipv6_address,
+    "IPv6 listen address beside bind, e.g. \"::\" (published too; default none)");
   f("dttd.gossip", "advertise", s.advertise, k::string_list,
     "ip:port or [ipv6]:port to publish instead of the interface addresses");
   f("dttd.http", "enable", s.http_enable, k::boolean,

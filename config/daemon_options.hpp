@@ -34,6 +34,7 @@ struct daemon_settings {
   /// Directory of the peer cache (peers-<hash>.bin per topic, 0600); empty: none.
   std::string state_dir;
   std::string dht_bind = "0.0.0.0"; ///< UDP bind address
+  std::string dht_bind6;            ///< IPv6 UDP bind address (BEP 32); empty: IPv4 only
   uint16_t dht_port = 0;            ///< 0: any
   std::vector<std::string> dht_bootstrap; ///< empty: mainline's routers
   bool dht_server = false;                ///< answer queries and store items
@@ -41,6 +42,7 @@ struct daemon_settings {
   /// check off (dtt's choice: five DHT request timeouts of 2 s, PROTOCOL.md §4.2).
   duration bootstrap_timeout = std::chrono::seconds(10);
   std::string gossip_bind = "0.0.0.0"; ///< TCP bind address of the peer transport
+  std::string gossip_bind6;            ///< IPv6 listen address beside it; empty: none
   uint16_t gossip_port = 0;            ///< 0: any
   std::vector<std::string> advertise;  ///< published instead of the interface addresses
   /// The HTTP server (metrics, status, local API): off unless enabled, so that a dttd

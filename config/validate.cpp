@@ -4,6 +4,10 @@
 
 #include <fmt/core.h>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+
 #include <map>
 #include <optional>
 
@@ -238,6 +242,21 @@ std::string check_value(const option_spec& spec, std::string_view key_name,
     }
     case option_kind::duration:
       return check_duration(v);
+    case option_kind::ipv6_address: {
+      if (auto e = check_quoted(key_name, v); !e.empty())
+        return e;
+      std::string inner(v.substr(1, v.size() - 2));
+      if (inner.empty())
+        return {}; // none
+      unsigned char a[16];
+      if (inner.find('\0') != std::string::npos || inet_pton(AF_INET6, inner.c_str(), a) != 1)
+        return fmt::format("\"{}\" is not a numeric IPv6 address (e.g. \"::\" or \"::1\")",
+                           shown(inner));
+      static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+      if (std::equal(mapped, mapped + 12, a))
+        return fmt::format("\"{}\" is an IPv4-mapped address (set bind for IPv4)", shown(inner));
+      return {};
+    }
     case option_kind::string_list:
     case option_kind::host_port_list: {
       std::vector<std::string_view> items;

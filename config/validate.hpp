@@ -28,6 +28,7 @@ enum class option_kind : uint8_t {
   string_list,    ///< ["a", "b"]
   host_port_list, ///< ["host:port", ...] with a port of 1..65535
   log_level,      ///< "debug", "info", "warn", "error" or "off"
+  ipv6_address,   ///< a quoted numeric IPv6 address, not IPv4-mapped ("::", "::1", ...), or ""
 };
 
 /// One declared option.

@@ -407,12 +407,14 @@ int run(int argc, char** argv) {
   caf::actor_system sys{cfg};
   options ro;
   ro.dht.bind = set.dht_bind;
+  ro.dht.bind6 = set.dht_bind6;
   ro.dht.port = set.dht_port;
   ro.dht.bootstrap = set.dht_bootstrap;
   ro.dht.server = set.dht_server;
   ro.state_dir = set.state_dir;
   ro.clock_offset = std::chrono::seconds(set.clock_offset);
   ro.gossip.bind = set.gossip_bind;
+  ro.gossip.bind6 = set.gossip_bind6;
   ro.gossip.port = set.gossip_port;
   ro.gossip.keepalive_interval = set.keepalive_interval;
   ro.gossip.idle_timeout = set.idle_timeout;
@@ -429,9 +431,10 @@ int run(int argc, char** argv) {
   if (set.dht_bootstrap.empty())
     dlog.warn("no [dttd.dht] bootstrap configured: joining the public mainline DHT through {}",
               joined(bootstrap));
-  dlog.info("DHT on {}:{} ({}), bootstrapping from {} address(es); gossip on {}:{}",
-            ro.dht.bind, ro.dht.port, ro.dht.server ? "server" : "client", bootstrap.size(),
-            set.gossip_bind, set.gossip_port);
+  dlog.info("DHT on {}:{}{} ({}), bootstrapping from {} address(es); gossip on {}:{}{}",
+            ro.dht.bind, ro.dht.port, set.dht_bind6.empty() ? "" : " and [" + set.dht_bind6 + "]",
+            ro.dht.server ? "server" : "client", bootstrap.size(), set.gossip_bind,
+            set.gossip_port, set.gossip_bind6.empty() ? "" : " and [" + set.gossip_bind6 + "]");
   auto rt = runtime::start(sys, *key, ro);
   if (!rt)
     return fail(rt.err().message(), 1);

@@ -408,6 +408,7 @@ std::string service::metrics() {
     };
     static const std::map<std::string, std::string> gauges{
       {"table_size", "dtt_dht_routing_table_nodes"},
+      {"table6_size", "dtt_dht_routing_table6_nodes"},  // the IPv6 table alone (BEP 32)
       {"table_buckets", "dtt_dht_routing_table_buckets"},
       {"table_replacements", "dtt_dht_routing_table_replacements"},
       {"stored_items", "dtt_dht_stored_items"},

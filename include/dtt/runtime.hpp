@@ -23,7 +23,11 @@ namespace dtt {
 struct options {
   /// The mainline DHT node (BEP 5 + BEP 44).
   struct dht_settings {
-    std::string bind = "0.0.0.0"; ///< numeric address of the UDP socket
+    std::string bind = "0.0.0.0"; ///< numeric address of the UDP socket (IPv4)
+    /// Numeric IPv6 address of a second, IPv6-only UDP socket on the same port ("::": every
+    /// interface): the node joins the IPv6 DHT too, with its own routing table (BEP 32).
+    /// Empty: none.
+    std::string bind6;
     uint16_t port = 0;            ///< 0: chosen by the OS
     /// "host:port" bootstrap nodes; empty: mainline's public routers (PROTOCOL.md §4.2).
     std::vector<std::string> bootstrap;
@@ -45,6 +49,9 @@ struct options {
   /// The gossip transport (TCP + TLS 1.3).
   struct gossip_settings {
     std::string bind = "127.0.0.1"; ///< numeric listen address ("0.0.0.0" for every interface)
+    /// Numeric IPv6 address of a second, IPv6-only listener beside `bind` ("::" for every
+    /// interface); its addresses are published in the endpoint record too. Empty: none.
+    std::string bind6;
     uint16_t port = 0;              ///< 0: chosen by the OS
     /// Addresses published in the endpoint record instead of the listening ones (a forwarded
     /// port behind NAT, a public address the node cannot see).

@@ -46,14 +46,37 @@ TEST_CASE("the example configuration passes") {
 
 TEST_CASE("unknown keys and sections of dtt are refused with file, line and key") {
   CHECK(check(head + "[dttd.dht]\nprot=5\n")
-        == "t.ini:4: dttd.dht.prot: unknown key (keys of [dttd.dht]: bind, port, bootstrap, "
-           "server, bootstrap-timeout)");
+        == "t.ini:4: dttd.dht.prot: unknown key (keys of [dttd.dht]: bind, port, bind6, "
+           "bootstrap, server, bootstrap-timeout)");
   CHECK(check(head + "topc=\"x\"\n").rfind("t.ini:3: dttd.topc: unknown key", 0) == 0);
   CHECK(check("[dtt.bootstrap]\nmax-record=5\n")
           .rfind("t.ini:2: dtt.bootstrap.max-record: unknown key", 0)
         == 0);
   CHECK(check(head + "[dttd.dhtt]\n").rfind("t.ini:3: [dttd.dhtt]: unknown section", 0) == 0);
   CHECK(check("[dtt.timeout]\n").rfind("t.ini:1: [dtt.timeout]: unknown section", 0) == 0);
+}
+
+TEST_CASE("bind6 takes a quoted numeric IPv6 address or nothing (issue 15)") {
+  for (auto sec : {"dttd.dht", "dttd.gossip"}) {
+    CAPTURE(sec);
+    auto with = [&](const std::string& v) {
+      return check(head + "[" + sec + "]\nbind6=" + v + "\n");
+    };
+    auto key = std::string("t.ini:4: ") + sec + ".bind6: ";
+    CHECK(with("\"::\"") == "");
+    CHECK(with("\"::1\"") == "");
+    CHECK(with("\"2001:db8::7\"") == "");
+    CHECK(with("\"\"") == "");
+    CHECK(with("::1") == key + "must be a quoted string: bind6=\"::1\"");
+    CHECK(with("\"127.0.0.1\"")
+          == key + "\"127.0.0.1\" is not a numeric IPv6 address (e.g. \"::\" or \"::1\")");
+    CHECK(with("\"localhost\"").find("is not a numeric IPv6 address") != std::string::npos);
+    CHECK(with("\"[::1]\"").find("is not a numeric IPv6 address") != std::string::npos);
+    CHECK(with("\"::1%lo\"").find("is not a numeric IPv6 address") != std::string::npos);
+    CHECK(with("\"::ffff:10.0.0.1\"")
+          == key + "\"::ffff:10.0.0.1\" is an IPv4-mapped address (set bind for IPv4)");
+    CHECK(with("6").find("must be a quoted string") != std::string::npos);
+  }
 }
 
 TEST_CASE("ports out of range or not numbers are refused") {

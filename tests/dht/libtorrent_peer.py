@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """libtorrent DHT peers driven over stdin/stdout, for the dtt interop test and bench.
 
-Starts N libtorrent 2.0 sessions on 127.0.0.1 (DHT only), adds the given bootstrap nodes to
-each, then answers one JSON line on stdout per command line read from stdin:
+Starts N libtorrent 2.0 sessions on 127.0.0.1 (or --address ::1: libtorrent then runs its IPv6
+DHT node, BEP 32), DHT only, adds the given bootstrap nodes to each, then answers one JSON line
+on stdout per command line read from stdin:
 
   put IDX SEED_HEX SALT_HEX VALUE_HEX  BEP 44 mutable put (libtorrent picks seq; v is stored as
                                        the bencoded string VALUE)
@@ -13,7 +14,7 @@ each, then answers one JSON line on stdout per command line read from stdin:
   quit
 
 It exits on "quit", on end of input, or after --deadline seconds, whichever comes first, so a
-test that dies never leaves it behind. Only 127.0.0.1 is used.
+test that dies never leaves it behind. Only 127.0.0.1 or ::1 is used.
 """
 
 import argparse
@@ -49,9 +50,10 @@ def public_key(seed):
     return bytes(SigningKey(seed).verify_key)
 
 
-def make_session(read_only):
+def make_session(read_only, address):
     s = lt.session({
-        "listen_interfaces": "127.0.0.1:0",  # an explicit address: 0.0.0.0 gets no DHT node
+        # An explicit address: 0.0.0.0 gets no DHT node. An IPv6 one gets an IPv6 DHT node.
+        "listen_interfaces": ("[%s]:0" if ":" in address else "%s:0") % address,
         "enable_dht": True,
         "enable_lsd": False,
         "enable_upnp": False,
@@ -62,7 +64,7 @@ def make_session(read_only):
         # libtorrent never admits to its routing table; the testnet's nodes are added with
         # add_dht_node() instead.
         "dht_bootstrap_nodes": "",
-        "dht_restrict_routing_ips": False,  # every node shares 127.0.0.1
+        "dht_restrict_routing_ips": False,  # every node shares 127.0.0.1 (or ::1)
         "dht_restrict_search_ips": False,
         "dht_ignore_dark_internet": False,
         "dht_block_ratelimit": 1000000,     # default 5/s bans the shared IP
@@ -100,7 +102,10 @@ class peer:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sessions", type=int, default=1)
-    ap.add_argument("--bootstrap", default="", help="comma-separated 127.0.0.1:port list")
+    ap.add_argument("--bootstrap", default="",
+                    help="comma-separated 127.0.0.1:port or [::1]:port list")
+    ap.add_argument("--address", default="127.0.0.1", choices=["127.0.0.1", "::1"],
+                    help="the sessions' listen address (::1: libtorrent's IPv6 DHT)")
     ap.add_argument("--read-only", type=int, default=0)
     ap.add_argument("--deadline", type=float, default=120.0)
     ap.add_argument("--op-timeout", type=float, default=20.0)
@@ -117,16 +122,16 @@ def main():
     t.start()
 
     boot = [b for b in args.bootstrap.split(",") if b]
-    peers = [peer(make_session(bool(args.read_only))) for _ in range(args.sessions)]
+    peers = [peer(make_session(bool(args.read_only), args.address)) for _ in range(args.sessions)]
     ports = [p.ses.listen_port() for p in peers]
     for p in peers:
         for b in boot:
             host, port = b.rsplit(":", 1)
-            p.ses.add_dht_node((host, int(port)))
+            p.ses.add_dht_node((host.strip("[]"), int(port)))
         if args.peers and not args.read_only:
             for q in ports:
                 if q != p.ses.listen_port():
-                    p.ses.add_dht_node(("127.0.0.1", q))
+                    p.ses.add_dht_node((args.address, q))
     print(json.dumps({"ready": True, "ports": ports, "version": lt.__version__}), flush=True)
 
     def get(p, key, salt):
