@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the record, encrypted_record, bep44, bencode, routing_table,
-endpoint_record, config, admission and peer_cache fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
+endpoint_record, config, admission, peer_cache and cluster_record fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
 (../shared/spec/vectors.json, ../shared/vectors/*.json, read here and not copied) plus
 hand-made edge cases. Run from the repository root:
 
@@ -213,3 +213,28 @@ write("peer_cache", "noncanonical_record", peers([(keys[1], 7, b"10.0.0.1:080 ")
 write("peer_cache", "nine_addresses",
       peers([(keys[2], 7, b" ".join(b"10.0.0.%d:1" % i for i in range(9)))]))
 write("peer_cache", "trailing", peers([(keys[0], 5, b"")]) + b"x")
+
+# --- cluster_record: "DTTC" | 1 | flags | id 32 | BE64 incarnation | BE64 seq | node | addrs |
+#     names | signature 64 (cluster/record.cpp). The signature here is zeros: the target signs
+#     a sample of its inputs with its own key, so the structure is what the seeds carry. ---
+def cluster(flags=0, node=b"\x01" * 24, addrs=((4, bytes([127, 0, 0, 1]), 4100),),
+            names=(b"calc", b"worker/1"), tail=b""):
+    out = b"DTTC" + bytes([1, flags]) + keys[0] + struct.pack(">QQ", 1764460000000000, 3)
+    out += bytes([len(node)]) + node + bytes([len(addrs)])
+    for fam, raw, port in addrs:
+        out += bytes([fam]) + raw + struct.pack(">H", port)
+    out += bytes([len(names)]) + b"".join(bytes([len(n)]) + n for n in names)
+    return out + tail + bytes(64)
+
+write("cluster_record", "plain", cluster())
+write("cluster_record", "leaving", cluster(flags=1, names=()))
+write("cluster_record", "v6", cluster(addrs=((6, bytes(15) + b"\x01", 4100),
+                                             (6, bytes(10) + b"\xff\xff" + bytes([10, 0, 0, 1]), 1))))
+write("cluster_record", "eight_addresses", cluster(addrs=tuple((4, bytes([10, 0, 0, i]), 1) for i in range(8))))
+write("cluster_record", "nine_addresses", cluster(addrs=tuple((4, bytes([10, 0, 0, i]), 1) for i in range(9))))
+write("cluster_record", "port_zero", cluster(addrs=((4, bytes([127, 0, 0, 1]), 0),)))
+write("cluster_record", "unsorted_names", cluster(names=(b"b", b"a")))
+write("cluster_record", "bad_name", cluster(names=(b"a b",)))
+write("cluster_record", "long_node", cluster(node=bytes(65)))
+write("cluster_record", "trailing", cluster(tail=b"x"))
+write("cluster_record", "unknown_flag", cluster(flags=2))
