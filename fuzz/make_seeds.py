@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the record, encrypted_record, bep44, bencode, routing_table,
-endpoint_record, config, admission, peer_cache and cluster_record fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
+endpoint_record, config, admission, peer_cache, cluster_record and http_request fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
 (../shared/spec/vectors.json, ../shared/vectors/*.json, read here and not copied) plus
 hand-made edge cases. Run from the repository root:
 
@@ -238,3 +238,22 @@ write("cluster_record", "bad_name", cluster(names=(b"a b",)))
 write("cluster_record", "long_node", cluster(node=bytes(65)))
 write("cluster_record", "trailing", cluster(tail=b"x"))
 write("cluster_record", "unknown_flag", cluster(flags=2))
+
+# --- http_request: a control byte (bit 0: token "t0k3n-xyz" set; bit 1: max_body 64 and 4
+#     header fields; bit 2: 256 header bytes), then what a client sends ---
+get = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+post = (b"POST /v1/topics/ab12/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 17\r\n\r\n{\"text\":\"hello\"}\n")
+write("http_request", "get", b"\x00" + get)
+write("http_request", "get_token", b"\x01" + get.replace(b"\r\n\r\n", b"\r\nAuthorization: Bearer t0k3n-xyz\r\n\r\n"))
+write("http_request", "get_wrong_token", b"\x01" + get.replace(b"\r\n\r\n", b"\r\nAuthorization: Bearer nope\r\n\r\n"))
+write("http_request", "post", b"\x00" + post)
+write("http_request", "post_small_limits", b"\x06" + post)
+write("http_request", "chunked", b"\x00" + b"POST /v1/topics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      b"5\r\nhello\r\n0\r\n\r\n")
+write("http_request", "upgrade", b"\x00" + b"GET /v1/topics/ab12/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+write("http_request", "pipelined", b"\x00" + get + get)
+write("http_request", "many_headers", b"\x02" + b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(8)) + b"\r\n")
+write("http_request", "incomplete", b"\x00" + post[:60])
+write("http_request", "http10", b"\x00GET / HTTP/1.0\r\n\r\n")
