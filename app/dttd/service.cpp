@@ -3,6 +3,7 @@
 #include "app/dttd/page.hpp"
 
 #include "actors/runtime.hpp"
+#include "dtt/cluster.hpp"
 #include "crypto/bytes.hpp"
 #include "crypto/text.hpp"
 #include "messages/atoms.hpp"
@@ -222,6 +223,8 @@ struct service::impl {
   runtime* rt;
   daemon_stats* stats;
   service_info info;
+  std::string cluster_name;
+  cluster* member = nullptr; // [dttd.cluster]; set before the handlers run
   sys_clock::time_point started = sys_clock::now();
   std::function<http::server_stats()> server_stats;
 
@@ -364,6 +367,11 @@ std::string service::add_topic(std::string name, topic t, bool configured) {
     caf::anon_send_exit(e.fan_actor, caf::exit_reason::user_shutdown);
   e = impl::topic_entry{std::move(name), hex, std::move(t), configured, steady_ms(), fan, actor};
   return hex;
+}
+
+void service::set_cluster(std::string name, cluster* member) {
+  impl_->cluster_name = std::move(name);
+  impl_->member = member;
 }
 
 bool service::healthy() const {
@@ -603,6 +611,11 @@ std::string service::metrics() {
               "WebSocket event messages dropped on a full queue",
               static_cast<double>(s.ws_dropped));
   }
+  if (p.member) {
+    auto ms = p.member->members();
+    w.gauge("dtt_cluster_members", "live members of [dttd.cluster], this daemon included",
+            ms ? static_cast<double>(ms->size()) : 0, {{"cluster", p.cluster_name}});
+  }
   auto& ds = *p.stats;
   w.counter("dtt_daemon_events_printed_total", "event lines written on stdout",
             static_cast<double>(ds.events_printed.load()));
@@ -683,6 +696,27 @@ std::string service::status_json() {
     topics.push_back(std::move(t));
   }
   j["topics"] = topics;
+  if (p.member) {
+    nlohmann::json c{{"name", p.cluster_name}, {"port", p.member->port()},
+                     {"id", to_hex(p.member->id())}};
+    auto members = nlohmann::json::array();
+    if (auto ms = p.member->members()) {
+      for (auto& m : *ms) {
+        auto addrs = nlohmann::json::array();
+        for (auto& a : m.addresses)
+          addrs.push_back(a.ip.find(':') != std::string::npos
+                            ? "[" + a.ip + "]:" + std::to_string(a.port)
+                            : a.ip + ":" + std::to_string(a.port));
+        members.push_back({{"id", to_hex(m.id)}, {"incarnation", m.incarnation},
+                           {"node", m.node}, {"addresses", addrs}, {"names", m.names},
+                           {"self", m.self}});
+      }
+    } else {
+      c["error"] = ms.err().message();
+    }
+    c["members"] = members;
+    j["cluster"] = c;
+  }
   return j.dump();
 }
 
