@@ -173,24 +173,31 @@ port_mapper::port_mapper(mapper_options opts, std::function<void(const mapper_st
 
 port_mapper::~port_mapper() { stop(); }
 
-void port_mapper::stop() {
+void port_mapper::begin_stop() {
   {
     std::lock_guard<std::mutex> g(s_->mu);
-    if (s_->stopping && !thread_.joinable())
-      return;
     s_->stopping = true;
     s_->on_change = nullptr;
   }
   s_->cv.notify_all();
+}
+
+void port_mapper::stop() {
+  begin_stop();
   if (!thread_.joinable())
     return;
   auto f = s_->done.get_future();
-  if (f.wait_for(s_->opts.stop_timeout) == std::future_status::ready) {
+  // Nothing mapped (still discovering, or every attempt failed): nothing to remove, so no
+  // reason to wait for a discovery to time out.
+  bool mapped = !state().mappings.empty();
+  auto bound = mapped ? s_->opts.stop_timeout : std::chrono::milliseconds(50);
+  if (f.wait_for(bound) == std::future_status::ready) {
     thread_.join();
   } else {
     // A gateway call still blocks (its own timeouts end it): the thread owns what it uses.
-    nlog.info("port mapping: removal still running after {} ms; leaving it to its timeouts",
-              s_->opts.stop_timeout.count());
+    if (mapped)
+      nlog.info("port mapping: removal still running after {} ms; leaving it to its timeouts",
+                bound.count());
     thread_.detach();
   }
 }

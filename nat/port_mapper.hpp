@@ -55,8 +55,11 @@ public:
   port_mapper(const port_mapper&) = delete;
   port_mapper& operator=(const port_mapper&) = delete;
 
-  /// Removes the mappings (within stop_timeout) and ends the thread. Idempotent.
+  /// Removes the mappings (within stop_timeout) and ends the thread; with nothing mapped it
+  /// does not wait for a discovery in progress (the thread ends on its own). Idempotent.
   void stop();
+  /// Starts the removal without waiting (stop() then waits for it).
+  void begin_stop();
   /// A copy of the current state.
   mapper_state state() const;
 

@@ -177,3 +177,25 @@ TEST_CASE("nat: mode off starts no thread and maps nothing") {
   pm.stop();
   CHECK(pm.state().mapped == 0);
 }
+
+#include "nat/advertise.hpp"
+
+TEST_CASE("nat: the endpoint record lists mappings, then a public interface address first") {
+  std::vector<socket_address> local{{"10.1.0.2", 4433}, {"127.0.0.1", 4433}};
+  std::vector<socket_address> mapped{{"198.51.100.2", 4433}};
+  // Configured advertise wins over everything.
+  std::vector<socket_address> conf{{"192.0.2.9", 1}};
+  CHECK(advertised_addresses(conf, local, mapped, "198.51.100.2") == conf);
+  // No mapping, external address not ours on any interface: the listening addresses only.
+  CHECK(advertised_addresses({}, local, {}, "198.51.100.2") == local);
+  // A mapping comes first.
+  auto a = advertised_addresses({}, local, mapped, "198.51.100.2");
+  REQUIRE(a.size() == 3);
+  CHECK(a[0] == mapped[0]);
+  // A public address on an interface (external == local) comes first, once.
+  std::vector<socket_address> pub{{"127.0.0.1", 4433}, {"198.51.100.7", 4433}};
+  auto b = advertised_addresses({}, pub, {}, "198.51.100.7");
+  REQUIRE(b.size() == 2);
+  CHECK(b[0].ip == "198.51.100.7");
+  CHECK(b[1].ip == "127.0.0.1");
+}
