@@ -28,6 +28,7 @@ void publish(port_mapper::shared& s, std::vector<mapping> maps, const std::strin
              const std::string& err) {
   mapper_state copy;
   bool changed = false;
+  std::function<void(const mapper_state&)> cb; // copied under the lock: stop() clears it
   {
     std::lock_guard<std::mutex> g(s.mu);
     auto same = [](const std::vector<mapping>& a, const std::vector<mapping>& b) {
@@ -45,9 +46,10 @@ void publish(port_mapper::shared& s, std::vector<mapping> maps, const std::strin
     if (!err.empty())
       s.st.last_error = err;
     copy = s.st;
+    cb = s.on_change;
   }
-  if (changed && s.on_change)
-    s.on_change(copy);
+  if (changed && cb)
+    cb(copy);
 }
 
 void count(port_mapper::shared& s, uint64_t mapper_state::*field) {
