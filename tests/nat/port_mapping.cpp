@@ -10,7 +10,7 @@ using namespace dtt;
 using namespace dtt::nat;
 using namespace std::chrono_literals;
 
-TEST_CASE("nat: port-mapping values are parsed strictly") {
+TEST_CASE("port-mapping values are parsed strictly") {
   CHECK(*parse_mode("auto") == mode::automatic);
   CHECK(*parse_mode("upnp") == mode::upnp);
   CHECK(*parse_mode("natpmp") == mode::natpmp);
@@ -19,7 +19,7 @@ TEST_CASE("nat: port-mapping values are parsed strictly") {
     CHECK_FALSE(parse_mode(bad));
 }
 
-TEST_CASE("nat: a gateway's answer is checked before use (hostile fields)") {
+TEST_CASE("a gateway's answer is checked before use (hostile fields)") {
   auto ok = check_answer(protocol::tcp, 4433, "198.51.100.1", 4433, 3600, 3600s, method::upnp);
   REQUIRE(ok);
   CHECK(ok->external_ip == "198.51.100.1");
@@ -38,7 +38,7 @@ TEST_CASE("nat: a gateway's answer is checked before use (hostile fields)") {
     CHECK_FALSE(check_answer(protocol::tcp, 1, "198.51.100.1", 1, lease, 60s, method::natpmp));
 }
 
-TEST_CASE("nat: renewal at half the lease, retries back off and are capped") {
+TEST_CASE("renewal at half the lease, retries back off and are capped") {
   schedule s;
   auto t0 = schedule::clock::time_point{} + 1h;
   s.succeeded(t0, 3600s);
@@ -117,7 +117,7 @@ bool wait_for(Pred p, std::chrono::milliseconds limit = 3000ms) {
 
 } // namespace
 
-TEST_CASE("nat: the mapper maps (falling back from UPnP to NAT-PMP), renews and removes at stop") {
+TEST_CASE("the mapper maps (falling back from UPnP to NAT-PMP), renews and removes at stop") {
   auto gs = std::make_shared<fake_gateway_state>();
   std::atomic<int> discovers{0}, changes{0};
   mapper_state seen;
@@ -149,7 +149,7 @@ TEST_CASE("nat: the mapper maps (falling back from UPnP to NAT-PMP), renews and 
   CHECK(pm.state().mappings.empty());
 }
 
-TEST_CASE("nat: refusals are counted and retried with back-off; a blocked removal bounds stop") {
+TEST_CASE("refusals are counted and retried with back-off, a blocked removal bounds stop") {
   auto gs = std::make_shared<fake_gateway_state>();
   gs->refuse = true;
   std::atomic<int> discovers{0};
@@ -167,7 +167,7 @@ TEST_CASE("nat: refusals are counted and retried with back-off; a blocked remova
   std::this_thread::sleep_for(2500ms);
 }
 
-TEST_CASE("nat: mode off starts no thread and maps nothing") {
+TEST_CASE("mode off starts no thread and maps nothing") {
   std::atomic<int> discovers{0};
   auto o = fake_options(std::make_shared<fake_gateway_state>(), &discovers);
   o.wanted = mode::off;
@@ -180,7 +180,7 @@ TEST_CASE("nat: mode off starts no thread and maps nothing") {
 
 #include "nat/advertise.hpp"
 
-TEST_CASE("nat: the endpoint record lists mappings, then a public interface address first") {
+TEST_CASE("the endpoint record lists mappings, then a public interface address first") {
   std::vector<socket_address> local{{"10.1.0.2", 4433}, {"127.0.0.1", 4433}};
   std::vector<socket_address> mapped{{"198.51.100.2", 4433}};
   // Configured advertise wins over everything.
