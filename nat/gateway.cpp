@@ -7,7 +7,9 @@
 
 #include <arpa/inet.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -175,7 +177,25 @@ private:
 
 } // namespace
 
+// True if a UDP socket can be connected to the SSDP group (a route to it exists). Without one
+// upnpDiscover fails anyway, after printing "sendto: Network is unreachable" on stderr (it uses
+// perror), a line in dttd's log that nobody asked for.
+bool ssdp_routable() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(1900);
+  inet_pton(AF_INET, "239.255.255.250", &to.sin_addr);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0;
+  ::close(fd);
+  return ok;
+}
+
 result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout) {
+  if (!ssdp_routable())
+    return error{errc::unreachable, "no route to the SSDP multicast group"};
   int err = 0;
   auto delay = static_cast<int>(std::clamp<long long>(timeout.count(), 100, 10000));
   UPNPDev* devs = upnpDiscover(delay, nullptr, nullptr, UPNP_LOCAL_PORT_ANY, 0, 2, &err);
