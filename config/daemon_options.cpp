@@ -41,6 +41,9 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
   f("dttd.gossip", "port", s.gossip_port, k::integer, "TCP port (default 0: any)");
   f("dttd.gossip", "advertise", s.advertise, k::string_list,
     "ip:port or [ipv6]:port to publish instead of the interface addresses");
+  f("dttd.nat", "port-mapping", s.port_mapping, k::port_mapping,
+    "map the gossip port (and the DHT port in server mode) on the router: auto, upnp, "
+    "natpmp or off (default auto)");
   f("dttd.http", "enable", s.http_enable, k::boolean,
     "serve metrics, status and the local API over HTTP (default false)");
   f("dttd.http", "bind", s.http_bind, k::string,

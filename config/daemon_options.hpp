@@ -43,6 +43,9 @@ struct daemon_settings {
   std::string gossip_bind = "0.0.0.0"; ///< TCP bind address of the peer transport
   uint16_t gossip_port = 0;            ///< 0: any
   std::vector<std::string> advertise;  ///< published instead of the interface addresses
+  /// Port mapping of the gossip TCP port (and the DHT UDP port in server mode) on the LAN's
+  /// router (issue 15): auto (UPnP-IGD, then NAT-PMP), upnp, natpmp or off.
+  std::string port_mapping = "auto";
   /// The HTTP server (metrics, status, local API): off unless enabled, so that a dttd
   /// upgraded in place opens no new socket.
   bool http_enable = false;

@@ -97,6 +97,7 @@ node::node(node_config cfg, node_effects& fx, crypto::random_source& rng)
       tokens_(rng),
       limiter_(cfg_.rate_limit_per_ip, cfg_.rate_burst_per_ip),
       verify_tokens_(cfg_.verify_burst),
+      votes_(external_votes::config{cfg_.external_voters, cfg_.external_min_votes}),
       n_(std::make_unique<counters>()) {}
 
 node::~node() = default;
@@ -117,6 +118,8 @@ std::map<std::string, uint64_t> node::stats() const {
     {"stored_items", store_.size()},        {"in_flight", rpc_.in_flight()},
     {"commands", lookups_.size()},      {"verify_pings", n_->verify_pings},
     {"verify_in_flight", verifying_.size()}, {"external_address_known", external_ ? 1 : 0},
+    {"external_votes", votes_.counted()}, {"external_votes_ignored", votes_.ignored()},
+    {"external_address_changes", votes_.changes()},
     {"short_timeouts", n_->short_timeouts}, {"late_responses", n_->late_responses},
     {"lookups_timed_out", n_->lookups_timed_out},
     {"questionable_pings", n_->questionable_pings},
@@ -181,28 +184,17 @@ node::verify_result node::verify(const node_entry& n, time_point now) {
 }
 
 void node::vote_external(const endpoint& voter, const endpoint& reported) {
-  auto v = voter;
-  v.port = 0;
-  auto r = reported;
-  r.port = 0;
-  votes_.erase(std::remove_if(votes_.begin(), votes_.end(),
-                              [&](const auto& e) { return e.first == v; }),
-               votes_.end());
-  votes_.emplace_back(v, r);
-  while (votes_.size() > cfg_.external_voters)
-    votes_.pop_front();
-  size_t best = 0;
-  for (auto& vote : votes_) {
-    // Not a structured binding: C++17 lambdas cannot capture one (clang refuses it).
-    const auto& addr = vote.second;
-    size_t n = static_cast<size_t>(std::count_if(
-      votes_.begin(), votes_.end(), [&](const auto& e) { return e.second == addr; }));
-    if (n > best && n >= cfg_.external_min_votes && 2 * n > votes_.size()) {
-      best = n;
-      external_ = addr;
-    }
+  if (votes_.vote(voter, reported) != external_votes::outcome::changed)
+    return;
+  auto cur = votes_.current(voter.family);
+  if (!cur)
+    return;
+  if (cur->family == 4) {
+    external_ = *cur;
+    external_->port = 0;
+    table_.set_node_id_checks(!is_local_address(*external_));
   }
-  table_.set_node_id_checks(external_ && !is_local_address(*external_));
+  fx_.on_external_address(*cur);
 }
 
 void node::set_own_address(const endpoint& ep) {

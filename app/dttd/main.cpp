@@ -431,6 +431,7 @@ int run(int argc, char** argv) {
   ro.dht.port = set.dht_port;
   ro.dht.bootstrap = set.dht_bootstrap;
   ro.dht.server = set.dht_server;
+  ro.nat.port_mapping = set.port_mapping;
   ro.state_dir = set.state_dir;
   ro.clock_offset = std::chrono::seconds(set.clock_offset);
   ro.gossip.bind = set.gossip_bind;

@@ -1,5 +1,7 @@
 #include "app/dttd/service.hpp"
 
+#include "nat/advertise.hpp"
+
 #include "app/dttd/page.hpp"
 
 #include "actors/runtime.hpp"
@@ -7,6 +9,7 @@
 #include "crypto/bytes.hpp"
 #include "crypto/text.hpp"
 #include "messages/atoms.hpp"
+#include "nat/advertise.hpp"
 
 #include <caf/all.hpp>
 
@@ -388,6 +391,19 @@ std::string service::metrics() {
   using L = metrics_writer::labels;
   w.gauge("dtt_build_info", "dttd's version (always 1)", 1, {{"version", p.info.version}});
 
+  // Port mapping (issue 15).
+  {
+    auto reach = p.rt->reachability();
+    for (auto [name, v] : {std::pair<const char*, uint64_t>{"mapped", reach.mapped},
+                           {"renewed", reach.renewed},
+                           {"failed", reach.failed},
+                           {"removed", reach.removed}})
+      w.counter("dtt_nat_port_mappings_total", "port mapping attempts by outcome (nat/)",
+                static_cast<double>(v), {{"result", name}});
+    w.gauge("dtt_nat_port_mappings", "port mappings in force",
+            static_cast<double>(reach.mappings.size()));
+  }
+
   // DHT node counters (dht/node.cpp's names).
   if (auto dht = p.rt->dht_stats()) {
     static const std::map<std::string, std::pair<std::string, L>> counters{
@@ -651,7 +667,40 @@ std::string service::status_json() {
                         ? "[" + x.ip + "]:" + std::to_string(x.port)
                         : x.ip + ":" + std::to_string(x.port));
   j["listening"] = addrs;
-  j["advertised"] = p.info.advertise.empty() ? addrs : nlohmann::json(p.info.advertise);
+  // Issue 15: what the DHT's responders see and what the router mapped.
+  auto reach = p.rt->reachability();
+  std::vector<socket_address> mapped;
+  auto maps = nlohmann::json::array();
+  for (auto& m : reach.mappings) {
+    if (m.protocol == "TCP")
+      mapped.push_back(m.external);
+    maps.push_back({{"protocol", m.protocol}, {"internal_port", m.internal_port},
+                    {"external", m.external.ip + ":" + std::to_string(m.external.port)},
+                    {"method", m.method}, {"lease_seconds", m.lease_seconds}});
+  }
+  if (p.info.advertise.empty()) {
+    std::vector<socket_address> local;
+    if (auto a = p.rt->local_addresses())
+      local = *a;
+    auto adv = nlohmann::json::array();
+    for (auto& x : nat::advertised_addresses({}, local, mapped, reach.external_ip))
+      adv.push_back(x.ip.find(':') != std::string::npos
+                      ? "[" + x.ip + "]:" + std::to_string(x.port)
+                      : x.ip + ":" + std::to_string(x.port));
+    j["advertised"] = adv;
+  } else {
+    j["advertised"] = p.info.advertise;
+  }
+  j["reachability"] = {{"external_ip", reach.external_ip},
+                       {"dht_external_port", reach.dht_external_port},
+                       {"port_mapping", reach.port_mapping},
+                       {"gateway", reach.gateway},
+                       {"mappings", maps},
+                       {"last_error", reach.last_error},
+                       {"mapped", reach.mapped},
+                       {"renewed", reach.renewed},
+                       {"failed", reach.failed},
+                       {"removed", reach.removed}};
   nlohmann::json dht = nlohmann::json::object();
   if (auto d = p.rt->dht_stats())
     for (auto key : {"table_size", "stored_items", "responses_in", "timeouts", "queries_out",
