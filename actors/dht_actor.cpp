@@ -317,9 +317,12 @@ caf::expected<dht_actor> spawn_dht_actor(caf::actor_system& sys, boost::asio::io
     log::warn_limited(std::string("dht.") + dht::refusal_name(r), "refused {} from {}",
                       dht::refusal_name(r), from.to_string());
   };
+  o.on_external_address = opts.on_external_address;
   auto node = dht::udp_node::create(io, o);
   if (!node)
     return to_caf_error(node.err());
+  if (opts.on_bound)
+    opts.on_bound((*node)->local_endpoint());
   auto side = std::make_shared<io_side>();
   side->node = *node;
   auto hdl = sys.spawn(dht_behavior, &io, side);

@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,11 @@ struct dht_options {
   /// BEP 42 node-id checks once our external address is known and global (see
   /// dht::routing_table::config::id_check for why prefer is the default).
   dht::node_id_check node_id_check = dht::node_id_check::prefer;
+  /// Called on the io thread when the external address the DHT's responders report (BEP 42
+  /// "ip", decided by dht::external_votes) is decided or changes (issue 15).
+  std::function<void(const dht::endpoint&)> on_external_address;
+  /// Called once, on the calling thread, with the address the UDP socket is bound to.
+  std::function<void(const dht::endpoint&)> on_bound;
 
   /// Mainline's bootstrap routers.
   static std::vector<std::string> default_dht_bootstrap();

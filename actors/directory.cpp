@@ -2,6 +2,7 @@
 
 #include "actors/endpoint_record.hpp"
 #include "actors/log.hpp"
+#include "nat/advertise.hpp"
 
 #include <caf/typed_response_promise.hpp>
 
@@ -65,6 +66,29 @@ void publish_endpoint(self_ptr self, std::vector<gossip::socket_address> addrs, 
       },
       [=](caf::error& e) {
         dlog.warn("endpoint record not published: {}", self->system().render(e));
+      });
+}
+
+// Publishes the record with the addresses in force (nat::advertised_addresses); `only_if_changed`:
+// not when they are what the last record held.
+void publish_current(self_ptr self, bool only_if_changed) {
+  if (!self->state.advertise.empty()) {
+    if (!only_if_changed)
+      publish_endpoint(self, self->state.advertise, true);
+    return;
+  }
+  self->request(self->state.gossip, std::chrono::seconds(5), local_addresses_atom::value)
+    .then(
+      [=](const std::vector<gossip::socket_address>& local) {
+        auto addrs = nat::advertised_addresses({}, local, self->state.mapped,
+                                               self->state.external_ip);
+        if (only_if_changed && addrs == self->state.last_published)
+          return;
+        self->state.last_published = addrs;
+        publish_endpoint(self, addrs, true);
+      },
+      [=](caf::error& e) {
+        dlog.warn("no local addresses to publish: {}", self->system().render(e));
       });
 }
 
@@ -168,15 +192,20 @@ directory_actor::behavior_type directory(directory_actor::stateful_pointer<direc
     [=](publish_record_atom) {
       // Refresh well before storing nodes expire items (libtorrent keeps them ~2 h).
       self->delayed_send(self, std::chrono::minutes(30), publish_record_atom::value);
-      if (!self->state.advertise.empty()) {
-        publish_endpoint(self, self->state.advertise, true);
+      publish_current(self, false);
+    },
+    [=](external_address_atom, const std::string& ip) {
+      if (ip == self->state.external_ip)
         return;
-      }
-      self->request(self->state.gossip, std::chrono::seconds(5), local_addresses_atom::value)
-        .then([=](const std::vector<gossip::socket_address>& addrs) { publish_endpoint(self, addrs, true); },
-              [=](caf::error& e) {
-          dlog.warn("no local addresses to publish: {}", self->system().render(e));
-        });
+      dlog.info("external address {} (reported by a majority of DHT responders)", ip);
+      self->state.external_ip = ip;
+      publish_current(self, true);
+    },
+    [=](port_mapped_atom, const std::vector<gossip::socket_address>& mapped) {
+      if (mapped == self->state.mapped)
+        return;
+      self->state.mapped = mapped;
+      publish_current(self, true);
     },
   };
 }

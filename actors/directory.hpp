@@ -34,18 +34,29 @@ struct directory_state {
   /// Smallest seq for our next endpoint record: above what the DHT holds when our clock went
   /// back (a restart with an earlier clock, PROTOCOL.md §10.7); 0 until a put was refused.
   int64_t seq_floor = 0;
+  /// Issue 15: our TCP port mappings in force (gateway address and port), and our external
+  /// IP as DHT responders report it; both go into the record (nat::advertised_addresses).
+  std::vector<gossip::socket_address> mapped;
+  std::string external_ip;
+  /// What the last record held (a change of the above republishes only if it differs).
+  std::vector<gossip::socket_address> last_published;
   static inline const char* name = "dtt.directory";
 };
 
 /// Interface of the directory: the resolver interface plus publishing our own endpoint record.
-using directory_actor = resolver_actor::extend<caf::reacts_to<publish_record_atom>>;
+using directory_actor = resolver_actor::extend<
+  caf::reacts_to<publish_record_atom>,
+  caf::reacts_to<external_address_atom, std::string>,
+  caf::reacts_to<port_mapped_atom, std::vector<gossip::socket_address>>>;
 
 /// Resolves endpoint ids to addresses through their endpoint records in the DHT (caching what
 /// it learns and handing it to the gossip actor), and publishes this node's own record on
 /// (publish_record_atom). Ids that cannot be resolved are left out of the reply, never waited
 /// on beyond `lookup_timeout`. A non-empty `advertise` is published instead of the addresses the
 /// transport listens on. (peer_addresses_atom, ids) resolves as resolve does and answers the
-/// addresses of the ids it knows (for the peer cache).
+/// addresses of the ids it knows (for the peer cache). (external_address_atom, ip) and
+/// (port_mapped_atom, addresses) tell it what the DHT and the port mapper found (issue 15): the
+/// record is published again at once when its addresses change.
 directory_actor::behavior_type directory(directory_actor::stateful_pointer<directory_state> self,
                                          crypto::signing_key key, dht_actor dht,
                                          gossip_actor gossip, const crypto::wall_clock* clock,

@@ -77,6 +77,10 @@ public:
   const crypto::signing_key& key() const noexcept { return key_; }
   /// The actor system.
   caf::actor_system& system() noexcept { return *sys_; }
+  /// The directory actor (publishes our endpoint record); null without endpoint records.
+  caf::actor_addr directory_address() const {
+    return directory_ ? directory_.address() : caf::actor_addr{};
+  }
 
 private:
   caf::actor_system* sys_;

@@ -7,6 +7,7 @@
 
 #include <sys/resource.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
 #include <cerrno>
@@ -31,6 +32,13 @@ void raise_descriptor_limit() {
   rl.rlim_cur = want;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
     log::in("runtime").warn("cannot raise the descriptor limit: {}", std::strerror(errno));
+}
+
+// A numeric address on the loopback network (127/8, ::1): nothing to map.
+bool is_loopback(const std::string& ip) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(ip, ec);
+  return !ec && a.is_loopback();
 }
 
 } // namespace
@@ -94,6 +102,13 @@ result<runtime_options> to_runtime_options(const options& opts) {
   ro.use_endpoint_records = opts.use_endpoint_records;
   ro.state_dir = opts.state_dir;
   ro.clock_offset = opts.clock_offset;
+  auto pm = nat::parse_mode(opts.nat.port_mapping);
+  if (!pm)
+    return error{errc::invalid_argument, "nat.port_mapping: " + pm.err().message()};
+  ro.port_mapping = *pm;
+  if (opts.nat.lease < std::chrono::seconds(60) || opts.nat.lease > nat::max_lease)
+    return error{errc::invalid_argument, "nat.lease must be within 60 s .. 7200 s"};
+  ro.nat_lease = opts.nat.lease;
   return ro;
 }
 
@@ -101,6 +116,9 @@ runtime::internals::internals(caf::actor_system& s)
   : sys(&s), work(boost::asio::make_work_guard(io)) {}
 
 runtime::internals::~internals() {
+  // The mappings are removed on the mapper's thread while the rest stops (bounded below).
+  if (mapper)
+    mapper->begin_stop();
   // Topics first (their handles then answer errc::closed), then the node's own actors.
   std::vector<caf::actor> topics;
   if (node)
@@ -148,6 +166,8 @@ runtime::internals::~internals() {
                       log::in("runtime").warn("an actor did not stop within 5 s");
                     });
   }
+  if (mapper)
+    mapper->stop();
   work.reset();
   if (thread.joinable()) {
     // Whatever is left (closing sockets) gets a moment, then the loop is stopped. The sockets'
@@ -166,6 +186,15 @@ result<std::unique_ptr<runtime>> start_runtime(caf::actor_system& sys, crypto::s
                                                runtime_options opts) {
   raise_descriptor_limit();
   auto in = std::make_unique<runtime::internals>(sys);
+  in->reach = std::make_shared<reachability_hub>(opts.port_mapping);
+  opts.dht.on_external_address = [hub = in->reach](const dht::endpoint& ep) {
+    hub->external_address(ep);
+  };
+  uint16_t dht_port = 0;
+  opts.dht.on_bound = [&dht_port](const dht::endpoint& ep) { dht_port = ep.port; };
+  bool map_udp = !opts.dht.read_only && !is_loopback(opts.dht.bind_address);
+  // A configured advertise means a port forwarded by hand: nothing to map.
+  bool map_tcp = !is_loopback(opts.gossip.transport.bind.ip) && opts.advertise.empty();
   auto dht = spawn_dht_actor(sys, in->io, std::move(opts.dht));
   if (!dht)
     return error{errc::io_error, "DHT node: " + sys.render(dht.error())};
@@ -183,6 +212,28 @@ result<std::unique_ptr<runtime>> start_runtime(caf::actor_system& sys, crypto::s
   no.state_dir = opts.state_dir;
   no.clock = &crypto::system_wall_clock_offset(opts.clock_offset.count());
   in->node = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
+  in->reach->attach(in->node->directory_address());
+  if (opts.port_mapping != nat::mode::off && (map_tcp || map_udp)) {
+    nat::mapper_options mo;
+    mo.wanted = opts.port_mapping;
+    mo.lease = opts.nat_lease;
+    mo.stop_timeout = std::chrono::milliseconds(1000); // dttd stops within 2 s (issue 17)
+    if (map_tcp) {
+      caf::scoped_actor self{sys};
+      self->request(in->gossip, std::chrono::seconds(5), local_addresses_atom::value)
+        .receive(
+          [&](const std::vector<gossip::socket_address>& addrs) {
+            if (!addrs.empty())
+              mo.ports.emplace_back(nat::protocol::tcp, addrs.front().port);
+          },
+          [](const caf::error&) {});
+    }
+    if (map_udp && dht_port != 0)
+      mo.ports.emplace_back(nat::protocol::udp, dht_port);
+    in->mapper = std::make_shared<nat::port_mapper>(
+      mo, [hub = in->reach](const nat::mapper_state& st) { hub->mappings(st); });
+    in->reach->set_mapper(in->mapper);
+  }
   return std::make_unique<runtime>(std::move(in));
 }
 
@@ -233,6 +284,10 @@ result<T> ask_runtime(caf::actor_system& sys, const Handle& dest, Ts&&... xs) {
 result<std::vector<socket_address>> runtime::local_addresses() {
   return ask_runtime<std::vector<socket_address>>(*impl_->sys, impl_->gossip,
                                                   local_addresses_atom::value);
+}
+
+reachability_info runtime::reachability() {
+  return impl_->reach ? impl_->reach->info() : reachability_info{};
 }
 
 result<std::map<std::string, uint64_t>> runtime::dht_stats() {

@@ -3,6 +3,8 @@
 #include "actors/dht_actor.hpp"
 #include "actors/gossip_actor.hpp"
 #include "actors/node.hpp"
+#include "actors/reachability.hpp"
+#include "nat/port_mapper.hpp"
 #include "dtt/runtime.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -25,6 +27,9 @@ struct runtime_options {
   std::string state_dir;
   /// Seconds added to the system clock (see options::clock_offset).
   std::chrono::seconds clock_offset{0};
+  /// Port mapping (options::nat_settings): off unless asked for.
+  nat::mode port_mapping = nat::mode::off;
+  std::chrono::seconds nat_lease{3600};
 
   /// A node of a loopback testnet (demo, tests, benchmarks): DHT client and gossip on 127.0.0.1
   /// with ports chosen by the OS, bootstrapping from `bootstrap`, no per-IP DHT rate limit
@@ -47,6 +52,9 @@ struct runtime::internals {
   dht_actor dht;
   gossip_actor gossip;
   std::unique_ptr<dtt::node> node;
+  /// External address and port mappings (issue 15).
+  std::shared_ptr<reachability_hub> reach;
+  std::shared_ptr<nat::port_mapper> mapper; ///< null when nothing is mapped
 };
 
 /// Starts a runtime with internal options (dtt's tests and tools).

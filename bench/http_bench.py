@@ -12,9 +12,7 @@ Every process it starts is stopped by its PID.
 import asyncio
 import json
 import os
-import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,19 +25,10 @@ import websockets
 
 DTT, DTTD = sys.argv[1], sys.argv[2]
 SECONDS = float(sys.argv[3]) if len(sys.argv) > 3 else 10
-procs = []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "app"))
+from dttd_harness import Processes, http_base, start_dttd, start_testnet, wait_for  # noqa: E402
 
-
-def stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+procs = Processes()
 
 
 def get(base, path, data=None, method=None):
@@ -56,40 +45,17 @@ def get_code(base, path):
         return e.code
 
 
-def wait_for(pred, seconds, what):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise TimeoutError(what)
-
-
 def main(work):
-    port = 20000 + random.randrange(20000)
-    procs.append(subprocess.Popen([DTT, "testnet", "--nodes", "8", "--port", str(port)],
-                                  stdout=open(os.path.join(work, "tn.out"), "w"),
-                                  stderr=subprocess.STDOUT))
-    wait_for(lambda: open(os.path.join(work, "tn.out")).read().count("\n127.") >= 7, 20, "testnet")
+    port = start_testnet(procs, DTT, work)
     nodes = {}
     for name in ("a", "b"):
-        p = subprocess.Popen(
-            [DTTD, '--dttd.topic="bench"', '--dttd.secret="bench-secret"',
-             '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"',
-             '--dttd.dht.bootstrap=["127.0.0.1:%d"]' % port, "--dttd.http.enable"],
-            stdin=subprocess.PIPE, stdout=open(os.path.join(work, name + ".out"), "w"),
-            stderr=open(os.path.join(work, name + ".err"), "w"))
-        procs.append(p)
-        nodes[name] = p
-
-    def http_of(name):
-        for line in open(os.path.join(work, name + ".out")):
-            if '"started"' in line:
-                return "http://" + json.loads(line)["http"]
-    a = wait_for(lambda: http_of("a"), 20, "a started")
-    wait_for(lambda: http_of("b"), 20, "b started")
-    wait_for(lambda: get_code(a, "/healthz") == 200, 60, "a joined")
+        nodes[name] = start_dttd(procs, DTTD, work, name,
+                                 ['--dttd.topic="bench"', '--dttd.secret="bench-secret"',
+                                  '--dttd.dht.bootstrap=["127.0.0.1:%d"]' % port,
+                                  "--dttd.http.enable"], stdin=subprocess.PIPE)
+    a = http_base(work, "a")
+    http_base(work, "b")
+    wait_for("a joined", lambda: get_code(a, "/healthz") == 200, 60, poll=0.1)
 
     for i in range(9):
         get(a, "/v1/topics", json.dumps({"name": "t%d" % i, "secret": "s"}).encode())
@@ -162,7 +128,7 @@ if __name__ == "__main__":
     try:
         main(work)
     finally:
-        stop_all()
+        procs.stop_all()
         if os.environ.get("KEEP"):
             print("kept", work)
         else:

@@ -45,6 +45,9 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "IPv6 listen address beside bind, e.g. \"::\" (published too; default none)");
   f("dttd.gossip", "advertise", s.advertise, k::string_list,
     "ip:port or [ipv6]:port to publish instead of the interface addresses");
+  f("dttd.nat", "port-mapping", s.port_mapping, k::port_mapping,
+    "map the gossip port (and the DHT port in server mode) on the router: auto, upnp, "
+    "natpmp or off (default auto)");
   f("dttd.http", "enable", s.http_enable, k::boolean,
     "serve metrics, status and the local API over HTTP (default false)");
   f("dttd.http", "bind", s.http_bind, k::string,
@@ -66,6 +69,15 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     f(sections[i].c_str(), "secret", s.extra_topics[i].secret, k::string,
       "its shared secret (required with a name)");
   }
+  f("dttd.cluster", "name", s.cluster_name, k::string,
+    "join this CAF cluster as a member that publishes nothing (docs/CLUSTER.md)");
+  f("dttd.cluster", "secret", s.cluster_secret, k::string,
+    "the cluster's secret (required with a name)");
+  f("dttd.cluster", "bind", s.cluster_bind, k::string,
+    "the cluster middleman's TLS bind address (default 0.0.0.0)");
+  f("dttd.cluster", "port", s.cluster_port, k::integer, "its TCP port (default 0: any)");
+  f("dttd.cluster", "dir", s.cluster_dir, k::string,
+    "directory for the member's TLS credentials (default: <state-dir>/cluster)");
   f("dttd.gossip", "keepalive-interval", s.keepalive_interval, k::duration,
     "send a keep-alive on a link idle this long (default 5s)");
   f("dttd.gossip", "idle-timeout", s.idle_timeout, k::duration,

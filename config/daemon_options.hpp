@@ -45,6 +45,9 @@ struct daemon_settings {
   std::string gossip_bind6;            ///< IPv6 listen address beside it; empty: none
   uint16_t gossip_port = 0;            ///< 0: any
   std::vector<std::string> advertise;  ///< published instead of the interface addresses
+  /// Port mapping of the gossip TCP port (and the DHT UDP port in server mode) on the LAN's
+  /// router (issue 15): auto (UPnP-IGD, then NAT-PMP), upnp, natpmp or off.
+  std::string port_mapping = "auto";
   /// The HTTP server (metrics, status, local API): off unless enabled, so that a dttd
   /// upgraded in place opens no new socket.
   bool http_enable = false;
@@ -57,6 +60,14 @@ struct daemon_settings {
   uint16_t http_max_connections = 64;
   /// More topics from the config file ([dttd.topic2] ... [dttd.topic9], name and secret).
   std::array<extra_topic, max_extra_topics> extra_topics;
+  /// [dttd.cluster]: the daemon joins this CAF cluster (docs/CLUSTER.md) as a member that
+  /// publishes no actor, so that /status and /metrics show the cluster; empty: no cluster.
+  std::string cluster_name;
+  std::string cluster_secret;             ///< the cluster's secret (required with a name)
+  std::string cluster_bind = "0.0.0.0";   ///< the middleman's TLS bind address
+  uint16_t cluster_port = 0;              ///< 0: chosen by the OS
+  /// Where the member's TLS credentials are written (mode 0700); empty: <state-dir>/cluster.
+  std::string cluster_dir;
   duration keepalive_interval = std::chrono::seconds(5); ///< options::gossip (dtt's choice)
   duration idle_timeout = std::chrono::seconds(30);      ///< options::gossip (dtt's choice)
 };

@@ -227,6 +227,15 @@ std::string check_value(const option_spec& spec, std::string_view key_name,
                            shown(inner));
       return {};
     }
+    case option_kind::port_mapping: {
+      if (auto e = check_quoted(key_name, v); !e.empty())
+        return e;
+      auto inner = v.substr(1, v.size() - 2);
+      if (inner != "auto" && inner != "upnp" && inner != "natpmp" && inner != "off")
+        return fmt::format("\"{}\" is not a port-mapping mode (auto, upnp, natpmp, off)",
+                           shown(inner));
+      return {};
+    }
     case option_kind::boolean:
       if (v == "true" || v == "false")
         return {};

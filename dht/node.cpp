@@ -115,6 +115,7 @@ node::node(node_config cfg, node_effects& fx, crypto::random_source& rng)
       tokens_(rng),
       limiter_(cfg_.rate_limit_per_ip, cfg_.rate_burst_per_ip),
       verify_tokens_(cfg_.verify_burst),
+      votes_(external_votes::config{cfg_.external_voters, cfg_.external_min_votes}),
       n_(std::make_unique<counters>()) {}
 
 node::~node() = default;
@@ -141,6 +142,8 @@ std::map<std::string, uint64_t> node::stats() const {
     {"commands", lookups_.size()},      {"verify_pings", n_->verify_pings},
     {"verify_in_flight", verifying_.size()},
     {"external_address_known", external_address() ? 1 : 0},
+    {"external_votes", votes_.counted()}, {"external_votes_ignored", votes_.ignored()},
+    {"external_address_changes", votes_.changes()},
     {"short_timeouts", n_->short_timeouts}, {"late_responses", n_->late_responses},
     {"lookups_timed_out", n_->lookups_timed_out},
     {"questionable_pings", n_->questionable_pings},
@@ -223,38 +226,20 @@ node::verify_result node::verify(const node_entry& n, time_point now) {
 }
 
 void node::vote_external(const endpoint& voter, const endpoint& reported) {
-  // An IPv4 responder reports our IPv4 address, an IPv6 one our IPv6 address; anything else
-  // (a mixed or IPv4-mapped report) is not a vote. Each family has its own majority.
-  if (voter.family != reported.family || is_v4_mapped(reported))
+  // An IPv4-mapped report is no IPv6 address of ours (external_votes ignores reports of
+  // another family than their voter's). Each family is decided apart (BEP 32).
+  if (is_v4_mapped(reported))
     return;
-  auto v = voter;
-  v.port = 0;
-  auto r = reported;
-  r.port = 0;
-  votes_.erase(std::remove_if(votes_.begin(), votes_.end(),
-                              [&](const auto& e) { return e.first == v; }),
-               votes_.end());
-  votes_.emplace_back(v, r);
-  while (votes_.size() > cfg_.external_voters)
-    votes_.pop_front();
-  auto& ext = r.family == 6 ? external6_ : external_;
-  size_t voters = static_cast<size_t>(std::count_if(
-    votes_.begin(), votes_.end(), [&](const auto& e) { return e.second.family == r.family; }));
-  size_t best = 0;
-  for (auto& vote : votes_) {
-    // Not a structured binding: C++17 lambdas cannot capture one (clang refuses it).
-    const auto& addr = vote.second;
-    if (addr.family != r.family)
-      continue;
-    size_t n = static_cast<size_t>(std::count_if(
-      votes_.begin(), votes_.end(), [&](const auto& e) { return e.second == addr; }));
-    if (n > best && n >= cfg_.external_min_votes && 2 * n > voters) {
-      best = n;
-      ext = addr;
-    }
-  }
-  table_.set_node_id_checks(external_ && !is_local_address(*external_));
-  table6_.set_node_id_checks(external6_ && !is_local_address(*external6_));
+  if (votes_.vote(voter, reported) != external_votes::outcome::changed)
+    return;
+  auto cur = votes_.current(voter.family);
+  if (!cur)
+    return;
+  auto& ext = cur->family == 6 ? external6_ : external_;
+  ext = *cur;
+  ext->port = 0;
+  table_for(cur->family).set_node_id_checks(!is_local_address(*ext));
+  fx_.on_external_address(*cur);
 }
 
 void node::set_own_address(const endpoint& ep) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "dht/external_votes.hpp"
 #include "dht/item.hpp"
 #include "dht/krpc.hpp"
 #include "dht/lookup.hpp"
@@ -101,6 +102,9 @@ public:
   virtual void on_done(const completion&) {}
   /// Something from `from` was refused (already counted in the node's stats).
   virtual void on_refused(refusal, const endpoint& /*from*/) {}
+  /// Our decided external address (external_votes: IP and the port most responders saw)
+  /// changed, or was decided for the first time.
+  virtual void on_external_address(const endpoint&) {}
 };
 
 /// Node tunables. Defaults follow Rust mainline 7 / BEP 5 where they cite nothing else.
@@ -214,6 +218,8 @@ public:
   std::optional<endpoint> external_address(uint8_t family) const noexcept {
     return family == 6 ? external6_ : external_;
   }
+  /// The votes behind external_address(), with the port responders saw (issue 15).
+  const external_votes& external() const noexcept { return votes_; }
   /// Counters by name.
   std::map<std::string, uint64_t> stats() const;
   /// Commands running.
@@ -274,7 +280,7 @@ private:
   std::set<endpoint> verifying_;  ///< address keys with a verification ping in flight
   double verify_tokens_ = 0;
   time_point verify_refilled_{};
-  std::deque<std::pair<endpoint, endpoint>> votes_;  ///< (voter IP, reported IP), oldest first
+  external_votes votes_;  ///< BEP 42 "ip" fields by responder
   std::optional<endpoint> external_;   ///< IPv4
   std::optional<endpoint> external6_;  ///< IPv6
   std::vector<endpoint> own_addresses_;  ///< set_own_address

@@ -97,6 +97,10 @@ struct udp_node::effects final : node_effects {
     if (self->opts_.on_refused)
       self->opts_.on_refused(r, from);
   }
+  void on_external_address(const endpoint& ep) override {
+    if (self->opts_.on_external_address)
+      self->opts_.on_external_address(ep);
+  }
 };
 
 udp_node::udp_node(asio::io_context& io, udp_node_options opts, crypto::random_source& rng)

@@ -38,6 +38,9 @@ struct udp_node_options {
   /// Called (on the io thread) for every refusal the node counts (node_effects::on_refused):
   /// where the owner logs them, rate-limited per kind. Empty: counted only.
   std::function<void(refusal, const endpoint&)> on_refused;
+  /// Called (on the io thread) when our external address as responders see it is decided or
+  /// changes (node_effects::on_external_address, issue 15). Must not call into the node.
+  std::function<void(const endpoint&)> on_external_address;
 };
 
 /// A dht::node on a Boost.Asio UDP socket. Every method must be called on the thread that

@@ -7,8 +7,9 @@
 // - decode_admission accepts exactly 64 bytes and encode_admission gives them back;
 // - every admit frame the decoder returns has a 64-byte body that decodes, and re-framing the
 //   frames returned gives back the bytes consumed;
-// - check_admission_proof (for a fixed member: the vectors' topic "my-topic" / "my-secret", a
-//   fixed exporter and endpoint ids) accepts a body's proof iff it is the proof admission_proof
+// - check_admission_proof (on the whole input as a body and the first 4 admit frames of the
+//   stream; a fixed member: the vectors' topic "my-topic" / "my-secret", a fixed exporter and
+//   endpoint ids) accepts a body's proof iff it is the proof admission_proof
 //   computes for that topic id; the right proof passes, and fails for swapped endpoint ids,
 //   another exporter or another topic id.
 #include "check.hpp"
@@ -38,7 +39,12 @@ const member& fixed() {
   return m;
 }
 
-void check_body(byte_view body) {
+// Admit frames per input whose proof is checked (five HMACs each); the rest of a long stream's
+// admit frames get the decode/encode round trip only. One per input was the whole cost of a
+// run once the corpus held 4 KiB streams of admits (1,200 executions/s against 11,000).
+constexpr size_t proof_checks_per_input = 4;
+
+void check_body(byte_view body, bool proofs = true) {
   auto a = crypto::decode_admission(body);
   require(a.ok() == (body.size() == crypto::admission_size), target,
           "decode_admission does not accept exactly 64 bytes");
@@ -46,6 +52,8 @@ void check_body(byte_view body) {
     return;
   require(crypto::encode_admission(*a) == body.to_bytes(), target,
           "encode(decode(x)) != x for an admission");
+  if (!proofs)
+    return;
   auto& f = fixed();
   bool ok = crypto::check_admission_proof(f.m.key, f.exporter, f.sender, f.receiver, a->topic_id,
                                           a->proof);
@@ -78,6 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   const size_t chunk = 1 + data[0] % 97;
   net::frame_decoder dec(4096);
+  size_t admits = 0;
   bytes reframed;
   size_t consumed = 0;
   bool failed = false;
@@ -86,7 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto st = dec.feed(part, [&](net::frame&& f) {
       if (f.is_control && f.code == net::control::admit) {
         require(f.message.size() == net::admit_body_size, target, "admit body of a wrong size");
-        check_body(f.message);
+        check_body(f.message, ++admits <= proof_checks_per_input);
         net::append_admit(reframed, f.message);
       } else if (f.is_control) {
         net::append_control(reframed, f.code);

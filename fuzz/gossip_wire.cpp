@@ -10,7 +10,9 @@
 // - a decoded message re-encodes to exactly its input, and encoded_size() agrees;
 // - the frame decoder returns no frame over the limit, re-framing what it returned gives back
 //   the consumed input, and it never buffers a whole frame's worth it should have returned;
-// - every message the protocol sends in answer encodes within the max message size.
+// - every message the protocol sends in answer encodes within the max message size (its
+//   encoded_size(); encode() agrees with it on a sample of 1 in 8 inputs).
+#include "check.hpp"
 #include "crypto/membership.hpp"
 #include "gossip/proto.hpp"
 #include "gossip/transport/frame.hpp"
@@ -48,12 +50,17 @@ gossip::endpoint_id id_of(uint8_t b) {
 }
 
 void check_outputs(gossip::protocol& p, size_t max,
-                   std::multimap<gossip::time_point, gossip::timer_id>& timers) {
+                   std::multimap<gossip::time_point, gossip::timer_id>& timers, bool full) {
   for (auto& o : p.take_outputs()) {
     if (auto* s = std::get_if<gossip::output::send>(&o)) {
-      auto size = gossip::encode(s->msg).size();
+      auto size = gossip::encoded_size(s->msg);
       if (size > max)
         fail("the protocol sent a message over the max message size", size);
+      // encode() agrees with encoded_size() (checked on every decoded message above); the full
+      // encoding of what the protocol sends is checked on a sample of inputs (it is most of a
+      // run's cost otherwise, mostly for timer-driven shuffles that do not depend on the input).
+      if (full && gossip::encode(s->msg).size() != size)
+        fail("encoded_size disagrees with encode for a sent message", size);
     } else if (auto* t = std::get_if<gossip::output::arm_timer>(&o)) {
       timers.emplace(t->at, t->id);
     }
@@ -70,6 +77,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                     : gossip::default_max_message_size;
   const size_t chunk = 1 + (ctl & 0x7f) * 37; // 1 .. 4700 bytes per read
   byte_view stream{data + 1, size - 1};
+  const bool full = dtt::fuzz::sampled(data, size, 8);
 
   check_message(stream, max);
 
@@ -81,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto now = gossip::time_point{} + std::chrono::hours(1);
   std::multimap<gossip::time_point, gossip::timer_id> timers;
   proto.join(topic, {id_of(1)}, now);
-  check_outputs(proto, max, timers);
+  check_outputs(proto, max, timers, full);
 
   net::frame_decoder dec(max);
   bytes reframed;
@@ -111,7 +119,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_message(f.message, max);
       now += std::chrono::milliseconds(7);
       (void)proto.receive_bytes(id_of(static_cast<uint8_t>(1 + frames % 3)), f.message, now);
-      check_outputs(proto, max, timers);
+      check_outputs(proto, max, timers, full);
       return true;
     });
     if (!st)
@@ -125,13 +133,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!std::equal(reframed.begin(), reframed.end(), stream.begin()))
       fail("re-framing does not give back the input", reframed.size());
   }
-  // Let the protocol's timers run (graft, lazy push, neighbour requests), a bounded number.
-  for (int n = 0; n < 64 && !timers.empty(); ++n) {
+  // Let the protocol's timers run (graft, lazy push, neighbour requests), a bounded number:
+  // 32 (64 before 2026-11-30 made the input-independent periodic timers, shuffle above all,
+  // most of a run's cost; the seed corpus reaches 4335 edges with 32 against 4337 with 64).
+  for (int n = 0; n < 32 && !timers.empty(); ++n) {
     auto [at, id] = *timers.begin();
     timers.erase(timers.begin());
     now = std::max(now, at);
     proto.timer_fired(id, now);
-    check_outputs(proto, max, timers);
+    check_outputs(proto, max, timers, full);
   }
   return 0;
 }

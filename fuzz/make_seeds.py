@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the record, encrypted_record, bep44, bencode, routing_table,
-endpoint_record, config, admission and peer_cache fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
+endpoint_record, config, admission, peer_cache, cluster_record and http_request fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
 (../shared/spec/vectors.json, ../shared/vectors/*.json, read here and not copied) plus
 hand-made edge cases. Run from the repository root:
 
@@ -213,3 +213,47 @@ write("peer_cache", "noncanonical_record", peers([(keys[1], 7, b"10.0.0.1:080 ")
 write("peer_cache", "nine_addresses",
       peers([(keys[2], 7, b" ".join(b"10.0.0.%d:1" % i for i in range(9)))]))
 write("peer_cache", "trailing", peers([(keys[0], 5, b"")]) + b"x")
+
+# --- cluster_record: "DTTC" | 1 | flags | id 32 | BE64 incarnation | BE64 seq | node | addrs |
+#     names | signature 64 (cluster/record.cpp). The signature here is zeros: the target signs
+#     a sample of its inputs with its own key, so the structure is what the seeds carry. ---
+def cluster(flags=0, node=b"\x01" * 24, addrs=((4, bytes([127, 0, 0, 1]), 4100),),
+            names=(b"calc", b"worker/1"), tail=b""):
+    out = b"DTTC" + bytes([1, flags]) + keys[0] + struct.pack(">QQ", 1764460000000000, 3)
+    out += bytes([len(node)]) + node + bytes([len(addrs)])
+    for fam, raw, port in addrs:
+        out += bytes([fam]) + raw + struct.pack(">H", port)
+    out += bytes([len(names)]) + b"".join(bytes([len(n)]) + n for n in names)
+    return out + tail + bytes(64)
+
+write("cluster_record", "plain", cluster())
+write("cluster_record", "leaving", cluster(flags=1, names=()))
+write("cluster_record", "v6", cluster(addrs=((6, bytes(15) + b"\x01", 4100),
+                                             (6, bytes(10) + b"\xff\xff" + bytes([10, 0, 0, 1]), 1))))
+write("cluster_record", "eight_addresses", cluster(addrs=tuple((4, bytes([10, 0, 0, i]), 1) for i in range(8))))
+write("cluster_record", "nine_addresses", cluster(addrs=tuple((4, bytes([10, 0, 0, i]), 1) for i in range(9))))
+write("cluster_record", "port_zero", cluster(addrs=((4, bytes([127, 0, 0, 1]), 0),)))
+write("cluster_record", "unsorted_names", cluster(names=(b"b", b"a")))
+write("cluster_record", "bad_name", cluster(names=(b"a b",)))
+write("cluster_record", "long_node", cluster(node=bytes(65)))
+write("cluster_record", "trailing", cluster(tail=b"x"))
+write("cluster_record", "unknown_flag", cluster(flags=2))
+
+# --- http_request: a control byte (bit 0: token "t0k3n-xyz" set; bit 1: max_body 64 and 4
+#     header fields; bit 2: 256 header bytes), then what a client sends ---
+get = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+post = (b"POST /v1/topics/ab12/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 17\r\n\r\n{\"text\":\"hello\"}\n")
+write("http_request", "get", b"\x00" + get)
+write("http_request", "get_token", b"\x01" + get.replace(b"\r\n\r\n", b"\r\nAuthorization: Bearer t0k3n-xyz\r\n\r\n"))
+write("http_request", "get_wrong_token", b"\x01" + get.replace(b"\r\n\r\n", b"\r\nAuthorization: Bearer nope\r\n\r\n"))
+write("http_request", "post", b"\x00" + post)
+write("http_request", "post_small_limits", b"\x06" + post)
+write("http_request", "chunked", b"\x00" + b"POST /v1/topics HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      b"5\r\nhello\r\n0\r\n\r\n")
+write("http_request", "upgrade", b"\x00" + b"GET /v1/topics/ab12/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+write("http_request", "pipelined", b"\x00" + get + get)
+write("http_request", "many_headers", b"\x02" + b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(8)) + b"\r\n")
+write("http_request", "incomplete", b"\x00" + post[:60])
+write("http_request", "http10", b"\x00GET / HTTP/1.0\r\n\r\n")

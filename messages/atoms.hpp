@@ -27,6 +27,10 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using get_records_atom = caf::atom_constant<caf::atom("rgetrec")>;
 using publish_record_atom = caf::atom_constant<caf::atom("rpubrec")>;
 
+// reachability (issue 15): to the directory, which publishes the endpoint record
+using external_address_atom = caf::atom_constant<caf::atom("rextaddr")>;
+using port_mapped_atom = caf::atom_constant<caf::atom("rportmap")>;
+
 } // namespace dtt
 
 namespace dtt {

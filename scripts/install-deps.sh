@@ -10,13 +10,15 @@ set -euo pipefail
 # prometheus: only for `promtool check metrics` (tests/app/http_api.py); no smaller Debian 12
 # package ships promtool (≈ 96 MB installed, the server itself is never started). systemd: for
 # `systemd-analyze verify` of config/systemd/dttd.service. python3-websockets: the API test.
-# chromium: the live page test (headless, tests/app/live_page.py).
+# chromium: the live page test (headless, tests/app/live_page.py). libminiupnpc-dev and
+# libnatpmp-dev: port mapping (nat/); miniupnpd-nftables: the NAT router of tests/e2e/nat.py.
 packages=(
   build-essential cmake ninja-build pkg-config git
   libcaf-dev libsodium-dev libssl-dev openssl libboost-dev libboost-system-dev
   doctest-dev libfmt-dev nlohmann-json3-dev libcli11-dev
   python3 python3-libtorrent python3-nacl iproute2 procps nftables tmux
   python3-websockets prometheus systemd chromium
+  libminiupnpc-dev libnatpmp-dev miniupnpd-nftables
 )
 
 SUDO=""

@@ -37,6 +37,67 @@ public:
   virtual void shut() = 0;
 };
 
+using beast_request = bhttp::request<bhttp::string_body>;
+using beast_parser = bhttp::request_parser<bhttp::string_body>;
+
+response plain(unsigned status, std::string text) {
+  response r;
+  r.status = status;
+  r.body = std::move(text) + "\n";
+  return r;
+}
+
+// The limits every request is read under (a connection and parse_request alike).
+void configure(beast_parser& p, const server_options& o) {
+  p.header_limit(static_cast<uint32_t>(o.max_header_bytes));
+  p.body_limit(o.max_body);
+}
+
+// The answer to a request the parser refused.
+response refusal_for(beast::error_code ec) {
+  unsigned status = 400;
+  if (ec == bhttp::error::header_limit)
+    status = 431;
+  else if (ec == bhttp::error::body_limit)
+    status = 413;
+  return plain(status, ec.message());
+}
+
+// The server's own checks of a parsed request (header count, token): a response to refuse it
+// with, or nothing. `unauthorized` tells which counter a refusal belongs to.
+std::optional<response> check_request(const beast_request& req, const server_options& o,
+                                      bool& unauthorized) {
+  unauthorized = false;
+  size_t fields = 0;
+  for (auto it = req.begin(); it != req.end(); ++it)
+    ++fields;
+  if (fields > o.max_header_count)
+    return plain(431, "too many header fields");
+  if (!o.token.empty()) {
+    auto auth = std::string(req[bhttp::field::authorization]);
+    const std::string scheme = "Bearer ";
+    bool ok = auth.size() > scheme.size() && auth.compare(0, scheme.size(), scheme) == 0
+              && equal_constant_time(auth.substr(scheme.size()), o.token);
+    if (!ok) {
+      unauthorized = true;
+      auto r = plain(401, "a bearer token is required");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+  }
+  return std::nullopt;
+}
+
+// What handlers see of a request (the body is moved out of `req`).
+request to_request(beast_request& req) {
+  request r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  r.content_type = std::string(req[bhttp::field::content_type]);
+  r.body = std::move(req.body());
+  return r;
+}
+
 } // namespace
 
 class server::impl : public std::enable_shared_from_this<server::impl> {
@@ -267,8 +328,7 @@ public:
 private:
   void read() {
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(srv_->opts_.max_header_bytes));
-    parser_->body_limit(srv_->opts_.max_body);
+    configure(*parser_, srv_->opts_);
     // One deadline for the whole request, so that a client sending a byte at a time is cut
     // off (slowloris); it also bounds how long an idle keep-alive connection is kept.
     stream_.expires_after(srv_->opts_.request_timeout);
@@ -290,40 +350,21 @@ private:
     }
     if (ec) {
       ++srv_->n_.bad_requests;
-      unsigned status = 400;
-      if (ec == bhttp::error::header_limit)
-        status = 431;
-      else if (ec == bhttp::error::body_limit)
-        status = 413;
-      return reply(plain(status, ec.message()), false);
+      return reply(refusal_for(ec), false);
     }
     auto req = parser_->release();
     ++srv_->n_.requests;
-    size_t fields = 0;
-    for (auto it = req.begin(); it != req.end(); ++it)
-      ++fields;
-    if (fields > srv_->opts_.max_header_count) {
-      ++srv_->n_.bad_requests;
-      return reply(plain(431, "too many header fields"), false);
-    }
     keep_alive_ = req.keep_alive();
-    if (!srv_->opts_.token.empty()) {
-      auto auth = std::string(req[bhttp::field::authorization]);
-      const std::string scheme = "Bearer ";
-      bool ok = auth.size() > scheme.size() && auth.compare(0, scheme.size(), scheme) == 0
-                && equal_constant_time(auth.substr(scheme.size()), srv_->opts_.token);
-      if (!ok) {
-        ++srv_->n_.unauthorized;
-        auto r = plain(401, "a bearer token is required");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return reply(std::move(r), false);
-      }
+    bool unauthorized = false;
+    if (auto refused = check_request(req, srv_->opts_, unauthorized)) {
+      ++(unauthorized ? srv_->n_.unauthorized : srv_->n_.bad_requests);
+      return reply(std::move(*refused), false);
     }
-    request r;
-    r.method = std::string(req.method_string());
-    r.target = std::string(req.target());
-    r.content_type = std::string(req[bhttp::field::content_type]);
     if (bws::is_upgrade(req)) {
+      request r;
+      r.method = std::string(req.method_string());
+      r.target = std::string(req.target());
+      r.content_type = std::string(req[bhttp::field::content_type]);
       auto answer = srv_->h_.on_upgrade ? srv_->h_.on_upgrade(r) : plain(404, "not found");
       if (answer.status != 101)
         return reply(std::move(answer), false);
@@ -334,7 +375,7 @@ private:
       ws->start(std::move(r));
       return;
     }
-    r.body = std::move(req.body());
+    request r = to_request(req);
     if (!srv_->h_.on_request)
       return reply(plain(404, "not found"), keep_alive_);
     // The responder may run on any thread, once; a handler that drops it answers 500. It holds
@@ -367,13 +408,6 @@ private:
       if (!state->done.exchange(true))
         state->post(plain(500, e.what()));
     }
-  }
-
-  static response plain(unsigned status, std::string text) {
-    response r;
-    r.status = status;
-    r.body = std::move(text) + "\n";
-    return r;
   }
 
   void reply(response resp, bool keep_alive) {
@@ -439,6 +473,46 @@ bool equal_constant_time(const std::string& a, const std::string& b) {
   for (size_t i = 0; i < a.size(); ++i)
     diff |= static_cast<unsigned char>(a[i] ^ b[i]);
   return diff == 0;
+}
+
+parsed_request parse_request(std::string_view data, const server_options& opts) {
+  parsed_request out;
+  beast_parser p;
+  configure(p, opts);
+  p.eager(true);
+  beast::error_code ec;
+  // As bhttp::read does: put() until the message is done, an error, or need_more.
+  while (!p.is_done() && out.consumed < data.size()) {
+    auto n = p.put(asio::buffer(data.data() + out.consumed, data.size() - out.consumed), ec);
+    out.consumed += n;
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      break;
+    }
+    if (ec)
+      break;
+    if (n == 0)
+      break;
+  }
+  if (ec) {
+    out.what = parsed_request::outcome::refused;
+    out.refusal = refusal_for(ec);
+    return out;
+  }
+  if (!p.is_done())
+    return out; // incomplete
+  auto req = p.release();
+  out.keep_alive = req.keep_alive();
+  bool unauthorized = false;
+  if (auto refused = check_request(req, opts, unauthorized)) {
+    out.what = parsed_request::outcome::refused;
+    out.refusal = std::move(*refused);
+    return out;
+  }
+  out.what = parsed_request::outcome::accepted;
+  out.upgrade = bws::is_upgrade(req);
+  out.req = to_request(req);
+  return out;
 }
 
 server::server(std::shared_ptr<impl> p) : impl_(std::move(p)) {}

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -133,5 +134,25 @@ bool is_loopback(const std::string& numeric_address);
 
 /// Compares in time independent of where they differ.
 bool equal_constant_time(const std::string& a, const std::string& b);
+
+/// What the server makes of the first request in `data`, without a socket: the same parser
+/// limits and checks (header bytes, body size, header count, token) as a connection, so tests
+/// and the fuzz target (fuzz/http_request.cpp) see what a peer's bytes would do.
+struct parsed_request {
+  enum class outcome {
+    incomplete, ///< more bytes needed (a connection waits, under request_timeout)
+    accepted,   ///< `req` goes to the handlers (on_upgrade when `upgrade`)
+    refused,    ///< `refusal` is sent and the connection closed
+  };
+  outcome what = outcome::incomplete;
+  request req;           ///< accepted only
+  bool upgrade = false;  ///< accepted only: a WebSocket upgrade request
+  bool keep_alive = false;
+  response refusal;      ///< refused only
+  size_t consumed = 0;   ///< bytes of `data` the parser used
+};
+
+/// Parses one request from `data` as a connection of a server with `opts` would.
+parsed_request parse_request(std::string_view data, const server_options& opts);
 
 } // namespace dtt::http

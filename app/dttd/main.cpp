@@ -39,6 +39,7 @@
 #include <thread>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -373,6 +374,21 @@ int run(int argc, char** argv) {
     if (x.name.empty() && !x.secret.empty())
       return fail("dttd.topic" + std::to_string(i + 2) + ".name is required with a secret");
   }
+  if (!set.cluster_name.empty() && set.cluster_secret.empty())
+    return fail("dttd.cluster.secret is required with a name");
+  if (set.cluster_name.empty() && !set.cluster_secret.empty())
+    return fail("dttd.cluster.name is required with a secret");
+  std::string cluster_dir = set.cluster_dir;
+  if (!set.cluster_name.empty() && cluster_dir.empty()) {
+    if (set.state_dir.empty())
+      return fail("dttd.cluster needs a directory for its TLS credentials: set dttd.cluster.dir "
+                  "or dttd.state-dir");
+    cluster_dir = set.state_dir + "/cluster";
+    // The state directory is otherwise created on the first peer-cache write; the cluster's
+    // credentials go under it now.
+    if (::mkdir(set.state_dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail("dttd.state-dir: cannot create " + set.state_dir + ": " + std::strerror(errno));
+  }
   if (set.http_enable && !http::is_loopback(set.http_bind) && set.http_token.empty())
     return fail("dttd.http.bind: \"" + set.http_bind
                 + "\" is not a loopback address: set dttd.http.token (clients then send "
@@ -403,6 +419,11 @@ int run(int argc, char** argv) {
               set.clock_offset, set.clock_offset > 0 ? "plus" : "minus",
               std::abs(set.clock_offset));
 
+  // A cluster member's middleman needs CAF's openssl module and its credentials before the
+  // actor system exists (include/dtt/cluster.hpp).
+  if (!set.cluster_name.empty())
+    if (auto st = prepare_cluster(cfg, set.cluster_name, set.cluster_secret, cluster_dir); !st)
+      return fail("dttd.cluster: " + st.err().message());
   std::optional<stop_watchdog> watchdog; // destroyed after the actor system, so it covers it
   caf::actor_system sys{cfg};
   options ro;
@@ -411,6 +432,7 @@ int run(int argc, char** argv) {
   ro.dht.port = set.dht_port;
   ro.dht.bootstrap = set.dht_bootstrap;
   ro.dht.server = set.dht_server;
+  ro.nat.port_mapping = set.port_mapping;
   ro.state_dir = set.state_dir;
   ro.clock_offset = std::chrono::seconds(set.clock_offset);
   ro.gossip.bind = set.gossip_bind;
@@ -445,6 +467,20 @@ int run(int argc, char** argv) {
   for (auto& x : set.extra_topics)
     if (!x.name.empty())
       extra.emplace_back(x.name, (*rt)->join_no_wait(x.name, x.secret, tracker_cfg));
+  // [dttd.cluster]: a member that publishes nothing; /status and /metrics show the cluster.
+  std::unique_ptr<cluster> member;
+  if (!set.cluster_name.empty()) {
+    cluster_options co;
+    co.bind = set.cluster_bind;
+    co.port = set.cluster_port;
+    co.topic = tracker_cfg;
+    auto c = cluster::join(**rt, set.cluster_name, set.cluster_secret, co);
+    if (!c)
+      return fail("dttd.cluster: " + c.err().message(), 1);
+    member = std::move(*c);
+    dlog.info("cluster \"{}\": member {} with its middleman on {}:{}", set.cluster_name,
+              to_hex(member->id()).substr(0, 12), set.cluster_bind, member->port());
+  }
   daemon_stats stats;
   // The HTTP server runs on the runtime's io thread (DESIGN.md: one event loop for sockets);
   // what blocks goes to the service's worker thread.
@@ -459,6 +495,8 @@ int run(int argc, char** argv) {
     info.topic_config = tracker_cfg;
     svc = std::make_unique<service>(sys, **rt, stats, std::move(info));
     svc->add_topic(set.topic, *t, true);
+    if (member)
+      svc->set_cluster(set.cluster_name, member.get());
     for (auto& [name, handle] : extra)
       svc->add_topic(name, handle, true);
     http::server_options so;
@@ -479,6 +517,8 @@ int run(int argc, char** argv) {
     started["http"] = (a.ip.find(':') != std::string::npos ? "[" + a.ip + "]" : a.ip) + ":"
                       + std::to_string(a.port);
   }
+  if (member)
+    started["cluster_port"] = member->port();
   std::cout << started.dump() << std::endl;
   std::atomic<bool> input_done{!stdin_open};
   std::thread input([&] {
@@ -571,6 +611,7 @@ int run(int argc, char** argv) {
   if (web)
     web->stop(); // before the service its handlers call
   svc.reset();
+  member.reset(); // says goodbye to the cluster while the runtime still runs
   extra.clear();
   // Stopping the topic tells its neighbours (the gossip layer sends Disconnect when it leaves
   // the topic; the runtime waits for that before it shuts the transport). The peer cache needs

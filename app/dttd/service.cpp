@@ -1,11 +1,15 @@
 #include "app/dttd/service.hpp"
 
+#include "nat/advertise.hpp"
+
 #include "app/dttd/page.hpp"
 
 #include "actors/runtime.hpp"
+#include "dtt/cluster.hpp"
 #include "crypto/bytes.hpp"
 #include "crypto/text.hpp"
 #include "messages/atoms.hpp"
+#include "nat/advertise.hpp"
 
 #include <caf/all.hpp>
 
@@ -222,6 +226,8 @@ struct service::impl {
   runtime* rt;
   daemon_stats* stats;
   service_info info;
+  std::string cluster_name;
+  cluster* member = nullptr; // [dttd.cluster]; set before the handlers run
   sys_clock::time_point started = sys_clock::now();
   std::function<http::server_stats()> server_stats;
 
@@ -366,6 +372,11 @@ std::string service::add_topic(std::string name, topic t, bool configured) {
   return hex;
 }
 
+void service::set_cluster(std::string name, cluster* member) {
+  impl_->cluster_name = std::move(name);
+  impl_->member = member;
+}
+
 bool service::healthy() const {
   std::lock_guard<std::mutex> guard(impl_->mu);
   for (auto& [hex, e] : impl_->topics)
@@ -379,6 +390,19 @@ std::string service::metrics() {
   metrics_writer w;
   using L = metrics_writer::labels;
   w.gauge("dtt_build_info", "dttd's version (always 1)", 1, {{"version", p.info.version}});
+
+  // Port mapping (issue 15).
+  {
+    auto reach = p.rt->reachability();
+    for (auto [name, v] : {std::pair<const char*, uint64_t>{"mapped", reach.mapped},
+                           {"renewed", reach.renewed},
+                           {"failed", reach.failed},
+                           {"removed", reach.removed}})
+      w.counter("dtt_nat_port_mappings_total", "port mapping attempts by outcome (nat/)",
+                static_cast<double>(v), {{"result", name}});
+    w.gauge("dtt_nat_port_mappings", "port mappings in force",
+            static_cast<double>(reach.mappings.size()));
+  }
 
   // DHT node counters (dht/node.cpp's names).
   if (auto dht = p.rt->dht_stats()) {
@@ -604,6 +628,11 @@ std::string service::metrics() {
               "WebSocket event messages dropped on a full queue",
               static_cast<double>(s.ws_dropped));
   }
+  if (p.member) {
+    auto ms = p.member->members();
+    w.gauge("dtt_cluster_members", "live members of [dttd.cluster], this daemon included",
+            ms ? static_cast<double>(ms->size()) : 0, {{"cluster", p.cluster_name}});
+  }
   auto& ds = *p.stats;
   w.counter("dtt_daemon_events_printed_total", "event lines written on stdout",
             static_cast<double>(ds.events_printed.load()));
@@ -639,7 +668,40 @@ std::string service::status_json() {
                         ? "[" + x.ip + "]:" + std::to_string(x.port)
                         : x.ip + ":" + std::to_string(x.port));
   j["listening"] = addrs;
-  j["advertised"] = p.info.advertise.empty() ? addrs : nlohmann::json(p.info.advertise);
+  // Issue 15: what the DHT's responders see and what the router mapped.
+  auto reach = p.rt->reachability();
+  std::vector<socket_address> mapped;
+  auto maps = nlohmann::json::array();
+  for (auto& m : reach.mappings) {
+    if (m.protocol == "TCP")
+      mapped.push_back(m.external);
+    maps.push_back({{"protocol", m.protocol}, {"internal_port", m.internal_port},
+                    {"external", m.external.ip + ":" + std::to_string(m.external.port)},
+                    {"method", m.method}, {"lease_seconds", m.lease_seconds}});
+  }
+  if (p.info.advertise.empty()) {
+    std::vector<socket_address> local;
+    if (auto a = p.rt->local_addresses())
+      local = *a;
+    auto adv = nlohmann::json::array();
+    for (auto& x : nat::advertised_addresses({}, local, mapped, reach.external_ip))
+      adv.push_back(x.ip.find(':') != std::string::npos
+                      ? "[" + x.ip + "]:" + std::to_string(x.port)
+                      : x.ip + ":" + std::to_string(x.port));
+    j["advertised"] = adv;
+  } else {
+    j["advertised"] = p.info.advertise;
+  }
+  j["reachability"] = {{"external_ip", reach.external_ip},
+                       {"dht_external_port", reach.dht_external_port},
+                       {"port_mapping", reach.port_mapping},
+                       {"gateway", reach.gateway},
+                       {"mappings", maps},
+                       {"last_error", reach.last_error},
+                       {"mapped", reach.mapped},
+                       {"renewed", reach.renewed},
+                       {"failed", reach.failed},
+                       {"removed", reach.removed}};
   nlohmann::json dht = nlohmann::json::object();
   if (auto d = p.rt->dht_stats())
     for (auto key : {"table_size", "stored_items", "responses_in", "timeouts", "queries_out",
@@ -684,6 +746,27 @@ std::string service::status_json() {
     topics.push_back(std::move(t));
   }
   j["topics"] = topics;
+  if (p.member) {
+    nlohmann::json c{{"name", p.cluster_name}, {"port", p.member->port()},
+                     {"id", to_hex(p.member->id())}};
+    auto members = nlohmann::json::array();
+    if (auto ms = p.member->members()) {
+      for (auto& m : *ms) {
+        auto addrs = nlohmann::json::array();
+        for (auto& a : m.addresses)
+          addrs.push_back(a.ip.find(':') != std::string::npos
+                            ? "[" + a.ip + "]:" + std::to_string(a.port)
+                            : a.ip + ":" + std::to_string(a.port));
+        members.push_back({{"id", to_hex(m.id)}, {"incarnation", m.incarnation},
+                           {"node", m.node}, {"addresses", addrs}, {"names", m.names},
+                           {"self", m.self}});
+      }
+    } else {
+      c["error"] = ms.err().message();
+    }
+    c["members"] = members;
+    j["cluster"] = c;
+  }
   return j.dump();
 }
 

@@ -17,6 +17,8 @@
 
 namespace dtt {
 
+class cluster;
+
 /// What /status reports that the service cannot ask the node for.
 struct service_info {
   std::string version;                 ///< dttd's version
@@ -38,6 +40,9 @@ public:
 
   /// Adds a topic joined by dttd; `configured` topics count for /healthz. Returns its id (hex).
   std::string add_topic(std::string name, topic t, bool configured);
+  /// Shows `member` (dttd's [dttd.cluster] membership, alive until this service goes) in
+  /// /status and /metrics; call before handlers().
+  void set_cluster(std::string name, cluster* member);
   /// The handlers for http::server; `server_stats` reads the server's counters for /metrics.
   http::handlers handlers(std::function<http::server_stats()> server_stats);
   /// The metrics text (Prometheus exposition format 0.0.4). Blocks (asks actors).

@@ -5,6 +5,7 @@
 
 #include "dtt/actors.hpp"  // topic_actor, event_subscriber, atoms
 #include "dtt/caf.hpp"     // system_config, register_types, load_config
+#include "dtt/cluster.hpp" // prepare_cluster, cluster: zero-configuration CAF clusters
 #include "dtt/config.hpp"  // the tracker's configuration (PROTOCOL.md §5 defaults)
 #include "dtt/errors.hpp"  // errc, error, result, status
 #include "dtt/events.hpp"  // bytes, endpoint_id, socket_address, event

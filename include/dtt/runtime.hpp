@@ -64,6 +64,17 @@ struct options {
     /// paused is dropped after it (dtt's choice: 30 s, six keep-alives).
     std::chrono::milliseconds idle_timeout{30000};
   } gossip;
+  /// Reaching this node from behind a NAT (issue 15).
+  struct nat_settings {
+    /// Port mapping of the gossip TCP port (and of the DHT UDP port in server mode) on the
+    /// LAN's router: "auto" (UPnP-IGD, then NAT-PMP), "upnp", "natpmp" or "off". Off by default
+    /// in the library (an embedding application opts in); dttd's `[dttd.nat] port-mapping`
+    /// defaults to "auto". Ports bound to a loopback address are never mapped.
+    std::string port_mapping = "off";
+    /// Lease asked for each mapping, renewed at half its life (RFC 6886 §3.3 recommends 2 h;
+    /// dtt asks 1 h so that a crashed node's mappings go away sooner).
+    std::chrono::seconds lease{3600};
+  } nat;
   /// Publish this node's endpoint record and resolve peers through the DHT (DESIGN.md).
   bool use_endpoint_records = true;
   /// Directory for the node's state (each topic's peer cache, so that a restarted node rejoins
@@ -77,6 +88,27 @@ struct options {
   /// A node of a loopback testnet (demo, tests, benchmarks): DHT client and gossip on
   /// 127.0.0.1, ports chosen by the OS, bootstrapping from `bootstrap`, no per-IP limits.
   static options loopback(std::vector<std::string> bootstrap);
+};
+
+/// How this node can be reached (issue 15): what the DHT's responders and the port mapper found.
+struct reachability_info {
+  /// Our IPv4 address as a majority of distinct DHT responders see it (BEP 42 "ip"); empty
+  /// while undecided.
+  std::string external_ip;
+  uint16_t dht_external_port = 0; ///< the UDP port they see (0: unknown)
+  std::string port_mapping;       ///< the setting: auto, upnp, natpmp or off
+  std::string gateway;            ///< the gateway in use; empty: none found
+  /// A mapping in force.
+  struct mapping {
+    std::string protocol;       ///< "TCP" or "UDP"
+    uint16_t internal_port = 0;
+    socket_address external;    ///< the gateway's address and port
+    std::string method;         ///< "upnp" or "natpmp"
+    int64_t lease_seconds = 0;
+  };
+  std::vector<mapping> mappings;
+  std::string last_error;       ///< the last mapping failure, with its reason
+  uint64_t mapped = 0, renewed = 0, failed = 0, removed = 0; ///< mapping attempts by outcome
 };
 
 /// The public mainline DHT's bootstrap routers (what an empty options::dht.bootstrap means).
@@ -114,6 +146,8 @@ public:
   result<std::vector<socket_address>> local_addresses();
   /// The DHT node's counters by name ("nodes", "responses", "timeouts", ...).
   result<std::map<std::string, uint64_t>> dht_stats();
+  /// External address and port mappings (issue 15). Does not block.
+  reachability_info reachability();
 
   /// dtt's own internals (its actors), for dtt's tests and tools: not part of the API.
   struct internals;

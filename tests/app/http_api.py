@@ -14,9 +14,7 @@ import asyncio
 import base64
 import json
 import os
-import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,8 +28,11 @@ except ImportError:
     print("SKIP: python3-websockets is not installed")
     sys.exit(77)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dttd_harness import Processes, start_dttd, start_testnet, started, wait_for  # noqa: E402
+
 DTT, DTTD = sys.argv[1], sys.argv[2]
-procs = []
+procs = Processes()
 failures = []
 
 
@@ -41,19 +42,6 @@ def check(cond, what):
         failures.append(what)
 
 
-def stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    deadline = time.time() + 10
-    for p in procs:
-        try:
-            p.wait(max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
 def request(base, method, path, body=None, headers=None, timeout=5):
     req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
     try:
@@ -61,16 +49,6 @@ def request(base, method, path, body=None, headers=None, timeout=5):
             return r.status, r.read().decode(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), dict(e.headers)
-
-
-def wait_for(what, pred, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise TimeoutError(what)
 
 
 def refusals():
@@ -95,39 +73,23 @@ def refusals():
 
 def main(work):
     refusals()
-    port = 20000 + random.randrange(20000)
-    tn = subprocess.Popen([DTT, "testnet", "--nodes", "8", "--port", str(port)],
-                          stdout=open(os.path.join(work, "testnet.out"), "w"),
-                          stderr=subprocess.STDOUT)
-    procs.append(tn)
-    wait_for("testnet", lambda: open(os.path.join(work, "testnet.out")).read().count("\n127.") >= 7,
-             20)
+    port = start_testnet(procs, DTT, work)
 
     nodes = []
     # a and b share a topic; c bootstraps from a closed port and never joins (its /healthz
     # stays 503).
     for name in ("a", "b", "c"):
-        out = open(os.path.join(work, name + ".out"), "w")
         boot = '["127.0.0.1:%d"]' % (port if name != "c" else 9)
-        p = subprocess.Popen(
-            [DTTD, '--dttd.topic="http-test"', '--dttd.secret="http-secret"',
-             '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"',
-             '--dttd.dht.bootstrap=' + boot, "--dttd.dht.bootstrap-timeout=0s",
-             '--dttd.topic2.name="second"', '--dttd.topic2.secret="second-secret"',
-             "--dttd.http.enable"],
-            stdin=subprocess.PIPE, stdout=out, stderr=open(os.path.join(work, name + ".err"), "w"))
-        procs.append(p)
+        p = start_dttd(procs, DTTD, work, name,
+                       ['--dttd.topic="http-test"', '--dttd.secret="http-secret"',
+                        '--dttd.dht.bootstrap=' + boot, "--dttd.dht.bootstrap-timeout=0s",
+                        '--dttd.topic2.name="second"', '--dttd.topic2.secret="second-secret"',
+                        "--dttd.http.enable"], stdin=subprocess.PIPE)
         nodes.append((name, p))
-
-    def started(name):
-        for line in open(os.path.join(work, name + ".out")):
-            if '"started"' in line:
-                return json.loads(line)
-        return None
 
     bases = {}
     for name, _ in nodes:
-        s = wait_for("dttd %s started" % name, lambda: started(name), 20)
+        s = wait_for("dttd %s started" % name, lambda: started(work, name), 20)
         check("http" in s and s["http"].startswith("127.0.0.1:"), "%s prints its HTTP address" % name)
         bases[name] = "http://" + s["http"]
     a, b, c = bases["a"], bases["b"], bases["c"]
@@ -257,7 +219,7 @@ if __name__ == "__main__":
                 print("---", f)
                 print(open(os.path.join(work, f)).read()[-3000:])
     finally:
-        stop_all()
+        procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
     print("%d failure(s)" % len(failures))
     sys.exit(1 if failures else 0)

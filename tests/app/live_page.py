@@ -8,10 +8,8 @@ Usage: live_page.py DTT DTTD ARTIFACT_DIR   (exit 0 pass, 1 fail, 77 skipped: no
 """
 import json
 import os
-import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,29 +21,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None:
     print("SKIP: chromium is not installed")
     sys.exit(77)
-procs = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dttd_harness import Processes, http_base, start_dttd, start_testnet, wait_for  # noqa: E402
 
-
-def stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-    for p in procs:
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-
-
-def wait_for(pred, seconds, what):
-    end = time.time() + seconds
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise TimeoutError(what)
+procs = Processes()
 
 
 def chromium(url, *args):
@@ -55,29 +34,17 @@ def chromium(url, *args):
 
 
 def main(work):
-    port = 20000 + random.randrange(20000)
-    procs.append(subprocess.Popen([DTT, "testnet", "--nodes", "8", "--port", str(port)],
-                                  stdout=open(os.path.join(work, "tn.out"), "w"),
-                                  stderr=subprocess.STDOUT))
-    wait_for(lambda: open(os.path.join(work, "tn.out")).read().count("\n127.") >= 7, 20, "testnet")
+    port = start_testnet(procs, DTT, work)
     for name in ("a", "b", "c"):
-        procs.append(subprocess.Popen(
-            [DTTD, '--dttd.topic="page-test"', '--dttd.secret="page-secret"',
-             '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"',
-             '--dttd.dht.bootstrap=["127.0.0.1:%d"]' % port, "--dttd.http.enable"],
-            stdin=subprocess.DEVNULL, stdout=open(os.path.join(work, name + ".out"), "w"),
-            stderr=open(os.path.join(work, name + ".err"), "w")))
-
-    def http_of(name):
-        for line in open(os.path.join(work, name + ".out")):
-            if '"started"' in line:
-                return "http://" + json.loads(line)["http"]
-    a = wait_for(lambda: http_of("a"), 20, "a started")
+        start_dttd(procs, DTTD, work, name,
+                   ['--dttd.topic="page-test"', '--dttd.secret="page-secret"',
+                    '--dttd.dht.bootstrap=["127.0.0.1:%d"]' % port, "--dttd.http.enable"])
+    a = http_base(work, "a")
 
     def neighbours():
         st = json.load(urllib.request.urlopen(a + "/status", timeout=5))
         return len(st["topics"][0]["neighbors"]) == 2 and st
-    st = wait_for(neighbours, 90, "node a has two neighbours")
+    st = wait_for("node a has two neighbours", neighbours, 90)
     ids = sorted(n["id"] for n in st["topics"][0]["neighbors"])
 
     r = chromium(a + "/", "--dump-dom")
@@ -102,7 +69,7 @@ if __name__ == "__main__":
     except Exception as e:
         print("FAIL", repr(e))
     finally:
-        stop_all()
+        procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
     print("ok" if ok else "FAIL")
     sys.exit(0 if ok else 1)

@@ -93,6 +93,16 @@ TEST_CASE("ports out of range or not numbers are refused") {
   CHECK(check(head + "[dttd.gossip]\nport=1.5\n").find("is not an integer") != std::string::npos);
 }
 
+TEST_CASE("port-mapping takes auto, upnp, natpmp or off, quoted") {
+  for (auto ok : {"auto", "upnp", "natpmp", "off"})
+    CHECK(check(head + "[dttd.nat]\nport-mapping=\"" + ok + "\"\n").empty());
+  CHECK(check(head + "[dttd.nat]\nport-mapping=\"on\"\n")
+        == "t.ini:4: dttd.nat.port-mapping: \"on\" is not a port-mapping mode (auto, upnp, "
+           "natpmp, off)");
+  CHECK(check(head + "[dttd.nat]\nport-mapping=auto\n").find("quoted") != std::string::npos);
+  CHECK(check(head + "[dttd.nat]\nmapping=\"off\"\n").find("unknown") != std::string::npos);
+}
+
 TEST_CASE("durations need a unit and must not be negative") {
   CHECK(check("[dtt]\njoin-timeout=5\n")
         == "t.ini:2: dtt.join-timeout: 5 has no unit (write e.g. 5s; units: ns, us, ms, s, min, "

@@ -1,0 +1,244 @@
+#include "nat/gateway.hpp"
+
+#include <miniupnpc/miniupnpc.h>
+#include <miniupnpc/upnpcommands.h>
+#include <miniupnpc/upnperrors.h>
+#include <natpmp.h>
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace dtt::nat {
+
+namespace {
+
+// miniupnpc's strings are C strings of bounded buffers; copy at most `cap` bytes.
+std::string bounded(const char* s, size_t cap) {
+  if (!s)
+    return {};
+  return std::string(s, strnlen(s, cap));
+}
+
+class upnp_gateway final : public gateway {
+public:
+  upnp_gateway(UPNPUrls urls, IGDdatas data, std::string lan)
+    : urls_(urls), data_(data), lan_(std::move(lan)) {}
+  ~upnp_gateway() override { FreeUPNPUrls(&urls_); }
+
+  method kind() const noexcept override { return method::upnp; }
+
+  std::string describe() const override {
+    return "UPnP IGD at " + bounded(urls_.rootdescURL, 256) + " (our LAN address " + lan_ + ")";
+  }
+
+  result<mapping> add(protocol proto, uint16_t internal_port, uint16_t external_port,
+                      std::chrono::seconds lease) override {
+    char ext_ip[40] = {0}; // miniupnpc writes at most 16 bytes (its header); room to spare
+    int r = UPNP_GetExternalIPAddress(urls_.controlURL, data_.first.servicetype, ext_ip);
+    if (r != 0)
+      return error{errc::unreachable, "GetExternalIPAddress failed (" + code(r) + ")"};
+    ext_ip[sizeof(ext_ip) - 1] = 0;
+    auto in = std::to_string(internal_port);
+    auto lease_text = std::to_string(lease.count());
+    // A port another host of the LAN holds (718 ConflictInMappingEntry) is skipped for the next
+    // candidates: the wanted one, then a few derived from our internal port.
+    uint16_t want = external_port ? external_port : internal_port;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      auto ext = std::to_string(want);
+      r = UPNP_AddPortMapping(urls_.controlURL, data_.first.servicetype, ext.c_str(), in.c_str(),
+                              lan_.c_str(), "dtt", to_string(proto), nullptr, lease_text.c_str());
+      if (r == 0)
+        return check_answer(proto, internal_port, bounded(ext_ip, sizeof(ext_ip)), want,
+                            lease.count(), lease, method::upnp);
+      if (r != 718 && r != 729)
+        break;
+      want = static_cast<uint16_t>(1024 + (want * 7919u + 4099u + attempt) % 64000u);
+    }
+    return error{errc::refused, "AddPortMapping " + std::string(to_string(proto)) + " "
+                                  + in + " refused (" + code(r) + ")"};
+  }
+
+  status remove(const mapping& m) override {
+    auto ext = std::to_string(m.external_port);
+    int r = UPNP_DeletePortMapping(urls_.controlURL, data_.first.servicetype, ext.c_str(),
+                                   to_string(m.proto), nullptr);
+    if (r != 0)
+      return error{errc::refused, "DeletePortMapping failed (" + code(r) + ")"};
+    return ok_status();
+  }
+
+private:
+  static std::string code(int r) {
+    return "UPnP " + std::to_string(r) + " " + bounded(strupnperror(r), 80);
+  }
+  UPNPUrls urls_;
+  IGDdatas data_;
+  std::string lan_;
+};
+
+// One NAT-PMP request and its answer within `timeout` (libnatpmp retransmits at 250 ms, 500 ms,
+// ... by RFC 6886 §3.1; we stop at our deadline instead of its 64 s).
+int natpmp_exchange(natpmp_t& p, natpmpresp_t& resp, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int r = readnatpmpresponseorretry(&p, &resp);
+    if (r != NATPMP_TRYAGAIN)
+      return r;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline)
+      return NATPMP_TRYAGAIN;
+    timeval tv{};
+    getnatpmprequesttimeout(&p, &tv);
+    auto wait = std::chrono::milliseconds(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    wait = std::clamp(wait, std::chrono::milliseconds(1), left);
+    pollfd pfd{p.s, POLLIN, 0};
+    ::poll(&pfd, 1, static_cast<int>(wait.count()));
+  }
+}
+
+std::string natpmp_error(int r) {
+  if (r == NATPMP_TRYAGAIN)
+    return "no answer in time";
+  return "libnatpmp error " + std::to_string(r);
+}
+
+class natpmp_gateway final : public gateway {
+public:
+  natpmp_gateway(std::string gw, std::chrono::milliseconds timeout)
+    : gw_(std::move(gw)), timeout_(timeout) {}
+
+  method kind() const noexcept override { return method::natpmp; }
+  std::string describe() const override { return "NAT-PMP gateway " + gw_; }
+
+  result<mapping> add(protocol proto, uint16_t internal_port, uint16_t external_port,
+                      std::chrono::seconds lease) override {
+    return request(proto, internal_port, external_port ? external_port : internal_port, lease);
+  }
+
+  status remove(const mapping& m) override {
+    // RFC 6886 §3.4: a request with lifetime 0 deletes the mapping.
+    auto r = request(m.proto, m.internal_port, 0, std::chrono::seconds(0));
+    if (!r && r.err().code != errc::malformed)
+      return r.err();
+    return ok_status();
+  }
+
+private:
+  result<mapping> request(protocol proto, uint16_t internal_port, uint16_t external_port,
+                          std::chrono::seconds lease) {
+    natpmp_t p{};
+    int r = initnatpmp(&p, 0, 0);
+    if (r < 0)
+      return error{errc::unreachable, natpmp_error(r)};
+    natpmpresp_t resp{};
+    std::string ext_ip;
+    r = sendpublicaddressrequest(&p);
+    if (r >= 0)
+      r = natpmp_exchange(p, resp, timeout_);
+    if (r == 0 && resp.type == NATPMP_RESPTYPE_PUBLICADDRESS) {
+      char buf[INET_ADDRSTRLEN] = {0};
+      inet_ntop(AF_INET, &resp.pnu.publicaddress.addr, buf, sizeof(buf));
+      ext_ip = buf;
+    }
+    if (r < 0) {
+      closenatpmp(&p);
+      return error{errc::unreachable, "public address request: " + natpmp_error(r)};
+    }
+    r = sendnewportmappingrequest(&p, proto == protocol::tcp ? NATPMP_PROTOCOL_TCP
+                                                             : NATPMP_PROTOCOL_UDP,
+                                  internal_port, external_port,
+                                  static_cast<uint32_t>(lease.count()));
+    if (r >= 0)
+      r = natpmp_exchange(p, resp, timeout_);
+    closenatpmp(&p);
+    if (r < 0)
+      return error{errc::refused, "mapping request: " + natpmp_error(r)};
+    auto want = proto == protocol::tcp ? NATPMP_RESPTYPE_TCPPORTMAPPING
+                                       : NATPMP_RESPTYPE_UDPPORTMAPPING;
+    if (resp.type != want || resp.pnu.newportmapping.privateport != internal_port)
+      return error{errc::malformed, "NAT-PMP answer for another mapping"};
+    if (lease.count() == 0)
+      return error{errc::malformed, "deleted"}; // remove(): nothing to check
+    return check_answer(proto, internal_port, ext_ip, resp.pnu.newportmapping.mappedpublicport,
+                        resp.pnu.newportmapping.lifetime, lease, method::natpmp);
+  }
+
+  std::string gw_;
+  std::chrono::milliseconds timeout_;
+};
+
+} // namespace
+
+// True if a UDP socket can be connected to the SSDP group (a route to it exists). Without one
+// upnpDiscover fails anyway, after printing "sendto: Network is unreachable" on stderr (it uses
+// perror), a line in dttd's log that nobody asked for.
+bool ssdp_routable() {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0)
+    return false;
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(1900);
+  inet_pton(AF_INET, "239.255.255.250", &to.sin_addr);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout) {
+  if (!ssdp_routable())
+    return error{errc::unreachable, "no route to the SSDP multicast group"};
+  int err = 0;
+  auto delay = static_cast<int>(std::clamp<long long>(timeout.count(), 100, 10000));
+  UPNPDev* devs = upnpDiscover(delay, nullptr, nullptr, UPNP_LOCAL_PORT_ANY, 0, 2, &err);
+  if (!devs)
+    return error{errc::unreachable, "no UPnP device answered within "
+                                      + std::to_string(delay) + " ms"};
+  UPNPUrls urls{};
+  IGDdatas data{};
+  char lan[64] = {0};
+  int r = UPNP_GetValidIGD(devs, &urls, &data, lan, sizeof(lan));
+  freeUPNPDevlist(devs);
+  if (r != 1 && r != 2) {
+    if (r != 0)
+      FreeUPNPUrls(&urls);
+    return error{errc::unreachable, "no UPnP Internet Gateway Device found"};
+  }
+  lan[sizeof(lan) - 1] = 0;
+  in_addr a{};
+  if (!urls.controlURL || inet_pton(AF_INET, lan, &a) != 1) {
+    FreeUPNPUrls(&urls);
+    return error{errc::malformed, "UPnP IGD without a control URL or LAN address"};
+  }
+  return std::unique_ptr<gateway>(new upnp_gateway(urls, data, lan));
+}
+
+result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeout) {
+  natpmp_t p{};
+  int r = initnatpmp(&p, 0, 0);
+  if (r < 0)
+    return error{errc::unreachable, "NAT-PMP: no default gateway (" + natpmp_error(r) + ")"};
+  char gw[INET_ADDRSTRLEN] = {0};
+  in_addr g{};
+  g.s_addr = p.gateway;
+  inet_ntop(AF_INET, &g, gw, sizeof(gw));
+  natpmpresp_t resp{};
+  r = sendpublicaddressrequest(&p);
+  if (r >= 0)
+    r = natpmp_exchange(p, resp, timeout);
+  closenatpmp(&p);
+  if (r < 0)
+    return error{errc::unreachable, std::string("NAT-PMP gateway ") + gw + ": "
+                                      + natpmp_error(r)};
+  return std::unique_ptr<gateway>(new natpmp_gateway(gw, timeout));
+}
+
+} // namespace dtt::nat

@@ -1,0 +1,40 @@
+#pragma once
+
+// Gateways that open ports for us (issue 15): UPnP-IGD through Debian's miniupnpc and NAT-PMP
+// through libnatpmp. Every call blocks for at most its deadline (miniupnpc's SOAP calls: its
+// own 3 s socket timeouts): call them from a thread of their own, never from an actor or the
+// io thread. Every answer passes nat::check_answer.
+
+#include "nat/port_mapping.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace dtt::nat {
+
+/// A router that answered discovery.
+class gateway {
+public:
+  virtual ~gateway() = default;
+  /// How it maps.
+  virtual method kind() const noexcept = 0;
+  /// "UPnP IGD at http://10.1.0.1:5000/rootDesc.xml" or "NAT-PMP gateway 10.1.0.1".
+  virtual std::string describe() const = 0;
+  /// Asks for `external_port` (0: the gateway chooses, or the internal port) forwarded to our
+  /// `internal_port` for `lease`. The mapping granted, or why not.
+  virtual result<mapping> add(protocol proto, uint16_t internal_port, uint16_t external_port,
+                              std::chrono::seconds lease) = 0;
+  /// Removes a mapping made by add().
+  virtual status remove(const mapping& m) = 0;
+};
+
+/// Looks for a UPnP Internet Gateway Device (SSDP multicast on the LAN), waiting at most
+/// `timeout` for answers. errc::unreachable when none answered.
+result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout);
+
+/// Asks the default gateway for its NAT-PMP public address (RFC 6886 §3.2), waiting at most
+/// `timeout`. errc::unreachable when it does not answer.
+result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeout);
+
+} // namespace dtt::nat

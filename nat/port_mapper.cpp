@@ -1,0 +1,212 @@
+#include "nat/port_mapper.hpp"
+
+#include "crypto/log.hpp"
+
+#include <future>
+
+namespace dtt::nat {
+
+namespace {
+const auto nlog = log::in("nat");
+} // namespace
+
+struct port_mapper::shared {
+  mapper_options opts;
+  std::function<void(const mapper_state&)> on_change;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;
+  mapper_state st;
+  std::promise<void> done;
+};
+
+namespace {
+
+using clock = schedule::clock;
+
+void publish(port_mapper::shared& s, std::vector<mapping> maps, const std::string& gw,
+             const std::string& err) {
+  mapper_state copy;
+  bool changed = false;
+  std::function<void(const mapper_state&)> cb; // copied under the lock: stop() clears it
+  {
+    std::lock_guard<std::mutex> g(s.mu);
+    auto same = [](const std::vector<mapping>& a, const std::vector<mapping>& b) {
+      if (a.size() != b.size())
+        return false;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (a[i].proto != b[i].proto || a[i].external_ip != b[i].external_ip
+            || a[i].external_port != b[i].external_port)
+          return false;
+      return true;
+    };
+    changed = !same(s.st.mappings, maps);
+    s.st.mappings = std::move(maps);
+    s.st.gateway = gw;
+    if (!err.empty())
+      s.st.last_error = err;
+    copy = s.st;
+    cb = s.on_change;
+  }
+  if (changed && cb)
+    cb(copy);
+}
+
+void count(port_mapper::shared& s, uint64_t mapper_state::*field) {
+  std::lock_guard<std::mutex> g(s.mu);
+  ++(s.st.*field);
+}
+
+std::vector<method> methods_of(mode m) {
+  switch (m) {
+    case mode::upnp: return {method::upnp};
+    case mode::natpmp: return {method::natpmp};
+    case mode::automatic: return {method::upnp, method::natpmp};
+    default: return {};
+  }
+}
+
+void run(std::shared_ptr<port_mapper::shared> sp) {
+  auto& s = *sp;
+  auto& o = s.opts;
+  std::unique_ptr<gateway> gw;
+  std::vector<mapping> maps;
+  schedule sched(o.timing);
+  auto stopping = [&] {
+    std::lock_guard<std::mutex> g(s.mu);
+    return s.stopping;
+  };
+  while (!stopping()) {
+    std::string err;
+    if (!gw) {
+      for (auto m : methods_of(o.wanted)) {
+        auto found = o.discover(m, o.discover_timeout);
+        if (found) {
+          gw = std::move(*found);
+          nlog.info("port mapping: found {}", gw->describe());
+          break;
+        }
+        err = found.err().message();
+        nlog.info("port mapping: {} gateway not found: {}", to_string(m), err);
+        if (stopping())
+          break;
+      }
+    }
+    if (gw) {
+      bool renewal = !maps.empty();
+      std::vector<mapping> next;
+      for (auto& [proto, port] : o.ports) {
+        uint16_t want = port;
+        for (auto& m : maps)
+          if (m.proto == proto && m.internal_port == port)
+            want = m.external_port; // renew the same external port
+        auto r = gw->add(proto, port, want, o.lease);
+        if (r) {
+          nlog.info("port mapping: {} {} {} -> {}:{} for {} s via {}", renewal ? "renewed"
+                                                                                : "mapped",
+                    to_string(proto), port, r->external_ip, r->external_port, r->lease.count(),
+                    to_string(r->via));
+          count(s, renewal ? &mapper_state::renewed : &mapper_state::mapped);
+          next.push_back(*r);
+        } else {
+          err = std::string(to_string(proto)) + " " + std::to_string(port) + ": "
+                + r.err().message();
+          nlog.warn("port mapping failed: {} via {}", err, to_string(gw->kind()));
+          count(s, &mapper_state::failed);
+        }
+      }
+      if (next.empty()) {
+        gw.reset(); // rediscover next time: the router may have changed
+        sched.failed(clock::now());
+      } else {
+        auto lease = next.front().lease;
+        for (auto& m : next)
+          lease = std::min(lease, m.lease);
+        sched.succeeded(clock::now(), lease);
+      }
+      maps = std::move(next);
+      publish(s, maps, gw ? gw->describe() : std::string(), err);
+    } else {
+      count(s, &mapper_state::failed);
+      publish(s, {}, {}, err);
+      sched.failed(clock::now());
+    }
+    std::unique_lock<std::mutex> lk(s.mu);
+    s.cv.wait_until(lk, sched.next(), [&] { return s.stopping; });
+  }
+  // Stop: remove what we made (each call bounded by the gateway's own timeouts; the whole
+  // is bounded by stop()).
+  if (gw)
+    for (auto& m : maps) {
+      auto st = gw->remove(m);
+      if (st) {
+        count(s, &mapper_state::removed);
+        nlog.info("port mapping: removed {} {} -> {}:{}", to_string(m.proto), m.internal_port,
+                  m.external_ip, m.external_port);
+      } else {
+        nlog.info("port mapping: removing {} {} failed: {}", to_string(m.proto),
+                  m.internal_port, st.err().message());
+      }
+    }
+  {
+    std::lock_guard<std::mutex> g(s.mu);
+    s.st.mappings.clear();
+  }
+  s.done.set_value();
+}
+
+} // namespace
+
+port_mapper::port_mapper(mapper_options opts, std::function<void(const mapper_state&)> on_change)
+  : s_(std::make_shared<shared>()) {
+  if (!opts.discover)
+    opts.discover = [](method m, std::chrono::milliseconds t) {
+      return m == method::upnp ? discover_upnp(t) : discover_natpmp(t);
+    };
+  s_->st.wanted = opts.wanted;
+  s_->opts = std::move(opts);
+  s_->on_change = std::move(on_change);
+  if (s_->opts.wanted == mode::off || s_->opts.ports.empty()) {
+    s_->done.set_value();
+    return;
+  }
+  thread_ = std::thread(run, s_);
+}
+
+port_mapper::~port_mapper() { stop(); }
+
+void port_mapper::begin_stop() {
+  {
+    std::lock_guard<std::mutex> g(s_->mu);
+    s_->stopping = true;
+    s_->on_change = nullptr;
+  }
+  s_->cv.notify_all();
+}
+
+void port_mapper::stop() {
+  begin_stop();
+  if (!thread_.joinable())
+    return;
+  auto f = s_->done.get_future();
+  // Nothing mapped (still discovering, or every attempt failed): nothing to remove, so no
+  // reason to wait for a discovery to time out.
+  bool mapped = !state().mappings.empty();
+  auto bound = mapped ? s_->opts.stop_timeout : std::chrono::milliseconds(50);
+  if (f.wait_for(bound) == std::future_status::ready) {
+    thread_.join();
+  } else {
+    // A gateway call still blocks (its own timeouts end it): the thread owns what it uses.
+    if (mapped)
+      nlog.info("port mapping: removal still running after {} ms; leaving it to its timeouts",
+                bound.count());
+    thread_.detach();
+  }
+}
+
+mapper_state port_mapper::state() const {
+  std::lock_guard<std::mutex> g(s_->mu);
+  return s_->st;
+}
+
+} // namespace dtt::nat

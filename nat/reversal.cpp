@@ -1,0 +1,185 @@
+#include "nat/reversal.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace dtt::nat {
+
+namespace {
+
+constexpr uint8_t kind_request = 1;
+constexpr uint8_t kind_notice = 2;
+constexpr size_t request_size = 1 + 32 + 2;
+constexpr size_t notice_size = 1 + 32 + 2 + 4;
+
+void put16(bytes& out, uint16_t v) {
+  out.push_back(static_cast<uint8_t>(v >> 8));
+  out.push_back(static_cast<uint8_t>(v));
+}
+
+uint16_t get16(byte_view b, size_t at) {
+  return static_cast<uint16_t>((b[at] << 8) | b[at + 1]);
+}
+
+// Drops the entries with the oldest time until there is room for one more.
+template <class Map>
+void evict_oldest(Map& m, size_t max) {
+  while (m.size() >= max && !m.empty()) {
+    auto oldest = std::min_element(m.begin(), m.end(), [](const auto& a, const auto& b) {
+      return a.second < b.second;
+    });
+    m.erase(oldest);
+  }
+}
+
+} // namespace
+
+bytes encode(const reversal_request& r) {
+  bytes out;
+  out.push_back(kind_request);
+  out.insert(out.end(), r.target.begin(), r.target.end());
+  put16(out, r.port);
+  return out;
+}
+
+result<bytes> encode(const reversal_notice& n) {
+  in_addr a{};
+  if (n.dial.ip.size() > 15 || inet_pton(AF_INET, n.dial.ip.c_str(), &a) != 1)
+    return error{errc::invalid_argument, "reversal notice: not an IPv4 literal"};
+  bytes out;
+  out.push_back(kind_notice);
+  out.insert(out.end(), n.requester.begin(), n.requester.end());
+  put16(out, n.dial.port);
+  auto* p = reinterpret_cast<const uint8_t*>(&a.s_addr);
+  out.insert(out.end(), p, p + 4);
+  return out;
+}
+
+result<reversal_request> decode_reversal_request(byte_view b) {
+  if (b.size() != request_size || b[0] != kind_request)
+    return error{errc::malformed, "reversal request: bad size or kind"};
+  reversal_request r;
+  std::memcpy(r.target.data(), b.data() + 1, 32);
+  r.port = get16(b, 33);
+  if (r.port == 0)
+    return error{errc::malformed, "reversal request: port 0"};
+  return r;
+}
+
+result<reversal_notice> decode_reversal_notice(byte_view b) {
+  if (b.size() != notice_size || b[0] != kind_notice)
+    return error{errc::malformed, "reversal notice: bad size or kind"};
+  reversal_notice n;
+  std::memcpy(n.requester.data(), b.data() + 1, 32);
+  n.dial.port = get16(b, 33);
+  if (n.dial.port == 0)
+    return error{errc::malformed, "reversal notice: port 0"};
+  char text[INET_ADDRSTRLEN] = {0};
+  in_addr a{};
+  std::memcpy(&a.s_addr, b.data() + 35, 4);
+  inet_ntop(AF_INET, &a, text, sizeof(text));
+  n.dial.ip = text;
+  auto h = ntohl(a.s_addr);
+  if (h == 0 || (h >> 28) == 0xe || h == 0xffffffffu)
+    return error{errc::malformed, "reversal notice: unusable address"};
+  return n;
+}
+
+keyed_budget::keyed_budget(double rate, double burst, size_t max_keys)
+  : rate_(rate), burst_(burst), max_keys_(std::max<size_t>(max_keys, 1)) {}
+
+bool keyed_budget::take(const endpoint_id& key, reversal_clock::time_point now) {
+  auto it = buckets_.find(key);
+  if (it == buckets_.end()) {
+    while (buckets_.size() >= max_keys_) {
+      auto oldest = std::min_element(buckets_.begin(), buckets_.end(),
+                                     [](const auto& a, const auto& b) {
+                                       return a.second.at < b.second.at;
+                                     });
+      buckets_.erase(oldest);
+    }
+    it = buckets_.emplace(key, bucket{burst_, now}).first;
+  }
+  auto& b = it->second;
+  double dt = std::chrono::duration<double>(now - b.at).count();
+  b.tokens = std::min(burst_, b.tokens + std::max(0.0, dt) * rate_);
+  b.at = now;
+  if (b.tokens < 1)
+    return false;
+  b.tokens -= 1;
+  return true;
+}
+
+reversal_relay::reversal_relay(config cfg)
+  : by_requester_(cfg.per_requester_rate, cfg.per_requester_burst, cfg.max_keys),
+    by_target_(cfg.per_target_rate, cfg.per_target_burst, cfg.max_keys) {}
+
+std::pair<std::optional<reversal_notice>, relay_refusal>
+reversal_relay::on_request(const endpoint_id& from, const std::string& observed_ip,
+                           const reversal_request& r, bool connected_to_target,
+                           reversal_clock::time_point now) {
+  if (r.target == from)
+    return {std::nullopt, relay_refusal::self_target};
+  if (!connected_to_target)
+    return {std::nullopt, relay_refusal::not_connected};
+  reversal_notice n{from, {observed_ip, r.port}};
+  if (!encode(n))
+    return {std::nullopt, relay_refusal::bad_address};
+  if (!by_requester_.take(from, now))
+    return {std::nullopt, relay_refusal::requester_budget};
+  if (!by_target_.take(r.target, now))
+    return {std::nullopt, relay_refusal::target_budget};
+  return {n, relay_refusal::none};
+}
+
+reversal_dialer::reversal_dialer(std::chrono::seconds dedupe, double rate, double burst,
+                                 size_t max_keys)
+  : dedupe_(dedupe), rate_(rate), burst_(burst), tokens_(burst),
+    max_keys_(std::max<size_t>(max_keys, 1)) {}
+
+bool reversal_dialer::should_dial(const reversal_notice& n, bool already_connected,
+                                  reversal_clock::time_point now) {
+  if (already_connected)
+    return false;
+  auto it = last_.find(n.requester);
+  if (it != last_.end() && now - it->second < dedupe_)
+    return false;
+  if (at_ != reversal_clock::time_point{}) {
+    double dt = std::chrono::duration<double>(now - at_).count();
+    tokens_ = std::min(burst_, tokens_ + std::max(0.0, dt) * rate_);
+  }
+  at_ = now;
+  if (tokens_ < 1)
+    return false;
+  tokens_ -= 1;
+  if (it == last_.end())
+    evict_oldest(last_, max_keys_);
+  last_[n.requester] = now;
+  return true;
+}
+
+reversal_requester::reversal_requester(size_t fanout, std::chrono::seconds retry,
+                                       size_t max_keys)
+  : fanout_(fanout), retry_(retry), max_keys_(std::max<size_t>(max_keys, 1)) {}
+
+std::vector<endpoint_id> reversal_requester::on_dial_failed(
+  const endpoint_id& target, const std::vector<endpoint_id>& connected,
+  reversal_clock::time_point now) {
+  auto it = asked_.find(target);
+  if (it != asked_.end() && now - it->second < retry_)
+    return {};
+  std::vector<endpoint_id> out;
+  for (auto& c : connected)
+    if (c != target && out.size() < fanout_)
+      out.push_back(c);
+  if (out.empty())
+    return out;
+  if (it == asked_.end())
+    evict_oldest(asked_, max_keys_);
+  asked_[target] = now;
+  return out;
+}
+
+} // namespace dtt::nat

@@ -1,0 +1,137 @@
+#pragma once
+
+// Connection reversal (issue 15), the part without I/O. A cannot dial B (B is behind a NAT
+// without a mapping) but a peer C is connected to both: A asks C, C tells B, B dials A.
+//
+// Wire (the body of a transport control frame; the frame type is not wired into the transport
+// yet):
+//   request  (A -> C): 0x01 || B's endpoint id (32) || A's listening port (BE16)
+//   notice   (C -> B): 0x02 || A's endpoint id (32) || port (BE16) || IPv4 address (4)
+// Exact sizes: a request is 35 bytes, a notice 39; anything else is malformed.
+//
+// Safety: B dials only the IP C *observed* A's link from, never an address A chose, so a
+// request cannot make B dial a third party (no reflection); C relays within per-requester and
+// per-target budgets; B dials each requester at most once per `dedupe` and within a global
+// budget; A asks each target at most once per `retry`. Every table is bounded.
+
+#include "crypto/bytes.hpp"
+#include "crypto/error.hpp"
+#include "dtt/events.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dtt::nat {
+
+/// A -> C: "tell `target` to dial me at my link's address, this port".
+struct reversal_request {
+  endpoint_id target{};
+  uint16_t port = 0;
+};
+
+/// C -> B: "`requester` asks you to dial it at `dial`" (the IP C observed, the port A gave).
+struct reversal_notice {
+  endpoint_id requester{};
+  socket_address dial;
+};
+
+/// Encodings (see the header comment).
+bytes encode(const reversal_request& r);
+/// Fails (errc::invalid_argument) for an address that is not a numeric IPv4 literal.
+result<bytes> encode(const reversal_notice& n);
+/// Decoders: exact sizes, kind byte, port 1..65535; errc::malformed otherwise.
+result<reversal_request> decode_reversal_request(byte_view b);
+result<reversal_notice> decode_reversal_notice(byte_view b);
+
+using reversal_clock = std::chrono::steady_clock;
+
+/// A token bucket per key, with a bounded number of keys (the least recently refilled key is
+/// dropped first when full: a flood of new keys forgets old ones, never grows).
+class keyed_budget {
+public:
+  /// `rate` tokens per second, up to `burst`, at most `max_keys` keys.
+  keyed_budget(double rate, double burst, size_t max_keys);
+  /// Takes a token for `key` at `now`; false when its bucket is empty.
+  bool take(const endpoint_id& key, reversal_clock::time_point now);
+  /// Keys held.
+  size_t size() const noexcept { return buckets_.size(); }
+
+private:
+  struct bucket {
+    double tokens;
+    reversal_clock::time_point at;
+  };
+  double rate_, burst_;
+  size_t max_keys_;
+  std::map<endpoint_id, bucket> buckets_;
+};
+
+/// Why C did not relay a request.
+enum class relay_refusal : uint8_t { none, self_target, not_connected, requester_budget,
+                                     target_budget, bad_address };
+
+/// C's side.
+class reversal_relay {
+public:
+  /// Budgets (dtt's choice: a few reversals a minute per peer are plenty for joining a topic).
+  struct config {
+    double per_requester_rate = 4.0 / 60, per_requester_burst = 4;
+    double per_target_rate = 8.0 / 60, per_target_burst = 8;
+    size_t max_keys = 1024;
+  };
+  reversal_relay() : reversal_relay(config{}) {}
+  /// With budgets.
+  explicit reversal_relay(config cfg);
+  /// A request from `from`, whose link C sees from `observed_ip`; `connected_to_target` says
+  /// whether C has a link to the target. The notice to send to the target, or why not.
+  std::pair<std::optional<reversal_notice>, relay_refusal>
+  on_request(const endpoint_id& from, const std::string& observed_ip, const reversal_request& r,
+             bool connected_to_target, reversal_clock::time_point now);
+
+private:
+  keyed_budget by_requester_, by_target_;
+};
+
+/// B's side: whether to dial a notice's address.
+class reversal_dialer {
+public:
+  /// `dedupe`: one dial per requester within it; `rate`/`burst`: dials per second overall.
+  reversal_dialer(std::chrono::seconds dedupe = std::chrono::seconds(10), double rate = 10.0 / 60,
+                  double burst = 10, size_t max_keys = 1024);
+  /// True if B should dial `n.dial` now (not already connected to the requester, not dialled
+  /// it within `dedupe`, within the overall budget).
+  bool should_dial(const reversal_notice& n, bool already_connected,
+                   reversal_clock::time_point now);
+
+private:
+  std::chrono::seconds dedupe_;
+  double rate_, burst_, tokens_;
+  reversal_clock::time_point at_{};
+  size_t max_keys_;
+  std::map<endpoint_id, reversal_clock::time_point> last_;
+};
+
+/// A's side: which connected peers to ask, and when to ask again.
+class reversal_requester {
+public:
+  /// Asks at most `fanout` peers per attempt, once per target per `retry`.
+  explicit reversal_requester(size_t fanout = 3, std::chrono::seconds retry = std::chrono::seconds(30),
+                              size_t max_keys = 1024);
+  /// Our dial to `target` failed: the connected peers to send a request to (none while a
+  /// recent attempt for it is younger than `retry`).
+  std::vector<endpoint_id> on_dial_failed(const endpoint_id& target,
+                                          const std::vector<endpoint_id>& connected,
+                                          reversal_clock::time_point now);
+
+private:
+  size_t fanout_;
+  std::chrono::seconds retry_;
+  size_t max_keys_;
+  std::map<endpoint_id, reversal_clock::time_point> asked_;
+};
+
+} // namespace dtt::nat

@@ -1,0 +1,84 @@
+"""Process plumbing shared by the dttd scripts (tests/app/http_api.py, tests/app/live_page.py,
+bench/http_bench.py; the bench adds this folder to sys.path): a loopback DHT testnet, dttd
+processes with their output in files, waiting with a deadline, and stopping every process
+started, by its PID.
+
+Loopback only: the testnet binds 127.0.0.1, and every dttd started here gets it as bootstrap.
+"""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+
+
+class Processes:
+    """The processes a script started; stop_all() ends each of them (SIGTERM, then SIGKILL
+    after a grace period)."""
+
+    def __init__(self):
+        self.procs = []
+
+    def add(self, p):
+        self.procs.append(p)
+        return p
+
+    def stop_all(self, grace=10):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.time() + grace
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def wait_for(what, pred, seconds, poll=0.2):
+    """Returns pred()'s first true value; TimeoutError(what) after `seconds`."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(poll)
+    raise TimeoutError(what)
+
+
+def start_testnet(procs, dtt, work, nodes=8):
+    """Starts `dtt testnet` on a random loopback port; returns the port once it is up."""
+    port = 20000 + random.randrange(20000)
+    out = os.path.join(work, "testnet.out")
+    procs.add(subprocess.Popen([dtt, "testnet", "--nodes", str(nodes), "--port", str(port)],
+                               stdout=open(out, "w"), stderr=subprocess.STDOUT))
+    wait_for("testnet", lambda: open(out).read().count("\n127.") >= nodes - 1, 20)
+    return port
+
+
+def start_dttd(procs, dttd, work, name, args, stdin=subprocess.DEVNULL):
+    """Starts dttd `name` bound to loopback with `args` (which must give its bootstrap);
+    stdout goes to <work>/<name>.out, stderr to <work>/<name>.err."""
+    return procs.add(subprocess.Popen(
+        [dttd, '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"'] + list(args),
+        stdin=stdin, stdout=open(os.path.join(work, name + ".out"), "w"),
+        stderr=open(os.path.join(work, name + ".err"), "w")))
+
+
+def started(work, name):
+    """dttd `name`'s "started" event (a dict), or None while it has not printed it."""
+    try:
+        for line in open(os.path.join(work, name + ".out")):
+            if '"started"' in line:
+                return json.loads(line)
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def http_base(work, name, seconds=20):
+    """Waits for dttd `name` to start; returns its HTTP base URL."""
+    s = wait_for("dttd %s started" % name, lambda: started(work, name), seconds)
+    return "http://" + s["http"]

@@ -1,0 +1,537 @@
+#!/usr/bin/python3
+"""Nodes behind NAT routers (issue 15), on network namespaces this script creates and removes.
+
+  "public" segment 11.0.0.0/24 on a bridge in a namespace of its own. miniupnpd 2.3.1 refuses
+  to map while its WAN address is in a reserved range (documentation ranges included: it
+  checked 198.51.100/24, 192.88.99/24, 100.64/10 and others), so the segment uses a globally
+  routable-looking range; no interface connects these namespaces to the caller's, so no packet
+  can leave them:
+    dht   four `dtt testnet` processes on 11.0.0.10-13 (distinct responder IPs, so that the
+          nodes' external-address votes can reach their minimum of 3)
+    pub   one dttd on 11.0.0.20
+    r1    NAT router, WAN 11.0.0.2, LAN 10.1.0.0/24: nftables masquerade and miniupnpd
+          (UPnP-IGD + NAT-PMP, listening on the LAN bridge only); nodes a1, b1 behind it
+    r2    NAT router, WAN 11.0.0.3, LAN 10.2.0.0/24: masquerade, no UPnP; nodes a2, b2
+
+Asserts: the nodes behind r1 get a TCP mapping from miniupnpd and publish it; a node outside
+r1's LAN makes a link by dialling a mapped address; the nodes behind r2 find no gateway; every
+node gets a neighbour, the five form one overlay and every node receives every other node's
+broadcast; at stop the mappings are removed from r1. Reports, per link, how it was made
+(direct: a listening address; mapped: a router's mapping), time to first neighbour per node
+(p50, max) and the external addresses the nodes learnt from DHT responders.
+
+Every process is started by this script and stopped by PID; every wait has a deadline.
+Exit 0 pass, 1 fail, 77 skipped (not root, no `ip netns`, nft or miniupnpd).
+
+usage: nat.py --dtt BIN --dttd BIN [--deadline 60] [--report FILE] [--keep]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+WAN = "11.0.0"
+DHT_IPS = [f"{WAN}.{10 + i}" for i in range(4)]
+DHT_PORT = 16881
+DHT_NODES = 4  # per testnet process
+MINIUPNPD = shutil.which("miniupnpd") or "/usr/sbin/miniupnpd"
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def sh(*args, check=True, inp=None):
+    r = subprocess.run(list(args), input=inp, capture_output=True, text=True, timeout=20)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+ROUTER_NFT = """table inet filter {
+ chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }
+ chain miniupnpd { }
+ chain prerouting { type nat hook prerouting priority -100; policy accept;
+                    jump prerouting_miniupnpd; }
+ chain postrouting { type nat hook postrouting priority 100; policy accept;
+                     jump postrouting_miniupnpd; oifname "wan" masquerade; }
+ chain prerouting_miniupnpd { }
+ chain postrouting_miniupnpd { }
+}
+"""
+
+LINK_UP = re.compile(r"net: outbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): link up")
+MAPPED = re.compile(r"port mapping: mapped TCP (\d+) -> (\d+\.\d+\.\d+\.\d+):(\d+)")
+EXTERNAL = re.compile(r"external address (\d+\.\d+\.\d+\.\d+) \(reported by a majority")
+
+
+class Node:
+    def __init__(self, t, name, ns, behind):
+        self.t, self.name, self.ns, self.behind = t, name, ns, behind
+        self.cfg = os.path.join(t.work, f"{name}.ini")
+        self.err = os.path.join(t.work, f"{name}.err")
+        self.proc = None
+        self.id = None
+        self.nbrs = set()
+        self.recv = set()
+        self.start_t = None
+        self.first_up = None
+        self.lock = threading.Lock()
+
+    def start(self):
+        env = dict(os.environ, DTT_LOG="debug")
+        self.start_t = time.monotonic()
+        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, self.t.dttd,
+                                      f"--config-file={self.cfg}"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=open(self.err, "w"), env=env)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        trace = open(os.path.join(self.t.work, f"{self.name}.out"), "w")
+        for raw in self.proc.stdout:
+            trace.write(raw.decode(errors="replace"))
+            trace.flush()
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            with self.lock:
+                k = ev.get("event")
+                if k == "started":
+                    self.id = ev["id"]
+                elif k == "neighbor_up":
+                    self.nbrs.add(ev["peer"])
+                    if self.first_up is None:
+                        self.first_up = time.monotonic()
+                elif k == "neighbor_down":
+                    self.nbrs.discard(ev["peer"])
+                elif k == "received" and "content" in ev:
+                    self.recv.add(ev["content"])
+
+    def log_text(self):
+        try:
+            return open(self.err, errors="replace").read()
+        except OSError:
+            return ""
+
+    def send(self, line):
+        try:
+            self.proc.stdin.write((line + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=5)
+            return time.monotonic() - t0
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+            return None
+
+
+class Testbed:
+    def __init__(self, a):
+        self.a = a
+        self.dtt, self.dttd = a.dtt, a.dttd
+        self.tag = f"n{os.getpid() % 100000}"
+        self.work = tempfile.mkdtemp(prefix="dtt-nat.")
+        self.namespaces = []
+        self.procs = []   # testnets, miniupnpd
+        self.nodes = []
+        self.failures = []
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + a.deadline
+
+    def ns(self, name):
+        full = f"{self.tag}{name}"
+        sh("ip", "netns", "add", full)
+        self.namespaces.append(full)
+        sh("ip", "-n", full, "link", "set", "lo", "up")
+        return full
+
+    def veth(self, ns_a, name_a, ns_b, name_b):
+        sh("ip", "link", "add", f"v{self.tag}x", "netns", ns_a, "type", "veth", "peer", "name",
+           f"v{self.tag}y", "netns", ns_b)
+        sh("ip", "-n", ns_a, "link", "set", f"v{self.tag}x", "name", name_a)
+        sh("ip", "-n", ns_b, "link", "set", f"v{self.tag}y", "name", name_b)
+
+    def setup(self):
+        sw = self.ns("sw")
+        sh("ip", "-n", sw, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", sw, "link", "set", "br0", "up")
+        port = [0]
+
+        def on_wan(ns, addrs):
+            port[0] += 1
+            self.veth(sw, f"p{port[0]}", ns, "wan")
+            sh("ip", "-n", sw, "link", "set", f"p{port[0]}", "master", "br0", "up")
+            for a in addrs:
+                sh("ip", "-n", ns, "addr", "add", f"{a}/24", "dev", "wan")
+            sh("ip", "-n", ns, "link", "set", "wan", "up")
+
+        self.dht_ns = self.ns("dht")
+        on_wan(self.dht_ns, DHT_IPS)
+        self.pub_ns = self.ns("pub")
+        on_wan(self.pub_ns, [f"{WAN}.20"])
+        self.lans = {}
+        for r, wan_ip, lan in (("r1", f"{WAN}.2", "10.1.0"), ("r2", f"{WAN}.3", "10.2.0")):
+            rns = self.ns(r)
+            on_wan(rns, [wan_ip])
+            sh("ip", "-n", rns, "link", "add", "lan0", "type", "bridge")
+            sh("ip", "-n", rns, "addr", "add", f"{lan}.1/24", "dev", "lan0")
+            sh("ip", "-n", rns, "link", "set", "lan0", "up")
+            sh("ip", "netns", "exec", rns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            sh("ip", "netns", "exec", rns, "nft", "-f", "-", inp=ROUTER_NFT)
+            hosts = []
+            for i, h in enumerate(("a", "b")):
+                hns = self.ns(f"{h}{r[1]}")
+                self.veth(rns, f"l{i}", hns, "eth0")
+                sh("ip", "-n", rns, "link", "set", f"l{i}", "master", "lan0", "up")
+                sh("ip", "-n", hns, "addr", "add", f"{lan}.{11 + i}/24", "dev", "eth0")
+                sh("ip", "-n", hns, "link", "set", "eth0", "up")
+                sh("ip", "-n", hns, "route", "add", "default", "via", f"{lan}.1")
+                hosts.append((f"{h}{r[1]}", hns))
+            self.lans[r] = (rns, wan_ip, lan, hosts)
+
+        # miniupnpd on r1, on the LAN bridge only.
+        rns, wan_ip, lan, _ = self.lans["r1"]
+        conf = os.path.join(self.work, "miniupnpd.conf")
+        with open(conf, "w") as f:
+            f.write(f"""ext_ifname=wan
+listening_ip=lan0
+http_port=0
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=yes
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b
+upnp_table_name=filter
+upnp_nat_table_name=filter
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+allow 1024-65535 {lan}.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+""")
+        self.miniupnpd = subprocess.Popen(
+            ["ip", "netns", "exec", rns, MINIUPNPD, "-f", conf, "-d",
+             "-P", os.path.join(self.work, "miniupnpd.pid")],
+            stdout=open(os.path.join(self.work, "miniupnpd.out"), "w"), stderr=subprocess.STDOUT)
+        self.procs.append(self.miniupnpd)
+
+        # The DHT: four testnets, one address each.
+        self.boot = []
+        outs = []
+        for i, ip in enumerate(DHT_IPS):
+            out = os.path.join(self.work, f"testnet{i}.out")
+            outs.append(out)
+            self.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", self.dht_ns, self.dtt, "testnet", "--nodes",
+                 str(DHT_NODES), "--port", str(DHT_PORT + 100 * i), "--address", ip],
+                stdout=open(out, "w"), stderr=open(out + ".err", "w")))
+        for out in outs:
+            while True:
+                lines = open(out).read().split()
+                if len(lines) >= DHT_NODES:
+                    break
+                self.check_deadline("DHT testnets")
+                time.sleep(0.1)
+            self.boot += lines[:2]
+        if not all(b.startswith(WAN + ".") for b in self.boot):  # never the public routers
+            raise RuntimeError(f"unexpected bootstrap addresses {self.boot}")
+        boot = ", ".join(f'"{b}"' for b in self.boot)
+
+        def node(name, ns, behind):
+            n = Node(self, name, ns, behind)
+            with open(n.cfg, "w") as f:
+                f.write(f"""[dttd]
+topic="nat"
+secret="nat-{self.tag}"
+[dttd.dht]
+bootstrap=[{boot}]
+[dttd.nat]
+port-mapping="auto"
+[dtt.publisher]
+initial-delay=1s
+base-interval=2s
+max-jitter=1s
+[dtt.bubble-merge]
+initial-interval=3s
+base-interval=3s
+max-jitter=1s
+[dtt.overlap-merge]
+initial-interval=3s
+base-interval=3s
+max-jitter=1s
+""")
+            self.nodes.append(n)
+            return n
+
+        self.pub = node("pub", self.pub_ns, None)
+        for r in ("r1", "r2"):
+            for name, hns in self.lans[r][3]:
+                node(name, hns, r)
+
+    def check_deadline(self, what):
+        if time.monotonic() > self.deadline:
+            raise RuntimeError(f"deadline passed waiting for {what}")
+
+    def wait(self, what, pred, step=0.1):
+        while not pred():
+            self.check_deadline(what)
+            for n in self.nodes:
+                if n.proc is not None and n.proc.poll() is not None:
+                    raise RuntimeError(f"{n.name} exited ({n.proc.returncode}) while waiting "
+                                       f"for {what}")
+            time.sleep(step)
+
+    def mapping_of(self, n):
+        m = MAPPED.search(n.log_text())
+        return (m.group(2), int(m.group(3))) if m else None
+
+    def components(self):
+        ids = {n.id: n for n in self.nodes if n.id}
+        adj = {i: set() for i in ids}
+        for n in self.nodes:
+            with n.lock:
+                for p in n.nbrs:
+                    if p in ids:
+                        adj[n.id].add(p)
+                        adj[p].add(n.id)
+        seen, comps = set(), []
+        for i in ids:
+            if i in seen:
+                continue
+            stack, comp = [i], set()
+            while stack:
+                x = stack.pop()
+                if x in comp:
+                    continue
+                comp.add(x)
+                stack += adj[x] - comp
+            seen |= comp
+            comps.append(comp)
+        return comps
+
+    def run(self):
+        self.setup()
+        log(f"namespaces ready, DHT bootstrap {self.boot[:2]}... "
+            f"({time.monotonic() - self.t0:.1f} s)")
+        # r1's nodes first: their mapping is in their endpoint record before others look.
+        r1_nodes = [n for n in self.nodes if n.behind == "r1"]
+        for n in r1_nodes:
+            n.start()
+        self.wait("r1's mappings", lambda: all(self.mapping_of(n) for n in r1_nodes))
+        log("r1 nodes mapped: " + ", ".join(f"{n.name} {self.mapping_of(n)}" for n in r1_nodes))
+        for n in self.nodes:
+            if n.proc is None:
+                n.start()
+        self.wait("a neighbour on every node", lambda: all(n.first_up for n in self.nodes))
+        self.wait("one overlay", lambda: len(self.components()) == 1
+                  and all(n.id for n in self.nodes))
+        for n in self.nodes:
+            n.send(f"hello from {n.name}")
+        want = {n.name: {f"hello from {m.name}" for m in self.nodes if m is not n}
+                for n in self.nodes}
+
+        def delivered():
+            return all(want[n.name] <= n.recv for n in self.nodes)
+        try:
+            self.wait("every broadcast delivered", delivered)
+        except RuntimeError as e:
+            missing = {n.name: sorted(want[n.name] - n.recv) for n in self.nodes}
+            raise RuntimeError(f"{e}: missing {missing}")
+        # Links to a mapped address (by a node outside r1's LAN) must show up in the logs.
+        self.wait("a link dialled to a mapped address", lambda: self.links()[1] > 0, step=0.2)
+        # r2's nodes tried both protocols (UPnP, then NAT-PMP: 2 s each at most).
+        self.wait("r2's nodes to give up on a gateway", lambda: all(
+            "natpmp gateway not found" in n.log_text() for n in self.nodes if n.behind == "r2"),
+            step=0.2)
+
+    def links(self):
+        """Per outbound link: (dialler, peer, address, method); and the count of mapped ones
+        dialled from outside r1's LAN."""
+        mapped = {}
+        for n in self.nodes:
+            m = self.mapping_of(n)
+            if m:
+                mapped[m] = n
+        by_short = {n.id[:8]: n for n in self.nodes if n.id}
+        out, from_outside = [], 0
+        for n in self.nodes:
+            for m in LINK_UP.finditer(n.log_text()):
+                addr = (m.group(1), int(m.group(2)))
+                peer = by_short.get(m.group(3))
+                how = "mapped" if addr in mapped else "direct"
+                out.append((n.name, peer.name if peer else m.group(3), f"{addr[0]}:{addr[1]}",
+                            how))
+                if how == "mapped" and n.behind != "r1":
+                    from_outside += 1
+        return out, from_outside
+
+    def report(self):
+        links, from_outside = self.links()
+        ttfn = {n.name: round(n.first_up - n.start_t, 3) for n in self.nodes if n.first_up}
+        vals = sorted(ttfn.values())
+        ext = {}
+        for n in self.nodes:
+            m = EXTERNAL.search(n.log_text())
+            ext[n.name] = m.group(1) if m else None
+        methods = {}
+        for l in links:
+            methods[l[3]] = methods.get(l[3], 0) + 1
+        rep = {
+            "time_to_first_neighbour_s": ttfn,
+            "ttfn_p50_s": statistics.median(vals) if vals else None,
+            "ttfn_max_s": max(vals) if vals else None,
+            "mappings": {n.name: self.mapping_of(n) for n in self.nodes},
+            "external_address": ext,
+            "links": [{"from": a, "to": b, "address": c, "method": d} for a, b, c, d in links],
+            "links_by_method": methods,
+            "mapped_links_from_outside_r1": from_outside,
+        }
+        return rep
+
+    def checks(self, rep):
+        r1 = [n for n in self.nodes if n.behind == "r1"]
+        r2 = [n for n in self.nodes if n.behind == "r2"]
+        for n in r1:
+            if not self.mapping_of(n) or self.mapping_of(n)[0] != self.lans["r1"][1]:
+                self.failures.append(f"{n.name}: no mapping on r1's WAN address")
+        # External addresses from DHT responders: the router's WAN address behind a NAT, the
+        # node's own address in public.
+        for n in self.nodes:
+            want = self.lans[n.behind][1] if n.behind else f"{WAN}.20"
+            if rep["external_address"].get(n.name) != want:
+                self.failures.append(f"{n.name}: external address "
+                                     f"{rep['external_address'].get(n.name)}, expected {want}")
+        for n in r2:
+            if self.mapping_of(n):
+                self.failures.append(f"{n.name}: mapped behind r2, which has no gateway")
+            if "upnp gateway not found" not in n.log_text():
+                self.failures.append(f"{n.name}: no 'upnp gateway not found' line")
+        if rep["mapped_links_from_outside_r1"] < 1:
+            self.failures.append("no link was dialled to a mapped address from outside r1")
+        # miniupnpd listens on r1's LAN only: its sockets are bound to the LAN address or to
+        # the LAN bridge (SO_BINDTODEVICE, shown as "*%lan0" / "0.0.0.0%lan0").
+        rns, _, lan, _ = self.lans["r1"]
+        listeners = sh("ip", "netns", "exec", rns, "ss", "-ltunH").stdout
+        for line in listeners.splitlines():
+            local = line.split()[4]
+            if not (local.startswith(f"{lan}.1:") or "%lan0:" in local):
+                self.failures.append(f"r1 listens on {local}")
+
+    def stop_all(self):
+        stops = {}
+        for n in self.nodes:
+            try:
+                stops[n.name] = n.stop()
+            except Exception:
+                stops[n.name] = None
+        return stops
+
+    def cleanup(self):
+        self.stop_all()
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=5)
+        for ns in self.namespaces:
+            r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+            for pid in r.stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
+        if self.a.keep:
+            log(f"work directory kept: {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dtt", required=True)
+    p.add_argument("--dttd", required=True)
+    p.add_argument("--deadline", type=float, default=60)
+    p.add_argument("--report", default=None)
+    p.add_argument("--keep", action="store_true")
+    a = p.parse_args()
+    if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft") \
+            or not os.path.exists(MINIUPNPD):
+        print("SKIP: needs root, iproute2, nftables and miniupnpd")
+        return 77
+    probe = f"n15probe{os.getpid()}"
+    try:
+        sh("ip", "netns", "add", probe)
+        sh("ip", "netns", "exec", probe, "nft", "list", "ruleset")
+    except Exception as e:
+        print(f"SKIP: cannot use namespaces with nftables here: {e}")
+        return 77
+    finally:
+        subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    t = Testbed(a)
+    ok = False
+    rep = {}
+
+    def on_signal(sig, _):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        t.run()
+        rep = t.report()
+        t.checks(rep)
+        # Stop r1's nodes: their mappings must be gone from r1 afterwards.
+        rep["stop_s"] = {n.name: n.stop() for n in t.nodes if n.behind == "r1"}
+        rules = sh("ip", "netns", "exec", t.lans["r1"][0], "nft", "list", "chain", "inet",
+                   "filter", "prerouting_miniupnpd").stdout
+        if "dnat" in rules:
+            t.failures.append(f"r1 still forwards after its nodes stopped: {rules.strip()}")
+        rep["elapsed_s"] = round(time.monotonic() - t.t0, 1)
+        ok = not t.failures
+    except KeyboardInterrupt:
+        log("interrupted")
+    except Exception as e:
+        t.failures.append(repr(e))
+        log(f"FAIL: {e!r}")
+        try:
+            rep = t.report()
+        except Exception:
+            pass
+        for n in t.nodes:
+            print(f"--- {n.name}: last log lines")
+            print("\n".join([l for l in n.log_text().splitlines()
+                             if " debug " not in l][-15:]))
+    finally:
+        t.cleanup()
+    print(json.dumps(rep, indent=1))
+    if a.report:
+        with open(a.report, "w") as f:
+            json.dump(rep, f, indent=1)
+    print("PASS" if ok else "FAIL\n" + "\n".join(t.failures))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

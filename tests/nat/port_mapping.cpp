@@ -1,0 +1,201 @@
+#include "nat/port_mapper.hpp"
+#include "nat/port_mapping.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+using namespace dtt;
+using namespace dtt::nat;
+using namespace std::chrono_literals;
+
+TEST_CASE("port-mapping values are parsed strictly") {
+  CHECK(*parse_mode("auto") == mode::automatic);
+  CHECK(*parse_mode("upnp") == mode::upnp);
+  CHECK(*parse_mode("natpmp") == mode::natpmp);
+  CHECK(*parse_mode("off") == mode::off);
+  for (auto bad : {"", "Auto", "on", "true", "upnp ", "nat-pmp", "pcp"})
+    CHECK_FALSE(parse_mode(bad));
+}
+
+TEST_CASE("a gateway's answer is checked before use (hostile fields)") {
+  auto ok = check_answer(protocol::tcp, 4433, "198.51.100.1", 4433, 3600, 3600s, method::upnp);
+  REQUIRE(ok);
+  CHECK(ok->external_ip == "198.51.100.1");
+  CHECK(ok->external_port == 4433);
+  CHECK(ok->lease == 3600s);
+  // UPnP's "0" (permanent) is recorded as the lease we asked for.
+  CHECK(check_answer(protocol::udp, 1, "198.51.100.1", 1, 0, 600s, method::upnp)->lease == 600s);
+  for (auto ip : {"", "0.0.0.0", "127.0.0.1", "224.0.0.1", "255.255.255.255", "1.2.3",
+                  "1.2.3.4.5", "::1", "198.51.100.1 ", "198.51.100.1\n", "abcdefghijklmnopq"})
+    CHECK_FALSE(check_answer(protocol::tcp, 1, ip, 1, 60, 60s, method::upnp));
+  CHECK_FALSE(check_answer(protocol::tcp, 1, std::string_view("1.2.3.4\0x", 9), 1, 60, 60s,
+                           method::upnp));
+  for (long long port : {0LL, -1LL, 65536LL, 1LL << 40})
+    CHECK_FALSE(check_answer(protocol::tcp, 1, "198.51.100.1", port, 60, 60s, method::upnp));
+  for (long long lease : {-1LL, 1LL, 9LL, 7201LL, 1LL << 40})
+    CHECK_FALSE(check_answer(protocol::tcp, 1, "198.51.100.1", 1, lease, 60s, method::natpmp));
+}
+
+TEST_CASE("renewal at half the lease, retries back off and are capped") {
+  schedule s;
+  auto t0 = schedule::clock::time_point{} + 1h;
+  s.succeeded(t0, 3600s);
+  CHECK(s.next() == t0 + 1800s);
+  s.succeeded(t0, 2s); // a tiny lease cannot make us spin
+  CHECK(s.next() == t0 + 5s);
+  s.failed(t0);
+  CHECK(s.next() == t0 + 30s);
+  s.failed(t0);
+  CHECK(s.next() == t0 + 60s);
+  for (int i = 0; i < 100; ++i)
+    s.failed(t0);
+  CHECK(s.next() == t0 + 30min);
+  s.succeeded(t0, 600s);
+  CHECK(s.failures() == 0);
+}
+
+namespace {
+
+// A gateway in memory: grants, refuses or blocks as told.
+struct fake_gateway_state {
+  std::atomic<int> adds{0}, removes{0};
+  std::atomic<bool> refuse{false};
+  std::atomic<int> block_remove_ms{0};
+};
+
+class fake_gateway : public gateway {
+public:
+  explicit fake_gateway(std::shared_ptr<fake_gateway_state> s) : s_(std::move(s)) {}
+  method kind() const noexcept override { return method::natpmp; }
+  std::string describe() const override { return "fake"; }
+  result<mapping> add(protocol proto, uint16_t in, uint16_t ext, std::chrono::seconds) override {
+    ++s_->adds;
+    if (s_->refuse)
+      return error{errc::refused, "refused by the fake"};
+    return check_answer(proto, in, "198.51.100.1", ext + 1000, 20, 20s, method::natpmp);
+  }
+  status remove(const mapping&) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(s_->block_remove_ms.load()));
+    ++s_->removes;
+    return ok_status();
+  }
+
+private:
+  std::shared_ptr<fake_gateway_state> s_;
+};
+
+mapper_options fake_options(std::shared_ptr<fake_gateway_state> gs, std::atomic<int>* discovers) {
+  mapper_options o;
+  o.wanted = mode::automatic;
+  o.ports = {{protocol::tcp, 4433}, {protocol::udp, 6881}};
+  o.timing.min_wait = 50ms;
+  o.timing.renew_at = 0.0; // renew after min_wait
+  o.timing.retry_min = 50ms;
+  o.timing.retry_max = 100ms;
+  o.stop_timeout = 300ms;
+  o.discover = [gs, discovers](method m, std::chrono::milliseconds) {
+    ++*discovers;
+    if (m == method::upnp)
+      return result<std::unique_ptr<gateway>>(error{errc::unreachable, "no IGD (fake)"});
+    return result<std::unique_ptr<gateway>>(std::unique_ptr<gateway>(new fake_gateway(gs)));
+  };
+  return o;
+}
+
+template <class Pred>
+bool wait_for(Pred p, std::chrono::milliseconds limit = 3000ms) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (!p()) {
+    if (std::chrono::steady_clock::now() > until)
+      return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("the mapper maps (falling back from UPnP to NAT-PMP), renews and removes at stop") {
+  auto gs = std::make_shared<fake_gateway_state>();
+  std::atomic<int> discovers{0}, changes{0};
+  mapper_state seen;
+  std::mutex mu;
+  port_mapper pm(fake_options(gs, &discovers), [&](const mapper_state& st) {
+    std::lock_guard<std::mutex> g(mu);
+    seen = st;
+    ++changes;
+  });
+  REQUIRE(wait_for([&] { return pm.state().renewed >= 2; }));
+  auto st = pm.state();
+  CHECK(st.mapped == 2);
+  REQUIRE(st.mappings.size() == 2);
+  // The fake grants the asked port + 1000; a renewal asks for the port granted before, so
+  // after two renewals each is at least two steps on.
+  CHECK(st.mappings[0].external_port >= 6433);
+  CHECK((st.mappings[0].external_port - 4433) % 1000 == 0);
+  CHECK(st.mappings[1].external_port >= 8881);
+  CHECK((st.mappings[1].external_port - 6881) % 1000 == 0);
+  CHECK(discovers == 2); // UPnP, then NAT-PMP, once
+  {
+    std::lock_guard<std::mutex> g(mu);
+    CHECK(seen.mappings.size() == 2);
+  }
+  CHECK(changes >= 2);
+  pm.stop();
+  CHECK(gs->removes == 2);
+  CHECK(pm.state().removed == 2);
+  CHECK(pm.state().mappings.empty());
+}
+
+TEST_CASE("refusals are counted and retried with back-off, a blocked removal bounds stop") {
+  auto gs = std::make_shared<fake_gateway_state>();
+  gs->refuse = true;
+  std::atomic<int> discovers{0};
+  auto pm = std::make_unique<port_mapper>(fake_options(gs, &discovers), nullptr);
+  REQUIRE(wait_for([&] { return pm->state().failed >= 6; }));
+  CHECK(pm->state().mappings.empty());
+  CHECK(pm->state().last_error.find("refused by the fake") != std::string::npos);
+  gs->refuse = false;
+  REQUIRE(wait_for([&] { return pm->state().mappings.size() == 2; }));
+  gs->block_remove_ms = 2000;
+  auto t0 = std::chrono::steady_clock::now();
+  pm.reset();
+  CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
+  // The detached thread finishes on its own (it owns its state); give it time before exit.
+  std::this_thread::sleep_for(2500ms);
+}
+
+TEST_CASE("mode off starts no thread and maps nothing") {
+  std::atomic<int> discovers{0};
+  auto o = fake_options(std::make_shared<fake_gateway_state>(), &discovers);
+  o.wanted = mode::off;
+  port_mapper pm(o, nullptr);
+  std::this_thread::sleep_for(100ms);
+  CHECK(discovers == 0);
+  pm.stop();
+  CHECK(pm.state().mapped == 0);
+}
+
+#include "nat/advertise.hpp"
+
+TEST_CASE("the endpoint record lists mappings, then a public interface address first") {
+  std::vector<socket_address> local{{"10.1.0.2", 4433}, {"127.0.0.1", 4433}};
+  std::vector<socket_address> mapped{{"198.51.100.2", 4433}};
+  // Configured advertise wins over everything.
+  std::vector<socket_address> conf{{"192.0.2.9", 1}};
+  CHECK(advertised_addresses(conf, local, mapped, "198.51.100.2") == conf);
+  // No mapping, external address not ours on any interface: the listening addresses only.
+  CHECK(advertised_addresses({}, local, {}, "198.51.100.2") == local);
+  // A mapping comes first.
+  auto a = advertised_addresses({}, local, mapped, "198.51.100.2");
+  REQUIRE(a.size() == 3);
+  CHECK(a[0] == mapped[0]);
+  // A public address on an interface (external == local) comes first, once.
+  std::vector<socket_address> pub{{"127.0.0.1", 4433}, {"198.51.100.7", 4433}};
+  auto b = advertised_addresses({}, pub, {}, "198.51.100.7");
+  REQUIRE(b.size() == 2);
+  CHECK(b[0].ip == "198.51.100.7");
+  CHECK(b[1].ip == "127.0.0.1");
+}

@@ -1,0 +1,124 @@
+#include "nat/reversal.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+using namespace dtt;
+using namespace dtt::nat;
+using namespace std::chrono_literals;
+
+namespace {
+
+endpoint_id id(uint8_t n) {
+  endpoint_id e{};
+  e[0] = n;
+  return e;
+}
+
+const auto t0 = reversal_clock::time_point{} + 1h;
+
+} // namespace
+
+TEST_CASE("reversal: frames round-trip and anything but the exact layout is refused") {
+  auto req = encode(reversal_request{id(2), 4433});
+  CHECK(req.size() == 35);
+  auto r = decode_reversal_request(req);
+  REQUIRE(r);
+  CHECK(r->target == id(2));
+  CHECK(r->port == 4433);
+  auto note = encode(reversal_notice{id(1), {"11.0.0.3", 40000}});
+  REQUIRE(note);
+  auto n = decode_reversal_notice(*note);
+  REQUIRE(n);
+  CHECK(n->requester == id(1));
+  CHECK(n->dial.ip == "11.0.0.3");
+  CHECK(n->dial.port == 40000);
+  // Truncated, extended, wrong kind, port 0, unusable address.
+  for (size_t len = 0; len < req.size(); ++len)
+    CHECK_FALSE(decode_reversal_request(bytes(req.begin(), req.begin() + len)));
+  auto longer = req;
+  longer.push_back(0);
+  CHECK_FALSE(decode_reversal_request(longer));
+  CHECK_FALSE(decode_reversal_notice(req));
+  CHECK_FALSE(decode_reversal_request(*note));
+  CHECK_FALSE(decode_reversal_request(encode(reversal_request{id(2), 0})));
+  for (auto bad : {"0.0.0.0", "224.0.0.1", "255.255.255.255"}) {
+    auto b = encode(reversal_notice{id(1), {bad, 1}});
+    REQUIRE(b);
+    CHECK_FALSE(decode_reversal_notice(*b));
+  }
+  CHECK_FALSE(encode(reversal_notice{id(1), {"::1", 1}}));
+  CHECK_FALSE(encode(reversal_notice{id(1), {"example.org", 1}}));
+}
+
+TEST_CASE("reversal: the relay forwards the address it observed, never the requester's claim") {
+  reversal_relay c;
+  auto [n, why] = c.on_request(id(1), "11.0.0.3", {id(2), 4433}, true, t0);
+  REQUIRE(n);
+  CHECK(why == relay_refusal::none);
+  CHECK(n->requester == id(1));
+  CHECK(n->dial.ip == "11.0.0.3"); // the link's source, whatever A would like dialled
+  CHECK(n->dial.port == 4433);
+  CHECK(c.on_request(id(1), "11.0.0.3", {id(9), 1}, false, t0).second
+        == relay_refusal::not_connected);
+  CHECK(c.on_request(id(1), "11.0.0.3", {id(1), 1}, true, t0).second
+        == relay_refusal::self_target);
+}
+
+TEST_CASE("reversal: one requester flooding the relay is held to its budget, tables stay bounded") {
+  reversal_relay c(reversal_relay::config{4.0 / 60, 4, 8.0 / 60, 8, 64});
+  size_t relayed = 0;
+  for (int i = 0; i < 1000; ++i)
+    relayed += c.on_request(id(1), "11.0.0.3", {id(uint8_t(2 + i % 200)), 4433}, true, t0)
+                 .first.has_value();
+  CHECK(relayed == 4);
+  // A minute later, four more.
+  relayed = 0;
+  for (int i = 0; i < 100; ++i)
+    relayed += c.on_request(id(1), "11.0.0.3", {id(3), 4433}, true, t0 + 60s).first.has_value();
+  CHECK(relayed == 4);
+  // Many requesters at one target: the target's budget bounds what it is sent.
+  reversal_relay d(reversal_relay::config{4.0 / 60, 4, 8.0 / 60, 8, 64});
+  relayed = 0;
+  for (int i = 0; i < 5000; ++i) {
+    endpoint_id from{};
+    from[0] = uint8_t(i);
+    from[1] = uint8_t(i >> 8);
+    from[2] = 7;
+    relayed += d.on_request(from, "11.0.0.3", {id(2), 4433}, true, t0).first.has_value();
+  }
+  CHECK(relayed == 8);
+  keyed_budget kb(1, 1, 16);
+  for (int i = 0; i < 1000; ++i) {
+    endpoint_id k{};
+    k[0] = uint8_t(i);
+    k[1] = uint8_t(i >> 8);
+    kb.take(k, t0);
+  }
+  CHECK(kb.size() <= 16);
+}
+
+TEST_CASE("reversal: the dialled node dials each requester once per window, within a budget") {
+  reversal_dialer b(10s, 10.0 / 60, 10);
+  reversal_notice n{id(1), {"11.0.0.3", 4433}};
+  CHECK(b.should_dial(n, false, t0));
+  CHECK_FALSE(b.should_dial(n, false, t0 + 1s)); // repeated (through another relay, say)
+  CHECK(b.should_dial(n, false, t0 + 11s));
+  CHECK_FALSE(b.should_dial(reversal_notice{id(5), {"11.0.0.3", 1}}, true, t0)); // connected
+  size_t dials = 0;
+  for (int i = 0; i < 100; ++i)
+    dials += b.should_dial(reversal_notice{id(uint8_t(10 + i)), {"11.0.0.3", 1}}, false, t0 + 12s);
+  CHECK(dials == 9); // 10 of burst, one spent at +11 s (refilled a little since)
+}
+
+TEST_CASE("reversal: the requester asks a few connected peers, not again before retry") {
+  reversal_requester a(3, 30s);
+  std::vector<endpoint_id> peers{id(2), id(3), id(4), id(5), id(9)};
+  auto ask = a.on_dial_failed(id(9), peers, t0);
+  REQUIRE(ask.size() == 3);
+  CHECK(std::find(ask.begin(), ask.end(), id(9)) == ask.end());
+  CHECK(a.on_dial_failed(id(9), peers, t0 + 5s).empty());
+  CHECK(a.on_dial_failed(id(9), peers, t0 + 31s).size() == 3);
+  CHECK(a.on_dial_failed(id(7), {}, t0).empty());
+}
