@@ -9,14 +9,12 @@ Usage: tests/app/dttd_cluster.py DTT DTTD. Every process it starts is stopped by
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dttd_harness import Processes, http_base, start_dttd, start_testnet, wait_for  # noqa: E402
+from dttd_harness import Processes, run_script, http_base, start_dttd, start_testnet, wait_for  # noqa: E402
 
 DTT, DTTD = sys.argv[1], sys.argv[2]
 procs = Processes()
@@ -90,18 +88,4 @@ def main(work):
 
 
 if __name__ == "__main__":
-    work = tempfile.mkdtemp(prefix="dttd-cluster-")
-    try:
-        main(work)
-    except Exception as e:  # a deadline passed or a request failed
-        failures.append(repr(e))
-        print("FAIL", repr(e))
-        for f in sorted(os.listdir(work)):
-            if f.endswith(".err"):
-                print("---", f)
-                print(open(os.path.join(work, f)).read()[-3000:])
-    finally:
-        procs.stop_all()
-        shutil.rmtree(work, ignore_errors=True)
-    print("%d failure(s)" % len(failures))
-    sys.exit(1 if failures else 0)
+    run_script(main, "dttd-cluster-", procs, failures)

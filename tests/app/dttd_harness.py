@@ -82,3 +82,27 @@ def http_base(work, name, seconds=20):
     """Waits for dttd `name` to start; returns its HTTP base URL."""
     s = wait_for("dttd %s started" % name, lambda: started(work, name), seconds)
     return "http://" + s["http"]
+
+
+def run_script(main, prefix, procs, failures):
+    """Runs main(work) in a fresh temporary folder, records an exception as a failure (with
+    the tail of every <name>.err), stops every process, removes the folder, prints the count
+    and exits 1 on any failure."""
+    import shutil
+    import sys
+    import tempfile
+    work = tempfile.mkdtemp(prefix=prefix)
+    try:
+        main(work)
+    except Exception as e:  # a deadline passed or a request failed
+        failures.append(repr(e))
+        print("FAIL", repr(e))
+        for f in sorted(os.listdir(work)):
+            if f.endswith(".err"):
+                print("---", f)
+                print(open(os.path.join(work, f)).read()[-3000:])
+    finally:
+        procs.stop_all()
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failure(s)" % len(failures))
+    sys.exit(1 if failures else 0)

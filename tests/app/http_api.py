@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +28,7 @@ except ImportError:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dttd_harness import Processes, start_dttd, start_testnet, started, wait_for  # noqa: E402
+from dttd_harness import Processes, run_script, start_dttd, start_testnet, started, wait_for  # noqa: E402
 
 DTT, DTTD = sys.argv[1], sys.argv[2]
 procs = Processes()
@@ -208,18 +207,4 @@ def main(work):
 
 
 if __name__ == "__main__":
-    work = tempfile.mkdtemp(prefix="dtt_http_api.")
-    try:
-        main(work)
-    except Exception as e:  # a deadline passed or a request failed
-        failures.append(repr(e))
-        print("FAIL", repr(e))
-        for f in sorted(os.listdir(work)):
-            if f.endswith(".err"):
-                print("---", f)
-                print(open(os.path.join(work, f)).read()[-3000:])
-    finally:
-        procs.stop_all()
-        shutil.rmtree(work, ignore_errors=True)
-    print("%d failure(s)" % len(failures))
-    sys.exit(1 if failures else 0)
+    run_script(main, "dtt_http_api.", procs, failures)
