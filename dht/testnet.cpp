@@ -228,6 +228,11 @@ int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address
   o.base_port = base_port;
   o.address = address;
   o.address6 = address6;
+  // Catch SIGINT/SIGTERM from here on: one that comes while the nodes start (a test that stops
+  // the testnet at once) ends the process through the same clean stop, once start() returns.
+  asio::io_context sig_io;
+  asio::signal_set signals(sig_io, SIGINT, SIGTERM);
+  signals.async_wait([](const boost::system::error_code&, int) {});
   testnet net(o);
   auto st = net.start();
   if (!st) {
@@ -239,9 +244,6 @@ int run_testnet_cli(size_t nodes, uint16_t base_port, const std::string& address
   for (auto& a : net.bootstrap6())
     out << a << "\n";
   out.flush();
-  asio::io_context sig_io;
-  asio::signal_set signals(sig_io, SIGINT, SIGTERM);
-  signals.async_wait([](const boost::system::error_code&, int) {});
   sig_io.run();
   net.stop();
   return 0;

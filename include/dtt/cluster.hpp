@@ -105,8 +105,12 @@ struct cluster_options {
   std::chrono::milliseconds expiry{15000};
   /// Members kept (the rest are refused and counted).
   size_t max_members = 256;
-  /// The cluster topic's tracker settings.
-  config topic;
+  /// The cluster topic's tracker settings: the library's defaults except that both merges
+  /// first look for a split after 10 s instead of 30 s (default_topic(); docs/CLUSTER.md,
+  /// "Timing").
+  config topic = default_topic();
+  /// The tracker settings `topic` starts from.
+  static config default_topic();
   /// A loopback member for tests and examples: binds 127.0.0.1, announces every second.
   static cluster_options loopback();
 };

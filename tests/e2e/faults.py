@@ -50,6 +50,8 @@ import tempfile
 import threading
 import time
 
+from e2e_common import log, sh, stop_process
+
 SUBNET = "10.233.0"
 DHT_PORT = 16881
 DHT_NODES = 16
@@ -72,17 +74,6 @@ EXPLAINED = [
     (r"^dtt: record put failed after \d+ attempts", None,
      "a record put whose attempts all met dropped DHT packets"),
 ]
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def sh(*args, check=True, inp=None):
-    r = subprocess.run(list(args), input=inp, capture_output=True, text=True, timeout=20)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
-    return r
 
 
 class Node:
@@ -178,15 +169,7 @@ class Node:
         self.expected_exit = True
         if self.paused:
             self.proc.send_signal(signal.SIGCONT)
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-            return time.monotonic() - t0
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            return None
+        return stop_process(self.proc)
 
     def cpu_seconds(self):
         """utime + stime of the current process, in seconds."""

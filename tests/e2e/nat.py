@@ -38,22 +38,13 @@ import tempfile
 import threading
 import time
 
+from e2e_common import log, sh, stop_process
+
 WAN = "11.0.0"
 DHT_IPS = [f"{WAN}.{10 + i}" for i in range(4)]
 DHT_PORT = 16881
 DHT_NODES = 4  # per testnet process
 MINIUPNPD = shutil.which("miniupnpd") or "/usr/sbin/miniupnpd"
-
-
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def sh(*args, check=True, inp=None):
-    r = subprocess.run(list(args), input=inp, capture_output=True, text=True, timeout=20)
-    if check and r.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
-    return r
 
 
 ROUTER_NFT = """table inet filter {
@@ -133,15 +124,7 @@ class Node:
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
             return None
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=5)
-            return time.monotonic() - t0
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-            return None
+        return stop_process(self.proc)
 
 
 class Testbed:
