@@ -14,7 +14,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -33,13 +35,13 @@ struct fixture {
   std::unique_ptr<http::server> srv;
   std::thread thread;
 
-  explicit fixture(http::server_options o = {}) {
-    http::handlers h;
-    h.on_request = [](http::request r, http::responder reply) {
-      http::response resp;
-      resp.body = r.method + " " + r.target + " " + std::to_string(r.body.size());
-      reply(std::move(resp));
-    };
+  explicit fixture(http::server_options o = {}, http::handlers h = {}) {
+    if (!h.on_request)
+      h.on_request = [](http::request r, http::responder reply) {
+        http::response resp;
+        resp.body = r.method + " " + r.target + " " + std::to_string(r.body.size());
+        reply(std::move(resp));
+      };
     auto s = http::server::start(io, std::move(o), std::move(h));
     REQUIRE(s.ok());
     srv = std::move(*s);
@@ -57,8 +59,11 @@ struct fixture {
 // A blocking client socket with a receive deadline.
 struct client {
   int fd = -1;
-  explicit client(uint16_t port, std::chrono::milliseconds rcv_timeout = 3000ms) {
+  explicit client(uint16_t port, std::chrono::milliseconds rcv_timeout = 3000ms,
+                  int rcvbuf = 0) {
     fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (rcvbuf > 0)
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
     timeval tv{};
     tv.tv_sec = rcv_timeout.count() / 1000;
     tv.tv_usec = (rcv_timeout.count() % 1000) * 1000;
@@ -229,4 +234,138 @@ TEST_CASE("http server: a token is required when set") {
   CHECK_FALSE(http::is_loopback("0.0.0.0"));
   CHECK_FALSE(http::is_loopback("192.0.2.1"));
   CHECK_FALSE(http::is_loopback("not an address"));
+}
+
+namespace {
+// Reads server WebSocket frames (unmasked) from `c`, `pending` holding bytes read ahead; returns
+// the next text message, or "" at EOF or the deadline. Pings and other control frames are
+// skipped.
+std::string next_ws_text(client& c, std::string& pending) {
+  auto fill = [&](size_t want) {
+    char buf[65536];
+    while (pending.size() < want) {
+      auto n = ::recv(c.fd, buf, sizeof buf, 0);
+      if (n <= 0)
+        return false;
+      pending.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+  };
+  for (;;) {
+    if (!fill(2))
+      return "";
+    auto b0 = static_cast<uint8_t>(pending[0]), b1 = static_cast<uint8_t>(pending[1]);
+    size_t head = 2, len = b1 & 0x7f;
+    if (len == 126) {
+      if (!fill(4))
+        return "";
+      len = size_t(uint8_t(pending[2])) << 8 | uint8_t(pending[3]);
+      head = 4;
+    } else if (len == 127) {
+      if (!fill(10))
+        return "";
+      len = 0;
+      for (int i = 0; i < 8; ++i)
+        len = len << 8 | uint8_t(pending[2 + i]);
+      head = 10;
+    }
+    if (!fill(head + len))
+      return "";
+    std::string payload = pending.substr(head, len);
+    pending.erase(0, head + len);
+    if ((b0 & 0x0f) == 1)
+      return payload;
+  }
+}
+
+// The number after `"key":` in a JSON line.
+long long json_number(const std::string& line, const std::string& key) {
+  auto at = line.find("\"" + key + "\":");
+  return at == std::string::npos ? -1 : std::stoll(line.substr(at + key.size() + 3));
+}
+} // namespace
+
+TEST_CASE("http server: a WebSocket client that does not read loses messages, each counted, and "
+          "is told how many by one lagged line before the next message") {
+  http::server_options o;
+  o.max_ws_queue = 8;
+  o.max_ws_queue_bytes = 64 * 1024;
+  std::promise<std::shared_ptr<http::websocket>> opened;
+  http::handlers h;
+  h.on_upgrade = [](const http::request&) {
+    http::response r;
+    r.status = 101;
+    return r;
+  };
+  h.on_open = [&](const http::request&, std::shared_ptr<http::websocket> ws) {
+    opened.set_value(std::move(ws));
+    return std::function<void()>{};
+  };
+  fixture f(o, h);
+  client c(f.port(), 5000ms, 4096); // a small receive buffer: the client reads nothing at first
+  REQUIRE(c.send("GET /events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+  std::string pending = c.read("\r\n\r\n");
+  REQUIRE(status_line(pending) == "HTTP/1.1 101 Switching Protocols");
+  pending.erase(0, pending.find("\r\n\r\n") + 4);
+  auto fut = opened.get_future();
+  REQUIRE(fut.wait_for(5s) == std::future_status::ready);
+  auto ws = fut.get();
+
+  // 16 MiB of 1 KiB messages: more than the kernel's socket buffers (tcp_wmem's 4 MiB maximum
+  // on the server's side, 4 KiB on the client's) and the server's 8-message queue hold.
+  const std::string pad(1000, 'x');
+  long long n = 0, accepted = 0, refused = 0;
+  for (; n < 16 * 1024; ++n)
+    (ws->send_text("{\"n\":" + std::to_string(n) + ",\"pad\":\"" + pad + "\"}") ? accepted
+                                                                               : refused)++;
+  CHECK(refused > 0);
+  CHECK(f.srv->stats().ws_dropped == static_cast<uint64_t>(refused));
+
+  // Now the client reads; an end marker (numbered on) is offered until the queue takes it, so
+  // the drops since the last accepted message are reported too.
+  std::atomic<bool> reading_done{false};
+  long long received = 0, reported = 0, last = -1, end_at = -1;
+  bool gaps_match = true, ordered = true;
+  std::thread reader([&] {
+    long long lagged_since_last = 0;
+    for (;;) {
+      auto m = next_ws_text(c, pending);
+      if (m.empty())
+        break;
+      if (m.find("\"event\":\"lagged\"") != std::string::npos) {
+        auto d = json_number(m, "dropped");
+        reported += d;
+        lagged_since_last += d;
+        continue;
+      }
+      auto k = json_number(m, "n");
+      ordered = ordered && k > last;
+      gaps_match = gaps_match && (k - last - 1 == lagged_since_last);
+      lagged_since_last = 0;
+      last = k;
+      if (m.find("\"end\":true") != std::string::npos) {
+        end_at = k;
+        break;
+      }
+      ++received;
+    }
+    reading_done = true;
+  });
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  for (;; ++n) {
+    bool ok = ws->send_text("{\"n\":" + std::to_string(n) + ",\"end\":true}");
+    (ok ? accepted : refused)++;
+    if (ok || std::chrono::steady_clock::now() > deadline)
+      break;
+    std::this_thread::sleep_for(5ms);
+  }
+  reader.join();
+  CHECK(reading_done.load());
+  CHECK(end_at == n);                    // the marker came, and nothing after it was lost
+  CHECK(received == accepted - 1);       // every accepted message arrived (the marker aside)
+  CHECK(reported == refused);            // every dropped one was reported, none twice
+  CHECK(ordered);
+  CHECK(gaps_match); // each lagged line says exactly how many came between two messages
+  CHECK(f.srv->stats().ws_dropped == static_cast<uint64_t>(refused));
 }
