@@ -3,12 +3,14 @@
 // can reach the HTTP port makes of its bytes before a handler runs.
 //
 // Input: one control byte, then the bytes a client sends. Control bit 0 sets a bearer token
-// ("t0k3n-xyz"), bits 1-2 pick smaller limits (so that the limits themselves are reached).
+// ("t0k3n-xyz"), bits 1-2 pick smaller limits (so that the limits themselves are reached), bit 3
+// makes "/" a public path (GET without the token).
 // Checked besides "no crash, no sanitizer report":
 // - the parser never reports more bytes used than it was given;
 // - an accepted request has a body within max_body, a method and a target, and used at most
 //   max_header_bytes + max_body bytes;
-// - with a token set, a request is accepted only if its bytes carry "Bearer <token>";
+// - with a token set, a request is accepted only if its bytes carry "Bearer <token>" or, on a
+//   WebSocket upgrade, "dtt.bearer.<hex of the token>", or it is a GET of a public path;
 //   without one, nothing is refused with 401;
 // - a refusal is a 4xx with a body;
 // - parsing is deterministic, and an accepted request parses the same from its first
@@ -27,6 +29,7 @@ namespace {
 
 constexpr const char* target = "fuzz_http_request";
 constexpr std::string_view token = "t0k3n-xyz";
+constexpr std::string_view token_item = "dtt.bearer.74306b336e2d78797a"; // hex of the token
 
 bool same(const http::parsed_request& a, const http::parsed_request& b) {
   return a.what == b.what && a.consumed == b.consumed && a.upgrade == b.upgrade &&
@@ -51,6 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (ctl & 4)
     o.max_header_bytes = 256;
+  if (ctl & 8)
+    o.public_paths = {"/"};
 
   auto p = http::parse_request(in, o);
   require(p.consumed <= in.size(), target, "the parser used more bytes than it was given");
@@ -65,10 +70,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             "an accepted request without method or target");
     require(p.consumed <= o.max_header_bytes + o.max_body, target,
             "an accepted request larger than the header and body limits");
-    if (!o.token.empty())
-      require(in.substr(0, p.consumed).find(std::string("Bearer ") + std::string(token)) !=
-                std::string_view::npos,
-              target, "a request without the token accepted");
+    if (!o.token.empty()) {
+      auto bytes = in.substr(0, p.consumed);
+      bool bearer = bytes.find(std::string("Bearer ") + std::string(token)) != bytes.npos;
+      bool item = p.upgrade && bytes.find(token_item) != bytes.npos;
+      bool public_get = !o.public_paths.empty() && p.req.method == "GET" && p.req.target == "/";
+      require(bearer || item || public_get, target, "a request without the token accepted");
+    }
     auto again = http::parse_request(in.substr(0, p.consumed), o);
     require(same(p, again), target, "a request parses differently from its own bytes alone");
   }

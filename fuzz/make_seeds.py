@@ -240,7 +240,7 @@ write("cluster_record", "trailing", cluster(tail=b"x"))
 write("cluster_record", "unknown_flag", cluster(flags=2))
 
 # --- http_request: a control byte (bit 0: token "t0k3n-xyz" set; bit 1: max_body 64 and 4
-#     header fields; bit 2: 256 header bytes), then what a client sends ---
+#     header fields; bit 2: 256 header bytes; bit 3: "/" public), then what a client sends ---
 get = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 post = (b"POST /v1/topics/ab12/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 17\r\n\r\n{\"text\":\"hello\"}\n")
@@ -253,6 +253,10 @@ write("http_request", "chunked", b"\x00" + b"POST /v1/topics HTTP/1.1\r\nHost: x
       b"5\r\nhello\r\n0\r\n\r\n")
 write("http_request", "upgrade", b"\x00" + b"GET /v1/topics/ab12/events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
       b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+write("http_request", "upgrade_token_item", b"\x01" + b"GET /v1/topics/ab12/events HTTP/1.1\r\nHost: x\r\n"
+      b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: dtt.events, dtt.bearer.74306b336e2d78797a\r\n\r\n")
+write("http_request", "public_page", b"\x09GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 write("http_request", "pipelined", b"\x00" + get + get)
 write("http_request", "many_headers", b"\x02" + b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(8)) + b"\r\n")
 write("http_request", "incomplete", b"\x00" + post[:60])

@@ -14,6 +14,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string_view>
+#include <vector>
 
 namespace dtt::http {
 
@@ -63,6 +65,65 @@ response refusal_for(beast::error_code ec) {
   return plain(status, ec.message());
 }
 
+std::string_view sv(beast::string_view v) { return {v.data(), v.size()}; }
+
+// The items of a comma-separated header value, spaces and tabs around each trimmed.
+std::vector<std::string_view> header_items(std::string_view v) {
+  std::vector<std::string_view> out;
+  while (!v.empty()) {
+    auto comma = v.find(',');
+    auto item = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+      item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+      item.remove_suffix(1);
+    if (!item.empty())
+      out.push_back(item);
+  }
+  return out;
+}
+
+// Lower-case hex of `s`'s bytes, or "" when `hex` is not lower-case hex of even length.
+std::string from_hex(std::string_view hex) {
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string out;
+  if (hex.size() % 2 != 0)
+    return out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = digit(hex[i]), lo = digit(hex[i + 1]);
+    if (hi < 0 || lo < 0)
+      return {};
+    out.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return out;
+}
+
+// Whether `req` carries the token: `Authorization: Bearer <token>`, or, on a WebSocket upgrade,
+// a `Sec-WebSocket-Protocol` item `dtt.bearer.<hex of the token>` (a browser cannot set the
+// Authorization header of a WebSocket), or it is a GET of one of `public_paths`.
+bool carries_token(const beast_request& req, const server_options& o) {
+  auto auth = std::string(req[bhttp::field::authorization]);
+  const std::string scheme = "Bearer ";
+  if (auth.size() > scheme.size() && auth.compare(0, scheme.size(), scheme) == 0
+      && equal_constant_time(auth.substr(scheme.size()), o.token))
+    return true;
+  if (bws::is_upgrade(req)) {
+    const std::string_view prefix = websocket_bearer_prefix;
+    for (auto item : header_items(sv(req[bhttp::field::sec_websocket_protocol])))
+      if (item.size() > prefix.size() && item.substr(0, prefix.size()) == prefix
+          && equal_constant_time(from_hex(item.substr(prefix.size())), o.token))
+        return true;
+  }
+  if (req.method() == bhttp::verb::get)
+    for (auto& path : o.public_paths)
+      if (sv(req.target()) == path)
+        return true;
+  return false;
+}
+
 // The server's own checks of a parsed request (header count, token): a response to refuse it
 // with, or nothing. `unauthorized` tells which counter a refusal belongs to.
 std::optional<response> check_request(const beast_request& req, const server_options& o,
@@ -74,11 +135,7 @@ std::optional<response> check_request(const beast_request& req, const server_opt
   if (fields > o.max_header_count)
     return plain(431, "too many header fields");
   if (!o.token.empty()) {
-    auto auth = std::string(req[bhttp::field::authorization]);
-    const std::string scheme = "Bearer ";
-    bool ok = auth.size() > scheme.size() && auth.compare(0, scheme.size(), scheme) == 0
-              && equal_constant_time(auth.substr(scheme.size()), o.token);
-    if (!ok) {
+    if (!carries_token(req, o)) {
       unauthorized = true;
       auto r = plain(401, "a bearer token is required");
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
@@ -156,6 +213,15 @@ public:
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.read_message_max(4096);
+    // A client that offers the events subprotocol (the live page does, next to its token) must
+    // see it chosen, or a browser fails the socket.
+    for (auto item : header_items(sv(req_[bhttp::field::sec_websocket_protocol])))
+      if (item == websocket_events_protocol) {
+        ws_.set_option(bws::stream_base::decorator([](bws::response_type& res) {
+          res.set(bhttp::field::sec_websocket_protocol, websocket_events_protocol);
+        }));
+        break;
+      }
     ws_.async_accept(req_, [self = shared_from_this(), r = std::move(r)](beast::error_code ec) {
       if (ec)
         return self->closed();

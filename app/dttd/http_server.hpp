@@ -25,8 +25,13 @@ namespace dtt::http {
 struct server_options {
   std::string bind = "127.0.0.1"; ///< numeric listen address (loopback by default)
   uint16_t port = 0;              ///< 0: chosen by the OS
-  /// When non-empty every request needs `Authorization: Bearer <token>` (401 otherwise).
+  /// When non-empty every request needs `Authorization: Bearer <token>` (401 otherwise); a
+  /// WebSocket upgrade may carry it as a `Sec-WebSocket-Protocol` item
+  /// `dtt.bearer.<lower-case hex of the token>` instead (what a browser can send).
   std::string token;
+  /// Exact targets a GET may fetch without the token (dttd: the live page "/", whose bytes
+  /// are the same for everyone; the data it shows comes from requests that need the token).
+  std::vector<std::string> public_paths;
   /// Largest request body (a broadcast carries at most 4 KiB; JSON requests are small).
   size_t max_body = 64 * 1024;
   /// Largest request line + headers (nginx's large_client_header_buffers default is 8 KiB).
@@ -44,6 +49,11 @@ struct server_options {
   size_t max_ws_queue = 1024;
   size_t max_ws_queue_bytes = 2 * 1024 * 1024; ///< 64 sockets: at most 128 MiB queued
 };
+
+/// The `Sec-WebSocket-Protocol` item prefix that carries the token (see server_options::token).
+inline constexpr const char* websocket_bearer_prefix = "dtt.bearer.";
+/// The subprotocol a client may offer next to its token; the server then chooses it.
+inline constexpr const char* websocket_events_protocol = "dtt.events";
 
 /// A parsed request, as handlers see it.
 struct request {

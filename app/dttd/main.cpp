@@ -511,6 +511,7 @@ int run(int argc, char** argv) {
     so.bind = set.http_bind;
     so.port = set.http_port;
     so.token = set.http_token;
+    so.public_paths = {"/"}; // the live page: it reads the token from its URL's #token=...
     so.max_connections = set.http_max_connections;
     auto h = svc->handlers([&web_ptr] {
       auto* w = web_ptr.load();

@@ -20,18 +20,28 @@ h1{font-size:1.2em}.topic{background:#fff;border:1px solid #ddd;border-radius:6p
 <script>
 "use strict";
 const topics = {}; // id -> {el, peers: {hex: {count, rate}}, log: []}
+// A node that requires a token: open the page as /#token=<token> (the fragment never reaches
+// the server or its logs). /status gets it as a bearer header, the event streams as a
+// WebSocket subprotocol item "dtt.bearer.<hex>" (a browser cannot set their headers).
+const token = new URLSearchParams(location.hash.slice(1)).get("token") || "";
+const hex = s => Array.from(new TextEncoder().encode(s), b => b.toString(16).padStart(2, "0")).join("");
+const auth = token ? {headers: {Authorization: "Bearer " + token}} : {};
+const protocols = token ? ["dtt.events", "dtt.bearer." + hex(token)] : [];
 const short = h => h.slice(0, 8);
 function card(t) {
   let c = topics[t.id];
   if (!c) {
     const el = document.createElement("div");
     el.className = "topic"; el.id = "topic-" + t.id;
-    el.innerHTML = '<b class="name"></b> <span class="state meta"></span>' +
+    el.innerHTML = '<b class="name"></b> <span class="state meta"></span> ' +
+      '<span class="stream meta">events: connecting</span>' +
       '<div class="meta info"></div><svg width="360" height="260"></svg><div class="log"></div>';
     document.getElementById("topics").appendChild(el);
     c = topics[t.id] = {el, peers: {}, log: [], neighbors: []};
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") +
-                             location.host + "/v1/topics/" + t.id + "/events");
+                             location.host + "/v1/topics/" + t.id + "/events", protocols);
+    ws.onopen = () => { c.el.querySelector(".stream").textContent = "events: live"; };
+    ws.onclose = () => { c.el.querySelector(".stream").textContent = "events: closed"; };
     ws.onmessage = m => {
       const ev = JSON.parse(m.data);
       if (ev.peer) {
@@ -70,7 +80,7 @@ function draw(c) {
 }
 async function refresh() {
   try {
-    const st = await (await fetch("/status")).json();
+    const st = await (await fetch("/status", auth)).json();
     document.getElementById("id").textContent = short(st.id);
     document.getElementById("node").textContent = "version " + st.version + ", up " +
       st.uptime_seconds + " s, listening " + st.listening.join(" ") + ", DHT table " +

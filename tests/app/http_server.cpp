@@ -369,3 +369,51 @@ TEST_CASE("http server: a WebSocket client that does not read loses messages, ea
   CHECK(gaps_match); // each lagged line says exactly how many came between two messages
   CHECK(f.srv->stats().ws_dropped == static_cast<uint64_t>(refused));
 }
+
+TEST_CASE("http server: public paths need no token; a WebSocket may carry it as a subprotocol "
+          "item, and the events subprotocol is chosen") {
+  http::server_options o;
+  o.token = "p@ss word";
+  o.public_paths = {"/"};
+  http::handlers h;
+  h.on_upgrade = [](const http::request&) {
+    http::response r;
+    r.status = 101;
+    return r;
+  };
+  h.on_open = [](const http::request&, std::shared_ptr<http::websocket>) {
+    return std::function<void()>{};
+  };
+  fixture f(o, h);
+  auto get = [&](const std::string& head) {
+    client c(f.port());
+    c.send(head + "\r\n");
+    return c.read("\r\n\r\n");
+  };
+  CHECK(status_line(get("GET / HTTP/1.1\r\nHost: x\r\n")) == "HTTP/1.1 200 OK");
+  CHECK(status_line(get("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"))
+        == "HTTP/1.1 401 Unauthorized");
+  CHECK(status_line(get("GET /?x HTTP/1.1\r\nHost: x\r\n")) == "HTTP/1.1 401 Unauthorized");
+  CHECK(status_line(get("GET /status HTTP/1.1\r\nHost: x\r\n")) == "HTTP/1.1 401 Unauthorized");
+  const std::string upgrade = "GET /events HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+  const std::string hex = "7040737320776f7264"; // "p@ss word"
+  // Refused: no token, wrong token, upper-case hex, the token not hex-encoded, a bare prefix.
+  for (std::string item : {"", "dtt.bearer.7040737320776f7265", "dtt.bearer.7040737320776F7264",
+                           "dtt.bearer.p@ss word", "dtt.bearer."}) {
+    auto head = upgrade;
+    if (!item.empty())
+      head += "Sec-WebSocket-Protocol: dtt.events, " + item + "\r\n";
+    CHECK(status_line(get(head)) == "HTTP/1.1 401 Unauthorized");
+  }
+  auto ok = get(upgrade + "Sec-WebSocket-Protocol: dtt.events,dtt.bearer." + hex + "\r\n");
+  CHECK(status_line(ok) == "HTTP/1.1 101 Switching Protocols");
+  CHECK(ok.find("Sec-WebSocket-Protocol: dtt.events\r\n") != std::string::npos);
+  CHECK(ok.find(hex, ok.find("\r\n")) == std::string::npos); // the token is not echoed
+  // The bearer header works for an upgrade too; no subprotocol offered, none chosen.
+  auto plain_ws = get(upgrade + "Authorization: Bearer p@ss word\r\n");
+  CHECK(status_line(plain_ws) == "HTTP/1.1 101 Switching Protocols");
+  CHECK(plain_ws.find("Sec-WebSocket-Protocol") == std::string::npos);
+  CHECK(f.srv->stats().unauthorized == 8);
+}
