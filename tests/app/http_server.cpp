@@ -370,7 +370,7 @@ TEST_CASE("http server: a WebSocket client that does not read loses messages, ea
   CHECK(f.srv->stats().ws_dropped == static_cast<uint64_t>(refused));
 }
 
-TEST_CASE("http server: public paths need no token; a WebSocket may carry it as a subprotocol "
+TEST_CASE("http server: public paths need no token, a WebSocket may carry it as a subprotocol "
           "item, and the events subprotocol is chosen") {
   http::server_options o;
   o.token = "p@ss word";
