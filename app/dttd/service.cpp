@@ -653,9 +653,10 @@ std::string service::metrics() {
                       "disconnected)",
                       d, with(ls, {{"kind", kind}}));
           } else if (what == "received" || what == "sent") {
+            auto direction = what == "received" ? "in" : "out";
             w.counter("dtt_gossip_messages_total",
                       "gossip protocol messages handled (in) and sent (out), by kind", d,
-                      with(ls, {{"direction", what == "received" ? "in" : "out"}, {"kind", kind}}));
+                      with(ls, {{"direction", direction}, {"kind", kind}}));
           }
           continue;
         }

@@ -50,6 +50,30 @@ std::vector<node_id> true_closest(sim_net& net, const node_id& target, size_t k)
   return ids;
 }
 
+// Hands `packet` from `from` to `server` and returns its reply (the last answer or error sent
+// back to `from`, not a verification ping), if any.
+std::optional<krpc::message> deliver_to(sim_net& net, sim_host& server, const endpoint& from,
+                                        const std::string& packet) {
+  net.queue.clear();
+  server.n->handle_packet(byte_view::of(packet), from, net.now);
+  std::optional<krpc::message> reply;
+  for (auto& p : net.queue)
+    if (p.to == from)
+      if (auto r = krpc::decode(p.data); r && r->y != krpc::message::type::query)
+        reply = *r;
+  net.queue.clear();
+  return reply;
+}
+
+// Sums the stats whose names start with `prefix` (queries_in_ping, queries_in_get, ...).
+uint64_t sum_of(const std::map<std::string, uint64_t>& stats, const std::string& prefix) {
+  uint64_t n = 0;
+  for (auto& [name, v] : stats)
+    if (name.rfind(prefix, 0) == 0)
+      n += v;
+  return n;
+}
+
 } // namespace
 
 TEST_CASE("bootstrapped nodes fill their routing tables and the own bucket splits") {
@@ -139,15 +163,6 @@ TEST_CASE("puts report 302 for a lower seq and 301 for a CAS mismatch") {
   CHECK(e.put.stored >= 6);
 }
 
-// Sums the stats whose names start with `prefix` (queries_in_ping, queries_in_get, ...).
-static uint64_t sum_of(const std::map<std::string, uint64_t>& stats, const std::string& prefix) {
-  uint64_t n = 0;
-  for (auto& [name, v] : stats)
-    if (name.rfind(prefix, 0) == 0)
-      n += v;
-  return n;
-}
-
 TEST_CASE("queries are counted by kind and KRPC errors by code, in and out") {
   sim_net net;
   net.build(30);
@@ -173,17 +188,7 @@ TEST_CASE("queries are counted by kind and KRPC errors by code, in and out") {
   // In, and errors out: one query of each kind by hand.
   auto& server = *net.hosts[0];
   auto evil = endpoint::v4(10, 6, 6, 6, 666);
-  auto deliver = [&](const std::string& s) {
-    net.queue.clear();
-    server.n->handle_packet(byte_view::of(s), evil, net.now);
-    std::optional<krpc::message> reply;
-    for (auto& p : net.queue)
-      if (p.to == evil)
-        if (auto r = krpc::decode(p.data); r && r->y != krpc::message::type::query)
-          reply = *r;
-    net.queue.clear();
-    return reply;
-  };
+  auto deliver = [&](const std::string& s) { return deliver_to(net, server, evil, s); };
   std::string id = "abcdefghij0123456789", target(20, 't');
   before = server.n->stats();
   auto r = deliver("d1:ad2:id20:" + id + "e1:q4:ping1:t2:p11:y1:qe");
@@ -311,18 +316,7 @@ TEST_CASE("hostile and malformed packets are counted, answered or dropped, never
   net.build(10);
   auto& server = *net.hosts[0];
   auto evil = endpoint::v4(10, 6, 6, 6, 666);
-  auto deliver = [&](const std::string& s) {
-    net.queue.clear();
-    server.n->handle_packet(byte_view::of(s), evil, net.now);
-    std::optional<krpc::message> reply;
-    if (!net.queue.empty()) {
-      auto r = krpc::decode(net.queue.back().data);
-      if (r)
-        reply = *r;
-    }
-    net.queue.clear();
-    return reply;
-  };
+  auto deliver = [&](const std::string& s) { return deliver_to(net, server, evil, s); };
   auto before = server.n->stats()["bad_packets"];
   CHECK_FALSE(deliver(""));
   CHECK_FALSE(deliver("garbage"));
