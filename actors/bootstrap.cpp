@@ -118,6 +118,8 @@ void round(self_ptr self) {
   auto& st = self->state;
   auto& ctx = st.ctx;
   ++st.rounds;
+  ++ctx.counters->bootstrap_rounds;
+  auto started = ctx.clock->unix_seconds();
   auto cur = ctx.minute();
   bool older = st.first_round && st.last_pub == 0
                && ctx.cfg.bootstrap.check_older_records_first_on_startup;
@@ -125,8 +127,15 @@ void round(self_ptr self) {
   uint64_t off = older ? 1 : 0;
   bool use_cache = !older;
   uint64_t m = cur >= off ? cur - off : 0;
-  fetch_minutes(self, ctx, m, [=](bool, record_list prev, record_list now) {
+  fetch_minutes(self, ctx, m, [=](bool ok, record_list prev, record_list now) {
     auto records = tracker::merge_records(prev, now);
+    auto candidates = std::make_shared<std::vector<gossip::endpoint_id>>(
+      tracker::bootstrap_candidates(records, self->state.ctx.self_id()));
+    auto& n = *self->state.ctx.counters;
+    n.last_round_unix = started > 0 ? static_cast<uint64_t>(started) : 0;
+    n.last_round_reads_ok = ok ? 1 : 0;
+    n.last_round_records = records.size();
+    n.last_round_candidates = candidates->size();
     if (records.empty()) {
       log::debug("bootstrap round {}: no records for minutes {}..{}", self->state.rounds,
                  m > 1 ? m - 2 : 0, m + 1);
@@ -134,8 +143,6 @@ void round(self_ptr self) {
       wait_then(self, ctx.cfg.bootstrap.no_peers_retry_interval, [=] { loop(self); });
       return;
     }
-    auto candidates = std::make_shared<std::vector<gossip::endpoint_id>>(
-      tracker::bootstrap_candidates(records, ctx.self_id()));
     log::debug("bootstrap round {}: {} records, {} candidates", self->state.rounds,
                records.size(), candidates->size());
     if_joined(self, [=](bool joined) {

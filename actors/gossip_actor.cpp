@@ -163,6 +163,9 @@ struct gossip_state {
   // Counters for metrics (gossip_stats_atom).
   uint64_t frames_undecodable = 0;
   std::map<std::string, uint64_t> flood_refused; // by message kind
+  // When each neighbour came up in each topic (unix seconds), for /status; bounded by the
+  // active views (erased at NeighborDown and when the topic is gone).
+  std::map<std::pair<gossip::topic_id, gossip::endpoint_id>, uint64_t> neighbor_since;
 
   ~gossip_state() {
     if (transport)
@@ -222,6 +225,13 @@ void flush(self_ptr self) {
         },
         [&](gossip::output::arm_timer& t) { st.timers.emplace(t.at, t.id); },
         [&](gossip::output::emit& e) {
+          if (e.ev.k == gossip::event::kind::neighbor_up)
+            st.neighbor_since[{e.topic, e.ev.peer}] = static_cast<uint64_t>(
+              std::chrono::duration_cast<std::chrono::seconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count());
+          else if (e.ev.k == gossip::event::kind::neighbor_down)
+            st.neighbor_since.erase({e.topic, e.ev.peer});
           auto it = st.subscribers.find(e.topic);
           if (it == st.subscribers.end())
             return;
@@ -438,11 +448,19 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"refused_total_limits", t.refused_total_limits},
     {"refused_held", t.refused_held},
     {"pending_handshakes", t.pending_handshakes},
+    {"bytes_in", t.bytes_in},
+    {"bytes_out", t.bytes_out},
     {"frames_undecodable", st.frames_undecodable},
     {"broadcasts_waiting", st.waiting.size()},
   };
+  for (size_t i = 0; i < net::handshake_failure_kinds; ++i)
+    out[std::string("handshake_failures/")
+        + net::handshake_failure_name(static_cast<net::handshake_failure>(i))] =
+      t.handshake_failures[i];
   for (auto& [kind, n] : st.flood_refused)
     out["flood_refused/" + kind] = n;
+  for (auto it = st.neighbor_since.begin(); it != st.neighbor_since.end();)
+    it = st.proto->has_topic(it->first.first) ? std::next(it) : st.neighbor_since.erase(it);
   for (auto& [topic, subs] : st.subscribers) {
     auto prefix = "topic/" + to_hex(byte_view(topic.data(), topic.size())) + "/";
     if (auto* hv = st.proto->membership(topic)) {
@@ -457,11 +475,33 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
       }
       out[prefix + "backlog_messages"] = msgs;
       out[prefix + "backlog_bytes"] = bytes_queued;
+      // Each neighbour for /status (ids and addresses are never metric labels): since when,
+      // its link's bytes (the link carries every topic shared with it) and address, the
+      // latter as a key "neighbor/<id>/address/<ip:port>" with the value 1.
+      for (auto& peer : hv->active_view()) {
+        auto np = prefix + "neighbor/" + to_hex(byte_view(peer.data(), peer.size())) + "/";
+        if (auto s = st.neighbor_since.find({topic, peer}); s != st.neighbor_since.end())
+          out[np + "since_unix_seconds"] = s->second;
+        if (auto link = st.transport->link_of(peer)) {
+          out[np + "bytes_in"] = link->bytes_in;
+          out[np + "bytes_out"] = link->bytes_out;
+          out[np + "address/" + to_string(link->remote)] = 1;
+        }
+      }
+    }
+    if (auto* c = st.proto->counters(topic)) {
+      for (size_t k = 0; k < gossip::message_kinds; ++k) {
+        auto kind = std::string(gossip::kind_name(k));
+        out[prefix + "received/" + kind] = c->received[k];
+        out[prefix + "sent/" + kind] = c->sent[k];
+        out[prefix + "flood_refused/" + kind] = c->flood_refused[k];
+      }
     }
     if (auto* tree = st.proto->broadcast_tree(topic)) {
       out[prefix + "payload_in"] = tree->stats().payload_messages_received;
       out[prefix + "control_in"] = tree->stats().control_messages_received;
       out[prefix + "repeated_grafts"] = tree->stats().repeated_grafts;
+      out[prefix + "duplicates"] = tree->stats().duplicates;
     }
   }
   return out;

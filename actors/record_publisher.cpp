@@ -22,6 +22,7 @@ void fail_or_retry(self_ptr self, uint64_t job_id, const std::string& why) {
   auto& job = i->second;
   if (--job.attempts_left == 0) {
     log::warn("record put failed after {} attempts: {}", self->state.dht_cfg.retries + 1, why);
+    ++self->state.put_failures;
     job.promise.deliver(caf::make_error(errc::unreachable, "record put failed: " + why));
     self->state.jobs.erase(i);
     return;
@@ -45,6 +46,7 @@ void attempt_put(self_ptr self, uint64_t job_id) {
         if (o.ok() && o.stored >= self->state.dht_cfg.min_put_acks) {
           auto j = self->state.jobs.find(job_id);
           if (j != self->state.jobs.end()) {
+            ++self->state.published;
             j->second.promise.deliver(true);
             self->state.jobs.erase(j);
           }
@@ -64,6 +66,7 @@ void put_unless_full(self_ptr self, const crypto::record& r, const record_list& 
   if (existing.size() >= st.max_records) {
     log::debug("minute {} already has {} records: not writing", r.unix_minute(),
                existing.size());
+    ++st.skipped_full;
     rp.deliver(false);
     return;
   }
@@ -120,6 +123,7 @@ record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state
           size_t dropped = 0;
           auto records = tracker::records_from_items(*self->state.keys, minute, items, &dropped,
                                                      &self->state.rejected);
+          self->state.fetched += records.size();
           if (dropped > 0) {
             log::debug("minute {}: dropped {} undecryptable or invalid items", minute, dropped);
             report_rejections(self, minute);
@@ -162,7 +166,11 @@ record_publisher(record_publisher_actor::stateful_pointer<record_publisher_state
         {"rejected_malformed", r.malformed},         {"rejected_undecryptable", r.undecryptable},
         {"rejected_bad_signature", r.bad_signature}, {"rejected_wrong_topic", r.wrong_topic},
         {"rejected_stale", r.stale},                 {"duplicate_records", r.duplicate},
-        {"pending_puts", self->state.jobs.size()}};
+        {"pending_puts", self->state.jobs.size()},
+        {"records_published", self->state.published},
+        {"record_puts_failed", self->state.put_failures},
+        {"records_skipped_full", self->state.skipped_full},
+        {"records_fetched", self->state.fetched}};
     },
   };
 }

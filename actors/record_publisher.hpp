@@ -31,6 +31,10 @@ struct record_publisher_state {
   uint64_t next_job = 0;
   std::map<uint64_t, put_job> jobs;
   tracker::record_rejections rejected; ///< records dropped since start, by reason
+  uint64_t published = 0;   ///< records put on at least min_put_acks nodes
+  uint64_t put_failures = 0; ///< records whose put failed after every retry
+  uint64_t skipped_full = 0; ///< records not put: their minute already held max_records
+  uint64_t fetched = 0;     ///< valid records read from the DHT (rejected ones not included)
   uint64_t rejected_logged = 0;        ///< rejected.total() at the last warning
   caf::actor_clock::time_point last_warning{};
   static inline const char* name = "dtt.record_publisher";

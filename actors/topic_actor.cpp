@@ -130,6 +130,17 @@ caf::behavior topic_actor_fun(caf::stateful_actor<topic_state>* self, topic_cont
       out["workers"] = self->state.workers.size();
       out["joined_once"] = self->state.workers_started ? 1 : 0;
       out["actor_messages"] = self->state.handled;
+      auto& n = *self->state.ctx.counters;
+      out["bootstrap_rounds"] = n.bootstrap_rounds;
+      for (auto k : {merge_kind::bubble, merge_kind::overlap}) {
+        auto i = static_cast<size_t>(k);
+        out[std::string("merges_") + merge_kind_name(k)] = n.merges[i];
+        out[std::string("merge_peers_") + merge_kind_name(k)] = n.merge_peers[i];
+      }
+      out["last_bootstrap_unix_seconds"] = n.last_round_unix;
+      out["last_bootstrap_reads_ok"] = n.last_round_reads_ok;
+      out["last_bootstrap_records"] = n.last_round_records;
+      out["last_bootstrap_candidates"] = n.last_round_candidates;
       auto rp = self->make_response_promise<std::map<std::string, uint64_t>>();
       // The record publisher's counters (records dropped by reason) join ours.
       self->request(self->state.ctx.records, caf::infinite, stats_atom::value)

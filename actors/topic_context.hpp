@@ -9,10 +9,37 @@
 
 #include <caf/event_based_actor.hpp>
 
+#include <array>
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
 namespace dtt {
+
+/// The two merge workers (PROTOCOL.md §6.4, §6.5), an index into topic_counters' arrays.
+enum class merge_kind : uint8_t { bubble, overlap };
+/// "bubble" or "overlap" (logs, stats keys, metric labels).
+inline const char* merge_kind_name(merge_kind k) {
+  return k == merge_kind::bubble ? "bubble" : "overlap";
+}
+
+/// Counters of one topic's tracker actors (bootstrap loop, merge workers), written where the
+/// event happens and read by the topic actor's stats (dttd's /metrics and /status). Shared by
+/// every copy of the topic's context; atomics, since those actors run on any CAF thread.
+struct topic_counters {
+  std::atomic<uint64_t> bootstrap_rounds{0};  ///< discovery rounds started (§6.2)
+  /// Merge ticks that handed peers to the gossip actor, and the peers handed, by merge_kind.
+  std::array<std::atomic<uint64_t>, 2> merges{};
+  std::array<std::atomic<uint64_t>, 2> merge_peers{};
+  /// The last bootstrap round whose records were read: its start (unix seconds of the topic's
+  /// wall clock, 0: none yet), whether every get succeeded, the valid records of minutes m−2
+  /// to m+1 and the join candidates among them.
+  std::atomic<uint64_t> last_round_unix{0};
+  std::atomic<uint64_t> last_round_reads_ok{0};
+  std::atomic<uint64_t> last_round_records{0};
+  std::atomic<uint64_t> last_round_candidates{0};
+};
 
 /// What every actor of one topic shares: keys, configuration, clock and the handles of the
 /// node-level and topic-level actors it talks to. Holds no handle to the topic actor itself, so
@@ -30,6 +57,8 @@ struct topic_context {
   uint64_t seed = 0;
   /// The topic's peer cache file (actors/peer_cache.hpp); empty: no cache.
   std::string peer_cache_path;
+  /// The tracker's counters (one set per topic: copies of a context share it).
+  std::shared_ptr<topic_counters> counters = std::make_shared<topic_counters>();
 
   /// The current unix minute (the wall clock is before 1970 → 0).
   uint64_t minute(int64_t offset = 0) const;

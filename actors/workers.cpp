@@ -28,13 +28,16 @@ caf::behavior periodic(self_ptr self, topic_context ctx, duration initial, durat
   };
 }
 
-void join_candidates(self_ptr self, const char* who, std::vector<gossip::endpoint_id> c,
+void join_candidates(self_ptr self, merge_kind kind, std::vector<gossip::endpoint_id> c,
                      std::function<void()> done) {
   if (c.empty()) {
     done();
     return;
   }
-  log::in("workers").info("{}: joining {} peer(s)", who, c.size());
+  auto& n = *self->state.ctx.counters;
+  ++n.merges[static_cast<size_t>(kind)];
+  n.merge_peers[static_cast<size_t>(kind)] += c.size();
+  log::in("workers").info("{} merge: joining {} peer(s)", merge_kind_name(kind), c.size());
   join_peers(self, self->state.ctx, std::move(c), [=](bool) { done(); });
 }
 
@@ -46,7 +49,7 @@ using decide_fn = std::function<std::vector<gossip::endpoint_id>(
 // One merge tick (§6.4–6.5): the records of minutes m−2 to m+1 (fetch_minutes), our
 // neighbours and message hashes, then `decide` picks whom to join. A failed get or request
 // skips the tick.
-void merge_tick(self_ptr self, const char* who, decide_fn decide, std::function<void()> done) {
+void merge_tick(self_ptr self, merge_kind who, decide_fn decide, std::function<void()> done) {
   auto& ctx = self->state.ctx;
   fetch_minutes(self, ctx, ctx.minute(), [=](bool ok, record_list prev, record_list now) {
     if (!ok) {
@@ -125,7 +128,7 @@ caf::behavior bubble_merge_worker(caf::stateful_actor<worker_state>* self, topic
   };
   return periodic(self, std::move(ctx), cfg.initial_interval, cfg.base_interval, cfg.max_jitter,
                   [decide](self_ptr self, std::function<void()> done) {
-                    merge_tick(self, "bubble merge", decide, std::move(done));
+                    merge_tick(self, merge_kind::bubble, decide, std::move(done));
                   });
 }
 
@@ -138,7 +141,7 @@ caf::behavior overlap_merge_worker(caf::stateful_actor<worker_state>* self, topi
   };
   return periodic(self, std::move(ctx), cfg.initial_interval, cfg.base_interval, cfg.max_jitter,
                   [decide](self_ptr self, std::function<void()> done) {
-                    merge_tick(self, "overlap merge", decide, std::move(done));
+                    merge_tick(self, merge_kind::overlap, decide, std::move(done));
                   });
 }
 

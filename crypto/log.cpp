@@ -119,17 +119,20 @@ level threshold() noexcept {
 
 void set_threshold(level l) noexcept { current().store(static_cast<int>(l)); }
 
-std::string format_line(std::chrono::system_clock::time_point t, level l,
-                        std::string_view component, std::string_view text) {
+std::string utc_timestamp(std::chrono::system_clock::time_point t) {
   using namespace std::chrono;
   auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
   auto secs = static_cast<std::time_t>(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  std::string line = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}: ",
-                                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                 tm.tm_min, tm.tm_sec, ((ms % 1000) + 1000) % 1000,
-                                 to_string(l), component);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ((ms % 1000) + 1000) % 1000);
+}
+
+std::string format_line(std::chrono::system_clock::time_point t, level l,
+                        std::string_view component, std::string_view text) {
+  std::string line = utc_timestamp(t) + fmt::format(" {} {}: ", to_string(l), component);
   append_escaped(line, text);
   line += '\n';
   return line;

@@ -51,6 +51,9 @@ void set_threshold(level l) noexcept;
 /// True when lines of level `l` are written.
 inline bool enabled(level l) noexcept { return l != level::off && l >= threshold(); }
 
+/// `t` in RFC 3339 UTC with milliseconds: "2026-11-29T23:23:00.772Z".
+std::string utc_timestamp(std::chrono::system_clock::time_point t);
+
 /// One formatted line, newline included (pure; used by write, exposed for tests).
 std::string format_line(std::chrono::system_clock::time_point t, level l,
                         std::string_view component, std::string_view text);

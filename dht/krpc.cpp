@@ -62,11 +62,13 @@ uint8_t parse_want(const value& a) {
 message parse_query(message m, const value& root) {
   auto* q = get_string(root, "q");
   auto* a = root.find("a");
+  m.unknown_method = true;
   if (!q)
     return reject(std::move(m), code::protocol, "missing q");
   auto meth = parse_method(q->as_string());
   if (!meth)
     return reject(std::move(m), code::method_unknown, "Method Unknown");
+  m.unknown_method = false;
   m.q.m = *meth;
   if (!a || !a->is_dict())
     return reject(std::move(m), code::protocol, "missing a");

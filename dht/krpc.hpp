@@ -103,6 +103,8 @@ struct message {
   /// code the receiver should answer with (203 or 204), 0 if the query is fine.
   int reject_code = 0;
   std::string reject_reason;
+  /// A query whose "q" is missing or names a method dtt does not speak (q.m is meaningless).
+  bool unknown_method = false;
 };
 
 /// Largest KRPC datagram accepted (BEP 44 put: v ≤ 1000 bytes + envelope; mainline's limit is

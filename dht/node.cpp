@@ -26,10 +26,30 @@ struct node::counters {
   uint64_t verify_pings = 0, short_timeouts = 0, late_responses = 0, lookups_timed_out = 0;
   uint64_t questionable_pings = 0;
   uint64_t refused_node_records = 0;  // "nodes"/"nodes6" records left out (krpc::response)
-  /// KRPC error replies by code: 201..208, 301, 302, then any other code.
-  std::array<uint64_t, 11> errors_by_code{};
+  /// KRPC errors by code (krpc_error_codes, then any other code): received in replies to our
+  /// queries, and sent in reply to others' queries.
+  std::array<uint64_t, krpc_error_codes.size() + 1> errors_by_code{};
+  std::array<uint64_t, krpc_error_codes.size() + 1> errors_sent_by_code{};
+  /// Queries by kind (krpc::method, then "other": no method dtt speaks), received and sent.
+  std::array<uint64_t, query_kinds> queries_in_by_kind{};
+  std::array<uint64_t, query_kinds> queries_out_by_kind{};
   std::array<uint64_t, refusal_kinds> refused{};
 };
+
+static_assert(query_kinds == static_cast<size_t>(krpc::method::put) + 2,
+              "one query kind per krpc::method, then other");
+
+namespace {
+// Index of a KRPC error code among krpc_error_codes; the last slot for any other code.
+size_t code_slot(int64_t code) {
+  auto it = std::find(krpc_error_codes.begin(), krpc_error_codes.end(), code);
+  return static_cast<size_t>(it - krpc_error_codes.begin());
+}
+} // namespace
+
+const char* query_kind_name(size_t kind) noexcept {
+  return kind < query_kinds - 1 ? krpc::method_name(static_cast<krpc::method>(kind)) : "other";
+}
 
 std::string summary(const completion& c) {
   std::string errors;
@@ -151,10 +171,15 @@ std::map<std::string, uint64_t> node::stats() const {
   };
   for (size_t i = 0; i < refusal_kinds; ++i)
     out[std::string("refused_") + refusal_name(static_cast<refusal>(i))] = n_->refused[i];
-  for (size_t i = 0; i < n_->errors_by_code.size(); ++i)
-    out[i < 8    ? "errors_in_" + std::to_string(201 + i)
-        : i < 10 ? "errors_in_" + std::to_string(301 + i - 8)
-                 : std::string("errors_in_other")] = n_->errors_by_code[i];
+  for (size_t i = 0; i <= krpc_error_codes.size(); ++i) {
+    auto code = i < krpc_error_codes.size() ? std::to_string(krpc_error_codes[i]) : "other";
+    out["errors_in_" + code] = n_->errors_by_code[i];
+    out["errors_out_" + code] = n_->errors_sent_by_code[i];
+  }
+  for (size_t i = 0; i < query_kinds; ++i) {
+    out[std::string("queries_in_") + query_kind_name(i)] = n_->queries_in_by_kind[i];
+    out[std::string("queries_out_") + query_kind_name(i)] = n_->queries_out_by_kind[i];
+  }
   return out;
 }
 
@@ -339,13 +364,16 @@ void node::reply(const endpoint& to, krpc::message m) {
   auto out = krpc::encode(m);
   ++n_->packets_out;
   n_->bytes_out += out.size();
-  if (m.y == krpc::message::type::error)
+  if (m.y == krpc::message::type::error) {
     ++n_->errors_sent;
+    ++n_->errors_sent_by_code[code_slot(m.e.code)];
+  }
   fx_.send(to, std::move(out));
 }
 
 void node::handle_query(const krpc::message& m, const endpoint& from, time_point now) {
   ++n_->queries_in;
+  ++n_->queries_in_by_kind[m.unknown_method ? query_kinds - 1 : static_cast<size_t>(m.q.m)];
   if (cfg_.read_only) {
     ++n_->dropped_read_only; // BEP 43: read-only nodes answer no queries
     return;
@@ -491,9 +519,7 @@ void node::handle_answer(const krpc::message& m, const endpoint& from, time_poin
   if (is_error) {
     ++n_->errors_in;
     auto code = m.e.code;
-    ++n_->errors_by_code[code >= 201 && code <= 208   ? static_cast<size_t>(code - 201)
-                         : code == 301 || code == 302 ? static_cast<size_t>(code - 301 + 8)
-                                                      : 10];
+    ++n_->errors_by_code[code_slot(code)];
     if (p->verify && p->expected_id)
       table_for(p->to.family).failed(*p->expected_id);
   } else {
@@ -552,6 +578,7 @@ void node::send_query(request_id owner, const node_entry& to, bool id_known, krp
   auto out = krpc::encode(msg);
   ++n_->packets_out;
   ++n_->queries_out;
+  ++n_->queries_out_by_kind[static_cast<size_t>(p.m)];
   n_->bytes_out += out.size();
   rpc_.add(std::move(p));
   fx_.send(to.ep, std::move(out));

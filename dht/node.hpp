@@ -9,6 +9,7 @@
 #include "dht/storage.hpp"
 #include "dht/token.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -88,6 +89,16 @@ enum class refusal : uint8_t {
 inline constexpr size_t refusal_kinds = 14;
 /// The name of a refusal ("malformed_packet", ...), used in stats as "refused_<name>".
 const char* refusal_name(refusal r) noexcept;
+
+/// The KRPC error codes counted one by one in stats ("errors_in_201", "errors_out_302", ...;
+/// BEP 5 and BEP 44 define them); any other code counts as "other".
+inline constexpr std::array<int64_t, 9> krpc_error_codes{201, 202, 203, 204, 205,
+                                                         206, 207, 301, 302};
+/// Query kinds counted in stats ("queries_in_ping", "queries_out_get", ...): every
+/// krpc::method, then "other" (a query whose method dtt does not speak, or none).
+inline constexpr size_t query_kinds = 7;
+/// The name of a query kind (0 .. query_kinds - 1): krpc::method_name, or "other".
+const char* query_kind_name(size_t kind) noexcept;
 
 /// Where a node's effects go. Called synchronously from node methods; implementations must not
 /// call back into the node from inside these callbacks (queue or post instead).

@@ -112,6 +112,7 @@ void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_poi
     return; // a spoofed id: drop (PROTOCOL.md §8.4)
   if (seen_.contains(m.id)) {
     // A duplicate: the link from `from` is redundant for this tree.
+    ++stats_.duplicates;
     add_lazy(from);
     out.push_back(effect::send{from, msg::prune{}});
     return;

@@ -66,6 +66,7 @@ struct plumtree_stats {
   uint64_t control_messages_received = 0; ///< Prune, Graft, IHave
   uint16_t max_last_delivery_hop = 0;     ///< highest round of a first delivery
   uint64_t repeated_grafts = 0; ///< Grafts for a payload already sent to that peer (unanswered)
+  uint64_t duplicates = 0;      ///< Gossip messages whose id was already seen (answered Prune)
 };
 
 /// The hash used for message ids (BLAKE2b-256 of the content; see gossip/types.hpp).

@@ -39,7 +39,7 @@ void protocol::join(const topic_id& topic, const std::vector<endpoint_id>& peers
     uint64_t hash_key = rng_.next();
     auto st = std::make_unique<topic_state>(
       topic_state{hyparview(me_, addresses_, cfg_.membership, std::move(swarm_rng)),
-                  plumtree(me_, cfg_.broadcast, hash_key), {}});
+                  plumtree(me_, cfg_.broadcast, hash_key), {}, {}});
     st->swarm.start(now, fx);
     st->tree.start(now, fx);
     it = topics_.emplace(topic, std::move(st)).first;
@@ -94,9 +94,13 @@ status protocol::receive(const endpoint_id& from, const message& m, time_point n
   if (it == topics_.end())
     return ok_status();
   const size_t kind = m.body.index();
+  auto& counts = it->second->counts;
   if (const auto* limit = cfg_.flood.of(kind))
-    if (!it->second->guard.admit(from, kind, *limit, now))
+    if (!it->second->guard.admit(from, kind, *limit, now)) {
+      ++counts.flood_refused[kind];
       return error{errc::refused, flood_error_text(kind, *limit, m.topic)};
+    }
+  ++counts.received[kind];
   peer_topics_[from].insert(m.topic);
   effects& fx = scratch();
   if (msg::is_swarm(m.body))
@@ -204,10 +208,16 @@ const flood_guard* protocol::flood_budgets(const topic_id& topic) const {
   return it == topics_.end() ? nullptr : &it->second->guard;
 }
 
+const message_counters* protocol::counters(const topic_id& topic) const {
+  auto it = topics_.find(topic);
+  return it == topics_.end() ? nullptr : &it->second->counts;
+}
+
 void protocol::reset_stats(const topic_id& topic) {
   auto it = topics_.find(topic);
   if (it == topics_.end())
     return;
+  it->second->counts = {};
   it->second->swarm.reset_stats();
   it->second->tree.reset_stats();
 }
@@ -226,6 +236,7 @@ void protocol::apply(const topic_id& topic, topic_state& st, effects& fx) {
       peer_topics_[s->to].insert(topic);
       message m{topic, std::move(s->body)};
       fit(m, cfg_.max_message_size);
+      ++st.counts.sent[m.body.index()];
       outbox_.push_back(output::send{s->to, std::move(m)});
     } else if (auto* t = std::get_if<effect::timer>(&e)) {
       timer_id id = next_timer_++;

@@ -29,6 +29,7 @@
 #include "gossip/types.hpp"
 #include "gossip/wire.hpp"
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -47,6 +48,16 @@ struct config {
   size_t max_message_size = default_max_message_size;
   /// Flood guard budgets per peer, topic and message kind (gossip/flood_guard.hpp).
   flood_limits flood;
+};
+
+/// Number of message kinds (msg::body indices; kind_name() names them).
+inline constexpr size_t message_kinds = std::variant_size_v<msg::body>;
+
+/// Messages of one topic by kind (a msg::body index), for operators (dttd's /metrics).
+struct message_counters {
+  std::array<uint64_t, message_kinds> received{};      ///< handled (past the flood guard)
+  std::array<uint64_t, message_kinds> sent{};          ///< handed to the driver to send
+  std::array<uint64_t, message_kinds> flood_refused{}; ///< refused by the flood guard
 };
 
 /// Identifies an armed timer (see output::arm_timer).
@@ -143,6 +154,8 @@ public:
   const hyparview* membership(const topic_id& topic) const;
   const plumtree* broadcast_tree(const topic_id& topic) const;
   const flood_guard* flood_budgets(const topic_id& topic) const;
+  /// The topic's message counters, or nullptr if not joined.
+  const message_counters* counters(const topic_id& topic) const;
   /// Zeroes the per-topic counters (simulator rounds).
   void reset_stats(const topic_id& topic);
   /// Number of armed timers not yet fired (bounded; for tests).
@@ -153,6 +166,7 @@ private:
     hyparview swarm;
     plumtree tree;
     flood_guard guard; // per-peer budgets; stale entries pruned on each cache eviction tick
+    message_counters counts;
   };
 
   status do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,

@@ -523,8 +523,7 @@ int run(int argc, char** argv) {
     web = std::move(*s);
     web_ptr = web.get();
     auto a = web->local_address();
-    started["http"] = (a.ip.find(':') != std::string::npos ? "[" + a.ip + "]" : a.ip) + ":"
-                      + std::to_string(a.port);
+    started["http"] = to_string(a);
   }
   if (member)
     started["cluster_port"] = member->port();

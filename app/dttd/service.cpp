@@ -7,6 +7,7 @@
 #include "actors/runtime.hpp"
 #include "dtt/cluster.hpp"
 #include "crypto/bytes.hpp"
+#include "crypto/log.hpp"
 #include "crypto/text.hpp"
 #include "messages/atoms.hpp"
 #include "nat/advertise.hpp"
@@ -15,7 +16,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <dirent.h>
@@ -23,6 +26,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <unistd.h>
@@ -202,6 +206,58 @@ std::string event_json(const std::string& topic_hex, const event& ev) {
     j["round"] = ev.scope.round;
   }
   return j.dump();
+}
+
+// `ls` followed by `more`.
+std::vector<std::pair<std::string, std::string>>
+with(std::vector<std::pair<std::string, std::string>> ls,
+     const std::vector<std::pair<std::string, std::string>>& more) {
+  ls.insert(ls.end(), more.begin(), more.end());
+  return ls;
+}
+
+// A neighbour in /status from the gossip actor's "topic/<hex>/neighbor/<id>/..." counters:
+// address of its link, since when it is a neighbour in the topic, the link's bytes (a link
+// carries every topic shared with the peer). Missing figures are null.
+nlohmann::json neighbor_json(const std::map<std::string, uint64_t>& gossip,
+                             const std::string& topic_prefix, const std::string& id) {
+  auto np = topic_prefix + "neighbor/" + id + "/";
+  auto get = [&](const char* k) -> nlohmann::json {
+    auto it = gossip.find(np + k);
+    return it == gossip.end() ? nlohmann::json(nullptr) : nlohmann::json(it->second);
+  };
+  nlohmann::json j{{"id", id}, {"address", nullptr}, {"since", nullptr},
+                   {"since_seconds", nullptr}, {"bytes_in", get("bytes_in")},
+                   {"bytes_out", get("bytes_out")}};
+  auto a = gossip.lower_bound(np + "address/");
+  if (a != gossip.end() && a->first.rfind(np + "address/", 0) == 0)
+    j["address"] = a->first.substr(np.size() + 8);
+  if (auto s = gossip.find(np + "since_unix_seconds"); s != gossip.end()) {
+    auto since = sys_clock::time_point(std::chrono::seconds(s->second));
+    j["since"] = log::utc_timestamp(since);
+    j["since_seconds"] =
+      std::chrono::duration_cast<std::chrono::seconds>(sys_clock::now() - since).count();
+  }
+  return j;
+}
+
+// The last bootstrap round in /status from the topic's stats (actors/topic_context.hpp), or
+// null before the first round read records.
+nlohmann::json last_bootstrap_json(const std::optional<std::map<std::string, uint64_t>>& st) {
+  if (!st)
+    return nullptr;
+  auto get = [&](const char* k) -> uint64_t {
+    auto it = st->find(k);
+    return it == st->end() ? 0 : it->second;
+  };
+  auto at = get("last_bootstrap_unix_seconds");
+  if (at == 0)
+    return nullptr;
+  return {{"time", log::utc_timestamp(sys_clock::time_point(std::chrono::seconds(at)))},
+          {"rounds", get("bootstrap_rounds")},
+          {"reads_ok", get("last_bootstrap_reads_ok") == 1},
+          {"records", get("last_bootstrap_records")},
+          {"candidates", get("last_bootstrap_candidates")}};
 }
 
 int64_t steady_ms() {
@@ -411,12 +467,8 @@ std::string service::metrics() {
       {"packets_out", {"dtt_dht_packets_total", {{"direction", "out"}}}},
       {"bytes_in", {"dtt_dht_bytes_total", {{"direction", "in"}}}},
       {"bytes_out", {"dtt_dht_bytes_total", {{"direction", "out"}}}},
-      {"queries_in", {"dtt_dht_queries_total", {{"direction", "in"}}}},
-      {"queries_out", {"dtt_dht_queries_total", {{"direction", "out"}}}},
       {"responses_in", {"dtt_dht_responses_total", {}}},
       {"timeouts", {"dtt_dht_timeouts_total", {}}},
-      {"errors_in", {"dtt_dht_krpc_errors_total", {{"direction", "in"}}}},
-      {"errors_sent", {"dtt_dht_krpc_errors_total", {{"direction", "out"}}}},
       {"bad_packets", {"dtt_dht_packets_dropped_total", {{"reason", "bad_packet"}}}},
       {"unknown_tid", {"dtt_dht_packets_dropped_total", {{"reason", "unknown_tid"}}}},
       {"id_mismatch", {"dtt_dht_packets_dropped_total", {{"reason", "id_mismatch"}}}},
@@ -442,9 +494,40 @@ std::string service::metrics() {
       {"external_address_known", "dtt_dht_external_address_known"},
       {"pending_requests", "dtt_dht_actor_pending_requests"},
     };
+    // Totals whose parts by kind or code are exported instead (a family's samples must not
+    // mix a total with its parts).
+    static const std::set<std::string> totals{"queries_in", "queries_out", "errors_in",
+                                              "errors_sent"};
+    // "<prefix><label value>" keys: queries by kind, KRPC errors by code (dht/node.hpp).
+    struct by_label {
+      const char* prefix;
+      const char* name;
+      const char* help;
+      const char* direction;
+      const char* label;
+    };
+    static const by_label parts[] = {
+      {"queries_in_", "dtt_dht_queries_total", "KRPC queries by direction and kind", "in",
+       "kind"},
+      {"queries_out_", "dtt_dht_queries_total", "KRPC queries by direction and kind", "out",
+       "kind"},
+      {"errors_in_", "dtt_dht_krpc_errors_total", "KRPC error replies by direction and code",
+       "in", "code"},
+      {"errors_out_", "dtt_dht_krpc_errors_total", "KRPC error replies by direction and code",
+       "out", "code"},
+    };
     for (auto& [key, v] : *dht) {
       auto d = static_cast<double>(v);
-      if (auto c = counters.find(key); c != counters.end())
+      if (totals.count(key))
+        continue;
+      auto part = std::find_if(std::begin(parts), std::end(parts), [&](const by_label& b) {
+        return key.rfind(b.prefix, 0) == 0;
+      });
+      if (part != std::end(parts))
+        w.counter(part->name, part->help, d,
+                  {{"direction", part->direction},
+                   {part->label, key.substr(std::strlen(part->prefix))}});
+      else if (auto c = counters.find(key); c != counters.end())
         w.counter(c->second.first, "DHT node counter (dht/node.cpp)", d, c->second.second);
       else if (auto g = gauges.find(key); g != gauges.end())
         w.gauge(g->second, "DHT node state (dht/node.cpp)", d);
@@ -470,6 +553,8 @@ std::string service::metrics() {
   auto& in = p.rt->internal();
   if (auto g = p.ask<std::map<std::string, uint64_t>>(in.gossip, gossip_stats_atom::value)) {
     static const std::map<std::string, std::pair<std::string, L>> counters{
+      {"bytes_in", {"dtt_gossip_bytes_total", {{"direction", "in"}}}},
+      {"bytes_out", {"dtt_gossip_bytes_total", {{"direction", "out"}}}},
       {"messages_in", {"dtt_transport_messages_total", {{"direction", "in"}}}},
       {"messages_out", {"dtt_transport_messages_total", {{"direction", "out"}}}},
       {"proofs_accepted", {"dtt_transport_admission_total", {{"result", "accepted"}}}},
@@ -526,6 +611,9 @@ std::string service::metrics() {
       {"repeated_grafts",
        {"dtt_gossip_repeated_grafts_total", "counter",
         "Grafts for a payload already sent to that peer"}},
+      {"duplicates",
+       {"dtt_gossip_duplicates_total", "counter",
+        "PlumTree Gossip messages already seen (each answered with a Prune)"}},
       {"backlog_messages",
        {"dtt_gossip_send_backlog_messages", "gauge",
         "messages queued for the active peers and not yet written"}},
@@ -539,6 +627,10 @@ std::string service::metrics() {
         w.counter(c->second.first, "gossip transport counter", d, c->second.second);
       } else if (auto ga = gauges.find(key); ga != gauges.end()) {
         w.gauge(ga->second.first, "gossip transport state", d, ga->second.second);
+      } else if (key.rfind("handshake_failures/", 0) == 0) {
+        w.counter("dtt_transport_handshake_failures_total",
+                  "gossip links that failed before they were established, by reason", d,
+                  {{"reason", key.substr(19)}});
       } else if (key.rfind("flood_refused/", 0) == 0) {
         w.counter("dtt_gossip_frames_refused_total",
                   "gossip frames refused (the peer is disconnected)", d,
@@ -548,12 +640,30 @@ std::string service::metrics() {
         if (slash == std::string::npos)
           continue;
         auto hex = key.substr(6, slash - 6);
-        auto m = per_topic.find(key.substr(slash + 1));
-        if (m == per_topic.end())
+        auto rest = key.substr(slash + 1);
+        L ls{{"topic", name_of.count(hex) ? name_of[hex] : ""}, {"topic_id", hex}};
+        // Messages by kind (gossip/proto.hpp message_counters): "received/Graft", ...
+        auto kind_slash = rest.find('/');
+        if (kind_slash != std::string::npos && rest.compare(0, 9, "neighbor/") != 0) {
+          auto what = rest.substr(0, kind_slash);
+          auto kind = rest.substr(kind_slash + 1);
+          if (what == "flood_refused") {
+            w.counter("dtt_gossip_flood_refusals_total",
+                      "control messages over their flood budget, by kind (the peer is "
+                      "disconnected)",
+                      d, with(ls, {{"kind", kind}}));
+          } else if (what == "received" || what == "sent") {
+            auto direction = what == "received" ? "in" : "out";
+            w.counter("dtt_gossip_messages_total",
+                      "gossip protocol messages handled (in) and sent (out), by kind", d,
+                      with(ls, {{"direction", direction}, {"kind", kind}}));
+          }
           continue;
-        auto nm = name_of.count(hex) ? name_of[hex] : "";
-        w.add(m->second.name, m->second.type, m->second.help, {{"topic", nm}, {"topic_id", hex}},
-              d);
+        }
+        auto m = per_topic.find(rest);
+        if (m == per_topic.end())
+          continue;  // neighbor/...: ids and addresses are for /status, never labels
+        w.add(m->second.name, m->second.type, m->second.help, ls, d);
       }
     }
   }
@@ -565,6 +675,36 @@ std::string service::metrics() {
     for (auto& [hex, e] : p.topics)
       entries.push_back(e);
   }
+  struct tracker_metric {
+    const char* name;
+    const char* help;
+    L labels;
+  };
+  // The tracker's counters (actors/record_publisher.hpp, actors/topic_context.hpp).
+  static const std::map<std::string, tracker_metric> tracker_counters{
+    {"records_published",
+     {"dtt_tracker_records_published_total", "records put on enough DHT nodes", {}}},
+    {"records_fetched",
+     {"dtt_tracker_records_fetched_total", "valid records read from the DHT", {}}},
+    {"record_puts_failed",
+     {"dtt_tracker_record_publish_failures_total", "records not published, by reason",
+      {{"reason", "put_failed"}}}},
+    {"records_skipped_full",
+     {"dtt_tracker_record_publish_failures_total", "records not published, by reason",
+      {{"reason", "minute_full"}}}},
+    {"bootstrap_rounds",
+     {"dtt_tracker_bootstrap_rounds_total", "bootstrap discovery rounds started", {}}},
+    {"merges_bubble",
+     {"dtt_tracker_merges_total", "merge ticks that joined peers, by kind", {{"kind", "bubble"}}}},
+    {"merges_overlap",
+     {"dtt_tracker_merges_total", "merge ticks that joined peers, by kind",
+      {{"kind", "overlap"}}}},
+    {"merge_peers_bubble",
+     {"dtt_tracker_merge_peers_total", "peers joined by merges, by kind", {{"kind", "bubble"}}}},
+    {"merge_peers_overlap",
+     {"dtt_tracker_merge_peers_total", "peers joined by merges, by kind",
+      {{"kind", "overlap"}}}},
+  };
   for (auto& e : entries) {
     L ls{{"topic", e.name}, {"topic_id", e.hex}};
     w.gauge("dtt_topic_joined", "1 once the topic has had a neighbour", e.fan->joined_at_ms >= 0 ? 1 : 0,
@@ -575,14 +715,16 @@ std::string service::metrics() {
       continue;
     for (auto& [key, v] : *st) {
       auto d = static_cast<double>(v);
-      if (key.rfind("rejected_", 0) == 0) {
-        auto l = ls;
-        l.emplace_back("reason", key.substr(9));
-        w.counter("dtt_tracker_records_rejected_total", "DHT records dropped by reason", d, l);
-      } else if (key == "duplicate_records") {
-        auto l = ls;
-        l.emplace_back("reason", "duplicate");
-        w.counter("dtt_tracker_records_rejected_total", "DHT records dropped by reason", d, l);
+      if (key.rfind("rejected_", 0) == 0 || key == "duplicate_records") {
+        auto reason = key == "duplicate_records" ? std::string("duplicate") : key.substr(9);
+        w.counter("dtt_tracker_records_rejected_total", "DHT records dropped by reason", d,
+                  with(ls, {{"reason", reason}}));
+      } else if (auto c = tracker_counters.find(key); c != tracker_counters.end()) {
+        w.counter(c->second.name, c->second.help, d, with(ls, c->second.labels));
+      } else if (key == "last_bootstrap_unix_seconds") {
+        if (v > 0)
+          w.gauge("dtt_tracker_last_bootstrap_timestamp_seconds",
+                  "start of the last bootstrap round that read records (unix time)", d, ls);
       } else if (key == "pending_puts") {
         w.gauge("dtt_tracker_pending_puts", "record puts in progress", d, ls);
       } else if (key == "workers") {
@@ -664,9 +806,7 @@ std::string service::status_json() {
   auto addrs = nlohmann::json::array();
   if (auto a = p.rt->local_addresses())
     for (auto& x : *a)
-      addrs.push_back(x.ip.find(':') != std::string::npos
-                        ? "[" + x.ip + "]:" + std::to_string(x.port)
-                        : x.ip + ":" + std::to_string(x.port));
+      addrs.push_back(to_string(x));
   j["listening"] = addrs;
   // Issue 15: what the DHT's responders see and what the router mapped.
   auto reach = p.rt->reachability();
@@ -685,9 +825,7 @@ std::string service::status_json() {
       local = *a;
     auto adv = nlohmann::json::array();
     for (auto& x : nat::advertised_addresses({}, local, mapped, reach.external_ip))
-      adv.push_back(x.ip.find(':') != std::string::npos
-                      ? "[" + x.ip + "]:" + std::to_string(x.port)
-                      : x.ip + ":" + std::to_string(x.port));
+      adv.push_back(to_string(x));
     j["advertised"] = adv;
   } else {
     j["advertised"] = p.info.advertise;
@@ -731,18 +869,21 @@ std::string service::status_json() {
       joined_at >= 0 ? nlohmann::json(static_cast<double>(joined_at - e.added_ms) / 1000.0)
                      : nlohmann::json(nullptr);
     t["since_join_seconds"] = static_cast<double>(now - e.added_ms) / 1000.0;
+    auto prefix = "topic/" + e.hex + "/";
     auto list = nlohmann::json::array();
     if (nbrs)
       for (auto& n : *nbrs)
-        list.push_back({{"id", to_hex(n)}});
+        list.push_back(neighbor_json(gossip, prefix, to_hex(n)));
     t["neighbors"] = list;
-    auto prefix = "topic/" + e.hex + "/";
     auto get = [&](const char* k) -> uint64_t {
       auto it = gossip.find(prefix + k);
       return it == gossip.end() ? 0 : it->second;
     };
     t["passive_view_size"] = get("passive");
     t["send_backlog_messages"] = get("backlog_messages");
+    t["last_bootstrap"] = last_bootstrap_json(
+      p.ask<std::map<std::string, uint64_t>>(caf::actor_cast<caf::actor>(e.handle.handle()),
+                                             stats_atom::value));
     topics.push_back(std::move(t));
   }
   j["topics"] = topics;
@@ -754,9 +895,7 @@ std::string service::status_json() {
       for (auto& m : *ms) {
         auto addrs = nlohmann::json::array();
         for (auto& a : m.addresses)
-          addrs.push_back(a.ip.find(':') != std::string::npos
-                            ? "[" + a.ip + "]:" + std::to_string(a.port)
-                            : a.ip + ":" + std::to_string(a.port));
+          addrs.push_back(to_string(a));
         members.push_back({{"id", to_hex(m.id)}, {"incarnation", m.incarnation},
                            {"node", m.node}, {"addresses", addrs}, {"names", m.names},
                            {"self", m.self}});

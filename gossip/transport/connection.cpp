@@ -57,12 +57,32 @@ std::string connection::describe() const {
   return out;
 }
 
+const char* handshake_failure_name(handshake_failure f) noexcept {
+  switch (f) {
+    case handshake_failure::dial: return "dial";
+    case handshake_failure::timeout: return "timeout";
+    case handshake_failure::tls: return "tls";
+    case handshake_failure::certificate: return "certificate";
+    case handshake_failure::alpn: return "alpn";
+    case handshake_failure::own_key: return "own_key";
+  }
+  return "unknown";
+}
+
+void connection::fail(handshake_failure why, const std::string& reason, log_level level) {
+  if (closed_)
+    return;
+  if (owner_)
+    owner_->on_handshake_failed(*this, why);
+  close(reason, false, level);
+}
+
 void connection::arm_deadline(std::chrono::milliseconds d, const char* what) {
   timer_.expires_after(d);
   timer_.async_wait([self = shared_from_this(), what](const boost::system::error_code& ec) {
     if (ec || self->closed_ || self->established_)
       return;
-    self->close(std::string(what) + " timeout");
+    self->fail(handshake_failure::timeout, std::string(what) + " timeout");
   });
 }
 
@@ -71,7 +91,7 @@ void connection::start_outbound(const gossip::endpoint_id& expected,
   peer_ = expected;
   verification_.expected = expected;
   if (addrs.empty()) {
-    close("no address to dial");
+    fail(handshake_failure::dial, "no address to dial");
     return;
   }
   arm_deadline(opts_->dial_timeout, "dial");
@@ -81,7 +101,7 @@ void connection::start_outbound(const gossip::endpoint_id& expected,
                         if (self->closed_)
                           return;
                         if (ec) {
-                          self->close("dial failed: " + ec.message());
+                          self->fail(handshake_failure::dial, "dial failed: " + ec.message());
                           return;
                         }
                         self->remote_ = ep;
@@ -116,17 +136,20 @@ void connection::on_handshake(const boost::system::error_code& ec) {
     return;
   if (ec) {
     if (!verification_.failure.empty())
-      close("certificate refused: " + verification_.failure, false, log_level::warn);
+      fail(handshake_failure::certificate, "certificate refused: " + verification_.failure,
+           log_level::warn);
     else
-      close("TLS handshake failed: " + ec.message());
+      fail(handshake_failure::tls, "TLS handshake failed: " + ec.message());
     return;
   }
   if (!verification_.presented) {
-    close("TLS handshake completed without a checked peer certificate");
+    fail(handshake_failure::certificate,
+         "TLS handshake completed without a checked peer certificate");
     return;
   }
   if (!tls_->alpn_agreed(stream_.native_handle())) {
-    close("peer did not agree on ALPN " + tls_->alpn(), false, log_level::warn);
+    fail(handshake_failure::alpn, "peer did not agree on ALPN " + tls_->alpn(),
+         log_level::warn);
     return;
   }
   peer_ = *verification_.presented;
@@ -134,11 +157,12 @@ void connection::on_handshake(const boost::system::error_code& ec) {
                                  crypto::admission_exporter_label.data(),
                                  crypto::admission_exporter_label.size(), nullptr, 0, 0)
       != 1) {
-    close("TLS exporter failed");
+    fail(handshake_failure::tls, "TLS exporter failed");
     return;
   }
   established_ = true;
   last_read_ = last_write_ = established_at_ = clock::now();
+  up_since_ = std::chrono::system_clock::now();
   timer_.cancel();
   arm_tick();
   read();
@@ -209,6 +233,9 @@ void connection::read() {
         return;
       }
       self->last_read_ = clock::now();
+      self->bytes_in_ += n;
+      if (self->owner_)
+        self->owner_->on_traffic(*self, n, 0);
       // The messages of one read go up as one batch (one hand-off per read, not per frame);
       // a control frame first hands up the messages before it, to keep the order.
       std::vector<bytes> batch;
@@ -320,8 +347,11 @@ void connection::pump() {
     return;
   writing_ = true;
   asio::async_write(stream_, asio::buffer(wbuf_),
-                    [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                    [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
                       self->writing_ = false;
+                      self->bytes_out_ += n;
+                      if (self->owner_ && n > 0)
+                        self->owner_->on_traffic(*self, 0, n);
                       if (self->closed_)
                         return;
                       if (ec) {

@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -94,6 +95,10 @@ public:
   virtual const bytes32* membership_key(const gossip::topic_id& topic) = 0;
   /// Something happened to a link's admission (for counters and logs).
   virtual void on_admission(connection& c, admission_event ev, const gossip::topic_id& topic) = 0;
+  /// The link failed before it was established; on_closed follows.
+  virtual void on_handshake_failed(connection&, handshake_failure) {}
+  /// Bytes read from or written to the link's TLS stream (frame headers included).
+  virtual void on_traffic(connection&, size_t /*bytes_in*/, size_t /*bytes_out*/) {}
 };
 
 /// One TCP + TLS 1.3 link to a peer: handshake with deadlines, frame reading with the size
@@ -149,6 +154,12 @@ public:
   std::string describe() const;
   /// True once the peer proved membership of at least one topic on this link.
   bool admitted() const noexcept { return !peer_proven_.empty(); }
+  /// Bytes read and written on the TLS stream (frames and their headers). Readable from any
+  /// thread.
+  uint64_t bytes_in() const noexcept { return bytes_in_; }
+  uint64_t bytes_out() const noexcept { return bytes_out_; }
+  /// When the link was established (wall clock; the epoch before that).
+  std::chrono::system_clock::time_point up_since() const noexcept { return up_since_; }
 
 private:
   void on_connected();
@@ -156,6 +167,8 @@ private:
   void arm_deadline(std::chrono::milliseconds d, const char* what);
   void arm_tick();
   void on_tick();
+  /// Reports the failure to the owner, then closes.
+  void fail(handshake_failure why, const std::string& reason, log_level level = log_level::info);
   void read();
   void pump();
   // Admission (docs/ADMISSION.md).
@@ -183,6 +196,9 @@ private:
   clock::time_point last_write_{};
   clock::time_point goodbye_at_{};
   clock::time_point established_at_{};
+  std::chrono::system_clock::time_point up_since_{};
+  std::atomic<uint64_t> bytes_in_{0};
+  std::atomic<uint64_t> bytes_out_{0};
   // Admission state of this link: its TLS exporter value, the topics the peer proved here, the
   // topics we proved here, our proofs waiting to be written, and the topic whose proof from
   // the peer the send queue waits for (since when).

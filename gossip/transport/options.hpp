@@ -69,4 +69,18 @@ struct transport_options {
   log_sink log;
 };
 
+/// Why a link failed before it was established (transport_stats::handshake_failures).
+enum class handshake_failure : uint8_t {
+  dial,        ///< no address, or the TCP connect failed
+  timeout,     ///< the dial or the TLS handshake took longer than its timeout
+  tls,         ///< the TLS handshake (or its keying material export) failed
+  certificate, ///< the peer's certificate was refused, or none was checked
+  alpn,        ///< the peer did not agree on our ALPN protocol
+  own_key,     ///< an inbound link presented our own key
+};
+/// Number of handshake_failure kinds.
+inline constexpr size_t handshake_failure_kinds = 6;
+/// "dial", "timeout", "tls", "certificate", "alpn", "own_key" (metric labels).
+const char* handshake_failure_name(handshake_failure f) noexcept;
+
 } // namespace dtt::net

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -287,6 +288,10 @@ public:
     held_.clear();
     if (held_timer_)
       held_timer_->cancel();
+    {
+      std::lock_guard<std::mutex> guard(live_mu_);
+      live_.clear(); // connections hold this impl: no cycle left behind
+    }
     refused_held_ = 0;
     cb_ = {};
     links_up_ = 0;
@@ -305,6 +310,7 @@ public:
       pending_inbound_.erase(c);
       pending_count_ = pending_inbound_.size();
       if (id == tls_->id()) {
+        ++handshake_failures_[static_cast<size_t>(handshake_failure::own_key)];
         c->close("connection from our own key", false, log_level::warn);
         return;
       }
@@ -314,6 +320,10 @@ public:
       book_.add(id, to_socket_address(c->remote()), address_source::confirmed);
     }
     ++links_up_;
+    {
+      std::lock_guard<std::mutex> guard(live_mu_);
+      live_[id].push_back(c);
+    }
     auto& ps = peers_[id];
     if (ps.grace) {
       ps.grace->cancel();
@@ -352,6 +362,16 @@ public:
 
   void on_closed(connection& c, const std::string& reason, bool clean,
                  log_level level) override {
+    if (c.established() && c.peer()) {
+      std::lock_guard<std::mutex> guard(live_mu_);
+      if (auto it = live_.find(*c.peer()); it != live_.end()) {
+        auto& v = it->second;
+        v.erase(std::remove_if(v.begin(), v.end(), [&](auto& l) { return l.get() == &c; }),
+                v.end());
+        if (v.empty())
+          live_.erase(it);
+      }
+    }
     if (shut_)
       return;
     // Closes a peer can cause at will (misbehaviour, floods) are rate-limited per kind.
@@ -439,6 +459,29 @@ public:
   const bytes32* membership_key(const gossip::topic_id& topic) override {
     auto it = topic_keys_.find(topic);
     return it == topic_keys_.end() ? nullptr : &it->second;
+  }
+
+  void on_handshake_failed(connection&, handshake_failure why) override {
+    ++handshake_failures_[static_cast<size_t>(why)];
+  }
+
+  void on_traffic(connection&, size_t in, size_t out) override {
+    bytes_in_ += in;
+    bytes_out_ += out;
+  }
+
+  std::optional<link_info> link_of(const gossip::endpoint_id& id) const {
+    std::lock_guard<std::mutex> guard(live_mu_);
+    auto it = live_.find(id);
+    if (it == live_.end() || it->second.empty())
+      return std::nullopt;
+    auto& first = *it->second.front(); // its address and time were set before it was listed
+    link_info out{to_socket_address(first.remote()), first.up_since(), 0, 0};
+    for (auto& c : it->second) {
+      out.bytes_in += c->bytes_in();
+      out.bytes_out += c->bytes_out();
+    }
+    return out;
   }
 
   void on_admission(connection& c, admission_event ev, const gossip::topic_id& topic) override {
@@ -744,6 +787,12 @@ public:
   std::atomic<uint64_t> refused_total_limits_{0};
   std::atomic<size_t> refused_held_{0};
   std::atomic<size_t> pending_count_{0};
+  std::array<std::atomic<uint64_t>, handshake_failure_kinds> handshake_failures_{};
+  std::atomic<uint64_t> bytes_in_{0};
+  std::atomic<uint64_t> bytes_out_{0};
+  // Established links by peer, for link_of() from other threads (io thread writes).
+  mutable std::mutex live_mu_;
+  std::map<gossip::endpoint_id, std::vector<std::shared_ptr<connection>>> live_;
   std::shared_ptr<backlog> backlog_ = std::make_shared<backlog>();
 
   const std::vector<gossip::socket_address>& local() const { return local_; }
@@ -894,7 +943,15 @@ transport_stats transport::stats() const {
   s.refused_total_limits = impl_->refused_total_limits_;
   s.refused_held = impl_->refused_held_;
   s.pending_handshakes = impl_->pending_count_;
+  for (size_t i = 0; i < handshake_failure_kinds; ++i)
+    s.handshake_failures[i] = impl_->handshake_failures_[i];
+  s.bytes_in = impl_->bytes_in_;
+  s.bytes_out = impl_->bytes_out_;
   return s;
+}
+
+std::optional<link_info> transport::link_of(const gossip::endpoint_id& id) const {
+  return impl_->link_of(id);
 }
 
 } // namespace dtt::net

@@ -7,9 +7,12 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +59,18 @@ struct transport_stats {
   uint64_t refused_total_limits = 0;  ///< inbound refused: the node-wide bounds
   size_t refused_held = 0;            ///< refused connections held open, unread, right now
   size_t pending_handshakes = 0;      ///< inbound TLS handshakes in progress
+  /// Links that failed before they were established, by handshake_failure.
+  std::array<uint64_t, handshake_failure_kinds> handshake_failures{};
+  uint64_t bytes_in = 0;   ///< read from every link's TLS stream (frames and their headers)
+  uint64_t bytes_out = 0;  ///< written to every link's TLS stream
+};
+
+/// An established link to a peer (transport::link_of).
+struct link_info {
+  gossip::socket_address remote;               ///< the peer's address on the link
+  std::chrono::system_clock::time_point since; ///< when the link was established
+  uint64_t bytes_in = 0;                       ///< read on the link (TLS plaintext)
+  uint64_t bytes_out = 0;                      ///< written on the link
 };
 
 /// The peer transport (DESIGN.md "Transport and addressing"): TCP + TLS 1.3 links keyed by
@@ -127,6 +142,9 @@ public:
   std::pair<size_t, size_t> backlog_of(const gossip::endpoint_id& id) const;
   /// Current counters.
   transport_stats stats() const;
+  /// The oldest established link to `id` (its bytes summed over every established link to
+  /// `id`, duplicates included), or nullopt. Readable from any thread.
+  std::optional<link_info> link_of(const gossip::endpoint_id& id) const;
 
   class impl;
 

@@ -59,6 +59,12 @@ struct socket_address {
   }
 };
 
+/// "ip:port", an IPv6 address in brackets ("[::1]:4000", RFC 3986 §3.2.2).
+inline std::string to_string(const socket_address& a) {
+  return (a.ip.find(':') != std::string::npos ? "[" + a.ip + "]" : a.ip) + ":"
+         + std::to_string(a.port);
+}
+
 /// A short printable name of an event kind ("received", "neighbor_up", ...).
 inline const char* to_string(event::kind k) noexcept {
   switch (k) {

@@ -19,6 +19,7 @@ namespace {
 struct fixture : test::virtual_time_system {
   std::shared_ptr<test::fake_dht_store> store = std::make_shared<test::fake_dht_store>();
   std::shared_ptr<tracker::topic_keys> keys;
+  std::map<std::string, uint64_t> stats; ///< the publisher's counters after the last publish()
 
   fixture() {
     bytes32 seed{};
@@ -45,6 +46,7 @@ struct fixture : test::virtual_time_system {
       },
       rp, rec, out);
     run_for(d);
+    stats = stats_of(caf::actor_cast<caf::actor>(rp));
     auto r = *out;
     caf::anon_send_exit(rp, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(dht, caf::exit_reason::user_shutdown);
@@ -63,6 +65,8 @@ TEST_CASE_FIXTURE(fixture, "record put: fewer than 3 acknowledgements is a failu
   REQUIRE(r.has_value());
   CHECK(*r);
   CHECK(store->puts == 3);
+  CHECK(stats["records_published"] == 1); // one record, however many attempts
+  CHECK(stats["record_puts_failed"] == 0);
 }
 
 TEST_CASE_FIXTURE(fixture, "record put: every attempt under the bar fails after the retries") {
@@ -73,6 +77,8 @@ TEST_CASE_FIXTURE(fixture, "record put: every attempt under the bar fails after 
   auto r = publish(cfg, std::chrono::seconds(60));
   CHECK_FALSE(r.has_value()); // an error: put failed
   CHECK(store->puts == 3);    // 1 + retries attempts
+  CHECK(stats["records_published"] == 0);
+  CHECK(stats["record_puts_failed"] == 1);
 }
 
 TEST_CASE_FIXTURE(fixture, "record put: min_put_acks = 1 keeps mainline's rule") {
@@ -83,4 +89,20 @@ TEST_CASE_FIXTURE(fixture, "record put: min_put_acks = 1 keeps mainline's rule")
   REQUIRE(r.has_value());
   CHECK(*r);
   CHECK(store->puts == 1);
+}
+
+TEST_CASE_FIXTURE(fixture, "record publisher: records read back are counted as fetched") {
+  dht_config cfg;
+  store->acks = {5, 5};
+  REQUIRE(publish(cfg, std::chrono::seconds(5)).value_or(false));
+  CHECK(stats["records_fetched"] == 0); // the minute was empty before our put
+  // Another node's publisher reads the minute first: the first node's record is there.
+  bytes32 seed{};
+  seed[0] = 0x17;
+  keys = std::make_shared<tracker::topic_keys>(crypto::topic_id::from_name("rp-topic"),
+                                               crypto::signing_key::from_seed(seed),
+                                               byte_view::of("rp-secret"));
+  REQUIRE(publish(cfg, std::chrono::seconds(5)).value_or(false));
+  CHECK(stats["records_fetched"] == 1);
+  CHECK(stats["records_published"] == 1); // a new publisher actor: its own counters
 }

@@ -91,6 +91,17 @@ TEST_CASE_FIXTURE(fixture, "a lone node publishes one bootstrap record per minut
   // Minutes m0 .. m0+2 have passed: one record each, never two in a minute.
   CHECK(store->puts == 3);
   CHECK(neighbors(1).empty());
+  // Rounds every ~1.5 s (no records: no_peers_retry_interval), each counted as it starts; the
+  // last one read no records and found no candidate.
+  auto st = stats_of(t);
+  CHECK(st["bootstrap_rounds"] >= 50);
+  CHECK(st["bootstrap_rounds"] <= 118); // 175 s / 1.5 s, and one more
+  CHECK(st["last_bootstrap_records"] == 0);
+  CHECK(st["last_bootstrap_candidates"] == 0);
+  CHECK(st["last_bootstrap_reads_ok"] == 1);
+  CHECK(st["last_bootstrap_unix_seconds"] >= static_cast<uint64_t>(wall_start + 170));
+  CHECK(st["records_published"] == 3);
+  CHECK(st["merges_bubble"] == 0);
   t = nullptr;
   run_for(std::chrono::seconds(2));
 }
@@ -105,6 +116,12 @@ TEST_CASE_FIXTURE(fixture, "three nodes find each other through the records and 
   CHECK_FALSE(neighbors(1).empty());
   CHECK_FALSE(neighbors(2).empty());
   CHECK_FALSE(neighbors(3).empty());
+  // Node 1 published first; the later nodes' rounds read its record and joined.
+  auto st3 = stats_of(c);
+  CHECK(st3["bootstrap_rounds"] >= 1);
+  CHECK(st3["records_fetched"] >= 1);
+  CHECK(st3["last_bootstrap_records"] >= 1);
+  CHECK(st3["last_bootstrap_candidates"] >= 1);
   // Every topic: receiver, record publisher, bootstrap, publisher, bubble merge, overlap merge.
   CHECK(running() == baseline + 3 * 7);
 

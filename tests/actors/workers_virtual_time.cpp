@@ -305,6 +305,11 @@ TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below fo
     for (auto& j : joined)
       CHECK(allowed.count(j) == 1); // never us, never a neighbour
     CHECK(std::set<gossip::endpoint_id>(joined.begin(), joined.end()).size() == joined.size());
+    // Counted where it happened (dttd's dtt_tracker_merges_total{kind="bubble"}).
+    auto& n = *ctx.counters;
+    CHECK(n.merges[static_cast<size_t>(merge_kind::bubble)] == 1);
+    CHECK(n.merge_peers[static_cast<size_t>(merge_kind::bubble)] == 2);
+    CHECK(n.merges[static_cast<size_t>(merge_kind::overlap)] == 0);
 
     // Later ticks: 60–180 s apart (fetch gaps), each acting again while below four.
     for (uint64_t later = m + 1; later < m + 40; ++later)
@@ -320,6 +325,7 @@ TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below fo
       CHECK(d <= 180s + 50ms);
     }
     CHECK(s->joins.size() == ticks.size());
+    CHECK(n.merges[static_cast<size_t>(merge_kind::bubble)] == s->joins.size());
     (void) w;
   }
   SUBCASE("with four neighbours it only looks") {
@@ -328,6 +334,7 @@ TEST_CASE_FIXTURE(fixture, "bubble merge: joins at most two peers, only below fo
     run_for(10min);
     CHECK(s->gets.size() >= 4 * 4);
     CHECK(s->joins.empty());
+    CHECK(ctx.counters->merges[static_cast<size_t>(merge_kind::bubble)] == 0);
     (void) w;
   }
   SUBCASE("a failed get skips the tick") {
@@ -366,6 +373,9 @@ TEST_CASE_FIXTURE(fixture, "overlap merge: joins only publishers whose message h
     CHECK(joined.size() == 2);
     std::set<gossip::endpoint_id> got(joined.begin(), joined.end());
     CHECK(got == std::set<gossip::endpoint_id>{id(4), id(7)}); // not 2 (a neighbour), not 5, 8
+    CHECK(ctx.counters->merges[static_cast<size_t>(merge_kind::overlap)] == 1);
+    CHECK(ctx.counters->merge_peers[static_cast<size_t>(merge_kind::overlap)] == 2);
+    CHECK(ctx.counters->merges[static_cast<size_t>(merge_kind::bubble)] == 0);
     (void) w;
   }
   SUBCASE("with no messages of our own it never acts") {

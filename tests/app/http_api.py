@@ -111,14 +111,61 @@ def main(work):
         check(len(t) == 1 and t[0]["state"] == "joined" and len(t[0]["neighbors"]) >= 1
               and "passive_view_size" in t[0],
               "/status shows topic %s joined with a neighbour" % name)
+    # Each neighbour: id, its link's address, since when (RFC 3339 and seconds), bytes.
+    # The link may still be settling right after /healthz turned 200: ask again for a while.
+    def neighbour_ok():
+        t = json.loads(request(a, "GET", "/status")[1])["topics"][0]
+        n = t["neighbors"][0] if t["neighbors"] else {}
+        return (len(n.get("id", "")) == 64 and str(n.get("address")).startswith("127.0.0.1:")
+                and str(n.get("since")).endswith("Z") and isinstance(n.get("since_seconds"), int)
+                and n.get("bytes_in", 0) > 0 and n.get("bytes_out", 0) > 0 and t)
+    t = wait_for("a neighbour with address, since and bytes", neighbour_ok, 20)
+    check(bool(t), "/status lists each neighbour with id, address, since and bytes in/out")
+    lb = t["last_bootstrap"]
+    check(lb is None or (lb["time"].endswith("Z") and lb["rounds"] >= 1
+                         and {"records", "candidates", "reads_ok"} <= set(lb)),
+          "/status shows the last bootstrap round (time, records, candidates) %s" % lb)
+    st_b = json.loads(request(b, "GET", "/status")[1])
+    lbs = [x["last_bootstrap"] for x in st["topics"] + st_b["topics"] if x["last_bootstrap"]]
+    check(any(x["records"] >= 1 and x["candidates"] >= 1 for x in lbs),
+          "a bootstrap round found the other node's record (a or b)")
 
     code, metrics, hdr = request(a, "GET", "/metrics")
     check(code == 200 and hdr.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
           "/metrics in the text exposition format")
     for name in ("dtt_dht_packets_total", "dtt_gossip_active_view_peers", "process_cpu_seconds_total",
                  "process_resident_memory_bytes", "process_open_fds",
-                 "dtt_topic_first_neighbour_seconds_bucket", "dtt_transport_connections"):
+                 "dtt_topic_first_neighbour_seconds_bucket", "dtt_transport_connections",
+                 # issue 13: what the cores count
+                 'dtt_dht_queries_total{direction="in",kind="ping"}',
+                 'dtt_dht_queries_total{direction="out",kind="get"}',
+                 'dtt_dht_queries_total{direction="in",kind="other"}',
+                 'dtt_dht_krpc_errors_total{direction="in",code="302"}',
+                 'dtt_dht_krpc_errors_total{direction="out",code="other"}',
+                 "dtt_tracker_records_published_total", "dtt_tracker_records_fetched_total",
+                 "dtt_tracker_record_publish_failures_total",
+                 "dtt_tracker_bootstrap_rounds_total", "dtt_tracker_merges_total",
+                 "dtt_tracker_records_rejected_total",
+                 'dtt_gossip_messages_total{topic="http-test"',
+                 'dtt_gossip_bytes_total{direction="in"}', 'dtt_gossip_bytes_total{direction="out"}',
+                 "dtt_gossip_duplicates_total", "dtt_gossip_flood_refusals_total",
+                 'dtt_transport_handshake_failures_total{reason="tls"}'):
         check(("\n" + name) in metrics, "/metrics has " + name)
+    def sample(prefix):
+        return sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()
+                   if l.startswith(prefix))
+    check(sample('dtt_gossip_messages_total{topic="http-test"') > 0
+          and sample('dtt_gossip_bytes_total{direction="in"}') > 0
+          and sample('dtt_dht_queries_total{direction="out"') > 0
+          and sample("dtt_tracker_bootstrap_rounds_total") >= 1,
+          "messages, bytes, DHT queries and bootstrap rounds are counted")
+    check('kind="Join"' in metrics and 'kind="Graft"' in metrics and 'kind="Prune"' in metrics,
+          "gossip messages by kind include Join, Graft and Prune")
+    # Labels stay bounded: no peer address or id in any label (the topic id is the one id).
+    import re
+    bad = [l for l in metrics.splitlines() if not l.startswith("#")
+           and (re.search(r'(?<!topic_id=)"[0-9a-f]{64}"', l) or re.search(r'"[0-9.]+:\d+"', l))]
+    check(not bad, "no peer id or address in metric labels %s" % bad[:2])
     series = [l.rsplit(" ", 1)[0] for l in metrics.splitlines() if l and not l.startswith("#")]
     dups = sorted({x for x in series if series.count(x) > 1})
     check(not dups, "/metrics has no duplicate series %s" % dups[:3])

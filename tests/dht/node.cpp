@@ -50,6 +50,30 @@ std::vector<node_id> true_closest(sim_net& net, const node_id& target, size_t k)
   return ids;
 }
 
+// Hands `packet` from `from` to `server` and returns its reply (the last answer or error sent
+// back to `from`, not a verification ping), if any.
+std::optional<krpc::message> deliver_to(sim_net& net, sim_host& server, const endpoint& from,
+                                        const std::string& packet) {
+  net.queue.clear();
+  server.n->handle_packet(byte_view::of(packet), from, net.now);
+  std::optional<krpc::message> reply;
+  for (auto& p : net.queue)
+    if (p.to == from)
+      if (auto r = krpc::decode(p.data); r && r->y != krpc::message::type::query)
+        reply = *r;
+  net.queue.clear();
+  return reply;
+}
+
+// Sums the stats whose names start with `prefix` (queries_in_ping, queries_in_get, ...).
+uint64_t sum_of(const std::map<std::string, uint64_t>& stats, const std::string& prefix) {
+  uint64_t n = 0;
+  for (auto& [name, v] : stats)
+    if (name.rfind(prefix, 0) == 0)
+      n += v;
+  return n;
+}
+
 } // namespace
 
 TEST_CASE("bootstrapped nodes fill their routing tables and the own bucket splits") {
@@ -139,6 +163,75 @@ TEST_CASE("puts report 302 for a lower seq and 301 for a CAS mismatch") {
   CHECK(e.put.stored >= 6);
 }
 
+TEST_CASE("queries are counted by kind and KRPC errors by code, in and out") {
+  sim_net net;
+  net.build(30);
+  // Out, and errors in: a put runs get then put queries; a lower seq gets 302 from each node.
+  auto& w = client(net, 2);
+  auto k = key_from(3);
+  auto before = w.n->stats();
+  auto& a = wait_done(net, w, w.n->put_mutable(mutable_item::sign(k, {}, 5, str_bytes("5")),
+                                               std::nullopt, net.now));
+  REQUIRE(a.put.stored >= 6);
+  auto& b = wait_done(net, w, w.n->put_mutable(mutable_item::sign(k, {}, 4, str_bytes("4")),
+                                               std::nullopt, net.now));
+  REQUIRE(b.put.seq_too_small >= 6);
+  auto after = w.n->stats();
+  CHECK(after["queries_out_get"] - before["queries_out_get"] >= 8);
+  CHECK(after["queries_out_put"] - before["queries_out_put"] >= 12);
+  CHECK(after["queries_out_announce_peer"] == before["queries_out_announce_peer"]);
+  CHECK(after["errors_in_302"] - before["errors_in_302"] == b.put.seq_too_small);
+  CHECK(after["errors_in_301"] == before["errors_in_301"]);
+  CHECK(sum_of(after, "queries_out_") == after["queries_out"]);
+  CHECK(sum_of(after, "errors_in_") == after["errors_in"]);
+
+  // In, and errors out: one query of each kind by hand.
+  auto& server = *net.hosts[0];
+  auto evil = endpoint::v4(10, 6, 6, 6, 666);
+  auto deliver = [&](const std::string& s) { return deliver_to(net, server, evil, s); };
+  std::string id = "abcdefghij0123456789", target(20, 't');
+  before = server.n->stats();
+  auto r = deliver("d1:ad2:id20:" + id + "e1:q4:ping1:t2:p11:y1:qe");
+  REQUIRE(r);
+  r = deliver("d1:ad2:id20:" + id + "6:target20:" + target + "e1:q9:find_node1:t2:f11:y1:qe");
+  REQUIRE(r);
+  r = deliver("d1:ad2:id20:" + id + "9:info_hash20:" + target + "e1:q9:get_peers1:t2:g11:y1:qe");
+  REQUIRE(r);
+  r = deliver("d1:ad2:id20:" + id + "9:info_hash20:" + target
+              + "4:porti5555e5:token2:xxe1:q13:announce_peer1:t2:a11:y1:qe");
+  REQUIRE(r);
+  CHECK(r->e.code == 203);  // bad token
+  r = deliver("d1:ad2:id20:" + id + "6:target20:" + target + "e1:q3:get1:t2:g21:y1:qe");
+  REQUIRE(r);
+  std::string tok(r->r.token.begin(), r->r.token.end());
+  r = deliver("d1:ad2:id20:" + id + "1:k32:" + std::string(32, 'k') + "3:seqi1e3:sig64:"
+              + std::string(64, 's') + "5:token" + std::to_string(tok.size()) + ":" + tok
+              + "1:v1:xe1:q3:put1:t2:u11:y1:qe");
+  REQUIRE(r);
+  CHECK(r->e.code == 206);  // bad signature
+  r = deliver("d1:ad2:id20:" + id + "e1:q4:evil1:t2:e11:y1:qe");
+  REQUIRE(r);
+  CHECK(r->e.code == 204);  // method unknown
+  r = deliver("d1:ad2:id20:" + id + "e1:t2:e21:y1:qe");
+  REQUIRE(r);
+  CHECK(r->e.code == 203);  // no method at all
+  after = server.n->stats();
+  auto delta = [&](const char* name) { return after[name] - before[name]; };
+  CHECK(delta("queries_in_ping") == 1);
+  CHECK(delta("queries_in_find_node") == 1);
+  CHECK(delta("queries_in_get_peers") == 1);
+  CHECK(delta("queries_in_announce_peer") == 1);
+  CHECK(delta("queries_in_get") == 1);
+  CHECK(delta("queries_in_put") == 1);
+  CHECK(delta("queries_in_other") == 2);
+  CHECK(delta("errors_out_203") == 2);
+  CHECK(delta("errors_out_204") == 1);
+  CHECK(delta("errors_out_206") == 1);
+  CHECK(delta("errors_out_other") == 0);
+  CHECK(sum_of(after, "queries_in_") == after["queries_in"]);
+  CHECK(sum_of(after, "errors_out_") == after["errors_sent"]);
+}
+
 TEST_CASE("immutable put and get") {
   sim_net net;
   net.build(30);
@@ -223,18 +316,7 @@ TEST_CASE("hostile and malformed packets are counted, answered or dropped, never
   net.build(10);
   auto& server = *net.hosts[0];
   auto evil = endpoint::v4(10, 6, 6, 6, 666);
-  auto deliver = [&](const std::string& s) {
-    net.queue.clear();
-    server.n->handle_packet(byte_view::of(s), evil, net.now);
-    std::optional<krpc::message> reply;
-    if (!net.queue.empty()) {
-      auto r = krpc::decode(net.queue.back().data);
-      if (r)
-        reply = *r;
-    }
-    net.queue.clear();
-    return reply;
-  };
+  auto deliver = [&](const std::string& s) { return deliver_to(net, server, evil, s); };
   auto before = server.n->stats()["bad_packets"];
   CHECK_FALSE(deliver(""));
   CHECK_FALSE(deliver("garbage"));

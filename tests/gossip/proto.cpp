@@ -315,3 +315,57 @@ TEST_CASE("gossip proto: a closed connection is forgotten by PlumTree, neighbour
   CHECK(tree->eager_peers().empty());
   CHECK(tree->lazy_peers().empty());
 }
+
+TEST_CASE("gossip proto: messages are counted per topic, by kind and direction") {
+  const size_t join = msg::body(msg::join{}).index();
+  const size_t gossip = msg::body(msg::gossip{}).index();
+  const size_t prune = msg::body(msg::prune{}).index();
+  net n;
+  n.add(1).join(topic_a, {}, n.now);
+  n.add(2).join(topic_a, {id_of(1)}, n.now);
+  n.settle();
+  auto& p1 = n.nodes.at(id_of(1));
+  auto& p2 = n.nodes.at(id_of(2));
+  REQUIRE(p1.counters(topic_a));
+  CHECK(p1.counters(topic_b) == nullptr);
+  CHECK(p2.counters(topic_a)->sent[join] == 1);
+  // A lossless two-node network: what one sent, the other handled, kind by kind.
+  auto check_mirror = [&] {
+    for (size_t k = 0; k < message_kinds; ++k) {
+      CAPTURE(kind_name(k));
+      CHECK(p1.counters(topic_a)->sent[k] == p2.counters(topic_a)->received[k]);
+      CHECK(p2.counters(topic_a)->sent[k] == p1.counters(topic_a)->received[k]);
+    }
+  };
+  check_mirror();
+  REQUIRE(p1.broadcast(topic_a, bytes{'x'}, n.now).ok());
+  n.settle();
+  CHECK(p1.counters(topic_a)->sent[gossip] == 1);
+  CHECK(p2.counters(topic_a)->received[gossip] == 1);
+  check_mirror();
+  // The same payload again (as from a second path): a duplicate, answered with a Prune.
+  auto prunes = p2.counters(topic_a)->sent[prune];
+  bytes x{'x'};
+  msg::gossip again{message_id_of(x), x, {delivery_scope::kind::swarm, 0}};
+  REQUIRE(p2.receive(id_of(1), {topic_a, again}, n.now).ok());
+  CHECK(p2.broadcast_tree(topic_a)->stats().duplicates == 1);
+  CHECK(p2.counters(topic_a)->received[gossip] == 2);
+  CHECK(p2.counters(topic_a)->sent[prune] == prunes + 1);
+}
+
+TEST_CASE("gossip proto: refused floods are counted per topic and kind") {
+  const size_t join = msg::body(msg::join{}).index();
+  config cfg;
+  protocol p(id_of(1), {}, cfg, 1);
+  p.join(topic_a, {}, {});
+  p.join(topic_b, {}, {});
+  for (int i = 0; i < 100; ++i)
+    (void)p.receive(id_of(2), {topic_a, msg::join{}}, time_point{});
+  auto& a = *p.counters(topic_a);
+  CHECK(a.received[join] == cfg.flood.join.burst);
+  CHECK(a.flood_refused[join] == 100 - cfg.flood.join.burst);
+  for (size_t k = 0; k < message_kinds; ++k)
+    if (k != join)
+      CHECK(a.flood_refused[k] == 0);
+  CHECK(p.counters(topic_b)->flood_refused[join] == 0);
+}

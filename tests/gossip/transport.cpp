@@ -94,6 +94,27 @@ TEST_CASE("transport: handshake, then frames both ways on one link") {
   CHECK(b.t->stats().links == 1);
   CHECK(a.rec.closed.empty());
   CHECK(b.rec.closed.empty());
+  // Bytes on the wire (TLS plaintext: frames with their headers), node-wide and per link.
+  size_t payload = 0;
+  for (auto& m : sent)
+    payload += m.size() + gossip::topic_id{}.size();
+  CHECK(a.t->stats().bytes_out >= payload);
+  CHECK(b.t->stats().bytes_in >= payload);
+  CHECK(b.t->stats().bytes_out > 0); // "world", admission proofs
+  auto link = a.t->link_of(b.id());
+  REQUIRE(link);
+  CHECK(link->remote == b.addr());
+  CHECK(link->bytes_out >= payload);
+  CHECK(link->bytes_out <= a.t->stats().bytes_out);
+  CHECK(link->since <= std::chrono::system_clock::now());
+  CHECK(link->since > std::chrono::system_clock::now() - std::chrono::minutes(1));
+  auto back = b.t->link_of(a.id());
+  REQUIRE(back);
+  CHECK(back->remote.ip == "127.0.0.1");
+  CHECK(back->bytes_in >= payload);
+  CHECK_FALSE(a.t->link_of(crypto::signing_key::generate().public_key_bytes()));
+  for (auto n : a.t->stats().handshake_failures)
+    CHECK(n == 0);
 
   // Over-size messages are refused at the API, before anything is queued.
   auto big = topic_message(gossip::default_max_message_size - gossip::topic_id{}.size() + 1, 0);
@@ -125,6 +146,12 @@ TEST_CASE("transport: a dialer refuses a certificate whose key is not the expect
   }
   CHECK(a.rec.has_log(net::log_level::warn,
                       "presented key " + to_hex(b.id()) + ", expected " + to_hex(x)));
+  auto failures = [](net::transport& t, net::handshake_failure f) {
+    return t.stats().handshake_failures[static_cast<size_t>(f)];
+  };
+  CHECK(failures(*a.t, net::handshake_failure::certificate) == 1);
+  CHECK(failures(*a.t, net::handshake_failure::tls) == 0);
+  CHECK_FALSE(a.t->link_of(x));
   // b saw the handshake fail and keeps no link; nothing was delivered.
   CHECK(eventually([&] { return b.rec.has_log(net::log_level::debug, "closed"); }));
   CHECK(b.t->stats().links == 0);
@@ -146,6 +173,7 @@ TEST_CASE("transport: a plain TCP client sending garbage is closed") {
     return false;
   }));
   CHECK(a.rec.connected.empty());
+  CHECK(a.t->stats().handshake_failures[static_cast<size_t>(net::handshake_failure::tls)] == 1);
   a.t->shutdown();
   CHECK(io.stop());
 }
@@ -157,6 +185,8 @@ TEST_CASE("transport: a half-open client that sends nothing is closed by the han
   CHECK(eventually(
     [&] { return a.rec.has_log(net::log_level::debug, "TLS handshake timeout"); }));
   CHECK(a.rec.connected.empty());
+  CHECK(a.t->stats().handshake_failures[static_cast<size_t>(net::handshake_failure::timeout)]
+        == 1);
   a.t->shutdown();
   CHECK(io.stop());
 }

@@ -8,8 +8,11 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 namespace dtt::test {
 
@@ -32,6 +35,9 @@ struct virtual_time_system {
   void run_for(caf::timespan d, caf::timespan step = std::chrono::milliseconds(10));
   /// Actors running in the system (for lifetime checks).
   size_t running() { return sys->registry().running(); }
+  /// Asks `a` for its counters (stats_atom) and runs what is due until it answered (empty if
+  /// it did not).
+  std::map<std::string, uint64_t> stats_of(const caf::actor& a);
 };
 
 } // namespace dtt::test
