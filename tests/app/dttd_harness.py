@@ -84,6 +84,16 @@ def http_base(work, name, seconds=20):
     return "http://" + s["http"]
 
 
+def checker(failures):
+    """A check(cond, what) function for a script: prints "ok" or "FAIL" and the claim, and
+    appends a failed claim to `failures` (which run_script counts)."""
+    def check(cond, what):
+        print(("ok   " if cond else "FAIL ") + what, flush=True)
+        if not cond:
+            failures.append(what)
+    return check
+
+
 def run_script(main, prefix, procs, failures):
     """Runs main(work) in a fresh temporary folder, records an exception as a failure (with
     the tail of every <name>.err), stops every process, removes the folder, prints the count

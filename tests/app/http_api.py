@@ -28,17 +28,12 @@ except ImportError:
     sys.exit(77)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dttd_harness import Processes, run_script, start_dttd, start_testnet, started, wait_for  # noqa: E402
+from dttd_harness import checker, Processes, run_script, start_dttd, start_testnet, started, wait_for  # noqa: E402
 
 DTT, DTTD = sys.argv[1], sys.argv[2]
 procs = Processes()
 failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = checker(failures)
 
 
 def request(base, method, path, body=None, headers=None, timeout=5):

@@ -18,18 +18,13 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "app"))
-from dttd_harness import Processes, run_script, start_testnet, wait_for  # noqa: E402
+from dttd_harness import checker, Processes, run_script, start_testnet, wait_for  # noqa: E402
 
 DTT, EXAMPLE = sys.argv[1], sys.argv[2]
 JOBS = 4000          # 20 ms each, 2 in flight per worker: ~13 s with three workers
 procs = Processes()
 failures = []
-
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
+check = checker(failures)
 
 
 def main(work):
