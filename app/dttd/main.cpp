@@ -434,6 +434,10 @@ int run(int argc, char** argv) {
   ro.dht.server = set.dht_server;
   ro.nat.port_mapping = set.port_mapping;
   ro.state_dir = set.state_dir;
+  // The routing-table cache (issue 13: on by default with a state dir): a restarted daemon
+  // starts from the nodes it knew instead of only its bootstrap routers.
+  if (!set.state_dir.empty())
+    ro.dht.routing_table_file = set.state_dir + "/dht-routing-table";
   ro.clock_offset = std::chrono::seconds(set.clock_offset);
   ro.gossip.bind = set.gossip_bind;
   ro.gossip.bind6 = set.gossip_bind6;
