@@ -72,10 +72,11 @@ namespace dtt {
 // the others only at the bubble merge's first tick, 30 s). A merge's first tick comes sooner
 // here; its later ticks keep the crate's spacing, so the DHT load barely changes (one pair of
 // gets per merge, earlier).
-config cluster_options::default_topic() {
-  config c;
-  c.merge.bubble_merge.initial_interval = std::chrono::seconds(10);
-  c.merge.message_overlap_merge.initial_interval = std::chrono::seconds(10);
+config cluster_options::topic_from(config c) {
+  auto& bubble = c.merge.bubble_merge.initial_interval;
+  auto& overlap = c.merge.message_overlap_merge.initial_interval;
+  bubble = std::min<duration>(bubble, std::chrono::seconds(10));
+  overlap = std::min<duration>(overlap, std::chrono::seconds(10));
   return c;
 }
 

@@ -477,15 +477,7 @@ int run(int argc, char** argv) {
     cluster_options co;
     co.bind = set.cluster_bind;
     co.port = set.cluster_port;
-    co.topic = tracker_cfg;
-    // A daemon member started with the others of its cluster looks for a split as soon as a
-    // library member does (cluster_options::default_topic).
-    co.topic.merge.bubble_merge.initial_interval = std::min(
-      co.topic.merge.bubble_merge.initial_interval,
-      cluster_options::default_topic().merge.bubble_merge.initial_interval);
-    co.topic.merge.message_overlap_merge.initial_interval = std::min(
-      co.topic.merge.message_overlap_merge.initial_interval,
-      cluster_options::default_topic().merge.message_overlap_merge.initial_interval);
+    co.topic = cluster_options::topic_from(tracker_cfg); // the cluster's first merge tick
     auto c = cluster::join(**rt, set.cluster_name, set.cluster_secret, co);
     if (!c)
       return fail("dttd.cluster: " + c.err().message(), 1);
