@@ -161,6 +161,13 @@ result<std::unique_ptr<cluster>> cluster::join(runtime& rt, std::string_view clu
       opts.max_members == 0)
     return error{errc::invalid_argument, "cluster timing or limits out of range"};
 
+  // Every member of a cluster is a dtt node, so its topic needs no byte compatibility with
+  // distributed-topic-tracker: its record slots are derived from the secret too (hardened,
+  // docs/HARDENED.md). Anyone who knows only the cluster name can neither overwrite the
+  // members' records (PROTOCOL.md §10.1) nor count them (§10.4); a node with the same name and
+  // another secret writes other slots (tests/app/dttd_cluster.py).
+  opts.topic.hardened = true;
+
   auto p = std::make_unique<impl>();
   p->sys = &sys;
   p->id = in.node->id();

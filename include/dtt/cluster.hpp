@@ -107,7 +107,8 @@ struct cluster_options {
   size_t max_members = 256;
   /// The cluster topic's tracker settings: the library's defaults except that both merges
   /// first look for a split after 10 s instead of 30 s (topic_from(); docs/CLUSTER.md,
-  /// "Timing").
+  /// "Timing"). cluster::join always sets `hardened`: a cluster's record slots are derived
+  /// from its secret (docs/HARDENED.md; every member is a dtt node).
   config topic = topic_from(config{});
   /// `base` with the cluster's shorter first merge tick (at most 10 s; docs/CLUSTER.md).
   static config topic_from(config base);

@@ -73,6 +73,13 @@ def main(work):
               "%s: dtt_cluster_members 2 in /metrics" % name)
     xs = status(bases["x"])["cluster"]["members"]
     check(len(xs) == 1 and xs[0]["self"], "x (other secret) sees only itself")
+    # A cluster's record slots are derived from its secret (hardened, docs/HARDENED.md): x, of
+    # the same cluster name, writes and reads other slots, so it can neither overwrite a's and
+    # b's records nor see them. x has read its slots every 1.5 s since it started.
+    for name in ("a", "b", "x"):
+        err = open(os.path.join(work, name + ".err")).read()
+        check("records dropped" not in err,
+              "%s read no records it could not open (no slot shared with x)" % name)
     started = [json.loads(line) for line in open(os.path.join(work, "a.out")) if '"started"' in line]
     check(started and started[0].get("cluster_port", 0) > 0, "the started line has cluster_port")
     dump = subprocess.run([DTTD, '--dttd.secret="s"', '--dttd.cluster.name="ops"',
