@@ -9,8 +9,9 @@
 //
 // Try it on one machine with a local DHT testnet (without --bootstrap: the public DHT):
 //   build/app/dtt testnet --nodes 20 --port 6881 &
-//   for i in 1 2 3; do build/examples/cluster_workers worker --cluster c --secret s \
-//                        --bootstrap 127.0.0.1:6881 & done
+//   for i in 1 2 3; do
+//     build/examples/cluster_workers worker --cluster c --secret s --bootstrap 127.0.0.1:6881 &
+//   done
 //   build/examples/cluster_workers coordinator --cluster c --secret s --bootstrap 127.0.0.1:6881
 #include "dtt/all.hpp"
 #include "dtt/cluster.hpp"

@@ -92,6 +92,28 @@ void plumtree::neighbor_up(const endpoint_id& peer) {
   eager_.insert(peer);
 }
 
+void plumtree::neighbor_up(const endpoint_id& peer, time_point now, effects& out) {
+  neighbor_up(peer);
+  if (peer == me_ || cfg_.neighbor_up_announce <= duration::zero())
+    return;
+  auto since = now - cfg_.neighbor_up_announce;
+  std::vector<msg::ihave_entry> entries;
+  seen_.for_each_recent(since, cfg_.neighbor_up_announce_max,
+                        [&](const message_id& id, const delivery_scope& scope) {
+                          entries.push_back(msg::ihave_entry{id, scope.round});
+                        });
+  if (entries.empty())
+    return;
+  // Oldest first, as lazy_push queues them; sent with the next IHave dispatch.
+  auto& q = lazy_queue_[peer];
+  q.insert(q.end(), entries.rbegin(), entries.rend());
+  if (!dispatch_armed_) {
+    dispatch_armed_ = true;
+    out.push_back(
+      effect::timer{now + cfg_.dispatch_timeout, {topic_timer::kind::dispatch_lazy_push}});
+  }
+}
+
 void plumtree::neighbor_down(const endpoint_id& peer) {
   // "the record of IHAVE messages sent from failed members is deleted from the missing
   // history" (paper p9).

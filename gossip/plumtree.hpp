@@ -58,6 +58,16 @@ struct plumtree_config {
   /// Graft): one peer Grafting at its whole flood budget (2000/s, config::flood) for the 30 s
   /// cache retention, about 4 MB.
   size_t max_graft_answers = 1u << 16;
+  /// Repair on a new link (dtt's choice; neither the paper nor iroh-gossip has it): when a
+  /// neighbour comes up we announce to it, by IHave, the payloads we received or sent within
+  /// this window (at most neighbor_up_announce_max, newest first), and it Grafts those it
+  /// missed. Frames queued on a link that died are lost with it, and a node whose links all
+  /// dropped at once (starved past the peers' idle timeout, or its network down for a moment)
+  /// gets no IHave for what was broadcast until it had neighbours again: PlumTree alone repairs
+  /// only through the lazy links that stayed up. A node that joins may so receive messages
+  /// broadcast up to this long before its first link. Zero turns it off.
+  duration neighbor_up_announce = std::chrono::seconds(10);
+  size_t neighbor_up_announce_max = 256;
 };
 
 /// Counters for the simulator (RMR and LDH, PROTOCOL.md §8.4 / iroh-gossip's sim).
@@ -94,6 +104,8 @@ public:
   void timer_fired(const topic_timer& t, time_point now, effects& out);
   /// HyParView added `peer`: it becomes eager.
   void neighbor_up(const endpoint_id& peer);
+  /// As above, and the recent payloads are announced to it (neighbor_up_announce).
+  void neighbor_up(const endpoint_id& peer, time_point now, effects& out);
   /// HyParView dropped `peer`: forget it everywhere.
   void neighbor_down(const endpoint_id& peer);
 

@@ -46,7 +46,7 @@ void protocol::join(const topic_id& topic, const std::vector<endpoint_id>& peers
   }
   for (const auto& peer : peers)
     it->second->swarm.join(peer, now, fx);
-  apply(topic, *it->second, fx);
+  apply(topic, *it->second, fx, now);
 }
 
 status protocol::broadcast(const topic_id& topic, bytes content, time_point now) {
@@ -66,7 +66,7 @@ status protocol::do_broadcast(const topic_id& topic, bytes content, delivery_sco
     return error{errc::closed, "gossip topic not joined"};
   effects& fx = scratch();
   it->second->tree.broadcast(std::move(content), k, now, fx);
-  apply(topic, *it->second, fx);
+  apply(topic, *it->second, fx, now);
   return ok_status();
 }
 
@@ -76,7 +76,7 @@ void protocol::quit(const topic_id& topic, time_point now) {
     return;
   effects& fx = scratch();
   it->second->swarm.quit(now, fx);
-  apply(topic, *it->second, fx);
+  apply(topic, *it->second, fx, now);
   topics_.erase(it);
   // Connections only this topic used are no longer needed; its timers die when they fire.
   std::vector<endpoint_id> users;
@@ -109,7 +109,7 @@ status protocol::receive(const endpoint_id& from, const message& m, time_point n
     it->second->tree.receive(from, m.body, now, fx);
   if (it->second->guard.size() > 0)
     it->second->tree.keep_ticking(now, fx); // the tick prunes the guard (below)
-  apply(m.topic, *it->second, fx);
+  apply(m.topic, *it->second, fx, now);
   return ok_status();
 }
 
@@ -155,7 +155,7 @@ void protocol::timer_fired(timer_id id, time_point now) {
       it->second->tree.timer_fired(timer, now, fx);
       break;
   }
-  apply(topic, *it->second, fx);
+  apply(topic, *it->second, fx, now);
 }
 
 void protocol::connection_closed(const endpoint_id& peer, time_point now) {
@@ -172,7 +172,7 @@ void protocol::connection_closed(const endpoint_id& peer, time_point now) {
     });
     if (!told)
       st->tree.neighbor_down(peer);
-    apply(topic, *st, fx);
+    apply(topic, *st, fx, now);
   }
 }
 
@@ -222,14 +222,18 @@ void protocol::reset_stats(const topic_id& topic) {
   it->second->tree.reset_stats();
 }
 
-void protocol::apply(const topic_id& topic, topic_state& st, effects& fx) {
-  // NeighborUp/Down from HyParView drive PlumTree's eager/lazy sets (PROTOCOL.md §8.4).
-  for (const auto& e : fx)
-    if (auto* em = std::get_if<effect::emit>(&e)) {
-      if (em->ev.k == event::kind::neighbor_up)
-        st.tree.neighbor_up(em->ev.peer);
-      else if (em->ev.k == event::kind::neighbor_down)
+void protocol::apply(const topic_id& topic, topic_state& st, effects& fx, time_point now) {
+  // NeighborUp/Down from HyParView drive PlumTree's eager/lazy sets (PROTOCOL.md §8.4); a new
+  // neighbour is told what we broadcast recently (plumtree_config::neighbor_up_announce).
+  size_t n = fx.size();
+  for (size_t i = 0; i < n; ++i)
+    if (auto* em = std::get_if<effect::emit>(&fx[i])) {
+      if (em->ev.k == event::kind::neighbor_up) {
+        auto peer = em->ev.peer; // fx may grow below
+        st.tree.neighbor_up(peer, now, fx);
+      } else if (em->ev.k == event::kind::neighbor_down) {
         st.tree.neighbor_down(em->ev.peer);
+      }
     }
   for (auto& e : fx) {
     if (auto* s = std::get_if<effect::send>(&e)) {

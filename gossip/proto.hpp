@@ -171,9 +171,10 @@ private:
 
   status do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,
                       time_point now);
-  void apply(const topic_id& topic, topic_state& st, effects& fx);
+  void apply(const topic_id& topic, topic_state& st, effects& fx, time_point now);
   // The effects vector every command fills and apply() empties, kept for its storage (no
-  // allocation per message). Not reentrant: apply() calls nothing that produces effects.
+  // allocation per message). Not reentrant: the only effects apply() makes itself (PlumTree's
+  // NeighborUp announcement) are appended to the same vector before it is emptied.
   effects& scratch() {
     fx_.clear();
     return fx_;

@@ -63,6 +63,18 @@ public:
       uncache_oldest();
   }
 
+  /// Calls f(id, scope) for the cached messages remembered at or after `since`, newest first,
+  /// at most `max` of them.
+  template <class F>
+  void for_each_recent(time_point since, size_t max, F&& f) const {
+    for (uint64_t seq = first_ + order_.size(); seq > cache_first_ && max > 0; --seq, --max) {
+      const auto& e = at(seq - 1);
+      if (e.at < since)
+        break;
+      f(e.id, e.scope);
+    }
+  }
+
   size_t size() const { return order_.size(); }
   size_t cache_size() const { return static_cast<size_t>(first_ + order_.size() - cache_first_); }
   size_t cache_bytes() const { return cache_bytes_; }

@@ -430,3 +430,50 @@ TEST_CASE("plumtree: the cache and the seen ids stay within their memory bounds"
   pt.receive(id_of(1), msg::graft{ms[6].id, 0}, t0, fx);
   CHECK(sent<msg::gossip>(fx).empty()); // evicted for space: not answered
 }
+
+TEST_CASE("plumtree: a new neighbour is told by IHave what came within 10 s, newest 256 at most") {
+  plumtree_config cfg;
+  cfg.neighbor_up_announce_max = 3;
+  plumtree pt{id_of(100), cfg};
+  pt.neighbor_up(id_of(1));
+  effects fx;
+  auto old = gossip_of("old", 2);
+  pt.receive(id_of(1), old, t0, fx);
+  std::vector<msg::gossip> recent;
+  for (int i = 0; i < 4; ++i) {
+    recent.push_back(gossip_of("recent " + std::to_string(i), uint16_t(i)));
+    pt.receive(id_of(1), recent.back(), t0 + 8s, fx);
+  }
+  pt.broadcast(bytes{'o', 'w', 'n'}, delivery_scope::kind::swarm, t0 + 9s, fx);
+  pt.broadcast(bytes{'n'}, delivery_scope::kind::neighbors, t0 + 9s, fx); // not kept
+  fx.clear();
+  pt.neighbor_up(id_of(2), t0 + 12s, fx);
+  auto t = timers(fx);
+  REQUIRE(t.size() == 1);
+  CHECK(t[0].t.k == topic_timer::kind::dispatch_lazy_push);
+  CHECK(sent<msg::ihave>(fx).empty()); // batched with the next lazy push
+  fx.clear();
+  pt.timer_fired(t[0].t, t[0].at, fx);
+  auto ih = sent<msg::ihave>(fx);
+  REQUIRE(ih.size() == 1);
+  CHECK(ih[0].first == id_of(2));
+  // The newest three (our own broadcast, recent 3, recent 2), oldest first; "old" (12 s ago)
+  // is outside the window even though its payload is still cached.
+  auto& e = ih[0].second.entries;
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].id == recent[2].id);
+  CHECK(e[0].round == 3); // the round it is forwarded with
+  CHECK(e[1].id == recent[3].id);
+  CHECK(e[2].id == message_id_of(bytes{'o', 'w', 'n'}));
+  CHECK(pt.cache_size() == 6);
+  // The newcomer is an eager peer like any other.
+  CHECK(pt.eager_peers().count(id_of(2)) == 1);
+
+  // Off when the window is zero.
+  cfg.neighbor_up_announce = duration::zero();
+  plumtree quiet{id_of(100), cfg};
+  quiet.broadcast(bytes{'q'}, delivery_scope::kind::swarm, t0, fx);
+  fx.clear();
+  quiet.neighbor_up(id_of(2), t0 + 1s, fx);
+  CHECK(fx.empty());
+}

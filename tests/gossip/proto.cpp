@@ -369,3 +369,34 @@ TEST_CASE("gossip proto: refused floods are counted per topic and kind") {
       CHECK(a.flood_refused[k] == 0);
   CHECK(p.counters(topic_b)->flood_refused[join] == 0);
 }
+
+TEST_CASE("gossip proto: a message broadcast while a link was down reaches the peer once the link is back") {
+  net n;
+  n.add(1).join(topic_a, {}, n.now);
+  n.add(2).join(topic_a, {id_of(1)}, n.now);
+  n.settle();
+  REQUIRE(n.saw(2, event::kind::neighbor_up, 1));
+  bytes before = {'b'}, during = {'d'};
+  REQUIRE(n.nodes.at(id_of(1)).broadcast(topic_a, before, n.now).ok());
+  n.settle();
+  REQUIRE(n.received(2).size() == 1);
+  // The link dies (both ends see the connection close) and 1 broadcasts with no neighbour.
+  n.nodes.at(id_of(1)).connection_closed(id_of(2), n.now);
+  n.nodes.at(id_of(2)).connection_closed(id_of(1), n.now);
+  n.settle();
+  REQUIRE(n.nodes.at(id_of(1)).neighbors(topic_a).empty());
+  n.advance(1s);
+  REQUIRE(n.nodes.at(id_of(1)).broadcast(topic_a, during, n.now).ok());
+  n.settle();
+  CHECK(n.received(2).size() == 1);
+  // 2 comes back: 1 announces what it has had within 10 s, 2 Grafts what it lacks.
+  n.advance(2s);
+  n.nodes.at(id_of(2)).join(topic_a, {id_of(1)}, n.now);
+  n.settle();
+  REQUIRE(n.nodes.at(id_of(2)).neighbors(topic_a) == std::vector<endpoint_id>{id_of(1)});
+  n.advance(500ms);
+  auto got = n.received(2);
+  REQUIRE(got.size() == 2); // "before" is not delivered again
+  CHECK(got[0].content == before);
+  CHECK(got[1].content == during);
+}
