@@ -5,16 +5,19 @@ Starts a loopback DHT testnet (`dtt testnet`) and two dttd with [dttd.http] enab
 127.0.0.1, then checks: /healthz (503 before the configured topic joined, 200 after), /status,
 /metrics (with `promtool check metrics`), joining a topic through the API on both nodes, a
 broadcast posted to one node arriving over the other's WebSocket event stream (base64 payload),
-the 4xx answers (bad JSON, unknown topic, over-size message, wrong method), and leaving.
+the 4xx answers (bad JSON, unknown topic, over-size message, wrong method), 429 with
+Retry-After while a neighbour stops reading (back-pressure), and leaving.
 Every process it starts is stopped by its PID; every wait has a deadline.
 
 Usage: http_api.py DTT DTTD    (exit 0 pass, 1 fail, 77 skipped: python3-websockets missing)
 """
 import asyncio
 import base64
+import http.client
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -63,6 +66,41 @@ def refusals():
     check(r.returncode == 0 and 0 <= first < r.stdout.decode().find("[dttd.http]")
           and "--dttd.http.enable=false" in r.stdout.decode() and "scheduler" not in r.stdout.decode().split("\n[dttd]")[0],
           "dttd --help lists dttd's own options first, with defaults")
+
+
+def back_pressure(a, b, tid, proc_a):
+    """Back-pressure reaches the HTTP client: node a stops reading (SIGSTOP), b's link to it
+    fills (the kernel's socket buffers, then half of b's send queue for a) and b answers a
+    broadcast with 429 and Retry-After instead of dropping it; once a reads again, b accepts
+    broadcasts again. One keep-alive connection, so that the posts fill the link well within
+    b's 30 s idle timeout for a."""
+    host, port = b.replace("http://", "").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    path = "/v1/topics/%s/messages" % tid
+    payload = bytes(range(256)) * 15  # 3,840 bytes, under the max message size
+
+    def post():
+        conn.request("POST", path, payload)
+        r = conn.getresponse()
+        r.read()
+        return r.status, r.getheader("Retry-After")
+    proc_a.send_signal(signal.SIGSTOP)
+    try:
+        posts, code, retry = 0, None, None
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            code, retry = post()
+            posts += 1
+            if code != 202:
+                break
+        check(code == 429 and retry == "1",
+              "a neighbour that stops reading: POST answers 429 with Retry-After: 1 "
+              "(got %s after %d posts of 3,840 bytes)" % (code, posts))
+    finally:
+        proc_a.send_signal(signal.SIGCONT)
+    ok = wait_for("b accepts broadcasts again", lambda: post()[0] == 202, 30, poll=0.5)
+    check(ok, "once a reads again, POST answers 202 again")
+    conn.close()
 
 
 def main(work):
@@ -237,6 +275,7 @@ def main(work):
 
     asyncio.run(asyncio.wait_for(stream(), 120))
 
+    back_pressure(a, b, tid, dict(nodes)["a"])
     check(request(a, "GET", "/v1/topics/%s/events" % tid)[0] == 426,
           "events without a WebSocket upgrade: 426")
     check(request(a, "DELETE", "/v1/topics/%s" % tid)[0] == 204, "DELETE leaves the topic: 204")
