@@ -25,6 +25,7 @@ struct node::counters {
   uint64_t invalid_items = 0, commands_refused = 0, queries_out = 0;
   uint64_t verify_pings = 0, short_timeouts = 0, late_responses = 0, lookups_timed_out = 0;
   uint64_t questionable_pings = 0;
+  uint64_t responses_after_timeout = 0; // answers to queries that had timed out (rpc_manager)
   uint64_t refused_node_records = 0;  // "nodes"/"nodes6" records left out (krpc::response)
   /// KRPC errors by code (krpc_error_codes, then any other code): received in replies to our
   /// queries, and sent in reply to others' queries.
@@ -165,6 +166,7 @@ std::map<std::string, uint64_t> node::stats() const {
     {"external_votes", votes_.counted()}, {"external_votes_ignored", votes_.ignored()},
     {"external_address_changes", votes_.changes()},
     {"short_timeouts", n_->short_timeouts}, {"late_responses", n_->late_responses},
+    {"responses_after_timeout", n_->responses_after_timeout},
     {"lookups_timed_out", n_->lookups_timed_out},
     {"questionable_pings", n_->questionable_pings},
     {"rtt_all_ms", static_cast<uint64_t>(rtt_all_.srtt)},
@@ -506,6 +508,10 @@ void node::handle_query(const krpc::message& m, const endpoint& from, time_point
 
 void node::handle_answer(const krpc::message& m, const endpoint& from, time_point now) {
   auto p = rpc_.take(m.tid, from);
+  if (!p && rpc_.take_timed_out(m.tid, from, now)) {
+    ++n_->responses_after_timeout; // late, not unsolicited: counted, not a refusal
+    return;
+  }
   if (!p) {
     ++n_->unknown_tid;
     return refuse(refusal::unexpected_response, from);

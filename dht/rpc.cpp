@@ -31,6 +31,9 @@ std::vector<rpc_manager::pending> rpc_manager::expire(time_point now) {
   std::vector<pending> out;
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second.deadline <= now) {
+      if (timed_out_.size() >= max_timed_out)
+        timed_out_.pop_front();
+      timed_out_.push_back({it->first, it->second.to, now});
       out.push_back(std::move(it->second));
       it = pending_.erase(it);
     } else {
@@ -38,6 +41,18 @@ std::vector<rpc_manager::pending> rpc_manager::expire(time_point now) {
     }
   }
   return out;
+}
+
+bool rpc_manager::take_timed_out(const std::string& tid, const endpoint& from,
+                                 time_point now) {
+  while (!timed_out_.empty() && timed_out_.front().at + timed_out_memory <= now)
+    timed_out_.pop_front();
+  for (auto it = timed_out_.begin(); it != timed_out_.end(); ++it)
+    if (it->tid == tid && it->to == from) {
+      timed_out_.erase(it);
+      return true;
+    }
+  return false;
 }
 
 std::vector<rpc_manager::pending> rpc_manager::expire_short(time_point now) {

@@ -4,6 +4,7 @@
 #include "dht/routing_table.hpp"
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -37,8 +38,16 @@ public:
   void add(pending p);
   /// Removes and returns the query a response answers (tid and source must match).
   std::optional<pending> take(const std::string& tid, const endpoint& from);
-  /// Removes and returns every query whose deadline passed.
+  /// Removes and returns every query whose deadline passed. Each is remembered as timed out
+  /// for `timed_out_memory` (at most `max_timed_out` of them).
   std::vector<pending> expire(time_point now);
+  /// True once per query that timed out within `timed_out_memory` and is now answered (tid and
+  /// source match): a response that was late, not one nobody asked for. Forgets it.
+  bool take_timed_out(const std::string& tid, const endpoint& from, time_point now);
+  /// How long, and how many, timed-out queries are remembered (a starved process reads its
+  /// socket after its timers expired every query in flight: dozens of late answers at once).
+  static constexpr std::chrono::seconds timed_out_memory{30};
+  static constexpr size_t max_timed_out = 512;
   /// Returns (copies of) the queries whose short deadline passed, once each; they stay open.
   std::vector<pending> expire_short(time_point now);
   /// The open query to `from`, if any (attributes a malformed reply to its query).
@@ -48,8 +57,14 @@ public:
   size_t in_flight() const noexcept { return pending_.size(); }
 
 private:
+  struct timed_out {
+    std::string tid;
+    endpoint to;
+    time_point at;
+  };
   uint16_t counter_ = 0;
   std::unordered_map<std::string, pending> pending_;
+  std::deque<timed_out> timed_out_; // oldest first
 };
 
 } // namespace dtt::dht

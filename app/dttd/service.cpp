@@ -471,6 +471,8 @@ std::string service::metrics() {
       {"timeouts", {"dtt_dht_timeouts_total", {}}},
       {"bad_packets", {"dtt_dht_packets_dropped_total", {{"reason", "bad_packet"}}}},
       {"unknown_tid", {"dtt_dht_packets_dropped_total", {{"reason", "unknown_tid"}}}},
+      {"responses_after_timeout",
+       {"dtt_dht_packets_dropped_total", {{"reason", "after_timeout"}}}},
       {"id_mismatch", {"dtt_dht_packets_dropped_total", {{"reason", "id_mismatch"}}}},
       {"rate_limited", {"dtt_dht_packets_dropped_total", {{"reason", "rate_limited"}}}},
       {"dropped_read_only", {"dtt_dht_packets_dropped_total", {{"reason", "read_only"}}}},

@@ -601,3 +601,54 @@ TEST_CASE("a responder listing the asker in nodes never makes the asker query it
       CHECK(e.ep != w.ep);
   }
 }
+
+TEST_CASE("an answer to a query that timed out is counted as late, not refused as unsolicited") {
+  sim_net net;
+  net.build(10);
+  auto& c = client(net, 0);
+  // Hold back every query the client sends from now on: they all time out.
+  std::vector<std::pair<endpoint, std::string>> held; // (destination, tid)
+  net.filter = [&](sim_net::packet& pk) {
+    if (pk.from != c.ep)
+      return true;
+    if (auto m = krpc::decode(pk.data); m && m->y == krpc::message::type::query)
+      held.emplace_back(pk.to, m->tid);
+    return false;
+  };
+  auto& done = wait_done(net, c, c.n->find_node(random_id(net.rng), net.now));
+  net.filter = nullptr;
+  REQUIRE_FALSE(held.empty());
+  // The lookup ended on its short timeouts; the queries stay open until their hard timeout.
+  net.run_until([&] { return c.n->stats()["timeouts"] >= held.size(); }, 30s);
+  auto stats = c.n->stats();
+  REQUIRE(stats["timeouts"] >= held.size()); // every held query timed out
+  CHECK(done.closest.empty());
+  auto answer = [&](const std::string& tid) {
+    return "d1:rd2:id20:" + std::string(20, 'r') + "e1:t" + std::to_string(tid.size()) + ":" +
+           tid + "1:y1:re";
+  };
+  auto [to, tid] = held.front();
+  std::string pkt = answer(tid);
+  // The late answer from the address asked: counted as after_timeout, no refusal.
+  c.n->handle_packet(byte_view::of(pkt), to, net.now);
+  auto after = c.n->stats();
+  CHECK(after["responses_after_timeout"] == stats["responses_after_timeout"] + 1);
+  CHECK(after["unknown_tid"] == stats["unknown_tid"]);
+  CHECK(after["refused_unexpected_response"] == stats["refused_unexpected_response"]);
+  // The same answer again, or from another address, or with a tid never used: unsolicited.
+  c.n->handle_packet(byte_view::of(pkt), to, net.now);
+  auto other = endpoint::v4(10, 9, 9, 9, 999);
+  auto pkt2 = answer(held.back().second);
+  if (held.size() > 1)
+    c.n->handle_packet(byte_view::of(pkt2), other, net.now);
+  auto last = c.n->stats();
+  CHECK(last["responses_after_timeout"] == after["responses_after_timeout"]);
+  CHECK(last["refused_unexpected_response"] ==
+        after["refused_unexpected_response"] + (held.size() > 1 ? 2 : 1));
+  // Remembered for 30 s only.
+  if (held.size() > 1) {
+    net.run_until([] { return false; }, 31s);
+    c.n->handle_packet(byte_view::of(pkt2), held.back().first, net.now);
+    CHECK(c.n->stats()["responses_after_timeout"] == last["responses_after_timeout"]);
+  }
+}
