@@ -48,21 +48,24 @@ def wait_for(what, pred, seconds, poll=0.2):
     raise TimeoutError(what)
 
 
-def start_testnet(procs, dtt, work, nodes=8):
-    """Starts `dtt testnet` on a random loopback port; returns the port once it is up."""
+def start_testnet(procs, dtt, work, nodes=8, address="127.0.0.1"):
+    """Starts `dtt testnet` on a random loopback port (address 127.0.0.1 or ::1); returns the
+    port once it is up."""
     port = 20000 + random.randrange(20000)
     out = os.path.join(work, "testnet.out")
-    procs.add(subprocess.Popen([dtt, "testnet", "--nodes", str(nodes), "--port", str(port)],
+    procs.add(subprocess.Popen([dtt, "testnet", "--nodes", str(nodes), "--port", str(port),
+                                "--address", address],
                                stdout=open(out, "w"), stderr=subprocess.STDOUT))
-    wait_for("testnet", lambda: open(out).read().count("\n127.") >= nodes - 1, 20)
+    first = "\n127." if ":" not in address else "\n[" + address + "]:"
+    wait_for("testnet", lambda: open(out).read().count(first) >= nodes - 1, 20)
     return port
 
 
-def start_dttd(procs, dttd, work, name, args, stdin=subprocess.DEVNULL):
-    """Starts dttd `name` bound to loopback with `args` (which must give its bootstrap);
-    stdout goes to <work>/<name>.out, stderr to <work>/<name>.err."""
+def start_dttd(procs, dttd, work, name, args, stdin=subprocess.DEVNULL, bind="127.0.0.1"):
+    """Starts dttd `name` bound to loopback (`bind`: 127.0.0.1 or ::1) with `args` (which must
+    give its bootstrap); stdout goes to <work>/<name>.out, stderr to <work>/<name>.err."""
     return procs.add(subprocess.Popen(
-        [dttd, '--dttd.dht.bind="127.0.0.1"', '--dttd.gossip.bind="127.0.0.1"'] + list(args),
+        [dttd, '--dttd.dht.bind="%s"' % bind, '--dttd.gossip.bind="%s"' % bind] + list(args),
         stdin=stdin, stdout=open(os.path.join(work, name + ".out"), "w"),
         stderr=open(os.path.join(work, name + ".err"), "w")))
 
