@@ -60,6 +60,13 @@ struct completion {
   size_t hops = 0;
   /// Lookup ended by its time bound (node_config::lookup_max_duration).
   bool timed_out = false;
+  /// Where the lookup's time went (issue 16, bench/dht_sim_bench): candidates it started with
+  /// (routing table, seeds), the time from its start to the answer of the last of `closest`,
+  /// and among the candidates up to the farthest of `closest`: failed ones, ones still in
+  /// flight past their short timeout, and the `closest` that answered past it.
+  size_t seeded = 0;
+  std::chrono::microseconds settled{0};
+  size_t tail_failed = 0, tail_stalled = 0, tail_late = 0;
 };
 
 /// One line an operator reads: "12 responders, 20 queries, 1 timeout, 3 stalled, errors
@@ -137,6 +144,9 @@ struct node_config {
   /// timed, within these bounds (libtorrent's rpc_manager uses a fixed 1 s short timeout).
   std::chrono::milliseconds short_timeout_max{1000};
   std::chrono::milliseconds short_timeout_min{50};
+  /// The short timeout of a node we never timed: this many times the smoothed round trip over
+  /// all nodes.
+  double short_timeout_factor = 2;
   /// Bound on a lookup's duration (adaptive): then it ends on the nodes that answered.
   std::chrono::milliseconds lookup_max_duration{5000};
   /// Puts (adaptive): once this many nodes stored the item, the put stops waiting for puts
