@@ -28,6 +28,8 @@ bool set_knob(node_config& c, const std::string& key, const std::string& value) 
     c.lookup.k = static_cast<size_t>(num);
   else if (key == "top")
     c.lookup.slots_at_top = num != 0;
+  else if (key == "clean")
+    c.lookup.alpha_clean = static_cast<size_t>(num);
   else if (key == "conv")
     c.lookup.converged_after = static_cast<size_t>(num);
   else if (key == "sf")

@@ -63,7 +63,10 @@ void lookup_set::add_seed(const endpoint& ep) {
 
 std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
   std::vector<candidate> out;
-  if (cfg_.adaptive && cfg_.slots_at_top) {
+  // Adaptive lookups that saw no stall yet (and a node that saw no timeout lately) run as the
+  // lookup before issue 16, at alpha_clean.
+  bool clean = cfg_.adaptive && cfg_.alpha_clean > 0 && !troubled_;
+  if (cfg_.adaptive && cfg_.slots_at_top && !clean) {
     // Walk from the closest: keep alpha queries in flight among the candidates before the
     // k-th that answered; queries to candidates behind them hold no slot.
     size_t alpha = cfg_.alpha;
@@ -99,10 +102,11 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
     }
     return out;
   }
+  size_t alpha = clean ? cfg_.alpha_clean : cfg_.alpha;
   size_t live = 0;
   for (auto& c : cands_) {
     // Stalled queries hold no slot: one more candidate is queried per stall.
-    if (in_flight_ - stalled_ >= cfg_.alpha || out.size() >= budget)
+    if (in_flight_ - stalled_ >= alpha || out.size() >= budget)
       break;
     if (c.st == state::failed || c.stalled)
       continue;
@@ -160,6 +164,7 @@ void lookup_set::failed(const endpoint& from) {
     --stalled_;
   }
   c->st = state::failed;
+  troubled_ = true;
 }
 
 void lookup_set::stalled(const endpoint& from) {
@@ -168,6 +173,7 @@ void lookup_set::stalled(const endpoint& from) {
     return;
   c->stalled = true;
   ++stalled_;
+  troubled_ = true;
 }
 
 void lookup_set::give_up() {

@@ -29,6 +29,11 @@ public:
     /// as libtorrent's dht_search_branching, which with slots_at_top measured p50 -35% at
     /// 1.5x the messages of alpha 3 in bench/dht_sim_bench.
     size_t alpha = 5;
+    /// Adaptive only: until the lookup sees its first short timeout or failure (or the node
+    /// saw one lately, mark_troubled), it runs as the lookup before issue 16 with this alpha
+    /// (no slots_at_top, no converged_after): on a network where every node answers fast (a
+    /// loopback testnet) it sends what that lookup sent. 0: no such phase.
+    size_t alpha_clean = 3;
     size_t k = 8;                ///< closest nodes that must answer (BEP 5 bucket size)
     size_t max_candidates = 128; ///< bound on remembered candidates (hostile responses)
     /// Issue 16: stalled queries (short timeout) widen the lookup and are not waited for, the
@@ -81,6 +86,9 @@ public:
   /// The query to `from` passed its short timeout: it stays open, but frees its slot (adaptive
   /// only; a no-op otherwise).
   void stalled(const endpoint& from);
+  /// Counts as if a query of this lookup had stalled (alpha_clean no longer applies): the
+  /// node saw timeouts lately.
+  void mark_troubled() noexcept { troubled_ = true; }
   /// Gives up on every candidate not answered yet (the lookup's time bound passed): done()
   /// holds afterwards; late answers are ignored.
   void give_up();
@@ -118,6 +126,7 @@ private:
   std::vector<candidate> cands_;
   size_t in_flight_ = 0;
   size_t stalled_ = 0;
+  bool troubled_ = false;  ///< a query of this lookup stalled or failed
 };
 
 } // namespace dtt::dht

@@ -629,10 +629,18 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
     c->deadline = now + cfg_.lookup_max_duration;
   c->started = now;
   c->result.seeded = c->set.size() + c->set6.size();
+  note_trouble(*c, now);
   auto& ref = *c;
   lookups_.emplace(id, std::move(c));
   pump(ref, now);
   return id;
+}
+
+void node::note_trouble(command& c, time_point now) const {
+  if (last_trouble_ != time_point{} && now - last_trouble_ < cfg_.trouble_memory) {
+    c.set.mark_troubled();
+    c.set6.mark_troubled();
+  }
 }
 
 void node::pump(command& c, time_point now) {
@@ -732,6 +740,7 @@ void node::finish(request_id id) {
         p->deadline = now_ + cfg_.lookup_max_duration;
       p->started = now_;
       p->result.seeded = p->set.size() + p->set6.size();
+      note_trouble(*p, now_);
       auto& ref = *p;
       auto pid = p->id;
       lookups_.emplace(pid, std::move(p));
@@ -881,6 +890,7 @@ void node::on_command_failure(command& c, const rpc_manager::pending& p, int cod
 
 void node::on_short_timeout(command& c, const rpc_manager::pending& p, time_point now) {
   ++n_->short_timeouts;
+  last_trouble_ = now;
   ++c.result.stalls;
   if (p.m == krpc::method::put)
     ++c.puts_stalled;
@@ -992,6 +1002,7 @@ void node::tick(time_point now) {
   now_ = now;
   for (auto& p : rpc_.expire(now)) {
     ++n_->timeouts;
+    last_trouble_ = now;
     if (p.verify)
       verifying_.erase(address_key(p.to));
     if (p.expected_id)

@@ -30,6 +30,7 @@ lookup_set make(bool adaptive, bool top = true, size_t converged_after = 0) {
   cfg.adaptive = adaptive;
   cfg.slots_at_top = top;
   cfg.converged_after = converged_after;
+  cfg.alpha_clean = 0;
   lookup_set s(node_id{}, cfg);
   s.add(ten());
   return s;
@@ -117,6 +118,34 @@ TEST_CASE("lookup: once converged, up to k queries run at the top") {
   auto burst = s.next(100);
   REQUIRE(burst.size() == 2);
   CHECK(burst[0].node.ep == endpoint::v4(10, 0, 0, 5, 6881));
+}
+
+TEST_CASE("lookup: alpha_clean until the first stall, then alpha and the final burst") {
+  lookup_set::config cfg;
+  cfg.alpha = 5;
+  cfg.alpha_clean = 2;
+  cfg.k = 4;
+  cfg.converged_after = 2;
+  for (bool marked : {false, true}) {
+    CAPTURE(marked);
+    lookup_set s(node_id{}, cfg);
+    s.add(ten());
+    if (marked)
+      s.mark_troubled(); // the node saw timeouts lately
+    auto first = s.next(100);
+    REQUIRE(first.size() == (marked ? 5u : 2u));
+    if (marked)
+      continue;
+    CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
+    CHECK(s.responded(first[1].node.ep, first[1].node.id, {}));
+    // Converged, but no stall yet: still alpha_clean at the top (3 and 4).
+    auto clean = s.next(100);
+    REQUIRE(clean.size() == 2);
+    s.stalled(clean[0].node.ep);
+    // A stall: alpha 5 at the top (4 in flight, then 5, 6, 7, 8; 3 stalled holds no slot).
+    auto wide = s.next(100);
+    CHECK(wide.size() == 4);
+  }
 }
 
 TEST_CASE("lookup: without adaptive, stalls change nothing and the lookup waits for all") {

@@ -207,7 +207,7 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
           fprintf(stderr, "%s %s fail: ms %.0f responses %zu queries %zu timeouts %zu stalls %zu "
                   "hops %zu closest %zu timed_out %d stored %zu\n", op.algo.c_str(),
                   op.get ? "get" : "put", op.s.ms, c.responses, c.queries, c.timeouts, c.stalls,
-                  c.hops, c.closest.size(), int(c.timed_out), c.put.stored);
+                  c.hops, c.closest.size(), int(c.timed_out), size_t{c.put.stored});
         (op.get ? res.gets : res.puts)[op.algo].push_back(op.s);
         open.erase(it);
         --outstanding;
