@@ -890,7 +890,6 @@ void node::on_command_failure(command& c, const rpc_manager::pending& p, int cod
 
 void node::on_short_timeout(command& c, const rpc_manager::pending& p, time_point now) {
   ++n_->short_timeouts;
-  last_trouble_ = now;
   ++c.result.stalls;
   if (p.m == krpc::method::put)
     ++c.puts_stalled;

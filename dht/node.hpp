@@ -155,7 +155,8 @@ struct node_config {
   size_t put_quorum = 3;
   size_t max_rtt_entries = 4096;  ///< bound on per-node round-trip estimates
   /// A lookup starts wide (lookup_set::config::alpha, not alpha_clean) if a query of ours
-  /// timed out or passed its short timeout this recently.
+  /// timed out this recently (a short timeout alone, e.g. a loaded loopback testnet, does
+  /// not count).
   std::chrono::seconds trouble_memory{60};
   size_t max_in_flight = 256;                      ///< bound on outstanding queries
   size_t max_lookups = 64;                         ///< bound on concurrent commands
@@ -317,7 +318,7 @@ private:
   };
   std::map<endpoint, rtt_estimate> rtt_;  ///< per node (bounded by max_rtt_entries)
   rtt_estimate rtt_all_;                  ///< over all nodes
-  time_point last_trouble_{};  ///< last timeout or short timeout of a query of ours
+  time_point last_trouble_{};  ///< last timeout of a query of ours
   /// Marks a new command's lookups troubled if we saw a timeout lately (trouble_memory).
   void note_trouble(command& c, time_point now) const;
   struct counters;

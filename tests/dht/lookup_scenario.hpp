@@ -122,7 +122,9 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
   for (size_t i = 0; i < sc.items; ++i)
     items.push_back(mutable_item::sign(scenario_key(i), {}, 1, bytes{'v'}));
   // A put stored by fewer than 3 nodes (or refused: the publisher runs at most max_lookups
-  // commands and max_in_flight queries) is tried again a second later, up to 5 times.
+  // commands, and its queries wait for max_in_flight) is tried again 2 s later, up to 10
+  // times. Puts are paced 100 ms apart: at 50 ms the publisher's wide lookups kept more than
+  // max_in_flight queries open (queries to dead nodes stay open 2 s) and its commands piled up.
   size_t published = 0;
   std::map<request_id, size_t> put_index;
   std::vector<int> tries(sc.items, 0);
@@ -140,14 +142,14 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
     if (std::getenv("DTT_SIM_DEBUG"))
       fprintf(stderr, "publish %zu: stored %zu responses %zu queries %zu timed_out %d\n", i,
               size_t{c.put.stored}, c.responses, c.queries, int(c.timed_out));
-    if (c.put.stored < 3 && ++tries[i] < 5)
-      sim.at(sim.now() + seconds(1), [&, i] { publish(i); });
+    if (c.put.stored < 3 && ++tries[i] < 10)
+      sim.at(sim.now() + seconds(2), [&, i] { publish(i); });
     else
       ++published;
   };
   for (size_t i = 0; i < sc.items; ++i) // paced: a node runs at most max_lookups commands
-    sim.at(sim.now() + milliseconds(50) * static_cast<int64_t>(i), [&, i] { publish(i); });
-  sim.run_until(sim.now() + milliseconds(50) * static_cast<int64_t>(sc.items) + seconds(60),
+    sim.at(sim.now() + milliseconds(100) * static_cast<int64_t>(i), [&, i] { publish(i); });
+  sim.run_until(sim.now() + milliseconds(100) * static_cast<int64_t>(sc.items) + seconds(60),
                 [&] { return published == sc.items; });
   res.build_s = duration<double>(steady_clock::now() - wall0).count();
   auto wall1 = steady_clock::now();
