@@ -6,6 +6,8 @@
 // p99 <= 2 s, success >= 99%, messages <= 2x before.
 // Usage: bench_dht_sim_bench [nodes=10000] [gets=400] [puts=100] [unresponsive=0.3]
 //                            [loss=0.02] [churn_per_s=2]
+// DTT_SIM_TAIL=1 also prints where each lookup's time went (completion::seeded, settled,
+// tail_*); DTT_SIM_VARIANTS (below) adds client pools with other tunings to the same run.
 #include "tests/dht/lookup_scenario.hpp"
 
 #include <fmt/core.h>
@@ -28,6 +30,8 @@ bool set_knob(node_config& c, const std::string& key, const std::string& value) 
     c.lookup.k = static_cast<size_t>(num);
   else if (key == "top")
     c.lookup.slots_at_top = num != 0;
+  else if (key == "table_k")
+    c.table.k = static_cast<size_t>(num);
   else if (key == "clean")
     c.lookup.alpha_clean = static_cast<size_t>(num);
   else if (key == "conv")
