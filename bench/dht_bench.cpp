@@ -144,6 +144,14 @@ int main(int argc, char** argv) {
   udp_node_options co;
   co.bind_address = "127.0.0.1";
   co.node.read_only = true;
+  // Lookup tunings to compare (issue 16): DTT_BENCH_ALPHA, DTT_BENCH_ALPHA_CLEAN,
+  // DTT_BENCH_CONVERGED.
+  if (auto* a = std::getenv("DTT_BENCH_ALPHA"))
+    co.node.lookup.alpha = std::strtoul(a, nullptr, 10);
+  if (auto* a = std::getenv("DTT_BENCH_ALPHA_CLEAN"))
+    co.node.lookup.alpha_clean = std::strtoul(a, nullptr, 10);
+  if (auto* a = std::getenv("DTT_BENCH_CONVERGED"))
+    co.node.lookup.converged_after = std::strtoul(a, nullptr, 10);
   co.bootstrap = net.bootstrap();
   co.bootstrap.resize(std::min<size_t>(8, co.bootstrap.size()));
   auto client = *udp_node::create(t.io, co);
@@ -224,6 +232,11 @@ int main(int argc, char** argv) {
     for (auto& [k, v] : stats)
       if (v)
         fmt::print("    {} = {}\n", k, v);
+  {
+    auto cs = t.run([&] { return client->stats(); });
+    fmt::print("  client: {} queries sent, {} short timeouts, {} timeouts\n", cs["queries_out"],
+               cs["short_timeouts"], cs["timeouts"]);
+  }
   fmt::print("  testnet: {} packets in, {} items stored, {} timeouts, {:.1f} nodes per table, "
              "client timeouts {}\n",
              stats["packets_in"], stats["stored_items"], stats["timeouts"],

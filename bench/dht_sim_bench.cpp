@@ -6,15 +6,108 @@
 // p99 <= 2 s, success >= 99%, messages <= 2x before.
 // Usage: bench_dht_sim_bench [nodes=10000] [gets=400] [puts=100] [unresponsive=0.3]
 //                            [loss=0.02] [churn_per_s=2]
+// DTT_SIM_TAIL=1 also prints where each lookup's time went (completion::seeded, settled,
+// tail_*); DTT_SIM_VARIANTS (below) adds client pools with other tunings to the same run.
 #include "tests/dht/lookup_scenario.hpp"
 
 #include <fmt/core.h>
 
 #include <cstdlib>
 
+using namespace dtt::dht;
 using namespace dtt::dht::test;
 
 namespace {
+
+// DTT_SIM_VARIANTS="name:key=value,key=value;name2:..." adds client pools with other tunings
+// (keys below), measured in the same run as "before" and "after".
+bool set_knob(node_config& c, const std::string& key, const std::string& value) {
+  auto num = std::strtod(value.c_str(), nullptr);
+  auto ms = std::chrono::milliseconds(static_cast<int64_t>(num));
+  if (key == "alpha")
+    c.lookup.alpha = static_cast<size_t>(num);
+  else if (key == "k")
+    c.lookup.k = static_cast<size_t>(num);
+  else if (key == "top")
+    c.lookup.slots_at_top = num != 0;
+  else if (key == "table_k")
+    c.table.k = static_cast<size_t>(num);
+  else if (key == "clean")
+    c.lookup.alpha_clean = static_cast<size_t>(num);
+  else if (key == "conv")
+    c.lookup.converged_after = static_cast<size_t>(num);
+  else if (key == "sf")
+    c.short_timeout_factor = num;
+  else if (key == "adaptive")
+    c.lookup.adaptive = num != 0;
+  else if (key == "short_max")
+    c.short_timeout_max = ms;
+  else if (key == "short_min")
+    c.short_timeout_min = ms;
+  else if (key == "lookup_max")
+    c.lookup_max_duration = ms;
+  else
+    return false;
+  return true;
+}
+
+std::vector<std::pair<std::string, node_config>> parse_variants(const node_config& base,
+                                                                const std::string& spec) {
+  std::vector<std::pair<std::string, node_config>> out;
+  size_t pos = 0;
+  while (pos < spec.size()) {
+    auto end = spec.find(';', pos);
+    auto item = spec.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? spec.size() : end + 1;
+    auto colon = item.find(':');
+    node_config c = base;
+    std::string name = item.substr(0, colon);
+    if (colon != std::string::npos) {
+      auto rest = item.substr(colon + 1);
+      size_t p = 0;
+      while (p < rest.size()) {
+        auto e = rest.find(',', p);
+        auto kv = rest.substr(p, e == std::string::npos ? std::string::npos : e - p);
+        p = e == std::string::npos ? rest.size() : e + 1;
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || !set_knob(c, kv.substr(0, eq), kv.substr(eq + 1)))
+          fmt::print(stderr, "unknown knob in '{}'\n", kv);
+      }
+    }
+    if (!name.empty())
+      out.emplace_back(name, c);
+  }
+  return out;
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (auto x : v)
+    s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+// Where the time went: candidates at the start, time until the last of the closest answered
+// and the wait after it, and the tail (failed, stalled, late) among the closest.
+void report_tail(const char* what, const std::string& algo, const std::vector<op_sample>& v) {
+  std::vector<double> seeded, settled, after, failed, stalled, late;
+  size_t timed_out = 0;
+  for (auto& s : v) {
+    seeded.push_back(static_cast<double>(s.seeded));
+    settled.push_back(s.settled_ms);
+    after.push_back(s.ms - s.settled_ms);
+    failed.push_back(static_cast<double>(s.tail_failed));
+    stalled.push_back(static_cast<double>(s.tail_stalled));
+    late.push_back(static_cast<double>(s.tail_late));
+    timed_out += s.timed_out;
+  }
+  fmt::print("  {:<4} {:<10} seeded {:4.1f}  settled p50 {:5.0f} p95 {:5.0f}  wait after p50 "
+             "{:5.0f} p95 {:5.0f} ms  closer failed {:4.2f} stalled {:4.2f}  late {:4.2f}  "
+             "time bound {}\n",
+             what, algo, mean(seeded), percentile(settled, 50), percentile(settled, 95),
+             percentile(after, 50), percentile(after, 95), mean(failed), mean(stalled),
+             mean(late), timed_out);
+}
 
 void report(const char* what, const std::string& algo, const std::vector<op_sample>& v,
             bool get) {
@@ -36,7 +129,7 @@ void report(const char* what, const std::string& algo, const std::vector<op_samp
     msgs += q;
   for (auto h : hops)
     hop += h;
-  fmt::print("  {:<4} {:<6}  p50 {:7.0f}  p95 {:7.0f}  p99 {:7.0f}  max {:7.0f} ms  "
+  fmt::print("  {:<4} {:<10}  p50 {:7.0f}  p95 {:7.0f}  p99 {:7.0f}  max {:7.0f} ms  "
              "ok {:6.2f}%  msgs {:5.1f}  hops {:4.2f}",
              what, algo, percentile(ms, 50), percentile(ms, 95), percentile(ms, 99),
              percentile(ms, 100), 100.0 * static_cast<double>(ok) / n, msgs / n, hop / n);
@@ -68,6 +161,8 @@ int main(int argc, char** argv) {
     sc.after.lookup.alpha = std::strtoul(a, nullptr, 10);
   if (auto* a = std::getenv("DTT_SIM_SHORT_MAX_MS"))
     sc.after.short_timeout_max = std::chrono::milliseconds(std::strtol(a, nullptr, 10));
+  if (auto* v = std::getenv("DTT_SIM_VARIANTS"))
+    sc.variants = parse_variants(sc.after, v);
   fmt::print("dht_sim_bench: {} nodes, {:.0f}% unresponsive, RTT log-normal median {:.0f} ms "
              "sigma {:.1f}, {:.1f}% loss, churn {:.1f} nodes/s, {} gets + {} puts per algorithm\n",
              sc.nodes, sc.unresponsive * 100, sc.net.rtt_median_ms, sc.net.rtt_sigma,
@@ -76,9 +171,18 @@ int main(int argc, char** argv) {
   fmt::print("  network built in {:.1f} s wall; measurement {:.1f} s wall, {} datagrams "
              "delivered; at the end {} servers answering, {} not\n",
              r.build_s, r.run_s, r.packets, r.alive, r.unresponsive);
-  for (const char* algo : {"before", "after"})
+  std::vector<std::string> algos{"before", "after"};
+  for (auto& [name, c] : sc.variants)
+    algos.push_back(name);
+  for (auto& algo : algos)
     report("get", algo, r.gets[algo], true);
-  for (const char* algo : {"before", "after"})
+  for (auto& algo : algos)
     report("put", algo, r.puts[algo], false);
+  if (std::getenv("DTT_SIM_TAIL")) {
+    for (auto& algo : algos)
+      report_tail("get", algo, r.gets[algo]);
+    for (auto& algo : algos)
+      report_tail("put", algo, r.puts[algo]);
+  }
   return 0;
 }

@@ -63,10 +63,50 @@ void lookup_set::add_seed(const endpoint& ep) {
 
 std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
   std::vector<candidate> out;
+  // Adaptive lookups that saw no stall yet (and a node that saw no timeout lately) run as the
+  // lookup before issue 16, at alpha_clean.
+  bool clean = cfg_.adaptive && cfg_.alpha_clean > 0 && !troubled_;
+  if (cfg_.adaptive && cfg_.slots_at_top && !clean) {
+    // Walk from the closest: keep alpha queries in flight among the candidates before the
+    // k-th that answered; queries to candidates behind them hold no slot.
+    size_t alpha = cfg_.alpha;
+    if (cfg_.converged_after > 0) {
+      size_t live = 0, answered_top = 0;
+      for (auto& c : cands_) {
+        if (live >= cfg_.k)
+          break;
+        if (c.st == state::failed || c.stalled || !c.id_known)
+          continue;
+        ++live;
+        answered_top += c.st == state::responded ? 1 : 0;
+      }
+      if (answered_top >= cfg_.converged_after)
+        alpha = std::max(alpha, cfg_.k);
+    }
+    size_t answered = 0, outstanding = 0;
+    for (auto& c : cands_) {
+      if (outstanding >= alpha || out.size() >= budget || answered >= cfg_.k)
+        break;
+      if (c.st == state::failed || c.stalled)
+        continue;
+      if (c.st == state::responded) {
+        answered += c.id_known ? 1 : 0;
+        continue;
+      }
+      ++outstanding;
+      if (c.st == state::fresh) {
+        c.st = state::in_flight;
+        ++in_flight_;
+        out.push_back(c);
+      }
+    }
+    return out;
+  }
+  size_t alpha = clean ? cfg_.alpha_clean : cfg_.alpha;
   size_t live = 0;
   for (auto& c : cands_) {
     // Stalled queries hold no slot: one more candidate is queried per stall.
-    if (in_flight_ - stalled_ >= cfg_.alpha || out.size() >= budget)
+    if (in_flight_ - stalled_ >= alpha || out.size() >= budget)
       break;
     if (c.st == state::failed || c.stalled)
       continue;
@@ -91,6 +131,7 @@ bool lookup_set::responded(const endpoint& from, const node_id& id, bytes token)
   --in_flight_;
   if (c->stalled) {
     c->stalled = false;
+    c->late = true;
     --stalled_;
   }
   if (c->id_known && c->node.id != id) {
@@ -123,6 +164,7 @@ void lookup_set::failed(const endpoint& from) {
     --stalled_;
   }
   c->st = state::failed;
+  troubled_ = true;
 }
 
 void lookup_set::stalled(const endpoint& from) {
@@ -131,6 +173,7 @@ void lookup_set::stalled(const endpoint& from) {
     return;
   c->stalled = true;
   ++stalled_;
+  troubled_ = true;
 }
 
 void lookup_set::give_up() {
@@ -189,6 +232,24 @@ std::vector<const lookup_set::candidate*> lookup_set::closest_responded(size_t c
       out.push_back(&c);
   }
   return out;
+}
+
+lookup_set::tail lookup_set::tail_of(size_t count) const {
+  tail t;
+  size_t answered = 0;
+  for (auto& c : cands_) {
+    if (answered >= count)
+      break;
+    if (c.st == state::responded && c.id_known) {
+      ++answered;
+      t.late += c.late ? 1 : 0;
+    } else if (c.st == state::failed) {
+      ++t.failed;
+    } else if (c.stalled) {
+      ++t.stalled;
+    }
+  }
+  return t;
 }
 
 } // namespace dtt::dht

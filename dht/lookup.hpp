@@ -18,11 +18,22 @@ namespace dtt::dht {
 /// the k closest candidates that are neither failed nor stalled have answered. This is the
 /// scheme of libtorrent's traversal_algorithm (a short timeout widens the branch factor by one
 /// while the query stays outstanding), with the stall counted per query instead of a counter.
+/// The alpha slots count only the queries at the top of the candidate list (slots_at_top): a
+/// slow query to a node the lookup has since passed no longer holds one; once the lookup has
+/// converged, up to k queries run at the top (converged_after).
 class lookup_set {
 public:
   /// Lookup tunables.
   struct config {
-    size_t alpha = 3;            ///< parallel queries per lookup (Kademlia paper, BEP 5)
+    /// Parallel queries per lookup: 3 in the Kademlia paper (and in dtt before issue 16); 5
+    /// as libtorrent's dht_search_branching, which with slots_at_top measured p50 -35% at
+    /// 1.5x the messages of alpha 3 in bench/dht_sim_bench.
+    size_t alpha = 5;
+    /// Adaptive only: until the lookup sees its first short timeout or failure (or the node
+    /// saw one lately, mark_troubled), it runs as the lookup before issue 16 with this alpha
+    /// (no slots_at_top, no converged_after): on a network where every node answers fast (a
+    /// loopback testnet) it sends what that lookup sent. 0: no such phase.
+    size_t alpha_clean = 3;
     size_t k = 8;                ///< closest nodes that must answer (BEP 5 bucket size)
     size_t max_candidates = 128; ///< bound on remembered candidates (hostile responses)
     /// Issue 16: stalled queries (short timeout) widen the lookup and are not waited for, the
@@ -30,6 +41,15 @@ public:
     /// False: the behaviour before issue 16 (fixed timeouts, waits for every close candidate),
     /// kept for side-by-side comparison in bench/dht_sim_bench.
     bool adaptive = true;
+    /// Adaptive only: the alpha slots count the queries in flight among the closest
+    /// candidates only (up to the k-th that answered), not the ones to candidates the lookup
+    /// has since passed (libtorrent's "aggressive lookups").
+    bool slots_at_top = true;
+    /// Adaptive only: once this many of the k closest live candidates have answered (the
+    /// lookup has converged: answers no longer bring k closer nodes), keep up to k queries in
+    /// flight at the top instead of alpha (the Kademlia paper's final round, which queries
+    /// all of the k closest not yet asked). 0: never. 2 measured best in bench/dht_sim_bench.
+    size_t converged_after = 2;
   };
 
   enum class state : uint8_t { fresh, in_flight, responded, failed };
@@ -41,6 +61,7 @@ public:
     state st = state::fresh;
     bytes token;   ///< write token from its response (get_peers / get)
     bool stalled = false;  ///< in flight past its short timeout (adaptive lookups)
+    bool late = false;     ///< answered after its short timeout
     uint8_t depth = 0;     ///< 0: from the table or a seed; else the depth of its referrer + 1
   };
 
@@ -65,6 +86,9 @@ public:
   /// The query to `from` passed its short timeout: it stays open, but frees its slot (adaptive
   /// only; a no-op otherwise).
   void stalled(const endpoint& from);
+  /// Counts as if a query of this lookup had stalled (alpha_clean no longer applies): the
+  /// node saw timeouts lately.
+  void mark_troubled() noexcept { troubled_ = true; }
   /// Gives up on every candidate not answered yet (the lookup's time bound passed): done()
   /// holds afterwards; late answers are ignored.
   void give_up();
@@ -81,6 +105,18 @@ public:
   /// The up to `count` closest candidates that answered, closest first.
   std::vector<const candidate*> closest_responded(size_t count) const;
 
+  /// Where a lookup's end waited (diagnostics, bench/dht_sim_bench): among the candidates up
+  /// to the `count`-th closest that answered.
+  struct tail {
+    size_t failed = 0;   ///< closer candidates whose query failed (dead, lost, error)
+    size_t stalled = 0;  ///< closer candidates still in flight past their short timeout
+    size_t late = 0;     ///< of the closest that answered, those past their short timeout
+  };
+  /// The tail of the lookup as it stands.
+  tail tail_of(size_t count) const;
+  /// Candidates remembered.
+  size_t size() const noexcept { return cands_.size(); }
+
 private:
   candidate* find(const endpoint& ep);
   void sort_and_trim();
@@ -90,6 +126,7 @@ private:
   std::vector<candidate> cands_;
   size_t in_flight_ = 0;
   size_t stalled_ = 0;
+  bool troubled_ = false;  ///< a query of this lookup stalled or failed
 };
 
 } // namespace dtt::dht

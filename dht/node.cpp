@@ -109,6 +109,8 @@ struct node::command {
   size_t puts_pending = 0;
   size_t puts_stalled = 0;  // puts past their short timeout, still open
   time_point deadline = time_point::max();  // lookup_max_duration (adaptive)
+  time_point started{};
+  std::vector<std::pair<endpoint, time_point>> answered;  // lookup answers (diagnostics)
   completion result;
 
   command(const node_id& target, const lookup_set::config& cfg)
@@ -330,7 +332,7 @@ std::chrono::milliseconds node::short_timeout_for(const endpoint& ep) const {
   if (it != rtt_.end())
     ms = it->second.srtt + 4 * it->second.rttvar;  // RFC 6298 (2.3) without its 1 s floor
   else if (rtt_all_.valid)
-    ms = 2 * rtt_all_.srtt;
+    ms = cfg_.short_timeout_factor * rtt_all_.srtt;
   auto t = std::chrono::milliseconds(static_cast<int64_t>(ms) + 1);
   return std::clamp(t, cfg_.short_timeout_min, cfg_.short_timeout_max);
 }
@@ -631,10 +633,20 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
   seed_from_tables(*c);
   if (cfg_.lookup.adaptive)
     c->deadline = now + cfg_.lookup_max_duration;
+  c->started = now;
+  c->result.seeded = c->set.size() + c->set6.size();
+  note_trouble(*c, now);
   auto& ref = *c;
   lookups_.emplace(id, std::move(c));
   pump(ref, now);
   return id;
+}
+
+void node::note_trouble(command& c, time_point now) const {
+  if (last_trouble_ != time_point{} && now - last_trouble_ < cfg_.trouble_memory) {
+    c.set.mark_troubled();
+    c.set6.mark_troubled();
+  }
 }
 
 void node::pump(command& c, time_point now) {
@@ -732,6 +744,9 @@ void node::finish(request_id id) {
       seed_from_tables(*p);
       if (cfg_.lookup.adaptive)
         p->deadline = now_ + cfg_.lookup_max_duration;
+      p->started = now_;
+      p->result.seeded = p->set.size() + p->set6.size();
+      note_trouble(*p, now_);
       auto& ref = *p;
       auto pid = p->id;
       lookups_.emplace(pid, std::move(p));
@@ -752,6 +767,19 @@ void node::finish(request_id id) {
     const auto& ep = c->result.closest.front().ep;
     c->result.hops = 1 + size_t{c->set_for(ep.family).depth_of(ep)};
   }
+  for (auto& n : c->result.closest)
+    for (auto& [ep, at] : c->answered)
+      if (ep == n.ep && at - c->started > c->result.settled)
+        c->result.settled =
+          std::chrono::duration_cast<std::chrono::microseconds>(at - c->started);
+  for (uint8_t fam : {uint8_t{4}, uint8_t{6}}) {
+    if (!c->runs_on(fam))
+      continue;
+    auto t = c->set_for(fam).tail_of(cfg_.lookup.k);
+    c->result.tail_failed += t.failed;
+    c->result.tail_stalled += t.stalled;
+    c->result.tail_late += t.late;
+  }
   // Puts not acknowledged when the command ends count as no response.
   c->result.put.no_response += c->puts_pending;
   if (!c->internal)
@@ -771,6 +799,8 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
   if (!c.runs_on(from.family) || !own_set.responded(from, m.r.id, m.r.token))
     return pump(c, now);
   ++c.result.responses;
+  if (c.answered.size() < 1024)
+    c.answered.emplace_back(from, now);
   auto depth = static_cast<uint8_t>(std::min(own_set.depth_of(from) + 1, 255));
   // Never ourselves: a responder may list us, under our id or another (issue 16). Each node
   // goes to its own family's lookup (BEP 32: "nodes6" from an IPv4 reply feed the IPv6 one),
@@ -977,6 +1007,7 @@ void node::tick(time_point now) {
   now_ = now;
   for (auto& p : rpc_.expire(now)) {
     ++n_->timeouts;
+    last_trouble_ = now;
     if (p.verify)
       verifying_.erase(address_key(p.to));
     if (p.expected_id)

@@ -23,11 +23,14 @@ std::vector<node_entry> ten() {
   return out;
 }
 
-lookup_set make(bool adaptive) {
+lookup_set make(bool adaptive, bool top = true, size_t converged_after = 0) {
   lookup_set::config cfg;
   cfg.alpha = 3;
   cfg.k = 4;
   cfg.adaptive = adaptive;
+  cfg.slots_at_top = top;
+  cfg.converged_after = converged_after;
+  cfg.alpha_clean = 0;
   lookup_set s(node_id{}, cfg);
   s.add(ten());
   return s;
@@ -36,7 +39,7 @@ lookup_set make(bool adaptive) {
 } // namespace
 
 TEST_CASE("lookup: a stalled query frees its slot, stays open, and is not waited for") {
-  auto s = make(true);
+  auto s = make(true, false);
   auto first = s.next(100);
   REQUIRE(first.size() == 3);
   CHECK(s.next(100).empty()); // alpha in flight
@@ -57,6 +60,92 @@ TEST_CASE("lookup: a stalled query frees its slot, stays open, and is not waited
   // A late answer still counts, and puts it first among the responders.
   CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
   CHECK(s.closest_responded(1).at(0)->node.ep == first[0].node.ep);
+}
+
+TEST_CASE("lookup: slots at the top: alpha queries stay in flight among the closest") {
+  auto s = make(true);
+  auto first = s.next(100);
+  REQUIRE(first.size() == 3);
+  CHECK(s.next(100).empty()); // alpha in flight
+  s.stalled(first[0].node.ep);
+  auto more = s.next(100);
+  REQUIRE(more.size() == 1); // one more candidate per stall
+  for (auto& c : {first[1], first[2], more[0]})
+    CHECK(s.responded(c.node.ep, c.node.id, {}));
+  CHECK_FALSE(s.done());
+  // Three answered of k = 4: alpha queries go out at the top again (candidates 5, 6, 7).
+  auto next = s.next(100);
+  REQUIRE(next.size() == 3);
+  CHECK(next[0].node.ep == endpoint::v4(10, 0, 0, 5, 6881));
+  // The closest of them answers: the 4 closest that answered are closer than every candidate
+  // still in flight, which are not waited for.
+  CHECK(s.responded(next[0].node.ep, next[0].node.id, {}));
+  CHECK(s.done());
+  CHECK(s.in_flight() == 3); // the stalled one and 6, 7
+}
+
+TEST_CASE("lookup: a query to a candidate the lookup has passed holds no slot") {
+  for (bool top : {false, true}) {
+    CAPTURE(top);
+    auto s = make(true, top);
+    auto first = s.next(100); // 1, 2, 3
+    REQUIRE(first.size() == 3);
+    // 1 answers with four nodes closer than all ten: 2 and 3, still in flight, are passed.
+    std::vector<node_entry> closer_nodes;
+    for (uint8_t i = 1; i <= 4; ++i) {
+      node_id id{};
+      id[1] = i;
+      closer_nodes.push_back({id, endpoint::v4(10, 0, 1, i, 6881)});
+    }
+    CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
+    s.add(closer_nodes, 1);
+    auto next = s.next(100);
+    // Before: 2 and 3 hold two of the three slots. At the top: three queries to the closer.
+    CHECK(next.size() == (top ? 3u : 1u));
+    CHECK(next.at(0).node.ep == endpoint::v4(10, 0, 1, 1, 6881));
+  }
+}
+
+TEST_CASE("lookup: once converged, up to k queries run at the top") {
+  auto s = make(true, true, 2);
+  auto first = s.next(100); // 1, 2, 3
+  REQUIRE(first.size() == 3);
+  CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
+  CHECK(s.next(100).size() == 1); // one of the 4 closest answered: alpha (4 at the top)
+  CHECK(s.responded(first[1].node.ep, first[1].node.id, {}));
+  // Two of the 4 closest answered, nothing closer came up: converged, k = 4 at the top
+  // (3, 4 in flight, then 5 and 6).
+  auto burst = s.next(100);
+  REQUIRE(burst.size() == 2);
+  CHECK(burst[0].node.ep == endpoint::v4(10, 0, 0, 5, 6881));
+}
+
+TEST_CASE("lookup: alpha_clean until the first stall, then alpha and the final burst") {
+  lookup_set::config cfg;
+  cfg.alpha = 5;
+  cfg.alpha_clean = 2;
+  cfg.k = 4;
+  cfg.converged_after = 2;
+  for (bool marked : {false, true}) {
+    CAPTURE(marked);
+    lookup_set s(node_id{}, cfg);
+    s.add(ten());
+    if (marked)
+      s.mark_troubled(); // the node saw timeouts lately
+    auto first = s.next(100);
+    REQUIRE(first.size() == (marked ? 5u : 2u));
+    if (marked)
+      continue;
+    CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
+    CHECK(s.responded(first[1].node.ep, first[1].node.id, {}));
+    // Converged, but no stall yet: still alpha_clean at the top (3 and 4).
+    auto clean = s.next(100);
+    REQUIRE(clean.size() == 2);
+    s.stalled(clean[0].node.ep);
+    // A stall: alpha 5 at the top (4 in flight, then 5, 6, 7, 8; 3 stalled holds no slot).
+    auto wide = s.next(100);
+    CHECK(wide.size() == 4);
+  }
 }
 
 TEST_CASE("lookup: without adaptive, stalls change nothing and the lookup waits for all") {

@@ -27,6 +27,9 @@ struct lookup_scenario_config {
   double churn_per_s = 2;    ///< nodes leaving (and as many joining) per second
   large_sim_config net{};
   node_config after{};  ///< the adaptive clients' configuration (lookup.adaptive is forced)
+  /// More client pools ("name", configuration as is), measured alongside "before" and "after"
+  /// in the same run (bench/dht_sim_bench compares tunings this way).
+  std::vector<std::pair<std::string, node_config>> variants;
 };
 
 /// One operation's outcome.
@@ -37,6 +40,10 @@ struct op_sample {
   size_t stored = 0;     ///< put: nodes that acknowledged
   size_t queries = 0;
   size_t hops = 0;
+  size_t seeded = 0;        ///< candidates the lookup started with
+  double settled_ms = 0;    ///< until the last of the closest answered (completion::settled)
+  size_t tail_failed = 0, tail_stalled = 0, tail_late = 0;  ///< completion::tail_*
+  bool timed_out = false;
 };
 
 /// Outcomes per algorithm ("before", "after").
@@ -91,10 +98,17 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
       sim.set_alive(*h, false);
   // Clients of both algorithms, and a publisher for the items to get.
   std::map<std::string, std::vector<host*>> clients;
-  for (const char* algo : {"before", "after"}) {
-    bool after = std::string(algo) == "after";
-    node_config c = after ? sc.after : node_config{};
-    c.lookup.adaptive = after;
+  std::vector<std::pair<std::string, node_config>> pools;
+  {
+    node_config before;  // the lookup before issue 16: alpha 3, fixed timeouts
+    before.lookup.adaptive = false;
+    before.lookup.alpha = 3;
+    node_config after = sc.after;
+    after.lookup.adaptive = true;
+    pools = {{"before", before}, {"after", after}};
+    pools.insert(pools.end(), sc.variants.begin(), sc.variants.end());
+  }
+  for (auto& [algo, c] : pools) {
     for (size_t i = 0; i < sc.clients; ++i) {
       auto& h = sim.add(c);
       join(h);
@@ -105,15 +119,37 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
   join(publisher);
   sim.run_until(sim.now() + seconds(30));
   std::vector<mutable_item> items;
-  size_t published = 0;
-  publisher.done_cb = [&](const completion&) { ++published; };
   for (size_t i = 0; i < sc.items; ++i)
     items.push_back(mutable_item::sign(scenario_key(i), {}, 1, bytes{'v'}));
-  for (size_t i = 0; i < sc.items; ++i) // paced: a node runs at most max_lookups commands
-    sim.at(sim.now() + milliseconds(50) * static_cast<int64_t>(i), [&, i] {
-      sim.call(publisher, [&](node& n) { n.put_mutable(items[i], std::nullopt, sim.now()); });
+  // A put stored by fewer than 3 nodes (or refused: the publisher runs at most max_lookups
+  // commands, and its queries wait for max_in_flight) is tried again 2 s later, up to 10
+  // times. Puts are paced 100 ms apart: at 50 ms the publisher's wide lookups kept more than
+  // max_in_flight queries open (queries to dead nodes stay open 2 s) and its commands piled up.
+  size_t published = 0;
+  std::map<request_id, size_t> put_index;
+  std::vector<int> tries(sc.items, 0);
+  size_t calling = 0;
+  std::function<void(size_t)> publish = [&](size_t i) {
+    calling = i;
+    auto id = sim.call(publisher, [&](node& n) {
+      return n.put_mutable(items[i], std::nullopt, sim.now());
     });
-  sim.run_until(sim.now() + milliseconds(50) * static_cast<int64_t>(sc.items) + seconds(60),
+    put_index[id] = i;
+  };
+  publisher.done_cb = [&](const completion& c) {
+    auto it = put_index.find(c.id);
+    size_t i = it != put_index.end() ? it->second : calling;
+    if (std::getenv("DTT_SIM_DEBUG"))
+      fprintf(stderr, "publish %zu: stored %zu responses %zu queries %zu timed_out %d\n", i,
+              size_t{c.put.stored}, c.responses, c.queries, int(c.timed_out));
+    if (c.put.stored < 3 && ++tries[i] < 10)
+      sim.at(sim.now() + seconds(2), [&, i] { publish(i); });
+    else
+      ++published;
+  };
+  for (size_t i = 0; i < sc.items; ++i) // paced: a node runs at most max_lookups commands
+    sim.at(sim.now() + milliseconds(100) * static_cast<int64_t>(i), [&, i] { publish(i); });
+  sim.run_until(sim.now() + milliseconds(100) * static_cast<int64_t>(sc.items) + seconds(60),
                 [&] { return published == sc.items; });
   res.build_s = duration<double>(steady_clock::now() - wall0).count();
   auto wall1 = steady_clock::now();
@@ -162,12 +198,18 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
         op.s.queries = c.queries;
         op.s.hops = c.hops;
         op.s.stored = c.put.stored;
+        op.s.seeded = c.seeded;
+        op.s.settled_ms = static_cast<double>(c.settled.count()) / 1000;
+        op.s.tail_failed = c.tail_failed;
+        op.s.tail_stalled = c.tail_stalled;
+        op.s.tail_late = c.tail_late;
+        op.s.timed_out = c.timed_out;
         op.s.ok = op.get ? c.items > 0 : c.put.stored >= 3;
         if (std::getenv("DTT_SIM_DEBUG") && !op.s.ok)
           fprintf(stderr, "%s %s fail: ms %.0f responses %zu queries %zu timeouts %zu stalls %zu "
                   "hops %zu closest %zu timed_out %d stored %zu\n", op.algo.c_str(),
                   op.get ? "get" : "put", op.s.ms, c.responses, c.queries, c.timeouts, c.stalls,
-                  c.hops, c.closest.size(), int(c.timed_out), c.put.stored);
+                  c.hops, c.closest.size(), int(c.timed_out), size_t{c.put.stored});
         (op.get ? res.gets : res.puts)[op.algo].push_back(op.s);
         open.erase(it);
         --outstanding;
