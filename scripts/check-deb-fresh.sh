@@ -41,6 +41,11 @@ in_root apt-get install -y -q "./root/$(basename "$deb")" | tail -3
 echo "== the installed programs run"
 in_root dttd --version
 in_root dtt --version
-in_root sh -c 'dttd --help | head -3'
-in_root dpkg -L dtt | grep -E 'systemd/system/dttd.service|include/dtt/all.hpp|libdtt|dtt.pc' 
+in_root dttd --help > /dev/null
+listing=$(in_root dpkg -L dtt)
+for f in /usr/lib/systemd/system/dttd.service /usr/include/dtt/all.hpp /usr/lib/pkgconfig/dtt.pc \
+         /usr/bin/dttd /usr/bin/dtt; do
+  grep -qx "$f" <<<"$listing" || { echo "not in the package: $f" >&2; exit 1; }
+  echo "   $f"
+done
 echo "== ok: $(basename "$deb") installs on a fresh Debian 12 and its programs run"
