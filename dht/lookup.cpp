@@ -83,9 +83,12 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
       if (answered_top >= cfg_.converged_after)
         alpha = std::max(alpha, cfg_.k);
     }
+    // Passed queries hold no slot but stay open until they time out (config::max_open_extra).
+    const size_t max_open = cfg_.alpha + (cfg_.max_open_extra ? cfg_.max_open_extra : cfg_.k);
     size_t answered = 0, outstanding = 0;
     for (auto& c : cands_) {
-      if (outstanding >= alpha || out.size() >= budget || answered >= cfg_.k)
+      if (outstanding >= alpha || out.size() >= budget || answered >= cfg_.k ||
+          in_flight_ - stalled_ >= max_open)
         break;
       if (c.st == state::failed || c.stalled)
         continue;

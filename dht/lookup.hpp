@@ -50,6 +50,11 @@ public:
     /// flight at the top instead of alpha (the Kademlia paper's final round, which queries
     /// all of the k closest not yet asked). 0: never. 2 measured best in bench/dht_sim_bench.
     size_t converged_after = 2;
+    /// Adaptive with slots_at_top: queries open and not stalled are capped at alpha +
+    /// max_open_extra (0: k). Passed queries hold no slot but stay open until they time out,
+    /// so without a cap responders that keep listing closer nodes that never answer would have
+    /// one lookup take the node's whole max_in_flight (tests/dht/lookup.cpp).
+    size_t max_open_extra = 0;
   };
 
   enum class state : uint8_t { fresh, in_flight, responded, failed };

@@ -215,3 +215,29 @@ TEST_CASE("routing table: a node that failed once is pinged before a replacement
   CHECK(t.find(nodes[0].id) == nullptr);
   CHECK(t.find(nodes[2].id) != nullptr);
 }
+
+TEST_CASE("lookup: responders that keep listing closer nodes that never answer hold at most alpha + k queries open") {
+  // Each round the first query answers with four nodes closer than every candidate (a hostile
+  // or confused responder); the queries it passed never answer and are not yet timed out.
+  for (bool converged : {false, true}) {
+    CAPTURE(converged);
+    auto s = make(true, true, converged ? 2 : 0);
+    size_t max_open = 0;
+    for (uint8_t round = 0; round < 12; ++round) {
+      auto out = s.next(100);
+      max_open = std::max(max_open, s.in_flight() - s.stalled_count());
+      if (out.empty())
+        break;
+      std::vector<node_entry> closer;
+      for (uint8_t i = 1; i <= 4; ++i) {
+        node_id id{};
+        id[2 + round] = i;
+        closer.push_back({id, endpoint::v4(10, 1, round, i, 6881)});
+      }
+      CHECK(s.responded(out[0].node.ep, out[0].node.id, {}));
+      s.add(closer, round + 1);
+    }
+    CHECK(max_open <= 3 + 4); // alpha + k
+    CHECK(max_open >= 3);
+  }
+}
