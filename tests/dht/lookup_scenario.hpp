@@ -44,6 +44,12 @@ struct op_sample {
   double settled_ms = 0;    ///< until the last of the closest answered (completion::settled)
   size_t tail_failed = 0, tail_stalled = 0, tail_late = 0;  ///< completion::tail_*
   bool timed_out = false;
+  /// Reference points, not lookups (gets only): an oracle that knows the network queries, at
+  /// the get's start, the k closest live servers to the target: `oracle_all_ms` until all k
+  /// answered (the slowest round trip of the k), `oracle_fastest_ms` until any k of the 2k
+  /// closest live servers answered (the k-th fastest round trip of the 2k). A lookup needs a
+  /// few hops to find them first and then hears from k of them: these bound its time from below.
+  double oracle_all_ms = 0, oracle_fastest_ms = 0;
 };
 
 /// Outcomes per algorithm ("before", "after").
@@ -61,6 +67,29 @@ inline crypto::signing_key scenario_key(uint64_t i) {
     seed[b] = static_cast<uint8_t>(i >> (8 * b));
   seed[31] = 0x16;
   return crypto::signing_key::from_seed(seed);
+}
+
+/// The oracle figures of op_sample for a get from `from` (k closest live servers to `target`).
+inline std::pair<double, double> oracle_times(const large_sim& sim,
+                                              const std::vector<large_sim::host*>& servers,
+                                              const large_sim::host& from, const node_id& target,
+                                              size_t k) {
+  std::vector<large_sim::host*> live;
+  for (auto* h : servers)
+    if (h->alive)
+      live.push_back(h);
+  size_t m = std::min(live.size(), 2 * k);
+  std::partial_sort(live.begin(), live.begin() + static_cast<std::ptrdiff_t>(m), live.end(),
+                    [&](const auto* a, const auto* b) { return closer(target, a->n->id(), b->n->id()); });
+  std::vector<double> rtt;
+  for (size_t i = 0; i < m; ++i)
+    rtt.push_back(sim.rtt_ms(from.index, live[i]->index));
+  if (rtt.empty())
+    return {0, 0};
+  size_t kk = std::min(k, rtt.size());
+  double all = *std::max_element(rtt.begin(), rtt.begin() + static_cast<std::ptrdiff_t>(kk));
+  std::nth_element(rtt.begin(), rtt.begin() + static_cast<std::ptrdiff_t>(kk - 1), rtt.end());
+  return {all, rtt[kk - 1]};
 }
 
 /// Runs the scenario.
@@ -224,10 +253,14 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
       if (i < sc.gets) {
         sim.at(ot, [&, h, a, i] {
           auto& item = items[i % items.size()];
+          auto oracle = oracle_times(sim, servers, *h, item.target(), sc.after.lookup.k);
           auto id = sim.call(*h, [&](node& n) {
             return n.get_mutable(item.key, {}, sim.now());
           });
-          open[{h, id}] = {sim.now(), true, a, {}};
+          op_sample s;
+          s.oracle_all_ms = oracle.first;
+          s.oracle_fastest_ms = oracle.second;
+          open[{h, id}] = {sim.now(), true, a, s};
           ++outstanding;
           if (auto e = early.find({h, id}); e != early.end())
             h->done_cb(e->second);
