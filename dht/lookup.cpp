@@ -127,7 +127,8 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
   return out;
 }
 
-bool lookup_set::responded(const endpoint& from, const node_id& id, bytes token) {
+bool lookup_set::responded(const endpoint& from, const node_id& id, bytes token,
+                           time_point at) {
   auto* c = find(from);
   if (!c || c->st != state::in_flight)
     return false;
@@ -153,6 +154,7 @@ bool lookup_set::responded(const endpoint& from, const node_id& id, bytes token)
   c->id_known = true;
   c->st = state::responded;
   c->token = std::move(token);
+  c->answered_at = at;
   sort_and_trim();
   return true;
 }

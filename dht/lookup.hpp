@@ -1,6 +1,7 @@
 #pragma once
 
 #include "dht/node_id.hpp"
+#include "dht/routing_table.hpp"
 
 #include <cstddef>
 #include <vector>
@@ -68,6 +69,7 @@ public:
     bool stalled = false;  ///< in flight past its short timeout (adaptive lookups)
     bool late = false;     ///< answered after its short timeout
     uint8_t depth = 0;     ///< 0: from the table or a seed; else the depth of its referrer + 1
+    time_point answered_at{};  ///< when it answered (completion::settled)
   };
 
   lookup_set(node_id target, config cfg) : target_(target), cfg_(cfg) {}
@@ -83,9 +85,10 @@ public:
   /// Marks and returns up to `budget` candidates to query now (never more than alpha in flight).
   std::vector<candidate> next(size_t budget);
 
-  /// A response arrived from `from` carrying node id `id`. False if `from` is not a queried
-  /// candidate, or its id differs from the one we were told (the candidate is then failed).
-  bool responded(const endpoint& from, const node_id& id, bytes token);
+  /// A response arrived from `from` carrying node id `id` at `at`. False if `from` is not a
+  /// queried candidate, or its id differs from the one we were told (the candidate is then
+  /// failed).
+  bool responded(const endpoint& from, const node_id& id, bytes token, time_point at = {});
   /// The query to `from` failed (timeout or error).
   void failed(const endpoint& from);
   /// The query to `from` passed its short timeout: it stays open, but frees its slot (adaptive

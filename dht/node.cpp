@@ -110,7 +110,6 @@ struct node::command {
   size_t puts_stalled = 0;  // puts past their short timeout, still open
   time_point deadline = time_point::max();  // lookup_max_duration (adaptive)
   time_point started{};
-  std::vector<std::pair<endpoint, time_point>> answered;  // lookup answers (diagnostics)
   completion result;
 
   command(const node_id& target, const lookup_set::config& cfg)
@@ -630,23 +629,24 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
       fx_.on_done(c->result);
     return id;
   }
+  launch(std::move(c), now);
+  return id;
+}
+
+void node::launch(std::unique_ptr<command> c, time_point now) {
   seed_from_tables(*c);
   if (cfg_.lookup.adaptive)
     c->deadline = now + cfg_.lookup_max_duration;
   c->started = now;
   c->result.seeded = c->set.size() + c->set6.size();
-  note_trouble(*c, now);
+  if (last_trouble_ != time_point{} && now - last_trouble_ < cfg_.trouble_memory) {
+    c->set.mark_troubled();
+    c->set6.mark_troubled();
+  }
   auto& ref = *c;
+  auto id = c->id;
   lookups_.emplace(id, std::move(c));
   pump(ref, now);
-  return id;
-}
-
-void node::note_trouble(command& c, time_point now) const {
-  if (last_trouble_ != time_point{} && now - last_trouble_ < cfg_.trouble_memory) {
-    c.set.mark_troubled();
-    c.set6.mark_troubled();
-  }
 }
 
 void node::pump(command& c, time_point now) {
@@ -740,24 +740,18 @@ void node::finish(request_id id) {
   if (c->op == operation::bootstrap && !parked_.empty()) {
     auto parked = std::move(parked_);
     parked_.clear();
-    for (auto& p : parked) {
-      seed_from_tables(*p);
-      if (cfg_.lookup.adaptive)
-        p->deadline = now_ + cfg_.lookup_max_duration;
-      p->started = now_;
-      p->result.seeded = p->set.size() + p->set6.size();
-      note_trouble(*p, now_);
-      auto& ref = *p;
-      auto pid = p->id;
-      lookups_.emplace(pid, std::move(p));
-      pump(ref, now_);
-    }
+    for (auto& p : parked)
+      launch(std::move(p), now_);
   }
   // Queries still in flight stay registered: their answers still feed the routing table.
   for (uint8_t fam : {uint8_t{4}, uint8_t{6}})
     if (c->runs_on(fam))
-      for (auto* cand : c->set_for(fam).closest_responded(cfg_.lookup.k))
+      for (auto* cand : c->set_for(fam).closest_responded(cfg_.lookup.k)) {
         c->result.closest.push_back(cand->node);
+        c->result.settled = std::max(c->result.settled,
+                                     std::chrono::duration_cast<std::chrono::microseconds>(
+                                       cand->answered_at - c->started));
+      }
   const auto& target = c->set.target();
   std::stable_sort(c->result.closest.begin(), c->result.closest.end(),
                    [&](const node_entry& a, const node_entry& b) {
@@ -767,11 +761,6 @@ void node::finish(request_id id) {
     const auto& ep = c->result.closest.front().ep;
     c->result.hops = 1 + size_t{c->set_for(ep.family).depth_of(ep)};
   }
-  for (auto& n : c->result.closest)
-    for (auto& [ep, at] : c->answered)
-      if (ep == n.ep && at - c->started > c->result.settled)
-        c->result.settled =
-          std::chrono::duration_cast<std::chrono::microseconds>(at - c->started);
   for (uint8_t fam : {uint8_t{4}, uint8_t{6}}) {
     if (!c->runs_on(fam))
       continue;
@@ -796,11 +785,9 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
     return pump(c, now);
   }
   auto& own_set = c.set_for(from.family);
-  if (!c.runs_on(from.family) || !own_set.responded(from, m.r.id, m.r.token))
+  if (!c.runs_on(from.family) || !own_set.responded(from, m.r.id, m.r.token, now))
     return pump(c, now);
   ++c.result.responses;
-  if (c.answered.size() < 1024)
-    c.answered.emplace_back(from, now);
   auto depth = static_cast<uint8_t>(std::min(own_set.depth_of(from) + 1, 255));
   // Never ourselves: a responder may list us, under our id or another (issue 16). Each node
   // goes to its own family's lookup (BEP 32: "nodes6" from an IPv4 reply feed the IPv6 one),

@@ -319,8 +319,10 @@ private:
   std::map<endpoint, rtt_estimate> rtt_;  ///< per node (bounded by max_rtt_entries)
   rtt_estimate rtt_all_;                  ///< over all nodes
   time_point last_trouble_{};  ///< last timeout of a query of ours
-  /// Marks a new command's lookups troubled if we saw a timeout lately (trouble_memory).
-  void note_trouble(command& c, time_point now) const;
+  /// Starts a command's lookup: seeds it from the tables, sets its time bound, marks it
+  /// troubled if we saw a timeout lately (trouble_memory), registers it and sends its first
+  /// queries.
+  void launch(std::unique_ptr<command> c, time_point now);
   struct counters;
   std::unique_ptr<counters> n_;
 };

@@ -652,3 +652,48 @@ TEST_CASE("an answer to a query that timed out is counted as late, not refused a
     CHECK(c.n->stats()["responses_after_timeout"] == last["responses_after_timeout"]);
   }
 }
+
+TEST_CASE("after a timeout the node starts its lookups wide, for trouble_memory only") {
+  sim_net net;
+  net.build(30);
+  auto& c = client(net, 0);
+  // Queries the client sends when a find_node starts (the lookup's first round).
+  auto first_round = [&] {
+    net.queue.clear();
+    c.n->find_node(random_id(net.rng), net.now);
+    size_t n = 0;
+    for (auto& p : net.queue)
+      if (p.from == c.ep)
+        if (auto m = krpc::decode(p.data); m && m->y == krpc::message::type::query)
+          ++n;
+    return n;
+  };
+  node_config defaults;
+  REQUIRE(defaults.lookup.alpha_clean < defaults.lookup.alpha);
+  // No timeout yet: the lookup runs as before issue 16, alpha_clean queries.
+  CHECK(first_round() == defaults.lookup.alpha_clean);
+  net.settle();
+  // One query times out (hard timeout), the others are answered.
+  bool dropped = false;
+  net.filter = [&](sim_net::packet& pk) {
+    if (dropped || pk.from != c.ep)
+      return true;
+    if (auto m = krpc::decode(pk.data); m && m->y == krpc::message::type::query)
+      return !(dropped = true);
+    return true;
+  };
+  auto before = c.n->stats()["timeouts"];
+  c.n->find_node(random_id(net.rng), net.now);
+  net.run_until([&] { return c.n->stats()["timeouts"] > before; }, 30s);
+  net.filter = nullptr;
+  REQUIRE(c.n->stats()["timeouts"] == before + 1);
+  net.settle();
+  // Within trouble_memory: the next lookups start at alpha.
+  CHECK(first_round() == defaults.lookup.alpha);
+  net.settle();
+  // Past it (with no timeout since): back to alpha_clean.
+  net.run_until([] { return false; }, defaults.trouble_memory + 1s);
+  REQUIRE(c.n->stats()["timeouts"] == before + 1);
+  CHECK(first_round() == defaults.lookup.alpha_clean);
+  net.settle();
+}
