@@ -39,6 +39,8 @@ bool set_knob(node_config& c, const std::string& key, const std::string& value) 
     c.lookup.converged_after = static_cast<size_t>(num);
   else if (key == "max_open")
     c.lookup.max_open_extra = static_cast<size_t>(num);
+  else if (key == "slack")
+    c.lookup.end_slack = static_cast<size_t>(num);
   else if (key == "sf")
     c.short_timeout_factor = num;
   else if (key == "adaptive")

@@ -203,10 +203,14 @@ bool lookup_set::done() const noexcept {
   if (cfg_.adaptive) {
     // Done when the k closest candidates that are neither failed nor stalled have answered;
     // stalled queries and queries to farther candidates are not waited for.
-    size_t live = 0;
+    size_t live = 0, slack = 0;
     for (auto& c : cands_) {
       if (c.st == state::failed || c.stalled)
         continue;
+      if (c.st == state::in_flight && c.id_known && troubled_ && slack < cfg_.end_slack) {
+        ++slack;
+        continue;
+      }
       if (c.st != state::responded)
         return false;
       if (c.id_known && ++live >= cfg_.k)

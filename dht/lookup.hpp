@@ -56,6 +56,14 @@ public:
     /// so without a cap responders that keep listing closer nodes that never answer would have
     /// one lookup take the node's whole max_in_flight (tests/dht/lookup.cpp).
     size_t max_open_extra = 0;
+    /// Adaptive, once troubled (not in the alpha_clean phase): the lookup may end while up to
+    /// this many of the candidates closer than the k-th that answered are still in flight (not
+    /// yet past their short timeout): it ends on the k fastest of the closest k + end_slack
+    /// instead of waiting for the slowest. A put and a later get then share at least
+    /// k - end_slack of their k nodes. 0: waits for all. bench/dht_sim_bench (10,000 nodes,
+    /// 30% dead, one run): get p50 487 -> 446 / 433 / 407 / 398 ms for slack 1-4, p99 951 ->
+    /// 789 / 816 / 751 / 698 ms, messages unchanged; 2 keeps 6 of 8 nodes shared.
+    size_t end_slack = 2;
   };
 
   enum class state : uint8_t { fresh, in_flight, responded, failed };

@@ -241,3 +241,34 @@ TEST_CASE("lookup: responders that keep listing closer nodes that never answer h
     CHECK(max_open >= 3);
   }
 }
+
+TEST_CASE("lookup: a troubled lookup ends with up to end_slack of the closest still in flight") {
+  auto run = [](bool troubled, size_t slack) {
+    lookup_set::config cfg;
+    cfg.alpha = 6;
+    cfg.k = 4;
+    cfg.alpha_clean = 6;
+    cfg.end_slack = slack;
+    lookup_set s(node_id{}, cfg);
+    s.add(ten());
+    if (troubled)
+      s.mark_troubled();
+    // Troubled: six queries at the top (alpha); the clean phase asks the k closest only. The
+    // two closest stay in flight, the others answer.
+    auto asked = s.next(100);
+    REQUIRE(asked.size() == (troubled ? 6u : 4u));
+    CHECK(asked[0].node.id[0] == 1);
+    CHECK(asked[1].node.id[0] == 2);
+    for (size_t i = 2; i < asked.size(); ++i)
+      CHECK(s.responded(asked[i].node.ep, asked[i].node.id, {}));
+    return s.done();
+  };
+  // Within its slack, a troubled lookup ends on the four that answered.
+  CHECK(run(true, 2));
+  CHECK(run(true, 3));
+  // One slow candidate more than the slack, or no slack: it waits.
+  CHECK_FALSE(run(true, 1));
+  CHECK_FALSE(run(true, 0));
+  // A lookup that met no trouble waits for every close candidate, as before issue 16.
+  CHECK_FALSE(run(false, 2));
+}
