@@ -104,6 +104,20 @@ int natpmp_exchange(natpmp_t& p, natpmpresp_t& resp, std::chrono::milliseconds t
   }
 }
 
+// initnatpmp, closing its socket when it fails: libnatpmp 20150609 (Debian 12) returns without
+// closing it when it finds no default gateway or cannot connect, which leaked one descriptor
+// per try on a host without a gateway (tests/nat/gateway_fds.cpp).
+int open_natpmp(natpmp_t& p) {
+  p = natpmp_t{};
+  p.s = -1;
+  int r = initnatpmp(&p, 0, 0);
+  if (r < 0 && p.s >= 0) {
+    ::close(p.s);
+    p.s = -1;
+  }
+  return r;
+}
+
 std::string natpmp_error(int r) {
   if (r == NATPMP_TRYAGAIN)
     return "no answer in time";
@@ -135,7 +149,7 @@ private:
   result<mapping> request(protocol proto, uint16_t internal_port, uint16_t external_port,
                           std::chrono::seconds lease) {
     natpmp_t p{};
-    int r = initnatpmp(&p, 0, 0);
+    int r = open_natpmp(p);
     if (r < 0)
       return error{errc::unreachable, natpmp_error(r)};
     natpmpresp_t resp{};
@@ -223,7 +237,7 @@ result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout
 
 result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeout) {
   natpmp_t p{};
-  int r = initnatpmp(&p, 0, 0);
+  int r = open_natpmp(p);
   if (r < 0)
     return error{errc::unreachable, "NAT-PMP: no default gateway (" + natpmp_error(r) + ")"};
   char gw[INET_ADDRSTRLEN] = {0};
