@@ -26,11 +26,13 @@ namespace asio = boost::asio;
 // Messages from the io thread to the actor (not part of the public interface).
 using net_message_atom = caf::atom_constant<caf::atom("gnetmsg")>;
 using net_closed_atom = caf::atom_constant<caf::atom("gnetcls")>;
+using net_renewed_atom = caf::atom_constant<caf::atom("gnetren")>;
 using wake_atom = caf::atom_constant<caf::atom("gwake")>;
 
 using gossip_actor_impl =
   gossip_actor::extend<caf::reacts_to<net_message_atom, gossip::endpoint_id, std::vector<bytes>>,
                        caf::reacts_to<net_closed_atom, gossip::endpoint_id, std::string>,
+                       caf::reacts_to<net_renewed_atom, gossip::endpoint_id>,
                        caf::reacts_to<wake_atom>>;
 
 // Outputs wait while more messages are in the mailbox, so that a busy actor hands the transport
@@ -436,6 +438,7 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"messages_out", t.messages_out},
     {"slow_peers_dropped", t.slow_peers_dropped},
     {"duplicates_retired", t.duplicates_retired},
+    {"links_renewed", t.links_renewed},
     {"proofs_accepted", t.proofs_accepted},
     {"proofs_refused", t.proofs_refused},
     {"proofs_unknown_topic", t.proofs_unknown_topic},
@@ -646,6 +649,11 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       self->state.proto->connection_closed(peer, gossip::clock::now());
       flush(self);
     },
+    [self](net_renewed_atom, const gossip::endpoint_id& peer) {
+      ++self->state.count.control_messages;
+      self->state.proto->link_renewed(peer, gossip::clock::now());
+      flush(self);
+    },
     [self](wake_atom) {
       ++self->state.count.timer_messages;
       fire_due_timers(self);
@@ -689,6 +697,9 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   };
   cb.closed = [link](const gossip::endpoint_id& peer, const std::string& reason) {
     link->send(net_closed_atom::value, peer, reason);
+  };
+  cb.renewed = [link](const gossip::endpoint_id& peer) {
+    link->send(net_renewed_atom::value, peer);
   };
   auto cfg = opts.protocol;
   cfg.max_message_size = opts.transport.max_message_size;

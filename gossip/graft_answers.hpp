@@ -33,12 +33,15 @@ public:
     : retention_(retention), max_pairs_(max_pairs), peer_hash_(hash_key),
       id_hash_(hash_key + 1) {}
 
-  /// True if `id` was not answered to `peer` within the retention, and remembers that it is
-  /// now (at `now`); false if it was (answer nothing).
-  bool first_answer(const endpoint_id& peer, const message_id& id, time_point now) {
+  /// True if `id` was not answered to `peer` on its link `epoch` within the retention, and
+  /// remembers that it is now (at `now`); false if it was (answer nothing). The epoch is the
+  /// caller's count of the peer's links (0 for a peer that is not a neighbour): an answer lost
+  /// with a link may be asked for once more on the next.
+  bool first_answer(const endpoint_id& peer, uint64_t epoch, const message_id& id,
+                    time_point now) {
     if (max_pairs_ == 0)
       return true;
-    uint64_t k = key_of(peer, id);
+    uint64_t k = key_of(peer, id) ^ (epoch * 0x9e3779b97f4a7c15ull);
     if (!keys_.insert(k).second)
       return false;
     order_.emplace_back(now, k);

@@ -116,7 +116,13 @@ void hyparview::on_join(const endpoint_id& from, const std::optional<peer_data>&
                         time_point now, effects& out) {
   // "A node that receives a join request will start by adding the new node to its active view,
   // even if it has to drop a random node from it" (paper §4.2), then spread ForwardJoin.
+  // A Join from a peer already active (it restarted, or lost its link to us while we kept
+  // ours) is answered too: the joiner waits for a Neighbor, and a Join is never sent in
+  // answer to one, so this cannot loop.
+  bool was_active = contains(active_, from);
   add_active(from, data, priority::high, true, now, out);
+  if (was_active)
+    send_neighbor_ack(from, priority::high, out);
   peer_info info{from, data};
   for (const auto& peer : active_)
     if (peer != from)

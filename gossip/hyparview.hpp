@@ -7,6 +7,7 @@
 #include "gossip/effects.hpp"
 #include "gossip/rng.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -102,6 +103,10 @@ public:
 
   /// Current active view (neighbours), in insertion order.
   const std::vector<endpoint_id>& active_view() const { return active_; }
+  /// True if `peer` is in the active view.
+  bool is_active(const endpoint_id& peer) const {
+    return std::find(active_.begin(), active_.end(), peer) != active_.end();
+  }
   /// Current passive view.
   const std::vector<endpoint_id>& passive_view() const { return passive_; }
   /// True if a Neighbor request to `peer` awaits its answer.

@@ -90,10 +90,30 @@ void plumtree::neighbor_up(const endpoint_id& peer) {
     return;
   lazy_.erase(peer);
   eager_.insert(peer);
+  links_[peer] = link_state{++epochs_, std::nullopt};
 }
 
 void plumtree::neighbor_up(const endpoint_id& peer, time_point now, effects& out) {
   neighbor_up(peer);
+  if (peer != me_)
+    links_[peer].renewed_at = now; // the announcement below counts as this link's renewal
+  announce_recent(peer, now, out);
+}
+
+void plumtree::link_renewed(const endpoint_id& peer, time_point now, effects& out) {
+  auto it = links_.find(peer);
+  if (it == links_.end())
+    return;
+  auto& l = it->second;
+  if (l.renewed_at && now < *l.renewed_at + cfg_.renewal_interval)
+    return;
+  l.renewed_at = now;
+  l.epoch = ++epochs_;
+  ++stats_.renewals;
+  announce_recent(peer, now, out);
+}
+
+void plumtree::announce_recent(const endpoint_id& peer, time_point now, effects& out) {
   if (peer == me_ || cfg_.neighbor_up_announce <= duration::zero())
     return;
   auto since = now - cfg_.neighbor_up_announce;
@@ -126,6 +146,7 @@ void plumtree::neighbor_down(const endpoint_id& peer) {
   eager_.erase(peer);
   lazy_.erase(peer);
   lazy_queue_.erase(peer);
+  links_.erase(peer);
 }
 
 void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now,
@@ -236,7 +257,9 @@ void plumtree::on_graft(const endpoint_id& from, const msg::graft& m, time_point
   // An honest peer Grafts one announcer at most once per id (on_graft_timer moves on to the
   // next announcer), so a repeated Graft is a replay asking us to resend up to 4 KiB for a few
   // dozen bytes: answered once per (peer, id) while the payload is cached (graft_answers.hpp).
-  if (!answered_.first_answer(from, *m.id, now)) {
+  auto link = links_.find(from);
+  uint64_t epoch = link == links_.end() ? 0 : link->second.epoch;
+  if (!answered_.first_answer(from, epoch, *m.id, now)) {
     ++stats_.repeated_grafts;
     return;
   }

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -68,6 +69,12 @@ struct plumtree_config {
   /// broadcast up to this long before its first link. Zero turns it off.
   duration neighbor_up_announce = std::chrono::seconds(10);
   size_t neighbor_up_announce_max = 256;
+  /// Repair on a renewed link (link_renewed(): a link to a neighbour ended without a goodbye
+  /// while another carried on, or the neighbour joined us again): the same announcement, at
+  /// most once per neighbour per this interval (dtt's choice: a peer can renew at will, by
+  /// Join or by dropping one of two links, and each renewal costs us up to 256 IHave entries
+  /// and may re-answer one Graft per cached payload).
+  duration renewal_interval = std::chrono::seconds(1);
 };
 
 /// Counters for the simulator (RMR and LDH, PROTOCOL.md §8.4 / iroh-gossip's sim).
@@ -77,6 +84,7 @@ struct plumtree_stats {
   uint16_t max_last_delivery_hop = 0;     ///< highest round of a first delivery
   uint64_t repeated_grafts = 0; ///< Grafts for a payload already sent to that peer (unanswered)
   uint64_t duplicates = 0;      ///< Gossip messages whose id was already seen (answered Prune)
+  uint64_t renewals = 0;        ///< renewed links announced to (link_renewed)
 };
 
 /// The hash used for message ids (BLAKE2b-256 of the content; see gossip/types.hpp).
@@ -106,6 +114,11 @@ public:
   void neighbor_up(const endpoint_id& peer);
   /// As above, and the recent payloads are announced to it (neighbor_up_announce).
   void neighbor_up(const endpoint_id& peer, time_point now, effects& out);
+  /// The link to neighbour `peer` was renewed and frames in flight on the old one may be lost
+  /// either way: the recent payloads are announced to it again (neighbor_up_announce, at most
+  /// once per renewal_interval), and its Grafts are answered once more. Its eager or lazy
+  /// place stays. Ignored for a peer that is not a neighbour.
+  void link_renewed(const endpoint_id& peer, time_point now, effects& out);
   /// HyParView dropped `peer`: forget it everywhere.
   void neighbor_down(const endpoint_id& peer);
 
@@ -145,6 +158,13 @@ private:
   void add_lazy(const endpoint_id& peer);
   void remember(const msg::gossip& m, time_point now, effects& out);
   void arm_evict(time_point now, effects& out);
+  void announce_recent(const endpoint_id& peer, time_point now, effects& out);
+  // A neighbour's link epoch: new at each neighbor_up and renewal, so that a Graft whose
+  // answer may have been lost with a link is answered once more on the next one.
+  struct link_state {
+    uint64_t epoch = 0;
+    std::optional<time_point> renewed_at;
+  };
 
   endpoint_id me_;
   plumtree_config cfg_;
@@ -154,7 +174,9 @@ private:
   std::unordered_map<message_id, announcers, id_hasher>
     missing_;
   seen_table seen_; // seen ids and the Graft cache
-  graft_answers answered_; // (peer, id) pairs answered by Graft while cached
+  graft_answers answered_; // (peer, link epoch, id) answered by Graft while cached
+  std::map<endpoint_id, link_state> links_; // one per neighbour (eager or lazy)
+  uint64_t epochs_ = 0;                     // the last link epoch handed out
   std::unordered_set<message_id, id_hasher> graft_timer_armed_;
   bool dispatch_armed_ = false;
   bool evict_armed_ = false; // an evict_cache timer is pending

@@ -103,9 +103,14 @@ status protocol::receive(const endpoint_id& from, const message& m, time_point n
   ++counts.received[kind];
   peer_topics_[from].insert(m.topic);
   effects& fx = scratch();
-  if (msg::is_swarm(m.body))
+  if (msg::is_swarm(m.body)) {
+    // A Join from a neighbour: it joins again (it restarted, or lost its link to us while we
+    // kept ours), so what we sent it lately may be lost: announce it again.
+    bool rejoin = std::holds_alternative<msg::join>(m.body) && it->second->swarm.is_active(from);
     it->second->swarm.receive(from, m.body, now, fx);
-  else
+    if (rejoin && it->second->swarm.is_active(from))
+      it->second->tree.link_renewed(from, now, fx);
+  } else
     it->second->tree.receive(from, m.body, now, fx);
   if (it->second->guard.size() > 0)
     it->second->tree.keep_ticking(now, fx); // the tick prunes the guard (below)
@@ -172,6 +177,14 @@ void protocol::connection_closed(const endpoint_id& peer, time_point now) {
     });
     if (!told)
       st->tree.neighbor_down(peer);
+    apply(topic, *st, fx, now);
+  }
+}
+
+void protocol::link_renewed(const endpoint_id& peer, time_point now) {
+  for (auto& [topic, st] : topics_) {
+    effects& fx = scratch();
+    st->tree.link_renewed(peer, now, fx); // ignored unless `peer` is a neighbour there
     apply(topic, *st, fx, now);
   }
 }

@@ -130,6 +130,10 @@ public:
   void timer_fired(timer_id id, time_point now);
   /// The connection to `peer` ended (remote close, error or failed dial).
   void connection_closed(const endpoint_id& peer, time_point now);
+  /// The connection to `peer` lost a link without a goodbye while another link carries on
+  /// (frames in flight on it may be lost, either way): every topic where `peer` is a
+  /// neighbour announces its recent payloads to it again (plumtree::link_renewed).
+  void link_renewed(const endpoint_id& peer, time_point now);
 
   // ---- outputs and queries -------------------------------------------------------------------
 

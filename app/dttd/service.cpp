@@ -572,6 +572,7 @@ std::string service::metrics() {
        {"dtt_transport_connections_refused_total", {{"reason", "node_limits"}}}},
       {"slow_peers_dropped", {"dtt_transport_links_closed_total", {{"reason", "slow_peer"}}}},
       {"duplicates_retired", {"dtt_transport_links_closed_total", {{"reason", "duplicate"}}}},
+      {"links_renewed", {"dtt_transport_links_closed_total", {{"reason", "renewed"}}}},
       {"messages_not_member", {"dtt_transport_messages_dropped_total", {{"reason", "left_topic"}}}},
       {"frames_undecodable", {"dtt_gossip_frames_refused_total", {{"reason", "undecodable"}}}},
       {"busy_refusals", {"dtt_gossip_broadcasts_busy_total", {}}},

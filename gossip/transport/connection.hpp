@@ -144,6 +144,8 @@ public:
   /// The peer: known from the start when dialing, after the handshake when accepting.
   const std::optional<gossip::endpoint_id>& peer() const noexcept { return peer_; }
   bool established() const noexcept { return established_; }
+  /// Both goodbyes crossed: everything either side wrote before its goodbye was read.
+  bool goodbye_exchanged() const noexcept { return goodbye_written_ && goodbye_received_; }
   /// Established and not retiring: may carry the peer's queue.
   bool writable() const noexcept {
     return established_ && !closed_ && !goodbye_pending_ && !goodbye_received_;

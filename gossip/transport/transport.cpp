@@ -407,8 +407,17 @@ public:
       --links_up_;
     if (ps.writer.get() == &c)
       replace_writer(ps);
-    if (!ps.links.empty())
-      return; // another link carries on, or a dial is under way and will report
+    if (!ps.links.empty()) {
+      // Another link carries on, or a dial is under way and will report. An established link
+      // that ends without the goodbye exchange (an error, a timeout, a goodbye unanswered
+      // within the drain timeout) may have lost frames in flight, either way: say so.
+      if (c.established() && !c.goodbye_exchanged() && ps.up) {
+        ++links_renewed_;
+        if (cb_.renewed)
+          cb_.renewed(id);
+      }
+      return;
+    }
     if (ps.closing && clean && ps.queue->messages.empty()) {
       peers_.erase(it); // closed as asked: not reported
       update_peer_count();
@@ -775,6 +784,7 @@ public:
   std::atomic<uint64_t> messages_out_{0};
   std::atomic<uint64_t> slow_peers_dropped_{0};
   std::atomic<uint64_t> duplicates_retired_{0};
+  std::atomic<uint64_t> links_renewed_{0};
   std::atomic<uint64_t> proofs_accepted_{0};
   std::atomic<uint64_t> proofs_refused_{0};
   std::atomic<uint64_t> proofs_unknown_topic_{0};
@@ -931,6 +941,7 @@ transport_stats transport::stats() const {
   s.messages_out = impl_->messages_out_;
   s.slow_peers_dropped = impl_->slow_peers_dropped_;
   s.duplicates_retired = impl_->duplicates_retired_;
+  s.links_renewed = impl_->links_renewed_;
   s.proofs_accepted = impl_->proofs_accepted_;
   s.proofs_refused = impl_->proofs_refused_;
   s.proofs_unknown_topic = impl_->proofs_unknown_topic_;

@@ -29,6 +29,10 @@ struct transport_callbacks {
   std::function<void(const gossip::endpoint_id&, std::vector<bytes>&&)> messages;
   /// The peer has no link left, or a dial to it failed; its queued messages are dropped.
   std::function<void(const gossip::endpoint_id&, const std::string& reason)> closed;
+  /// A link to the peer ended without a goodbye while another link to it carries on: the
+  /// peer stays connected (no closed()), but frames in flight on the ended link, either way,
+  /// may be lost. The caller should repair what the peer may have missed.
+  std::function<void(const gossip::endpoint_id&)> renewed;
 };
 
 /// One message for one peer (transport::send of a batch).
@@ -45,6 +49,7 @@ struct transport_stats {
   uint64_t messages_out = 0;   ///< message frames queued for sending
   uint64_t slow_peers_dropped = 0;
   uint64_t duplicates_retired = 0;
+  uint64_t links_renewed = 0; ///< links ended without a goodbye while another carried on
   // Admission (docs/ADMISSION.md).
   uint64_t proofs_accepted = 0;       ///< topics proven to us by peers
   uint64_t proofs_refused = 0;        ///< proofs that did not verify (link closed)

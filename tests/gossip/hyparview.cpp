@@ -107,6 +107,26 @@ TEST_CASE_FIXTURE(fixture, "hyparview: a Join into a full view evicts a random p
   CHECK(has(disconnects(fx), victim));
 }
 
+TEST_CASE_FIXTURE(fixture, "hyparview: a Join from an active peer is answered with Neighbor, no new event") {
+  fill_active(1, 3);
+  fx.clear();
+  // 2 joins again (it restarted, or lost its link to us while we kept ours): it waits for a
+  // Neighbor answer, as on its first Join.
+  hv.receive(id_of(2), msg::join{}, t0 + 1s, fx);
+  auto n = sent<msg::neighbor>(fx);
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].first == id_of(2));
+  CHECK(n[0].second.prio == priority::high);
+  CHECK(events(fx, event::kind::neighbor_up).empty());
+  CHECK(hv.active_view().size() == 3);
+  CHECK(hv.is_active(id_of(2)));
+  // A Neighbor from an active peer is still not answered (it may itself be an answer: two
+  // active peers would otherwise answer each other forever).
+  fx.clear();
+  hv.receive(id_of(2), msg::neighbor{priority::high, std::nullopt}, t0 + 2s, fx);
+  CHECK(sent<msg::neighbor>(fx).empty());
+}
+
 TEST_CASE_FIXTURE(fixture, "hyparview: ForwardJoin for an active peer renews the link") {
   fill_active(1, 3);
   fx.clear();

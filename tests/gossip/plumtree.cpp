@@ -477,3 +477,75 @@ TEST_CASE("plumtree: a new neighbour is told by IHave what came within 10 s, new
   quiet.neighbor_up(id_of(2), t0 + 1s, fx);
   CHECK(fx.empty());
 }
+
+TEST_CASE_FIXTURE(fixture, "plumtree: a Graft refused as repeated is answered again on the peer's next link") {
+  // The answer to a Graft can be lost with the link it went out on. The link that replaces
+  // it (NeighborDown then NeighborUp, or a renewal) announces the id again, and the peer's
+  // Graft for it is answered once more, once.
+  auto g = gossip_of("lost with its link", 0);
+  pt.receive(id_of(1), g, t0, fx);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0, fx);
+  REQUIRE(sent<msg::gossip>(fx).size() == 1);
+  fx.clear();
+  pt.neighbor_down(id_of(4));
+  pt.neighbor_up(id_of(4), t0 + 1s, fx);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0 + 1s, fx);
+  CHECK(sent<msg::gossip>(fx).size() == 1);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0 + 1s, fx);
+  CHECK(sent<msg::gossip>(fx).empty());
+  CHECK(pt.stats().repeated_grafts == 1);
+  // A renewal of that link: answered once more, too.
+  pt.link_renewed(id_of(4), t0 + 3s, fx);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0 + 3s, fx);
+  CHECK(sent<msg::gossip>(fx).size() == 1);
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0 + 3s, fx);
+  CHECK(sent<msg::gossip>(fx).empty());
+  CHECK(pt.stats().repeated_grafts == 2);
+}
+
+TEST_CASE_FIXTURE(fixture, "plumtree: a renewed link is told the recent ids again, once per second, in place") {
+  auto g = gossip_of("in flight when the link died", 0);
+  pt.receive(id_of(2), g, t0, fx);
+  auto announced_to = [&](uint8_t p, time_point at) {
+    auto t = timers(fx);
+    for (auto& x : t)
+      if (x.t.k == topic_timer::kind::dispatch_lazy_push)
+        pt.timer_fired(x.t, at, fx);
+    size_t n = 0;
+    for (auto& [to, ih] : sent<msg::ihave>(fx))
+      if (to == id_of(p))
+        for (auto& e : ih.entries)
+          n += e.id == g.id;
+    fx.clear();
+    return n;
+  };
+  CHECK(announced_to(4, t0 + 5ms) == 1); // the lazy push of g
+  // Eager peer 1 and lazy peer 4 keep their places; each is told g again.
+  pt.link_renewed(id_of(1), t0 + 1s, fx);
+  CHECK(announced_to(1, t0 + 1s) == 1);
+  CHECK(eager(1));
+  pt.link_renewed(id_of(4), t0 + 1s, fx);
+  CHECK(announced_to(4, t0 + 1s) == 1);
+  CHECK(lazy(4));
+  CHECK_FALSE(eager(4));
+  // A second renewal within the interval does nothing (a peer may renew at will).
+  pt.link_renewed(id_of(1), t0 + 1500ms, fx);
+  CHECK(fx.empty());
+  pt.link_renewed(id_of(1), t0 + 2s, fx);
+  CHECK(announced_to(1, t0 + 2s) == 1);
+  CHECK(pt.stats().renewals == 3);
+  // Not a neighbour: ignored.
+  pt.link_renewed(id_of(9), t0 + 5s, fx);
+  CHECK(fx.empty());
+  // A neighbour that just came up was told already: no renewal within the interval.
+  pt.neighbor_up(id_of(6), t0 + 6s, fx);
+  CHECK(announced_to(6, t0 + 6s) == 1);
+  pt.link_renewed(id_of(6), t0 + 6500ms, fx);
+  CHECK(fx.empty());
+  CHECK(pt.stats().renewals == 3);
+}

@@ -400,3 +400,59 @@ TEST_CASE("gossip proto: a message broadcast while a link was down reaches the p
   CHECK(got[0].content == before);
   CHECK(got[1].content == during);
 }
+
+namespace {
+
+// Nodes 1 and 2 neighbours in topic_a; 1 broadcasts `lost`, whose frames the wire drops.
+void lose_one_broadcast(net& n, const bytes& lost) {
+  n.add(1).join(topic_a, {}, n.now);
+  n.add(2).join(topic_a, {id_of(1)}, n.now);
+  n.settle();
+  REQUIRE(n.saw(2, event::kind::neighbor_up, 1));
+  n.advance(2s);
+  REQUIRE(n.nodes.at(id_of(1)).broadcast(topic_a, lost, n.now).ok());
+  n.collect(id_of(1));
+  n.wire.clear(); // in flight on a link that ended without a goodbye
+  n.advance(2s);
+  REQUIRE(n.received(2).empty()); // nothing else repairs it: 2 has no other neighbour
+}
+
+} // namespace
+
+TEST_CASE("gossip proto: a message lost with a renewed link is announced again and grafted") {
+  net n;
+  bytes lost = {'l'};
+  lose_one_broadcast(n, lost);
+  // The transport reports the renewal at 1 (its other link to 2 carries on).
+  n.nodes.at(id_of(1)).link_renewed(id_of(2), n.now);
+  n.settle();
+  n.advance(500ms);
+  auto got = n.received(2);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].content == lost);
+  CHECK(n.nodes.at(id_of(1)).broadcast_tree(topic_a)->stats().renewals == 1);
+  // Neighbours as before, no NeighborDown on either side.
+  CHECK_FALSE(n.saw(1, event::kind::neighbor_down, 2));
+  CHECK_FALSE(n.saw(2, event::kind::neighbor_down, 1));
+  // A renewal for a peer that is not a neighbour changes nothing.
+  n.nodes.at(id_of(1)).link_renewed(id_of(7), n.now);
+  CHECK_FALSE(n.nodes.at(id_of(1)).has_outputs());
+}
+
+TEST_CASE("gossip proto: a Join from a neighbour is answered and told the recent messages") {
+  // 2 joins 1 again while 1 still holds it active (2 restarted, or lost its link to 1 while 1
+  // kept its own): 1 answers with Neighbor and announces what 2 may have missed.
+  net n;
+  bytes lost = {'j'};
+  lose_one_broadcast(n, lost);
+  n.events.clear();
+  n.nodes.at(id_of(2)).join(topic_a, {id_of(1)}, n.now);
+  n.settle();
+  n.advance(500ms);
+  auto got = n.received(2);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].content == lost);
+  CHECK(n.nodes.at(id_of(2)).neighbors(topic_a) == std::vector<endpoint_id>{id_of(1)});
+  CHECK(n.nodes.at(id_of(1)).neighbors(topic_a) == std::vector<endpoint_id>{id_of(2)});
+  CHECK_FALSE(n.saw(1, event::kind::neighbor_up, 2)); // not a new neighbour for 1
+}

@@ -339,11 +339,52 @@ TEST_CASE("transport: simultaneous dials settle on one link and lose no message"
       CHECK(b.rec.connected.size() == 1);
       CHECK(a.rec.closed.empty());
       CHECK(b.rec.closed.empty());
+      // The duplicate retired with a goodbye exchange: nothing lost, nothing to repair.
+      CHECK(a.rec.renewed.empty());
+      CHECK(b.rec.renewed.empty());
     }
     a.t->shutdown();
     b.t->shutdown();
     CHECK(io.stop());
   }
+}
+
+TEST_CASE("transport: a link that ends without the goodbye exchange while another carries on is reported renewed") {
+  // b1 and b2 hold one key: to a, they are one peer with two links. a keeps the newer and
+  // retires b1's with a goodbye, which b1 (frozen) never answers: that link ends after the
+  // drain timeout, and what b1 wrote on it but a never read is lost. a still has a link to
+  // the peer, so it reports no close, but says the link was renewed.
+  io_thread io_a, io_b1, io_b2;
+  node a(io_a.io, [](net::transport_options& o) { o.drain_timeout = 300ms; });
+  node b1(io_b1.io);
+  node b2(io_b2.io, b1.key);
+  REQUIRE(b1.id() == b2.id());
+  a.introduce_to(b1);
+  a.introduce_to(b2);
+  REQUIRE(b1.send(a.id(), "one").ok());
+  REQUIRE(a.rec.wait([&] { return a.rec.messages.size() == 1; }));
+  io_b1.freeze();
+  REQUIRE(b2.send(a.id(), "two").ok());
+  REQUIRE(a.rec.wait([&] { return a.rec.messages.size() == 2; }));
+  REQUIRE(a.rec.wait([&] { return !a.rec.renewed.empty(); }, 5000ms));
+  {
+    std::lock_guard<std::mutex> g(a.rec.mu);
+    CHECK(a.rec.renewed == std::vector<gossip::endpoint_id>{b1.id()});
+    CHECK(a.rec.closed.empty());
+    CHECK(a.rec.connected.size() == 1);
+  }
+  CHECK(a.t->stats().links_renewed == 1);
+  CHECK(a.t->stats().links == 1);
+  // The peer is still connected through the link that stayed.
+  REQUIRE(a.send(b2.id(), "three").ok());
+  REQUIRE(b2.rec.wait([&] { return b2.rec.messages.size() == 1; }));
+  a.t->shutdown();
+  b2.t->shutdown();
+  io_b1.thaw();
+  b1.t->shutdown();
+  CHECK(io_a.stop());
+  CHECK(io_b2.stop());
+  CHECK(io_b1.stop());
 }
 
 TEST_CASE("transport: dialing an id with no known address reports it closed") {

@@ -108,6 +108,7 @@ struct recorder : std::enable_shared_from_this<recorder> {
   std::vector<gossip::endpoint_id> connected;
   std::vector<message> messages;
   std::vector<std::pair<gossip::endpoint_id, std::string>> closed;
+  std::vector<gossip::endpoint_id> renewed;
   std::vector<std::pair<net::log_level, std::string>> logs;
 
   net::transport_callbacks callbacks() {
@@ -132,6 +133,11 @@ struct recorder : std::enable_shared_from_this<recorder> {
                                             const std::string& why) {
       std::lock_guard<std::mutex> g(self->mu);
       self->closed.emplace_back(id, why);
+      self->cv.notify_all();
+    };
+    cb.renewed = [self = shared_from_this()](const gossip::endpoint_id& id) {
+      std::lock_guard<std::mutex> g(self->mu);
+      self->renewed.push_back(id);
       self->cv.notify_all();
     };
     return cb;
@@ -182,7 +188,12 @@ struct node {
   std::unique_ptr<net::transport> t;
 
   explicit node(boost::asio::io_context& io,
-                std::function<void(net::transport_options&)> tweak = {}) {
+                std::function<void(net::transport_options&)> tweak = {})
+    : node(io, crypto::signing_key::generate(), std::move(tweak)) {}
+  /// A node with the given key (two nodes may share one: the same endpoint id).
+  node(boost::asio::io_context& io, crypto::signing_key k,
+       std::function<void(net::transport_options&)> tweak = {})
+    : key(std::move(k)) {
     auto o = test_options(rec);
     if (tweak)
       tweak(o);
