@@ -95,11 +95,14 @@ double mean(const std::vector<double>& v) {
 // Where the time went: candidates at the start, time until the last of the closest answered
 // and the wait after it, and the tail (failed, stalled, late) among the closest.
 void report_tail(const char* what, const std::string& algo, const std::vector<op_sample>& v) {
-  std::vector<double> seeded, settled, after, failed, stalled, late;
+  std::vector<double> seeded, settled, after, failed, stalled, late, disc, queried, wait;
   size_t timed_out = 0;
   for (auto& s : v) {
     seeded.push_back(static_cast<double>(s.seeded));
     settled.push_back(s.settled_ms);
+    disc.push_back(s.discovered_ms);
+    queried.push_back(s.queried_ms);
+    wait.push_back(s.settled_ms - s.queried_ms);
     after.push_back(s.ms - s.settled_ms);
     failed.push_back(static_cast<double>(s.tail_failed));
     stalled.push_back(static_cast<double>(s.tail_stalled));
@@ -112,6 +115,10 @@ void report_tail(const char* what, const std::string& algo, const std::vector<op
              what, algo, mean(seeded), percentile(settled, 50), percentile(settled, 95),
              percentile(after, 50), percentile(after, 95), mean(failed), mean(stalled),
              mean(late), timed_out);
+  fmt::print("  {:<4} {:<10} last of closest: discovered p50 {:5.0f} p95 {:5.0f}  queried p50 "
+             "{:5.0f} p95 {:5.0f}  answered after last queried p50 {:5.0f} p95 {:5.0f} ms\n",
+             what, algo, percentile(disc, 50), percentile(disc, 95), percentile(queried, 50),
+             percentile(queried, 95), percentile(wait, 50), percentile(wait, 95));
 }
 
 void report(const char* what, const std::string& algo, const std::vector<op_sample>& v,

@@ -78,6 +78,8 @@ public:
     bool late = false;     ///< answered after its short timeout
     uint8_t depth = 0;     ///< 0: from the table or a seed; else the depth of its referrer + 1
     time_point answered_at{};  ///< when it answered (completion::settled)
+    time_point added_at{};     ///< when it became a candidate (completion::discovered)
+    time_point queried_at{};   ///< when it was queried (completion::queried)
   };
 
   lookup_set(node_id target, config cfg) : target_(target), cfg_(cfg) {}
@@ -86,12 +88,14 @@ public:
 
   /// Adds nodes learned from the routing table (depth 0) or from a response of a candidate at
   /// depth d (depth d + 1); duplicates ignored.
-  void add(const std::vector<node_entry>& nodes, uint8_t depth = 0);
+  /// `now` only timestamps them (diagnostics).
+  void add(const std::vector<node_entry>& nodes, uint8_t depth = 0, time_point now = {});
   /// Adds an address whose id is unknown (bootstrap).
   void add_seed(const endpoint& ep);
 
   /// Marks and returns up to `budget` candidates to query now (never more than alpha in flight).
-  std::vector<candidate> next(size_t budget);
+  /// `now` only timestamps them (diagnostics).
+  std::vector<candidate> next(size_t budget, time_point now = {});
 
   /// A response arrived from `from` carrying node id `id` at `at`. False if `from` is not a
   /// queried candidate, or its id differs from the one we were told (the candidate is then

@@ -66,6 +66,8 @@ struct completion {
   /// flight past their short timeout, and the `closest` that answered past it.
   size_t seeded = 0;
   std::chrono::microseconds settled{0};
+  /// From the start to when the last of `closest` became a candidate, and was queried.
+  std::chrono::microseconds discovered{0}, queried{0};
   size_t tail_failed = 0, tail_stalled = 0, tail_late = 0;
 };
 

@@ -42,6 +42,8 @@ struct op_sample {
   size_t hops = 0;
   size_t seeded = 0;        ///< candidates the lookup started with
   double settled_ms = 0;    ///< until the last of the closest answered (completion::settled)
+  double discovered_ms = 0; ///< until the last of the closest became a candidate
+  double queried_ms = 0;    ///< until the last of the closest was queried
   size_t tail_failed = 0, tail_stalled = 0, tail_late = 0;  ///< completion::tail_*
   bool timed_out = false;
   /// Reference points, not lookups (gets only): an oracle that knows the network queries, at
@@ -229,6 +231,8 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
         op.s.stored = c.put.stored;
         op.s.seeded = c.seeded;
         op.s.settled_ms = static_cast<double>(c.settled.count()) / 1000;
+        op.s.discovered_ms = static_cast<double>(c.discovered.count()) / 1000;
+        op.s.queried_ms = static_cast<double>(c.queried.count()) / 1000;
         op.s.tail_failed = c.tail_failed;
         op.s.tail_stalled = c.tail_stalled;
         op.s.tail_late = c.tail_late;
