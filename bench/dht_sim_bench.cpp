@@ -7,6 +7,7 @@
 // p99 <= 2 s, success >= 99%, messages <= 2x before.
 // Usage: bench_dht_sim_bench [nodes=10000] [gets=400] [puts=100] [unresponsive=0.3]
 //                            [loss=0.02] [churn_per_s=2]
+// DTT_SIM_SEED=n runs another network (default 16).
 // DTT_SIM_TAIL=1 also prints where each lookup's time went (completion::seeded, settled,
 // tail_*); DTT_SIM_VARIANTS (below) adds client pools with other tunings to the same run.
 #include "tests/dht/lookup_scenario.hpp"
@@ -37,12 +38,6 @@ bool set_knob(node_config& c, const std::string& key, const std::string& value) 
     c.lookup.alpha_clean = static_cast<size_t>(num);
   else if (key == "conv")
     c.lookup.converged_after = static_cast<size_t>(num);
-  else if (key == "first")
-    c.lookup.first_hop = static_cast<size_t>(num);
-  else if (key == "rtt")
-    c.lookup.rtt_order = num != 0;
-  else if (key == "cx")
-    c.lookup.converged_extra = static_cast<size_t>(num);
   else if (key == "max_open")
     c.lookup.max_open_extra = static_cast<size_t>(num);
   else if (key == "slack")
@@ -179,6 +174,8 @@ int main(int argc, char** argv) {
     sc.after.lookup.alpha = std::strtoul(a, nullptr, 10);
   if (auto* a = std::getenv("DTT_SIM_SHORT_MAX_MS"))
     sc.after.short_timeout_max = std::chrono::milliseconds(std::strtol(a, nullptr, 10));
+  if (auto* v = std::getenv("DTT_SIM_SEED"))
+    sc.net.seed = std::strtoull(v, nullptr, 10);
   if (auto* v = std::getenv("DTT_SIM_VARIANTS"))
     sc.variants = parse_variants(sc.after, v);
   fmt::print("dht_sim_bench: {} nodes, {:.0f}% unresponsive, RTT log-normal median {:.0f} ms "

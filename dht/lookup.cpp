@@ -45,7 +45,6 @@ void lookup_set::add(const std::vector<node_entry>& nodes, uint8_t depth, time_p
     c.node = n;
     c.depth = depth;
     c.added_at = now;
-    c.rtt_ms = rtt_source_ ? rtt_source_(n.ep) : 0;
     cands_.push_back(std::move(c));
     changed = true;
   }
@@ -83,20 +82,16 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget, time_point no
         answered_top += c.st == state::responded ? 1 : 0;
       }
       if (answered_top >= cfg_.converged_after)
-        alpha = std::max(alpha, cfg_.k + cfg_.converged_extra);
+        alpha = std::max(alpha, cfg_.k);
     }
-    if (!queried_any_ && cfg_.first_hop > alpha)
-      alpha = cfg_.first_hop;
     // Passed queries hold no slot but stay open until they time out (config::max_open_extra).
     const size_t max_open = cfg_.alpha + (cfg_.max_open_extra ? cfg_.max_open_extra : cfg_.k);
     size_t answered = 0, outstanding = 0;
-    std::vector<bool> taken(cands_.size());  // queried by this call (counted where chosen)
-    for (size_t i = 0; i < cands_.size(); ++i) {
-      auto& c = cands_[i];
+    for (auto& c : cands_) {
       if (outstanding >= alpha || out.size() >= budget || answered >= cfg_.k ||
           in_flight_ - stalled_ >= max_open)
         break;
-      if (c.st == state::failed || c.stalled || taken[i])
+      if (c.st == state::failed || c.stalled)
         continue;
       if (c.st == state::responded) {
         answered += c.id_known ? 1 : 0;
@@ -104,29 +99,12 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget, time_point no
       }
       ++outstanding;
       if (c.st == state::fresh) {
-        // Candidates are sorted by distance, so those sharing as many leading bits with the
-        // target follow one another: take the fastest fresh one of them.
-        size_t pick = i;
-        if (cfg_.rtt_order && c.id_known && c.rtt_ms > 0) {
-          int bits = common_prefix_bits(target_, c.node.id);
-          for (size_t j = i + 1; j < cands_.size(); ++j) {
-            auto& o = cands_[j];
-            if (!o.id_known || common_prefix_bits(target_, o.node.id) != bits)
-              break;
-            if (o.st == state::fresh && !taken[j] && o.rtt_ms > 0 &&
-                o.rtt_ms < cands_[pick].rtt_ms)
-              pick = j;
-          }
-        }
-        auto& q = cands_[pick];
-        taken[pick] = true;
-        q.st = state::in_flight;
-        q.queried_at = now;
+        c.st = state::in_flight;
+        c.queried_at = now;
         ++in_flight_;
-        out.push_back(q);
+        out.push_back(c);
       }
     }
-    queried_any_ = queried_any_ || !out.empty();
     return out;
   }
   size_t alpha = clean ? cfg_.alpha_clean : cfg_.alpha;

@@ -4,8 +4,6 @@
 #include "dht/routing_table.hpp"
 
 #include <cstddef>
-#include <cstdint>
-#include <functional>
 #include <vector>
 
 namespace dtt::dht {
@@ -53,8 +51,6 @@ public:
     /// flight at the top instead of alpha (the Kademlia paper's final round, which queries
     /// all of the k closest not yet asked). 0: never. 2 measured best in bench/dht_sim_bench.
     size_t converged_after = 2;
-    /// Adaptive, once converged: queries in flight at the top may reach k + converged_extra.
-    size_t converged_extra = 0;
     /// Adaptive with slots_at_top: queries open and not stalled are capped at alpha +
     /// max_open_extra (0: k). Passed queries hold no slot but stay open until they time out,
     /// so without a cap responders that keep listing closer nodes that never answer would have
@@ -68,12 +64,6 @@ public:
     /// 30% dead, one run): get p50 487 -> 446 / 433 / 407 / 398 ms for slack 1-4, p99 951 ->
     /// 789 / 816 / 751 / 698 ms, messages unchanged; 2 keeps 6 of 8 nodes shared.
     size_t end_slack = 2;
-    /// Adaptive, once troubled: among fresh candidates sharing as many leading bits with the
-    /// target (equally close in Kademlia's sense: each answers from the same bucket range),
-    /// the one with the lowest expected round trip (set_rtt_source) is queried first.
-    bool rtt_order = false;
-    /// Adaptive, troubled: the first round queries this many (0: alpha).
-    size_t first_hop = 0;
   };
 
   enum class state : uint8_t { fresh, in_flight, responded, failed };
@@ -90,7 +80,6 @@ public:
     time_point answered_at{};  ///< when it answered (completion::settled)
     time_point added_at{};     ///< when it became a candidate (completion::discovered)
     time_point queried_at{};   ///< when it was queried (completion::queried)
-    uint32_t rtt_ms = 0;       ///< expected round trip when added (set_rtt_source; 0: none)
   };
 
   lookup_set(node_id target, config cfg) : target_(target), cfg_(cfg) {}
@@ -101,9 +90,6 @@ public:
   /// depth d (depth d + 1); duplicates ignored.
   /// `now` only timestamps them (diagnostics).
   void add(const std::vector<node_entry>& nodes, uint8_t depth = 0, time_point now = {});
-  /// Where the expected round trip of a new candidate comes from (config::rtt_order): the
-  /// node's estimate for that address, or its average over all nodes; 0 if it has none.
-  void set_rtt_source(std::function<uint32_t(const endpoint&)> f) { rtt_source_ = std::move(f); }
   /// Adds an address whose id is unknown (bootstrap).
   void add_seed(const endpoint& ep);
 
@@ -161,8 +147,6 @@ private:
   size_t in_flight_ = 0;
   size_t stalled_ = 0;
   bool troubled_ = false;  ///< a query of this lookup stalled or failed
-  std::function<uint32_t(const endpoint&)> rtt_source_;
-  bool queried_any_ = false;
 };
 
 } // namespace dtt::dht

@@ -336,12 +336,6 @@ std::chrono::milliseconds node::short_timeout_for(const endpoint& ep) const {
   return std::clamp(t, cfg_.short_timeout_min, cfg_.short_timeout_max);
 }
 
-uint32_t node::expected_rtt_ms(const endpoint& ep) const {
-  auto it = rtt_.find(ep);
-  double ms = it != rtt_.end() ? it->second.srtt : rtt_all_.valid ? rtt_all_.srtt : 0;
-  return ms <= 0 ? 0 : static_cast<uint32_t>(std::min(ms, 1e6)) + 1;
-}
-
 // ---- incoming ------------------------------------------------------------------------------
 
 void node::handle_packet(byte_view packet, const endpoint& from, time_point now) {
@@ -640,11 +634,6 @@ request_id node::start(std::unique_ptr<command> c, time_point now) {
 }
 
 void node::launch(std::unique_ptr<command> c, time_point now) {
-  if (cfg_.lookup.adaptive && cfg_.lookup.rtt_order) {
-    auto source = [this](const endpoint& ep) { return expected_rtt_ms(ep); };
-    c->set.set_rtt_source(source);
-    c->set6.set_rtt_source(source);
-  }
   seed_from_tables(*c);
   if (cfg_.lookup.adaptive)
     c->deadline = now + cfg_.lookup_max_duration;

@@ -278,8 +278,6 @@ private:
   void on_short_timeout(command& c, const rpc_manager::pending& p, time_point now);
   void sample_rtt(const endpoint& ep, time_point sent, time_point now);
   std::chrono::milliseconds short_timeout_for(const endpoint& ep) const;
-  /// Our smoothed round trip to `ep`, else over all nodes, in ms (+1); 0 if none measured.
-  uint32_t expected_rtt_ms(const endpoint& ep) const;
   krpc::query base_query(krpc::method m) const;
   routing_table& table_for(uint8_t family) noexcept { return family == 6 ? table6_ : table_; }
   /// Nodes in the tables of the enabled families.
