@@ -143,7 +143,8 @@ struct node_config {
   /// lookup by one query but stays open until request_timeout. The short timeout is the
   /// node's retransmission timeout as TCP computes it (RFC 6298: srtt + 4 rttvar) from our
   /// round trips to it, or short_timeout_factor times the smoothed round trip over all nodes
-  /// for a node we never timed, within these bounds (libtorrent's rpc_manager uses a fixed 1 s short timeout).
+  /// for a node we never timed, within these bounds (libtorrent's rpc_manager uses a fixed
+  /// 1 s short timeout).
   std::chrono::milliseconds short_timeout_max{1000};
   std::chrono::milliseconds short_timeout_min{50};
   /// The short timeout of a node we never timed: this many times the smoothed round trip over

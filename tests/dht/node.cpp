@@ -704,7 +704,9 @@ TEST_CASE("a node never timed gets a short timeout of 0.8 times the round trip o
   // (bench/dht_sim_bench, node_config::short_timeout_factor).
   struct capture : node_effects {
     std::vector<std::pair<endpoint, bytes>> sent;
-    void send(const endpoint& to, bytes packet) override { sent.emplace_back(to, std::move(packet)); }
+    void send(const endpoint& to, bytes packet) override {
+      sent.emplace_back(to, std::move(packet));
+    }
     void on_item(request_id, const mutable_item&) override {}
     void on_done(const completion&) override {}
   } fx;
