@@ -27,7 +27,7 @@ void lookup_set::sort_and_trim() {
   }
 }
 
-void lookup_set::add(const std::vector<node_entry>& nodes, uint8_t depth) {
+void lookup_set::add(const std::vector<node_entry>& nodes, uint8_t depth, time_point now) {
   bool changed = false;
   for (auto& n : nodes) {
     if (n.ep.port == 0)
@@ -44,6 +44,7 @@ void lookup_set::add(const std::vector<node_entry>& nodes, uint8_t depth) {
     candidate c;
     c.node = n;
     c.depth = depth;
+    c.added_at = now;
     cands_.push_back(std::move(c));
     changed = true;
   }
@@ -61,7 +62,7 @@ void lookup_set::add_seed(const endpoint& ep) {
   sort_and_trim();
 }
 
-std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
+std::vector<lookup_set::candidate> lookup_set::next(size_t budget, time_point now) {
   std::vector<candidate> out;
   // Adaptive lookups that saw no stall yet (and a node that saw no timeout lately) run as the
   // lookup before issue 16, at alpha_clean.
@@ -99,6 +100,7 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
       ++outstanding;
       if (c.st == state::fresh) {
         c.st = state::in_flight;
+        c.queried_at = now;
         ++in_flight_;
         out.push_back(c);
       }
@@ -120,6 +122,7 @@ std::vector<lookup_set::candidate> lookup_set::next(size_t budget) {
       ++live;
     if (c.st == state::fresh) {
       c.st = state::in_flight;
+      c.queried_at = now;
       ++in_flight_;
       out.push_back(c);
     }

@@ -26,10 +26,12 @@ class lookup_set {
 public:
   /// Lookup tunables.
   struct config {
-    /// Parallel queries per lookup: 3 in the Kademlia paper (and in dtt before issue 16); 5
-    /// as libtorrent's dht_search_branching, which with slots_at_top measured p50 -35% at
-    /// 1.5x the messages of alpha 3 in bench/dht_sim_bench.
-    size_t alpha = 5;
+    /// Parallel queries per lookup (adaptive, once troubled): 3 in the Kademlia paper (and in
+    /// dtt before issue 16); 5 is libtorrent's dht_search_branching, which with slots_at_top
+    /// measured p50 -35% at 1.5x the messages of alpha 3 in bench/dht_sim_bench. 4 with
+    /// converged_after 1 and node_config::short_timeout_factor 0.8: get p50 -10..-15% at
+    /// 1.9x the messages of the lookup before issue 16 (three seeds, see converged_after).
+    size_t alpha = 4;
     /// Adaptive only: until the lookup sees its first short timeout or failure (or the node
     /// saw one lately, mark_troubled), it runs as the lookup before issue 16 with this alpha
     /// (no slots_at_top, no converged_after): on a network where every node answers fast (a
@@ -49,8 +51,15 @@ public:
     /// Adaptive only: once this many of the k closest live candidates have answered (the
     /// lookup has converged: answers no longer bring k closer nodes), keep up to k queries in
     /// flight at the top instead of alpha (the Kademlia paper's final round, which queries
-    /// all of the k closest not yet asked). 0: never. 2 measured best in bench/dht_sim_bench.
-    size_t converged_after = 2;
+    /// all of the k closest not yet asked). 0: never. bench/dht_sim_bench (10,000 nodes,
+    /// 30% dead, seeds 16/17/18, one run each, same run as alpha 5, converged_after 2 and
+    /// short_timeout_factor 1.5): with alpha 4 and short_timeout_factor 0.8, get p50 412 /
+    /// 406 / 397 -> 348 / 361 / 356 ms, p99 695 / 720 / 664 -> 579 / 609 / 625 ms, messages
+    /// 33.3 / 33.1 / 32.7 -> 34.2 / 34.7 / 34.4 (1.91-1.94x the old lookup's), success 100 /
+    /// 99.75 / 100%, put p50 632 / 641 / 615 -> 525 / 538 / 518 ms. The widest burst the
+    /// lookup can afford early: the answers that reveal the target's neighbourhood usually
+    /// come from one of the closest nodes, and then every one of the k closest is asked.
+    size_t converged_after = 1;
     /// Adaptive with slots_at_top: queries open and not stalled are capped at alpha +
     /// max_open_extra (0: k). Passed queries hold no slot but stay open until they time out,
     /// so without a cap responders that keep listing closer nodes that never answer would have
@@ -78,6 +87,8 @@ public:
     bool late = false;     ///< answered after its short timeout
     uint8_t depth = 0;     ///< 0: from the table or a seed; else the depth of its referrer + 1
     time_point answered_at{};  ///< when it answered (completion::settled)
+    time_point added_at{};     ///< when it became a candidate (completion::discovered)
+    time_point queried_at{};   ///< when it was queried (completion::queried)
   };
 
   lookup_set(node_id target, config cfg) : target_(target), cfg_(cfg) {}
@@ -86,12 +97,14 @@ public:
 
   /// Adds nodes learned from the routing table (depth 0) or from a response of a candidate at
   /// depth d (depth d + 1); duplicates ignored.
-  void add(const std::vector<node_entry>& nodes, uint8_t depth = 0);
+  /// `now` only timestamps them (diagnostics).
+  void add(const std::vector<node_entry>& nodes, uint8_t depth = 0, time_point now = {});
   /// Adds an address whose id is unknown (bootstrap).
   void add_seed(const endpoint& ep);
 
   /// Marks and returns up to `budget` candidates to query now (never more than alpha in flight).
-  std::vector<candidate> next(size_t budget);
+  /// `now` only timestamps them (diagnostics).
+  std::vector<candidate> next(size_t budget, time_point now = {});
 
   /// A response arrived from `from` carrying node id `id` at `at`. False if `from` is not a
   /// queried candidate, or its id differs from the one we were told (the candidate is then

@@ -231,7 +231,7 @@ std::vector<node_entry> node::table_nodes() const {
 void node::seed_from_tables(command& c) {
   for (uint8_t fam : {uint8_t{4}, uint8_t{6}})
     if (c.runs_on(fam))
-      c.set_for(fam).add(table_for(fam).closest(c.set.target(), cfg_.lookup.k * 2));
+      c.set_for(fam).add(table_for(fam).closest(c.set.target(), cfg_.lookup.k * 2), 0, now_);
 }
 
 node::verify_result node::verify(const node_entry& n, time_point now) {
@@ -665,7 +665,7 @@ void node::pump(command& c, time_point now) {
       bool find = c.op == operation::bootstrap || c.op == operation::find_node;
       uint8_t want = dual && (find || table_for(other).size() < cfg_.table.k)
                        ? static_cast<uint8_t>(krpc::want::n4 | krpc::want::n6) : 0;
-      for (auto& to : c.set_for(fam).next(budget)) {
+      for (auto& to : c.set_for(fam).next(budget, now)) {
         krpc::query q;
         switch (c.op) {
           case operation::bootstrap:
@@ -751,6 +751,12 @@ void node::finish(request_id id) {
         c->result.settled = std::max(c->result.settled,
                                      std::chrono::duration_cast<std::chrono::microseconds>(
                                        cand->answered_at - c->started));
+        c->result.discovered = std::max(c->result.discovered,
+                                        std::chrono::duration_cast<std::chrono::microseconds>(
+                                          cand->added_at - c->started));
+        c->result.queried = std::max(c->result.queried,
+                                     std::chrono::duration_cast<std::chrono::microseconds>(
+                                       cand->queried_at - c->started));
       }
   const auto& target = c->set.target();
   std::stable_sort(c->result.closest.begin(), c->result.closest.end(),
@@ -796,8 +802,8 @@ void node::on_command_response(command& c, const rpc_manager::pending& p,
   for (auto& n : m.r.nodes)
     if (n.id != id() && !is_own_address(n.ep) && c.runs_on(n.ep.family))
       by_family[n.ep.family == 6].push_back(n);
-  c.set.add(by_family[0], depth);
-  c.set6.add(by_family[1], depth);
+  c.set.add(by_family[0], depth, now);
+  c.set6.add(by_family[1], depth, now);
   const auto& r = m.r;
   switch (c.op) {
     case operation::get_peers:

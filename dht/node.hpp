@@ -66,6 +66,8 @@ struct completion {
   /// flight past their short timeout, and the `closest` that answered past it.
   size_t seeded = 0;
   std::chrono::microseconds settled{0};
+  /// From the start to when the last of `closest` became a candidate, and was queried.
+  std::chrono::microseconds discovered{0}, queried{0};
   size_t tail_failed = 0, tail_stalled = 0, tail_late = 0;
 };
 
@@ -140,14 +142,18 @@ struct node_config {
   /// Issue 16 (with lookup.adaptive): a query to a node past its short timeout widens its
   /// lookup by one query but stays open until request_timeout. The short timeout is the
   /// node's retransmission timeout as TCP computes it (RFC 6298: srtt + 4 rttvar) from our
-  /// round trips to it, or twice the smoothed round trip over all nodes for a node we never
-  /// timed, within these bounds (libtorrent's rpc_manager uses a fixed 1 s short timeout).
+  /// round trips to it, or short_timeout_factor times the smoothed round trip over all nodes
+  /// for a node we never timed, within these bounds (libtorrent's rpc_manager uses a fixed
+  /// 1 s short timeout).
   std::chrono::milliseconds short_timeout_max{1000};
   std::chrono::milliseconds short_timeout_min{50};
   /// The short timeout of a node we never timed: this many times the smoothed round trip over
-  /// all nodes. 1.5 (about the 80th percentile of a log-normal round trip with sigma 0.7):
-  /// get p50 -11% at +3% messages against 2 in bench/dht_sim_bench.
-  double short_timeout_factor = 1.5;
+  /// all nodes (the smoothed round trip is near the mean, not the median, of a log-normal
+  /// distribution). 1.5 measured get p50 -11% at +3% messages against 2 in
+  /// bench/dht_sim_bench; 0.8 with lookup alpha 4 and converged_after 1, -10..-15% more at
+  /// +4% messages (lookup_set::config::converged_after). A slow node timed out this early
+  /// is not lost: its query stays open, and only one more candidate is asked.
+  double short_timeout_factor = 0.8;
   /// Bound on a lookup's duration (adaptive): then it ends on the nodes that answered.
   std::chrono::milliseconds lookup_max_duration{5000};
   /// Puts (adaptive): once this many nodes stored the item, the put stops waiting for puts

@@ -120,6 +120,22 @@ TEST_CASE("lookup: once converged, up to k queries run at the top") {
   CHECK(burst[0].node.ep == endpoint::v4(10, 0, 0, 5, 6881));
 }
 
+TEST_CASE("lookup: by default a troubled lookup asks 4, and all of the k closest once one answered") {
+  // Issue 16 (bench/dht_sim_bench, lookup_set::config::converged_after): alpha 4, and the
+  // final burst as soon as one of the k closest answered.
+  lookup_set s(node_id{}, lookup_set::config{});
+  s.add(ten());
+  s.mark_troubled();
+  auto first = s.next(100);
+  REQUIRE(first.size() == 4);
+  CHECK(s.responded(first[0].node.ep, first[0].node.id, {}));
+  // 2, 3, 4 in flight; 5 to 9 join them: k = 8 at the top.
+  auto burst = s.next(100);
+  REQUIRE(burst.size() == 5);
+  CHECK(burst[0].node.ep == endpoint::v4(10, 0, 0, 5, 6881));
+  CHECK(burst[4].node.ep == endpoint::v4(10, 0, 0, 9, 6881));
+}
+
 TEST_CASE("lookup: alpha_clean until the first stall, then alpha and the final burst") {
   lookup_set::config cfg;
   cfg.alpha = 5;

@@ -7,6 +7,7 @@
 #include "large_sim.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -42,6 +43,8 @@ struct op_sample {
   size_t hops = 0;
   size_t seeded = 0;        ///< candidates the lookup started with
   double settled_ms = 0;    ///< until the last of the closest answered (completion::settled)
+  double discovered_ms = 0; ///< until the last of the closest became a candidate
+  double queried_ms = 0;    ///< until the last of the closest was queried
   size_t tail_failed = 0, tail_stalled = 0, tail_late = 0;  ///< completion::tail_*
   bool timed_out = false;
   /// Reference points, not lookups (gets only): an oracle that knows the network queries, at
@@ -50,6 +53,9 @@ struct op_sample {
   /// closest live servers answered (the k-th fastest round trip of the 2k). A lookup needs a
   /// few hops to find them first and then hears from k of them: these bound its time from below.
   double oracle_all_ms = 0, oracle_fastest_ms = 0;
+  /// Any k of the k + end_slack closest live servers answered (the adaptive lookup's end
+  /// rule, lookup_set::config::end_slack, with no hop).
+  double oracle_slack_ms = 0;
 };
 
 /// Outcomes per algorithm ("before", "after").
@@ -70,10 +76,10 @@ inline crypto::signing_key scenario_key(uint64_t i) {
 }
 
 /// The oracle figures of op_sample for a get from `from` (k closest live servers to `target`).
-inline std::pair<double, double> oracle_times(const large_sim& sim,
-                                              const std::vector<large_sim::host*>& servers,
-                                              const large_sim::host& from, const node_id& target,
-                                              size_t k) {
+inline std::array<double, 3> oracle_times(const large_sim& sim,
+                                          const std::vector<large_sim::host*>& servers,
+                                          const large_sim::host& from, const node_id& target,
+                                          size_t k, size_t slack) {
   std::vector<large_sim::host*> live;
   for (auto* h : servers)
     if (h->alive)
@@ -85,11 +91,14 @@ inline std::pair<double, double> oracle_times(const large_sim& sim,
   for (size_t i = 0; i < m; ++i)
     rtt.push_back(sim.rtt_ms(from.index, live[i]->index));
   if (rtt.empty())
-    return {0, 0};
+    return {0, 0, 0};
   size_t kk = std::min(k, rtt.size());
   double all = *std::max_element(rtt.begin(), rtt.begin() + static_cast<std::ptrdiff_t>(kk));
+  std::vector<double> near(rtt.begin(),
+                           rtt.begin() + static_cast<std::ptrdiff_t>(std::min(k + slack, m)));
+  std::nth_element(near.begin(), near.begin() + static_cast<std::ptrdiff_t>(kk - 1), near.end());
   std::nth_element(rtt.begin(), rtt.begin() + static_cast<std::ptrdiff_t>(kk - 1), rtt.end());
-  return {all, rtt[kk - 1]};
+  return {all, rtt[kk - 1], near[kk - 1]};
 }
 
 /// Runs the scenario.
@@ -229,6 +238,8 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
         op.s.stored = c.put.stored;
         op.s.seeded = c.seeded;
         op.s.settled_ms = static_cast<double>(c.settled.count()) / 1000;
+        op.s.discovered_ms = static_cast<double>(c.discovered.count()) / 1000;
+        op.s.queried_ms = static_cast<double>(c.queried.count()) / 1000;
         op.s.tail_failed = c.tail_failed;
         op.s.tail_stalled = c.tail_stalled;
         op.s.tail_late = c.tail_late;
@@ -253,13 +264,15 @@ inline lookup_scenario_result run_lookup_scenario(const lookup_scenario_config& 
       if (i < sc.gets) {
         sim.at(ot, [&, h, a, i] {
           auto& item = items[i % items.size()];
-          auto oracle = oracle_times(sim, servers, *h, item.target(), sc.after.lookup.k);
+          auto oracle = oracle_times(sim, servers, *h, item.target(), sc.after.lookup.k,
+                                     sc.after.lookup.end_slack);
           auto id = sim.call(*h, [&](node& n) {
             return n.get_mutable(item.key, {}, sim.now());
           });
           op_sample s;
-          s.oracle_all_ms = oracle.first;
-          s.oracle_fastest_ms = oracle.second;
+          s.oracle_all_ms = oracle[0];
+          s.oracle_fastest_ms = oracle[1];
+          s.oracle_slack_ms = oracle[2];
           open[{h, id}] = {sim.now(), true, a, s};
           ++outstanding;
           if (auto e = early.find({h, id}); e != early.end())

@@ -697,3 +697,41 @@ TEST_CASE("after a timeout the node starts its lookups wide, for trouble_memory 
   CHECK(first_round() == defaults.lookup.alpha_clean);
   net.settle();
 }
+
+TEST_CASE("a node never timed gets a short timeout of 0.8 times the round trip over all nodes") {
+  // Issue 16: a query to a node we never timed passes its short timeout (and the lookup asks
+  // one more) at short_timeout_factor times the smoothed round trip over all nodes: 0.8
+  // (bench/dht_sim_bench, node_config::short_timeout_factor).
+  struct capture : node_effects {
+    std::vector<std::pair<endpoint, bytes>> sent;
+    void send(const endpoint& to, bytes packet) override {
+      sent.emplace_back(to, std::move(packet));
+    }
+    void on_item(request_id, const mutable_item&) override {}
+    void on_done(const completion&) override {}
+  } fx;
+  test::seeded_random rng(16);
+  node n(node_config{}, fx, rng);
+  auto t0 = time_point{} + 1h;
+  auto seed = endpoint::v4(10, 0, 0, 2, 6881);
+  auto unknown = endpoint::v4(10, 0, 0, 3, 6881);
+  n.bootstrap({seed}, t0);
+  REQUIRE(fx.sent.size() == 1);
+  auto q = krpc::decode(fx.sent[0].second);
+  REQUIRE(q);
+  // The seed answers after 100 ms (the only round trip measured) and lists one more node.
+  krpc::response r;
+  r.id = random_id(rng);
+  node_id other = random_id(rng);
+  r.nodes.push_back({other, unknown});
+  auto t1 = t0 + 100ms;
+  auto answer = krpc::encode(krpc::make_response(q->tid, r));
+  n.handle_packet(answer, seed, t1);
+  CHECK(std::count_if(fx.sent.begin(), fx.sent.end(),
+                      [&](const auto& p) { return p.first == unknown; }) == 1);
+  // 0.8 x 100 ms later (+1 ms of rounding), not before, its short timeout has passed.
+  n.tick(t1 + 79ms);
+  CHECK(n.stats()["short_timeouts"] == 0);
+  n.tick(t1 + 82ms);
+  CHECK(n.stats()["short_timeouts"] == 1);
+}
