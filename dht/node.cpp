@@ -744,19 +744,17 @@ void node::finish(request_id id) {
       launch(std::move(p), now_);
   }
   // Queries still in flight stay registered: their answers still feed the routing table.
+  // `latest` keeps the latest of `at` over the closest, as time since the start.
+  auto latest = [&](std::chrono::microseconds& into, time_point at) {
+    into = std::max(into, std::chrono::duration_cast<std::chrono::microseconds>(at - c->started));
+  };
   for (uint8_t fam : {uint8_t{4}, uint8_t{6}})
     if (c->runs_on(fam))
       for (auto* cand : c->set_for(fam).closest_responded(cfg_.lookup.k)) {
         c->result.closest.push_back(cand->node);
-        c->result.settled = std::max(c->result.settled,
-                                     std::chrono::duration_cast<std::chrono::microseconds>(
-                                       cand->answered_at - c->started));
-        c->result.discovered = std::max(c->result.discovered,
-                                        std::chrono::duration_cast<std::chrono::microseconds>(
-                                          cand->added_at - c->started));
-        c->result.queried = std::max(c->result.queried,
-                                     std::chrono::duration_cast<std::chrono::microseconds>(
-                                       cand->queried_at - c->started));
+        latest(c->result.settled, cand->answered_at);
+        latest(c->result.discovered, cand->added_at);
+        latest(c->result.queried, cand->queried_at);
       }
   const auto& target = c->set.target();
   std::stable_sort(c->result.closest.begin(), c->result.closest.end(),
