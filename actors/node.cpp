@@ -107,6 +107,13 @@ result<std::vector<endpoint_id>> topic::neighbors() {
                                        neighbors_atom::value, core_->topic_id);
 }
 
+result<std::map<std::string, uint64_t>> topic::stats() {
+  if (!core_ || core_->sink->closed())
+    return closed_error;
+  return ask<std::map<std::string, uint64_t>>(*core_->sys, core_->actor, std::chrono::seconds(5),
+                                              stats_atom::value);
+}
+
 status topic::join_peers(std::vector<endpoint_id> peers) {
   if (!core_ || core_->sink->closed())
     return closed_error;

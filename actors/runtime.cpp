@@ -1,4 +1,5 @@
 #include "actors/runtime.hpp"
+#include "nat/advertise.hpp"
 
 #include "actors/endpoint_record.hpp"
 #include "actors/log.hpp"
@@ -209,6 +210,7 @@ result<std::unique_ptr<runtime>> start_runtime(caf::actor_system& sys, crypto::s
   no.gossip = in->gossip;
   no.use_endpoint_records = opts.use_endpoint_records;
   no.advertise = opts.advertise;
+  in->advertise = opts.advertise;
   no.state_dir = opts.state_dir;
   no.clock = &crypto::system_wall_clock_offset(opts.clock_offset.count());
   in->node = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
@@ -293,6 +295,29 @@ reachability_info runtime::reachability() {
 result<std::map<std::string, uint64_t>> runtime::dht_stats() {
   return ask_runtime<std::map<std::string, uint64_t>>(*impl_->sys, impl_->dht,
                                                       dht_stats_atom::value);
+}
+
+result<std::vector<socket_address>> runtime::advertised_addresses() {
+  if (!impl_->advertise.empty())
+    return impl_->advertise;
+  auto local = local_addresses();
+  if (!local)
+    return local.err();
+  auto reach = reachability();
+  std::vector<socket_address> mapped;
+  for (auto& m : reach.mappings)
+    if (m.protocol == "TCP")
+      mapped.push_back(m.external);
+  return nat::advertised_addresses({}, *local, mapped, reach.external_ip);
+}
+
+result<std::map<std::string, uint64_t>> runtime::gossip_stats() {
+  return ask_runtime<std::map<std::string, uint64_t>>(*impl_->sys, impl_->gossip,
+                                                      gossip_stats_atom::value);
+}
+
+boost::asio::io_context& runtime::io_context() noexcept {
+  return impl_->io;
 }
 
 } // namespace dtt

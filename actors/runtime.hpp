@@ -55,6 +55,8 @@ struct runtime::internals {
   /// External address and port mappings (issue 15).
   std::shared_ptr<reachability_hub> reach;
   std::shared_ptr<nat::port_mapper> mapper; ///< null when nothing is mapped
+  /// The configured advertise addresses (runtime_options::advertise).
+  std::vector<socket_address> advertise;
 };
 
 /// Starts a runtime with internal options (dtt's tests and tools).

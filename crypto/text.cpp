@@ -62,4 +62,9 @@ std::optional<bytes> from_base64(std::string_view text) {
   return out;
 }
 
+// The public overloads (include/dtt/text.hpp).
+std::string to_hex(const uint8_t* data, size_t size) { return to_hex(byte_view(data, size)); }
+bool is_utf8(const bytes& b) noexcept { return is_utf8(byte_view(b)); }
+std::string to_base64(const bytes& b) { return to_base64(byte_view(b)); }
+
 } // namespace dtt

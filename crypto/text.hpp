@@ -1,6 +1,7 @@
 #pragma once
 
 #include "crypto/bytes.hpp"
+#include "dtt/text.hpp" // the public overloads for bytes and ids
 
 #include <optional>
 #include <string>
@@ -15,8 +16,5 @@ bool is_utf8(byte_view b) noexcept;
 
 /// Standard base64 (RFC 4648 section 4, with padding).
 std::string to_base64(byte_view b);
-
-/// Decodes standard base64 with padding; nullopt on anything else.
-std::optional<bytes> from_base64(std::string_view text);
 
 } // namespace dtt

@@ -1,6 +1,6 @@
 #include "app/dttd/log_file.hpp"
 
-#include "crypto/log.hpp"
+#include "dtt/log.hpp"
 
 #include <cerrno>
 #include <cstring>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "crypto/error.hpp"
+#include "dtt/errors.hpp"
 
 #include <string>
 

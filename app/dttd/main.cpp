@@ -7,16 +7,13 @@
 // Exit codes: 0 clean stop, 1 the node could not start (e.g. a port in use), 2 configuration
 // (bad file or flag, bad key file, no bootstrap node answering), 128 + signal number when a
 // second SIGINT/SIGTERM cut the stop short.
-#include "actors/log.hpp"
 #include "dtt/all.hpp"
 #include "app/dttd/daemon_stats.hpp"
 #include "app/dttd/http_server.hpp"
 #include "app/dttd/service.hpp"
-#include "actors/runtime.hpp"
 #include "app/dttd/line_reader.hpp"
 #include "app/dttd/log_file.hpp"
 #include "config/daemon_options.hpp"
-#include "crypto/text.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/scoped_actor.hpp>
@@ -137,11 +134,10 @@ std::string event_line(const event& ev, daemon_stats& stats) {
   else
     j["peer"] = to_hex(ev.peer);
   if (ev.k == event::kind::received) {
-    byte_view content(ev.content.data(), ev.content.size());
-    if (is_utf8(content)) {
+    if (is_utf8(ev.content)) {
       j["content"] = std::string(ev.content.begin(), ev.content.end());
     } else {
-      j["content_b64"] = to_base64(content);
+      j["content_b64"] = to_base64(ev.content);
       ++stats.binary_messages;
     }
   }
@@ -513,7 +509,7 @@ int run(int argc, char** argv) {
       auto* w = web_ptr.load();
       return w ? w->stats() : http::server_stats{};
     });
-    auto s = http::server::start((*rt)->internal().io, so, std::move(h));
+    auto s = http::server::start((*rt)->io_context(), so, std::move(h));
     if (!s)
       return fail(s.err().message(), 1);
     web = std::move(*s);

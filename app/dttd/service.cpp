@@ -1,16 +1,9 @@
 #include "app/dttd/service.hpp"
 
-#include "nat/advertise.hpp"
 
 #include "app/dttd/page.hpp"
 
-#include "actors/runtime.hpp"
 #include "dtt/cluster.hpp"
-#include "crypto/bytes.hpp"
-#include "crypto/log.hpp"
-#include "crypto/text.hpp"
-#include "messages/atoms.hpp"
-#include "nat/advertise.hpp"
 
 #include <caf/all.hpp>
 
@@ -201,7 +194,7 @@ std::string event_json(const std::string& topic_hex, const event& ev) {
     j["peer"] = to_hex(ev.peer);
   }
   if (ev.k == event::kind::received) {
-    j["content_b64"] = to_base64(byte_view(ev.content.data(), ev.content.size()));
+    j["content_b64"] = to_base64(ev.content);
     j["scope"] = ev.scope.k == delivery_scope::kind::neighbors ? "neighbors" : "swarm";
     j["round"] = ev.scope.round;
   }
@@ -243,7 +236,7 @@ nlohmann::json neighbor_json(const std::map<std::string, uint64_t>& gossip,
 
 // The last bootstrap round in /status from the topic's stats (actors/topic_context.hpp), or
 // null before the first round read records.
-nlohmann::json last_bootstrap_json(const std::optional<std::map<std::string, uint64_t>>& st) {
+nlohmann::json last_bootstrap_json(const result<std::map<std::string, uint64_t>>& st) {
   if (!st)
     return nullptr;
   auto get = [&](const char* k) -> uint64_t {
@@ -347,17 +340,6 @@ struct service::impl {
     it->second.fan->joined_at_ms = now;
     first_neighbour.observe(static_cast<double>(now - it->second.added_ms) / 1000.0);
   }
-
-  template <class T, class Handle, class... Ts>
-  std::optional<T> ask(const Handle& dest, Ts&&... xs) {
-    if (!dest)
-      return std::nullopt;
-    caf::scoped_actor self{*sys};
-    std::optional<T> out;
-    self->request(dest, std::chrono::seconds(2), std::forward<Ts>(xs)...)
-      .receive([&](T& x) { out.emplace(std::move(x)); }, [&](caf::error&) {});
-    return out;
-  }
 };
 
 service::service(caf::actor_system& sys, runtime& rt, daemon_stats& stats, service_info info)
@@ -392,7 +374,7 @@ service::~service() {
 
 std::string service::add_topic(std::string name, topic t, bool configured) {
   auto id = t.id();
-  auto hex = to_hex(byte_view(id.data(), id.size()));
+  auto hex = to_hex(id);
   auto fan = std::make_shared<fanout>();
   std::weak_ptr<impl> weak = impl_;
   // The fan-out actor: asks the topic for its first neighbour (the histogram, /healthz) and,
@@ -552,8 +534,7 @@ std::string service::metrics() {
     for (auto& [hex, e] : p.topics)
       name_of[hex] = e.name;
   }
-  auto& in = p.rt->internal();
-  if (auto g = p.ask<std::map<std::string, uint64_t>>(in.gossip, gossip_stats_atom::value)) {
+  if (auto g = p.rt->gossip_stats()) {
     static const std::map<std::string, std::pair<std::string, L>> counters{
       {"bytes_in", {"dtt_gossip_bytes_total", {{"direction", "in"}}}},
       {"bytes_out", {"dtt_gossip_bytes_total", {{"direction", "out"}}}},
@@ -712,8 +693,7 @@ std::string service::metrics() {
     L ls{{"topic", e.name}, {"topic_id", e.hex}};
     w.gauge("dtt_topic_joined", "1 once the topic has had a neighbour", e.fan->joined_at_ms >= 0 ? 1 : 0,
             ls);
-    auto h = caf::actor_cast<caf::actor>(e.handle.handle());
-    auto st = p.ask<std::map<std::string, uint64_t>>(h, stats_atom::value);
+    auto st = e.handle.stats();
     if (!st)
       continue;
     for (auto& [key, v] : *st) {
@@ -813,22 +793,17 @@ std::string service::status_json() {
   j["listening"] = addrs;
   // Issue 15: what the DHT's responders see and what the router mapped.
   auto reach = p.rt->reachability();
-  std::vector<socket_address> mapped;
   auto maps = nlohmann::json::array();
   for (auto& m : reach.mappings) {
-    if (m.protocol == "TCP")
-      mapped.push_back(m.external);
     maps.push_back({{"protocol", m.protocol}, {"internal_port", m.internal_port},
                     {"external", m.external.ip + ":" + std::to_string(m.external.port)},
                     {"method", m.method}, {"lease_seconds", m.lease_seconds}});
   }
   if (p.info.advertise.empty()) {
-    std::vector<socket_address> local;
-    if (auto a = p.rt->local_addresses())
-      local = *a;
     auto adv = nlohmann::json::array();
-    for (auto& x : nat::advertised_addresses({}, local, mapped, reach.external_ip))
-      adv.push_back(to_string(x));
+    if (auto a = p.rt->advertised_addresses())
+      for (auto& x : *a)
+        adv.push_back(to_string(x));
     j["advertised"] = adv;
   } else {
     j["advertised"] = p.info.advertise;
@@ -851,8 +826,7 @@ std::string service::status_json() {
         dht[key] = it->second;
   j["dht"] = dht;
   std::map<std::string, uint64_t> gossip;
-  if (auto g = p.ask<std::map<std::string, uint64_t>>(p.rt->internal().gossip,
-                                                      gossip_stats_atom::value))
+  if (auto g = p.rt->gossip_stats())
     gossip = std::move(*g);
   std::vector<impl::topic_entry> entries;
   {
@@ -884,9 +858,7 @@ std::string service::status_json() {
     };
     t["passive_view_size"] = get("passive");
     t["send_backlog_messages"] = get("backlog_messages");
-    t["last_bootstrap"] = last_bootstrap_json(
-      p.ask<std::map<std::string, uint64_t>>(caf::actor_cast<caf::actor>(e.handle.handle()),
-                                             stats_atom::value));
+    t["last_bootstrap"] = last_bootstrap_json(e.handle.stats());
     topics.push_back(std::move(t));
   }
   j["topics"] = topics;
@@ -1010,7 +982,7 @@ http::handlers service::handlers(std::function<http::server_stats()> server_stat
         }
         auto t = p->rt->join_no_wait(name, secret, p->info.topic_config);
         auto id = t.id();
-        auto hex = to_hex(byte_view(id.data(), id.size()));
+        auto hex = to_hex(id);
         if (p->find(hex))
           return reply(json(200, {{"id", hex}, {"name", name}, {"existing", true}}));
         self->add_topic(name, std::move(t), false);

@@ -10,5 +10,7 @@
 #include "dtt/errors.hpp"  // errc, error, result, status
 #include "dtt/events.hpp"  // bytes, endpoint_id, socket_address, event
 #include "dtt/keys.hpp"    // node_key (and key files)
+#include "dtt/log.hpp"     // the log writer: threshold, sink, lines, rate-limited warnings
 #include "dtt/runtime.hpp" // options, runtime
+#include "dtt/text.hpp"    // to_hex, is_utf8, base64
 #include "dtt/topic.hpp"   // topic

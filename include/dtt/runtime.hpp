@@ -16,6 +16,10 @@
 #include <string_view>
 #include <vector>
 
+namespace boost::asio {
+class io_context;
+} // namespace boost::asio
+
 namespace dtt {
 
 /// Everything a node needs to run: its DHT node, its gossip transport, what it publishes and
@@ -148,6 +152,16 @@ public:
   result<std::map<std::string, uint64_t>> dht_stats();
   /// External address and port mappings (issue 15). Does not block.
   reachability_info reachability();
+  /// The addresses this node's endpoint record publishes now: options::gossip.advertise when
+  /// set, otherwise the mapped ports, then the listening addresses (docs/OPERATING.md, NAT).
+  result<std::vector<socket_address>> advertised_addresses();
+  /// The gossip layer's counters and gauges by name (transport links, bytes, admission,
+  /// refusals; per topic "topic/<hex>/<name>"), as docs/OPERATING.md's metrics list them.
+  result<std::map<std::string, uint64_t>> gossip_stats();
+  /// The io_context of the node's io thread, which carries its DHT and gossip sockets. An
+  /// application may run its own sockets and timers on it (dttd's HTTP server does); it runs
+  /// until the runtime is destroyed, so whatever uses it must be stopped first.
+  boost::asio::io_context& io_context() noexcept;
 
   /// dtt's own internals (its actors), for dtt's tests and tools: not part of the API.
   struct internals;

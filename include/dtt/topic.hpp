@@ -5,7 +5,10 @@
 #include "dtt/events.hpp"
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace dtt {
@@ -44,6 +47,9 @@ public:
   result<event> next(duration timeout);
   /// The current neighbours.
   result<std::vector<endpoint_id>> neighbors();
+  /// The tracker's counters of this topic by name (records published and read, rejected by
+  /// reason, merges, the last bootstrap; docs/OPERATING.md lists them as dtt_tracker_*).
+  result<std::map<std::string, uint64_t>> stats();
   /// Joins the given peers (resolving their addresses through the DHT first).
   status join_peers(std::vector<endpoint_id> peers);
   /// Waits until the topic has a neighbour (or received a message), at most `timeout` (zero:

@@ -5,12 +5,15 @@
 #include "dht/testnet.hpp"
 #include "dtt/all.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <caf/all.hpp>
 
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include <sys/stat.h>
@@ -134,6 +137,50 @@ TEST_CASE_FIXTURE(api_fixture, "two runtimes join, broadcast both ways and bound
   CHECK(too_large.err().code == dtt::errc::too_large);
 }
 
+// What dttd reads through the public API (issue 12: dttd uses only include/dtt/): the gossip
+// layer's counters, the tracker's counters per topic, the advertised addresses, the io_context
+// for its own sockets, and the text helpers for its JSON lines.
+TEST_CASE_FIXTURE(api_fixture, "the operator's calls: gossip and topic counters, advertised addresses, io_context") {
+  auto a = start();
+  auto b = start();
+  auto ta = a->join_no_wait("ops-topic", "ops-secret", quick());
+  auto tb = b->join("ops-topic", "ops-secret", quick());
+  REQUIRE_MESSAGE(tb, (tb ? "" : tb.err().message()));
+  REQUIRE(ta.joined(20s));
+  REQUIRE(ta.broadcast(text("counted"), 5s));
+  REQUIRE(receives(*tb, text("counted"), 10s));
+  auto g = b->gossip_stats();
+  REQUIRE(g);
+  REQUIRE(g->count("links") == 1);
+  CHECK(g->at("links") >= 1);
+  REQUIRE(g->count("frames_received") == 1);
+  CHECK(g->at("frames_received") >= 1);
+  CHECK(g->count("topic/" + dtt::to_hex(tb->id()) + "/active") == 1);
+  // The tracker's counters: b's bootstrap read a's record (or a's neighbour joined b).
+  auto st = tb->stats();
+  REQUIRE(st);
+  CHECK(st->count("bootstrap_rounds") == 1);
+  // Loopback nodes without a configured advertise publish their listening addresses.
+  auto adv = a->advertised_addresses();
+  auto local = a->local_addresses();
+  REQUIRE(adv);
+  REQUIRE(local);
+  CHECK(*adv == *local);
+  // The io thread runs what the application posts on it.
+  std::promise<std::thread::id> ran;
+  auto on_io = ran.get_future();
+  boost::asio::post(a->io_context(), [&ran] { ran.set_value(std::this_thread::get_id()); });
+  REQUIRE(on_io.wait_for(5s) == std::future_status::ready);
+  CHECK(on_io.get() != std::this_thread::get_id());
+  // Text helpers: ids as lowercase hex, contents as strict UTF-8 or base64.
+  CHECK(dtt::to_hex(dtt::bytes{0x00, 0xab, 0xff}) == "00abff");
+  CHECK(dtt::to_hex(a->id()).size() == 64);
+  CHECK(dtt::is_utf8(text("héllo")));
+  CHECK_FALSE(dtt::is_utf8(dtt::bytes{0xff}));
+  CHECK(dtt::to_base64(dtt::bytes{0xff}) == "/w==");
+  CHECK(dtt::from_base64("/w==") == std::optional<dtt::bytes>(dtt::bytes{0xff}));
+}
+
 TEST_CASE_FIXTURE(api_fixture, "a slow reader gets one lagged event with the number of events lost") {
   auto a = start();
   auto b = start();
@@ -213,6 +260,8 @@ TEST_CASE_FIXTURE(api_fixture, "topic handles outlive their runtime and then ans
   CHECK(ta.joined(100ms).err().code == dtt::errc::closed);
   dtt::topic empty;
   CHECK(empty.broadcast(text("x")).err().code == dtt::errc::closed);
+  CHECK(ta.stats().err().code == dtt::errc::closed);
+  CHECK(empty.stats().err().code == dtt::errc::closed);
   CHECK_FALSE(empty.handle());
   (void)tb;
 }
