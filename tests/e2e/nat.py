@@ -59,7 +59,8 @@ ROUTER_NFT = """table inet filter {
 }
 """
 
-LINK_UP = re.compile(r"net: outbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): link up")
+LINK_UP = re.compile(r"net: outbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): link up"
+                     r"(?: \((direct|reversed)\))?")
 MAPPED = re.compile(r"port mapping: mapped TCP (\d+) -> (\d+\.\d+\.\d+\.\d+):(\d+)")
 EXTERNAL = re.compile(r"external address (\d+\.\d+\.\d+\.\d+) \(reported by a majority")
 
@@ -360,7 +361,10 @@ max-jitter=1s
             for m in LINK_UP.finditer(n.log_text()):
                 addr = (m.group(1), int(m.group(2)))
                 peer = by_short.get(m.group(3))
-                how = "mapped" if addr in mapped else "direct"
+                # reversed: dialled because the peer asked through a common peer (its own
+                # dial to us had failed); else by the address dialled.
+                how = "reversed" if m.group(4) == "reversed" else \
+                    "mapped" if addr in mapped else "direct"
                 out.append((n.name, peer.name if peer else m.group(3), f"{addr[0]}:{addr[1]}",
                             how))
                 if how == "mapped" and n.behind != "r1":
