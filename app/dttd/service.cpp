@@ -644,16 +644,14 @@ std::string service::metrics() {
         w.counter("dtt_transport_handshake_failures_total",
                   "gossip links that failed before they were established, by reason", d,
                   {{"reason", key.substr(19)}});
-      } else if (key.rfind("reversal_requests_refused/", 0) == 0) {
+      } else if (key.rfind("reversal_requests_refused/", 0) == 0
+                 || key.rfind("reversal_notices_refused/", 0) == 0) {
+        bool request = key.rfind("reversal_requests", 0) == 0;
         w.counter("dtt_transport_reversal_refused_total",
                   "connection reversal requests (relay side) and notices (dialing side) "
                   "refused, by reason",
-                  d, {{"frame", "request"}, {"reason", key.substr(26)}});
-      } else if (key.rfind("reversal_notices_refused/", 0) == 0) {
-        w.counter("dtt_transport_reversal_refused_total",
-                  "connection reversal requests (relay side) and notices (dialing side) "
-                  "refused, by reason",
-                  d, {{"frame", "notice"}, {"reason", key.substr(25)}});
+                  d, {{"frame", request ? "request" : "notice"},
+                      {"reason", key.substr(key.find('/') + 1)}});
       } else if (key.rfind("flood_refused/", 0) == 0) {
         w.counter("dtt_gossip_frames_refused_total",
                   "gossip frames refused (the peer is disconnected)", d,
