@@ -453,6 +453,11 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"pending_handshakes", t.pending_handshakes},
     {"bytes_in", t.bytes_in},
     {"bytes_out", t.bytes_out},
+    {"reversal_requests_sent", t.reversal_requests_sent},
+    {"reversal_requests_relayed", t.reversal_requests_relayed},
+    {"reversed_dials", t.reversed_dials},
+    {"links_reversed", t.links_reversed},
+    {"reversal_waits_expired", t.reversal_waits_expired},
     {"frames_undecodable", st.frames_undecodable},
     {"broadcasts_waiting", st.waiting.size()},
   };
@@ -460,6 +465,13 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     out[std::string("handshake_failures/")
         + net::handshake_failure_name(static_cast<net::handshake_failure>(i))] =
       t.handshake_failures[i];
+  for (size_t i = 0; i < net::reversal_refusal_kinds; ++i) {
+    auto why = std::string(net::reversal_refusal_name(static_cast<net::reversal_refusal>(i)));
+    if (t.reversal_requests_refused[i])
+      out["reversal_requests_refused/" + why] = t.reversal_requests_refused[i];
+    if (t.reversal_notices_refused[i])
+      out["reversal_notices_refused/" + why] = t.reversal_notices_refused[i];
+  }
   for (auto& [kind, n] : st.flood_refused)
     out["flood_refused/" + kind] = n;
   for (auto it = st.neighbor_since.begin(); it != st.neighbor_since.end();)
@@ -489,6 +501,7 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
           out[np + "bytes_in"] = link->bytes_in;
           out[np + "bytes_out"] = link->bytes_out;
           out[np + "address/" + to_string(link->remote)] = 1;
+          out[np + "method/" + net::link_method_name(link->method)] = 1;
         }
       }
     }

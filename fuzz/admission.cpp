@@ -98,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         check_body(f.message, ++admits <= proof_checks_per_input);
         net::append_admit(reframed, f.message);
       } else if (f.is_control) {
-        net::append_control(reframed, f.code);
+        net::append_control(reframed, f.code, f.message);
       } else {
         net::append_frame(reframed, f.message);
       }

@@ -10,6 +10,8 @@
 // - a decoded message re-encodes to exactly its input, and encoded_size() agrees;
 // - the frame decoder returns no frame over the limit, re-framing what it returned gives back
 //   the consumed input, and it never buffers a whole frame's worth it should have returned;
+// - a control frame's body has the size its code fixes, and a reversal request or notice
+//   (nat/reversal.hpp) that decodes re-encodes to exactly its body;
 // - every message the protocol sends in answer encodes within the max message size (its
 //   encoded_size(); encode() agrees with it on a sample of 1 in 8 inputs).
 #include "check.hpp"
@@ -17,6 +19,7 @@
 #include "gossip/proto.hpp"
 #include "gossip/transport/frame.hpp"
 #include "gossip/wire.hpp"
+#include "nat/reversal.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -67,6 +70,20 @@ void check_outputs(gossip::protocol& p, size_t max,
   }
 }
 
+// A reversal frame's body (nat/reversal.hpp): what decodes re-encodes to exactly the body.
+void check_reversal(net::control code, const bytes& body) {
+  if (code == net::control::reversal_request) {
+    if (auto r = nat::decode_reversal_request(body); r && nat::encode(*r) != body)
+      fail("reversal request does not round-trip", body.size());
+  } else if (code == net::control::reversal_notice) {
+    if (auto n = nat::decode_reversal_notice(body)) {
+      auto again = nat::encode(*n);
+      if (!again || *again != body)
+        fail("reversal notice does not round-trip", body.size());
+    }
+  }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -113,7 +130,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (!a || crypto::encode_admission(*a) != f.message)
             fail("admission does not round-trip", f.message.size());
         } else {
-          net::append_control(reframed, f.code);
+          auto body = net::control_body_size(static_cast<uint32_t>(f.code));
+          if (!body || f.message.size() != *body)
+            fail("control frame body of the wrong size", f.message.size());
+          net::append_control(reframed, f.code, f.message);
+          check_reversal(f.code, f.message);
         }
         return true;
       }

@@ -219,12 +219,15 @@ nlohmann::json neighbor_json(const std::map<std::string, uint64_t>& gossip,
     auto it = gossip.find(np + k);
     return it == gossip.end() ? nlohmann::json(nullptr) : nlohmann::json(it->second);
   };
-  nlohmann::json j{{"id", id}, {"address", nullptr}, {"since", nullptr},
+  nlohmann::json j{{"id", id}, {"address", nullptr}, {"method", nullptr}, {"since", nullptr},
                    {"since_seconds", nullptr}, {"bytes_in", get("bytes_in")},
                    {"bytes_out", get("bytes_out")}};
   auto a = gossip.lower_bound(np + "address/");
   if (a != gossip.end() && a->first.rfind(np + "address/", 0) == 0)
     j["address"] = a->first.substr(np.size() + 8);
+  auto m = gossip.lower_bound(np + "method/");
+  if (m != gossip.end() && m->first.rfind(np + "method/", 0) == 0)
+    j["method"] = m->first.substr(np.size() + 7);
   if (auto s = gossip.find(np + "since_unix_seconds"); s != gossip.end()) {
     auto since = sys_clock::time_point(std::chrono::seconds(s->second));
     j["since"] = log::utc_timestamp(since);
@@ -555,6 +558,13 @@ std::string service::metrics() {
       {"duplicates_retired", {"dtt_transport_links_closed_total", {{"reason", "duplicate"}}}},
       {"links_renewed", {"dtt_transport_links_closed_total", {{"reason", "renewed"}}}},
       {"messages_not_member", {"dtt_transport_messages_dropped_total", {{"reason", "left_topic"}}}},
+      {"reversal_requests_sent", {"dtt_transport_reversal_requests_total", {{"result", "sent"}}}},
+      {"reversal_requests_relayed",
+       {"dtt_transport_reversal_requests_total", {{"result", "relayed"}}}},
+      {"reversed_dials", {"dtt_transport_reversed_dials_total", {}}},
+      {"links_reversed", {"dtt_transport_links_reversed_total", {}}},
+      {"reversal_waits_expired",
+       {"dtt_transport_reversal_requests_total", {{"result", "no_link"}}}},
       {"frames_undecodable", {"dtt_gossip_frames_refused_total", {{"reason", "undecodable"}}}},
       {"busy_refusals", {"dtt_gossip_broadcasts_busy_total", {}}},
       {"broadcasts", {"dtt_gossip_broadcasts_total", {}}},
@@ -615,6 +625,14 @@ std::string service::metrics() {
         w.counter("dtt_transport_handshake_failures_total",
                   "gossip links that failed before they were established, by reason", d,
                   {{"reason", key.substr(19)}});
+      } else if (key.rfind("reversal_requests_refused/", 0) == 0
+                 || key.rfind("reversal_notices_refused/", 0) == 0) {
+        bool request = key.rfind("reversal_requests", 0) == 0;
+        w.counter("dtt_transport_reversal_refused_total",
+                  "connection reversal requests (relay side) and notices (dialing side) "
+                  "refused, by reason",
+                  d, {{"frame", request ? "request" : "notice"},
+                      {"reason", key.substr(key.find('/') + 1)}});
       } else if (key.rfind("flood_refused/", 0) == 0) {
         w.counter("dtt_gossip_frames_refused_total",
                   "gossip frames refused (the peer is disconnected)", d,

@@ -69,9 +69,14 @@ const char* handshake_failure_name(handshake_failure f) noexcept {
   return "unknown";
 }
 
+const char* link_method_name(link_method m) noexcept {
+  return m == link_method::reversed ? "reversed" : "direct";
+}
+
 void connection::fail(handshake_failure why, const std::string& reason, log_level level) {
   if (closed_)
     return;
+  failure_ = why;
   if (owner_)
     owner_->on_handshake_failed(*this, why);
   close(reason, false, level);
@@ -147,11 +152,13 @@ void connection::on_handshake(const boost::system::error_code& ec) {
          "TLS handshake completed without a checked peer certificate");
     return;
   }
-  if (!tls_->alpn_agreed(stream_.native_handle())) {
+  auto alpn = tls_->alpn_agreed(stream_.native_handle());
+  if (!alpn) {
     fail(handshake_failure::alpn, "peer did not agree on ALPN " + tls_->alpn(),
          log_level::warn);
     return;
   }
+  speaks_current_ = *alpn == 0;
   peer_ = *verification_.presented;
   if (SSL_export_keying_material(stream_.native_handle(), exporter_.data(), exporter_.size(),
                                  crypto::admission_exporter_label.data(),
@@ -251,6 +258,17 @@ void connection::read() {
             return false;
           if (f.code == control::admit)
             return self->on_admit(f.message);
+          if (f.code == control::reversal_request || f.code == control::reversal_notice) {
+            // Only a peer that negotiated our preferred ALPN may send these (frame.hpp).
+            if (!self->speaks_current_) {
+              self->close("reversal frame on a link of an older protocol", false,
+                          log_level::warn);
+              return false;
+            }
+            if (self->owner_)
+              self->owner_->on_reversal(*self, f.code, f.message);
+            return !self->closed_;
+          }
           if (f.code == control::goodbye && !self->goodbye_received_) {
             self->goodbye_received_ = true;
             if (self->owner_)
@@ -313,9 +331,9 @@ void connection::pump() {
     append_control(wbuf_, control::keepalive);
     ping_pending_ = false;
   }
-  if (!admits_out_.empty()) {
-    append(wbuf_, admits_out_);
-    admits_out_.clear();
+  if (!controls_out_.empty()) {
+    append(wbuf_, controls_out_);
+    controls_out_.clear();
   }
   if (queue_ && !goodbye_pending_) {
     auto& q = *queue_;
@@ -378,7 +396,7 @@ bool connection::proven_by_peer(const gossip::topic_id& t) const {
 void connection::send_proof(const gossip::topic_id& t, const bytes32& key) {
   we_proved_.push_back(t);
   crypto::admission a{t, crypto::admission_proof(key, exporter_, tls_->id(), *peer_, t)};
-  append_admit(admits_out_, crypto::encode_admission(a));
+  append_admit(controls_out_, crypto::encode_admission(a));
 }
 
 // A message may go out once the peer proved its topic here. Until then our own proof goes out
@@ -395,8 +413,8 @@ connection::gate connection::outbound_gate(const bytes& message) {
       return gate::drop;
     }
     send_proof(t, *key);
-    append(wbuf_, admits_out_);
-    admits_out_.clear();
+    append(wbuf_, controls_out_);
+    controls_out_.clear();
   }
   if (!blocked_on_ || *blocked_on_ != t) {
     blocked_on_ = t;
@@ -442,6 +460,16 @@ bool connection::on_admit(byte_view body) {
     blocked_on_.reset();
   pump();
   return !closed_;
+}
+
+bool connection::send_control(control c, byte_view body) {
+  // A few control frames at most wait at once; more means the peer does not read.
+  constexpr size_t max_controls_out = 1024;
+  if (!established_ || closed_ || controls_out_.size() + 4 + body.size() > max_controls_out)
+    return false;
+  append_control(controls_out_, c, body);
+  pump();
+  return true;
 }
 
 void connection::close(const std::string& reason, bool clean, log_level level) {

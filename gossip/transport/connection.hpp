@@ -99,6 +99,9 @@ public:
   virtual void on_handshake_failed(connection&, handshake_failure) {}
   /// Bytes read from or written to the link's TLS stream (frame headers included).
   virtual void on_traffic(connection&, size_t /*bytes_in*/, size_t /*bytes_out*/) {}
+  /// A reversal control frame (request or notice, body size checked by the frame decoder)
+  /// arrived on a link that speaks them (speaks_current()).
+  virtual void on_reversal(connection&, control /*code*/, byte_view /*body*/) {}
 };
 
 /// One TCP + TLS 1.3 link to a peer: handshake with deadlines, frame reading with the size
@@ -136,6 +139,10 @@ public:
     pump();
   }
   void unfinish() noexcept { finish_ = false; }
+  /// Writes a control frame with `body` (control_body_size(c) bytes) soon, ahead of queued
+  /// messages. Dropped (false) before the link is up, after it closed, or if too many control
+  /// bytes are waiting already (bounded).
+  bool send_control(control c, byte_view body);
   /// Closes the socket at once and reports on_closed (once).
   void close(const std::string& reason, bool clean = false, log_level level = log_level::info);
 
@@ -160,6 +167,14 @@ public:
   /// thread.
   uint64_t bytes_in() const noexcept { return bytes_in_; }
   uint64_t bytes_out() const noexcept { return bytes_out_; }
+  /// True once established with our preferred ALPN protocol (transport_options::alpn): the
+  /// peer understands every frame we know (frame.hpp, "Compatibility").
+  bool speaks_current() const noexcept { return speaks_current_; }
+  /// Why the link failed before it was established, if it did.
+  const std::optional<handshake_failure>& failure() const noexcept { return failure_; }
+  /// How the link was made (set by the transport).
+  link_method method() const noexcept { return method_; }
+  void set_method(link_method m) noexcept { method_ = m; }
   /// When the link was established (wall clock; the epoch before that).
   std::chrono::system_clock::time_point up_since() const noexcept { return up_since_; }
 
@@ -207,10 +222,13 @@ private:
   bytes32 exporter_{};
   std::vector<gossip::topic_id> peer_proven_;
   std::vector<gossip::topic_id> we_proved_;
-  bytes admits_out_;
+  bytes controls_out_; // admit and other control frames waiting to be written
   std::optional<gossip::topic_id> blocked_on_;
   clock::time_point blocked_since_{};
   size_t unknown_admits_ = 0;
+  std::optional<handshake_failure> failure_;
+  link_method method_ = link_method::direct;
+  bool speaks_current_ = false;
   bool established_ = false;
   bool closed_ = false;
   bool writing_ = false;

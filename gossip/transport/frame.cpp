@@ -11,9 +11,11 @@ void append_control(bytes& out, control c) {
   put_be32(out, control_flag | static_cast<uint32_t>(c));
 }
 
-void append_admit(bytes& out, byte_view body) {
-  put_be32(out, control_flag | static_cast<uint32_t>(control::admit));
+void append_control(bytes& out, control c, byte_view body) {
+  put_be32(out, control_flag | static_cast<uint32_t>(c));
   append(out, body);
 }
+
+void append_admit(bytes& out, byte_view body) { append_control(out, control::admit, body); }
 
 } // namespace dtt::net

@@ -5,14 +5,22 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace dtt::net {
 
 /// Peer-link framing: `BE32(length) || message` (PROTOCOL.md §8.1, as iroh-gossip's streams).
 /// dtt extension: a header with the top bit set is a control frame; its low bits carry the
-/// control code, which fixes the length of its body (none, except admit). Message lengths are
-/// bounded far below 2^31, so the two never meet.
+/// control code, which fixes the length of its body (none, except admit and the reversal
+/// frames). Message lengths are bounded far below 2^31, so the two never meet.
+///
+/// Compatibility: a decoder refuses an unknown control code (the link is dropped), so a new
+/// code may only be sent on a link whose peer is known to understand it. Codes 1-3 are
+/// "dtt-gossip/2"; the reversal codes 4-5 are "dtt-gossip/3", and a node offers both ALPN
+/// protocols (transport_options::alpn, alpn_compat): the TLS handshake picks the newest one
+/// both speak, and reversal frames go only over links that negotiated "dtt-gossip/3" (a
+/// reversal frame arriving on a "dtt-gossip/2" link is malformed and drops it).
 inline constexpr uint32_t control_flag = 0x80000000u;
 
 /// Control codes (dtt extension, see control_flag).
@@ -20,16 +28,39 @@ enum class control : uint32_t {
   keepalive = 1, ///< sent when a link has been write-idle for the keep-alive interval
   goodbye = 2,   ///< the sender writes nothing more on this connection (duplicate settlement)
   admit = 3,     ///< body: topic_id[32] proof[32], membership of a topic (docs/ADMISSION.md)
+  /// "dtt-gossip/3": connection reversal (nat/reversal.hpp), A -> C "ask B to dial me".
+  reversal_request = 4,
+  /// "dtt-gossip/3": connection reversal, C -> B "A asks you to dial it at this address".
+  reversal_notice = 5,
 };
 
 /// Body bytes of an admit control frame.
 inline constexpr size_t admit_body_size = 64;
+/// Body bytes of the reversal frames (nat/reversal.hpp's encodings; decoded there).
+inline constexpr size_t reversal_request_body_size = 35;
+inline constexpr size_t reversal_notice_body_size = 39;
+
+/// The body size a control code fixes, or nullopt for an unknown code.
+constexpr std::optional<size_t> control_body_size(uint32_t code) {
+  switch (code) {
+    case static_cast<uint32_t>(control::keepalive):
+    case static_cast<uint32_t>(control::goodbye): return size_t{0};
+    case static_cast<uint32_t>(control::admit): return admit_body_size;
+    case static_cast<uint32_t>(control::reversal_request): return reversal_request_body_size;
+    case static_cast<uint32_t>(control::reversal_notice): return reversal_notice_body_size;
+  }
+  return std::nullopt;
+}
 
 /// Appends one message frame to `out`.
 void append_frame(bytes& out, byte_view message);
 
 /// Appends one control frame without a body (keepalive, goodbye) to `out`.
 void append_control(bytes& out, control c);
+
+/// Appends one control frame with its body to `out` (body.size() must be
+/// control_body_size(c): admit_body_size for admit, and so on).
+void append_control(bytes& out, control c, byte_view body);
 
 /// Appends one admit control frame with its admit_body_size-byte body to `out`.
 void append_admit(bytes& out, byte_view body);
@@ -108,12 +139,10 @@ private:
   result<size_t> frame_length(uint32_t header) const {
     if (header & control_flag) {
       auto code = header & ~control_flag;
-      if (code == static_cast<uint32_t>(control::admit))
-        return 4 + admit_body_size;
-      if (code != static_cast<uint32_t>(control::keepalive)
-          && code != static_cast<uint32_t>(control::goodbye))
+      auto body = control_body_size(code);
+      if (!body)
         return error{errc::malformed, "unknown control frame code " + std::to_string(code)};
-      return size_t{4};
+      return 4 + *body;
     }
     if (header > max_)
       return error{errc::too_large, "frame of " + std::to_string(header)

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace dtt::net {
 
@@ -63,8 +64,19 @@ struct transport_options {
   /// flooder that reopens every closed connection cannot make us accept in a tight loop.
   std::chrono::milliseconds refused_hold{5000};
   size_t max_refused_held = 1024;
-  /// ALPN protocol both sides must agree on.
-  std::string alpn = "dtt-gossip/2"; // 2: admission frames (docs/ADMISSION.md)
+  /// ALPN protocol both sides must agree on: the preferred one, then older ones still spoken
+  /// (the handshake picks the first of ours the peer offers). Features newer than the oldest
+  /// go only over links that negotiated `alpn` (frame.hpp, "Compatibility").
+  std::string alpn = "dtt-gossip/3"; // 3: connection reversal frames (nat/reversal.hpp)
+  std::vector<std::string> alpn_compat{"dtt-gossip/2"}; // 2: admission (docs/ADMISSION.md)
+  /// Connection reversal (issue 15, nat/reversal.hpp): when a dial fails, ask up to this many
+  /// connected peers to tell the target to dial us (0: never ask; relaying and answering
+  /// notices stay on), and wait this long for its link before reporting the peer closed.
+  size_t reversal_fanout = 3;
+  std::chrono::milliseconds reversal_wait{5000};
+  /// The port peers are asked to dial us at (0: the IPv4 listener's port; set it to the
+  /// mapped or forwarded port when that differs).
+  uint16_t reversal_port = 0;
   /// Log lines; empty means stderr_log_sink().
   log_sink log;
 };
@@ -78,6 +90,12 @@ enum class handshake_failure : uint8_t {
   alpn,        ///< the peer did not agree on our ALPN protocol
   own_key,     ///< an inbound link presented our own key
 };
+/// How a link was made (issue 15): we or the peer dialed the other's published address
+/// (direct), or one side dialed because the other asked it through a common peer (reversed).
+enum class link_method : uint8_t { direct, reversed };
+/// "direct", "reversed".
+const char* link_method_name(link_method m) noexcept;
+
 /// Number of handshake_failure kinds.
 inline constexpr size_t handshake_failure_kinds = 6;
 /// "dial", "timeout", "tls", "certificate", "alpn", "own_key" (metric labels).

@@ -110,17 +110,27 @@ result<gossip::endpoint_id> certificate_key(X509* cert) {
   return id;
 }
 
-tls_identity::tls_identity(std::string alpn)
-  : ctx_(boost::asio::ssl::context::tls), alpn_(std::move(alpn)) {
-  alpn_wire_.push_back(static_cast<char>(alpn_.size()));
-  alpn_wire_ += alpn_;
+tls_identity::tls_identity(std::vector<std::string> alpns)
+  : ctx_(boost::asio::ssl::context::tls), alpns_(std::move(alpns)) {
+  for (auto& a : alpns_) {
+    alpn_wire_.push_back(static_cast<char>(a.size()));
+    alpn_wire_ += a;
+  }
 }
 
 result<std::shared_ptr<tls_identity>> tls_identity::create(const crypto::signing_key& key,
                                                            const std::string& alpn) {
-  if (alpn.empty() || alpn.size() > 255)
-    return error{errc::invalid_argument, "ALPN protocol must have 1 to 255 bytes"};
-  std::shared_ptr<tls_identity> self{new tls_identity(alpn)};
+  return create(key, std::vector<std::string>{alpn});
+}
+
+result<std::shared_ptr<tls_identity>> tls_identity::create(const crypto::signing_key& key,
+                                                           std::vector<std::string> alpns) {
+  if (alpns.empty() || alpns.size() > 8)
+    return error{errc::invalid_argument, "1 to 8 ALPN protocols"};
+  for (auto& a : alpns)
+    if (a.empty() || a.size() > 255)
+      return error{errc::invalid_argument, "ALPN protocol must have 1 to 255 bytes"};
+  std::shared_ptr<tls_identity> self{new tls_identity(std::move(alpns))};
   self->id_ = key.public_key_bytes();
   pkey_ptr pkey{EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, key.seed().data(),
                                              key.seed().size())};
@@ -155,11 +165,14 @@ void tls_identity::attach_verification(SSL* ssl, peer_verification* v) {
   SSL_set_ex_data(ssl, verification_index(), v);
 }
 
-bool tls_identity::alpn_agreed(SSL* ssl) const {
+std::optional<size_t> tls_identity::alpn_agreed(SSL* ssl) const {
   const unsigned char* p = nullptr;
   unsigned len = 0;
   SSL_get0_alpn_selected(ssl, &p, &len);
-  return len == alpn_.size() && p && std::memcmp(p, alpn_.data(), len) == 0;
+  for (size_t i = 0; p && i < alpns_.size(); ++i)
+    if (len == alpns_[i].size() && std::memcmp(p, alpns_[i].data(), len) == 0)
+      return i;
+  return std::nullopt;
 }
 
 } // namespace dtt::net

@@ -4,6 +4,7 @@
 #include "gossip/transport/address_book.hpp"
 #include "gossip/transport/connection.hpp"
 #include "gossip/transport/tls.hpp"
+#include "nat/reversal.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -31,6 +32,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 using gossip::short_id;
+
+static_assert(reversal_request_body_size == 35 && reversal_notice_body_size == 39,
+              "frame.hpp's reversal body sizes are nat/reversal.hpp's encodings");
 
 gossip::socket_address to_socket_address(const tcp::endpoint& ep) {
   return {ep.address().to_string(), ep.port()};
@@ -84,6 +88,7 @@ struct peer_state {
   bool up = false;                            // connected() reported, closed() not yet
   bool closing = false;                       // close_when_flushed(): close silently
   std::shared_ptr<asio::steady_timer> grace; // last link retired cleanly: await replacement
+  std::shared_ptr<asio::steady_timer> reversal; // our dial failed: await the peer's (reversal)
 };
 
 class transport::impl final : public connection_owner,
@@ -223,7 +228,7 @@ public:
     }
     if (ps.writer)
       ps.writer->kick();
-    else if (ps.links.empty())
+    else if (ps.links.empty() && !ps.reversal)
       dial(id, ps); // may drop the peer: ps is not used after this
   }
 
@@ -278,6 +283,8 @@ public:
     for (auto& [id, ps] : peers) {
       if (ps.grace)
         ps.grace->cancel();
+      if (ps.reversal)
+        ps.reversal->cancel();
       for (auto& l : ps.links)
         l->close("transport shut down");
     }
@@ -329,7 +336,17 @@ public:
       ps.grace->cancel();
       ps.grace.reset();
     }
-    log(log_level::debug, c->describe() + ": link up");
+    if (ps.reversal) {
+      // We asked for this peer's dial: its link is the reversed one.
+      ps.reversal->cancel();
+      ps.reversal.reset();
+      if (!c->outbound())
+        c->set_method(link_method::reversed);
+    }
+    if (c->method() == link_method::reversed)
+      ++links_reversed_;
+    log(log_level::debug, c->describe() + ": link up ("
+                            + link_method_name(c->method()) + ")");
     if (!ps.writer) {
       ps.writer = c;
       c->attach_queue(ps.queue);
@@ -443,6 +460,18 @@ public:
       });
       return;
     }
+    if (c.method() == link_method::reversed && !ps.up && ps.queue->messages.empty()) {
+      peers_.erase(it); // a reversal dial nobody here asked for: nothing to report
+      update_peer_count();
+      return;
+    }
+    // Our dial found nothing listening (or nothing answered): the peer may be behind a NAT;
+    // ask common peers to have it dial us, keeping its queue meanwhile. Not for a dial that
+    // was itself a reversal (that would bounce requests between two unreachable nodes).
+    if (c.outbound() && c.method() == link_method::direct && c.failure()
+        && (*c.failure() == handshake_failure::dial || *c.failure() == handshake_failure::timeout)
+        && await_reversal(id, ps, reason))
+      return;
     drop_peer(id, reason);
   }
 
@@ -479,13 +508,149 @@ public:
     bytes_out_ += out;
   }
 
+  // --- connection reversal (issue 15, nat/reversal.hpp) ---
+
+  // A link to `id` we may send reversal frames on: writable, speaking them, and (under
+  // admission) one on which the peer proved a topic, so an outsider who only completed TLS
+  // can neither use us as a relay nor make us dial.
+  connection* reversal_link(const gossip::endpoint_id& id) {
+    auto it = peers_.find(id);
+    if (it == peers_.end() || !it->second.writer)
+      return nullptr;
+    auto* w = it->second.writer.get();
+    bool ok = w->writable() && w->speaks_current()
+              && (!opts_->require_admission || w->admitted());
+    return ok ? w : nullptr;
+  }
+
+  // Our dial to `id` failed (`why`): asks up to reversal_fanout common peers to have it dial
+  // us, and keeps its queue for reversal_wait. False if nobody was asked (the caller drops it).
+  bool await_reversal(const gossip::endpoint_id& id, peer_state& ps, const std::string& why) {
+    if (opts_->reversal_fanout == 0 || ps.reversal)
+      return false;
+    std::vector<gossip::endpoint_id> connected;
+    for (auto& [peer, other] : peers_)
+      if (peer != id && reversal_link(peer))
+        connected.push_back(peer);
+    auto ask = requester_.on_dial_failed(id, connected, std::chrono::steady_clock::now());
+    auto body = nat::encode(nat::reversal_request{id, reversal_port()});
+    size_t sent = 0;
+    for (auto& via : ask)
+      if (reversal_link(via)->send_control(control::reversal_request, body))
+        ++sent;
+    if (sent == 0)
+      return false;
+    reversal_requests_sent_ += sent;
+    log(log_level::info, "dial to " + short_id(id) + " failed (" + why + "); asked "
+                           + std::to_string(sent) + " peers to have it dial us");
+    ps.reversal = std::make_shared<asio::steady_timer>(io_, opts_->reversal_wait);
+    ps.reversal->async_wait([self = shared_from_this(), id, g = ps.reversal, why](auto ec) {
+      if (ec || self->shut_)
+        return;
+      auto it = self->peers_.find(id);
+      if (it == self->peers_.end() || it->second.reversal != g)
+        return;
+      it->second.reversal.reset();
+      if (!it->second.links.empty())
+        return; // a link is under way; it reports
+      ++self->reversal_waits_expired_;
+      self->drop_peer(id, why + "; no reversed link within "
+                            + std::to_string(self->opts_->reversal_wait.count()) + " ms");
+    });
+    return true;
+  }
+
+  static reversal_refusal refusal_of(nat::relay_refusal r) {
+    switch (r) {
+      case nat::relay_refusal::self_target: return reversal_refusal::self_target;
+      case nat::relay_refusal::not_connected: return reversal_refusal::not_connected;
+      case nat::relay_refusal::requester_budget: return reversal_refusal::requester_budget;
+      case nat::relay_refusal::target_budget: return reversal_refusal::target_budget;
+      case nat::relay_refusal::bad_address:
+      case nat::relay_refusal::none: break;
+    }
+    return reversal_refusal::bad_address;
+  }
+
+  uint16_t reversal_port() const {
+    if (opts_->reversal_port != 0)
+      return opts_->reversal_port;
+    boost::system::error_code ec;
+    auto ep = acceptor_.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+  }
+
+  void refuse_reversal(connection& c, bool request, reversal_refusal why,
+                       const std::string& detail) {
+    auto& counters = request ? reversal_requests_refused_ : reversal_notices_refused_;
+    ++counters[static_cast<size_t>(why)];
+    auto line = c.describe() + ": reversal " + (request ? "request" : "notice") + " refused ("
+                + reversal_refusal_name(why) + "): " + detail;
+    if (why == reversal_refusal::malformed)
+      c.close(line, false, log_level::warn); // on_closed logs it
+    else
+      log_limited("net.reversal_refused", log_level::info, line);
+  }
+
+  void on_reversal(connection& c, control code, byte_view body) override {
+    if (shut_ || !c.peer())
+      return;
+    const bool request = code == control::reversal_request;
+    const auto from = *c.peer();
+    if (opts_->require_admission && !c.admitted()) {
+      refuse_reversal(c, request, reversal_refusal::not_admitted, "peer proved no topic");
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (request) {
+      auto r = nat::decode_reversal_request(body);
+      if (!r)
+        return refuse_reversal(c, true, reversal_refusal::malformed, r.err().what);
+      if (r->target == tls_->id())
+        return refuse_reversal(c, true, reversal_refusal::self_target, "it names us");
+      // The address the notice carries is the one we observe the requester at, never one it
+      // chose: a request cannot point the target at a third party.
+      auto a = c.remote().address();
+      if (a.is_v6() && a.to_v6().is_v4_mapped())
+        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+      auto* to = reversal_link(r->target);
+      auto [notice, why] = relay_.on_request(from, a.is_v4() ? a.to_string() : std::string(),
+                                             *r, to != nullptr, now);
+      if (!notice)
+        return refuse_reversal(c, true, refusal_of(why), "target " + short_id(r->target));
+      auto wire = nat::encode(*notice);
+      if (wire && to->send_control(control::reversal_notice, *wire))
+        ++reversal_requests_relayed_;
+      return;
+    }
+    auto n = nat::decode_reversal_notice(body);
+    if (!n)
+      return refuse_reversal(c, false, reversal_refusal::malformed, n.err().what);
+    if (n->requester == tls_->id())
+      return refuse_reversal(c, false, reversal_refusal::self_target, "it names us");
+    auto it = peers_.find(n->requester);
+    bool linked = it != peers_.end() && !it->second.links.empty();
+    if (!dialer_.should_dial(*n, linked, now))
+      return refuse_reversal(c, false, reversal_refusal::declined,
+                             "requester " + short_id(n->requester));
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(n->dial.ip, ec);
+    if (ec || link_count() >= opts_->max_connections)
+      return refuse_reversal(c, false, reversal_refusal::declined, "cannot dial now");
+    ++reversed_dials_;
+    log(log_level::info, "peer " + short_id(from) + " relays a reversal: dialing "
+                           + short_id(n->requester) + " at " + to_string(n->dial));
+    auto& ps = peers_[n->requester];
+    start_dial(n->requester, ps, {tcp::endpoint(addr, n->dial.port)}, link_method::reversed);
+  }
+
   std::optional<link_info> link_of(const gossip::endpoint_id& id) const {
     std::lock_guard<std::mutex> guard(live_mu_);
     auto it = live_.find(id);
     if (it == live_.end() || it->second.empty())
       return std::nullopt;
     auto& first = *it->second.front(); // its address and time were set before it was listed
-    link_info out{to_socket_address(first.remote()), first.up_since(), 0, 0};
+    link_info out{to_socket_address(first.remote()), first.up_since(), 0, 0, first.method()};
     for (auto& c : it->second) {
       out.bytes_in += c->bytes_in();
       out.bytes_out += c->bytes_out();
@@ -674,15 +839,22 @@ public:
         eps.emplace_back(addr, a.port);
     }
     if (eps.empty()) {
-      drop_peer(id, "no known address");
+      if (!await_reversal(id, ps, "no known address"))
+        drop_peer(id, "no known address");
       return;
     }
     if (link_count() >= opts_->max_connections) {
       drop_peer(id, "connection limit reached");
       return;
     }
+    start_dial(id, ps, std::move(eps), link_method::direct);
+  }
+
+  void start_dial(const gossip::endpoint_id& id, peer_state& ps, std::vector<tcp::endpoint> eps,
+                  link_method how) {
     auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), true,
                                           next_serial_++);
+    c->set_method(how);
     ps.links.push_back(c);
     update_peer_count();
     c->start_outbound(id, std::move(eps));
@@ -728,6 +900,8 @@ public:
     peers_.erase(it);
     if (ps.grace)
       ps.grace->cancel();
+    if (ps.reversal)
+      ps.reversal->cancel();
     for (auto& l : ps.links) {
       if (l->established() && links_up_ > 0)
         --links_up_;
@@ -774,6 +948,9 @@ public:
   size_t closed_since_trim_ = 0;
   std::chrono::steady_clock::time_point last_trim_{};
   address_book book_;
+  nat::reversal_requester requester_{opts_->reversal_fanout};
+  nat::reversal_relay relay_;
+  nat::reversal_dialer dialer_;
   uint64_t next_serial_ = 1;
   bool shut_ = false;
 
@@ -800,6 +977,13 @@ public:
   std::array<std::atomic<uint64_t>, handshake_failure_kinds> handshake_failures_{};
   std::atomic<uint64_t> bytes_in_{0};
   std::atomic<uint64_t> bytes_out_{0};
+  std::atomic<uint64_t> reversal_requests_sent_{0};
+  std::atomic<uint64_t> reversal_requests_relayed_{0};
+  std::array<std::atomic<uint64_t>, reversal_refusal_kinds> reversal_requests_refused_{};
+  std::array<std::atomic<uint64_t>, reversal_refusal_kinds> reversal_notices_refused_{};
+  std::atomic<uint64_t> reversed_dials_{0};
+  std::atomic<uint64_t> links_reversed_{0};
+  std::atomic<uint64_t> reversal_waits_expired_{0};
   // Established links by peer, for link_of() from other threads (io thread writes).
   mutable std::mutex live_mu_;
   std::map<gossip::endpoint_id, std::vector<std::shared_ptr<connection>>> live_;
@@ -814,6 +998,20 @@ public:
 
 // --- transport ---
 
+const char* reversal_refusal_name(reversal_refusal r) noexcept {
+  switch (r) {
+    case reversal_refusal::malformed: return "malformed";
+    case reversal_refusal::not_admitted: return "not_admitted";
+    case reversal_refusal::self_target: return "self_target";
+    case reversal_refusal::not_connected: return "not_connected";
+    case reversal_refusal::requester_budget: return "requester_budget";
+    case reversal_refusal::target_budget: return "target_budget";
+    case reversal_refusal::bad_address: return "bad_address";
+    case reversal_refusal::declined: return "declined";
+  }
+  return "unknown";
+}
+
 result<std::unique_ptr<transport>> transport::create(asio::io_context& io,
                                                      const crypto::signing_key& key,
                                                      transport_options opts,
@@ -826,7 +1024,9 @@ result<std::unique_ptr<transport>> transport::create(asio::io_context& io,
     return error{errc::invalid_argument, "send queue bounds must hold one message"};
   if (!opts.log)
     opts.log = stderr_log_sink();
-  auto tls = tls_identity::create(key, opts.alpn);
+  std::vector<std::string> alpns{opts.alpn};
+  alpns.insert(alpns.end(), opts.alpn_compat.begin(), opts.alpn_compat.end());
+  auto tls = tls_identity::create(key, std::move(alpns));
   if (!tls)
     return tls.err();
   auto p = std::make_shared<impl>(io, std::move(*tls),
@@ -958,6 +1158,15 @@ transport_stats transport::stats() const {
     s.handshake_failures[i] = impl_->handshake_failures_[i];
   s.bytes_in = impl_->bytes_in_;
   s.bytes_out = impl_->bytes_out_;
+  s.reversal_requests_sent = impl_->reversal_requests_sent_;
+  s.reversal_requests_relayed = impl_->reversal_requests_relayed_;
+  for (size_t i = 0; i < reversal_refusal_kinds; ++i) {
+    s.reversal_requests_refused[i] = impl_->reversal_requests_refused_[i];
+    s.reversal_notices_refused[i] = impl_->reversal_notices_refused_[i];
+  }
+  s.reversed_dials = impl_->reversed_dials_;
+  s.links_reversed = impl_->links_reversed_;
+  s.reversal_waits_expired = impl_->reversal_waits_expired_;
   return s;
 }
 

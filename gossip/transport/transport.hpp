@@ -41,6 +41,22 @@ struct outgoing {
   std::shared_ptr<const bytes> message;
 };
 
+/// Why a connection reversal request (relay side) or notice (dialing side) was refused.
+enum class reversal_refusal : uint8_t {
+  malformed,        ///< a body that does not decode (the link is closed)
+  not_admitted,     ///< from a link on which the peer proved no topic
+  self_target,      ///< a request naming its sender, or us; a notice naming us
+  not_connected,    ///< request: we have no link to the target that speaks reversal
+  requester_budget, ///< request: the requester's relay budget is spent
+  target_budget,    ///< request: the target's relay budget is spent
+  bad_address,      ///< request: the requester's link is not over IPv4
+  declined,         ///< notice: already linked, dialed it recently, or dial budget spent
+};
+/// Number of reversal_refusal kinds.
+inline constexpr size_t reversal_refusal_kinds = 8;
+/// "malformed", "not_admitted", ... (metric labels).
+const char* reversal_refusal_name(reversal_refusal r) noexcept;
+
 /// Counters, readable from any thread.
 struct transport_stats {
   size_t links = 0;            ///< established TLS links (duplicates included while retiring)
@@ -68,6 +84,16 @@ struct transport_stats {
   std::array<uint64_t, handshake_failure_kinds> handshake_failures{};
   uint64_t bytes_in = 0;   ///< read from every link's TLS stream (frames and their headers)
   uint64_t bytes_out = 0;  ///< written to every link's TLS stream
+  // Connection reversal (issue 15, nat/reversal.hpp).
+  uint64_t reversal_requests_sent = 0;    ///< requests we sent after a failed dial
+  uint64_t reversal_requests_relayed = 0; ///< requests we relayed as a notice to their target
+  /// Requests we did not relay, by reason.
+  std::array<uint64_t, reversal_refusal_kinds> reversal_requests_refused{};
+  /// Notices we did not act on, by reason.
+  std::array<uint64_t, reversal_refusal_kinds> reversal_notices_refused{};
+  uint64_t reversed_dials = 0;         ///< dials we made because a notice asked us to
+  uint64_t links_reversed = 0;         ///< links established by reversal (either side)
+  uint64_t reversal_waits_expired = 0; ///< peers reported closed: no reversed link in time
 };
 
 /// An established link to a peer (transport::link_of).
@@ -76,6 +102,7 @@ struct link_info {
   std::chrono::system_clock::time_point since; ///< when the link was established
   uint64_t bytes_in = 0;                       ///< read on the link (TLS plaintext)
   uint64_t bytes_out = 0;                      ///< written on the link
+  link_method method = link_method::direct;    ///< how the link was made
 };
 
 /// The peer transport (DESIGN.md "Transport and addressing"): TCP + TLS 1.3 links keyed by

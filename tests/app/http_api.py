@@ -160,9 +160,11 @@ def main(work):
         n = t["neighbors"][0] if t["neighbors"] else {}
         return (len(n.get("id", "")) == 64 and str(n.get("address")).startswith("127.0.0.1:")
                 and str(n.get("since")).endswith("Z") and isinstance(n.get("since_seconds"), int)
-                and n.get("bytes_in", 0) > 0 and n.get("bytes_out", 0) > 0 and t)
+                and n.get("bytes_in", 0) > 0 and n.get("bytes_out", 0) > 0
+                and n.get("method") == "direct" and t)
     t = wait_for("a neighbour with address, since and bytes", neighbour_ok, 20)
-    check(bool(t), "/status lists each neighbour with id, address, since and bytes in/out")
+    check(bool(t), "/status lists each neighbour with id, address, link method (direct), since "
+          "and bytes in/out")
     lb = t["last_bootstrap"]
     check(lb is None or (lb["time"].endswith("Z") and lb["rounds"] >= 1
                          and {"records", "candidates", "reads_ok"} <= set(lb)),
@@ -191,7 +193,10 @@ def main(work):
                  'dtt_gossip_messages_total{topic="http-test"',
                  'dtt_gossip_bytes_total{direction="in"}', 'dtt_gossip_bytes_total{direction="out"}',
                  "dtt_gossip_duplicates_total", "dtt_gossip_flood_refusals_total",
-                 'dtt_transport_handshake_failures_total{reason="tls"}'):
+                 'dtt_transport_handshake_failures_total{reason="tls"}',
+                 'dtt_transport_reversal_requests_total{result="sent"}',
+                 'dtt_transport_reversal_requests_total{result="relayed"}',
+                 "dtt_transport_reversed_dials_total", "dtt_transport_links_reversed_total"):
         check(("\n" + name) in metrics, "/metrics has " + name)
     def sample(prefix):
         return sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()

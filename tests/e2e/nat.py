@@ -14,11 +14,13 @@
     r2    NAT router, WAN 11.0.0.3, LAN 10.2.0.0/24: masquerade, no UPnP; nodes a2, b2
 
 Asserts: the nodes behind r1 get a TCP mapping from miniupnpd and publish it; a node outside
-r1's LAN makes a link by dialling a mapped address; the nodes behind r2 find no gateway; every
+r1's LAN makes a link by dialling a mapped address; the nodes behind r2 find no gateway (links
+made by connection reversal are counted: a node outside r2's LAN whose dial to r2's LAN
+address failed asked a common peer, and the node behind r2 dialled it); every
 node gets a neighbour, the five form one overlay and every node receives every other node's
 broadcast; at stop the mappings are removed from r1. Reports, per link, how it was made
-(direct: a listening address; mapped: a router's mapping), time to first neighbour per node
-(p50, max) and the external addresses the nodes learnt from DHT responders.
+(direct: a listening address; mapped: a router's mapping; reversed: dialled on request),
+time to first neighbour per node (p50, max) and the external addresses the nodes learnt from DHT responders.
 
 Every process is started by this script and stopped by PID; every wait has a deadline.
 Exit 0 pass, 1 fail, 77 skipped (not root, no `ip netns`, nft or miniupnpd).
@@ -59,7 +61,8 @@ ROUTER_NFT = """table inet filter {
 }
 """
 
-LINK_UP = re.compile(r"net: outbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): link up")
+LINK_UP = re.compile(r"net: outbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): link up"
+                     r"(?: \((direct|reversed)\))?")
 MAPPED = re.compile(r"port mapping: mapped TCP (\d+) -> (\d+\.\d+\.\d+\.\d+):(\d+)")
 EXTERNAL = re.compile(r"external address (\d+\.\d+\.\d+\.\d+) \(reported by a majority")
 
@@ -360,7 +363,10 @@ max-jitter=1s
             for m in LINK_UP.finditer(n.log_text()):
                 addr = (m.group(1), int(m.group(2)))
                 peer = by_short.get(m.group(3))
-                how = "mapped" if addr in mapped else "direct"
+                # reversed: dialled because the peer asked through a common peer (its own
+                # dial to us had failed); else by the address dialled.
+                how = "reversed" if m.group(4) == "reversed" else \
+                    "mapped" if addr in mapped else "direct"
                 out.append((n.name, peer.name if peer else m.group(3), f"{addr[0]}:{addr[1]}",
                             how))
                 if how == "mapped" and n.behind != "r1":
@@ -387,6 +393,10 @@ max-jitter=1s
             "links": [{"from": a, "to": b, "address": c, "method": d} for a, b, c, d in links],
             "links_by_method": methods,
             "mapped_links_from_outside_r1": from_outside,
+            "reversed_links_from_r2": sum(
+                1 for a, b, _, how in links if how == "reversed"
+                and any(n.name == a and n.behind == "r2" for n in self.nodes)
+                and not any(n.name == b and n.behind == "r2" for n in self.nodes)),
         }
         return rep
 
@@ -410,6 +420,15 @@ max-jitter=1s
                 self.failures.append(f"{n.name}: no 'upnp gateway not found' line")
         if rep["mapped_links_from_outside_r1"] < 1:
             self.failures.append("no link was dialled to a mapped address from outside r1")
+        # Connection reversal: reported, not required. A node outside r2's LAN dials a node
+        # behind r2 only when HyParView picks it (a shuffle, a walk's end) before that node
+        # dialled out itself: one run in three showed it (b2 dialled pub, a1, b1 "reversed").
+        # Every reversed link must be dialled by a node that cannot be dialled: behind r2.
+        behind_r2 = {n.name for n in self.nodes if n.behind == "r2"}
+        for l in rep["links"]:
+            if l["method"] == "reversed" and l["from"] not in behind_r2:
+                self.failures.append(f"{l['from']} dialled {l['to']} ({l['address']}) by "
+                                     "reversal, yet it can be dialled")
         # miniupnpd listens on r1's LAN only: its sockets are bound to the LAN address or to
         # the LAN bridge (SO_BINDTODEVICE, shown as "*%lan0" / "0.0.0.0%lan0").
         rns, _, lan, _ = self.lans["r1"]

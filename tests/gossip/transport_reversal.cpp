@@ -1,0 +1,364 @@
+// Connection reversal through the peer transport (issue 15, nat/reversal.hpp), on 127.0.0.1:
+// A cannot dial B (B's published address is a closed port) but C is linked to both, so A asks
+// C, C tells B, and B dials A. Then the hostile cases: notices and requests from peers that
+// proved no topic, malformed bodies, requests naming the relay or their sender, budgets, and
+// reversal frames on a link of the older protocol.
+#include "gossip/transport/transport.hpp"
+
+#include "crypto/membership.hpp"
+#include "gossip/transport/frame.hpp"
+#include "gossip/transport/tls.hpp"
+#include "nat/reversal.hpp"
+#include "transport_harness.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <doctest/doctest.h>
+
+#include <poll.h>
+
+#include <memory>
+
+using namespace dtt;
+using namespace dtt::test;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+// A port on 127.0.0.1 that nothing listens on (bound, then closed): dials to it are refused.
+uint16_t closed_port() {
+  asio::io_context io;
+  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto port = a.local_endpoint().port();
+  a.close();
+  return port;
+}
+
+// Links `x` and `y` (x dials) and waits until each proved the test topic to the other.
+void link(node& x, node& y) {
+  y.introduce_to(x);
+  REQUIRE(x.send(y.id(), "hi").ok());
+  REQUIRE(y.rec.wait([&] { return y.rec.messages_from(x.id()) >= 1; }));
+  REQUIRE(y.send(x.id(), "hi back").ok());
+  REQUIRE(x.rec.wait([&] { return x.rec.messages_from(y.id()) >= 1; }));
+}
+
+size_t refused(const net::transport_stats& s, bool request, net::reversal_refusal why) {
+  auto& a = request ? s.reversal_requests_refused : s.reversal_notices_refused;
+  return a[static_cast<size_t>(why)];
+}
+
+// A hand-driven peer: completes TLS with a node (optionally proving the test topic) and then
+// writes whatever control frames a test gives it, as a hostile peer would.
+class raw_peer {
+public:
+  explicit raw_peer(const std::string& alpn = net::transport_options{}.alpn) {
+    auto t = net::tls_identity::create(key_, alpn);
+    REQUIRE(t);
+    tls_ = *t;
+    stream_ = std::make_unique<asio::ssl::stream<tcp::socket>>(io_, tls_->context());
+  }
+  const gossip::endpoint_id& id() const { return tls_->id(); }
+
+  // Connects to `to` and runs the client handshake; then proves the test topic if `admit`.
+  bool connect(node& to, bool admit) {
+    verification_.expected = to.id();
+    net::tls_identity::attach_verification(stream_->native_handle(), &verification_);
+    tls_->prepare_client(stream_->native_handle());
+    boost::system::error_code ec;
+    auto a = to.addr();
+    stream_->next_layer().connect(tcp::endpoint(asio::ip::make_address(a.ip), a.port), ec);
+    if (!ec)
+      stream_->handshake(asio::ssl::stream_base::client, ec);
+    if (ec)
+      return false;
+    if (!admit)
+      return true;
+    bytes32 exporter{};
+    auto label = crypto::admission_exporter_label;
+    if (SSL_export_keying_material(stream_->native_handle(), exporter.data(), exporter.size(),
+                                   label.data(), label.size(), nullptr, 0, 0)
+        != 1)
+      return false;
+    crypto::admission adm{test_topic(), crypto::admission_proof(test_membership_key(), exporter,
+                                                                id(), to.id(), test_topic())};
+    bytes out;
+    net::append_admit(out, crypto::encode_admission(adm));
+    return write(out);
+  }
+  bool send(net::control c, const bytes& body) {
+    bytes out;
+    net::append_control(out, c, body);
+    return write(out);
+  }
+
+private:
+  bool write(const bytes& out) {
+    boost::system::error_code ec;
+    asio::write(*stream_, asio::buffer(out), ec);
+    return !ec;
+  }
+  crypto::signing_key key_ = crypto::signing_key::generate();
+  asio::io_context io_;
+  std::shared_ptr<net::tls_identity> tls_;
+  net::peer_verification verification_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket>> stream_;
+};
+
+// A TCP listener on 127.0.0.1 that counts who connects (to see whom a victim dials).
+struct dial_trap {
+  asio::io_context io;
+  tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  uint16_t port() const { return acceptor.local_endpoint().port(); }
+  // True if a connection arrives within `deadline`.
+  bool dialed_within(std::chrono::milliseconds deadline) {
+    pollfd p{acceptor.native_handle(), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(deadline.count())) == 1;
+  }
+};
+
+bytes request_body(const gossip::endpoint_id& target, uint16_t port) {
+  return nat::encode(nat::reversal_request{target, port});
+}
+
+bytes notice_body(const gossip::endpoint_id& requester, const std::string& ip, uint16_t port) {
+  auto b = nat::encode(nat::reversal_notice{requester, {ip, port}});
+  REQUIRE(b);
+  return *b;
+}
+
+} // namespace
+
+TEST_CASE("reversal: B behind a closed port is linked to A through a common peer C") {
+  io_thread io;
+  node a(io.io), b(io.io), c(io.io);
+  link(a, c);
+  link(b, c);
+  // B's published address is undialable, as behind a NAT without a mapping.
+  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(b.id(), "through the NAT").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  {
+    std::lock_guard<std::mutex> g(b.rec.mu);
+    CHECK(text(b.rec.messages.back().content) == "through the NAT");
+  }
+  // The link was made by reversal: B dialed A, and both sides say so.
+  auto at_a = a.t->link_of(b.id());
+  auto at_b = b.t->link_of(a.id());
+  REQUIRE(at_a);
+  REQUIRE(at_b);
+  CHECK(at_a->method == net::link_method::reversed);
+  CHECK(at_b->method == net::link_method::reversed);
+  CHECK(at_b->remote.port == a.addr().port);
+  CHECK(a.t->link_of(c.id())->method == net::link_method::direct);
+  auto sa = a.t->stats(), sb = b.t->stats(), sc = c.t->stats();
+  CHECK(sa.reversal_requests_sent == 1); // C is A's only other peer
+  CHECK(sc.reversal_requests_relayed == 1);
+  CHECK(sb.reversed_dials == 1);
+  CHECK(sa.links_reversed == 1);
+  CHECK(sb.links_reversed == 1);
+  CHECK(sa.handshake_failures[static_cast<size_t>(net::handshake_failure::dial)] == 1);
+  {
+    std::lock_guard<std::mutex> g(a.rec.mu);
+    CHECK(a.rec.closed.empty()); // the queue waited for the reversed link
+  }
+  // The reversed link carries the other way too.
+  REQUIRE(b.send(a.id(), "and back").ok());
+  REQUIRE(a.rec.wait([&] { return a.rec.messages_from(b.id()) == 1; }));
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: with no common peer the failed dial is reported closed at once") {
+  io_thread io;
+  node a(io.io), b(io.io);
+  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(b.id(), "lost").ok());
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(a.t->stats().reversal_requests_sent == 0);
+  CHECK(a.t->stats().reversal_waits_expired == 0);
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: when the target never dials, the peer is reported closed after the wait") {
+  io_thread io;
+  auto short_wait = [](net::transport_options& o) { o.reversal_wait = 300ms; };
+  node a(io.io, short_wait), c(io.io);
+  link(a, c);
+  // An id C has no link to: C refuses, and nobody dials A.
+  auto x = crypto::signing_key::generate().public_key_bytes();
+  a.t->add_addresses(x, {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(x, "nobody").ok());
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 5000ms));
+  CHECK(a.rec.closed[0].first == x);
+  CHECK(a.rec.closed[0].second.find("no reversed link") != std::string::npos);
+  CHECK(a.t->stats().reversal_requests_sent == 1);
+  CHECK(a.t->stats().reversal_waits_expired == 1);
+  CHECK(eventually([&] {
+    return refused(c.t->stats(), true, net::reversal_refusal::not_connected) == 1;
+  }));
+  CHECK(c.t->stats().reversal_requests_relayed == 0);
+  a.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: a peer of the older protocol still links, and is never sent reversal frames") {
+  io_thread io;
+  auto old = [](net::transport_options& o) {
+    o.alpn = "dtt-gossip/2";
+    o.alpn_compat.clear();
+  };
+  node a(io.io), c_old(io.io, old);
+  link(a, c_old); // new and old agree on dtt-gossip/2
+  a.t->add_addresses(gossip::endpoint_id{1}, {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(gossip::endpoint_id{1}, "x").ok());
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(a.t->stats().reversal_requests_sent == 0);
+  // The old peer's link is still up: nothing it could not parse was sent.
+  REQUIRE(a.send(c_old.id(), "still here").ok());
+  REQUIRE(c_old.rec.wait([&] { return c_old.rec.messages_from(a.id()) == 2; }));
+  CHECK(c_old.t->stats().links == 1);
+  a.t->shutdown();
+  c_old.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: a reversal frame on a link of the older protocol closes it") {
+  io_thread io;
+  node victim(io.io);
+  raw_peer old("dtt-gossip/2");
+  REQUIRE(old.connect(victim, true));
+  REQUIRE(old.send(net::control::reversal_request, request_body(victim.id(), 4000)));
+  CHECK(eventually([&] { return victim.rec.has_log(net::log_level::warn, "older protocol"); }));
+  CHECK(eventually([&] { return victim.t->stats().links == 0; }));
+  victim.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: a notice makes B dial the notice's address only from an admitted peer") {
+  io_thread io;
+  node b(io.io);
+  dial_trap trap;
+  auto requester = crypto::signing_key::generate().public_key_bytes();
+  SUBCASE("a peer that proved no topic is refused, and B dials nobody") {
+    raw_peer stranger;
+    REQUIRE(stranger.connect(b, false));
+    REQUIRE(stranger.send(net::control::reversal_notice,
+                          notice_body(requester, "127.0.0.1", trap.port())));
+    CHECK(eventually([&] {
+      return refused(b.t->stats(), false, net::reversal_refusal::not_admitted) == 1;
+    }));
+    CHECK_FALSE(trap.dialed_within(500ms));
+    CHECK(b.t->stats().reversed_dials == 0);
+  }
+  SUBCASE("an admitted peer's notice is dialed, once per requester") {
+    raw_peer member;
+    REQUIRE(member.connect(b, true));
+    auto body = notice_body(requester, "127.0.0.1", trap.port());
+    REQUIRE(member.send(net::control::reversal_notice, body));
+    CHECK(trap.dialed_within(5000ms));
+    CHECK(b.t->stats().reversed_dials == 1);
+    REQUIRE(member.send(net::control::reversal_notice, body)); // dedupe: not again
+    CHECK(eventually([&] {
+      return refused(b.t->stats(), false, net::reversal_refusal::declined) == 1;
+    }));
+    CHECK(b.t->stats().reversed_dials == 1);
+  }
+  SUBCASE("a notice naming B itself is refused") {
+    raw_peer member;
+    REQUIRE(member.connect(b, true));
+    REQUIRE(member.send(net::control::reversal_notice,
+                        notice_body(b.id(), "127.0.0.1", trap.port())));
+    CHECK(eventually([&] {
+      return refused(b.t->stats(), false, net::reversal_refusal::self_target) == 1;
+    }));
+    CHECK_FALSE(trap.dialed_within(300ms));
+  }
+  SUBCASE("malformed notices close the link") {
+    raw_peer member;
+    REQUIRE(member.connect(b, true));
+    auto body = notice_body(requester, "127.0.0.1", trap.port());
+    SUBCASE("wrong kind byte") { body[0] = 0x01; }
+    SUBCASE("port 0") { body[33] = body[34] = 0; }
+    SUBCASE("unusable address") { std::fill(body.begin() + 35, body.end(), uint8_t{0xff}); }
+    REQUIRE(member.send(net::control::reversal_notice, body));
+    CHECK(eventually([&] {
+      return refused(b.t->stats(), false, net::reversal_refusal::malformed) == 1;
+    }));
+    CHECK(eventually([&] { return b.t->stats().links == 0; }));
+    CHECK(b.t->stats().reversed_dials == 0);
+  }
+  b.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: the relay checks requests and keeps its budgets") {
+  io_thread io;
+  node b(io.io), c(io.io);
+  link(b, c);
+  dial_trap trap;
+  raw_peer requester;
+  SUBCASE("a request from a peer that proved no topic is not relayed") {
+    REQUIRE(requester.connect(c, false));
+    REQUIRE(requester.send(net::control::reversal_request, request_body(b.id(), trap.port())));
+    CHECK(eventually([&] {
+      return refused(c.t->stats(), true, net::reversal_refusal::not_admitted) == 1;
+    }));
+    CHECK_FALSE(trap.dialed_within(500ms));
+  }
+  SUBCASE("a relayed request makes B dial the address C observed, at the requested port") {
+    REQUIRE(requester.connect(c, true));
+    REQUIRE(requester.send(net::control::reversal_request, request_body(b.id(), trap.port())));
+    CHECK(trap.dialed_within(5000ms));
+    CHECK(c.t->stats().reversal_requests_relayed == 1);
+    CHECK(b.t->stats().reversed_dials == 1);
+  }
+  SUBCASE("requests naming the relay or their sender are refused") {
+    REQUIRE(requester.connect(c, true));
+    REQUIRE(requester.send(net::control::reversal_request, request_body(c.id(), trap.port())));
+    REQUIRE(requester.send(net::control::reversal_request,
+                           request_body(requester.id(), trap.port())));
+    CHECK(eventually([&] {
+      return refused(c.t->stats(), true, net::reversal_refusal::self_target) == 2;
+    }));
+    CHECK(c.t->stats().reversal_requests_relayed == 0);
+    CHECK_FALSE(trap.dialed_within(300ms));
+  }
+  SUBCASE("a malformed request closes the link") {
+    REQUIRE(requester.connect(c, true));
+    auto body = request_body(b.id(), trap.port());
+    SUBCASE("wrong kind byte") { body[0] = 0x02; }
+    SUBCASE("port 0") { body[33] = body[34] = 0; }
+    REQUIRE(requester.send(net::control::reversal_request, body));
+    CHECK(eventually([&] {
+      return refused(c.t->stats(), true, net::reversal_refusal::malformed) == 1;
+    }));
+    CHECK(eventually(
+      [&] { return c.rec.has_log(net::log_level::warn, "reversal request refused (malformed)"); }));
+    CHECK(c.t->stats().reversal_requests_relayed == 0);
+  }
+  SUBCASE("past its burst a requester's requests are refused; B dials it once") {
+    REQUIRE(requester.connect(c, true));
+    const size_t burst = 4; // nat::reversal_relay::config's per_requester_burst
+    for (size_t i = 0; i < burst + 2; ++i)
+      REQUIRE(requester.send(net::control::reversal_request, request_body(b.id(), trap.port())));
+    CHECK(eventually([&] {
+      return refused(c.t->stats(), true, net::reversal_refusal::requester_budget) == 2;
+    }));
+    CHECK(c.t->stats().reversal_requests_relayed == burst);
+    CHECK(eventually([&] {
+      return refused(b.t->stats(), false, net::reversal_refusal::declined) == burst - 1;
+    }));
+    CHECK(b.t->stats().reversed_dials == 1);
+  }
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}
