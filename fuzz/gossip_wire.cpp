@@ -11,7 +11,7 @@
 // - the frame decoder returns no frame over the limit, re-framing what it returned gives back
 //   the consumed input, and it never buffers a whole frame's worth it should have returned;
 // - a control frame's body has the size its code fixes, and a reversal request or notice
-//   (nat/reversal.hpp) that decodes re-encodes to exactly its body;
+//   (gossip/transport/reversal.hpp) that decodes re-encodes to exactly its body;
 // - every message the protocol sends in answer encodes within the max message size (its
 //   encoded_size(); encode() agrees with it on a sample of 1 in 8 inputs).
 #include "check.hpp"
@@ -19,7 +19,7 @@
 #include "gossip/proto.hpp"
 #include "gossip/transport/frame.hpp"
 #include "gossip/wire.hpp"
-#include "nat/reversal.hpp"
+#include "gossip/transport/reversal.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -70,14 +70,14 @@ void check_outputs(gossip::protocol& p, size_t max,
   }
 }
 
-// A reversal frame's body (nat/reversal.hpp): what decodes re-encodes to exactly the body.
+// A reversal frame's body (gossip/transport/reversal.hpp): what decodes re-encodes to exactly the body.
 void check_reversal(net::control code, const bytes& body) {
   if (code == net::control::reversal_request) {
-    if (auto r = nat::decode_reversal_request(body); r && nat::encode(*r) != body)
+    if (auto r = net::decode_reversal_request(body); r && net::encode(*r) != body)
       fail("reversal request does not round-trip", body.size());
   } else if (code == net::control::reversal_notice) {
-    if (auto n = nat::decode_reversal_notice(body)) {
-      auto again = nat::encode(*n);
+    if (auto n = net::decode_reversal_notice(body)) {
+      auto again = net::encode(*n);
       if (!again || *again != body)
         fail("reversal notice does not round-trip", body.size());
     }

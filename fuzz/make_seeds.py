@@ -193,7 +193,7 @@ write("admission", "split_admit", b"\x00" + admit[:40])
 write("admission", "unknown_control", b"\x10" + be32(0x80000009) + admit_body)
 write("admission", "body_63", b"\x00" + admit_body[:63])
 
-# --- gossip_wire: connection reversal frames (dtt-gossip/3; nat/reversal.hpp: request 35 bytes,
+# --- gossip_wire: connection reversal frames (dtt-gossip/3; gossip/transport/reversal.hpp: request 35 bytes,
 # notice 39) between a keep-alive and a message ---
 rev_req = be32(0x80000004) + b"\x01" + topic + struct.pack(">H", 4433)
 rev_notice = be32(0x80000005) + b"\x02" + topic + struct.pack(">H", 4433) + bytes([127, 0, 0, 1])

@@ -28,7 +28,7 @@ enum class control : uint32_t {
   keepalive = 1, ///< sent when a link has been write-idle for the keep-alive interval
   goodbye = 2,   ///< the sender writes nothing more on this connection (duplicate settlement)
   admit = 3,     ///< body: topic_id[32] proof[32], membership of a topic (docs/ADMISSION.md)
-  /// "dtt-gossip/3": connection reversal (nat/reversal.hpp), A -> C "ask B to dial me".
+  /// "dtt-gossip/3": connection reversal (gossip/transport/reversal.hpp), A -> C "ask B to dial me".
   reversal_request = 4,
   /// "dtt-gossip/3": connection reversal, C -> B "A asks you to dial it at this address".
   reversal_notice = 5,
@@ -36,7 +36,7 @@ enum class control : uint32_t {
 
 /// Body bytes of an admit control frame.
 inline constexpr size_t admit_body_size = 64;
-/// Body bytes of the reversal frames (nat/reversal.hpp's encodings; decoded there).
+/// Body bytes of the reversal frames (gossip/transport/reversal.hpp's encodings; decoded there).
 inline constexpr size_t reversal_request_body_size = 35;
 inline constexpr size_t reversal_notice_body_size = 39;
 

@@ -67,9 +67,9 @@ struct transport_options {
   /// ALPN protocol both sides must agree on: the preferred one, then older ones still spoken
   /// (the handshake picks the first of ours the peer offers). Features newer than the oldest
   /// go only over links that negotiated `alpn` (frame.hpp, "Compatibility").
-  std::string alpn = "dtt-gossip/3"; // 3: connection reversal frames (nat/reversal.hpp)
+  std::string alpn = "dtt-gossip/3"; // 3: connection reversal frames (gossip/transport/reversal.hpp)
   std::vector<std::string> alpn_compat{"dtt-gossip/2"}; // 2: admission (docs/ADMISSION.md)
-  /// Connection reversal (issue 15, nat/reversal.hpp): when a dial fails, ask up to this many
+  /// Connection reversal (issue 15, gossip/transport/reversal.hpp): when a dial fails, ask up to this many
   /// connected peers to tell the target to dial us (0: never ask; relaying and answering
   /// notices stay on), and wait this long for its link before reporting the peer closed.
   size_t reversal_fanout = 3;

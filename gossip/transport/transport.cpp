@@ -4,7 +4,7 @@
 #include "gossip/transport/address_book.hpp"
 #include "gossip/transport/connection.hpp"
 #include "gossip/transport/tls.hpp"
-#include "nat/reversal.hpp"
+#include "gossip/transport/reversal.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -34,7 +34,7 @@ namespace {
 using gossip::short_id;
 
 static_assert(reversal_request_body_size == 35 && reversal_notice_body_size == 39,
-              "frame.hpp's reversal body sizes are nat/reversal.hpp's encodings");
+              "frame.hpp's reversal body sizes are gossip/transport/reversal.hpp's encodings");
 
 gossip::socket_address to_socket_address(const tcp::endpoint& ep) {
   return {ep.address().to_string(), ep.port()};
@@ -508,7 +508,7 @@ public:
     bytes_out_ += out;
   }
 
-  // --- connection reversal (issue 15, nat/reversal.hpp) ---
+  // --- connection reversal (issue 15, gossip/transport/reversal.hpp) ---
 
   // A link to `id` we may send reversal frames on: writable, speaking them, and (under
   // admission) one on which the peer proved a topic, so an outsider who only completed TLS
@@ -533,7 +533,7 @@ public:
       if (peer != id && reversal_link(peer))
         connected.push_back(peer);
     auto ask = requester_.on_dial_failed(id, connected, std::chrono::steady_clock::now());
-    auto body = nat::encode(nat::reversal_request{id, reversal_port()});
+    auto body = net::encode(net::reversal_request{id, reversal_port()});
     size_t sent = 0;
     for (auto& via : ask)
       if (reversal_link(via)->send_control(control::reversal_request, body))
@@ -560,14 +560,14 @@ public:
     return true;
   }
 
-  static reversal_refusal refusal_of(nat::relay_refusal r) {
+  static reversal_refusal refusal_of(net::relay_refusal r) {
     switch (r) {
-      case nat::relay_refusal::self_target: return reversal_refusal::self_target;
-      case nat::relay_refusal::not_connected: return reversal_refusal::not_connected;
-      case nat::relay_refusal::requester_budget: return reversal_refusal::requester_budget;
-      case nat::relay_refusal::target_budget: return reversal_refusal::target_budget;
-      case nat::relay_refusal::bad_address:
-      case nat::relay_refusal::none: break;
+      case net::relay_refusal::self_target: return reversal_refusal::self_target;
+      case net::relay_refusal::not_connected: return reversal_refusal::not_connected;
+      case net::relay_refusal::requester_budget: return reversal_refusal::requester_budget;
+      case net::relay_refusal::target_budget: return reversal_refusal::target_budget;
+      case net::relay_refusal::bad_address:
+      case net::relay_refusal::none: break;
     }
     return reversal_refusal::bad_address;
   }
@@ -603,7 +603,7 @@ public:
     }
     auto now = std::chrono::steady_clock::now();
     if (request) {
-      auto r = nat::decode_reversal_request(body);
+      auto r = net::decode_reversal_request(body);
       if (!r)
         return refuse_reversal(c, true, reversal_refusal::malformed, r.err().what);
       if (r->target == tls_->id())
@@ -618,12 +618,12 @@ public:
                                              *r, to != nullptr, now);
       if (!notice)
         return refuse_reversal(c, true, refusal_of(why), "target " + short_id(r->target));
-      auto wire = nat::encode(*notice);
+      auto wire = net::encode(*notice);
       if (wire && to->send_control(control::reversal_notice, *wire))
         ++reversal_requests_relayed_;
       return;
     }
-    auto n = nat::decode_reversal_notice(body);
+    auto n = net::decode_reversal_notice(body);
     if (!n)
       return refuse_reversal(c, false, reversal_refusal::malformed, n.err().what);
     if (n->requester == tls_->id())
@@ -948,9 +948,9 @@ public:
   size_t closed_since_trim_ = 0;
   std::chrono::steady_clock::time_point last_trim_{};
   address_book book_;
-  nat::reversal_requester requester_{opts_->reversal_fanout};
-  nat::reversal_relay relay_;
-  nat::reversal_dialer dialer_;
+  net::reversal_requester requester_{opts_->reversal_fanout};
+  net::reversal_relay relay_;
+  net::reversal_dialer dialer_;
   uint64_t next_serial_ = 1;
   bool shut_ = false;
 

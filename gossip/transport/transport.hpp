@@ -84,7 +84,7 @@ struct transport_stats {
   std::array<uint64_t, handshake_failure_kinds> handshake_failures{};
   uint64_t bytes_in = 0;   ///< read from every link's TLS stream (frames and their headers)
   uint64_t bytes_out = 0;  ///< written to every link's TLS stream
-  // Connection reversal (issue 15, nat/reversal.hpp).
+  // Connection reversal (issue 15, gossip/transport/reversal.hpp).
   uint64_t reversal_requests_sent = 0;    ///< requests we sent after a failed dial
   uint64_t reversal_requests_relayed = 0; ///< requests we relayed as a notice to their target
   /// Requests we did not relay, by reason.

@@ -1,4 +1,4 @@
-// Connection reversal through the peer transport (issue 15, nat/reversal.hpp), on 127.0.0.1:
+// Connection reversal through the peer transport (issue 15, gossip/transport/reversal.hpp), on 127.0.0.1:
 // A cannot dial B (B's published address is a closed port) but C is linked to both, so A asks
 // C, C tells B, and B dials A. Then the hostile cases: notices and requests from peers that
 // proved no topic, malformed bodies, requests naming the relay or their sender, budgets, and
@@ -8,7 +8,7 @@
 #include "crypto/membership.hpp"
 #include "gossip/transport/frame.hpp"
 #include "gossip/transport/tls.hpp"
-#include "nat/reversal.hpp"
+#include "gossip/transport/reversal.hpp"
 #include "transport_harness.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -120,11 +120,11 @@ struct dial_trap {
 };
 
 bytes request_body(const gossip::endpoint_id& target, uint16_t port) {
-  return nat::encode(nat::reversal_request{target, port});
+  return net::encode(net::reversal_request{target, port});
 }
 
 bytes notice_body(const gossip::endpoint_id& requester, const std::string& ip, uint16_t port) {
-  auto b = nat::encode(nat::reversal_notice{requester, {ip, port}});
+  auto b = net::encode(net::reversal_notice{requester, {ip, port}});
   REQUIRE(b);
   return *b;
 }
@@ -346,7 +346,7 @@ TEST_CASE("reversal: the relay checks requests and keeps its budgets") {
   }
   SUBCASE("past its burst a requester's requests are refused; B dials it once") {
     REQUIRE(requester.connect(c, true));
-    const size_t burst = 4; // nat::reversal_relay::config's per_requester_burst
+    const size_t burst = 4; // net::reversal_relay::config's per_requester_burst
     for (size_t i = 0; i < burst + 2; ++i)
       REQUIRE(requester.send(net::control::reversal_request, request_body(b.id(), trap.port())));
     CHECK(eventually([&] {

@@ -1,11 +1,11 @@
-#include "nat/reversal.hpp"
+#include "gossip/transport/reversal.hpp"
 
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <cstring>
 
-namespace dtt::nat {
+namespace dtt::net {
 
 namespace {
 
@@ -182,4 +182,4 @@ std::vector<endpoint_id> reversal_requester::on_dial_failed(
   return out;
 }
 
-} // namespace dtt::nat
+} // namespace dtt::net

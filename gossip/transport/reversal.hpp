@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-namespace dtt::nat {
+namespace dtt::net {
 
 /// A -> C: "tell `target` to dial me at my link's address, this port".
 struct reversal_request {
@@ -134,4 +134,4 @@ private:
   std::map<endpoint_id, reversal_clock::time_point> asked_;
 };
 
-} // namespace dtt::nat
+} // namespace dtt::net

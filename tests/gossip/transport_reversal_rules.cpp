@@ -1,11 +1,11 @@
-#include "nat/reversal.hpp"
+#include "gossip/transport/reversal.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
 
 using namespace dtt;
-using namespace dtt::nat;
+using namespace dtt::net;
 using namespace std::chrono_literals;
 
 namespace {
