@@ -290,7 +290,7 @@ max-jitter={t['merge_jitter']}
                 self.testnet.wait(timeout=5)
         for ns in self.namespaces:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
-        if self.a.keep:
+        if self.a.keep or self.failures:  # a failed run keeps its nodes' logs for the diagnosis
             log(f"work directory kept: {self.work}")
         else:
             shutil.rmtree(self.work, ignore_errors=True)
