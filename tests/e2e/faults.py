@@ -677,6 +677,13 @@ max-jitter={t['merge_jitter']}
                 self.run_traffic(max(0, self.a.fault_every - (time.monotonic() - p0)))
         self.phase = "end"
         self.run_traffic(self.a.grace)
+        # Every broadcast is judged after its whole grace window: the last ones get theirs
+        # here, with no new traffic (judged at once, those sent in the last moment counted as
+        # lost although they arrived a few ms later).
+        quiet_until = time.monotonic() + self.a.grace
+        while time.monotonic() < quiet_until:
+            self.check_exits()
+            time.sleep(0.1)
 
     def schedule(self):
         if self.a.profile == "ci":
