@@ -456,6 +456,8 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"reversal_requests_sent", t.reversal_requests_sent},
     {"reversal_requests_relayed", t.reversal_requests_relayed},
     {"reversed_dials", t.reversed_dials},
+    {"dials", t.dials},
+    {"dials_held_back", t.dials_held_back},
     {"links_reversed", t.links_reversed},
     {"reversal_waits_expired", t.reversal_waits_expired},
     {"frames_undecodable", st.frames_undecodable},

@@ -562,6 +562,8 @@ std::string service::metrics() {
       {"reversal_requests_relayed",
        {"dtt_transport_reversal_requests_total", {{"result", "relayed"}}}},
       {"reversed_dials", {"dtt_transport_reversed_dials_total", {}}},
+      {"dials", {"dtt_transport_dials_total", {}}},
+      {"dials_held_back", {"dtt_transport_dials_held_back_total", {}}},
       {"links_reversed", {"dtt_transport_links_reversed_total", {}}},
       {"reversal_waits_expired",
        {"dtt_transport_reversal_requests_total", {{"result", "no_link"}}}},

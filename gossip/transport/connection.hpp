@@ -177,6 +177,8 @@ public:
   void set_method(link_method m) noexcept { method_ = m; }
   /// When the link was established (wall clock; the epoch before that).
   std::chrono::system_clock::time_point up_since() const noexcept { return up_since_; }
+  /// When the link was established (steady clock; the epoch before that).
+  clock::time_point established_at() const noexcept { return established_at_; }
 
 private:
   void on_connected();

@@ -4,6 +4,7 @@
 #include "gossip/transport/address_book.hpp"
 #include "gossip/transport/connection.hpp"
 #include "gossip/transport/tls.hpp"
+#include "gossip/transport/redial.hpp"
 #include "gossip/transport/reversal.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -89,6 +90,7 @@ struct peer_state {
   bool closing = false;                       // close_when_flushed(): close silently
   std::shared_ptr<asio::steady_timer> grace; // last link retired cleanly: await replacement
   std::shared_ptr<asio::steady_timer> reversal; // our dial failed: await the peer's (reversal)
+  std::shared_ptr<asio::steady_timer> redial;   // redialled too often: the next dial waits
 };
 
 class transport::impl final : public connection_owner,
@@ -228,7 +230,7 @@ public:
     }
     if (ps.writer)
       ps.writer->kick();
-    else if (ps.links.empty() && !ps.reversal)
+    else if (ps.links.empty() && !ps.reversal && !ps.redial)
       dial(id, ps); // may drop the peer: ps is not used after this
   }
 
@@ -281,10 +283,7 @@ public:
     auto peers = std::move(peers_);
     peers_.clear();
     for (auto& [id, ps] : peers) {
-      if (ps.grace)
-        ps.grace->cancel();
-      if (ps.reversal)
-        ps.reversal->cancel();
+      cancel_timers(ps);
       for (auto& l : ps.links)
         l->close("transport shut down");
     }
@@ -335,6 +334,10 @@ public:
     if (ps.grace) {
       ps.grace->cancel();
       ps.grace.reset();
+    }
+    if (ps.redial) {
+      ps.redial->cancel(); // the peer dialled us meanwhile
+      ps.redial.reset();
     }
     if (ps.reversal) {
       // We asked for this peer's dial: its link is the reversed one.
@@ -420,6 +423,8 @@ public:
     auto keep_alive = *li; // c stays valid while we look at it
     ps.links.erase(li);
     note_closed_link();
+    if (c.established())
+      redial_.link_ended(id, std::chrono::steady_clock::now() - c.established_at());
     if (c.established() && links_up_ > 0)
       --links_up_;
     if (ps.writer.get() == &c)
@@ -847,7 +852,44 @@ public:
       drop_peer(id, "connection limit reached");
       return;
     }
+    // A peer whose links keep closing soon after we dial is redialled less and less often
+    // (gossip/transport/redial.hpp); its queue waits meanwhile, within its bounds.
+    const auto now = std::chrono::steady_clock::now();
+    const auto at = redial_.allowed_at(id, now);
+    if (at > now) {
+      hold_dial(id, ps, at);
+      return;
+    }
+    redial_.dialed(id, now);
     start_dial(id, ps, std::move(eps), link_method::direct);
+  }
+
+  void hold_dial(const gossip::endpoint_id& id, peer_state& ps,
+                 std::chrono::steady_clock::time_point at) {
+    ++dials_held_back_;
+    log_limited("net.redial_held", log_level::info,
+                "redialling " + short_id(id) + " too often: the next dial waits "
+                  + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     at - std::chrono::steady_clock::now())
+                                     .count())
+                  + " ms");
+    ps.redial = std::make_shared<asio::steady_timer>(io_, at);
+    ps.redial->async_wait([self = shared_from_this(), id, g = ps.redial](auto ec) {
+      if (ec || self->shut_)
+        return;
+      auto it = self->peers_.find(id);
+      if (it == self->peers_.end() || it->second.redial != g)
+        return;
+      it->second.redial.reset();
+      if (it->second.links.empty() && !it->second.reversal)
+        self->dial(id, it->second);
+    });
+  }
+
+  static void cancel_timers(peer_state& ps) {
+    for (auto* t : {&ps.grace, &ps.reversal, &ps.redial})
+      if (*t)
+        (*t)->cancel();
   }
 
   void start_dial(const gossip::endpoint_id& id, peer_state& ps, std::vector<tcp::endpoint> eps,
@@ -855,6 +897,7 @@ public:
     auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), true,
                                           next_serial_++);
     c->set_method(how);
+    ++dials_;
     ps.links.push_back(c);
     update_peer_count();
     c->start_outbound(id, std::move(eps));
@@ -898,10 +941,7 @@ public:
       return;
     auto ps = std::move(it->second);
     peers_.erase(it);
-    if (ps.grace)
-      ps.grace->cancel();
-    if (ps.reversal)
-      ps.reversal->cancel();
+    cancel_timers(ps);
     for (auto& l : ps.links) {
       if (l->established() && links_up_ > 0)
         --links_up_;
@@ -951,6 +991,7 @@ public:
   net::reversal_requester requester_{opts_->reversal_fanout};
   net::reversal_relay relay_;
   net::reversal_dialer dialer_;
+  net::redial_backoff redial_;
   uint64_t next_serial_ = 1;
   bool shut_ = false;
 
@@ -982,6 +1023,8 @@ public:
   std::array<std::atomic<uint64_t>, reversal_refusal_kinds> reversal_requests_refused_{};
   std::array<std::atomic<uint64_t>, reversal_refusal_kinds> reversal_notices_refused_{};
   std::atomic<uint64_t> reversed_dials_{0};
+  std::atomic<uint64_t> dials_held_back_{0};
+  std::atomic<uint64_t> dials_{0};
   std::atomic<uint64_t> links_reversed_{0};
   std::atomic<uint64_t> reversal_waits_expired_{0};
   // Established links by peer, for link_of() from other threads (io thread writes).
@@ -1165,6 +1208,8 @@ transport_stats transport::stats() const {
     s.reversal_notices_refused[i] = impl_->reversal_notices_refused_[i];
   }
   s.reversed_dials = impl_->reversed_dials_;
+  s.dials_held_back = impl_->dials_held_back_;
+  s.dials = impl_->dials_;
   s.links_reversed = impl_->links_reversed_;
   s.reversal_waits_expired = impl_->reversal_waits_expired_;
   return s;

@@ -92,6 +92,8 @@ struct transport_stats {
   /// Notices we did not act on, by reason.
   std::array<uint64_t, reversal_refusal_kinds> reversal_notices_refused{};
   uint64_t reversed_dials = 0;         ///< dials we made because a notice asked us to
+  uint64_t dials = 0;                  ///< outbound dials started (direct and reversed)
+  uint64_t dials_held_back = 0;        ///< dials delayed: the peer was redialled too often
   uint64_t links_reversed = 0;         ///< links established by reversal (either side)
   uint64_t reversal_waits_expired = 0; ///< peers reported closed: no reversed link in time
 };

@@ -196,7 +196,8 @@ def main(work):
                  'dtt_transport_handshake_failures_total{reason="tls"}',
                  'dtt_transport_reversal_requests_total{result="sent"}',
                  'dtt_transport_reversal_requests_total{result="relayed"}',
-                 "dtt_transport_reversed_dials_total", "dtt_transport_links_reversed_total"):
+                 "dtt_transport_reversed_dials_total", "dtt_transport_links_reversed_total",
+                 "dtt_transport_dials_total", "dtt_transport_dials_held_back_total"):
         check(("\n" + name) in metrics, "/metrics has " + name)
     def sample(prefix):
         return sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()

@@ -514,3 +514,42 @@ TEST_CASE("transport: the backlog counts what waits for a peer until it is writt
   b.t->shutdown();
   CHECK(io.stop());
 }
+
+TEST_CASE("transport: a peer that closes every link at once is redialled less and less often, and gets every message") {
+  // The 1-hour soak's redial storm: b closes each link from a as soon as a message arrives on
+  // it (as a peer whose HyParView does not hold a as a neighbour does), while a keeps sending.
+  // Without a back-off a redials at link-setup speed, past b's per-IP handshake budget.
+  io_thread io;
+  node a(io.io), b(io.io);
+  b.introduce_to(a);
+  const auto end = std::chrono::steady_clock::now() + 2500ms;
+  size_t sent = 0, seen = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    REQUIRE(a.send(b.id(), "m" + std::to_string(sent)).ok());
+    ++sent;
+    std::this_thread::sleep_for(5ms);
+    size_t now_seen;
+    {
+      std::lock_guard<std::mutex> g(b.rec.mu);
+      now_seen = b.rec.messages.size();
+    }
+    if (now_seen != seen) {
+      seen = now_seen;
+      b.t->close_when_flushed(a.id());
+    }
+  }
+  const auto dials = a.t->stats().dials;
+  MESSAGE("dials from a in 2.5 s: " << dials << ", dials held back: "
+                                     << a.t->stats().dials_held_back);
+  CHECK(dials >= 4);  // b did close them, a did redial
+  CHECK(dials <= 10); // 3 at once, then 100, 200, 400, 800 ms ...
+  CHECK(a.t->stats().dials_held_back > 0);
+  CHECK_FALSE(b.rec.has_log(net::log_level::warn, "too many handshakes"));
+  // Nothing sent is lost: what waited during a back-off goes out on the next link.
+  REQUIRE(b.rec.wait([&] { return b.rec.messages.size() >= sent; }, 15000ms));
+  CHECK(b.rec.messages.size() == sent);
+  CHECK(text(b.rec.messages.back().content) == "m" + std::to_string(sent - 1));
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
