@@ -72,8 +72,15 @@ void hyparview::receive(const endpoint_id& from, const msg::body& m, time_point 
     on_disconnect(from, *d, now, out);
   // A connection that carried a swarm message but is not (or no longer) an active link is
   // closed after handling, unless we still wait for that peer's Neighbor answer (§8.3).
-  if (!is_disconnect && !contains(active_, from) && !pending_.count(from))
+  if (!is_disconnect && !contains(active_, from) && !pending_.count(from)) {
+    // ForwardJoin and Shuffle go only to peers the sender holds active: it holds us, we do
+    // not hold it (our Disconnect was lost with a link, or its Neighbor reached us while we
+    // held it and went unanswered). Tell it, or it keeps sending on links we keep closing
+    // (the soak's redial storm, issue 17); alive: it may keep us passive.
+    if (std::holds_alternative<msg::forward_join>(m) || std::holds_alternative<msg::shuffle>(m))
+      out.push_back(effect::send{from, msg::disconnect{true}});
     out.push_back(effect::disconnect{from});
+  }
 }
 
 void hyparview::timer_fired(const topic_timer& t, time_point now, effects& out) {

@@ -391,6 +391,42 @@ TEST_CASE_FIXTURE(fixture, "hyparview: a swarm message from a non-neighbour clos
   fx.clear();
   hv.receive(id_of(61), msg::disconnect{true}, t0, fx);
   CHECK(disconnects(fx).empty());
+  // A ShuffleReply comes to a shuffle's origin on a link of its own: no Disconnect for it.
+  CHECK(sent<msg::disconnect>(fx).empty());
+}
+
+TEST_CASE_FIXTURE(fixture, "hyparview: a peer that holds us active one-sidedly is told so by Disconnect(alive)") {
+  // ForwardJoin and Shuffle are sent only to active peers: from a peer we do not hold, they
+  // mean it holds us one-sidedly. It is told before the link closes, so that it stops sending
+  // on links we keep closing (issue 17's redial storm).
+  fill_active(1, 2);
+  fx.clear();
+  hv.receive(id_of(60), msg::forward_join{peer_info{id_of(70), std::nullopt}, 3}, t0, fx);
+  auto d = sent<msg::disconnect>(fx);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].first == id_of(60));
+  CHECK(d[0].second.alive);
+  CHECK(has(disconnects(fx), id_of(60)));
+  fx.clear();
+  msg::shuffle s{id_of(61), {}, 0};
+  hv.receive(id_of(61), s, t0, fx);
+  d = sent<msg::disconnect>(fx);
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].first == id_of(61));
+  // From an active peer, or one whose Neighbor answer we await, nothing of the kind.
+  fx.clear();
+  hv.receive(id_of(1), msg::forward_join{peer_info{id_of(71), std::nullopt}, 3}, t0, fx);
+  hv.receive(id_of(2), s, t0, fx);
+  CHECK(sent<msg::disconnect>(fx).empty());
+  CHECK(disconnects(fx).empty());
+  // And the peer that gets it drops us from its active view, keeping us passive.
+  hyparview other{id_of(60), peer_data{{"10.0.0.60", 60}}, hyparview_config{}, rng(9)};
+  effects ofx;
+  other.receive(id_of(100), msg::join{}, t0, ofx);
+  REQUIRE(other.is_active(id_of(100)));
+  other.receive(id_of(100), msg::disconnect{true}, t0 + 1s, ofx);
+  CHECK_FALSE(other.is_active(id_of(100)));
+  CHECK(has(other.passive_view(), id_of(100)));
 }
 
 namespace {

@@ -63,7 +63,7 @@ TEST_CASE("redial: the soak's loop (a link closing right after each dial) stays 
   CHECK(c.allowed_at(id(7), t0 + 60s) - t0 - 60s <= 10s);
 }
 
-TEST_CASE("redial: a link that stayed up clears the history; so does a quiet minute") {
+TEST_CASE("redial: a link that stayed up clears the history, and so does a quiet minute") {
   redial_backoff b;
   for (int i = 0; i < 8; ++i)
     b.dialed(id(1), t0);
