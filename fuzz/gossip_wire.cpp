@@ -75,7 +75,7 @@ void check_reversal(net::control code, const bytes& body) {
   if (code == net::control::reversal_request) {
     if (auto r = net::decode_reversal_request(body); r && net::encode(*r) != body)
       fail("reversal request does not round-trip", body.size());
-  } else if (code == net::control::reversal_notice) {
+  } else if (code == net::control::reversal_notice || code == net::control::reversal_notice6) {
     if (auto n = net::decode_reversal_notice(body)) {
       auto again = net::encode(*n);
       if (!again || *again != body)

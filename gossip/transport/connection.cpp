@@ -258,7 +258,8 @@ void connection::read() {
             return false;
           if (f.code == control::admit)
             return self->on_admit(f.message);
-          if (f.code == control::reversal_request || f.code == control::reversal_notice) {
+          if (f.code == control::reversal_request || f.code == control::reversal_notice
+              || f.code == control::reversal_notice6) {
             // Only a peer that negotiated our preferred ALPN may send these (frame.hpp).
             if (!self->speaks_current_) {
               self->close("reversal frame on a link of an older protocol", false,

@@ -11,8 +11,10 @@ namespace {
 
 constexpr uint8_t kind_request = 1;
 constexpr uint8_t kind_notice = 2;
+constexpr uint8_t kind_notice6 = 3;
 constexpr size_t request_size = 1 + 32 + 2;
 constexpr size_t notice_size = 1 + 32 + 2 + 4;
+constexpr size_t notice6_size = 1 + 32 + 2 + 16;
 
 void put16(bytes& out, uint16_t v) {
   out.push_back(static_cast<uint8_t>(v >> 8));
@@ -46,14 +48,22 @@ bytes encode(const reversal_request& r) {
 
 result<bytes> encode(const reversal_notice& n) {
   in_addr a{};
-  if (n.dial.ip.size() > 15 || inet_pton(AF_INET, n.dial.ip.c_str(), &a) != 1)
-    return error{errc::invalid_argument, "reversal notice: not an IPv4 literal"};
+  in6_addr a6{};
+  const bool v4 = n.dial.ip.size() <= 15 && inet_pton(AF_INET, n.dial.ip.c_str(), &a) == 1;
+  if (!v4 && (n.dial.ip.size() > 45 || inet_pton(AF_INET6, n.dial.ip.c_str(), &a6) != 1))
+    return error{errc::invalid_argument, "reversal notice: not an IPv4 or IPv6 literal"};
+  if (!v4 && IN6_IS_ADDR_V4MAPPED(&a6))
+    return error{errc::invalid_argument, "reversal notice: an IPv4-mapped IPv6 address"};
   bytes out;
-  out.push_back(kind_notice);
+  out.push_back(v4 ? kind_notice : kind_notice6);
   out.insert(out.end(), n.requester.begin(), n.requester.end());
   put16(out, n.dial.port);
-  auto* p = reinterpret_cast<const uint8_t*>(&a.s_addr);
-  out.insert(out.end(), p, p + 4);
+  if (v4) {
+    auto* p = reinterpret_cast<const uint8_t*>(&a.s_addr);
+    out.insert(out.end(), p, p + 4);
+  } else {
+    out.insert(out.end(), a6.s6_addr, a6.s6_addr + 16);
+  }
   return out;
 }
 
@@ -69,13 +79,27 @@ result<reversal_request> decode_reversal_request(byte_view b) {
 }
 
 result<reversal_notice> decode_reversal_notice(byte_view b) {
-  if (b.size() != notice_size || b[0] != kind_notice)
+  const bool v6 = b.size() == notice6_size && b[0] == kind_notice6;
+  if (!v6 && (b.size() != notice_size || b[0] != kind_notice))
     return error{errc::malformed, "reversal notice: bad size or kind"};
   reversal_notice n;
   std::memcpy(n.requester.data(), b.data() + 1, 32);
   n.dial.port = get16(b, 33);
   if (n.dial.port == 0)
     return error{errc::malformed, "reversal notice: port 0"};
+  if (v6) {
+    // Unspecified, multicast, link-local (needs a zone the relay cannot know) and IPv4-mapped
+    // (sent as kind 2) are refused.
+    in6_addr a6{};
+    std::memcpy(a6.s6_addr, b.data() + 35, 16);
+    if (IN6_IS_ADDR_UNSPECIFIED(&a6) || IN6_IS_ADDR_MULTICAST(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6)
+        || IN6_IS_ADDR_V4MAPPED(&a6))
+      return error{errc::malformed, "reversal notice: unusable address"};
+    char text6[INET6_ADDRSTRLEN] = {0};
+    inet_ntop(AF_INET6, &a6, text6, sizeof(text6));
+    n.dial.ip = text6;
+    return n;
+  }
   char text[INET_ADDRSTRLEN] = {0};
   in_addr a{};
   std::memcpy(&a.s_addr, b.data() + 35, 4);

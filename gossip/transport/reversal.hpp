@@ -7,7 +7,10 @@
 // yet):
 //   request  (A -> C): 0x01 || B's endpoint id (32) || A's listening port (BE16)
 //   notice   (C -> B): 0x02 || A's endpoint id (32) || port (BE16) || IPv4 address (4)
-// Exact sizes: a request is 35 bytes, a notice 39; anything else is malformed.
+//            or        0x03 || A's endpoint id (32) || port (BE16) || IPv6 address (16)
+// Exact sizes: a request is 35 bytes, a notice 39 (IPv4) or 51 (IPv6); anything else is
+// malformed. An IPv6 notice never carries an IPv4-mapped, link-local, multicast or
+// unspecified address.
 //
 // Safety: B dials only the IP C *observed* A's link from, never an address A chose, so a
 // request cannot make B dial a third party (no reflection); C relays within per-requester and
@@ -41,7 +44,8 @@ struct reversal_notice {
 
 /// Encodings (see the header comment).
 bytes encode(const reversal_request& r);
-/// Fails (errc::invalid_argument) for an address that is not a numeric IPv4 literal.
+/// Fails (errc::invalid_argument) for an address that is not a numeric IPv4 or IPv6 literal
+/// (an IPv4-mapped IPv6 one is refused: give it as IPv4).
 result<bytes> encode(const reversal_notice& n);
 /// Decoders: exact sizes, kind byte, port 1..65535; errc::malformed otherwise.
 result<reversal_request> decode_reversal_request(byte_view b);

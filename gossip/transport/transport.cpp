@@ -34,7 +34,8 @@ namespace {
 
 using gossip::short_id;
 
-static_assert(reversal_request_body_size == 35 && reversal_notice_body_size == 39,
+static_assert(reversal_request_body_size == 35 && reversal_notice_body_size == 39
+                && reversal_notice6_body_size == 51,
               "frame.hpp's reversal body sizes are gossip/transport/reversal.hpp's encodings");
 
 gossip::socket_address to_socket_address(const tcp::endpoint& ep) {
@@ -619,12 +620,13 @@ public:
       if (a.is_v6() && a.to_v6().is_v4_mapped())
         a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
       auto* to = reversal_link(r->target);
-      auto [notice, why] = relay_.on_request(from, a.is_v4() ? a.to_string() : std::string(),
-                                             *r, to != nullptr, now);
+      auto [notice, why] = relay_.on_request(from, a.to_string(), *r, to != nullptr, now);
       if (!notice)
         return refuse_reversal(c, true, refusal_of(why), "target " + short_id(r->target));
       auto wire = net::encode(*notice);
-      if (wire && to->send_control(control::reversal_notice, *wire))
+      auto code = wire && wire->size() == reversal_notice6_body_size ? control::reversal_notice6
+                                                                     : control::reversal_notice;
+      if (wire && to->send_control(code, *wire))
         ++reversal_requests_relayed_;
       return;
     }

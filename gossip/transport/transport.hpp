@@ -49,7 +49,7 @@ enum class reversal_refusal : uint8_t {
   not_connected,    ///< request: we have no link to the target that speaks reversal
   requester_budget, ///< request: the requester's relay budget is spent
   target_budget,    ///< request: the target's relay budget is spent
-  bad_address,      ///< request: the requester's link is not over IPv4
+  bad_address,      ///< request: the requester's address cannot be carried (link-local IPv6)
   declined,         ///< notice: already linked, dialed it recently, or dial budget spent
 };
 /// Number of reversal_refusal kinds.

@@ -104,6 +104,7 @@ TEST_CASE("transport frame: reversal control frames carry bodies of their fixed 
   bytes stream;
   append_control(stream, control::reversal_request, bytes(reversal_request_body_size, 1));
   append_control(stream, control::reversal_notice, bytes(reversal_notice_body_size, 2));
+  append_control(stream, control::reversal_notice6, bytes(reversal_notice6_body_size, 3));
   append_control(stream, control::keepalive);
   frame_decoder d(4096);
   std::vector<frame> got;
@@ -111,11 +112,13 @@ TEST_CASE("transport frame: reversal control frames carry bodies of their fixed 
     got.push_back(std::move(f));
     return true;
   }).ok());
-  REQUIRE(got.size() == 3);
+  REQUIRE(got.size() == 4);
   CHECK(got[0].code == control::reversal_request);
   CHECK(got[0].message == bytes(reversal_request_body_size, 1));
   CHECK(got[1].code == control::reversal_notice);
   CHECK(got[1].message == bytes(reversal_notice_body_size, 2));
-  CHECK(got[2].code == control::keepalive);
+  CHECK(got[2].code == control::reversal_notice6);
+  CHECK(got[2].message == bytes(reversal_notice6_body_size, 3));
+  CHECK(got[3].code == control::keepalive);
   CHECK(d.buffered() == 0);
 }

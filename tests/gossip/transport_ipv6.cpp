@@ -82,3 +82,51 @@ TEST_CASE("transport: bad IPv6 listener options are refused at creation") {
   }
   CHECK(io.stop());
 }
+
+TEST_CASE("transport: connection reversal over IPv6 (the notice carries the requester's IPv6 address)") {
+  if (auto why = ipv6_loopback_problem(); !why.empty()) {
+    MESSAGE("skipped: ::1 cannot be bound here (" << why << ")");
+    return;
+  }
+  io_thread io;
+  auto v6 = [](net::transport_options& o) { o.bind = {"::1", 0}; };
+  node a(io.io, v6), b(io.io, v6), c(io.io, v6);
+  auto link = [](node& x, node& y) {
+    y.introduce_to(x);
+    REQUIRE(x.send(y.id(), "hi").ok());
+    REQUIRE(y.rec.wait([&] { return y.rec.messages_from(x.id()) >= 1; }));
+    REQUIRE(y.send(x.id(), "hi back").ok());
+    REQUIRE(x.rec.wait([&] { return x.rec.messages_from(y.id()) >= 1; }));
+  };
+  link(a, c);
+  link(b, c);
+  // B's known address is a closed port: A's dial fails, A asks C, C tells B, B dials A at the
+  // IPv6 address C observes A's link from.
+  uint16_t closed;
+  {
+    boost::asio::io_context tmp;
+    boost::asio::ip::tcp::acceptor acc(tmp, {boost::asio::ip::make_address("::1"), 0});
+    closed = acc.local_endpoint().port();
+  }
+  a.t->add_addresses(b.id(), {{"::1", closed}});
+  REQUIRE(a.send(b.id(), "through the NAT, over IPv6").ok());
+  bool arrived = b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; });
+  if (!arrived) {
+    std::lock_guard<std::mutex> g(a.rec.mu);
+    for (auto& l : a.rec.logs) MESSAGE("a: " << l.second);
+    for (auto& l : c.rec.logs) MESSAGE("c: " << l.second);
+    for (auto& l : b.rec.logs) MESSAGE("b: " << l.second);
+  }
+  REQUIRE(arrived);
+  auto at_b = b.t->link_of(a.id());
+  REQUIRE(at_b);
+  CHECK(at_b->method == net::link_method::reversed);
+  CHECK(at_b->remote.ip == "::1");
+  CHECK(at_b->remote.port == a.addr().port);
+  CHECK(c.t->stats().reversal_requests_relayed == 1);
+  CHECK(b.t->stats().reversed_dials == 1);
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}

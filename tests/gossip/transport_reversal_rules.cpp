@@ -48,8 +48,48 @@ TEST_CASE("reversal: frames round-trip and anything but the exact layout is refu
     REQUIRE(b);
     CHECK_FALSE(decode_reversal_notice(*b));
   }
-  CHECK_FALSE(encode(reversal_notice{id(1), {"::1", 1}}));
   CHECK_FALSE(encode(reversal_notice{id(1), {"example.org", 1}}));
+  CHECK_FALSE(encode(reversal_notice{id(1), {"::ffff:11.0.0.3", 1}})); // give it as IPv4
+  CHECK_FALSE(encode(reversal_notice{id(1), {"fe80::1%eth0", 1}}));
+}
+
+TEST_CASE("reversal: an IPv6 notice round-trips, and unusable IPv6 addresses are refused") {
+  auto note = encode(reversal_notice{id(1), {"2001:db8::7", 40000}});
+  REQUIRE(note);
+  CHECK(note->size() == 51);
+  CHECK((*note)[0] == 3);
+  auto n = decode_reversal_notice(*note);
+  REQUIRE(n);
+  CHECK(n->requester == id(1));
+  CHECK(n->dial.ip == "2001:db8::7");
+  CHECK(n->dial.port == 40000);
+  auto lo = encode(reversal_notice{id(1), {"::1", 1}});
+  REQUIRE(lo);
+  CHECK(decode_reversal_notice(*lo)->dial.ip == "::1");
+  // A kind 3 body of the IPv4 size, or a kind 2 body of the IPv6 size: malformed.
+  for (size_t len = 0; len < note->size(); ++len)
+    CHECK_FALSE(decode_reversal_notice(bytes(note->begin(), note->begin() + len)));
+  auto as_v4 = *note;
+  as_v4[0] = 2;
+  CHECK_FALSE(decode_reversal_notice(as_v4));
+  // Addresses a relay could not have observed usefully, written in by hand.
+  auto with_address = [&](std::initializer_list<uint8_t> prefix) {
+    auto b = *note;
+    std::fill(b.begin() + 35, b.end(), 0);
+    std::copy(prefix.begin(), prefix.end(), b.begin() + 35);
+    return b;
+  };
+  CHECK_FALSE(decode_reversal_notice(with_address({})));                   // ::
+  CHECK_FALSE(decode_reversal_notice(with_address({0xff, 0x02})));         // multicast
+  CHECK_FALSE(decode_reversal_notice(with_address({0xfe, 0x80})));         // link-local
+  CHECK_FALSE(decode_reversal_notice(with_address({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 11})));
+  // The relay now carries an IPv6 requester's observed address.
+  reversal_relay c;
+  auto [r, why] = c.on_request(id(1), "2001:db8::7", {id(2), 4433}, true, t0);
+  REQUIRE(r);
+  CHECK(r->dial.ip == "2001:db8::7");
+  CHECK(c.on_request(id(3), "fe80::1%eth0", {id(2), 4433}, true, t0).second
+        == relay_refusal::bad_address);
 }
 
 TEST_CASE("reversal: the relay forwards the address it observed, never the requester's claim") {
