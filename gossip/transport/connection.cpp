@@ -272,10 +272,11 @@ void connection::read() {
           }
           if (f.code == control::goodbye && !self->goodbye_received_) {
             self->goodbye_received_ = true;
+            self->peer_said_goodbye_first_ = !self->goodbye_pending_;
             if (self->owner_)
               self->owner_->on_goodbye(*self);
             if (!self->closed_ && self->goodbye_written_)
-              self->close("duplicate connection retired", true);
+              self->close(self->goodbye_close_reason(), true);
           }
         } else if (self->goodbye_received_) {
           self->close("message after goodbye", false, log_level::warn);
@@ -313,6 +314,14 @@ void connection::read() {
 void connection::attach_queue(std::shared_ptr<send_queue> q) {
   queue_ = std::move(q);
   pump();
+}
+
+// Why a link closed after both goodbyes crossed, for the log: the peer asked first, we were
+// asked to close it (finish), or we retired it as a duplicate.
+const char* connection::goodbye_close_reason() const noexcept {
+  if (peer_said_goodbye_first_)
+    return "goodbye exchanged: the peer closed the link";
+  return finish_ ? "goodbye exchanged: closed on request" : "goodbye exchanged: duplicate link retired";
 }
 
 void connection::say_goodbye() {
@@ -382,7 +391,7 @@ void connection::pump() {
                         self->goodbye_in_flight_ = false;
                         self->goodbye_written_ = true;
                         if (self->goodbye_received_) {
-                          self->close("duplicate connection retired", true);
+                          self->close(self->goodbye_close_reason(), true);
                           return;
                         }
                       }

@@ -185,6 +185,7 @@ private:
   void on_handshake(const boost::system::error_code& ec);
   void arm_deadline(std::chrono::milliseconds d, const char* what);
   void arm_tick();
+  const char* goodbye_close_reason() const noexcept;
   void on_tick();
   /// Reports the failure to the owner, then closes.
   void fail(handshake_failure why, const std::string& reason, log_level level = log_level::info);
@@ -236,6 +237,7 @@ private:
   bool writing_ = false;
   bool ping_pending_ = false;
   bool finish_ = false;
+  bool peer_said_goodbye_first_ = false; // its goodbye came before we started ours
   bool goodbye_pending_ = false;
   bool goodbye_in_flight_ = false;
   bool goodbye_written_ = false;

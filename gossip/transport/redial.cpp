@@ -47,4 +47,13 @@ void redial_backoff::link_ended(const endpoint_id& peer, clock::duration lived) 
     peers_.erase(peer);
 }
 
+bool keep_new_link(bool we_are_smaller, const link_view& fresh, const link_view& old) {
+  if (!old.writable)
+    return true;
+  auto by_smaller = [&](const link_view& l) { return l.outbound == we_are_smaller; };
+  if (by_smaller(fresh) != by_smaller(old))
+    return by_smaller(fresh);
+  return fresh.serial > old.serial;
+}
+
 } // namespace dtt::net

@@ -90,6 +90,7 @@ struct peer_state {
   bool up = false;                            // connected() reported, closed() not yet
   bool closing = false;                       // close_when_flushed(): close silently
   std::shared_ptr<asio::steady_timer> grace; // last link retired cleanly: await replacement
+  bool grace_for_duplicate = false;          // ... retired before any proof: a duplicate
   std::shared_ptr<asio::steady_timer> reversal; // our dial failed: await the peer's (reversal)
   std::shared_ptr<asio::steady_timer> redial;   // redialled too often: the next dial waits
 };
@@ -231,8 +232,44 @@ public:
     }
     if (ps.writer)
       ps.writer->kick();
-    else if (ps.links.empty() && !ps.reversal && !ps.redial)
+    else if (ps.grace && ps.grace_for_duplicate) {
+      // Awaiting the peer's link (on_closed): what is queued now waits at most queued_grace.
+      if (ps.grace->expiry() > asio::steady_timer::clock_type::now() + queued_grace()) {
+        arm_grace(id, ps, queued_grace());
+        ps.grace_for_duplicate = true;
+      }
+    } else if (ps.links.empty() && !ps.reversal && !ps.redial)
       dial(id, ps); // may drop the peer: ps is not used after this
+  }
+
+  std::chrono::milliseconds queued_grace() const {
+    return std::min<std::chrono::milliseconds>(opts_->drain_timeout, std::chrono::seconds(1));
+  }
+
+  // Awaits the peer's link for `wait` after it retired ours; then dials for what is queued, or
+  // reports the peer closed. on_established cancels it.
+  void arm_grace(const gossip::endpoint_id& id, peer_state& ps, std::chrono::milliseconds wait) {
+    if (ps.grace)
+      ps.grace->cancel();
+    ps.grace_for_duplicate = false;
+    ps.grace = std::make_shared<asio::steady_timer>(io_, wait);
+    ps.grace->async_wait([self = shared_from_this(), id, g = ps.grace](auto ec) {
+      if (ec || self->shut_)
+        return;
+      auto it = self->peers_.find(id);
+      if (it == self->peers_.end() || it->second.grace != g)
+        return;
+      auto& ps = it->second;
+      ps.grace.reset();
+      if (!ps.links.empty())
+        return; // a link is under way; it reports
+      if (ps.queue->messages.empty()) {
+        self->drop_peer(id, "no link replaced the retired duplicate");
+        return;
+      }
+      ps.closing = false;
+      self->dial(id, ps);
+    });
   }
 
   void send_batch(std::vector<outgoing>& batch) {
@@ -446,24 +483,22 @@ public:
       update_peer_count();
       return;
     }
-    if (clean && !ps.queue->messages.empty()) {
+    // The peer retired this link before proving a topic on it (its duplicate settlement):
+    // it holds another link to us that is not up on our side yet, or is about to close.
+    const bool retired_unproven = clean && ps.up && !ps.closing && !c.admitted();
+    if (clean && !ps.queue->messages.empty() && !retired_unproven) {
       // Messages were queued after the goodbye: carry them on a new link.
       ps.closing = false;
       dial(id, ps);
       return;
     }
     if (clean && ps.up) {
-      // The peer retired this link because it holds another one to us whose handshake has not
-      // finished on our side yet: give it the drain timeout to arrive.
-      ps.grace = std::make_shared<asio::steady_timer>(io_, opts_->drain_timeout);
-      ps.grace->async_wait([self = shared_from_this(), id, g = ps.grace](auto ec) {
-        if (ec || self->shut_)
-          return;
-        auto it = self->peers_.find(id);
-        if (it == self->peers_.end() || it->second.grace != g)
-          return;
-        self->drop_peer(id, "no link replaced the retired duplicate");
-      });
+      // Give the peer's link time to arrive (on_established cancels the wait): the drain
+      // timeout, or at most 1 s when messages wait. Then dial for what waits, or report the
+      // peer closed. For a duplicate, what is queued meanwhile waits too: dialing at once
+      // looped (issue 17: the peer retired each new link while it held a stale one).
+      arm_grace(id, ps, ps.queue->messages.empty() ? opts_->drain_timeout : queued_grace());
+      ps.grace_for_duplicate = retired_unproven;
       return;
     }
     if (c.method() == link_method::reversed && !ps.up && ps.queue->messages.empty()) {
@@ -909,11 +944,11 @@ public:
   // sides compute alike; of two dialed by the same side, the newer (the older is likely stale).
   void settle_duplicate(const gossip::endpoint_id& id, peer_state& ps,
                         const std::shared_ptr<connection>& c) {
-    const bool we_are_smaller = tls_->id() < id;
-    auto by_smaller = [&](const connection& l) { return l.outbound() == we_are_smaller; };
     auto& old = ps.writer;
-    bool keep_new = by_smaller(*c) != by_smaller(*old) ? by_smaller(*c)
-                                                       : c->serial() > old->serial();
+    auto view = [](const connection& l) {
+      return net::link_view{l.outbound(), l.serial(), l.writable()};
+    };
+    bool keep_new = net::keep_new_link(tls_->id() < id, view(*c), view(*old));
     auto keep = keep_new ? c : old;
     auto drop = keep_new ? old : c;
     ++duplicates_retired_;

@@ -94,3 +94,19 @@ TEST_CASE("redial: the table is bounded whatever ids are dialled") {
     b.dialed(id(9999), t0 + 10s);
   CHECK(b.allowed_at(id(9999), t0 + 10s) > t0 + 10s);
 }
+
+TEST_CASE("duplicate links: both sides keep the one the smaller id dialed, but never a link saying goodbye") {
+  // K (smaller id) and D each see the same two links: L dialed by K, and c dialed by D.
+  const link_view l_at_k{true, 1, true}, c_at_k{false, 2, true};
+  const link_view l_at_d{false, 7, true}, c_at_d{true, 8, true};
+  CHECK_FALSE(keep_new_link(true, c_at_k, l_at_k));  // K keeps L
+  CHECK(keep_new_link(false, l_at_d, c_at_d));       // D too, whichever arrived second
+  CHECK_FALSE(keep_new_link(false, c_at_d, l_at_d));
+  // Of two links dialed by the same side, the newer stays.
+  CHECK(keep_new_link(true, link_view{true, 5, true}, link_view{true, 4, true}));
+  CHECK_FALSE(keep_new_link(true, link_view{true, 3, true}, link_view{true, 4, true}));
+  // The stress runs' storm: K's L already says goodbye (K closed it on request, or retired
+  // it) and D, whose side of L is gone, dials c. K must keep c, or D redials at once, each
+  // new link retired again (43 times in 150 ms).
+  CHECK(keep_new_link(true, c_at_k, link_view{true, 1, false}));
+}
