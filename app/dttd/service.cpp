@@ -1060,6 +1060,33 @@ http::handlers service::handlers(std::function<http::server_stats()> server_stat
           default: return reply(text(500, st.err().message()));
         }
       }
+      if (tp->second == "/peers") {
+        // An operator's join: {"peers": ["<64 hex endpoint id>", ...]}, at most 16. The topic
+        // resolves their addresses through the DHT and dials them (or asks a common peer to
+        // have them dial back).
+        if (m != "POST")
+          return reply(text(405, "POST only"));
+        auto body = nlohmann::json::parse(req.body, nullptr, false);
+        if (body.is_discarded() || !body.is_object() || !body.contains("peers")
+            || !body["peers"].is_array())
+          return reply(text(400, "expected {\"peers\": [\"<64 hex endpoint id>\", ...]}"));
+        if (body["peers"].empty() || body["peers"].size() > 16)
+          return reply(text(400, "1 to 16 peers per request"));
+        std::vector<endpoint_id> ids;
+        for (auto& v : body["peers"]) {
+          auto id = v.is_string() ? endpoint_id_from_hex(v.get<std::string>()) : std::nullopt;
+          if (!id)
+            return reply(text(400, "a peer is not 64 hex digits"));
+          ids.push_back(*id);
+        }
+        auto st = entry->handle.join_peers(ids);
+        if (!st) {
+          auto code = st.err().code;
+          return reply(text(code == errc::closed ? 410 : code == errc::refused ? 422 : 500,
+                            st.err().message()));
+        }
+        return reply(json(202, {{"ok", true}, {"peers", ids.size()}}));
+      }
       if (tp->second == "/events")
         return reply(text(426, "a WebSocket upgrade is required"));
       return reply(text(404, "not found"));

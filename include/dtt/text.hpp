@@ -22,6 +22,9 @@ std::string to_hex(const byte_array<N>& a) {
   return to_hex(a.data(), N);
 }
 
+/// An endpoint id (or topic id) from exactly 64 hex digits (either case); nullopt otherwise.
+std::optional<endpoint_id> endpoint_id_from_hex(std::string_view hex);
+
 /// True when `b` is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates
 /// (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence.
 bool is_utf8(const bytes& b) noexcept;

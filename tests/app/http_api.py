@@ -251,6 +251,20 @@ def main(work):
     check(request(a, "GET", "/nothing")[0] == 404, "unknown path: 404")
     check(request(a, "POST", "/v1/topics/%s/messages" % tid, b"x" * 5000)[0] == 413,
           "message over the max message size: 413")
+    # An operator's join by endpoint id: checked strictly; a well-formed one is handed over.
+    peers = "/v1/topics/%s/peers" % tid
+    for bad in (b"{not json", b'{"peers": "ab"}', b'{"peers": []}', b'{"peers": ["xyz"]}',
+                b'{"peers": ["' + b"0" * 63 + b'"]}', b'{"peers": [5]}',
+                b'{"peers": [' + b",".join([b'"' + b"1" * 64 + b'"'] * 17) + b']}'):
+        check(request(a, "POST", peers, bad)[0] == 400, "POST peers %r: 400" % bad[:40])
+    check(request(a, "GET", peers)[0] == 405, "GET peers: 405")
+    code, body, _ = request(a, "POST", peers, b'{"peers": ["' + b"ab" * 32 + b'"]}')
+    check(code == 422 and "no peer could be joined" in body,
+          "POST peers with an id the DHT knows no address of: 422 (got %s %s)" % (code, body))
+    b_id = started(work, "b")["id"].encode()
+    code, body, _ = request(a, "POST", peers, b'{"peers": ["' + b_id + b'"]}')
+    check(code == 202 and json.loads(body) == {"ok": True, "peers": 1},
+          "POST peers with node b's id: 202 (got %s %s)" % (code, body))
 
     async def stream():
         uri = a.replace("http://", "ws://") + "/v1/topics/%s/events" % tid
