@@ -82,6 +82,8 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "send a keep-alive on a link idle this long (default 5s)");
   f("dttd.gossip", "idle-timeout", s.idle_timeout, k::duration,
     "close a link silent this long (default 30s; a partitioned or paused peer)");
+  f("dttd.gossip", "active-view", s.active_view, k::integer,
+    "neighbours kept per topic, HyParView's active view (default 5; 2 to 32)");
 }
 
 bool looks_secret(const std::string& key) {

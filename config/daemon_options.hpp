@@ -70,6 +70,7 @@ struct daemon_settings {
   std::string cluster_dir;
   duration keepalive_interval = std::chrono::seconds(5); ///< options::gossip (dtt's choice)
   duration idle_timeout = std::chrono::seconds(30);      ///< options::gossip (dtt's choice)
+  int32_t active_view = 5;                               ///< runtime options::gossip (§8.3)
 };
 
 /// An actor_system_config with dtt's and dttd's options declared and dtt's types registered.

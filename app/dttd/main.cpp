@@ -440,6 +440,10 @@ int run(int argc, char** argv) {
   ro.gossip.port = set.gossip_port;
   ro.gossip.keepalive_interval = set.keepalive_interval;
   ro.gossip.idle_timeout = set.idle_timeout;
+  if (set.active_view < 2 || set.active_view > 32)
+    return fail("dttd.gossip.active-view: " + std::to_string(set.active_view)
+                + " is not 2 to 32");
+  ro.gossip.active_view = static_cast<size_t>(set.active_view);
   if (!set.advertise.empty()) {
     std::string addrs_text;
     for (auto& a : set.advertise)

@@ -67,6 +67,9 @@ struct options {
     /// A link with nothing read for this long is closed, so a peer behind a partition or
     /// paused is dropped after it (dtt's choice: 30 s, six keep-alives).
     std::chrono::milliseconds idle_timeout{30000};
+    /// HyParView's active view: the neighbours each topic keeps (PROTOCOL.md §8.3: 5; 2..32).
+    /// Fewer neighbours cost fewer links and messages; more make the overlay harder to split.
+    size_t active_view = 5;
   } gossip;
   /// Reaching this node from behind a NAT (issue 15).
   struct nat_settings {

@@ -110,6 +110,14 @@ TEST_CASE("options: values out of range are refused before any socket is opened"
   rt = dtt::runtime::start(sys, dtt::node_key::generate(), o);
   REQUIRE_FALSE(rt);
   CHECK(rt.err().code == dtt::errc::invalid_argument);
+  for (size_t view : {size_t{1}, size_t{33}}) {
+    o = dtt::options::loopback({"127.0.0.1:1"});
+    o.gossip.active_view = view;
+    rt = dtt::runtime::start(sys, dtt::node_key::generate(), o);
+    REQUIRE_FALSE(rt);
+    CHECK(rt.err().code == dtt::errc::invalid_argument);
+    CHECK(rt.err().message().find("active_view") != std::string::npos);
+  }
   CHECK(dtt::parse_addresses("192.0.2.1:4433 [2001:db8::1]:4433"));
   CHECK_FALSE(dtt::parse_addresses("192.0.2.1:0"));
   CHECK_FALSE(dtt::mainline_routers().empty());

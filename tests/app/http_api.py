@@ -59,6 +59,11 @@ def refusals():
                        stdin=subprocess.DEVNULL)
     check(r.returncode == 2 and b"dttd.topic3.secret is required with a name" in r.stderr,
           "[dttd.topic3] name without a secret: refused, exit 2")
+    for bad in ("1", "33"):
+        r = subprocess.run(base + ["--dttd.gossip.active-view=" + bad], capture_output=True,
+                           timeout=30, stdin=subprocess.DEVNULL)
+        check(r.returncode == 2 and b"dttd.gossip.active-view: " + bad.encode() + b" is not 2 to 32"
+              in r.stderr, "[dttd.gossip] active-view=%s: refused, exit 2" % bad)
     r = subprocess.run([DTTD, "--version"], capture_output=True, timeout=30)
     check(r.returncode == 0 and r.stdout.startswith(b"dttd "), "dttd --version")
     r = subprocess.run([DTTD, "--help"], capture_output=True, timeout=30)
