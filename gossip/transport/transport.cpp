@@ -249,26 +249,38 @@ public:
   // Awaits the peer's link for `wait` after it retired ours; then dials for what is queued, or
   // reports the peer closed. on_established cancels it.
   void arm_grace(const gossip::endpoint_id& id, peer_state& ps, std::chrono::milliseconds wait) {
-    if (ps.grace)
-      ps.grace->cancel();
     ps.grace_for_duplicate = false;
-    ps.grace = std::make_shared<asio::steady_timer>(io_, wait);
-    ps.grace->async_wait([self = shared_from_this(), id, g = ps.grace](auto ec) {
-      if (ec || self->shut_)
-        return;
-      auto it = self->peers_.find(id);
-      if (it == self->peers_.end() || it->second.grace != g)
-        return;
-      auto& ps = it->second;
-      ps.grace.reset();
+    arm_peer_timer(id, ps, &peer_state::grace, wait, [this, id](peer_state& ps) {
       if (!ps.links.empty())
         return; // a link is under way; it reports
       if (ps.queue->messages.empty()) {
-        self->drop_peer(id, "no link replaced the retired duplicate");
+        drop_peer(id, "no link replaced the retired duplicate");
         return;
       }
       ps.closing = false;
-      self->dial(id, ps);
+      dial(id, ps);
+    });
+  }
+
+  // Arms one of a peer's timers (`slot`, replacing one armed before); when it fires while it is
+  // still that peer's, clears the slot and calls `fire` with the peer's state. A dropped peer's
+  // timers are cancelled with it (cancel_timers).
+  template <class When, class Fire>
+  void arm_peer_timer(const gossip::endpoint_id& id, peer_state& ps,
+                      std::shared_ptr<asio::steady_timer> peer_state::*slot, When when,
+                      Fire fire) {
+    auto& t = ps.*slot;
+    if (t)
+      t->cancel();
+    t = std::make_shared<asio::steady_timer>(io_, when);
+    t->async_wait([self = shared_from_this(), id, slot, g = t, fire](auto ec) {
+      if (ec || self->shut_)
+        return;
+      auto it = self->peers_.find(id);
+      if (it == self->peers_.end() || it->second.*slot != g)
+        return;
+      (it->second.*slot).reset();
+      fire(it->second); // `self` keeps this impl alive meanwhile
     });
   }
 
@@ -584,20 +596,14 @@ public:
     reversal_requests_sent_ += sent;
     log(log_level::info, "dial to " + short_id(id) + " failed (" + why + "); asked "
                            + std::to_string(sent) + " peers to have it dial us");
-    ps.reversal = std::make_shared<asio::steady_timer>(io_, opts_->reversal_wait);
-    ps.reversal->async_wait([self = shared_from_this(), id, g = ps.reversal, why](auto ec) {
-      if (ec || self->shut_)
-        return;
-      auto it = self->peers_.find(id);
-      if (it == self->peers_.end() || it->second.reversal != g)
-        return;
-      it->second.reversal.reset();
-      if (!it->second.links.empty())
-        return; // a link is under way; it reports
-      ++self->reversal_waits_expired_;
-      self->drop_peer(id, why + "; no reversed link within "
-                            + std::to_string(self->opts_->reversal_wait.count()) + " ms");
-    });
+    arm_peer_timer(id, ps, &peer_state::reversal, opts_->reversal_wait,
+                   [this, id, why](peer_state& ps) {
+                     if (!ps.links.empty())
+                       return; // a link is under way; it reports
+                     ++reversal_waits_expired_;
+                     drop_peer(id, why + "; no reversed link within "
+                                     + std::to_string(opts_->reversal_wait.count()) + " ms");
+                   });
     return true;
   }
 
@@ -910,16 +916,9 @@ public:
                                      at - std::chrono::steady_clock::now())
                                      .count())
                   + " ms");
-    ps.redial = std::make_shared<asio::steady_timer>(io_, at);
-    ps.redial->async_wait([self = shared_from_this(), id, g = ps.redial](auto ec) {
-      if (ec || self->shut_)
-        return;
-      auto it = self->peers_.find(id);
-      if (it == self->peers_.end() || it->second.redial != g)
-        return;
-      it->second.redial.reset();
-      if (it->second.links.empty() && !it->second.reversal)
-        self->dial(id, it->second);
+    arm_peer_timer(id, ps, &peer_state::redial, at, [this, id](peer_state& ps) {
+      if (ps.links.empty() && !ps.reversal)
+        dial(id, ps);
     });
   }
 
