@@ -534,12 +534,19 @@ public:
   }
 
   // A line of `kind` within its budget (crypto/log_limit.hpp: 5 per 10 s, then one
-  // "suppressed N similar lines" line when the window rolls).
+  // "suppressed N similar lines" line when the window rolls, at the level of that kind: an
+  // info kind's summary written at the level of the warn line that rolled it showed up as an
+  // unexplained warning in the soak).
   void log_limited(std::string_view kind, log_level level, const std::string& line) {
     auto now = std::chrono::steady_clock::now();
-    for (auto& s : limiter_.expire(now))
-      log(level, "suppressed " + std::to_string(s.count) + " similar lines (" + s.kind + ")");
+    for (auto& s : limiter_.expire(now)) {
+      auto l = limited_levels_.find(s.kind);
+      log(l == limited_levels_.end() ? log_level::info : l->second,
+          "suppressed " + std::to_string(s.count) + " similar lines (" + s.kind + ")");
+    }
     auto d = limiter_.admit(kind, now);
+    if (limited_levels_.size() < 64) // the few kinds of this file; "other" past the table
+      limited_levels_[std::string(d.kind)] = level;
     if (d.rolled_suppressed)
       log(level, "suppressed " + std::to_string(d.rolled_suppressed) + " similar lines ("
                    + std::string(d.kind) + ")");
@@ -878,13 +885,39 @@ public:
     });
   }
 
+  // True if dialing `ep` would reach our own listener: a loopback or unspecified address, or
+  // one of our interface addresses, on our port. A peer's record or gossip can carry such an
+  // address (its own loopback address, on a port that is ours here): the 1-hour soak dialled
+  // itself that way, and took its own certificate for a forged one.
+  bool is_own_listener(const tcp::endpoint& ep) const {
+    for (auto& l : local_) {
+      if (l.port != ep.port())
+        continue;
+      boost::system::error_code ec;
+      auto mine = asio::ip::make_address(l.ip, ec);
+      auto a = ep.address();
+      if (a.is_v6() && a.to_v6().is_v4_mapped())
+        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+      if (a.is_loopback() || a.is_unspecified() || (!ec && mine == a))
+        return true;
+    }
+    return false;
+  }
+
   void dial(const gossip::endpoint_id& id, peer_state& ps) {
     std::vector<tcp::endpoint> eps;
     for (auto& a : book_.candidates(id)) {
       boost::system::error_code ec;
       auto addr = asio::ip::make_address(a.ip, ec);
-      if (!ec)
-        eps.emplace_back(addr, a.port);
+      if (ec)
+        continue;
+      tcp::endpoint ep(addr, a.port);
+      if (is_own_listener(ep)) {
+        log(log_level::debug, "not dialing " + short_id(id) + " at " + to_string(a)
+                                + ": that is our own listener");
+        continue;
+      }
+      eps.push_back(ep);
     }
     if (eps.empty()) {
       if (!await_reversal(id, ps, "no known address"))
@@ -1021,6 +1054,7 @@ public:
   std::map<asio::ip::address, std::pair<double, std::chrono::steady_clock::time_point>>
     handshake_buckets_;
   log::rate_limiter limiter_;                        // lines a peer can cause at will
+  std::map<std::string, log_level, std::less<>> limited_levels_; // each kind's level
   size_t closed_since_trim_ = 0;
   std::chrono::steady_clock::time_point last_trim_{};
   address_book book_;

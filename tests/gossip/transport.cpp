@@ -594,3 +594,26 @@ TEST_CASE("transport: a restarted node whose old link the peer still holds waits
   d2.t->shutdown();
   CHECK(io.stop());
 }
+
+TEST_CASE("transport: an address of a peer that is our own listener is never dialled") {
+  // A peer's record or gossip may carry its loopback address on a port that is ours here: the
+  // 1-hour soak dialled itself that way and logged its own certificate as a forged one.
+  io_thread io;
+  node a(io.io), b(io.io);
+  const auto own = a.addr();
+  a.t->add_addresses(b.id(), {{"127.0.0.1", own.port}, {"127.0.0.2", own.port}});
+  REQUIRE(a.send(b.id(), "to nowhere").ok());
+  REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(a.rec.closed[0].first == b.id());
+  CHECK_FALSE(a.rec.has_log(net::log_level::info, "certificate refused"));
+  CHECK(a.rec.has_log(net::log_level::debug, "that is our own listener"));
+  CHECK(a.t->stats().dials == 0);
+  // With b's real address beside it, the message gets through.
+  b.introduce_to(a);
+  REQUIRE(a.send(b.id(), "to b").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  CHECK_FALSE(a.rec.has_log(net::log_level::info, "certificate refused"));
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
