@@ -42,6 +42,13 @@ gossip::socket_address to_socket_address(const tcp::endpoint& ep) {
   return {ep.address().to_string(), ep.port()};
 }
 
+// `a` with an IPv4-mapped IPv6 address given as the IPv4 address it maps.
+asio::ip::address unmapped(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
 // The unit per-IP budgets count: an IPv4 address, an IPv6 /64 (one host rarely has less, so
 // per-address budgets would not bind one with a /64; dht::address_unit does the same).
 asio::ip::address address_unit(const asio::ip::address& a) {
@@ -160,6 +167,8 @@ public:
         local_.push_back(to_socket_address(local6));
       }
     }
+    for (auto& l : local_) // parsed once, for is_own_listener
+      own_listeners_.emplace_back(asio::ip::make_address(l.ip, ec), l.port);
     return ok_status();
   }
 
@@ -234,10 +243,8 @@ public:
       ps.writer->kick();
     else if (ps.grace && ps.grace_for_duplicate) {
       // Awaiting the peer's link (on_closed): what is queued now waits at most queued_grace.
-      if (ps.grace->expiry() > asio::steady_timer::clock_type::now() + queued_grace()) {
-        arm_grace(id, ps, queued_grace());
-        ps.grace_for_duplicate = true;
-      }
+      if (ps.grace->expiry() > asio::steady_timer::clock_type::now() + queued_grace())
+        arm_grace(id, ps, queued_grace(), true);
     } else if (ps.links.empty() && !ps.reversal && !ps.redial)
       dial(id, ps); // may drop the peer: ps is not used after this
   }
@@ -246,10 +253,12 @@ public:
     return std::min<std::chrono::milliseconds>(opts_->drain_timeout, std::chrono::seconds(1));
   }
 
-  // Awaits the peer's link for `wait` after it retired ours; then dials for what is queued, or
-  // reports the peer closed. on_established cancels it.
-  void arm_grace(const gossip::endpoint_id& id, peer_state& ps, std::chrono::milliseconds wait) {
-    ps.grace_for_duplicate = false;
+  // Awaits the peer's link for `wait` after it retired ours (`duplicate`: before any proof, so
+  // sends meanwhile wait too); then dials for what is queued, or reports the peer closed.
+  // on_established cancels it.
+  void arm_grace(const gossip::endpoint_id& id, peer_state& ps, std::chrono::milliseconds wait,
+                 bool duplicate) {
+    ps.grace_for_duplicate = duplicate;
     arm_peer_timer(id, ps, &peer_state::grace, wait, [this, id](peer_state& ps) {
       if (!ps.links.empty())
         return; // a link is under way; it reports
@@ -509,8 +518,8 @@ public:
       // timeout, or at most 1 s when messages wait. Then dial for what waits, or report the
       // peer closed. For a duplicate, what is queued meanwhile waits too: dialing at once
       // looped (issue 17: the peer retired each new link while it held a stale one).
-      arm_grace(id, ps, ps.queue->messages.empty() ? opts_->drain_timeout : queued_grace());
-      ps.grace_for_duplicate = retired_unproven;
+      arm_grace(id, ps, ps.queue->messages.empty() ? opts_->drain_timeout : queued_grace(),
+                retired_unproven);
       return;
     }
     if (c.method() == link_method::reversed && !ps.up && ps.queue->messages.empty()) {
@@ -664,9 +673,7 @@ public:
         return refuse_reversal(c, true, reversal_refusal::self_target, "it names us");
       // The address the notice carries is the one we observe the requester at, never one it
       // chose: a request cannot point the target at a third party.
-      auto a = c.remote().address();
-      if (a.is_v6() && a.to_v6().is_v4_mapped())
-        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+      auto a = unmapped(c.remote().address());
       auto* to = reversal_link(r->target);
       auto [notice, why] = relay_.on_request(from, a.to_string(), *r, to != nullptr, now);
       if (!notice)
@@ -890,17 +897,11 @@ public:
   // address (its own loopback address, on a port that is ours here): the 1-hour soak dialled
   // itself that way, and took its own certificate for a forged one.
   bool is_own_listener(const tcp::endpoint& ep) const {
-    for (auto& l : local_) {
-      if (l.port != ep.port())
-        continue;
-      boost::system::error_code ec;
-      auto mine = asio::ip::make_address(l.ip, ec);
-      auto a = ep.address();
-      if (a.is_v6() && a.to_v6().is_v4_mapped())
-        a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-      if (a.is_loopback() || a.is_unspecified() || (!ec && mine == a))
+    auto a = unmapped(ep.address());
+    for (auto& mine : own_listeners_)
+      if (mine.port() == ep.port()
+          && (a.is_loopback() || a.is_unspecified() || mine.address() == a))
         return true;
-    }
     return false;
   }
 
@@ -1041,6 +1042,7 @@ public:
   tcp::acceptor acceptor6_;  // transport_options::bind6 (closed if none)
   std::shared_ptr<asio::steady_timer> accept_retry_[2];  // per acceptor
   std::vector<gossip::socket_address> local_;
+  std::vector<tcp::endpoint> own_listeners_; // local_, parsed
   std::map<gossip::endpoint_id, peer_state> peers_;
   std::set<std::shared_ptr<connection>> pending_inbound_;
   struct held_socket {
