@@ -97,8 +97,10 @@ result<runtime_options> to_runtime_options(const options& opts) {
       || opts.gossip.idle_timeout <= opts.gossip.keepalive_interval)
     return error{errc::invalid_argument,
                  "gossip.idle_timeout must be longer than a positive keepalive_interval"};
-  if (opts.gossip.active_view < 2 || opts.gossip.active_view > 32)
-    return error{errc::invalid_argument, "gossip.active_view must be 2 to 32"};
+  if (opts.gossip.active_view < min_active_view || opts.gossip.active_view > max_active_view)
+    return error{errc::invalid_argument, "gossip.active_view must be "
+                                           + std::to_string(min_active_view) + " to "
+                                           + std::to_string(max_active_view)};
   ro.gossip.protocol.membership.active_view_capacity = opts.gossip.active_view;
   ro.gossip.transport.keepalive_interval = opts.gossip.keepalive_interval;
   ro.gossip.transport.idle_timeout = opts.gossip.idle_timeout;

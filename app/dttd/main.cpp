@@ -440,9 +440,10 @@ int run(int argc, char** argv) {
   ro.gossip.port = set.gossip_port;
   ro.gossip.keepalive_interval = set.keepalive_interval;
   ro.gossip.idle_timeout = set.idle_timeout;
-  if (set.active_view < 2 || set.active_view > 32)
-    return fail("dttd.gossip.active-view: " + std::to_string(set.active_view)
-                + " is not 2 to 32");
+  if (set.active_view < static_cast<int64_t>(min_active_view)
+      || set.active_view > static_cast<int64_t>(max_active_view))
+    return fail("dttd.gossip.active-view: " + std::to_string(set.active_view) + " is not "
+                + std::to_string(min_active_view) + " to " + std::to_string(max_active_view));
   ro.gossip.active_view = static_cast<size_t>(set.active_view);
   if (!set.advertise.empty()) {
     std::string addrs_text;

@@ -22,6 +22,9 @@ class io_context;
 
 namespace dtt {
 
+/// Bounds of options::gossip::active_view.
+inline constexpr size_t min_active_view = 2, max_active_view = 32;
+
 /// Everything a node needs to run: its DHT node, its gossip transport, what it publishes and
 /// where it keeps state. One struct for the library, dttd and the examples.
 struct options {
@@ -67,7 +70,8 @@ struct options {
     /// A link with nothing read for this long is closed, so a peer behind a partition or
     /// paused is dropped after it (dtt's choice: 30 s, six keep-alives).
     std::chrono::milliseconds idle_timeout{30000};
-    /// HyParView's active view: the neighbours each topic keeps (PROTOCOL.md §8.3: 5; 2..32).
+    /// HyParView's active view: the neighbours each topic keeps (PROTOCOL.md §8.3: 5; from
+    /// min_active_view to max_active_view).
     /// Fewer neighbours cost fewer links and messages; more make the overlay harder to split.
     size_t active_view = 5;
   } gossip;
