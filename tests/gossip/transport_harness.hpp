@@ -5,6 +5,7 @@
 #include "gossip/transport/transport.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
 
@@ -214,6 +215,24 @@ struct node {
 };
 
 inline std::string text(const bytes& b) { return std::string(b.begin(), b.end()); }
+
+/// Links `x` and `y` (x dials) and waits until each proved the test topic to the other.
+inline void link(node& x, node& y) {
+  y.introduce_to(x);
+  REQUIRE(x.send(y.id(), "hi").ok());
+  REQUIRE(y.rec.wait([&] { return y.rec.messages_from(x.id()) >= 1; }));
+  REQUIRE(y.send(x.id(), "hi back").ok());
+  REQUIRE(x.rec.wait([&] { return x.rec.messages_from(y.id()) >= 1; }));
+}
+
+/// A port on `ip` that nothing listens on (bound, then closed): dials to it are refused.
+inline uint16_t closed_port(const std::string& ip = "127.0.0.1") {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address(ip), 0});
+  auto port = a.local_endpoint().port();
+  a.close();
+  return port;
+}
 
 /// Polls `pred` until it holds or the deadline passes (for counters without a condition).
 template <class Pred>

@@ -91,24 +91,11 @@ TEST_CASE("transport: connection reversal over IPv6 (the notice carries the requ
   io_thread io;
   auto v6 = [](net::transport_options& o) { o.bind = {"::1", 0}; };
   node a(io.io, v6), b(io.io, v6), c(io.io, v6);
-  auto link = [](node& x, node& y) {
-    y.introduce_to(x);
-    REQUIRE(x.send(y.id(), "hi").ok());
-    REQUIRE(y.rec.wait([&] { return y.rec.messages_from(x.id()) >= 1; }));
-    REQUIRE(y.send(x.id(), "hi back").ok());
-    REQUIRE(x.rec.wait([&] { return x.rec.messages_from(y.id()) >= 1; }));
-  };
   link(a, c);
   link(b, c);
   // B's known address is a closed port: A's dial fails, A asks C, C tells B, B dials A at the
   // IPv6 address C observes A's link from.
-  uint16_t closed;
-  {
-    boost::asio::io_context tmp;
-    boost::asio::ip::tcp::acceptor acc(tmp, {boost::asio::ip::make_address("::1"), 0});
-    closed = acc.local_endpoint().port();
-  }
-  a.t->add_addresses(b.id(), {{"::1", closed}});
+  a.t->add_addresses(b.id(), {{"::1", closed_port("::1")}});
   REQUIRE(a.send(b.id(), "through the NAT, over IPv6").ok());
   bool arrived = b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; });
   if (!arrived) {

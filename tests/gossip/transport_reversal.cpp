@@ -27,24 +27,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// A port on 127.0.0.1 that nothing listens on (bound, then closed): dials to it are refused.
-uint16_t closed_port() {
-  asio::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  auto port = a.local_endpoint().port();
-  a.close();
-  return port;
-}
-
-// Links `x` and `y` (x dials) and waits until each proved the test topic to the other.
-void link(node& x, node& y) {
-  y.introduce_to(x);
-  REQUIRE(x.send(y.id(), "hi").ok());
-  REQUIRE(y.rec.wait([&] { return y.rec.messages_from(x.id()) >= 1; }));
-  REQUIRE(y.send(x.id(), "hi back").ok());
-  REQUIRE(x.rec.wait([&] { return x.rec.messages_from(y.id()) >= 1; }));
-}
-
 size_t refused(const net::transport_stats& s, bool request, net::reversal_refusal why) {
   auto& a = request ? s.reversal_requests_refused : s.reversal_notices_refused;
   return a[static_cast<size_t>(why)];
