@@ -201,17 +201,23 @@ TEST_CASE_FIXTURE(api_fixture, "a slow reader gets one lagged event with the num
   // Wait until b has the last message buffered, reading nothing meanwhile: the gossip actor
   // fills the buffer before it sends the same event to a second subscriber (an actor).
   std::atomic<int> seen{0};
-  auto counter = sys->spawn([&seen](dtt::event_subscriber::pointer self,
+  std::atomic<bool> subscribed{false};
+  auto counter = sys->spawn([&seen, &subscribed](dtt::event_subscriber::pointer self,
                                     dtt::topic_actor t) -> dtt::event_subscriber::behavior_type {
     self->request(t, caf::infinite, dtt::subscribe_atom::value,
                   caf::actor_cast<dtt::event_subscriber>(self))
-      .then([](const std::vector<dtt::endpoint_id>&) {});
+      .then([&subscribed](const std::vector<dtt::endpoint_id>&) { subscribed = true; });
     return {[&seen](dtt::event_atom, const dtt::bytes32&, const dtt::event& ev) {
       if (ev.k == dtt::event::kind::received && ev.content == text("last"))
         ++seen;
     }};
   }, tb.handle());
-  // The subscriber joined late: it sees what arrives from now on. Send one more and wait.
+  // The subscriber joined late: it sees what arrives from now on, once the topic actor has
+  // answered its subscription (a message arriving before that would not reach it).
+  for (int i = 0; i < 250 && !subscribed.load(); ++i)
+    std::this_thread::sleep_for(20ms);
+  REQUIRE(subscribed.load());
+  // Send one more and wait.
   REQUIRE(ta.broadcast(text("last"), 5s));
   for (int i = 0; i < 200 && seen.load() < 1; ++i)
     std::this_thread::sleep_for(20ms);
