@@ -460,6 +460,9 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"dials_held_back", t.dials_held_back},
     {"links_reversed", t.links_reversed},
     {"reversal_waits_expired", t.reversal_waits_expired},
+    {"punch_hints_sent", t.punch_hints_sent},
+    {"punch_primers", t.punch_primers},
+    {"links_punched", t.links_punched},
     {"frames_undecodable", st.frames_undecodable},
     {"broadcasts_waiting", st.waiting.size()},
   };

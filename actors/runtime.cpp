@@ -115,6 +115,7 @@ result<runtime_options> to_runtime_options(const options& opts) {
   if (opts.nat.lease < std::chrono::seconds(60) || opts.nat.lease > nat::max_lease)
     return error{errc::invalid_argument, "nat.lease must be within 60 s .. 7200 s"};
   ro.nat_lease = opts.nat.lease;
+  ro.gossip.transport.hole_punching = opts.nat.hole_punching;
   return ro;
 }
 

@@ -48,6 +48,8 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
   f("dttd.nat", "port-mapping", s.port_mapping, k::port_mapping,
     "map the gossip port (and the DHT port in server mode) on the router: auto, upnp, "
     "natpmp or off (default auto)");
+  f("dttd.nat", "hole-punching", s.hole_punching, k::boolean,
+    "behind a NAT without a mapping: prime it for a peer's reversed dial (default false)");
   f("dttd.http", "enable", s.http_enable, k::boolean,
     "serve metrics, status and the local API over HTTP (default false)");
   f("dttd.http", "bind", s.http_bind, k::string,

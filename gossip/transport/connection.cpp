@@ -70,7 +70,12 @@ const char* handshake_failure_name(handshake_failure f) noexcept {
 }
 
 const char* link_method_name(link_method m) noexcept {
-  return m == link_method::reversed ? "reversed" : "direct";
+  switch (m) {
+    case link_method::reversed: return "reversed";
+    case link_method::punched: return "punched";
+    case link_method::direct: break;
+  }
+  return "direct";
 }
 
 void connection::fail(handshake_failure why, const std::string& reason, log_level level) {
@@ -91,6 +96,22 @@ void connection::arm_deadline(std::chrono::milliseconds d, const char* what) {
   });
 }
 
+boost::system::error_code open_bound(asio::ip::tcp::socket& s,
+                                     const asio::ip::tcp::endpoint& local) {
+  using tcp = asio::ip::tcp;
+  boost::system::error_code ec, ignored;
+  s.open(local.protocol(), ec);
+  if (!ec)
+    s.set_option(tcp::socket::reuse_address(true), ec);
+  if (!ec)
+    s.set_option(reuse_port(true), ec);
+  if (!ec)
+    s.bind(local, ec);
+  if (ec)
+    s.close(ignored);
+  return ec;
+}
+
 void connection::start_outbound(const gossip::endpoint_id& expected,
                                 std::vector<tcp::endpoint> addrs) {
   peer_ = expected;
@@ -101,6 +122,35 @@ void connection::start_outbound(const gossip::endpoint_id& expected,
   }
   arm_deadline(opts_->dial_timeout, "dial");
   auto self = shared_from_this();
+  if (local_port_ != 0 && addrs.size() == 1) {
+    // From our listening port (hole punching, gossip/transport/reversal.hpp).
+    auto any = addrs[0].address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
+                                          : asio::ip::address(asio::ip::address_v6::any());
+    if (!open_bound(socket(), {any, local_port_})) {
+      auto ep = addrs[0];
+      socket().async_connect(ep, [self, ep](const boost::system::error_code& ec) {
+        if (self->closed_)
+          return;
+        if (ec == boost::system::errc::address_not_available
+            || ec == boost::system::errc::address_in_use) {
+          // That pair of ports is taken: the peer's primer reached our listener (it is
+          // reachable after all). Dial again from an ephemeral port.
+          boost::system::error_code ignored;
+          self->socket().close(ignored);
+          self->local_port_ = 0;
+          self->start_outbound(*self->peer_, {ep});
+          return;
+        }
+        if (ec) {
+          self->fail(handshake_failure::dial, "dial failed: " + ec.message());
+          return;
+        }
+        self->remote_ = ep;
+        self->on_connected();
+      });
+      return;
+    }
+  }
   asio::async_connect(socket(), addrs,
                       [self](const boost::system::error_code& ec, const tcp::endpoint& ep) {
                         if (self->closed_)
@@ -259,7 +309,8 @@ void connection::read() {
           if (f.code == control::admit)
             return self->on_admit(f.message);
           if (f.code == control::reversal_request || f.code == control::reversal_notice
-              || f.code == control::reversal_notice6) {
+              || f.code == control::reversal_notice6 || f.code == control::punch_hint
+              || f.code == control::punch_hint6) {
             // Only a peer that negotiated our preferred ALPN may send these (frame.hpp).
             if (!self->speaks_current_) {
               self->close("reversal frame on a link of an older protocol", false,

@@ -22,6 +22,16 @@ namespace dtt::net {
 
 class connection;
 
+/// SO_REUSEPORT: our listeners and the sockets that dial from the listening port (reversed
+/// dials and hole-punching primers, gossip/transport/reversal.hpp) set it, so that a dial can
+/// bind the port a listener holds. Only sockets of the same user may share the port.
+using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+/// Opens `s` for `local`'s protocol with SO_REUSEADDR and SO_REUSEPORT and binds it to `local`
+/// (closed again on failure).
+boost::system::error_code open_bound(boost::asio::ip::tcp::socket& s,
+                                     const boost::asio::ip::tcp::endpoint& local);
+
 /// Messages waiting for a peer. Belongs to the peer, not to a connection, so that a duplicate
 /// connection that steps down hands its unsent messages to the one that stays.
 /// Every message in it was counted in the transport's backlog when send() accepted it; the
@@ -122,6 +132,9 @@ public:
   /// Dials `addrs` in order within the dial timeout, then runs the client handshake and
   /// accepts only a certificate with key `expected`.
   void start_outbound(const gossip::endpoint_id& expected, std::vector<tcp::endpoint> addrs);
+  /// Makes start_outbound dial a single address from this local port (our listening port:
+  /// see open_bound); a bind that fails falls back to an ephemeral port.
+  void set_local_port(uint16_t port) noexcept { local_port_ = port; }
   /// Runs the server handshake on an accepted socket; the peer id comes from its certificate.
   void start_inbound();
 
@@ -204,6 +217,7 @@ private:
   boost::asio::ssl::stream<tcp::socket> stream_;
   boost::asio::steady_timer timer_;
   bool outbound_;
+  uint16_t local_port_ = 0;
   uint64_t serial_;
   peer_verification verification_;
   std::optional<gossip::endpoint_id> peer_;

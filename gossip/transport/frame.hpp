@@ -17,8 +17,8 @@ namespace dtt::net {
 ///
 /// Compatibility: a decoder refuses an unknown control code (the link is dropped), so a new
 /// code may only be sent on a link whose peer is known to understand it. Codes 1-3 are
-/// "dtt-gossip/2"; the reversal codes 4-6 are "dtt-gossip/3" (6, the IPv6 notice, joined it
-/// before any release carried "dtt-gossip/3"), and a node offers both ALPN
+/// "dtt-gossip/2"; the reversal codes 4-8 are "dtt-gossip/3" (6, the IPv6 notice, and 7-8,
+/// the punch hints, joined it before any release carried "dtt-gossip/3"), and a node offers both ALPN
 /// protocols (transport_options::alpn, alpn_compat): the TLS handshake picks the newest one
 /// both speak, and reversal frames go only over links that negotiated "dtt-gossip/3" (a
 /// reversal frame arriving on a "dtt-gossip/2" link is malformed and drops it).
@@ -35,6 +35,10 @@ enum class control : uint32_t {
   reversal_notice = 5,
   /// "dtt-gossip/3": the same notice with an IPv6 address to dial.
   reversal_notice6 = 6,
+  /// "dtt-gossip/3": hole punching, C -> A "the target's link reaches me from this IPv4 address".
+  punch_hint = 7,
+  /// "dtt-gossip/3": the same hint with an IPv6 address.
+  punch_hint6 = 8,
 };
 
 /// Body bytes of an admit control frame.
@@ -43,6 +47,8 @@ inline constexpr size_t admit_body_size = 64;
 inline constexpr size_t reversal_request_body_size = 35;
 inline constexpr size_t reversal_notice_body_size = 39;
 inline constexpr size_t reversal_notice6_body_size = 51;
+inline constexpr size_t punch_hint_body_size = 37;
+inline constexpr size_t punch_hint6_body_size = 49;
 
 /// The body size a control code fixes, or nullopt for an unknown code.
 constexpr std::optional<size_t> control_body_size(uint32_t code) {
@@ -53,6 +59,8 @@ constexpr std::optional<size_t> control_body_size(uint32_t code) {
     case static_cast<uint32_t>(control::reversal_request): return reversal_request_body_size;
     case static_cast<uint32_t>(control::reversal_notice): return reversal_notice_body_size;
     case static_cast<uint32_t>(control::reversal_notice6): return reversal_notice6_body_size;
+    case static_cast<uint32_t>(control::punch_hint): return punch_hint_body_size;
+    case static_cast<uint32_t>(control::punch_hint6): return punch_hint6_body_size;
   }
   return std::nullopt;
 }

@@ -77,6 +77,12 @@ struct transport_options {
   /// The port peers are asked to dial us at (0: the IPv4 listener's port; set it to the
   /// mapped or forwarded port when that differs).
   uint16_t reversal_port = 0;
+  /// Hole punching (gossip/transport/reversal.hpp): when a peer we asked for a reversal hints
+  /// where the target is, prime our NAT with one connect from our listening port to there,
+  /// held for punch_timeout. For a node behind a NAT without a mapping; off, a reachable node
+  /// saves the connect (answering hints and relaying them stay on either way).
+  bool hole_punching = false;
+  std::chrono::milliseconds punch_timeout{4000};
   /// Log lines; empty means stderr_log_sink().
   log_sink log;
 };
@@ -91,9 +97,11 @@ enum class handshake_failure : uint8_t {
   own_key,     ///< an inbound link presented our own key
 };
 /// How a link was made (issue 15): we or the peer dialed the other's published address
-/// (direct), or one side dialed because the other asked it through a common peer (reversed).
-enum class link_method : uint8_t { direct, reversed };
-/// "direct", "reversed".
+/// (direct), one side dialed because the other asked it through a common peer (reversed), or
+/// that dial met our NAT-priming connect (punched: a TCP simultaneous open, or the dial
+/// reached our listener through the NAT the primer opened; said by the side that primed).
+enum class link_method : uint8_t { direct, reversed, punched };
+/// "direct", "reversed", "punched".
 const char* link_method_name(link_method m) noexcept;
 
 /// Number of handshake_failure kinds.

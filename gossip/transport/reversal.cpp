@@ -15,6 +15,10 @@ constexpr uint8_t kind_notice6 = 3;
 constexpr size_t request_size = 1 + 32 + 2;
 constexpr size_t notice_size = 1 + 32 + 2 + 4;
 constexpr size_t notice6_size = 1 + 32 + 2 + 16;
+constexpr uint8_t kind_hint = 4;
+constexpr uint8_t kind_hint6 = 5;
+constexpr size_t hint_size = 1 + 32 + 4;
+constexpr size_t hint6_size = 1 + 32 + 16;
 
 void put16(bytes& out, uint16_t v) {
   out.push_back(static_cast<uint8_t>(v >> 8));
@@ -36,6 +40,45 @@ void evict_oldest(Map& m, size_t max) {
   }
 }
 
+// A numeric IPv4 or IPv6 literal as 4 or 16 bytes (IPv4-mapped IPv6 refused: give it as IPv4).
+result<bytes> ip_bytes(const std::string& ip, const char* what) {
+  in_addr a{};
+  in6_addr a6{};
+  if (ip.size() <= 15 && inet_pton(AF_INET, ip.c_str(), &a) == 1) {
+    auto* p = reinterpret_cast<const uint8_t*>(&a.s_addr);
+    return bytes(p, p + 4);
+  }
+  if (ip.size() > 45 || inet_pton(AF_INET6, ip.c_str(), &a6) != 1)
+    return error{errc::invalid_argument, std::string(what) + ": not an IPv4 or IPv6 literal"};
+  if (IN6_IS_ADDR_V4MAPPED(&a6))
+    return error{errc::invalid_argument, std::string(what) + ": an IPv4-mapped IPv6 address"};
+  return bytes(a6.s6_addr, a6.s6_addr + 16);
+}
+
+// The 4 or 16 address bytes at `at` as text; unusable addresses (unspecified, multicast,
+// broadcast; for IPv6 also link-local, which needs a zone the relay cannot know, and
+// IPv4-mapped, sent as IPv4) are malformed.
+result<std::string> ip_text(byte_view b, size_t at, bool v6, const char* what) {
+  if (v6) {
+    in6_addr a6{};
+    std::memcpy(a6.s6_addr, b.data() + at, 16);
+    if (IN6_IS_ADDR_UNSPECIFIED(&a6) || IN6_IS_ADDR_MULTICAST(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6)
+        || IN6_IS_ADDR_V4MAPPED(&a6))
+      return error{errc::malformed, std::string(what) + ": unusable address"};
+    char text6[INET6_ADDRSTRLEN] = {0};
+    inet_ntop(AF_INET6, &a6, text6, sizeof(text6));
+    return std::string(text6);
+  }
+  in_addr a{};
+  std::memcpy(&a.s_addr, b.data() + at, 4);
+  auto h = ntohl(a.s_addr);
+  if (h == 0 || (h >> 28) == 0xe || h == 0xffffffffu)
+    return error{errc::malformed, std::string(what) + ": unusable address"};
+  char text[INET_ADDRSTRLEN] = {0};
+  inet_ntop(AF_INET, &a, text, sizeof(text));
+  return std::string(text);
+}
+
 } // namespace
 
 bytes encode(const reversal_request& r) {
@@ -47,24 +90,39 @@ bytes encode(const reversal_request& r) {
 }
 
 result<bytes> encode(const reversal_notice& n) {
-  in_addr a{};
-  in6_addr a6{};
-  const bool v4 = n.dial.ip.size() <= 15 && inet_pton(AF_INET, n.dial.ip.c_str(), &a) == 1;
-  if (!v4 && (n.dial.ip.size() > 45 || inet_pton(AF_INET6, n.dial.ip.c_str(), &a6) != 1))
-    return error{errc::invalid_argument, "reversal notice: not an IPv4 or IPv6 literal"};
-  if (!v4 && IN6_IS_ADDR_V4MAPPED(&a6))
-    return error{errc::invalid_argument, "reversal notice: an IPv4-mapped IPv6 address"};
+  auto ip = ip_bytes(n.dial.ip, "reversal notice");
+  if (!ip)
+    return ip.err();
   bytes out;
-  out.push_back(v4 ? kind_notice : kind_notice6);
+  out.push_back(ip->size() == 4 ? kind_notice : kind_notice6);
   out.insert(out.end(), n.requester.begin(), n.requester.end());
   put16(out, n.dial.port);
-  if (v4) {
-    auto* p = reinterpret_cast<const uint8_t*>(&a.s_addr);
-    out.insert(out.end(), p, p + 4);
-  } else {
-    out.insert(out.end(), a6.s6_addr, a6.s6_addr + 16);
-  }
+  out.insert(out.end(), ip->begin(), ip->end());
   return out;
+}
+
+result<bytes> encode(const punch_hint& h) {
+  auto ip = ip_bytes(h.ip, "punch hint");
+  if (!ip)
+    return ip.err();
+  bytes out;
+  out.push_back(ip->size() == 4 ? kind_hint : kind_hint6);
+  out.insert(out.end(), h.target.begin(), h.target.end());
+  out.insert(out.end(), ip->begin(), ip->end());
+  return out;
+}
+
+result<punch_hint> decode_punch_hint(byte_view b) {
+  const bool v6 = b.size() == hint6_size && b[0] == kind_hint6;
+  if (!v6 && (b.size() != hint_size || b[0] != kind_hint))
+    return error{errc::malformed, "punch hint: bad size or kind"};
+  punch_hint h;
+  std::memcpy(h.target.data(), b.data() + 1, 32);
+  auto ip = ip_text(b, 33, v6, "punch hint");
+  if (!ip)
+    return ip.err();
+  h.ip = std::move(*ip);
+  return h;
 }
 
 result<reversal_request> decode_reversal_request(byte_view b) {
@@ -87,27 +145,10 @@ result<reversal_notice> decode_reversal_notice(byte_view b) {
   n.dial.port = get16(b, 33);
   if (n.dial.port == 0)
     return error{errc::malformed, "reversal notice: port 0"};
-  if (v6) {
-    // Unspecified, multicast, link-local (needs a zone the relay cannot know) and IPv4-mapped
-    // (sent as kind 2) are refused.
-    in6_addr a6{};
-    std::memcpy(a6.s6_addr, b.data() + 35, 16);
-    if (IN6_IS_ADDR_UNSPECIFIED(&a6) || IN6_IS_ADDR_MULTICAST(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6)
-        || IN6_IS_ADDR_V4MAPPED(&a6))
-      return error{errc::malformed, "reversal notice: unusable address"};
-    char text6[INET6_ADDRSTRLEN] = {0};
-    inet_ntop(AF_INET6, &a6, text6, sizeof(text6));
-    n.dial.ip = text6;
-    return n;
-  }
-  char text[INET_ADDRSTRLEN] = {0};
-  in_addr a{};
-  std::memcpy(&a.s_addr, b.data() + 35, 4);
-  inet_ntop(AF_INET, &a, text, sizeof(text));
-  n.dial.ip = text;
-  auto h = ntohl(a.s_addr);
-  if (h == 0 || (h >> 28) == 0xe || h == 0xffffffffu)
-    return error{errc::malformed, "reversal notice: unusable address"};
+  auto ip = ip_text(b, 35, v6, "reversal notice");
+  if (!ip)
+    return ip.err();
+  n.dial.ip = std::move(*ip);
   return n;
 }
 
@@ -192,7 +233,7 @@ std::vector<endpoint_id> reversal_requester::on_dial_failed(
   const endpoint_id& target, const std::vector<endpoint_id>& connected,
   reversal_clock::time_point now) {
   auto it = asked_.find(target);
-  if (it != asked_.end() && now - it->second < retry_)
+  if (it != asked_.end() && now - it->second.at < retry_)
     return {};
   std::vector<endpoint_id> out;
   for (auto& c : connected)
@@ -202,8 +243,20 @@ std::vector<endpoint_id> reversal_requester::on_dial_failed(
     return out;
   if (it == asked_.end())
     evict_oldest(asked_, max_keys_);
-  asked_[target] = now;
+  asked_[target] = attempt{now, out, false};
   return out;
+}
+
+bool reversal_requester::on_hint(const endpoint_id& from, const punch_hint& h,
+                                 reversal_clock::time_point now) {
+  auto it = asked_.find(h.target);
+  if (it == asked_.end() || now - it->second.at >= retry_ || it->second.primed)
+    return false;
+  auto& via = it->second.via;
+  if (std::find(via.begin(), via.end(), from) == via.end())
+    return false;
+  it->second.primed = true;
+  return true;
 }
 
 } // namespace dtt::net

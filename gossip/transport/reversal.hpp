@@ -8,9 +8,20 @@
 //   request  (A -> C): 0x01 || B's endpoint id (32) || A's listening port (BE16)
 //   notice   (C -> B): 0x02 || A's endpoint id (32) || port (BE16) || IPv4 address (4)
 //            or        0x03 || A's endpoint id (32) || port (BE16) || IPv6 address (16)
-// Exact sizes: a request is 35 bytes, a notice 39 (IPv4) or 51 (IPv6); anything else is
-// malformed. An IPv6 notice never carries an IPv4-mapped, link-local, multicast or
-// unspecified address.
+//   punch hint (C -> A): 0x04 || B's endpoint id (32) || IPv4 address (4)
+//            or        0x05 || B's endpoint id (32) || IPv6 address (16)
+// Exact sizes: a request is 35 bytes, a notice 39 (IPv4) or 51 (IPv6), a hint 37 or 49;
+// anything else is malformed. An IPv6 notice or hint never carries an IPv4-mapped,
+// link-local, multicast or unspecified address.
+//
+// Hole punching (a TCP simultaneous open, both ends behind NATs that drop unsolicited
+// inbound packets): with the notice to B, C sends A a hint, the IP C observes B's link from.
+// A "primes" its NAT: one connect from its listening port to that IP at B's listening port,
+// which makes A's NAT let B's packets from there in. B dials A from its own listening port
+// (every reversed dial does), which primes B's NAT the same way. Whichever SYN arrives second
+// finds the other NAT open; the two connects meet as one TCP connection (or B's lands on A's
+// listener). A runs the TLS server side on it and B the client side, as in a plain reversal.
+// Both NATs must keep the listening port as the external port (most do for a free port).
 //
 // Safety: B dials only the IP C *observed* A's link from, never an address A chose, so a
 // request cannot make B dial a third party (no reflection); C relays within per-requester and
@@ -42,8 +53,18 @@ struct reversal_notice {
   socket_address dial;
 };
 
+/// C -> A: "`target`'s link reaches me from `ip`" (sent with the notice; hole punching).
+struct punch_hint {
+  endpoint_id target{};
+  std::string ip;
+};
+
 /// Encodings (see the header comment).
 bytes encode(const reversal_request& r);
+/// Fails as encode(reversal_notice) does.
+result<bytes> encode(const punch_hint& h);
+/// Exact sizes, kind byte, a usable address; errc::malformed otherwise.
+result<punch_hint> decode_punch_hint(byte_view b);
 /// Fails (errc::invalid_argument) for an address that is not a numeric IPv4 or IPv6 literal
 /// (an IPv4-mapped IPv6 one is refused: give it as IPv4).
 result<bytes> encode(const reversal_notice& n);
@@ -130,12 +151,22 @@ public:
   std::vector<endpoint_id> on_dial_failed(const endpoint_id& target,
                                           const std::vector<endpoint_id>& connected,
                                           reversal_clock::time_point now);
+  /// A hint from `from`: true (once per attempt) if we asked `from` about `h.target` within
+  /// `retry`, so that A primes its NAT only for a dial it wanted and only where one of the
+  /// peers it asked says the target is; false for anything else.
+  bool on_hint(const endpoint_id& from, const punch_hint& h, reversal_clock::time_point now);
 
 private:
+  struct attempt {
+    reversal_clock::time_point at;
+    std::vector<endpoint_id> via;
+    bool primed = false;
+    bool operator<(const attempt& o) const noexcept { return at < o.at; }
+  };
   size_t fanout_;
   std::chrono::seconds retry_;
   size_t max_keys_;
-  std::map<endpoint_id, reversal_clock::time_point> asked_;
+  std::map<endpoint_id, attempt> asked_;
 };
 
 } // namespace dtt::net

@@ -131,6 +131,8 @@ public:
         acc.set_option(asio::ip::v6_only(true), e);
       if (!e)
         acc.set_option(tcp::acceptor::reuse_address(true), e);
+      if (!e) // reversed dials and primers dial from this port (open_bound)
+        acc.set_option(reuse_port(true), e);
       if (!e)
         acc.bind(ep, e);
       if (!e)
@@ -346,6 +348,11 @@ public:
       for (auto& l : ps.links)
         l->close("transport shut down");
     }
+    for (auto& [target, c] : primers_) {
+      boost::system::error_code ignored;
+      c->socket().close(ignored);
+    }
+    primers_.clear();
     auto pending = std::move(pending_inbound_);
     pending_inbound_.clear();
     for (auto& c : pending)
@@ -402,11 +409,13 @@ public:
       // We asked for this peer's dial: its link is the reversed one.
       ps.reversal->cancel();
       ps.reversal.reset();
-      if (!c->outbound())
+      if (!c->outbound() && c->method() == link_method::direct)
         c->set_method(link_method::reversed);
     }
     if (c->method() == link_method::reversed)
       ++links_reversed_;
+    else if (c->method() == link_method::punched)
+      ++links_punched_;
     log(log_level::debug, c->describe() + ": link up ("
                             + link_method_name(c->method()) + ")");
     if (!ps.writer) {
@@ -681,10 +690,22 @@ public:
       auto wire = net::encode(*notice);
       auto code = wire && wire->size() == reversal_notice6_body_size ? control::reversal_notice6
                                                                      : control::reversal_notice;
-      if (wire && to->send_control(code, *wire))
+      if (!wire)
+        return;
+      // First, where the target's link reaches us, for a requester that punches: its primer
+      // should leave before the target's dial arrives (reversal.hpp, "Hole punching").
+      auto target_ip = unmapped(to->remote().address()).to_string();
+      auto hint = net::encode(net::punch_hint{r->target, target_ip});
+      auto hcode = hint && hint->size() == punch_hint6_body_size ? control::punch_hint6
+                                                                : control::punch_hint;
+      if (hint && c.send_control(hcode, *hint))
+        ++punch_hints_sent_;
+      if (to->send_control(code, *wire))
         ++reversal_requests_relayed_;
       return;
     }
+    if (code == control::punch_hint || code == control::punch_hint6)
+      return on_punch_hint(c, from, body, now);
     auto n = net::decode_reversal_notice(body);
     if (!n)
       return refuse_reversal(c, false, reversal_refusal::malformed, n.err().what);
@@ -704,6 +725,107 @@ public:
                            + short_id(n->requester) + " at " + to_string(n->dial));
     auto& ps = peers_[n->requester];
     start_dial(n->requester, ps, {tcp::endpoint(addr, n->dial.port)}, link_method::reversed);
+  }
+
+  // Our listening port for an address family (0 if we do not listen on it): the IPv6
+  // acceptor for IPv6 if there is one, else the main one if it takes that family (an IPv6 one
+  // alone is dual-stack).
+  uint16_t listening_port(bool v4) const {
+    boost::system::error_code ec;
+    if (!v4 && acceptor6_.is_open()) {
+      auto ep = acceptor6_.local_endpoint(ec);
+      return ec ? 0 : ep.port();
+    }
+    if (!acceptor_.is_open())
+      return 0;
+    auto ep = acceptor_.local_endpoint(ec);
+    return ec || (!v4 && ep.address().is_v4()) ? 0 : ep.port();
+  }
+
+  // A hint from a peer we asked for a reversal: where the target's link reaches it. We prime
+  // our NAT with one connect from our listening port to there, at the target's listening port
+  // (gossip/transport/reversal.hpp, "Hole punching").
+  void on_punch_hint(connection& c, const gossip::endpoint_id& from, byte_view body,
+                     std::chrono::steady_clock::time_point now) {
+    auto h = net::decode_punch_hint(body);
+    if (!h)
+      return refuse_reversal(c, false, reversal_refusal::malformed, h.err().what);
+    if (!opts_->hole_punching)
+      return; // a reachable node does not punch; the reversed dial comes anyway
+    auto why = [&]() -> const char* {
+      if (!requester_.on_hint(from, *h, now))
+        return "not a peer we asked about that target, or primed already";
+      auto it = peers_.find(h->target);
+      if (it == peers_.end() || !it->second.reversal || !it->second.links.empty())
+        return "no reversal awaited";
+      if (primers_.size() >= max_primers)
+        return "too many primers in progress";
+      return nullptr;
+    }();
+    if (why)
+      return refuse_reversal(c, false, reversal_refusal::declined,
+                             "punch hint for " + short_id(h->target) + ": " + why);
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(h->ip, ec);
+    uint16_t port = 0;
+    for (auto& a : book_.candidates(h->target))
+      if (a.port != 0) {
+        port = a.port; // its listening port, which its NAT keeps for its reversed dial
+        break;
+      }
+    uint16_t local = ec ? 0 : listening_port(ip.is_v4());
+    if (ec || port == 0 || local == 0)
+      return refuse_reversal(c, false, reversal_refusal::declined,
+                             "punch hint for " + short_id(h->target) + ": no port to prime");
+    prime(h->target, tcp::endpoint(ip, port), local);
+  }
+
+  // One connect from our listening port `local` to `to`, held for punch_timeout: our NAT then
+  // lets packets from `to` in. If the target's reversed dial meets it (a simultaneous open),
+  // the connection is ours: we run the server side of TLS on it, as for an accepted one.
+  void prime(const gossip::endpoint_id& target, const tcp::endpoint& to, uint16_t local) {
+    auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), false,
+                                          next_serial_++);
+    c->set_method(link_method::punched);
+    auto any = to.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
+                                     : asio::ip::address(asio::ip::address_v6::any());
+    if (auto ec = open_bound(c->socket(), {any, local})) {
+      log(log_level::info, "cannot prime our NAT for " + short_id(target) + " from port "
+                             + std::to_string(local) + ": " + ec.message());
+      return;
+    }
+    ++punch_primers_;
+    primers_[target] = c;
+    log(log_level::info, "priming our NAT for " + short_id(target) + ": connecting from port "
+                           + std::to_string(local) + " to " + to_string(to_socket_address(to)));
+    auto timer = std::make_shared<asio::steady_timer>(io_, opts_->punch_timeout);
+    timer->async_wait([c](const boost::system::error_code& ec) {
+      boost::system::error_code ignored;
+      if (!ec)
+        c->socket().close(ignored); // the connect ends with operation_aborted
+    });
+    c->socket().async_connect(to, [self = shared_from_this(), c, timer, target,
+                                   to](const boost::system::error_code& ec) {
+      timer->cancel();
+      auto it = self->primers_.find(target);
+      if (it != self->primers_.end() && it->second == c)
+        self->primers_.erase(it);
+      boost::system::error_code ignored;
+      if (self->shut_ || ec) {
+        if (!self->shut_)
+          self->log(log_level::debug, "primer for " + short_id(target) + " ended: "
+                                        + (ec == asio::error::operation_aborted
+                                             ? std::string("no dial met it in time")
+                                             : ec.message()));
+        c->socket().close(ignored);
+        return;
+      }
+      self->log(log_level::info, "primer for " + short_id(target) + " met its dial: "
+                                   + to_string(to_socket_address(to)));
+      self->pending_inbound_.insert(c);
+      self->pending_count_ = self->pending_inbound_.size();
+      c->start_inbound();
+    });
   }
 
   std::optional<link_info> link_of(const gossip::endpoint_id& id) const {
@@ -967,6 +1089,10 @@ public:
     auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), true,
                                           next_serial_++);
     c->set_method(how);
+    // A reversed dial leaves from our listening port: if the requester primed its NAT for us,
+    // only that source gets in, and our own NAT keeps the port (hole punching, reversal.hpp).
+    if (how == link_method::reversed && eps.size() == 1)
+      c->set_local_port(listening_port(eps.front().address().is_v4()));
     ++dials_;
     ps.links.push_back(c);
     update_peer_count();
@@ -1099,6 +1225,12 @@ public:
   std::atomic<uint64_t> dials_{0};
   std::atomic<uint64_t> links_reversed_{0};
   std::atomic<uint64_t> reversal_waits_expired_{0};
+  std::atomic<uint64_t> punch_hints_sent_{0};
+  std::atomic<uint64_t> punch_primers_{0};
+  std::atomic<uint64_t> links_punched_{0};
+  // Hole-punching primers whose connect is under way, by target (bounded).
+  static constexpr size_t max_primers = 16;
+  std::map<gossip::endpoint_id, std::shared_ptr<connection>> primers_;
   // Established links by peer, for link_of() from other threads (io thread writes).
   mutable std::mutex live_mu_;
   std::map<gossip::endpoint_id, std::vector<std::shared_ptr<connection>>> live_;
@@ -1283,6 +1415,9 @@ transport_stats transport::stats() const {
   s.dials_held_back = impl_->dials_held_back_;
   s.dials = impl_->dials_;
   s.links_reversed = impl_->links_reversed_;
+  s.punch_hints_sent = impl_->punch_hints_sent_;
+  s.punch_primers = impl_->punch_primers_;
+  s.links_punched = impl_->links_punched_;
   s.reversal_waits_expired = impl_->reversal_waits_expired_;
   return s;
 }

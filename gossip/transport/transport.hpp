@@ -96,6 +96,10 @@ struct transport_stats {
   uint64_t dials_held_back = 0;        ///< dials delayed: the peer was redialled too often
   uint64_t links_reversed = 0;         ///< links established by reversal (either side)
   uint64_t reversal_waits_expired = 0; ///< peers reported closed: no reversed link in time
+  // Hole punching (gossip/transport/reversal.hpp).
+  uint64_t punch_hints_sent = 0; ///< hints we sent to requesters with a relayed notice
+  uint64_t punch_primers = 0;    ///< connects we made to prime our NAT after a hint
+  uint64_t links_punched = 0;    ///< links made by a primer meeting the target's dial
 };
 
 /// An established link to a peer (transport::link_of).

@@ -85,6 +85,11 @@ struct options {
     /// Lease asked for each mapping, renewed at half its life (RFC 6886 §3.3 recommends 2 h;
     /// dtt asks 1 h so that a crashed node's mappings go away sooner).
     std::chrono::seconds lease{3600};
+    /// TCP hole punching (gossip/transport/reversal.hpp): when a reversal is under way and a
+    /// common peer hints where the target is, connect once from the listening port to there,
+    /// so that our NAT lets the target's dial in. For a node behind a NAT that could not map
+    /// its port; off by default (in dttd too: `[dttd.nat] hole-punching`).
+    bool hole_punching = false;
   } nat;
   /// Publish this node's endpoint record and resolve peers through the DHT (DESIGN.md).
   bool use_endpoint_records = true;

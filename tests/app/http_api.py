@@ -202,7 +202,10 @@ def main(work):
                  'dtt_transport_reversal_requests_total{result="sent"}',
                  'dtt_transport_reversal_requests_total{result="relayed"}',
                  "dtt_transport_reversed_dials_total", "dtt_transport_links_reversed_total",
-                 "dtt_transport_dials_total", "dtt_transport_dials_held_back_total"):
+                 "dtt_transport_dials_total", "dtt_transport_dials_held_back_total",
+                 'dtt_transport_punch_total{step="hint_sent"}',
+                 'dtt_transport_punch_total{step="primed"}',
+                 'dtt_transport_punch_total{step="linked"}'):
         check(("\n" + name) in metrics, "/metrics has " + name)
     def sample(prefix):
         return sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()

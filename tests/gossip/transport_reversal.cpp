@@ -344,3 +344,87 @@ TEST_CASE("reversal: the relay checks requests and keeps its budgets") {
   c.t->shutdown();
   CHECK(io.stop());
 }
+
+TEST_CASE("punching: the relay hints where the target is, and the reversed dial leaves from the "
+          "target's listening port") {
+  io_thread io;
+  auto punching = [](net::transport_options& o) { o.hole_punching = true; };
+  node a(io.io, punching), b(io.io), c(io.io);
+  link(a, c);
+  link(b, c);
+  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(b.id(), "punch").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  // C sent A a hint with the request it relayed.
+  CHECK(c.t->stats().punch_hints_sent == 1);
+  CHECK(c.t->stats().reversal_requests_relayed == 1);
+  // A acted on it (its book's only port for B is the closed one: the primer is refused there,
+  // harmlessly), unless B's link was up first, which declines it.
+  CHECK(eventually([&] {
+    auto s = a.t->stats();
+    return s.punch_primers + refused(s, false, net::reversal_refusal::declined) == 1;
+  }));
+  // B dialled from its listening port: its NAT, if it had one, would keep that port, and a
+  // primer from A would have opened A's NAT to exactly that source.
+  auto at_a = a.t->link_of(b.id());
+  REQUIRE(at_a);
+  CHECK(at_a->remote.port == b.addr().port);
+  CHECK(at_a->method == net::link_method::reversed);
+  CHECK(b.t->link_of(a.id())->method == net::link_method::reversed);
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("punching: a primer leaves from our listening port for the hinted IP at the target's "
+          "port, only after a hint from a peer we asked") {
+  io_thread io;
+  auto punching = [](net::transport_options& o) {
+    o.hole_punching = true;
+    o.reversal_wait = 2000ms;
+  };
+  node a(io.io, punching);
+  raw_peer c, stranger;
+  REQUIRE(c.connect(a, true));
+  REQUIRE(stranger.connect(a, true));
+  // X listens on 127.0.0.1 (the trap) but A knows it only at 127.0.0.2, where nothing listens.
+  dial_trap x_port;
+  auto x = crypto::signing_key::generate().public_key_bytes();
+  REQUIRE(eventually([&] { return a.t->stats().proofs_accepted == 2; }));
+  a.t->add_addresses(x, {{"127.0.0.2", x_port.port()}});
+  REQUIRE(a.send(x, "to x").ok());
+  REQUIRE(eventually([&] { return a.t->stats().reversal_requests_sent == 2; }));
+  auto hint = net::encode(net::punch_hint{x, "127.0.0.1"});
+  REQUIRE(hint);
+  // Both peers were asked (every admitted link, up to the fanout). A hint naming a target A
+  // asked nobody about is declined and primes nothing.
+  auto other = net::encode(net::punch_hint{crypto::signing_key::generate().public_key_bytes(),
+                                           "127.0.0.1"});
+  REQUIRE(other);
+  REQUIRE(stranger.send(net::control::punch_hint, *other));
+  CHECK(eventually([&] {
+    return refused(a.t->stats(), false, net::reversal_refusal::declined) == 1;
+  }));
+  CHECK_FALSE(x_port.dialed_within(200ms));
+  // The hint from a peer asked about X: A connects from its listening port to 127.0.0.1 at
+  // X's port, once (the second hint for the same attempt is declined).
+  REQUIRE(c.send(net::control::punch_hint, *hint));
+  REQUIRE(stranger.send(net::control::punch_hint, *hint));
+  REQUIRE(x_port.dialed_within(2000ms));
+  tcp::socket s(x_port.io);
+  x_port.acceptor.accept(s);
+  CHECK(s.remote_endpoint().port() == a.addr().port);
+  CHECK(eventually([&] {
+    return refused(a.t->stats(), false, net::reversal_refusal::declined) == 2;
+  }));
+  CHECK(a.t->stats().punch_primers == 1);
+  CHECK_FALSE(x_port.dialed_within(300ms));
+  // A malformed hint closes the link it came on.
+  REQUIRE(c.send(net::control::punch_hint, bytes(37, 0)));
+  CHECK(eventually([&] {
+    return refused(a.t->stats(), false, net::reversal_refusal::malformed) == 1;
+  }));
+  a.t->shutdown();
+  CHECK(io.stop());
+}

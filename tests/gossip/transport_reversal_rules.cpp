@@ -162,3 +162,59 @@ TEST_CASE("reversal: the requester asks a few connected peers, not again before 
   CHECK(a.on_dial_failed(id(9), peers, t0 + 31s).size() == 3);
   CHECK(a.on_dial_failed(id(7), {}, t0).empty());
 }
+
+TEST_CASE("punching: hints round-trip for IPv4 and IPv6, and anything else is refused") {
+  auto h4 = encode(punch_hint{id(2), "11.0.0.4"});
+  REQUIRE(h4);
+  CHECK(h4->size() == 37);
+  CHECK((*h4)[0] == 4);
+  auto d4 = decode_punch_hint(*h4);
+  REQUIRE(d4);
+  CHECK(d4->target == id(2));
+  CHECK(d4->ip == "11.0.0.4");
+  auto h6 = encode(punch_hint{id(3), "2001:db8::9"});
+  REQUIRE(h6);
+  CHECK(h6->size() == 49);
+  CHECK((*h6)[0] == 5);
+  auto d6 = decode_punch_hint(*h6);
+  REQUIRE(d6);
+  CHECK(d6->target == id(3));
+  CHECK(d6->ip == "2001:db8::9");
+  // Every truncation and an extra byte; the kind of the other family; a notice's body.
+  for (size_t len = 0; len < h6->size(); ++len)
+    CHECK_FALSE(decode_punch_hint(bytes(h6->begin(), h6->begin() + len)));
+  auto longer = *h4;
+  longer.push_back(0);
+  CHECK_FALSE(decode_punch_hint(longer));
+  auto swapped = *h4;
+  swapped[0] = 5;
+  CHECK_FALSE(decode_punch_hint(swapped));
+  auto note = encode(reversal_notice{id(1), {"11.0.0.3", 40000}});
+  REQUIRE(note);
+  CHECK_FALSE(decode_punch_hint(*note));
+  // Addresses nobody can be primed towards.
+  for (auto bad : {"0.0.0.0", "224.0.0.1", "255.255.255.255", "::", "ff02::1", "fe80::1"}) {
+    auto b = encode(punch_hint{id(1), bad});
+    REQUIRE(b);
+    CHECK_FALSE(decode_punch_hint(*b));
+  }
+  CHECK_FALSE(encode(punch_hint{id(1), "::ffff:11.0.0.3"}));
+  CHECK_FALSE(encode(punch_hint{id(1), "example.org"}));
+}
+
+TEST_CASE("punching: a hint is taken once, only from a peer asked about that target, in time") {
+  reversal_requester a(2, 30s);
+  std::vector<endpoint_id> peers{id(2), id(3), id(4)};
+  auto ask = a.on_dial_failed(id(9), peers, t0);
+  REQUIRE(ask == std::vector<endpoint_id>{id(2), id(3)});
+  // A peer we did not ask, or a target we asked nobody about: refused.
+  CHECK_FALSE(a.on_hint(id(4), punch_hint{id(9), "11.0.0.9"}, t0 + 1s));
+  CHECK_FALSE(a.on_hint(id(2), punch_hint{id(8), "11.0.0.9"}, t0 + 1s));
+  // One of the asked: taken once per attempt (a second relay's hint primes nothing more).
+  CHECK(a.on_hint(id(3), punch_hint{id(9), "11.0.0.9"}, t0 + 1s));
+  CHECK_FALSE(a.on_hint(id(2), punch_hint{id(9), "11.0.0.9"}, t0 + 1s));
+  // A new attempt after the retry interval takes a hint again; a stale one does not.
+  CHECK_FALSE(a.on_hint(id(2), punch_hint{id(9), "11.0.0.9"}, t0 + 31s));
+  REQUIRE(a.on_dial_failed(id(9), peers, t0 + 31s).size() == 2);
+  CHECK(a.on_hint(id(2), punch_hint{id(9), "11.0.0.9"}, t0 + 32s));
+}
