@@ -41,6 +41,13 @@ void address_book::add(const gossip::endpoint_id& id, const gossip::socket_addre
   p.addrs.push_back(entry{addr, src, clock_});
 }
 
+void address_book::add_all(const gossip::endpoint_id& id,
+                           const std::vector<gossip::socket_address>& addrs,
+                           address_source src) {
+  for (auto it = addrs.rbegin(); it != addrs.rend(); ++it)
+    add(id, *it, src);
+}
+
 std::vector<gossip::socket_address> address_book::candidates(const gossip::endpoint_id& id) const {
   std::vector<gossip::socket_address> out;
   auto it = peers_.find(id);

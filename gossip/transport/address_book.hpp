@@ -27,6 +27,10 @@ public:
   /// Adds or refreshes an address of `id` (a refresh can only raise its source).
   void add(const gossip::endpoint_id& id, const gossip::socket_address& addr,
            address_source src);
+  /// Adds a list in its order of preference (an endpoint record's: a mapped address before
+  /// the LAN ones): the first ends up the newest, so candidates() gives them in that order.
+  void add_all(const gossip::endpoint_id& id, const std::vector<gossip::socket_address>& addrs,
+               address_source src);
   /// Addresses of `id` to dial, best first (confirmed, hint, observed; newest first within).
   std::vector<gossip::socket_address> candidates(const gossip::endpoint_id& id) const;
   /// Forgets every address of `id`.

@@ -122,35 +122,6 @@ void connection::start_outbound(const gossip::endpoint_id& expected,
   }
   arm_deadline(opts_->dial_timeout, "dial");
   auto self = shared_from_this();
-  if (local_port_ != 0 && addrs.size() == 1) {
-    // From our listening port (hole punching, gossip/transport/reversal.hpp).
-    auto any = addrs[0].address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
-                                          : asio::ip::address(asio::ip::address_v6::any());
-    if (!open_bound(socket(), {any, local_port_})) {
-      auto ep = addrs[0];
-      socket().async_connect(ep, [self, ep](const boost::system::error_code& ec) {
-        if (self->closed_)
-          return;
-        if (ec == boost::system::errc::address_not_available
-            || ec == boost::system::errc::address_in_use) {
-          // That pair of ports is taken: the peer's primer reached our listener (it is
-          // reachable after all). Dial again from an ephemeral port.
-          boost::system::error_code ignored;
-          self->socket().close(ignored);
-          self->local_port_ = 0;
-          self->start_outbound(*self->peer_, {ep});
-          return;
-        }
-        if (ec) {
-          self->fail(handshake_failure::dial, "dial failed: " + ec.message());
-          return;
-        }
-        self->remote_ = ep;
-        self->on_connected();
-      });
-      return;
-    }
-  }
   asio::async_connect(socket(), addrs,
                       [self](const boost::system::error_code& ec, const tcp::endpoint& ep) {
                         if (self->closed_)
@@ -162,6 +133,14 @@ void connection::start_outbound(const gossip::endpoint_id& expected,
                         self->remote_ = ep;
                         self->on_connected();
                       });
+}
+
+void connection::start_connected(const gossip::endpoint_id& expected) {
+  peer_ = expected;
+  verification_.expected = expected;
+  boost::system::error_code ec;
+  remote_ = socket().remote_endpoint(ec);
+  on_connected();
 }
 
 void connection::on_connected() {

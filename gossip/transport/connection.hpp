@@ -22,7 +22,7 @@ namespace dtt::net {
 
 class connection;
 
-/// SO_REUSEPORT: our listeners and the sockets that dial from the listening port (reversed
+/// SO_REUSEPORT: our listeners and the sockets that connect from the listening port (reversed
 /// dials and hole-punching primers, gossip/transport/reversal.hpp) set it, so that a dial can
 /// bind the port a listener holds. Only sockets of the same user may share the port.
 using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
@@ -132,9 +132,9 @@ public:
   /// Dials `addrs` in order within the dial timeout, then runs the client handshake and
   /// accepts only a certificate with key `expected`.
   void start_outbound(const gossip::endpoint_id& expected, std::vector<tcp::endpoint> addrs);
-  /// Makes start_outbound dial a single address from this local port (our listening port:
-  /// see open_bound); a bind that fails falls back to an ephemeral port.
-  void set_local_port(uint16_t port) noexcept { local_port_ = port; }
+  /// Runs the client handshake on a socket connected already (a connect from our listening
+  /// port, hole punching), accepting only a certificate with key `expected`.
+  void start_connected(const gossip::endpoint_id& expected);
   /// Runs the server handshake on an accepted socket; the peer id comes from its certificate.
   void start_inbound();
 
@@ -217,7 +217,6 @@ private:
   boost::asio::ssl::stream<tcp::socket> stream_;
   boost::asio::steady_timer timer_;
   bool outbound_;
-  uint16_t local_port_ = 0;
   uint64_t serial_;
   peer_verification verification_;
   std::optional<gossip::endpoint_id> peer_;

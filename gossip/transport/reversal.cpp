@@ -152,6 +152,19 @@ result<reversal_notice> decode_reversal_notice(byte_view b) {
   return n;
 }
 
+bool is_local_ip(const std::string& ip) noexcept {
+  in_addr a{};
+  in6_addr a6{};
+  if (ip.size() <= 15 && inet_pton(AF_INET, ip.c_str(), &a) == 1) {
+    auto h = ntohl(a.s_addr);
+    return (h >> 24) == 127 || (h >> 24) == 10 || (h >> 20) == 0xac1 || (h >> 16) == 0xc0a8
+           || (h >> 16) == 0xa9fe || (h >> 22) == (0x64400000u >> 22);
+  }
+  if (ip.size() > 45 || inet_pton(AF_INET6, ip.c_str(), &a6) != 1)
+    return false;
+  return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6) || (a6.s6_addr[0] & 0xfe) == 0xfc;
+}
+
 keyed_budget::keyed_budget(double rate, double burst, size_t max_keys)
   : rate_(rate), burst_(burst), max_keys_(std::max<size_t>(max_keys, 1)) {}
 
@@ -184,11 +197,13 @@ reversal_relay::reversal_relay(config cfg)
 std::pair<std::optional<reversal_notice>, relay_refusal>
 reversal_relay::on_request(const endpoint_id& from, const std::string& observed_ip,
                            const reversal_request& r, bool connected_to_target,
-                           reversal_clock::time_point now) {
+                           reversal_clock::time_point now, const std::string& target_ip) {
   if (r.target == from)
     return {std::nullopt, relay_refusal::self_target};
   if (!connected_to_target)
     return {std::nullopt, relay_refusal::not_connected};
+  if (!target_ip.empty() && !useful_to(observed_ip, target_ip))
+    return {std::nullopt, relay_refusal::bad_address};
   reversal_notice n{from, {observed_ip, r.port}};
   if (!encode(n))
     return {std::nullopt, relay_refusal::bad_address};
@@ -243,19 +258,21 @@ std::vector<endpoint_id> reversal_requester::on_dial_failed(
     return out;
   if (it == asked_.end())
     evict_oldest(asked_, max_keys_);
-  asked_[target] = attempt{now, out, false};
+  asked_[target] = attempt{now, out, {}};
   return out;
 }
 
 bool reversal_requester::on_hint(const endpoint_id& from, const punch_hint& h,
                                  reversal_clock::time_point now) {
   auto it = asked_.find(h.target);
-  if (it == asked_.end() || now - it->second.at >= retry_ || it->second.primed)
+  if (it == asked_.end() || now - it->second.at >= retry_)
     return false;
-  auto& via = it->second.via;
-  if (std::find(via.begin(), via.end(), from) == via.end())
+  auto& a = it->second;
+  if (std::find(a.via.begin(), a.via.end(), from) == a.via.end()
+      || std::find(a.primed.begin(), a.primed.end(), h.ip) != a.primed.end()
+      || a.primed.size() >= a.via.size())
     return false;
-  it->second.primed = true;
+  a.primed.push_back(h.ip);
   return true;
 }
 

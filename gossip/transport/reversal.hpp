@@ -59,6 +59,19 @@ struct punch_hint {
   std::string ip;
 };
 
+/// True for an address only its own network reaches: IPv4 loopback, private, link-local and
+/// shared (carrier NAT) ranges (127/8, 10/8, 172.16/12, 192.168/16, 169.254/16, 100.64/10);
+/// IPv6 loopback, link-local and unique-local. False for anything else, text that is not an
+/// address included.
+bool is_local_ip(const std::string& ip) noexcept;
+/// Whether an address C observes one peer at (`ip`) is any use to another that C observes at
+/// `other_ip`: a local address only to a peer C also reaches at a local one (the same site, as
+/// far as C can tell). A node behind a NAT that shares its LAN with C is seen at its LAN
+/// address; a peer outside cannot dial or prime that.
+inline bool useful_to(const std::string& ip, const std::string& other_ip) noexcept {
+  return !is_local_ip(ip) || is_local_ip(other_ip);
+}
+
 /// Encodings (see the header comment).
 bytes encode(const reversal_request& r);
 /// Fails as encode(reversal_notice) does.
@@ -112,10 +125,13 @@ public:
   /// With budgets.
   explicit reversal_relay(config cfg);
   /// A request from `from`, whose link C sees from `observed_ip`; `connected_to_target` says
-  /// whether C has a link to the target. The notice to send to the target, or why not.
+  /// whether C has a link to the target, which C sees from `target_ip` (if given: a local
+  /// requester address is not sent to a target outside, see useful_to: bad_address). The
+  /// notice to send to the target, or why not.
   std::pair<std::optional<reversal_notice>, relay_refusal>
   on_request(const endpoint_id& from, const std::string& observed_ip, const reversal_request& r,
-             bool connected_to_target, reversal_clock::time_point now);
+             bool connected_to_target, reversal_clock::time_point now,
+             const std::string& target_ip = {});
 
 private:
   keyed_budget by_requester_, by_target_;
@@ -151,16 +167,17 @@ public:
   std::vector<endpoint_id> on_dial_failed(const endpoint_id& target,
                                           const std::vector<endpoint_id>& connected,
                                           reversal_clock::time_point now);
-  /// A hint from `from`: true (once per attempt) if we asked `from` about `h.target` within
-  /// `retry`, so that A primes its NAT only for a dial it wanted and only where one of the
-  /// peers it asked says the target is; false for anything else.
+  /// A hint from `from`: true if we asked `from` about `h.target` within `retry` and no hint of
+  /// this attempt named `h.ip` yet (so at most one primer per address, and no more primers than
+  /// peers asked), so that A primes its NAT only for a dial it wanted and only where one of
+  /// the peers it asked says the target is; false for anything else.
   bool on_hint(const endpoint_id& from, const punch_hint& h, reversal_clock::time_point now);
 
 private:
   struct attempt {
     reversal_clock::time_point at;
     std::vector<endpoint_id> via;
-    bool primed = false;
+    std::vector<std::string> primed; // addresses hinted so far
     bool operator<(const attempt& o) const noexcept { return at < o.at; }
   };
   size_t fanout_;

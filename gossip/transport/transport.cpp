@@ -100,7 +100,18 @@ struct peer_state {
   bool grace_for_duplicate = false;          // ... retired before any proof: a duplicate
   std::shared_ptr<asio::steady_timer> reversal; // our dial failed: await the peer's (reversal)
   std::shared_ptr<asio::steady_timer> redial;   // redialled too often: the next dial waits
+  // Hole punching (reversal.hpp): when the peer last asked us to dial it (a notice), and when
+  // a relay last told us where it is (a hint taken). Both within punch_window: each side
+  // asked for the other, and each has a notice and a hint.
+  std::chrono::steady_clock::time_point notice_at{}, hint_at{};
 };
+
+// Both sides asking for each other at once (see peer_state::notice_at).
+constexpr std::chrono::seconds punch_window{5};
+// How long the server side of a connect from our listening port waits for the client's hello
+// before it concludes that it reached a listener and takes the client side (a peer's socket
+// that is the client sends its hello as soon as it connects; listeners wait 5 s by default).
+constexpr std::chrono::milliseconds punch_server_wait{500};
 
 class transport::impl final : public connection_owner,
                               public std::enable_shared_from_this<transport::impl> {
@@ -131,12 +142,15 @@ public:
         acc.set_option(asio::ip::v6_only(true), e);
       if (!e)
         acc.set_option(tcp::acceptor::reuse_address(true), e);
-      if (!e) // reversed dials and primers dial from this port (open_bound)
-        acc.set_option(reuse_port(true), e);
       if (!e)
         acc.bind(ep, e);
       if (!e)
         acc.listen(asio::socket_base::max_listen_connections, e);
+      // Reversed dials and primers dial from this port (open_bound), which a listener allows
+      // only with SO_REUSEPORT. Set after bind, so that another listener on the port (a second
+      // dttd with the same config) is still refused, as before.
+      if (!e)
+        acc.set_option(reuse_port(true), e);
       if (e) {
         boost::system::error_code ignored;
         acc.close(ignored);
@@ -190,8 +204,10 @@ public:
 
   void add_addresses(const gossip::endpoint_id& id,
                      const std::vector<gossip::socket_address>& addrs) {
-    for (auto& a : addrs)
-      book_.add(id, a, address_source::hint);
+    // In the record's order: its mapped address before its LAN ones (added one by one, the
+    // last would have been dialled first, and a black-holed LAN address used up the dial
+    // timeout before the mapped one was tried: tests/e2e/nat.py).
+    book_.add_all(id, addrs, address_source::hint);
   }
 
 
@@ -348,11 +364,12 @@ public:
       for (auto& l : ps.links)
         l->close("transport shut down");
     }
-    for (auto& [target, c] : primers_) {
+    for (auto& [target, p] : punches_) {
       boost::system::error_code ignored;
-      c->socket().close(ignored);
+      p->timer.cancel();
+      p->sock.close(ignored);
     }
-    primers_.clear();
+    punches_.clear();
     auto pending = std::move(pending_inbound_);
     pending_inbound_.clear();
     for (auto& c : pending)
@@ -508,6 +525,9 @@ public:
       }
       return;
     }
+    if (ps.reversal)
+      return; // we await the peer's reversed dial: that wait reports (a dial of ours we
+              // closed for a primer ends here)
     if (ps.closing && clean && ps.queue->messages.empty()) {
       peers_.erase(it); // closed as asked: not reported
       update_peer_count();
@@ -682,9 +702,10 @@ public:
         return refuse_reversal(c, true, reversal_refusal::self_target, "it names us");
       // The address the notice carries is the one we observe the requester at, never one it
       // chose: a request cannot point the target at a third party.
-      auto a = unmapped(c.remote().address());
+      auto a = unmapped(c.remote().address()).to_string();
       auto* to = reversal_link(r->target);
-      auto [notice, why] = relay_.on_request(from, a.to_string(), *r, to != nullptr, now);
+      auto target_ip = to ? unmapped(to->remote().address()).to_string() : std::string();
+      auto [notice, why] = relay_.on_request(from, a, *r, to != nullptr, now, target_ip);
       if (!notice)
         return refuse_reversal(c, true, refusal_of(why), "target " + short_id(r->target));
       auto wire = net::encode(*notice);
@@ -693,12 +714,12 @@ public:
       if (!wire)
         return;
       // First, where the target's link reaches us, for a requester that punches: its primer
-      // should leave before the target's dial arrives (reversal.hpp, "Hole punching").
-      auto target_ip = unmapped(to->remote().address()).to_string();
+      // should leave before the target's dial arrives (reversal.hpp, "Hole punching"). Not a
+      // LAN address of the target to a requester outside that LAN.
       auto hint = net::encode(net::punch_hint{r->target, target_ip});
       auto hcode = hint && hint->size() == punch_hint6_body_size ? control::punch_hint6
                                                                 : control::punch_hint;
-      if (hint && c.send_control(hcode, *hint))
+      if (hint && net::useful_to(target_ip, a) && c.send_control(hcode, *hint))
         ++punch_hints_sent_;
       if (to->send_control(code, *wire))
         ++reversal_requests_relayed_;
@@ -720,11 +741,18 @@ public:
     auto addr = asio::ip::make_address(n->dial.ip, ec);
     if (ec || link_count() >= opts_->max_connections)
       return refuse_reversal(c, false, reversal_refusal::declined, "cannot dial now");
+    auto& ps = peers_[n->requester];
+    ps.notice_at = now;
+    tcp::endpoint to(addr, n->dial.port);
+    if (punching_to(n->requester, to)) {
+      log(log_level::info, "peer " + short_id(from) + " relays a reversal: " + short_id(n->requester)
+                             + " meets the socket we have under way to " + to_string(n->dial));
+      return;
+    }
     ++reversed_dials_;
     log(log_level::info, "peer " + short_id(from) + " relays a reversal: dialing "
                            + short_id(n->requester) + " at " + to_string(n->dial));
-    auto& ps = peers_[n->requester];
-    start_dial(n->requester, ps, {tcp::endpoint(addr, n->dial.port)}, link_method::reversed);
+    open_punch(n->requester, to, false);
   }
 
   // Our listening port for an address family (0 if we do not listen on it): the IPv6
@@ -752,19 +780,6 @@ public:
       return refuse_reversal(c, false, reversal_refusal::malformed, h.err().what);
     if (!opts_->hole_punching)
       return; // a reachable node does not punch; the reversed dial comes anyway
-    auto why = [&]() -> const char* {
-      if (!requester_.on_hint(from, *h, now))
-        return "not a peer we asked about that target, or primed already";
-      auto it = peers_.find(h->target);
-      if (it == peers_.end() || !it->second.reversal || !it->second.links.empty())
-        return "no reversal awaited";
-      if (primers_.size() >= max_primers)
-        return "too many primers in progress";
-      return nullptr;
-    }();
-    if (why)
-      return refuse_reversal(c, false, reversal_refusal::declined,
-                             "punch hint for " + short_id(h->target) + ": " + why);
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(h->ip, ec);
     uint16_t port = 0;
@@ -773,59 +788,178 @@ public:
         port = a.port; // its listening port, which its NAT keeps for its reversed dial
         break;
       }
-    uint16_t local = ec ? 0 : listening_port(ip.is_v4());
-    if (ec || port == 0 || local == 0)
+    auto why = [&]() -> const char* {
+      if (!requester_.on_hint(from, *h, now))
+        return "not a peer we asked about that target, or primed that address already";
+      auto it = peers_.find(h->target);
+      if (it == peers_.end() || !it->second.reversal)
+        return "no reversal awaited";
+      auto& ps = it->second;
+      ps.hint_at = now;
+      for (auto& l : ps.links)
+        if (l->established())
+          return "a link to it is up";
+      if (ec || port == 0)
+        return "no port to prime";
+      if (punching_to(h->target, tcp::endpoint(ip, port)))
+        return "a socket to it from our listening port is under way";
+      if (punches_.size() >= max_punches)
+        return "too many primers in progress";
+      return nullptr;
+    }();
+    if (why)
       return refuse_reversal(c, false, reversal_refusal::declined,
-                             "punch hint for " + short_id(h->target) + ": no port to prime");
-    prime(h->target, tcp::endpoint(ip, port), local);
+                             "punch hint for " + short_id(h->target) + ": " + why);
+    open_punch(h->target, tcp::endpoint(ip, port), true);
   }
 
-  // One connect from our listening port `local` to `to`, held for punch_timeout: our NAT then
-  // lets packets from `to` in. If the target's reversed dial meets it (a simultaneous open),
-  // the connection is ours: we run the server side of TLS on it, as for an accepted one.
-  void prime(const gossip::endpoint_id& target, const tcp::endpoint& to, uint16_t local) {
-    auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), false,
-                                          next_serial_++);
-    c->set_method(link_method::punched);
+  // A connect from our listening port: a primer (held for punch_timeout, so that our NAT lets
+  // packets from `to` in) or a reversed dial (a notice asked for it; from the listening port so
+  // that a primer on the other side lets it in). Either may meet the other side's socket as
+  // one connection (a simultaneous open), so which side runs TLS as the client is decided when
+  // it connects: the reversed dial's side, except when both asked for each other (each holds a
+  // notice and a hint), where the smaller id is the client.
+  struct punch {
+    gossip::endpoint_id target{};
+    tcp::endpoint to;
+    bool primer = false;
+    tcp::socket sock;
+    asio::steady_timer timer;
+    punch(asio::io_context& io) : sock(io), timer(io) {}
+  };
+
+  bool punching_to(const gossip::endpoint_id& target, const tcp::endpoint& to) const {
+    auto [from, until] = punches_.equal_range(target);
+    for (auto it = from; it != until; ++it)
+      if (it->second->to == to)
+        return true;
+    return false;
+  }
+
+  void open_punch(const gossip::endpoint_id& target, const tcp::endpoint& to, bool primer) {
+    auto p = std::make_shared<punch>(io_);
+    p->target = target;
+    p->to = to;
+    p->primer = primer;
+    const uint16_t local = listening_port(to.address().is_v4());
     auto any = to.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
-                                     : asio::ip::address(asio::ip::address_v6::any());
-    if (auto ec = open_bound(c->socket(), {any, local})) {
-      log(log_level::info, "cannot prime our NAT for " + short_id(target) + " from port "
-                             + std::to_string(local) + ": " + ec.message());
+                                    : asio::ip::address(asio::ip::address_v6::any());
+    auto ec = local == 0 ? boost::system::errc::make_error_code(boost::system::errc::address_not_available)
+                         : open_bound(p->sock, {any, local});
+    if (ec) {
+      log(log_level::info, std::string(primer ? "cannot prime our NAT for " : "cannot dial ")
+                             + short_id(target) + " from our listening port: " + ec.message());
+      if (!primer) // an ephemeral dial still reaches a requester that is reachable
+        start_dial(target, peers_[target], {to}, link_method::reversed);
       return;
     }
-    ++punch_primers_;
-    primers_[target] = c;
-    log(log_level::info, "priming our NAT for " + short_id(target) + ": connecting from port "
-                           + std::to_string(local) + " to " + to_string(to_socket_address(to)));
-    auto timer = std::make_shared<asio::steady_timer>(io_, opts_->punch_timeout);
-    timer->async_wait([c](const boost::system::error_code& ec) {
+    if (primer) {
+      ++punch_primers_;
+      log(log_level::info, "priming our NAT for " + short_id(target) + ": connecting from port "
+                             + std::to_string(local) + " to " + to_string(to_socket_address(to)));
+    } else {
+      ++dials_;
+    }
+    punches_.emplace(target, p);
+    p->timer.expires_after(primer ? opts_->punch_timeout : opts_->dial_timeout);
+    p->timer.async_wait([p](const boost::system::error_code& ec) {
       boost::system::error_code ignored;
       if (!ec)
-        c->socket().close(ignored); // the connect ends with operation_aborted
+        p->sock.close(ignored); // the connect ends with operation_aborted
     });
-    c->socket().async_connect(to, [self = shared_from_this(), c, timer, target,
-                                   to](const boost::system::error_code& ec) {
-      timer->cancel();
-      auto it = self->primers_.find(target);
-      if (it != self->primers_.end() && it->second == c)
-        self->primers_.erase(it);
-      boost::system::error_code ignored;
-      if (self->shut_ || ec) {
-        if (!self->shut_)
-          self->log(log_level::debug, "primer for " + short_id(target) + " ended: "
-                                        + (ec == asio::error::operation_aborted
-                                             ? std::string("no dial met it in time")
-                                             : ec.message()));
-        c->socket().close(ignored);
+    p->sock.async_connect(to, [self = shared_from_this(), p](const boost::system::error_code& ec) {
+      self->on_punch_connected(p, ec);
+    });
+  }
+
+  void on_punch_connected(const std::shared_ptr<punch>& p, boost::system::error_code ec) {
+    p->timer.cancel();
+    auto [from, until] = punches_.equal_range(p->target);
+    for (auto it = from; it != until; ++it)
+      if (it->second == p) {
+        punches_.erase(it);
+        break;
+      }
+    boost::system::error_code ignored;
+    if (shut_) {
+      p->sock.close(ignored);
+      return;
+    }
+    const auto& id = p->target;
+    if (ec) {
+      p->sock.close(ignored);
+      auto why = ec == asio::error::operation_aborted ? std::string("nothing answered in time")
+                                                      : ec.message();
+      if (p->primer) {
+        log(log_level::debug, "primer for " + short_id(id) + " ended: " + why);
         return;
       }
-      self->log(log_level::info, "primer for " + short_id(target) + " met its dial: "
-                                   + to_string(to_socket_address(to)));
-      self->pending_inbound_.insert(c);
-      self->pending_count_ = self->pending_inbound_.size();
-      c->start_inbound();
+      if (ec == boost::system::errc::address_not_available
+          || ec == boost::system::errc::address_in_use) {
+        // That pair of ports is taken (a primer of the requester's reached our listener: it
+        // is reachable after all): dial again from an ephemeral port.
+        start_dial(id, peers_[id], {p->to}, link_method::reversed);
+        return;
+      }
+      ++handshake_failures_[static_cast<size_t>(handshake_failure::dial)];
+      log_limited("net.close", log_level::info,
+                  "reversed dial to " + short_id(id) + " at " + to_string(to_socket_address(p->to))
+                    + " failed: " + why);
+      auto it = peers_.find(id);
+      if (it != peers_.end() && it->second.links.empty() && !it->second.up
+          && !it->second.reversal && it->second.queue->messages.empty()) {
+        peers_.erase(it); // a reversal dial nobody here asked for: nothing to report
+        update_peer_count();
+      }
+      return;
+    }
+    auto& ps = peers_[id];
+    const auto now = std::chrono::steady_clock::now();
+    const bool both_asked = now - ps.notice_at < punch_window && now - ps.hint_at < punch_window;
+    const bool client = both_asked ? tls_->id() < id : !p->primer;
+    log(log_level::info, std::string(p->primer ? "primer" : "reversed dial") + " to "
+                           + short_id(id) + " at " + to_string(to_socket_address(p->to))
+                           + " connected; we are the TLS " + (client ? "client" : "server")
+                           + (both_asked ? " (we asked for each other: the smaller id is)" : ""));
+    if (client)
+      return start_punched_link(p, true);
+    // The server side waits for the client's hello. If none comes soon, our socket reached
+    // the peer's listener rather than its socket (it was reachable, or its socket had given
+    // up), where a server waits too: we take the client side instead.
+    p->timer.expires_after(punch_server_wait);
+    p->timer.async_wait([p](const boost::system::error_code& ec) {
+      if (!ec)
+        p->sock.cancel(); // the wait below ends with operation_aborted
     });
+    p->sock.async_wait(tcp::socket::wait_read, [self = shared_from_this(),
+                                                p](const boost::system::error_code& ec) {
+      p->timer.cancel();
+      if (self->shut_)
+        return;
+      if (ec == asio::error::operation_aborted)
+        self->log(log_level::info, "no hello from " + short_id(p->target)
+                                     + " on our socket: it reached its listener; we are the "
+                                       "TLS client");
+      self->start_punched_link(p, ec == asio::error::operation_aborted);
+    });
+  }
+
+  void start_punched_link(const std::shared_ptr<punch>& p, bool client) {
+    const auto& id = p->target;
+    auto& ps = peers_[id];
+    auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), client,
+                                          next_serial_++);
+    c->set_method(p->primer ? link_method::punched : link_method::reversed);
+    c->socket() = std::move(p->sock);
+    if (client) {
+      ps.links.push_back(c);
+      update_peer_count();
+      c->start_connected(id);
+    } else {
+      pending_inbound_.insert(c);
+      pending_count_ = pending_inbound_.size();
+      c->start_inbound();
+    }
   }
 
   std::optional<link_info> link_of(const gossip::endpoint_id& id) const {
@@ -1060,6 +1194,10 @@ public:
       return;
     }
     redial_.dialed(id, now);
+    std::string where;
+    for (auto& ep : eps)
+      where += (where.empty() ? "" : ", ") + to_string(to_socket_address(ep));
+    log(log_level::debug, "dialing " + short_id(id) + " at " + where);
     start_dial(id, ps, std::move(eps), link_method::direct);
   }
 
@@ -1089,10 +1227,6 @@ public:
     auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), true,
                                           next_serial_++);
     c->set_method(how);
-    // A reversed dial leaves from our listening port: if the requester primed its NAT for us,
-    // only that source gets in, and our own NAT keeps the port (hole punching, reversal.hpp).
-    if (how == link_method::reversed && eps.size() == 1)
-      c->set_local_port(listening_port(eps.front().address().is_v4()));
     ++dials_;
     ps.links.push_back(c);
     update_peer_count();
@@ -1228,9 +1362,10 @@ public:
   std::atomic<uint64_t> punch_hints_sent_{0};
   std::atomic<uint64_t> punch_primers_{0};
   std::atomic<uint64_t> links_punched_{0};
-  // Hole-punching primers whose connect is under way, by target (bounded).
-  static constexpr size_t max_primers = 16;
-  std::map<gossip::endpoint_id, std::shared_ptr<connection>> primers_;
+  // Connects from our listening port under way (primers, reversed dials), by target; primers
+  // are bounded here, reversed dials by the reversal dialer's budget.
+  static constexpr size_t max_punches = 16;
+  std::multimap<gossip::endpoint_id, std::shared_ptr<punch>> punches_;
   // Established links by peer, for link_of() from other threads (io thread writes).
   mutable std::mutex live_mu_;
   std::map<gossip::endpoint_id, std::vector<std::shared_ptr<connection>>> live_;

@@ -12,8 +12,14 @@
     r1    NAT router, WAN 11.0.0.2, LAN 10.1.0.0/24: nftables masquerade and miniupnpd
           (UPnP-IGD + NAT-PMP, listening on the LAN bridge only); nodes a1, b1 behind it
     r2    NAT router, WAN 11.0.0.3, LAN 10.2.0.0/24: masquerade, no UPnP; nodes a2, b2
+    r3    NAT router, WAN 11.0.0.4, LAN 10.3.0.0/24: masquerade, no UPnP; node a3
+  Every router drops new connections arriving on its WAN side that no mapping forwards, as
+  home routers do. The nodes behind r2 and r3 have hole punching on.
 
-Asserts: the nodes behind r1 get a TCP mapping from miniupnpd and publish it; a node outside
+Asserts: the nodes behind r1 get a TCP mapping from miniupnpd and publish it;
+a3 (behind r3), asked to join a2 (behind r2) by the operator API, links to it by hole
+punching: a3's dial fails, a common peer hints where a2 is and tells a2 to dial back, a3's
+primer and a2's dial meet through both NATs (a3's log says "punched", a2's "reversed"); a node outside
 r1's LAN makes a link by dialling a mapped address; the nodes behind r2 find no gateway (links
 made by connection reversal are counted: a node outside r2's LAN whose dial to r2's LAN
 address failed asked a common peer, and the node behind r2 dialled it); every
@@ -56,6 +62,8 @@ ROUTER_NFT = """table inet filter {
                     jump prerouting_miniupnpd; }
  chain postrouting { type nat hook postrouting priority 100; policy accept;
                      jump postrouting_miniupnpd; oifname "wan" masquerade; }
+ chain input { type filter hook input priority 0; policy accept;
+               iifname "wan" ct state new drop; }
  chain prerouting_miniupnpd { }
  chain postrouting_miniupnpd { }
 }
@@ -63,6 +71,9 @@ ROUTER_NFT = """table inet filter {
 
 LINK_UP = re.compile(r"net: outbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): link up"
                      r"(?: \((direct|reversed)\))?")
+# A primer that met the peer's reversed dial: an inbound connection on the primer's side.
+PUNCHED = re.compile(r"net: inbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): "
+                     r"link up \(punched\)")
 MAPPED = re.compile(r"port mapping: mapped TCP (\d+) -> (\d+\.\d+\.\d+\.\d+):(\d+)")
 EXTERNAL = re.compile(r"external address (\d+\.\d+\.\d+\.\d+) \(reported by a majority")
 
@@ -74,6 +85,7 @@ class Node:
         self.err = os.path.join(t.work, f"{name}.err")
         self.proc = None
         self.id = None
+        self.http = None
         self.nbrs = set()
         self.recv = set()
         self.start_t = None
@@ -102,6 +114,8 @@ class Node:
                 k = ev.get("event")
                 if k == "started":
                     self.id = ev["id"]
+                    self.http = ev.get("http")
+
                 elif k == "neighbor_up":
                     self.nbrs.add(ev["peer"])
                     if self.first_up is None:
@@ -175,7 +189,9 @@ class Testbed:
         self.pub_ns = self.ns("pub")
         on_wan(self.pub_ns, [f"{WAN}.20"])
         self.lans = {}
-        for r, wan_ip, lan in (("r1", f"{WAN}.2", "10.1.0"), ("r2", f"{WAN}.3", "10.2.0")):
+        for r, wan_ip, lan, names in (("r1", f"{WAN}.2", "10.1.0", ("a", "b")),
+                                      ("r2", f"{WAN}.3", "10.2.0", ("a", "b")),
+                                      ("r3", f"{WAN}.4", "10.3.0", ("a",))):
             rns = self.ns(r)
             on_wan(rns, [wan_ip])
             sh("ip", "-n", rns, "link", "add", "lan0", "type", "bridge")
@@ -184,7 +200,7 @@ class Testbed:
             sh("ip", "netns", "exec", rns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
             sh("ip", "netns", "exec", rns, "nft", "-f", "-", inp=ROUTER_NFT)
             hosts = []
-            for i, h in enumerate(("a", "b")):
+            for i, h in enumerate(names):
                 hns = self.ns(f"{h}{r[1]}")
                 self.veth(rns, f"l{i}", hns, "eth0")
                 sh("ip", "-n", rns, "link", "set", f"l{i}", "master", "lan0", "up")
@@ -244,6 +260,7 @@ deny 0-65535 0.0.0.0/0 0-65535
 
         def node(name, ns, behind):
             n = Node(self, name, ns, behind)
+            punch = "true" if behind in ("r2", "r3") else "false"
             with open(n.cfg, "w") as f:
                 f.write(f"""[dttd]
 topic="nat"
@@ -252,6 +269,9 @@ secret="nat-{self.tag}"
 bootstrap=[{boot}]
 [dttd.nat]
 port-mapping="auto"
+hole-punching={punch}
+[dttd.http]
+enable=true
 [dtt.publisher]
 initial-delay=1s
 base-interval=2s
@@ -269,7 +289,7 @@ max-jitter=1s
             return n
 
         self.pub = node("pub", self.pub_ns, None)
-        for r in ("r1", "r2"):
+        for r in ("r1", "r2", "r3"):
             for name, hns in self.lans[r][3]:
                 node(name, hns, r)
 
@@ -344,10 +364,46 @@ max-jitter=1s
             raise RuntimeError(f"{e}: missing {missing}")
         # Links to a mapped address (by a node outside r1's LAN) must show up in the logs.
         self.wait("a link dialled to a mapped address", lambda: self.links()[1] > 0, step=0.2)
-        # r2's nodes tried both protocols (UPnP, then NAT-PMP: 2 s each at most).
-        self.wait("r2's nodes to give up on a gateway", lambda: all(
-            "natpmp gateway not found" in n.log_text() for n in self.nodes if n.behind == "r2"),
-            step=0.2)
+        # r2's and r3's nodes tried both protocols (UPnP, then NAT-PMP: 2 s each at most).
+        self.wait("r2's and r3's nodes to give up on a gateway", lambda: all(
+            "natpmp gateway not found" in n.log_text() for n in self.nodes
+            if n.behind in ("r2", "r3")), step=0.2)
+        # Hole punching: the operator asks a3 to join a2; neither can be dialled. (HyParView
+        # may have linked them already, by the same way: that is reported.)
+        a2 = next(n for n in self.nodes if n.name == "a2")
+        a3 = next(n for n in self.nodes if n.name == "a3")
+
+        def punched():
+            return any(l[3] == "punched" and {l[0], l[1]} == {"a2", "a3"}
+                       for l in self.links()[0])
+        self.punched_before_join = punched()
+        t0 = time.monotonic()
+        while not punched():
+            # 202, or 422 when a3 found no endpoint record for a2 yet (its DHT lookup): the
+            # join is asked again until the deadline.
+            log(f"a3 joins a2 through its API ({time.monotonic() - self.t0:.1f} s): "
+                f"{self.join_peer(a3, a2.id)}")
+            until = time.monotonic() + 3
+            while not punched() and time.monotonic() < until:
+                self.check_deadline("a punched link between a3 and a2")
+                time.sleep(0.2)
+        self.punch_s = round(time.monotonic() - t0, 2)
+
+    def join_peer(self, n, peer):
+        """The operator's join through n's HTTP API (POST /v1/topics/<id>/peers), run inside
+        n's namespace (the API listens on its loopback)."""
+        code = ("import json,sys,urllib.request as u;"
+                "base=sys.argv[1];"
+                "ts=json.load(u.urlopen(base+'/v1/topics',timeout=5));"
+                "tid=[t['id'] for t in ts if t['name']=='nat'][0];"
+                "r=u.Request(base+'/v1/topics/'+tid+'/peers',"
+                "data=json.dumps({'peers':[sys.argv[2]]}).encode(),method='POST',"
+                "headers={'Content-Type':'application/json'});"
+                "\ntry: print(u.urlopen(r,timeout=15).status)"
+                "\nexcept u.HTTPError as e: print(e.code)")
+        r = sh("ip", "netns", "exec", n.ns, sys.executable, "-c", code, f"http://{n.http}", peer,
+               check=False)
+        return r.stdout.strip() or r.stderr.strip()[-200:]
 
     def links(self):
         """Per outbound link: (dialler, peer, address, method); and the count of mapped ones
@@ -371,6 +427,10 @@ max-jitter=1s
                             how))
                 if how == "mapped" and n.behind != "r1":
                     from_outside += 1
+            for m in PUNCHED.finditer(n.log_text()):
+                peer = by_short.get(m.group(3))
+                out.append((n.name, peer.name if peer else m.group(3),
+                            f"{m.group(1)}:{m.group(2)}", "punched"))
         return out, from_outside
 
     def report(self):
@@ -393,6 +453,8 @@ max-jitter=1s
             "links": [{"from": a, "to": b, "address": c, "method": d} for a, b, c, d in links],
             "links_by_method": methods,
             "mapped_links_from_outside_r1": from_outside,
+            "punch_a3_a2_s": getattr(self, "punch_s", None),
+            "punched_a3_a2_before_join": getattr(self, "punched_before_join", None),
             "reversed_links_from_r2": sum(
                 1 for a, b, _, how in links if how == "reversed"
                 and any(n.name == a and n.behind == "r2" for n in self.nodes)
@@ -402,7 +464,7 @@ max-jitter=1s
 
     def checks(self, rep):
         r1 = [n for n in self.nodes if n.behind == "r1"]
-        r2 = [n for n in self.nodes if n.behind == "r2"]
+        r2 = [n for n in self.nodes if n.behind in ("r2", "r3")]
         for n in r1:
             if not self.mapping_of(n) or self.mapping_of(n)[0] != self.lans["r1"][1]:
                 self.failures.append(f"{n.name}: no mapping on r1's WAN address")
@@ -423,8 +485,8 @@ max-jitter=1s
         # Connection reversal: reported, not required. A node outside r2's LAN dials a node
         # behind r2 only when HyParView picks it (a shuffle, a walk's end) before that node
         # dialled out itself: one run in three showed it (b2 dialled pub, a1, b1 "reversed").
-        # Every reversed link must be dialled by a node that cannot be dialled: behind r2.
-        behind_r2 = {n.name for n in self.nodes if n.behind == "r2"}
+        # Every reversed link must be dialled by a node that cannot be dialled: behind r2 or r3.
+        behind_r2 = {n.name for n in self.nodes if n.behind in ("r2", "r3")}
         for l in rep["links"]:
             if l["method"] == "reversed" and l["from"] not in behind_r2:
                 self.failures.append(f"{l['from']} dialled {l['to']} ({l['address']}) by "

@@ -62,3 +62,21 @@ TEST_CASE("transport address book: bounds evict the weakest and the least recent
   book.forget(id_of(2));
   CHECK(book.candidates(id_of(2)).empty());
 }
+
+TEST_CASE("transport address book: a record's addresses are dialled in the record's order") {
+  address_book book;
+  auto p = id_of(3);
+  // An endpoint record lists the mapped address first, then the LAN ones.
+  std::vector<gossip::socket_address> record{
+    {"11.0.0.2", 4000}, {"10.1.0.12", 4000}, {"127.0.0.1", 4000}};
+  book.add_all(p, record, address_source::hint);
+  CHECK(book.candidates(p) == record);
+  // The same record again (a refresh) keeps that order; a confirmed address still leads.
+  book.add(p, {"10.1.0.12", 4000}, address_source::confirmed);
+  book.add_all(p, record, address_source::hint);
+  auto c = book.candidates(p);
+  REQUIRE(c.size() == 3);
+  CHECK(c[0] == gossip::socket_address{"10.1.0.12", 4000});
+  CHECK(c[1] == record[0]);
+  CHECK(c[2] == record[2]);
+}

@@ -6,6 +6,7 @@
 #include "gossip/transport/transport.hpp"
 
 #include "crypto/membership.hpp"
+#include "gossip/transport/connection.hpp"
 #include "gossip/transport/frame.hpp"
 #include "gossip/transport/tls.hpp"
 #include "gossip/transport/reversal.hpp"
@@ -425,6 +426,82 @@ TEST_CASE("punching: a primer leaves from our listening port for the hinted IP a
   CHECK(eventually([&] {
     return refused(a.t->stats(), false, net::reversal_refusal::malformed) == 1;
   }));
+  a.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("punching: when both sides ask for each other, the sockets from their listening ports "
+          "agree on who is the TLS client") {
+  io_thread io;
+  auto punching = [](net::transport_options& o) { o.hole_punching = true; };
+  node a(io.io, punching), b(io.io, punching), c(io.io);
+  link(a, c);
+  link(b, c);
+  // Neither can dial the other: both ask C, and C relays both ways, so each holds a notice
+  // (dial the other) and a hint (prime for the other).
+  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  b.t->add_addresses(a.id(), {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(b.id(), "a to b").ok());
+  REQUIRE(b.send(a.id(), "b to a").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  REQUIRE(a.rec.wait([&] { return a.rec.messages_from(b.id()) == 1; }));
+  CHECK(c.t->stats().reversal_requests_relayed == 2);
+  // Each side saw that both asked; the smaller id took the client side of what it connected.
+  auto said = [](node& n, const std::string& what) {
+    std::lock_guard<std::mutex> g(n.rec.mu);
+    for (auto& [lvl, line] : n.rec.logs)
+      if (line.find(what) != std::string::npos)
+        return true;
+    return false;
+  };
+  auto& small = a.id() < b.id() ? a : b;
+  auto& large = a.id() < b.id() ? b : a;
+  CHECK(eventually([&] {
+    return said(small, "we are the TLS client (we asked for each other")
+           || said(large, "we are the TLS server (we asked for each other");
+  }));
+  CHECK_FALSE(said(small, "we are the TLS server (we asked for each other"));
+  CHECK_FALSE(said(large, "we are the TLS client (we asked for each other"));
+  // On loopback, without NATs, a socket may also land on the other's listener (that is a
+  // plain accepted link); but no connection was left with two TLS clients or two servers,
+  // which would fail its handshake or time out (2 s here).
+  std::this_thread::sleep_for(2500ms);
+  for (auto* n : {&a, &b}) {
+    auto f = n->t->stats().handshake_failures;
+    CHECK(f[static_cast<size_t>(net::handshake_failure::tls)] == 0);
+    CHECK(f[static_cast<size_t>(net::handshake_failure::timeout)] == 0);
+    std::lock_guard<std::mutex> g(n->rec.mu);
+    CHECK(n->rec.closed.empty());
+  }
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("punching: the listener lets our own dials share its port, never a second listener") {
+  io_thread io;
+  node a(io.io);
+  // A second transport (a second dttd with the same config) on a's port fails as before
+  // SO_REUSEPORT: the listener sets it only after it is bound.
+  auto rec = std::make_shared<recorder>();
+  auto o = test_options(*rec);
+  o.bind = a.addr();
+  auto second = net::transport::create(io.io, crypto::signing_key::generate(), std::move(o),
+                                       rec->callbacks());
+  REQUIRE_FALSE(second);
+  CHECK(second.err().code == errc::io_error);
+  // A plain socket without SO_REUSEPORT cannot take the port either; one with it can (that
+  // is how reversed dials and primers leave from it: net::open_bound).
+  asio::io_context io2;
+  tcp::socket plain(io2);
+  plain.open(tcp::v4());
+  boost::system::error_code ec;
+  plain.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), a.addr().port), ec);
+  CHECK(ec);
+  tcp::socket shared(io2);
+  CHECK_FALSE(net::open_bound(shared, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                                    a.addr().port)));
   a.t->shutdown();
   CHECK(io.stop());
 }

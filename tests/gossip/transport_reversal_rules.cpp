@@ -210,11 +210,35 @@ TEST_CASE("punching: a hint is taken once, only from a peer asked about that tar
   // A peer we did not ask, or a target we asked nobody about: refused.
   CHECK_FALSE(a.on_hint(id(4), punch_hint{id(9), "11.0.0.9"}, t0 + 1s));
   CHECK_FALSE(a.on_hint(id(2), punch_hint{id(8), "11.0.0.9"}, t0 + 1s));
-  // One of the asked: taken once per attempt (a second relay's hint primes nothing more).
+  // One of the asked: taken once per address per attempt (a second relay's hint naming the
+  // same address primes nothing more; another address is primed too, up to one per peer asked).
   CHECK(a.on_hint(id(3), punch_hint{id(9), "11.0.0.9"}, t0 + 1s));
   CHECK_FALSE(a.on_hint(id(2), punch_hint{id(9), "11.0.0.9"}, t0 + 1s));
+  CHECK(a.on_hint(id(2), punch_hint{id(9), "11.0.0.10"}, t0 + 1s));
+  CHECK_FALSE(a.on_hint(id(3), punch_hint{id(9), "11.0.0.11"}, t0 + 1s));
   // A new attempt after the retry interval takes a hint again; a stale one does not.
-  CHECK_FALSE(a.on_hint(id(2), punch_hint{id(9), "11.0.0.9"}, t0 + 31s));
+  CHECK_FALSE(a.on_hint(id(2), punch_hint{id(9), "11.0.0.12"}, t0 + 31s));
   REQUIRE(a.on_dial_failed(id(9), peers, t0 + 31s).size() == 2);
   CHECK(a.on_hint(id(2), punch_hint{id(9), "11.0.0.9"}, t0 + 32s));
+}
+
+TEST_CASE("punching: local addresses are of use only to peers seen at local addresses") {
+  for (auto ip : {"127.0.0.1", "10.2.0.11", "172.16.0.1", "172.31.255.255", "192.168.1.5",
+                  "169.254.0.9", "100.64.0.1", "100.127.255.254", "::1", "fe80::1", "fd00::5",
+                  "fc00::1"})
+    CHECK_MESSAGE(is_local_ip(ip), ip);
+  for (auto ip : {"11.0.0.3", "172.32.0.1", "172.15.255.255", "192.169.0.1", "100.128.0.1",
+                  "100.63.255.255", "2001:db8::1", "8.8.8.8", "", "not an address",
+                  "10.0.0.1.5"})
+    CHECK_FALSE_MESSAGE(is_local_ip(ip), ip);
+  CHECK(useful_to("11.0.0.3", "11.0.0.4"));
+  CHECK(useful_to("11.0.0.3", "10.0.0.4"));
+  CHECK(useful_to("10.2.0.11", "10.2.0.12"));
+  CHECK_FALSE(useful_to("10.2.0.11", "11.0.0.4"));
+  // The relay does not send a target outside its LAN to a requester's LAN address.
+  reversal_relay c;
+  CHECK(c.on_request(id(1), "10.2.0.11", {id(2), 4433}, true, t0, "11.0.0.4").second
+        == relay_refusal::bad_address);
+  CHECK(c.on_request(id(1), "10.2.0.11", {id(2), 4433}, true, t0, "10.2.0.12").first);
+  CHECK(c.on_request(id(3), "11.0.0.3", {id(2), 4433}, true, t0, "10.2.0.12").first);
 }
