@@ -825,7 +825,7 @@ public:
     bool primer = false;
     tcp::socket sock;
     asio::steady_timer timer;
-    punch(asio::io_context& io) : sock(io), timer(io) {}
+    explicit punch(asio::io_context& io) : sock(io), timer(io) {}
   };
 
   bool punching_to(const gossip::endpoint_id& target, const tcp::endpoint& to) const {
@@ -844,7 +844,8 @@ public:
     const uint16_t local = listening_port(to.address().is_v4());
     auto any = to.address().is_v4() ? asio::ip::address(asio::ip::address_v4::any())
                                     : asio::ip::address(asio::ip::address_v6::any());
-    auto ec = local == 0 ? boost::system::errc::make_error_code(boost::system::errc::address_not_available)
+    namespace errc = boost::system::errc;
+    auto ec = local == 0 ? errc::make_error_code(errc::address_not_available)
                          : open_bound(p->sock, {any, local});
     if (ec) {
       log(log_level::info, std::string(primer ? "cannot prime our NAT for " : "cannot dial ")
@@ -946,13 +947,12 @@ public:
 
   void start_punched_link(const std::shared_ptr<punch>& p, bool client) {
     const auto& id = p->target;
-    auto& ps = peers_[id];
     auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), client,
                                           next_serial_++);
     c->set_method(p->primer ? link_method::punched : link_method::reversed);
     c->socket() = std::move(p->sock);
     if (client) {
-      ps.links.push_back(c);
+      peers_[id].links.push_back(c);
       update_peer_count();
       c->start_connected(id);
     } else {

@@ -49,8 +49,10 @@ enum class reversal_refusal : uint8_t {
   not_connected,    ///< request: we have no link to the target that speaks reversal
   requester_budget, ///< request: the requester's relay budget is spent
   target_budget,    ///< request: the target's relay budget is spent
-  bad_address,      ///< request: the requester's address cannot be carried (link-local IPv6)
-  declined,         ///< notice: already linked, dialed it recently, or dial budget spent
+  bad_address,      ///< request: the requester's address cannot be carried (link-local IPv6),
+                    ///< or is a LAN address and the target is outside that LAN
+  declined,         ///< notice: already linked, dialed it recently, or dial budget spent;
+                    ///< punch hint: not asked, no reversal awaited, or a socket under way
 };
 /// Number of reversal_refusal kinds.
 inline constexpr size_t reversal_refusal_kinds = 8;
