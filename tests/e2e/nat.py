@@ -31,7 +31,10 @@ time to first neighbour per node (p50, max) and the external addresses the nodes
 Every process is started by this script and stopped by PID; every wait has a deadline.
 Exit 0 pass, 1 fail, 77 skipped (not root, no `ip netns`, nft or miniupnpd).
 
-usage: nat.py --dtt BIN --dttd BIN [--deadline 60] [--report FILE] [--keep]
+With --loss N, every router drops N% of the packets it forwards, both ways, at random (nftables
+numgen; `tc netem` does not work on this kernel).
+
+usage: nat.py --dtt BIN --dttd BIN [--deadline 60] [--loss N] [--report FILE] [--keep]
 """
 import argparse
 import json
@@ -199,6 +202,9 @@ class Testbed:
             sh("ip", "-n", rns, "link", "set", "lan0", "up")
             sh("ip", "netns", "exec", rns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
             sh("ip", "netns", "exec", rns, "nft", "-f", "-", inp=ROUTER_NFT)
+            if self.a.loss > 0:
+                sh("ip", "netns", "exec", rns, "nft", "insert", "rule", "inet", "filter",
+                   "forward", "numgen", "random", "mod", "100", "<", str(self.a.loss), "drop")
             hosts = []
             for i, h in enumerate(names):
                 hns = self.ns(f"{h}{r[1]}")
@@ -453,6 +459,7 @@ max-jitter=1s
             "links": [{"from": a, "to": b, "address": c, "method": d} for a, b, c, d in links],
             "links_by_method": methods,
             "mapped_links_from_outside_r1": from_outside,
+            "loss_percent": self.a.loss,
             "punch_a3_a2_s": getattr(self, "punch_s", None),
             "punched_a3_a2_before_join": getattr(self, "punched_before_join", None),
             "reversed_links_from_r2": sum(
@@ -538,6 +545,7 @@ def main():
     p.add_argument("--dtt", required=True)
     p.add_argument("--dttd", required=True)
     p.add_argument("--deadline", type=float, default=60)
+    p.add_argument("--loss", type=int, default=0, help="percent of forwarded packets dropped")
     p.add_argument("--report", default=None)
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
