@@ -49,7 +49,7 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "map the gossip port (and the DHT port in server mode) on the router: auto, upnp, "
     "natpmp or off (default auto)");
   f("dttd.nat", "hole-punching", s.hole_punching, k::boolean,
-    "behind a NAT without a mapping: prime it for a peer's reversed dial (default false)");
+    "prime our NAT for a peer's reversed dial when a reversal is under way (default true)");
   f("dttd.http", "enable", s.http_enable, k::boolean,
     "serve metrics, status and the local API over HTTP (default false)");
   f("dttd.http", "bind", s.http_bind, k::string,

@@ -49,7 +49,7 @@ struct daemon_settings {
   /// router (issue 15): auto (UPnP-IGD, then NAT-PMP), upnp, natpmp or off.
   std::string port_mapping = "auto";
   /// TCP hole punching when a reversal is under way (runtime options::nat.hole_punching).
-  bool hole_punching = false;
+  bool hole_punching = true;
   /// The HTTP server (metrics, status, local API): off unless enabled, so that a dttd
   /// upgraded in place opens no new socket.
   bool http_enable = false;

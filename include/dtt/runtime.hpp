@@ -88,7 +88,8 @@ struct options {
     /// TCP hole punching (gossip/transport/reversal.hpp): when a reversal is under way and a
     /// common peer hints where the target is, connect once from the listening port to there,
     /// so that our NAT lets the target's dial in. For a node behind a NAT that could not map
-    /// its port; off by default (in dttd too: `[dttd.nat] hole-punching`).
+    /// its port (harmless elsewhere); off by default here, on in dttd (`[dttd.nat]
+    /// hole-punching`).
     bool hole_punching = false;
   } nat;
   /// Publish this node's endpoint record and resolve peers through the DHT (DESIGN.md).
