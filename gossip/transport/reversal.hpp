@@ -72,6 +72,17 @@ inline bool useful_to(const std::string& ip, const std::string& other_ip) noexce
   return !is_local_ip(ip) || is_local_ip(other_ip);
 }
 
+/// Which side of TLS a connect from our listening port takes when it connects (hole
+/// punching): `primer` (ours primed our NAT after a hint) or a reversed dial (a notice asked
+/// for it). The reversed dial's side is the client, the primer's the server, as in a plain
+/// reversal. When both sides asked for each other (`both_asked`: a notice and a hint for the
+/// same peer within a few seconds, so the peer holds both too), each has a socket of both
+/// kinds in play and the two that meet may be of the same kind: the smaller endpoint id
+/// (`we_are_smaller`) is the client there. True: client.
+constexpr bool punch_client(bool primer, bool both_asked, bool we_are_smaller) noexcept {
+  return both_asked ? we_are_smaller : !primer;
+}
+
 /// Encodings (see the header comment).
 bytes encode(const reversal_request& r);
 /// Fails as encode(reversal_notice) does.

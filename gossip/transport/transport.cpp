@@ -917,7 +917,7 @@ public:
     auto& ps = peers_[id];
     const auto now = std::chrono::steady_clock::now();
     const bool both_asked = now - ps.notice_at < punch_window && now - ps.hint_at < punch_window;
-    const bool client = both_asked ? tls_->id() < id : !p->primer;
+    const bool client = net::punch_client(p->primer, both_asked, tls_->id() < id);
     log(log_level::info, std::string(p->primer ? "primer" : "reversed dial") + " to "
                            + short_id(id) + " at " + to_string(to_socket_address(p->to))
                            + " connected; we are the TLS " + (client ? "client" : "server")

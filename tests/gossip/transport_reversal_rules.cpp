@@ -242,3 +242,21 @@ TEST_CASE("punching: local addresses are of use only to peers seen at local addr
   CHECK(c.on_request(id(1), "10.2.0.11", {id(2), 4433}, true, t0, "10.2.0.12").first);
   CHECK(c.on_request(id(3), "11.0.0.3", {id(2), 4433}, true, t0, "10.2.0.12").first);
 }
+
+TEST_CASE("punching: the two sockets that meet take opposite TLS sides") {
+  // One asked (A primes, B dials back): B is the client, A the server, whatever the ids.
+  for (bool a_smaller : {true, false}) {
+    CHECK_FALSE(punch_client(true, false, a_smaller));
+    CHECK(punch_client(false, false, !a_smaller));
+  }
+  // Both asked: each side's socket may be a primer or a reversed dial; the smaller id is the
+  // client and the larger the server in every combination, so no connection has two clients
+  // or two servers.
+  for (bool a_primer : {true, false})
+    for (bool b_primer : {true, false}) {
+      bool a_client = punch_client(a_primer, true, true);
+      bool b_client = punch_client(b_primer, true, false);
+      CHECK(a_client);
+      CHECK_FALSE(b_client);
+    }
+}
