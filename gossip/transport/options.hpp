@@ -74,6 +74,10 @@ struct transport_options {
   /// notices stay on), and wait this long for its link before reporting the peer closed.
   size_t reversal_fanout = 3;
   std::chrono::milliseconds reversal_wait{5000};
+  /// A dial with no link after this long asks for a reversal already (it goes on meanwhile;
+  /// whichever link comes first stays): a black-holed address costs this, not the dial
+  /// timeout. 0, or not below dial_timeout: only a failed dial asks.
+  std::chrono::milliseconds reversal_after{1000};
   /// The port peers are asked to dial us at (0: the IPv4 listener's port; set it to the
   /// mapped or forwarded port when that differs).
   uint16_t reversal_port = 0;

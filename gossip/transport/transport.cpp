@@ -100,6 +100,7 @@ struct peer_state {
   bool grace_for_duplicate = false;          // ... retired before any proof: a duplicate
   std::shared_ptr<asio::steady_timer> reversal; // our dial failed: await the peer's (reversal)
   std::shared_ptr<asio::steady_timer> redial;   // redialled too often: the next dial waits
+  std::shared_ptr<asio::steady_timer> slow_dial; // our dial is slow: ask for a reversal too
   // Hole punching (reversal.hpp): when the peer last asked us to dial it (a notice), and when
   // a relay last told us where it is (a hint taken). Both within punch_window: each side
   // asked for the other, and each has a notice and a hint.
@@ -422,6 +423,10 @@ public:
       ps.redial->cancel(); // the peer dialled us meanwhile
       ps.redial.reset();
     }
+    if (ps.slow_dial) {
+      ps.slow_dial->cancel();
+      ps.slow_dial.reset();
+    }
     if (ps.reversal) {
       // We asked for this peer's dial: its link is the reversed one.
       ps.reversal->cancel();
@@ -639,7 +644,7 @@ public:
     if (sent == 0)
       return false;
     reversal_requests_sent_ += sent;
-    log(log_level::info, "dial to " + short_id(id) + " failed (" + why + "); asked "
+    log(log_level::info, "dial to " + short_id(id) + ": " + why + "; asked "
                            + std::to_string(sent) + " peers to have it dial us");
     arm_peer_timer(id, ps, &peer_state::reversal, opts_->reversal_wait,
                    [this, id, why](peer_state& ps) {
@@ -1199,6 +1204,19 @@ public:
       where += (where.empty() ? "" : ", ") + to_string(to_socket_address(ep));
     log(log_level::debug, "dialing " + short_id(id) + " at " + where);
     start_dial(id, ps, std::move(eps), link_method::direct);
+    // A dial that has not connected soon is likely black-holed (a LAN address of another site,
+    // a NAT that drops): ask for a reversal already, rather than after the dial timeout.
+    if (opts_->reversal_after.count() > 0 && opts_->reversal_after < opts_->dial_timeout)
+      arm_peer_timer(id, ps, &peer_state::slow_dial, opts_->reversal_after,
+                     [this, id](peer_state& ps) {
+                       for (auto& l : ps.links)
+                         if (l->established())
+                           return;
+                       if (!ps.links.empty())
+                         await_reversal(id, ps, "no link after "
+                                                  + std::to_string(opts_->reversal_after.count())
+                                                  + " ms");
+                     });
   }
 
   void hold_dial(const gossip::endpoint_id& id, peer_state& ps,
@@ -1217,7 +1235,7 @@ public:
   }
 
   static void cancel_timers(peer_state& ps) {
-    for (auto* t : {&ps.grace, &ps.reversal, &ps.redial})
+    for (auto* t : {&ps.grace, &ps.reversal, &ps.redial, &ps.slow_dial})
       if (*t)
         (*t)->cancel();
   }

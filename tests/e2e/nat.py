@@ -14,7 +14,8 @@
     r2    NAT router, WAN 11.0.0.3, LAN 10.2.0.0/24: masquerade, no UPnP; nodes a2, b2
     r3    NAT router, WAN 11.0.0.4, LAN 10.3.0.0/24: masquerade, no UPnP; node a3
   Every router drops new connections arriving on its WAN side that no mapping forwards, as
-  home routers do. The nodes behind r2 and r3 have hole punching on.
+  home routers do, and drops packets for other sites' private addresses without an error, as
+  the internet does. The nodes behind r2 and r3 have hole punching on.
 
 Asserts: the nodes behind r1 get a TCP mapping from miniupnpd and publish it;
 a3 (behind r3), asked to join a2 (behind r2) by the operator API, links to it by hole
@@ -201,6 +202,9 @@ class Testbed:
             sh("ip", "-n", rns, "addr", "add", f"{lan}.1/24", "dev", "lan0")
             sh("ip", "-n", rns, "link", "set", "lan0", "up")
             sh("ip", "netns", "exec", rns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+            # Private addresses of other sites are not routed on the internet: packets to them
+            # vanish (no ICMP error), as a dial to a LAN address in another node's record does.
+            sh("ip", "-n", rns, "route", "add", "blackhole", "10.0.0.0/8")
             sh("ip", "netns", "exec", rns, "nft", "-f", "-", inp=ROUTER_NFT)
             if self.a.loss > 0:
                 sh("ip", "netns", "exec", rns, "nft", "insert", "rule", "inet", "filter",
@@ -439,6 +443,27 @@ max-jitter=1s
                             f"{m.group(1)}:{m.group(2)}", "punched"))
         return out, from_outside
 
+    def punch_delays(self):
+        """Per punched link: seconds from the primer's side starting the dial that failed (its
+        last "dialing <peer>" line before) to the link being up."""
+        ts = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z ")
+        out = []
+        for n in self.nodes:
+            dialled = {}
+            for line in n.log_text().splitlines():
+                m = ts.match(line)
+                if not m:
+                    continue
+                t = time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%dT%H:%M:%S")) + \
+                    float("0" + m.group(1)[19:])
+                d = re.search(r"net: dialing ([0-9a-f]{8}) at ", line)
+                if d:
+                    dialled[d.group(1)] = t
+                u = PUNCHED.search(line)
+                if u and u.group(3) in dialled:
+                    out.append(round(t - dialled[u.group(3)], 3))
+        return out
+
     def report(self):
         links, from_outside = self.links()
         ttfn = {n.name: round(n.first_up - n.start_t, 3) for n in self.nodes if n.first_up}
@@ -460,6 +485,7 @@ max-jitter=1s
             "links_by_method": methods,
             "mapped_links_from_outside_r1": from_outside,
             "loss_percent": self.a.loss,
+            "punch_delay_s": self.punch_delays(),
             "punch_a3_a2_s": getattr(self, "punch_s", None),
             "punched_a3_a2_before_join": getattr(self, "punched_before_join", None),
             "reversed_links_from_r2": sum(

@@ -17,7 +17,11 @@
 #include <boost/asio/write.hpp>
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <memory>
 
@@ -503,5 +507,55 @@ TEST_CASE("punching: the listener lets our own dials share its port, never a sec
   CHECK_FALSE(net::open_bound(shared, tcp::endpoint(asio::ip::make_address("127.0.0.1"),
                                                     a.addr().port)));
   a.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: a dial that stays unanswered asks for a reversal before its timeout") {
+  // A black hole on loopback: a listener whose accept queue is full drops further SYNs, so a
+  // dial to it neither connects nor fails until the dial timeout (2 s in these tests).
+  asio::io_context hole_io;
+  tcp::acceptor hole(hole_io);
+  hole.open(tcp::v4());
+  hole.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  hole.listen(0);
+  std::vector<std::unique_ptr<tcp::socket>> fillers;
+  for (int i = 0; i < 4; ++i) {
+    auto s = std::make_unique<tcp::socket>(hole_io);
+    s->open(tcp::v4());
+    ::fcntl(s->native_handle(), F_SETFL, ::fcntl(s->native_handle(), F_GETFL) | O_NONBLOCK);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(hole.local_endpoint().port());
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    // Completes into the accept queue or stays pending; never accepted.
+    (void)::connect(s->native_handle(), reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    fillers.push_back(std::move(s));
+  }
+  io_thread io;
+  auto quick = [](net::transport_options& o) { o.reversal_after = 300ms; };
+  node a(io.io, quick), b(io.io), c(io.io);
+  link(a, c);
+  link(b, c);
+  a.t->add_addresses(b.id(), {{"127.0.0.1", hole.local_endpoint().port()}});
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(a.send(b.id(), "around the hole").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  // Delivered over B's reversed dial well before A's own dial could time out.
+  CHECK(std::chrono::steady_clock::now() - t0 < 1500ms);
+  CHECK(a.t->link_of(b.id())->method == net::link_method::reversed);
+  CHECK(a.t->stats().reversal_requests_sent == 1);
+  // A's hanging dial then times out without taking the peer down.
+  std::this_thread::sleep_for(2200ms);
+  CHECK(a.t->stats().handshake_failures[static_cast<size_t>(net::handshake_failure::timeout)]
+        == 1);
+  {
+    std::lock_guard<std::mutex> g(a.rec.mu);
+    CHECK(a.rec.closed.empty());
+  }
+  REQUIRE(a.send(b.id(), "still there").ok());
+  CHECK(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 2; }));
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
   CHECK(io.stop());
 }
