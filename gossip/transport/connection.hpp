@@ -164,6 +164,8 @@ public:
   /// The peer: known from the start when dialing, after the handshake when accepting.
   const std::optional<gossip::endpoint_id>& peer() const noexcept { return peer_; }
   bool established() const noexcept { return established_; }
+  /// A dial whose TCP connect completed (the TLS handshake may still be under way).
+  bool tcp_connected() const noexcept { return tcp_connected_; }
   /// Both goodbyes crossed: everything either side wrote before its goodbye was read.
   bool goodbye_exchanged() const noexcept { return goodbye_written_ && goodbye_received_; }
   /// Established and not retiring: may carry the peer's queue.
@@ -217,6 +219,7 @@ private:
   boost::asio::ssl::stream<tcp::socket> stream_;
   boost::asio::steady_timer timer_;
   bool outbound_;
+  bool tcp_connected_ = false;
   uint64_t serial_;
   peer_verification verification_;
   std::optional<gossip::endpoint_id> peer_;

@@ -934,8 +934,9 @@ public:
     // up), where a server waits too: we take the client side instead.
     p->timer.expires_after(punch_server_wait);
     p->timer.async_wait([p](const boost::system::error_code& ec) {
+      boost::system::error_code ignored; // the socket may be moved out by now (closed)
       if (!ec)
-        p->sock.cancel(); // the wait below ends with operation_aborted
+        p->sock.cancel(ignored); // the wait below ends with operation_aborted
     });
     p->sock.async_wait(tcp::socket::wait_read, [self = shared_from_this(),
                                                 p](const boost::system::error_code& ec) {
@@ -1209,8 +1210,8 @@ public:
     if (opts_->reversal_after.count() > 0 && opts_->reversal_after < opts_->dial_timeout)
       arm_peer_timer(id, ps, &peer_state::slow_dial, opts_->reversal_after,
                      [this, id](peer_state& ps) {
-                       for (auto& l : ps.links)
-                         if (l->established())
+                       for (auto& l : ps.links) // a slow handshake (a busy peer) is no NAT
+                         if (l->established() || l->tcp_connected())
                            return;
                        if (!ps.links.empty())
                          await_reversal(id, ps, "no link after "
