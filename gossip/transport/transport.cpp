@@ -1208,16 +1208,25 @@ public:
     // A dial that has not connected soon is likely black-holed (a LAN address of another site,
     // a NAT that drops): ask for a reversal already, rather than after the dial timeout.
     if (opts_->reversal_after.count() > 0 && opts_->reversal_after < opts_->dial_timeout)
-      arm_peer_timer(id, ps, &peer_state::slow_dial, opts_->reversal_after,
-                     [this, id](peer_state& ps) {
-                       for (auto& l : ps.links) // a slow handshake (a busy peer) is no NAT
-                         if (l->established() || l->tcp_connected())
-                           return;
-                       if (!ps.links.empty())
-                         await_reversal(id, ps, "no link after "
-                                                  + std::to_string(opts_->reversal_after.count())
-                                                  + " ms");
-                     });
+      arm_slow_dial(id, ps);
+  }
+
+  // Every reversal_after while our dial to `id` has not connected: ask for a reversal, until
+  // someone was asked (a node that just started may have no admitted peer to ask yet).
+  void arm_slow_dial(const gossip::endpoint_id& id, peer_state& ps) {
+    arm_peer_timer(id, ps, &peer_state::slow_dial, opts_->reversal_after,
+                   [this, id](peer_state& ps) {
+                     for (auto& l : ps.links) // a slow handshake (a busy peer) is no NAT
+                       if (l->established() || l->tcp_connected())
+                         return;
+                     if (ps.links.empty() || ps.reversal)
+                       return; // the dial ended (it reports), or we asked already
+                     if (!await_reversal(id, ps, "no link after "
+                                                   + std::to_string(
+                                                     opts_->reversal_after.count())
+                                                   + " ms"))
+                       arm_slow_dial(id, ps);
+                   });
   }
 
   void hold_dial(const gossip::endpoint_id& id, peer_state& ps,

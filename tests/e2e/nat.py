@@ -74,8 +74,9 @@ ROUTER_NFT = """table inet filter {
 """
 
 LINK_UP = re.compile(r"net: outbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): link up"
-                     r"(?: \((direct|reversed)\))?")
-# A primer that met the peer's reversed dial: an inbound connection on the primer's side.
+                     r" \((direct|reversed|punched)\)")
+# A primer that met the peer's reversed dial: an inbound connection on the primer's side (an
+# outbound one when the primer took the client side: LINK_UP).
 PUNCHED = re.compile(r"net: inbound #\d+ (\d+\.\d+\.\d+\.\d+):(\d+) peer ([0-9a-f]{8}): "
                      r"link up \(punched\)")
 MAPPED = re.compile(r"port mapping: mapped TCP (\d+) -> (\d+\.\d+\.\d+\.\d+):(\d+)")
@@ -431,7 +432,7 @@ max-jitter=1s
                 peer = by_short.get(m.group(3))
                 # reversed: dialled because the peer asked through a common peer (its own
                 # dial to us had failed); else by the address dialled.
-                how = "reversed" if m.group(4) == "reversed" else \
+                how = m.group(4) if m.group(4) in ("reversed", "punched") else \
                     "mapped" if addr in mapped else "direct"
                 out.append((n.name, peer.name if peer else m.group(3), f"{addr[0]}:{addr[1]}",
                             how))
@@ -459,8 +460,8 @@ max-jitter=1s
                 d = re.search(r"net: dialing ([0-9a-f]{8}) at ", line)
                 if d:
                     dialled[d.group(1)] = t
-                u = PUNCHED.search(line)
-                if u and u.group(3) in dialled:
+                u = PUNCHED.search(line) or LINK_UP.search(line)
+                if u and u.group(0).endswith("(punched)") and u.group(3) in dialled:
                     out.append(round(t - dialled[u.group(3)], 3))
         return out
 
