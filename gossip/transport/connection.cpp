@@ -144,7 +144,6 @@ void connection::start_connected(const gossip::endpoint_id& expected) {
 }
 
 void connection::on_connected() {
-  tcp_connected_ = true;
   boost::system::error_code ec;
   socket().set_option(tcp::no_delay(true), ec);
   arm_deadline(opts_->handshake_timeout, "TLS handshake");

@@ -165,7 +165,7 @@ public:
   const std::optional<gossip::endpoint_id>& peer() const noexcept { return peer_; }
   bool established() const noexcept { return established_; }
   /// A dial whose TCP connect completed (the TLS handshake may still be under way).
-  bool tcp_connected() const noexcept { return tcp_connected_; }
+  bool tcp_connected() const noexcept { return remote_.port() != 0; }
   /// Both goodbyes crossed: everything either side wrote before its goodbye was read.
   bool goodbye_exchanged() const noexcept { return goodbye_written_ && goodbye_received_; }
   /// Established and not retiring: may carry the peer's queue.
@@ -219,7 +219,6 @@ private:
   boost::asio::ssl::stream<tcp::socket> stream_;
   boost::asio::steady_timer timer_;
   bool outbound_;
-  bool tcp_connected_ = false;
   uint64_t serial_;
   peer_verification verification_;
   std::optional<gossip::endpoint_id> peer_;

@@ -531,8 +531,8 @@ public:
       return;
     }
     if (ps.reversal)
-      return; // we await the peer's reversed dial: that wait reports (a dial of ours we
-              // closed for a primer ends here)
+      return; // we await the peer's reversed dial (asked when our dial was slow): that wait
+              // reports
     if (ps.closing && clean && ps.queue->messages.empty()) {
       peers_.erase(it); // closed as asked: not reported
       update_peer_count();
@@ -670,11 +670,7 @@ public:
   }
 
   uint16_t reversal_port() const {
-    if (opts_->reversal_port != 0)
-      return opts_->reversal_port;
-    boost::system::error_code ec;
-    auto ep = acceptor_.local_endpoint(ec);
-    return ec ? 0 : ep.port();
+    return opts_->reversal_port != 0 ? opts_->reversal_port : listening_port(true);
   }
 
   void refuse_reversal(connection& c, bool request, reversal_refusal why,
@@ -788,11 +784,6 @@ public:
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(h->ip, ec);
     uint16_t port = 0;
-    for (auto& a : book_.candidates(h->target))
-      if (a.port != 0) {
-        port = a.port; // its listening port, which its NAT keeps for its reversed dial
-        break;
-      }
     auto why = [&]() -> const char* {
       if (!requester_.on_hint(from, *h, now))
         return "not a peer we asked about that target, or primed that address already";
@@ -804,6 +795,11 @@ public:
       for (auto& l : ps.links)
         if (l->established())
           return "a link to it is up";
+      for (auto& a : book_.candidates(h->target))
+        if (a.port != 0) {
+          port = a.port; // its listening port, which its NAT keeps for its reversed dial
+          break;
+        }
       if (ec || port == 0)
         return "no port to prime";
       if (punching_to(h->target, tcp::endpoint(ip, port)))
