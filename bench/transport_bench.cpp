@@ -10,7 +10,8 @@
 // Arguments that start with "--" are CAF options of the actor system (dtt::system_config, so
 // dtt's scheduler defaults apply unless overridden), e.g. --scheduler.policy=stealing or
 // --work-stealing.relaxed-sleep-duration=1s.
-// Environment: DTT_WINDOW (messages in flight, default 256), DTT_GOSSIP_NODES (e.g. "2,10").
+// Environment: DTT_WINDOW (messages in flight, default 256), DTT_GOSSIP_NODES (e.g. "2,10"),
+// DTT_SIZES (message sizes in bytes, e.g. "1024"; default 100 and 1024).
 #include "actors/gossip_actor.hpp"
 #include "config/caf_options.hpp"
 #include "gossip/transport/transport.hpp"
@@ -377,6 +378,20 @@ int main(int argc, char** argv) {
       p = *end == ',' ? end + 1 : end;
     }
   }
+  // Message sizes: DTT_SIZES="1024" (default 100 and 1024).
+  std::vector<size_t> sizes{100, 1024};
+  if (const char* env = std::getenv("DTT_SIZES")) {
+    sizes.clear();
+    for (const char* p = env; *p;) {
+      char* end = nullptr;
+      auto n = std::strtoul(p, &end, 10);
+      if (end == p)
+        break;
+      if (n >= 40 && n <= 60000)
+        sizes.push_back(n);
+      p = *end == ',' ? end + 1 : end;
+    }
+  }
   size_t window = std::getenv("DTT_WINDOW") ? std::strtoul(std::getenv("DTT_WINDOW"), nullptr, 10) : 256;
   fmt::print("transport bench: {} s per run, window {} messages, {} hardware threads\n\n",
              seconds, window, std::thread::hardware_concurrency());
@@ -401,7 +416,7 @@ int main(int argc, char** argv) {
                                                               caf::atom("stealing"))),
              caf_args.empty() ? "" : fmt::format(" (options: {})", fmt::join(caf_args, " ")));
 
-  for (size_t size : {size_t(100), size_t(1024)}) {
+  for (size_t size : sizes) {
     figures raw;
     if (want("raw") || only.empty())
       raw = raw_tcp(size, seconds);

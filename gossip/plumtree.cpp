@@ -7,7 +7,7 @@
 
 namespace dtt::gossip {
 
-message_id message_id_of(byte_view content) { return crypto::blake2b_256(content); }
+message_id message_id_of(byte_view content) { return crypto::sha256(content); }
 
 plumtree::plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key)
   : me_(me),
@@ -151,15 +151,17 @@ void plumtree::neighbor_down(const endpoint_id& peer) {
 
 void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_point now,
                          effects& out) {
-  if (message_id_of(m.content) != m.id)
-    return; // a spoofed id: drop (PROTOCOL.md §8.4)
   if (seen_.contains(m.id)) {
-    // A duplicate: the link from `from` is redundant for this tree.
+    // A duplicate: the link from `from` is redundant for this tree. Its content is not hashed
+    // (the id's own content was checked when first seen; what this copy carries is dropped
+    // either way, and a peer that sends a seen id with other content only prunes its own link).
     ++stats_.duplicates;
     add_lazy(from);
     out.push_back(effect::send{from, msg::prune{}});
     return;
   }
+  if (message_id_of(m.content) != m.id)
+    return; // a spoofed id: drop (PROTOCOL.md §8.4)
   if (m.scope.k == delivery_scope::kind::swarm) {
     msg::gossip next = m;
     next.scope.round = static_cast<uint16_t>(m.scope.round + 1);

@@ -87,7 +87,8 @@ struct plumtree_stats {
   uint64_t renewals = 0;        ///< renewed links announced to (link_renewed)
 };
 
-/// The hash used for message ids (BLAKE2b-256 of the content; see gossip/types.hpp).
+/// The hash used for message ids: SHA-256 of the content (OpenSSL's, the fastest hash here;
+/// crypto/hash.cpp). A receiver checks it before the id counts as seen.
 message_id message_id_of(byte_view content);
 
 /// The broadcast state of one topic: eager/lazy peer sets, seen ids, payload cache.

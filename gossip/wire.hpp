@@ -88,7 +88,7 @@ struct neighbor {
 struct disconnect {
   bool alive = true;
 };
-/// PlumTree: a payload; `id` must be blake2b_256(content).
+/// PlumTree: a payload; `id` must be message_id_of(content), its SHA-256.
 struct gossip {
   message_id id{};
   shared_bytes content;

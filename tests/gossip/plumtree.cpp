@@ -129,6 +129,29 @@ TEST_CASE_FIXTURE(fixture, "plumtree: a Gossip whose id is not the hash of its c
   CHECK_FALSE(pt.has_seen(g.id));
 }
 
+TEST_CASE_FIXTURE(fixture, "plumtree: a seen id with other content is a duplicate: nothing delivered, the cached payload stays") {
+  auto g = gossip_of("original", 1);
+  pt.receive(id_of(1), g, t0, fx);
+  fx.clear();
+  // A peer repeats the id with content of its own (the duplicate path hashes nothing).
+  auto forged = g;
+  forged.content = {'f', 'o', 'r', 'g', 'e', 'd'};
+  pt.receive(id_of(2), forged, t0, fx);
+  CHECK(received(fx).empty());
+  CHECK(sent<msg::gossip>(fx).empty());
+  auto p = sent<msg::prune>(fx);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].first == id_of(2));
+  CHECK(pt.stats().duplicates == 1);
+  // A Graft for the id is answered with the content that matches it.
+  fx.clear();
+  pt.receive(id_of(4), msg::graft{g.id, 1}, t0, fx);
+  auto back = sent<msg::gossip>(fx);
+  REQUIRE(back.size() == 1);
+  CHECK(back[0].second.content == g.content);
+  CHECK(message_id_of(back[0].second.content) == g.id);
+}
+
 TEST_CASE_FIXTURE(fixture, "plumtree: a missing message is grafted after 80 ms, then from the next announcer after 40 ms") {
   auto g = gossip_of("late", 4);
   pt.receive(id_of(4), msg::ihave{{{g.id, 3}}}, t0, fx);
