@@ -54,6 +54,9 @@ reachability_info reachability_hub::info() const {
       out.mappings.push_back({nat::to_string(m.proto), m.internal_port,
                               {m.external_ip, m.external_port}, nat::to_string(m.via),
                               static_cast<int64_t>(m.lease.count())});
+    for (auto& h : st.pinholes)
+      out.pinholes.push_back({nat::to_string(h.proto), {h.ip, h.port}, nat::to_string(h.via),
+                              static_cast<int64_t>(h.lease.count())});
   }
   return out;
 }

@@ -233,6 +233,11 @@ result<std::unique_ptr<runtime>> start_runtime(caf::actor_system& sys, crypto::s
           [&](const std::vector<gossip::socket_address>& addrs) {
             if (!addrs.empty())
               mo.ports.emplace_back(nat::protocol::tcp, addrs.front().port);
+            // Our global IPv6 addresses need no mapping, only a pinhole in the router's
+            // firewall (UPnP IGD2), at most a few (hosts with many addresses).
+            for (auto& a : addrs)
+              if (nat::pinhole_address(a.ip) && mo.pinholes.size() < 4)
+                mo.pinholes.push_back({nat::protocol::tcp, a.ip, a.port});
           },
           [](const caf::error&) {});
     }

@@ -26,6 +26,23 @@ std::string bounded(const char* s, size_t cap) {
   return std::string(s, strnlen(s, cap));
 }
 
+} // namespace
+
+result<pinhole> gateway::open_pinhole(protocol, const std::string&, uint16_t,
+                                      std::chrono::seconds) {
+  return error{errc::refused, describe() + " opens no IPv6 pinholes"};
+}
+
+status gateway::renew_pinhole(const pinhole&, std::chrono::seconds) {
+  return error{errc::refused, describe() + " opens no IPv6 pinholes"};
+}
+
+status gateway::close_pinhole(const pinhole&) {
+  return error{errc::refused, describe() + " opens no IPv6 pinholes"};
+}
+
+namespace {
+
 class upnp_gateway final : public gateway {
 public:
   upnp_gateway(UPNPUrls urls, IGDdatas data, std::string lan)
@@ -74,10 +91,64 @@ public:
     return ok_status();
   }
 
+  result<pinhole> open_pinhole(protocol proto, const std::string& ip, uint16_t port,
+                               std::chrono::seconds lease) override {
+    if (!has_firewall_control())
+      return error{errc::refused, "the IGD has no IPv6 firewall control (IGD2)"};
+    if (!pinhole_address(ip))
+      return error{errc::invalid_argument, ip + " is not a global IPv6 address"};
+    int enabled = 0, allowed = 0;
+    int r = UPNP_GetFirewallStatus(urls_.controlURL_6FC, data_.IPv6FC.servicetype, &enabled,
+                                   &allowed);
+    if (r != 0)
+      return error{errc::refused, "GetFirewallStatus failed (" + code(r) + ")"};
+    if (enabled && !allowed)
+      return error{errc::refused, "the IGD's firewall allows no inbound pinholes"};
+    auto port_text = std::to_string(port);
+    auto lease_text = std::to_string(std::min(lease, max_pinhole_lease).count());
+    char unique_id[8] = {0}; // miniupnpc copies at most 8 bytes (its header)
+    // Any remote host and port (empty host, port 0: IGD2's wildcards).
+    r = UPNP_AddPinhole(urls_.controlURL_6FC, data_.IPv6FC.servicetype, "", "0", ip.c_str(),
+                        port_text.c_str(), iana(proto), lease_text.c_str(), unique_id);
+    if (r != 0)
+      return error{errc::refused, "AddPinhole " + std::string(to_string(proto)) + " [" + ip
+                                    + "]:" + port_text + " refused (" + code(r) + ")"};
+    return check_pinhole_answer(proto, ip, port, bounded(unique_id, sizeof(unique_id)),
+                                std::min(lease, max_pinhole_lease), method::upnp);
+  }
+
+  status renew_pinhole(const pinhole& h, std::chrono::seconds lease) override {
+    if (!has_firewall_control())
+      return error{errc::refused, "the IGD has no IPv6 firewall control (IGD2)"};
+    auto id = std::to_string(h.id);
+    auto lease_text = std::to_string(std::min(lease, max_pinhole_lease).count());
+    int r = UPNP_UpdatePinhole(urls_.controlURL_6FC, data_.IPv6FC.servicetype, id.c_str(),
+                               lease_text.c_str());
+    if (r != 0)
+      return error{errc::refused, "UpdatePinhole " + id + " failed (" + code(r) + ")"};
+    return ok_status();
+  }
+
+  status close_pinhole(const pinhole& h) override {
+    if (!has_firewall_control())
+      return error{errc::refused, "the IGD has no IPv6 firewall control (IGD2)"};
+    auto id = std::to_string(h.id);
+    int r = UPNP_DeletePinhole(urls_.controlURL_6FC, data_.IPv6FC.servicetype, id.c_str());
+    if (r != 0)
+      return error{errc::refused, "DeletePinhole " + id + " failed (" + code(r) + ")"};
+    return ok_status();
+  }
+
 private:
   static std::string code(int r) {
     return "UPnP " + std::to_string(r) + " " + bounded(strupnperror(r), 80);
   }
+  // IGD2's IPv6 firewall control service, if the device description has one.
+  bool has_firewall_control() const {
+    return urls_.controlURL_6FC && urls_.controlURL_6FC[0] && data_.IPv6FC.servicetype[0];
+  }
+  // IGD2 names a pinhole's protocol by its IANA number.
+  static const char* iana(protocol p) { return p == protocol::tcp ? "6" : "17"; }
   UPNPUrls urls_;
   IGDdatas data_;
   std::string lan_;
@@ -207,12 +278,15 @@ bool ssdp_routable() {
   return ok;
 }
 
-result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout) {
-  if (!ssdp_routable())
+namespace {
+
+result<std::unique_ptr<gateway>> discover_upnp_over(std::chrono::milliseconds timeout, bool v6) {
+  if (!v6 && !ssdp_routable())
     return error{errc::unreachable, "no route to the SSDP multicast group"};
   int err = 0;
   auto delay = static_cast<int>(std::clamp<long long>(timeout.count(), 100, 10000));
-  UPNPDev* devs = upnpDiscover(delay, nullptr, nullptr, UPNP_LOCAL_PORT_ANY, 0, 2, &err);
+  // Over IPv6: the link-local SSDP group (ff02::c), as miniupnpc sends it.
+  UPNPDev* devs = upnpDiscover(delay, nullptr, nullptr, UPNP_LOCAL_PORT_ANY, v6 ? 1 : 0, 2, &err);
   if (!devs)
     return error{errc::unreachable, "no UPnP device answered within "
                                       + std::to_string(delay) + " ms"};
@@ -227,12 +301,24 @@ result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout
     return error{errc::unreachable, "no UPnP Internet Gateway Device found"};
   }
   lan[sizeof(lan) - 1] = 0;
+  in6_addr a6{};
   in_addr a{};
-  if (!urls.controlURL || inet_pton(AF_INET, lan, &a) != 1) {
+  bool lan_ok = v6 ? inet_pton(AF_INET6, lan, &a6) == 1 : inet_pton(AF_INET, lan, &a) == 1;
+  if (!urls.controlURL || !lan_ok) {
     FreeUPNPUrls(&urls);
     return error{errc::malformed, "UPnP IGD without a control URL or LAN address"};
   }
   return std::unique_ptr<gateway>(new upnp_gateway(urls, data, lan));
+}
+
+} // namespace
+
+result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout) {
+  return discover_upnp_over(timeout, false);
+}
+
+result<std::unique_ptr<gateway>> discover_upnp6(std::chrono::milliseconds timeout) {
+  return discover_upnp_over(timeout, true);
 }
 
 result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeout) {

@@ -27,11 +27,23 @@ public:
                               std::chrono::seconds lease) = 0;
   /// Removes a mapping made by add().
   virtual status remove(const mapping& m) = 0;
+  /// Opens an IPv6 pinhole to our `ip`:`port` for `lease` (UPnP IGD2 only: errc::refused from
+  /// a gateway that has no IPv6 firewall control, NAT-PMP's included).
+  virtual result<pinhole> open_pinhole(protocol proto, const std::string& ip, uint16_t port,
+                                       std::chrono::seconds lease);
+  /// Extends a pinhole opened by open_pinhole() to `lease` from now.
+  virtual status renew_pinhole(const pinhole& h, std::chrono::seconds lease);
+  /// Closes a pinhole opened by open_pinhole().
+  virtual status close_pinhole(const pinhole& h);
 };
 
 /// Looks for a UPnP Internet Gateway Device (SSDP multicast on the LAN), waiting at most
 /// `timeout` for answers. errc::unreachable when none answered.
 result<std::unique_ptr<gateway>> discover_upnp(std::chrono::milliseconds timeout);
+
+/// The same over IPv6 (SSDP to ff02::c): the gateway for IPv6 pinholes, whose requests must
+/// come from the address they open (miniupnpd's secure mode compares them).
+result<std::unique_ptr<gateway>> discover_upnp6(std::chrono::milliseconds timeout);
 
 /// Asks the default gateway for its NAT-PMP public address (RFC 6886 §3.2), waiting at most
 /// `timeout`. errc::unreachable when it does not answer.

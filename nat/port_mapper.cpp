@@ -2,6 +2,7 @@
 
 #include "crypto/log.hpp"
 
+#include <algorithm>
 #include <future>
 
 namespace dtt::nat {
@@ -24,8 +25,8 @@ namespace {
 
 using clock = schedule::clock;
 
-void publish(port_mapper::shared& s, std::vector<mapping> maps, const std::string& gw,
-             const std::string& err) {
+void publish(port_mapper::shared& s, std::vector<mapping> maps, std::vector<pinhole> holes,
+             const std::string& gw, const std::string& err) {
   mapper_state copy;
   bool changed = false;
   std::function<void(const mapper_state&)> cb; // copied under the lock: stop() clears it
@@ -40,8 +41,17 @@ void publish(port_mapper::shared& s, std::vector<mapping> maps, const std::strin
           return false;
       return true;
     };
-    changed = !same(s.st.mappings, maps);
+    auto same_holes = [](const std::vector<pinhole>& a, const std::vector<pinhole>& b) {
+      if (a.size() != b.size())
+        return false;
+      for (size_t i = 0; i < a.size(); ++i)
+        if (a[i].proto != b[i].proto || a[i].ip != b[i].ip || a[i].port != b[i].port)
+          return false;
+      return true;
+    };
+    changed = !same(s.st.mappings, maps) || !same_holes(s.st.pinholes, holes);
     s.st.mappings = std::move(maps);
+    s.st.pinholes = std::move(holes);
     s.st.gateway = gw;
     if (!err.empty())
       s.st.last_error = err;
@@ -70,7 +80,11 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
   auto& s = *sp;
   auto& o = s.opts;
   std::unique_ptr<gateway> gw;
+  std::unique_ptr<gateway> gw6; // found over IPv6, for pinholes
   std::vector<mapping> maps;
+  std::vector<pinhole> holes;
+  // The gateway that opens pinholes: the one found over IPv6, else the IPv4 one.
+  auto hole_gw = [&]() -> gateway* { return gw6 ? gw6.get() : gw.get(); };
   schedule sched(o.timing);
   auto stopping = [&] {
     std::lock_guard<std::mutex> g(s.mu);
@@ -78,7 +92,16 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
   };
   while (!stopping()) {
     std::string err;
-    if (!gw) {
+    if (!gw6 && !o.pinholes.empty() && o.discover_pinholes) {
+      auto found = o.discover_pinholes(o.discover_timeout);
+      if (found) {
+        gw6 = std::move(*found);
+        nlog.info("port mapping: found {} (for IPv6 pinholes)", gw6->describe());
+      } else {
+        nlog.info("port mapping: no gateway over IPv6: {}", found.err().message());
+      }
+    }
+    if (!gw && !(gw6 && o.ports.empty())) {
       for (auto m : methods_of(o.wanted)) {
         auto found = o.discover(m, o.discover_timeout);
         if (found) {
@@ -92,10 +115,10 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
           break;
       }
     }
-    if (gw) {
+    if (gw || gw6) {
       bool renewal = !maps.empty();
       std::vector<mapping> next;
-      for (auto& [proto, port] : o.ports) {
+      for (auto& [proto, port] : gw ? o.ports : decltype(o.ports){}) {
         uint16_t want = port;
         for (auto& m : maps)
           if (m.proto == proto && m.internal_port == port)
@@ -115,20 +138,61 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
           count(s, &mapper_state::failed);
         }
       }
-      if (next.empty()) {
-        gw.reset(); // rediscover next time: the router may have changed
+      std::vector<pinhole> next_holes;
+      for (auto& w : o.pinholes) {
+        auto had = std::find_if(holes.begin(), holes.end(), [&](const pinhole& h) {
+          return h.proto == w.proto && h.ip == w.ip && h.port == w.port;
+        });
+        if (had != holes.end()) {
+          auto st = hole_gw()->renew_pinhole(*had, o.lease);
+          if (st) {
+            pinhole h = *had;
+            h.lease = std::min(o.lease, max_pinhole_lease);
+            nlog.info("port mapping: renewed pinhole {} [{}]:{} for {} s (id {})",
+                      to_string(h.proto), h.ip, h.port, h.lease.count(), h.id);
+            count(s, &mapper_state::renewed);
+            next_holes.push_back(h);
+            continue;
+          }
+          nlog.info("port mapping: renewing pinhole [{}]:{} failed: {}; opening it again", w.ip,
+                    w.port, st.err().message());
+        }
+        auto r = hole_gw()->open_pinhole(w.proto, w.ip, w.port, o.lease);
+        if (r) {
+          nlog.info("port mapping: opened pinhole {} [{}]:{} for {} s via {} (id {})",
+                    to_string(r->proto), r->ip, r->port, r->lease.count(), to_string(r->via),
+                    r->id);
+          count(s, &mapper_state::mapped);
+          next_holes.push_back(*r);
+        } else {
+          err = "pinhole " + std::string(to_string(w.proto)) + " [" + w.ip + "]:"
+                + std::to_string(w.port) + ": " + r.err().message();
+          nlog.info("port mapping: no pinhole: {}", err);
+          count(s, &mapper_state::failed);
+        }
+      }
+      // A gateway that refused everything asked of it is discovered again next time (the
+      // router may have changed).
+      if (next.empty() && !o.ports.empty())
+        gw.reset();
+      if (next_holes.empty() && !o.pinholes.empty())
+        gw6.reset();
+      if (next.empty() && next_holes.empty()) {
         sched.failed(clock::now());
       } else {
-        auto lease = next.front().lease;
+        auto lease = std::chrono::seconds::max();
         for (auto& m : next)
           lease = std::min(lease, m.lease);
+        for (auto& h : next_holes)
+          lease = std::min(lease, h.lease);
         sched.succeeded(clock::now(), lease);
       }
       maps = std::move(next);
-      publish(s, maps, gw ? gw->describe() : std::string(), err);
+      holes = std::move(next_holes);
+      publish(s, maps, holes, gw ? gw->describe() : gw6 ? gw6->describe() : std::string(), err);
     } else {
       count(s, &mapper_state::failed);
-      publish(s, {}, {}, err);
+      publish(s, {}, {}, {}, err);
       sched.failed(clock::now());
     }
     std::unique_lock<std::mutex> lk(s.mu);
@@ -148,9 +212,21 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
                   m.internal_port, st.err().message());
       }
     }
+  if (hole_gw())
+    for (auto& h : holes) {
+      auto st = hole_gw()->close_pinhole(h);
+      if (st) {
+        count(s, &mapper_state::removed);
+        nlog.info("port mapping: closed pinhole {} [{}]:{}", to_string(h.proto), h.ip, h.port);
+      } else {
+        nlog.info("port mapping: closing pinhole [{}]:{} failed: {}", h.ip, h.port,
+                  st.err().message());
+      }
+    }
   {
     std::lock_guard<std::mutex> g(s.mu);
     s.st.mappings.clear();
+    s.st.pinholes.clear();
   }
   s.done.set_value();
 }
@@ -163,10 +239,12 @@ port_mapper::port_mapper(mapper_options opts, std::function<void(const mapper_st
     opts.discover = [](method m, std::chrono::milliseconds t) {
       return m == method::upnp ? discover_upnp(t) : discover_natpmp(t);
     };
+  if (!opts.discover_pinholes && opts.wanted != mode::natpmp)
+    opts.discover_pinholes = [](std::chrono::milliseconds t) { return discover_upnp6(t); };
   s_->st.wanted = opts.wanted;
   s_->opts = std::move(opts);
   s_->on_change = std::move(on_change);
-  if (s_->opts.wanted == mode::off || s_->opts.ports.empty()) {
+  if (s_->opts.wanted == mode::off || (s_->opts.ports.empty() && s_->opts.pinholes.empty())) {
     s_->done.set_value();
     return;
   }
@@ -191,7 +269,8 @@ void port_mapper::stop() {
   auto f = s_->done.get_future();
   // Nothing mapped (still discovering, or every attempt failed): nothing to remove, so no
   // reason to wait for a discovery to time out.
-  bool mapped = !state().mappings.empty();
+  auto now_st = state();
+  bool mapped = !now_st.mappings.empty() || !now_st.pinholes.empty();
   auto bound = mapped ? s_->opts.stop_timeout : std::chrono::milliseconds(50);
   if (f.wait_for(bound) == std::future_status::ready) {
     thread_.join();

@@ -24,8 +24,10 @@ struct mapper_state {
   mode wanted = mode::off;
   std::string gateway;             ///< describe() of the gateway in use; empty: none
   std::vector<mapping> mappings;   ///< in force now
+  std::vector<pinhole> pinholes;   ///< IPv6 pinholes open now
   std::string last_error;          ///< the last failure, with its reason
-  uint64_t mapped = 0, renewed = 0, failed = 0, removed = 0; ///< counters
+  /// Counters (mappings and pinholes together).
+  uint64_t mapped = 0, renewed = 0, failed = 0, removed = 0;
 };
 
 /// Options of a port_mapper.
@@ -33,8 +35,17 @@ struct mapper_options {
   mode wanted = mode::automatic;
   /// Ports to map (protocol, internal port); the external port asked is the same number.
   std::vector<std::pair<protocol, uint16_t>> ports;
+  /// IPv6 pinholes to open (UPnP IGD2): our global IPv6 addresses and ports. A gateway that
+  /// cannot open them (NAT-PMP, an IGD without IPv6 firewall control) leaves them closed;
+  /// the mappings do not depend on them.
+  struct pinhole_wish {
+    protocol proto = protocol::tcp;
+    std::string ip;
+    uint16_t port = 0;
+  };
+  std::vector<pinhole_wish> pinholes;
   /// Lease asked for (RFC 6886 §3.3 recommends 7200 s; dtt asks 1 h so that a crashed node's
-  /// mappings go away sooner).
+  /// mappings go away sooner); pinholes too.
   std::chrono::seconds lease{3600};
   /// Discovery wait per protocol (UPnP SSDP answers; NAT-PMP's first exchanges).
   std::chrono::milliseconds discover_timeout{2000};
@@ -43,6 +54,9 @@ struct mapper_options {
   schedule::config timing{};
   /// Gateways to try, for tests (default: discover_upnp / discover_natpmp by `wanted`).
   std::function<result<std::unique_ptr<gateway>>(method, std::chrono::milliseconds)> discover;
+  /// The gateway for pinholes (default: discover_upnp6 unless `wanted` is natpmp); when none
+  /// answers, pinholes are asked of the IPv4 gateway.
+  std::function<result<std::unique_ptr<gateway>>(std::chrono::milliseconds)> discover_pinholes;
 };
 
 /// Runs a thread that keeps the ports mapped. `on_change` is called on that thread whenever

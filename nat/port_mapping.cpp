@@ -67,6 +67,52 @@ result<mapping> check_answer(protocol proto, uint16_t internal_port, std::string
   return m;
 }
 
+bool pinhole_address(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos)
+    return false;
+  std::string ip(text);
+  in6_addr a{};
+  if (inet_pton(AF_INET6, ip.c_str(), &a) != 1)
+    return false;
+  const uint8_t* b = a.s6_addr;
+  bool zero_prefix = std::all_of(b, b + 10, [](uint8_t x) { return x == 0; });
+  if (zero_prefix) // unspecified, loopback, IPv4-compatible and IPv4-mapped
+    return false;
+  if (b[0] == 0xff)                       // multicast
+    return false;
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) // link-local fe80::/10
+    return false;
+  if ((b[0] & 0xfe) == 0xfc)              // unique-local fc00::/7
+    return false;
+  return true;
+}
+
+result<pinhole> check_pinhole_answer(protocol proto, std::string_view ip, uint16_t port,
+                                     std::string_view unique_id, std::chrono::seconds lease,
+                                     method via) {
+  if (!pinhole_address(ip))
+    return error{errc::malformed, "pinhole address is not a global IPv6 literal"};
+  if (port == 0)
+    return error{errc::malformed, "pinhole port 0"};
+  if (unique_id.empty() || unique_id.size() > 5
+      || !std::all_of(unique_id.begin(), unique_id.end(),
+                      [](char c) { return c >= '0' && c <= '9'; }))
+    return error{errc::malformed, "pinhole id is not a number of at most 5 digits"};
+  unsigned long id = std::stoul(std::string(unique_id));
+  if (id > 65535)
+    return error{errc::malformed, "pinhole id over 65535"};
+  if (lease.count() < 1 || lease > max_pinhole_lease)
+    return error{errc::malformed, "pinhole lease out of range"};
+  pinhole h;
+  h.proto = proto;
+  h.ip = std::string(ip);
+  h.port = port;
+  h.id = static_cast<uint16_t>(id);
+  h.lease = lease;
+  h.via = via;
+  return h;
+}
+
 void schedule::succeeded(clock::time_point now, std::chrono::seconds lease) {
   failures_ = 0;
   auto wait = std::chrono::duration_cast<clock::duration>(lease * cfg_.renew_at);

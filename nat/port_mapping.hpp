@@ -46,6 +46,34 @@ struct mapping {
   method via = method::none;
 };
 
+/// An IPv6 pinhole a gateway opened (UPnP IGD2's WANIPv6FirewallControl): the router's
+/// firewall lets connections from anywhere in to `ip`:`port`. IPv6 needs no translation, so
+/// the address is our own (already in the endpoint record); the pinhole makes it reachable.
+struct pinhole {
+  protocol proto = protocol::tcp;
+  std::string ip;            ///< our global IPv6 address, numeric
+  uint16_t port = 0;
+  uint16_t id = 0;           ///< the gateway's UniqueID for it
+  std::chrono::seconds lease{0};
+  method via = method::none;
+};
+
+/// Longest lease IGD2's AddPinhole takes (its LeaseTime is 1..86400 s).
+inline constexpr std::chrono::seconds max_pinhole_lease{86400};
+
+/// Checks a pinhole answer: `unique_id` (a string from the network) must be a decimal
+/// 0..65535 (IGD2's ui2), `ip` a global IPv6 literal (not loopback, link-local, unique-local,
+/// multicast, unspecified or IPv4-mapped), `port` nonzero and `lease` 1..max_pinhole_lease
+/// (the gateway does not say what it granted: the lease asked stands). errc::malformed with
+/// the reason otherwise.
+result<pinhole> check_pinhole_answer(protocol proto, std::string_view ip, uint16_t port,
+                                     std::string_view unique_id, std::chrono::seconds lease,
+                                     method via);
+
+/// True for a numeric IPv6 address a pinhole can be asked for (global, as check_pinhole_answer
+/// requires).
+bool pinhole_address(std::string_view ip) noexcept;
+
 /// Longest lease dtt asks for and accepts as granted: RFC 6886 §3.3 recommends 7200 s.
 inline constexpr std::chrono::seconds max_lease{7200};
 

@@ -443,6 +443,8 @@ std::string service::metrics() {
                 static_cast<double>(v), {{"result", name}});
     w.gauge("dtt_nat_port_mappings", "port mappings in force",
             static_cast<double>(reach.mappings.size()));
+    w.gauge("dtt_nat_pinholes", "IPv6 pinholes open in the router's firewall (UPnP IGD2)",
+            static_cast<double>(reach.pinholes.size()));
   }
 
   // DHT node counters (dht/node.cpp's names).
@@ -822,6 +824,10 @@ std::string service::status_json() {
                     {"external", m.external.ip + ":" + std::to_string(m.external.port)},
                     {"method", m.method}, {"lease_seconds", m.lease_seconds}});
   }
+  auto holes = nlohmann::json::array();
+  for (auto& h : reach.pinholes)
+    holes.push_back({{"protocol", h.protocol}, {"address", to_string(h.address)},
+                     {"method", h.method}, {"lease_seconds", h.lease_seconds}});
   if (p.info.advertise.empty()) {
     auto adv = nlohmann::json::array();
     if (auto a = p.rt->advertised_addresses())
@@ -836,6 +842,7 @@ std::string service::status_json() {
                        {"port_mapping", reach.port_mapping},
                        {"gateway", reach.gateway},
                        {"mappings", maps},
+                       {"pinholes", holes},
                        {"last_error", reach.last_error},
                        {"mapped", reach.mapped},
                        {"renewed", reach.renewed},

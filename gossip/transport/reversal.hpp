@@ -83,6 +83,17 @@ constexpr bool punch_client(bool primer, bool both_asked, bool we_are_smaller) n
   return both_asked ? we_are_smaller : !primer;
 }
 
+/// How long the server side of a connect from our listening port waits for the client's hello
+/// before it takes the client side: its socket may have reached the peer's listener (where a
+/// server waits too), or the peer's socket of the same kind (two primers that met, when each
+/// side's notice for the other was declined: neither knows the other asked). The smaller id
+/// gives up first (`base`), the larger after twice that, so that two servers that met do not
+/// both turn client at once: the smaller's hello reaches the larger while it still waits.
+constexpr std::chrono::milliseconds punch_server_wait(bool we_are_smaller,
+                                                      std::chrono::milliseconds base) noexcept {
+  return we_are_smaller ? base : 2 * base;
+}
+
 /// Encodings (see the header comment).
 bytes encode(const reversal_request& r);
 /// Fails as encode(reversal_notice) does.

@@ -112,7 +112,8 @@ constexpr std::chrono::seconds punch_window{5};
 // How long the server side of a connect from our listening port waits for the client's hello
 // before it concludes that it reached a listener and takes the client side (a peer's socket
 // that is the client sends its hello as soon as it connects; listeners wait 5 s by default).
-constexpr std::chrono::milliseconds punch_server_wait{500};
+// The smaller id's wait (the larger waits twice as long: net::punch_server_wait).
+constexpr std::chrono::milliseconds punch_server_base_wait{500};
 
 class transport::impl final : public connection_owner,
                               public std::enable_shared_from_this<transport::impl> {
@@ -734,7 +735,17 @@ public:
     if (n->requester == tls_->id())
       return refuse_reversal(c, false, reversal_refusal::self_target, "it names us");
     auto it = peers_.find(n->requester);
-    bool linked = it != peers_.end() && !it->second.links.empty();
+    // A dial of ours that has not connected does not count: the requester's firewall may be
+    // dropping it, and our reversed dial from the listening port is what opens ours to its
+    // primer (both dialling each other slowly at once, seen in the dual-stack NAT test).
+    auto connected = [](const auto& l) { return l->established() || l->tcp_connected(); };
+    bool linked = it != peers_.end()
+                  && std::any_of(it->second.links.begin(), it->second.links.end(), connected);
+    // The requester asked for us, whether or not we dial it now: if we asked for it too and
+    // prime, our primers may meet, and punch_client needs to know that both asked. (Only for
+    // a peer we hold already: a notice creates no entry before the dialer's budget allows.)
+    if (it != peers_.end())
+      it->second.notice_at = now;
     if (!dialer_.should_dial(*n, linked, now))
       return refuse_reversal(c, false, reversal_refusal::declined,
                              "requester " + short_id(n->requester));
@@ -812,6 +823,32 @@ public:
       return refuse_reversal(c, false, reversal_refusal::declined,
                              "punch hint for " + short_id(h->target) + ": " + why);
     open_punch(h->target, tcp::endpoint(ip, port), true);
+    prime_published_v6(h->target, ip);
+  }
+
+  // IPv6 has no NAT: a target's published global IPv6 address is where its firewall lets our
+  // packets in once its own connect went out to us. A hint can name the other family (the
+  // relay sees the target over IPv4 and us over IPv6: priming there leaves our firewall closed
+  // to the target's reversed dial over IPv6), so the target's published global IPv6 addresses
+  // are primed too: at most two more primers, to addresses we would dial anyway.
+  void prime_published_v6(const gossip::endpoint_id& target, const asio::ip::address& hinted) {
+    if (listening_port(false) == 0)
+      return;
+    size_t extra = 0;
+    for (auto& a : book_.candidates(target)) {
+      if (extra >= 2 || punches_.size() >= max_punches)
+        break;
+      boost::system::error_code ec;
+      auto addr = asio::ip::make_address(a.ip, ec);
+      if (ec || !addr.is_v6() || addr.to_v6().is_v4_mapped() || a.port == 0
+          || net::is_local_ip(a.ip) || addr == hinted)
+        continue;
+      tcp::endpoint to(addr, a.port);
+      if (punching_to(target, to))
+        continue;
+      open_punch(target, to, true);
+      ++extra;
+    }
   }
 
   // A connect from our listening port: a primer (held for punch_timeout, so that our NAT lets
@@ -824,6 +861,7 @@ public:
     gossip::endpoint_id target{};
     tcp::endpoint to;
     bool primer = false;
+    bool both_asked = false; // set when it connects: each side asked for the other
     tcp::socket sock;
     asio::steady_timer timer;
     explicit punch(asio::io_context& io) : sock(io), timer(io) {}
@@ -919,6 +957,7 @@ public:
     const auto now = std::chrono::steady_clock::now();
     const bool both_asked = now - ps.notice_at < punch_window && now - ps.hint_at < punch_window;
     const bool client = net::punch_client(p->primer, both_asked, tls_->id() < id);
+    p->both_asked = both_asked;
     log(log_level::info, std::string(p->primer ? "primer" : "reversed dial") + " to "
                            + short_id(id) + " at " + to_string(to_socket_address(p->to))
                            + " connected; we are the TLS " + (client ? "client" : "server")
@@ -928,7 +967,7 @@ public:
     // The server side waits for the client's hello. If none comes soon, our socket reached
     // the peer's listener rather than its socket (it was reachable, or its socket had given
     // up), where a server waits too: we take the client side instead.
-    p->timer.expires_after(punch_server_wait);
+    p->timer.expires_after(net::punch_server_wait(tls_->id() < id, punch_server_base_wait));
     p->timer.async_wait([p](const boost::system::error_code& ec) {
       boost::system::error_code ignored; // the socket may be moved out by now (closed)
       if (!ec)
@@ -951,7 +990,9 @@ public:
     const auto& id = p->target;
     auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), client,
                                           next_serial_++);
-    c->set_method(p->primer ? link_method::punched : link_method::reversed);
+    // Punched: our primer met the peer's socket, or both sides asked for each other (neither
+    // could dial the other, so whichever of our sockets connected went through both).
+    c->set_method(p->primer || p->both_asked ? link_method::punched : link_method::reversed);
     c->socket() = std::move(p->sock);
     if (client) {
       peers_[id].links.push_back(c);

@@ -124,8 +124,17 @@ struct reachability_info {
     int64_t lease_seconds = 0;
   };
   std::vector<mapping> mappings;
+  /// An IPv6 pinhole open in the router's firewall (UPnP IGD2): our own address, reachable.
+  struct pinhole {
+    std::string protocol;       ///< "TCP" or "UDP"
+    socket_address address;     ///< our global IPv6 address and port
+    std::string method;         ///< "upnp"
+    int64_t lease_seconds = 0;
+  };
+  std::vector<pinhole> pinholes;
   std::string last_error;       ///< the last mapping failure, with its reason
-  uint64_t mapped = 0, renewed = 0, failed = 0, removed = 0; ///< mapping attempts by outcome
+  /// Mapping and pinhole attempts by outcome.
+  uint64_t mapped = 0, renewed = 0, failed = 0, removed = 0;
 };
 
 /// The public mainline DHT's bootstrap routers (what an empty options::dht.bootstrap means).

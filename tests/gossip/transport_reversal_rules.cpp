@@ -260,3 +260,22 @@ TEST_CASE("punching: the two sockets that meet take opposite TLS sides") {
       CHECK_FALSE(b_client);
     }
 }
+
+TEST_CASE("punching: two servers that met do not turn client at once") {
+  // Two primers met (each side's notice for the other was declined, so neither knows that the
+  // other asked): both start as the TLS server. The smaller id gives up waiting for a hello
+  // first and turns client; the larger still waits then, and its wait ends with that hello.
+  using std::chrono::milliseconds;
+  const milliseconds base{500};
+  for (bool a_smaller : {true, false}) {
+    CHECK_FALSE(punch_client(true, false, a_smaller));
+    auto a_wait = punch_server_wait(a_smaller, base), b_wait = punch_server_wait(!a_smaller, base);
+    auto first = std::min(a_wait, b_wait), second = std::max(a_wait, b_wait);
+    CHECK(first == base);
+    CHECK(second >= 2 * first); // a hello sent at `first` has as long again to arrive
+    CHECK((a_wait < b_wait) == a_smaller);
+  }
+  // A socket that reached a listener (whose TLS server waits 5 s for a hello) takes the client
+  // side well within that, whichever id is smaller.
+  CHECK(punch_server_wait(false, base) < std::chrono::seconds(5) / 2);
+}

@@ -3,6 +3,9 @@
 
 #include <doctest/doctest.h>
 
+#include <map>
+#include <mutex>
+
 #include <atomic>
 #include <thread>
 
@@ -63,6 +66,11 @@ struct fake_gateway_state {
   std::atomic<int> adds{0}, removes{0};
   std::atomic<bool> refuse{false};
   std::atomic<int> block_remove_ms{0};
+  // IPv6 pinholes (an IGD2 with firewall control): off unless set; ids as it numbers them.
+  std::atomic<bool> pinholes{false};
+  std::atomic<int> opened{0}, updated{0}, closed{0};
+  std::mutex mu;
+  std::map<uint16_t, std::string> open_ids; // id -> "[ip]:port"
 };
 
 class fake_gateway : public gateway {
@@ -79,6 +87,33 @@ public:
   status remove(const mapping&) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(s_->block_remove_ms.load()));
     ++s_->removes;
+    return ok_status();
+  }
+  // As miniupnpd's IGD2: refuses a lease over 86400 s and an address that is not global,
+  // numbers pinholes from 1, updates and deletes only ids it gave.
+  result<pinhole> open_pinhole(protocol proto, const std::string& ip, uint16_t port,
+                               std::chrono::seconds lease) override {
+    if (!s_->pinholes)
+      return gateway::open_pinhole(proto, ip, port, lease);
+    if (lease.count() < 1 || lease > max_pinhole_lease || !pinhole_address(ip))
+      return error{errc::refused, "AddPinhole refused by the fake (402 Invalid Args)"};
+    std::lock_guard<std::mutex> g(s_->mu);
+    auto id = static_cast<uint16_t>(++s_->opened);
+    s_->open_ids[id] = "[" + ip + "]:" + std::to_string(port);
+    return check_pinhole_answer(proto, ip, port, std::to_string(id), lease, method::upnp);
+  }
+  status renew_pinhole(const pinhole& h, std::chrono::seconds lease) override {
+    std::lock_guard<std::mutex> g(s_->mu);
+    if (!s_->open_ids.count(h.id) || lease > max_pinhole_lease)
+      return error{errc::refused, "UpdatePinhole refused by the fake (704 NoSuchEntry)"};
+    ++s_->updated;
+    return ok_status();
+  }
+  status close_pinhole(const pinhole& h) override {
+    std::lock_guard<std::mutex> g(s_->mu);
+    if (!s_->open_ids.erase(h.id))
+      return error{errc::refused, "DeletePinhole refused by the fake (704 NoSuchEntry)"};
+    ++s_->closed;
     return ok_status();
   }
 
@@ -100,6 +135,10 @@ mapper_options fake_options(std::shared_ptr<fake_gateway_state> gs, std::atomic<
     if (m == method::upnp)
       return result<std::unique_ptr<gateway>>(error{errc::unreachable, "no IGD (fake)"});
     return result<std::unique_ptr<gateway>>(std::unique_ptr<gateway>(new fake_gateway(gs)));
+  };
+  // No gateway over IPv6 (tests never send SSDP): pinholes go to the IPv4 one.
+  o.discover_pinholes = [](std::chrono::milliseconds) {
+    return result<std::unique_ptr<gateway>>(error{errc::unreachable, "no IGD over IPv6 (fake)"});
   };
   return o;
 }
@@ -165,6 +204,106 @@ TEST_CASE("refusals are counted and retried with back-off, a blocked removal bou
   CHECK(std::chrono::steady_clock::now() - t0 < 1000ms);
   // The detached thread finishes on its own (it owns its state); give it time before exit.
   std::this_thread::sleep_for(2500ms);
+}
+
+TEST_CASE("a pinhole answer is checked before use (hostile fields)") {
+  auto ok = check_pinhole_answer(protocol::tcp, "2001:db8:1::5", 4433, "17", 3600s, method::upnp);
+  REQUIRE(ok);
+  CHECK(ok->id == 17);
+  CHECK(ok->ip == "2001:db8:1::5");
+  CHECK(ok->lease == 3600s);
+  for (const char* id : {"", "abc", "12a", "-1", "65536", "123456", " 1"})
+    CHECK(check_pinhole_answer(protocol::tcp, "2001:db8:1::5", 4433, id, 3600s, method::upnp)
+            .err().code == errc::malformed);
+  for (const char* ip : {"::1", "::", "fe80::1", "fd00::1", "fc12::1", "ff02::1",
+                         "::ffff:198.51.100.1", "198.51.100.1", "2001:db8::1%eth0", "garbage",
+                         ""})
+    CHECK(check_pinhole_answer(protocol::tcp, ip, 4433, "1", 3600s, method::upnp).err().code
+          == errc::malformed);
+  CHECK_FALSE(check_pinhole_answer(protocol::tcp, "2001:db8:1::5", 0, "1", 3600s, method::upnp));
+  CHECK_FALSE(check_pinhole_answer(protocol::tcp, "2001:db8:1::5", 1, "1", 0s, method::upnp));
+  CHECK_FALSE(
+    check_pinhole_answer(protocol::tcp, "2001:db8:1::5", 1, "1", 86401s, method::upnp));
+  // A NUL inside an id is not a digit either.
+  CHECK_FALSE(check_pinhole_answer(protocol::tcp, "2001:db8:1::5", 1,
+                                   std::string_view("1\0", 2), 60s, method::upnp));
+}
+
+TEST_CASE("the mapper opens IPv6 pinholes beside its mappings, renews them and closes them at stop") {
+  auto gs = std::make_shared<fake_gateway_state>();
+  gs->pinholes = true;
+  std::atomic<int> discovers{0};
+  auto o = fake_options(gs, &discovers);
+  o.pinholes = {{protocol::tcp, "2001:db8:1::11", 4433}, {protocol::tcp, "2001:db8:1::12", 4433}};
+  port_mapper pm(o, nullptr);
+  REQUIRE(wait_for([&] { return gs->updated >= 4; })); // each renewed twice
+  auto st = pm.state();
+  REQUIRE(st.pinholes.size() == 2);
+  CHECK(st.pinholes[0].ip == "2001:db8:1::11");
+  CHECK(st.pinholes[1].ip == "2001:db8:1::12");
+  CHECK(st.pinholes[0].port == 4433);
+  CHECK(st.pinholes[0].via == method::upnp);
+  CHECK(gs->opened == 2); // renewed, not opened again
+  CHECK(st.mappings.size() == 2);
+  pm.stop();
+  CHECK(gs->closed == 2);
+  CHECK(gs->open_ids.empty());
+  CHECK(pm.state().pinholes.empty());
+}
+
+TEST_CASE("a gateway without IPv6 firewall control opens no pinhole and still maps") {
+  auto gs = std::make_shared<fake_gateway_state>(); // pinholes off: the base class refuses
+  std::atomic<int> discovers{0};
+  auto o = fake_options(gs, &discovers);
+  o.pinholes = {{protocol::tcp, "2001:db8:1::11", 4433}};
+  port_mapper pm(o, nullptr);
+  REQUIRE(wait_for([&] { return pm.state().renewed >= 2; }));
+  auto st = pm.state();
+  CHECK(st.mappings.size() == 2);
+  CHECK(st.pinholes.empty());
+  CHECK(st.failed >= 1);
+  CHECK(st.last_error.find("opens no IPv6 pinholes") != std::string::npos);
+  pm.stop();
+  CHECK(gs->removes == 2);
+}
+
+TEST_CASE("pinholes alone keep the mapper running (an IPv6-only host)") {
+  auto gs = std::make_shared<fake_gateway_state>();
+  gs->pinholes = true;
+  std::atomic<int> discovers{0};
+  auto o = fake_options(gs, &discovers);
+  o.ports.clear();
+  o.pinholes = {{protocol::tcp, "2001:db8:1::11", 4433}};
+  port_mapper pm(o, nullptr);
+  REQUIRE(wait_for([&] { return pm.state().pinholes.size() == 1; }));
+  CHECK(gs->adds == 0);
+  pm.stop();
+  CHECK(gs->closed == 1);
+}
+
+TEST_CASE("pinholes go to the gateway found over IPv6, mappings to the IPv4 one") {
+  auto v4 = std::make_shared<fake_gateway_state>(); // no pinholes: would refuse them
+  auto v6 = std::make_shared<fake_gateway_state>();
+  v6->pinholes = true;
+  std::atomic<int> discovers{0}, discovers6{0};
+  auto o = fake_options(v4, &discovers);
+  o.pinholes = {{protocol::tcp, "2001:db8:1::11", 4433}};
+  o.discover_pinholes = [v6, &discovers6](std::chrono::milliseconds) {
+    ++discovers6;
+    return result<std::unique_ptr<gateway>>(std::unique_ptr<gateway>(new fake_gateway(v6)));
+  };
+  port_mapper pm(o, nullptr);
+  REQUIRE(wait_for([&] { return v6->updated >= 1 && pm.state().renewed >= 3; }));
+  auto st = pm.state();
+  CHECK(st.mappings.size() == 2);
+  CHECK(st.pinholes.size() == 1);
+  CHECK(v4->adds >= 2);
+  CHECK(v6->adds == 0);  // no mapping asked of the IPv6 gateway
+  CHECK(v6->opened == 1);
+  CHECK(discovers6 == 1); // kept, not discovered again
+  pm.stop();
+  CHECK(v6->closed == 1);
+  CHECK(v4->removes == 2);
 }
 
 TEST_CASE("mode off starts no thread and maps nothing") {
