@@ -354,6 +354,26 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
 
 // --- 4. idle CPU ---------------------------------------------------------------------------------
 
+// A comma-separated list of numbers in [lo, hi] from the environment variable `name` (others
+// are skipped), or `fallback` when it is not set.
+std::vector<size_t> env_list(const char* name, std::vector<size_t> fallback, size_t lo,
+                             size_t hi) {
+  const char* env = std::getenv(name);
+  if (!env)
+    return fallback;
+  std::vector<size_t> out;
+  for (const char* p = env; *p;) {
+    char* end = nullptr;
+    auto n = std::strtoul(p, &end, 10);
+    if (end == p)
+      break;
+    if (n >= lo && n <= hi)
+      out.push_back(n);
+    p = *end == ',' ? end + 1 : end;
+  }
+  return out;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -364,34 +384,10 @@ int main(int argc, char** argv) {
   double idle_seconds = positional.size() > 1 ? std::atof(positional[1].c_str()) : 10.0;
   std::string only = positional.size() > 2 ? positional[2] : "";
   auto want = [&](const char* part) { return only.empty() || only == part; };
-  // Swarm sizes of the gossip runs: DTT_GOSSIP_NODES="2,10" (default 2, 5 and 10).
-  std::vector<size_t> node_counts{2, 5, 10};
-  if (const char* env = std::getenv("DTT_GOSSIP_NODES")) {
-    node_counts.clear();
-    for (const char* p = env; *p;) {
-      char* end = nullptr;
-      auto n = std::strtoul(p, &end, 10);
-      if (end == p)
-        break;
-      if (n >= 2)
-        node_counts.push_back(n);
-      p = *end == ',' ? end + 1 : end;
-    }
-  }
-  // Message sizes: DTT_SIZES="1024" (default 100 and 1024).
-  std::vector<size_t> sizes{100, 1024};
-  if (const char* env = std::getenv("DTT_SIZES")) {
-    sizes.clear();
-    for (const char* p = env; *p;) {
-      char* end = nullptr;
-      auto n = std::strtoul(p, &end, 10);
-      if (end == p)
-        break;
-      if (n >= 40 && n <= 60000)
-        sizes.push_back(n);
-      p = *end == ',' ? end + 1 : end;
-    }
-  }
+  // Swarm sizes of the gossip runs: DTT_GOSSIP_NODES="2,10" (default 2, 5 and 10); message
+  // sizes: DTT_SIZES="1024" (default 100 and 1024).
+  auto node_counts = env_list("DTT_GOSSIP_NODES", {2, 5, 10}, 2, 1000);
+  auto sizes = env_list("DTT_SIZES", {100, 1024}, 40, 60000);
   size_t window = std::getenv("DTT_WINDOW") ? std::strtoul(std::getenv("DTT_WINDOW"), nullptr, 10) : 256;
   fmt::print("transport bench: {} s per run, window {} messages, {} hardware threads\n\n",
              seconds, window, std::thread::hardware_concurrency());
