@@ -198,6 +198,12 @@ write("admission", "body_63", b"\x00" + admit_body[:63])
 rev_req = be32(0x80000004) + b"\x01" + topic + struct.pack(">H", 4433)
 rev_notice = be32(0x80000005) + b"\x02" + topic + struct.pack(">H", 4433) + bytes([127, 0, 0, 1])
 write("gossip_wire", "reversal", b"\x03" + keepalive + rev_req + rev_notice + msg)
+# --- gossip_wire: relay frame bodies (gossip/transport/relay.hpp, not wired yet: the target tries
+# the whole stream as one body): open, incoming, data (reply bit set), close ---
+write("gossip_wire", "relay_open", b"\x00\x01" + be32(7) + b"\x02" * 32)
+write("gossip_wire", "relay_incoming", b"\x00\x02" + be32(9) + b"\x01" * 32)
+write("gossip_wire", "relay_data", b"\x00\x03" + be32(0x80000003) + b"hello relay")
+write("gossip_wire", "relay_close", b"\x00\x04" + be32(0x80000004) + b"\x04")
 
 # --- peer_cache: "DTTPEER1" | LE16 count | count x (id 32 | LE64 last_seen | LE16 n | record) ---
 def peers(entries):
