@@ -106,6 +106,32 @@ struct dial_trap {
   }
 };
 
+// A black hole on loopback: a listener whose accept queue is full drops further SYNs, so a
+// dial to it neither connects nor fails until the dial timeout (2 s in these tests).
+struct black_hole {
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::vector<std::unique_ptr<tcp::socket>> fillers;
+  black_hole() {
+    acceptor.open(tcp::v4());
+    acceptor.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    acceptor.listen(0);
+    for (int i = 0; i < 4; ++i) {
+      auto s = std::make_unique<tcp::socket>(io);
+      s->open(tcp::v4());
+      ::fcntl(s->native_handle(), F_SETFL, ::fcntl(s->native_handle(), F_GETFL) | O_NONBLOCK);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(port());
+      to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      // Completes into the accept queue or stays pending; never accepted.
+      (void)::connect(s->native_handle(), reinterpret_cast<sockaddr*>(&to), sizeof(to));
+      fillers.push_back(std::move(s));
+    }
+  }
+  uint16_t port() const { return acceptor.local_endpoint().port(); }
+};
+
 bytes request_body(const gossip::endpoint_id& target, uint16_t port) {
   return net::encode(net::reversal_request{target, port});
 }
@@ -511,32 +537,13 @@ TEST_CASE("punching: the listener lets our own dials share its port, never a sec
 }
 
 TEST_CASE("reversal: a dial that stays unanswered asks for a reversal before its timeout") {
-  // A black hole on loopback: a listener whose accept queue is full drops further SYNs, so a
-  // dial to it neither connects nor fails until the dial timeout (2 s in these tests).
-  asio::io_context hole_io;
-  tcp::acceptor hole(hole_io);
-  hole.open(tcp::v4());
-  hole.bind(tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  hole.listen(0);
-  std::vector<std::unique_ptr<tcp::socket>> fillers;
-  for (int i = 0; i < 4; ++i) {
-    auto s = std::make_unique<tcp::socket>(hole_io);
-    s->open(tcp::v4());
-    ::fcntl(s->native_handle(), F_SETFL, ::fcntl(s->native_handle(), F_GETFL) | O_NONBLOCK);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(hole.local_endpoint().port());
-    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    // Completes into the accept queue or stays pending; never accepted.
-    (void)::connect(s->native_handle(), reinterpret_cast<sockaddr*>(&to), sizeof(to));
-    fillers.push_back(std::move(s));
-  }
+  black_hole hole;
   io_thread io;
   auto quick = [](net::transport_options& o) { o.reversal_after = 300ms; };
   node a(io.io, quick), b(io.io), c(io.io);
   link(a, c);
   link(b, c);
-  a.t->add_addresses(b.id(), {{"127.0.0.1", hole.local_endpoint().port()}});
+  a.t->add_addresses(b.id(), {{"127.0.0.1", hole.port()}});
   auto t0 = std::chrono::steady_clock::now();
   REQUIRE(a.send(b.id(), "around the hole").ok());
   REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
@@ -557,5 +564,27 @@ TEST_CASE("reversal: a dial that stays unanswered asks for a reversal before its
   a.t->shutdown();
   b.t->shutdown();
   c.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("reversal: a notice is answered while our own dial to the requester has not connected") {
+  // B dials A into a black hole (A's firewall drops it); meanwhile A, whose dial to B failed
+  // too, asks through a common peer. B must dial back from its listening port: that dial is
+  // what opens B's firewall to A's primer. (It used to be declined as "already linked".)
+  black_hole hole;
+  io_thread io;
+  node b(io.io);
+  dial_trap trap;
+  auto a_id = crypto::signing_key::generate().public_key_bytes();
+  b.t->add_addresses(a_id, {{"127.0.0.1", hole.port()}});
+  REQUIRE(b.send(a_id, "into the hole").ok());
+  CHECK(eventually([&] { return b.t->stats().dials >= 1; }));
+  raw_peer member;
+  REQUIRE(member.connect(b, true));
+  REQUIRE(member.send(net::control::reversal_notice, notice_body(a_id, "127.0.0.1", trap.port())));
+  CHECK(trap.dialed_within(1500ms));
+  CHECK(b.t->stats().reversed_dials == 1);
+  CHECK(refused(b.t->stats(), false, net::reversal_refusal::declined) == 0);
+  b.t->shutdown();
   CHECK(io.stop());
 }
