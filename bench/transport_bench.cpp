@@ -11,7 +11,8 @@
 // dtt's scheduler defaults apply unless overridden), e.g. --scheduler.policy=stealing or
 // --work-stealing.relaxed-sleep-duration=1s.
 // Environment: DTT_WINDOW (messages in flight, default 256), DTT_GOSSIP_NODES (e.g. "2,10"),
-// DTT_SIZES (message sizes in bytes, e.g. "1024"; default 100 and 1024).
+// DTT_SIZES (message sizes in bytes, e.g. "1024"; default 100 and 1024), DTT_REPEAT (the TLS
+// and gossip rows that many times, interleaved, with medians and ratios at the end).
 #include "actors/gossip_actor.hpp"
 #include "config/caf_options.hpp"
 #include "gossip/transport/transport.hpp"
@@ -28,9 +29,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -412,26 +415,70 @@ int main(int argc, char** argv) {
                                                               caf::atom("stealing"))),
              caf_args.empty() ? "" : fmt::format(" (options: {})", fmt::join(caf_args, " ")));
 
+  // DTT_REPEAT=N (default 1): the TLS and gossip rows N times, interleaved, then the median of
+  // each row and of each ratio "gossip CPU per delivery / TLS CPU per message" (the TLS row
+  // alone varied 2.8-6.3 us per 1 KiB message between runs on a 2-core VM: single ratios move
+  // with it).
+  const size_t repeat = std::max<size_t>(1, env_list("DTT_REPEAT", {1}, 1, 100).front());
+  auto median = [](std::vector<double> v) {
+    if (v.empty())
+      return 0.0;
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  std::vector<std::string> summary;
   for (size_t size : sizes) {
     figures raw;
     if (want("raw") || only.empty())
       raw = raw_tcp(size, seconds);
     if (want("raw"))
       line("raw TCP (asio, framed)", raw, raw);
-    if (want("transport"))
-      line("TLS transport, 1 peer", transport_only(size, seconds, window), raw);
-    if (want("gossip"))
-      for (size_t n : node_counts)
-        line(fmt::format("gossip broadcast, {} nodes", n),
-             gossip_broadcast(sys, n, size, seconds, window), raw);
+    std::vector<double> tls_us;
+    std::map<size_t, std::vector<double>> delivery_us, ratios;
+    for (size_t r = 0; r < repeat; ++r) {
+      double tls = 0;
+      if (want("transport")) {
+        auto f = transport_only(size, seconds, window);
+        line("TLS transport, 1 peer", f, raw);
+        tls = f.cpu_us_per_message();
+        tls_us.push_back(tls);
+      }
+      if (want("gossip"))
+        for (size_t n : node_counts) {
+          auto f = gossip_broadcast(sys, n, size, seconds, window);
+          line(fmt::format("gossip broadcast, {} nodes", n), f, raw);
+          if (f.messages == 0)
+            continue;
+          double per_delivery = f.cpu_us_per_message() / double(n - 1);
+          delivery_us[n].push_back(per_delivery);
+          if (tls > 0)
+            ratios[n].push_back(per_delivery / tls);
+        }
+    }
+    if (repeat > 1) {
+      summary.push_back(fmt::format("{} B: TLS {:.2f} us/msg (median of {})", size,
+                                    median(tls_us), tls_us.size()));
+      for (auto& [n, v] : delivery_us)
+        summary.push_back(fmt::format("{} B, {} nodes: {:.2f} us per delivery, ratio to TLS "
+                                      "{:.2f}x (median of {}; range {:.2f}-{:.2f}x)",
+                                      size, n, median(v), median(ratios[n]), ratios[n].size(),
+                                      ratios[n].empty() ? 0.0 : *std::min_element(
+                                        ratios[n].begin(), ratios[n].end()),
+                                      ratios[n].empty() ? 0.0 : *std::max_element(
+                                        ratios[n].begin(), ratios[n].end())));
+    }
   }
+  if (!summary.empty())
+    fmt::print("\nmedians over {} interleaved repeats (gossip CPU per delivery = CPU per message "
+               "/ (nodes - 1); ratio = that / the TLS row of the same repeat):\n  {}\n",
+               repeat, fmt::join(summary, "\n  "));
   fmt::print("\nmsg/s and MB/s: payload of the stream; a gossip message counts once it reached\n"
              "every other node (aggregate deliveries are (nodes - 1) times as many).\n"
              "CPU us/msg: CPU time of the whole process (all nodes, io threads, producer) per\n"
              "message of the stream; steadier than msg/s on a shared machine.\n\n");
 
   // Idle: two joined nodes, nothing sent; the process's CPU time over the window.
-  if (want("idle")) {
+  if (want("idle") && idle_seconds > 0) {
     swarm s(sys, 2);
     if (!s.wait_joined(20s)) {
       fmt::print("idle: the two nodes did not join\n");

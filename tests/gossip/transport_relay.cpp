@@ -2,6 +2,8 @@
 // its bounds and byte budget, and the pacer the endpoints use. Not wired into the transport yet.
 #include "gossip/transport/relay.hpp"
 
+#include "effects_inspect.hpp"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -13,13 +15,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
-endpoint_id id(uint8_t n) {
-  endpoint_id e{};
-  e.fill(n);
-  return e;
-}
+using gossip::test::id_of;
+const auto id = id_of; // an endpoint id whose first byte is n
 
 const relay_clock::time_point t0{std::chrono::seconds(1000)};
+
+// The default bounds with a byte budget of `rate` bytes per second and bursts of `burst`.
+relay_table::config budget(double rate, double burst) {
+  relay_table::config cfg;
+  cfg.bytes_per_second = rate;
+  cfg.burst_bytes = burst;
+  return cfg;
+}
 
 } // namespace
 
@@ -149,10 +156,7 @@ TEST_CASE("relay table: refusals, and the bounds on relayed links") {
 }
 
 TEST_CASE("relay table: a link over its byte budget is closed at both ends") {
-  relay_table::config cfg;
-  cfg.bytes_per_second = 1000;
-  cfg.burst_bytes = 4000;
-  relay_table r(cfg);
+  relay_table r(budget(1000, 4000));
   const auto R = id(9), A = id(1), B = id(2);
   auto inc = r.on_open(A, {5, B}, true, R, t0).first;
   REQUIRE(inc);
@@ -191,9 +195,7 @@ TEST_CASE("relay table: losing a link to one end ends every relayed link through
 }
 
 TEST_CASE("relay pacer: an endpoint that paces itself never trips the relay's budget") {
-  relay_table::config cfg;
-  cfg.bytes_per_second = 2000;
-  cfg.burst_bytes = 8000;
+  auto cfg = budget(2000, 8000);
   relay_table r(cfg);
   const auto R = id(9), A = id(1), B = id(2);
   auto inc = r.on_open(A, {5, B}, true, R, t0).first;
