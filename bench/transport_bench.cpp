@@ -256,12 +256,12 @@ struct swarm {
   std::vector<gossip_subscriber> subs;
   std::shared_ptr<counters> count;
   gossip::topic_id topic{};
+  std::vector<gossip::endpoint_id> ids;
+  std::vector<gossip::socket_address> addrs0;
 
   swarm(caf::actor_system& sys, size_t n) : count(std::make_shared<counters>(n)) {
     topic.fill(0x5b);
     caf::scoped_actor self{sys};
-    std::vector<gossip::endpoint_id> ids;
-    std::vector<gossip::socket_address> addrs0;
     for (size_t i = 0; i < n; ++i) {
       io.push_back(std::make_unique<io_thread>());
       auto key = crypto::signing_key::generate();
@@ -288,18 +288,32 @@ struct swarm {
     }
     for (size_t i = 1; i < n; ++i) {
       self->send(nodes[i], add_addresses_atom::value, ids[0], addrs0);
-      self->send(nodes[i], join_peers_atom::value, topic, std::vector<gossip::endpoint_id>{ids[0]});
+      join(i);
     }
   }
 
+  void join(size_t i) {
+    caf::anon_send(nodes[i], join_peers_atom::value, topic,
+                   std::vector<gossip::endpoint_id>{ids[0]});
+  }
+
+  // Every node has a neighbour. A join that node 0 refused (all of them come from 127.0.0.1:
+  // the per-address handshake bound refuses the 9th at once) is asked again every 2 s, as the
+  // tracker's bootstrap loop would.
   bool wait_joined(std::chrono::seconds deadline) {
-    auto t0 = bench_clock::now();
+    auto t0 = bench_clock::now(), asked = t0;
     while (bench_clock::now() - t0 < deadline) {
       bool all = true;
       for (auto& nb : count->neighbors)
         all = all && nb->load() > 0;
       if (all)
         return true;
+      if (bench_clock::now() - asked > 2s) {
+        asked = bench_clock::now();
+        for (size_t i = 1; i < nodes.size(); ++i)
+          if (count->neighbors[i]->load() == 0)
+            join(i);
+      }
       std::this_thread::sleep_for(10ms);
     }
     return false;
@@ -456,10 +470,15 @@ int main(int argc, char** argv) {
         }
     }
     if (repeat > 1) {
-      summary.push_back(fmt::format("{} B: TLS {:.2f} us/msg (median of {})", size,
-                                    median(tls_us), tls_us.size()));
+      if (!tls_us.empty())
+        summary.push_back(fmt::format("{} B: TLS {:.2f} us/msg (median of {})", size,
+                                      median(tls_us), tls_us.size()));
       for (auto& [n, v] : delivery_us)
-        summary.push_back(fmt::format("{} B, {} nodes: {:.2f} us per delivery, ratio to TLS "
+        if (ratios[n].empty())
+          summary.push_back(fmt::format("{} B, {} nodes: {:.2f} us per delivery (median of {})",
+                                        size, n, median(v), v.size()));
+        else
+          summary.push_back(fmt::format("{} B, {} nodes: {:.2f} us per delivery, ratio to TLS "
                                       "{:.2f}x (median of {}; range {:.2f}-{:.2f}x)",
                                       size, n, median(v), median(ratios[n]), ratios[n].size(),
                                       ratios[n].empty() ? 0.0 : *std::min_element(
