@@ -28,18 +28,22 @@ std::string bounded(const char* s, size_t cap) {
 
 } // namespace
 
+namespace {
+error no_pinholes(const std::string& gateway) {
+  return error{errc::refused, gateway + " opens no IPv6 pinholes"};
+}
+} // namespace
+
 result<pinhole> gateway::open_pinhole(protocol, const std::string&, uint16_t,
                                       std::chrono::seconds) {
-  return error{errc::refused, describe() + " opens no IPv6 pinholes"};
+  return no_pinholes(describe());
 }
 
 status gateway::renew_pinhole(const pinhole&, std::chrono::seconds) {
-  return error{errc::refused, describe() + " opens no IPv6 pinholes"};
+  return no_pinholes(describe());
 }
 
-status gateway::close_pinhole(const pinhole&) {
-  return error{errc::refused, describe() + " opens no IPv6 pinholes"};
-}
+status gateway::close_pinhole(const pinhole&) { return no_pinholes(describe()); }
 
 namespace {
 
@@ -94,7 +98,7 @@ public:
   result<pinhole> open_pinhole(protocol proto, const std::string& ip, uint16_t port,
                                std::chrono::seconds lease) override {
     if (!has_firewall_control())
-      return error{errc::refused, "the IGD has no IPv6 firewall control (IGD2)"};
+      return no_firewall_control();
     if (!pinhole_address(ip))
       return error{errc::invalid_argument, ip + " is not a global IPv6 address"};
     int enabled = 0, allowed = 0;
@@ -105,7 +109,7 @@ public:
     if (enabled && !allowed)
       return error{errc::refused, "the IGD's firewall allows no inbound pinholes"};
     auto port_text = std::to_string(port);
-    auto lease_text = std::to_string(std::min(lease, max_pinhole_lease).count());
+    auto lease_text = lease_arg(lease);
     char unique_id[8] = {0}; // miniupnpc copies at most 8 bytes (its header)
     // Any remote host and port (empty host, port 0: IGD2's wildcards).
     r = UPNP_AddPinhole(urls_.controlURL_6FC, data_.IPv6FC.servicetype, "", "0", ip.c_str(),
@@ -119,9 +123,9 @@ public:
 
   status renew_pinhole(const pinhole& h, std::chrono::seconds lease) override {
     if (!has_firewall_control())
-      return error{errc::refused, "the IGD has no IPv6 firewall control (IGD2)"};
+      return no_firewall_control();
     auto id = std::to_string(h.id);
-    auto lease_text = std::to_string(std::min(lease, max_pinhole_lease).count());
+    auto lease_text = lease_arg(lease);
     int r = UPNP_UpdatePinhole(urls_.controlURL_6FC, data_.IPv6FC.servicetype, id.c_str(),
                                lease_text.c_str());
     if (r != 0)
@@ -131,7 +135,7 @@ public:
 
   status close_pinhole(const pinhole& h) override {
     if (!has_firewall_control())
-      return error{errc::refused, "the IGD has no IPv6 firewall control (IGD2)"};
+      return no_firewall_control();
     auto id = std::to_string(h.id);
     int r = UPNP_DeletePinhole(urls_.controlURL_6FC, data_.IPv6FC.servicetype, id.c_str());
     if (r != 0)
@@ -146,6 +150,13 @@ private:
   // IGD2's IPv6 firewall control service, if the device description has one.
   bool has_firewall_control() const {
     return urls_.controlURL_6FC && urls_.controlURL_6FC[0] && data_.IPv6FC.servicetype[0];
+  }
+  static error no_firewall_control() {
+    return error{errc::refused, "the IGD has no IPv6 firewall control (IGD2)"};
+  }
+  // IGD2's LeaseTime argument (1..86400 s).
+  static std::string lease_arg(std::chrono::seconds lease) {
+    return std::to_string(std::min(lease, max_pinhole_lease).count());
   }
   // IGD2 names a pinhole's protocol by its IANA number.
   static const char* iana(protocol p) { return p == protocol::tcp ? "6" : "17"; }

@@ -118,7 +118,9 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
     if (gw || gw6) {
       bool renewal = !maps.empty();
       std::vector<mapping> next;
-      for (auto& [proto, port] : gw ? o.ports : decltype(o.ports){}) {
+      for (auto& [proto, port] : o.ports) {
+        if (!gw)
+          break; // only an IPv6 gateway (pinholes) was found
         uint16_t want = port;
         for (auto& m : maps)
           if (m.proto == proto && m.internal_port == port)

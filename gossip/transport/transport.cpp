@@ -107,6 +107,13 @@ struct peer_state {
   std::chrono::steady_clock::time_point notice_at{}, hint_at{};
 };
 
+// True if one of the peer's links got past the TCP connect (established, or handshaking): a
+// dial that did not is likely black-holed by a NAT or firewall.
+bool has_connected_link(const peer_state& ps) {
+  return std::any_of(ps.links.begin(), ps.links.end(),
+                     [](const auto& l) { return l->established() || l->tcp_connected(); });
+}
+
 // Both sides asking for each other at once (see peer_state::notice_at).
 constexpr std::chrono::seconds punch_window{5};
 // How long the server side of a connect from our listening port waits for the client's hello
@@ -738,9 +745,7 @@ public:
     // A dial of ours that has not connected does not count: the requester's firewall may be
     // dropping it, and our reversed dial from the listening port is what opens ours to its
     // primer (both dialling each other slowly at once, seen in the dual-stack NAT test).
-    auto connected = [](const auto& l) { return l->established() || l->tcp_connected(); };
-    bool linked = it != peers_.end()
-                  && std::any_of(it->second.links.begin(), it->second.links.end(), connected);
+    bool linked = it != peers_.end() && has_connected_link(it->second);
     // The requester asked for us, whether or not we dial it now: if we asked for it too and
     // prime, our primers may meet, and punch_client needs to know that both asked. (Only for
     // a peer we hold already: a notice creates no entry before the dialer's budget allows.)
@@ -1253,9 +1258,8 @@ public:
   void arm_slow_dial(const gossip::endpoint_id& id, peer_state& ps) {
     arm_peer_timer(id, ps, &peer_state::slow_dial, opts_->reversal_after,
                    [this, id](peer_state& ps) {
-                     for (auto& l : ps.links) // a slow handshake (a busy peer) is no NAT
-                       if (l->established() || l->tcp_connected())
-                         return;
+                     if (has_connected_link(ps)) // a slow handshake (a busy peer) is no NAT
+                       return;
                      if (ps.links.empty() || ps.reversal)
                        return; // the dial ended (it reports), or we asked already
                      if (!await_reversal(id, ps, "no link after "
