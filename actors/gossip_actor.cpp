@@ -463,6 +463,13 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"punch_hints_sent", t.punch_hints_sent},
     {"punch_primers", t.punch_primers},
     {"links_punched", t.links_punched},
+    {"relay_requests_sent", t.relay_requests_sent},
+    {"links_relayed", t.links_relayed},
+    {"relay_requests_carried", t.relay_requests_carried},
+    {"relay_requests_refused", t.relay_requests_refused},
+    {"relay_over_budget", t.relay_over_budget},
+    {"relay_bytes", t.relay_bytes},
+    {"relayed_carried", t.relayed_carried},
     {"frames_undecodable", st.frames_undecodable},
     {"broadcasts_waiting", st.waiting.size()},
   };

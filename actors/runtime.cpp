@@ -116,6 +116,8 @@ result<runtime_options> to_runtime_options(const options& opts) {
     return error{errc::invalid_argument, "nat.lease must be within 60 s .. 7200 s"};
   ro.nat_lease = opts.nat.lease;
   ro.gossip.transport.hole_punching = opts.nat.hole_punching;
+  ro.gossip.transport.relay = opts.nat.relay;
+  ro.gossip.transport.relay_for_others = opts.nat.relay_for_others;
   return ro;
 }
 

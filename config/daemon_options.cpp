@@ -50,6 +50,10 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "natpmp or off (default auto)");
   f("dttd.nat", "hole-punching", s.hole_punching, k::boolean,
     "prime our NAT for a peer's reversed dial when a reversal is under way (default true)");
+  f("dttd.nat", "relay", s.relay, k::boolean,
+    "when no reversal or punch links us to a peer, ask a common peer to relay (default true)");
+  f("dttd.nat", "relay-for-others", s.relay_for_others, k::boolean,
+    "relay links between two of our admitted peers, within a byte budget (default true)");
   f("dttd.http", "enable", s.http_enable, k::boolean,
     "serve metrics, status and the local API over HTTP (default false)");
   f("dttd.http", "bind", s.http_bind, k::string,

@@ -50,6 +50,9 @@ struct daemon_settings {
   std::string port_mapping = "auto";
   /// TCP hole punching when a reversal is under way (runtime options::nat.hole_punching).
   bool hole_punching = true;
+  /// Relayed links, ours and for others (runtime options::nat.relay, relay_for_others).
+  bool relay = true;
+  bool relay_for_others = true;
   /// The HTTP server (metrics, status, local API): off unless enabled, so that a dttd
   /// upgraded in place opens no new socket.
   bool http_enable = false;

@@ -156,11 +156,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (!a || crypto::encode_admission(*a) != f.message)
             fail("admission does not round-trip", f.message.size());
         } else {
-          auto body = net::control_body_size(static_cast<uint32_t>(f.code));
-          if (!body || f.message.size() != *body)
+          if (!net::control_body_fits(f.code, f.message.size()))
             fail("control frame body of the wrong size", f.message.size());
           net::append_control(reframed, f.code, f.message);
           check_reversal(f.code, f.message);
+          if (f.code == net::control::relay)
+            check_relay(f.message);
         }
         return true;
       }

@@ -190,7 +190,7 @@ write("admission", "body", b"\x00" + admit_body)
 write("admission", "admit", b"\x07" + admit)
 write("admission", "stream", b"\x03" + keepalive + admit + msg + admit + goodbye)
 write("admission", "split_admit", b"\x00" + admit[:40])
-write("admission", "unknown_control", b"\x10" + be32(0x80000009) + admit_body)
+write("admission", "unknown_control", b"\x10" + be32(0x8000007F) + admit_body)
 write("admission", "body_63", b"\x00" + admit_body[:63])
 
 # --- gossip_wire: connection reversal frames (dtt-gossip/3; gossip/transport/reversal.hpp: request 35 bytes,
@@ -198,12 +198,20 @@ write("admission", "body_63", b"\x00" + admit_body[:63])
 rev_req = be32(0x80000004) + b"\x01" + topic + struct.pack(">H", 4433)
 rev_notice = be32(0x80000005) + b"\x02" + topic + struct.pack(">H", 4433) + bytes([127, 0, 0, 1])
 write("gossip_wire", "reversal", b"\x03" + keepalive + rev_req + rev_notice + msg)
-# --- gossip_wire: relay frame bodies (gossip/transport/relay.hpp, not wired yet: the target tries
-# the whole stream as one body): open, incoming, data (reply bit set), close ---
+# --- gossip_wire: relay frame bodies (gossip/transport/relay.hpp; the target also tries the whole
+# stream as one body): open, incoming, data (reply bit set), close ---
 write("gossip_wire", "relay_open", b"\x00\x01" + be32(7) + b"\x02" * 32)
 write("gossip_wire", "relay_incoming", b"\x00\x02" + be32(9) + b"\x01" * 32)
 write("gossip_wire", "relay_data", b"\x00\x03" + be32(0x80000003) + b"hello relay")
 write("gossip_wire", "relay_close", b"\x00\x04" + be32(0x80000004) + b"\x04")
+# ... and as control frames (code 9, the body length in header bits 8..30) between a keep-alive
+# and a message
+def relay_frame(body):
+    return be32(0x80000000 | len(body) << 8 | 9) + body
+relay_stream = (keepalive + relay_frame(b"\x01" + be32(7) + b"\x02" * 32)
+                + relay_frame(b"\x03" + be32(0x80000003) + b"hello relay")
+                + relay_frame(b"\x04" + be32(5) + b"\x00") + msg)
+write("gossip_wire", "relay_frames", b"\x05" + relay_stream)
 
 # --- peer_cache: "DTTPEER1" | LE16 count | count x (id 32 | LE64 last_seen | LE16 n | record) ---
 def peers(entries):

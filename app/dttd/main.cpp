@@ -430,6 +430,8 @@ int run(int argc, char** argv) {
   ro.dht.server = set.dht_server;
   ro.nat.port_mapping = set.port_mapping;
   ro.nat.hole_punching = set.hole_punching;
+  ro.nat.relay = set.relay;
+  ro.nat.relay_for_others = set.relay_for_others;
   ro.state_dir = set.state_dir;
   // The routing-table cache (issue 13: on by default with a state dir): a restarted daemon
   // starts from the nodes it knew instead of only its bootstrap routers.

@@ -73,6 +73,7 @@ const char* link_method_name(link_method m) noexcept {
   switch (m) {
     case link_method::reversed: return "reversed";
     case link_method::punched: return "punched";
+    case link_method::relayed: return "relayed";
     case link_method::direct: break;
   }
   return "direct";
@@ -300,6 +301,15 @@ void connection::read() {
               self->owner_->on_reversal(*self, f.code, f.message);
             return !self->closed_;
           }
+          if (f.code == control::relay) {
+            if (!self->speaks_current_) {
+              self->close("relay frame on a link of an older protocol", false, log_level::warn);
+              return false;
+            }
+            if (self->owner_)
+              self->owner_->on_relay(*self, f.message);
+            return !self->closed_;
+          }
           if (f.code == control::goodbye && !self->goodbye_received_) {
             self->goodbye_received_ = true;
             self->peer_said_goodbye_first_ = !self->goodbye_pending_;
@@ -374,6 +384,10 @@ void connection::pump() {
   if (!controls_out_.empty()) {
     append(wbuf_, controls_out_);
     controls_out_.clear();
+  }
+  if (!relay_out_.empty()) {
+    append(wbuf_, relay_out_);
+    relay_out_.clear();
   }
   if (queue_ && !goodbye_pending_) {
     auto& q = *queue_;
@@ -508,6 +522,15 @@ bool connection::send_control(control c, byte_view body) {
   if (!established_ || closed_ || controls_out_.size() + 4 + body.size() > max_controls_out)
     return false;
   append_control(controls_out_, c, body);
+  pump();
+  return true;
+}
+
+bool connection::send_relay(byte_view body) {
+  if (!writable() || relay_out_.size() + 4 + body.size() > max_relay_out
+      || !control_body_fits(control::relay, body.size()))
+    return false;
+  append_control(relay_out_, control::relay, body);
   pump();
   return true;
 }

@@ -112,6 +112,9 @@ public:
   /// A reversal control frame (request or notice, body size checked by the frame decoder)
   /// arrived on a link that speaks them (speaks_current()).
   virtual void on_reversal(connection&, control /*code*/, byte_view /*body*/) {}
+  /// A relay control frame (gossip/transport/relay.hpp; body size checked by the frame decoder)
+  /// arrived on a link that speaks them (speaks_current()).
+  virtual void on_relay(connection&, byte_view /*body*/) {}
 };
 
 /// One TCP + TLS 1.3 link to a peer: handshake with deadlines, frame reading with the size
@@ -156,6 +159,15 @@ public:
   /// messages. Dropped (false) before the link is up, after it closed, or if too many control
   /// bytes are waiting already (bounded).
   bool send_control(control c, byte_view body);
+  /// Writes a relay control frame (gossip/transport/relay.hpp) soon, in order with the other
+  /// relay frames, ahead of queued messages. Dropped (false) unless the link is writable() (a
+  /// relayed link's bytes never change links), or if max_relay_out bytes of relay frames are
+  /// waiting already.
+  bool send_relay(byte_view body);
+  /// Relay frame bytes waiting to be written.
+  size_t relay_waiting() const noexcept { return relay_out_.size(); }
+  /// Bound on relay frame bytes waiting (send_relay).
+  static constexpr size_t max_relay_out = 256 * 1024;
   /// Closes the socket at once and reports on_closed (once).
   void close(const std::string& reason, bool clean = false, log_level level = log_level::info);
 
@@ -174,6 +186,9 @@ public:
   }
   /// The remote TCP endpoint (unspecified before connect).
   const tcp::endpoint& remote() const noexcept { return remote_; }
+  /// Sets what remote() says: a relayed link runs over a local socket pair, and says the
+  /// relay's address instead (call after start_*).
+  void set_remote(const tcp::endpoint& ep) noexcept { remote_ = ep; }
   /// "outbound #3 127.0.0.1:4000 peer 1a2b3c4d" for log lines.
   std::string describe() const;
   /// True once the peer proved membership of at least one topic on this link.
@@ -241,6 +256,7 @@ private:
   std::vector<gossip::topic_id> peer_proven_;
   std::vector<gossip::topic_id> we_proved_;
   bytes controls_out_; // admit and other control frames waiting to be written
+  bytes relay_out_;    // relay frames waiting to be written (bounded by max_relay_out)
   std::optional<gossip::topic_id> blocked_on_;
   clock::time_point blocked_since_{};
   size_t unknown_admits_ = 0;

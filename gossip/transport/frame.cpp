@@ -12,7 +12,8 @@ void append_control(bytes& out, control c) {
 }
 
 void append_control(bytes& out, control c, byte_view body) {
-  put_be32(out, control_flag | static_cast<uint32_t>(c));
+  uint32_t length = c == control::relay ? static_cast<uint32_t>(body.size()) << 8 : 0;
+  put_be32(out, control_flag | length | static_cast<uint32_t>(c));
   append(out, body);
 }
 

@@ -39,6 +39,10 @@ enum class control : uint32_t {
   punch_hint = 7,
   /// "dtt-gossip/3": the same hint with an IPv6 address.
   punch_hint6 = 8,
+  /// "dtt-gossip/3": relayed links (gossip/transport/relay.hpp): open, incoming, data, close.
+  /// The one control frame whose body length varies: the header carries it in bits 8..30
+  /// (`control_flag | length << 8 | 9`), relay_body_min..relay_body_max bytes.
+  relay = 9,
 };
 
 /// Body bytes of an admit control frame.
@@ -49,8 +53,15 @@ inline constexpr size_t reversal_notice_body_size = 39;
 inline constexpr size_t reversal_notice6_body_size = 51;
 inline constexpr size_t punch_hint_body_size = 37;
 inline constexpr size_t punch_hint6_body_size = 49;
+/// Body bytes of a relay frame: a close (6) up to a data frame with the largest chunk
+/// (gossip/transport/relay.hpp: 5 + max_relay_chunk).
+inline constexpr size_t relay_body_min = 6;
+inline constexpr size_t relay_body_max = 5 + 16384;
+/// The control code in a control frame's header (its low 8 bits).
+inline constexpr uint32_t control_code_mask = 0xFFu;
 
-/// The body size a control code fixes, or nullopt for an unknown code.
+/// The body size a control code fixes, or nullopt for an unknown code or relay (whose size
+/// varies: control_body_fits).
 constexpr std::optional<size_t> control_body_size(uint32_t code) {
   switch (code) {
     case static_cast<uint32_t>(control::keepalive):
@@ -65,14 +76,22 @@ constexpr std::optional<size_t> control_body_size(uint32_t code) {
   return std::nullopt;
 }
 
+/// True if a control frame of code `c` may carry `n` body bytes.
+constexpr bool control_body_fits(control c, size_t n) {
+  if (c == control::relay)
+    return n >= relay_body_min && n <= relay_body_max;
+  auto fixed = control_body_size(static_cast<uint32_t>(c));
+  return fixed && *fixed == n;
+}
+
 /// Appends one message frame to `out`.
 void append_frame(bytes& out, byte_view message);
 
 /// Appends one control frame without a body (keepalive, goodbye) to `out`.
 void append_control(bytes& out, control c);
 
-/// Appends one control frame with its body to `out` (body.size() must be
-/// control_body_size(c): admit_body_size for admit, and so on).
+/// Appends one control frame with its body to `out` (control_body_fits(c, body.size()) must
+/// hold: admit_body_size for admit, relay_body_min..relay_body_max for relay, and so on).
 void append_control(bytes& out, control c, byte_view body);
 
 /// Appends one admit control frame with its admit_body_size-byte body to `out`.
@@ -151,10 +170,17 @@ private:
   // Bytes of the frame with this header (header included), or why it is refused.
   result<size_t> frame_length(uint32_t header) const {
     if (header & control_flag) {
-      auto code = header & ~control_flag;
+      auto code = header & control_code_mask;
+      auto high = (header & ~control_flag) >> 8;
+      if (code == static_cast<uint32_t>(control::relay)) {
+        if (high < relay_body_min || high > relay_body_max)
+          return error{errc::malformed, "relay frame of " + std::to_string(high) + " bytes"};
+        return 4 + size_t{high};
+      }
       auto body = control_body_size(code);
-      if (!body)
-        return error{errc::malformed, "unknown control frame code " + std::to_string(code)};
+      if (!body || high != 0)
+        return error{errc::malformed, "unknown control frame code "
+                                        + std::to_string(header & ~control_flag)};
       return 4 + *body;
     }
     if (header > max_)
@@ -170,7 +196,7 @@ private:
     uint32_t header = get_be32(d);
     if (header & control_flag) {
       f.is_control = true;
-      f.code = static_cast<control>(header & ~control_flag);
+      f.code = static_cast<control>(header & control_code_mask);
     }
     f.message.assign(d + 4, d + len);
     return on_frame(std::move(f));

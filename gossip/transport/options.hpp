@@ -87,6 +87,16 @@ struct transport_options {
   /// saves the connect (answering hints and relaying them stay on either way).
   bool hole_punching = false;
   std::chrono::milliseconds punch_timeout{4000};
+  /// Relayed links (gossip/transport/relay.hpp): when the reversal wait ends with no link, ask
+  /// common peers, one after another (at most relay_tries), to forward a TLS link's bytes to
+  /// the target (false: never ask; the peer is reported closed as before).
+  bool relay = true;
+  size_t relay_tries = 3;
+  /// Forward for others: carry relayed links between two of our admitted peers, within
+  /// relay_table's bounds and byte budgets (false: refuse every request).
+  bool relay_for_others = true;
+  /// Our own relayed links at most (as either end); more requests are refused.
+  size_t max_relayed_links = 8;
   /// Log lines; empty means stderr_log_sink().
   log_sink log;
 };
@@ -103,9 +113,10 @@ enum class handshake_failure : uint8_t {
 /// How a link was made (issue 15): we or the peer dialed the other's published address
 /// (direct), one side dialed because the other asked it through a common peer (reversed), or
 /// that dial met our NAT-priming connect (punched: a TCP simultaneous open, or the dial
-/// reached our listener through the NAT the primer opened; said by the side that primed).
-enum class link_method : uint8_t { direct, reversed, punched };
-/// "direct", "reversed", "punched".
+/// reached our listener through the NAT the primer opened; said by the side that primed), or
+/// a common peer forwards its bytes (relayed: TLS end to end through it, relay.hpp).
+enum class link_method : uint8_t { direct, reversed, punched, relayed };
+/// "direct", "reversed", "punched", "relayed".
 const char* link_method_name(link_method m) noexcept;
 
 /// Number of handshake_failure kinds.

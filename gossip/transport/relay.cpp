@@ -178,7 +178,7 @@ relay_table::on_open(const endpoint_id& from, const relay_open& m, bool linked_t
   uint32_t number = 0;
   for (uint32_t tries = 0; tries <= cfg_.max_channels; ++tries) {
     uint32_t n = next_number_;
-    next_number_ = (next_number_ + 1) & ~relay_reply_bit;
+    next_number_ = (next_number_ + 1) & (relay_own_bit - 1);
     if (next_number_ == 0)
       next_number_ = 1;
     if (!by_b_.count({m.target, n | relay_reply_bit})) {

@@ -7,10 +7,9 @@
 // either (each checks the other's certificate key, as on a direct link). R forwards within a
 // byte budget per relayed link and a bound on relayed links.
 //
-// NOT WIRED INTO THE TRANSPORT YET: this fixes the wire and the rules, with their tests. The
-// transport still needs: the control frame types, the endpoints' byte pump (a loopback TCP
-// pair per relayed link, so that `connection` runs unchanged over one end), when to ask for a
-// relay (after a reversal and a punch failed), and a NAT test that needs one.
+// The transport (transport.cpp) carries these bodies in control frames of code `relay`
+// (frame.hpp), runs each end's TLS connection over a local socket pair (relay_pipe.hpp), and
+// asks for a relay when a reversal wait ended with no link (transport_options::relay).
 //
 // Wire (the body of a transport control frame):
 //   open     (A -> R): 0x01 || channel (BE32) || B's endpoint id (32)            37 bytes
@@ -48,6 +47,10 @@ namespace dtt::net {
 inline constexpr size_t max_relay_chunk = 16384;
 /// The top bit of a channel number: set in frames from the side that did not open it.
 inline constexpr uint32_t relay_reply_bit = 0x80000000u;
+/// Bit 30 of a channel number: set in the numbers an end picks for its own `open`s; the numbers
+/// a relay picks for `incoming` stay below it. A node that is both a relay and a requester on
+/// one link so never picks one number twice there.
+inline constexpr uint32_t relay_own_bit = 0x40000000u;
 
 /// Why a relayed link was refused or closed (the `close` frame's reason byte).
 enum class relay_close_reason : uint8_t {

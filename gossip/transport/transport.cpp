@@ -5,6 +5,8 @@
 #include "gossip/transport/connection.hpp"
 #include "gossip/transport/tls.hpp"
 #include "gossip/transport/redial.hpp"
+#include "gossip/transport/relay.hpp"
+#include "gossip/transport/relay_pipe.hpp"
 #include "gossip/transport/reversal.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -34,6 +36,8 @@ namespace {
 
 using gossip::short_id;
 
+static_assert(relay_body_max == 5 + max_relay_chunk,
+              "frame.hpp's relay body bound is gossip/transport/relay.hpp's largest data frame");
 static_assert(reversal_request_body_size == 35 && reversal_notice_body_size == 39
                 && reversal_notice6_body_size == 51,
               "frame.hpp's reversal body sizes are gossip/transport/reversal.hpp's encodings");
@@ -105,6 +109,10 @@ struct peer_state {
   // a relay last told us where it is (a hint taken). Both within punch_window: each side
   // asked for the other, and each has a notice and a hint.
   std::chrono::steady_clock::time_point notice_at{}, hint_at{};
+  // Relayed links (relay.hpp): the peers asked to relay our link to this peer so far, and the
+  // peers that hinted where it is (they hold a link to it: asked first; at most 4).
+  std::vector<gossip::endpoint_id> relays_tried, relays_hinted;
+  std::string relay_why; // why we asked for a relay (for the closed() reason if none links)
 };
 
 // True if one of the peer's links got past the TCP connect (established, or handshaking): a
@@ -379,6 +387,11 @@ public:
       p->sock.close(ignored);
     }
     punches_.clear();
+    for (auto& [key, e] : ends_)
+      e.pipe->close();
+    ends_.clear();
+    relays_ = net::relay_table{};
+    relayed_carried_ = 0;
     auto pending = std::move(pending_inbound_);
     pending_inbound_.clear();
     for (auto& c : pending)
@@ -412,9 +425,20 @@ public:
         c->close("connection from our own key", false, log_level::warn);
         return;
       }
-      book_.add(id, to_socket_address(c->remote()), address_source::observed);
+      if (c->method() == link_method::relayed) {
+        // The relay named the requester: the link must come from it.
+        auto* e = end_of(*c);
+        if (!e || e->peer != id) {
+          c->close("relayed link from " + short_id(id) + ", announced as "
+                     + (e ? short_id(e->peer) : std::string("nobody")),
+                   false, log_level::warn);
+          return;
+        }
+      } else {
+        book_.add(id, to_socket_address(c->remote()), address_source::observed);
+      }
       peers_[id].links.push_back(c);
-    } else {
+    } else if (c->method() != link_method::relayed) {
       book_.add(id, to_socket_address(c->remote()), address_source::confirmed);
     }
     ++links_up_;
@@ -446,6 +470,9 @@ public:
       ++links_reversed_;
     else if (c->method() == link_method::punched)
       ++links_punched_;
+    else if (c->method() == link_method::relayed)
+      ++links_relayed_;
+    ps.relays_tried.clear();
     log(log_level::debug, c->describe() + ": link up ("
                             + link_method_name(c->method()) + ")");
     if (!ps.writer) {
@@ -475,7 +502,7 @@ public:
       return;
     auto& ps = it->second;
     if (ps.writer.get() == &c)
-      replace_writer(ps);
+      replace_writer(it->first, ps);
   }
 
   void on_closed(connection& c, const std::string& reason, bool clean,
@@ -526,7 +553,7 @@ public:
     if (c.established() && links_up_ > 0)
       --links_up_;
     if (ps.writer.get() == &c)
-      replace_writer(ps);
+      replace_writer(id, ps);
     if (!ps.links.empty()) {
       // Another link carries on, or a dial is under way and will report. An established link
       // that ends without the goodbye exchange (an error, a timeout, a goodbye unanswered
@@ -576,6 +603,13 @@ public:
         && (*c.failure() == handshake_failure::dial || *c.failure() == handshake_failure::timeout)
         && await_reversal(id, ps, reason))
       return;
+    // A relayed link that did not come up (the relay refused, or lost the target): the next
+    // common peer, if any is left to ask.
+    if (c.outbound() && c.method() == link_method::relayed && !c.established()) {
+      if (try_relay(id, ps, ps.relay_why))
+        return;
+      return drop_peer(id, ps.relay_why + "; relayed link failed: " + reason);
+    }
     drop_peer(id, reason);
   }
 
@@ -629,7 +663,8 @@ public:
     if (it == peers_.end() || !it->second.writer)
       return nullptr;
     auto* w = it->second.writer.get();
-    bool ok = w->writable() && w->speaks_current()
+    // Not a relayed link: the address we observe there is the relay's, and relays do not nest.
+    bool ok = w->writable() && w->speaks_current() && w->method() != link_method::relayed
               && (!opts_->require_admission || w->admitted());
     return ok ? w : nullptr;
   }
@@ -659,8 +694,10 @@ public:
                      if (!ps.links.empty())
                        return; // a link is under way; it reports
                      ++reversal_waits_expired_;
-                     drop_peer(id, why + "; no reversed link within "
-                                     + std::to_string(opts_->reversal_wait.count()) + " ms");
+                     auto reason = why + "; no reversed link within "
+                                   + std::to_string(opts_->reversal_wait.count()) + " ms";
+                     if (!try_relay(id, ps, reason))
+                       drop_peer(id, reason);
                    });
     return true;
   }
@@ -702,6 +739,8 @@ public:
       refuse_reversal(c, request, reversal_refusal::not_admitted, "peer proved no topic");
       return;
     }
+    if (c.method() == link_method::relayed) // the address we see there is the relay's
+      return refuse_reversal(c, request, reversal_refusal::declined, "over a relayed link");
     auto now = std::chrono::steady_clock::now();
     if (request) {
       auto r = net::decode_reversal_request(body);
@@ -795,6 +834,13 @@ public:
     auto h = net::decode_punch_hint(body);
     if (!h)
       return refuse_reversal(c, false, reversal_refusal::malformed, h.err().what);
+    // The hint's sender holds a link to the target: the first to ask for a relay, if it
+    // comes to that.
+    if (auto it = peers_.find(h->target); it != peers_.end()) {
+      auto& hinted = it->second.relays_hinted;
+      if (hinted.size() < 4 && std::find(hinted.begin(), hinted.end(), from) == hinted.end())
+        hinted.push_back(from);
+    }
     if (!opts_->hole_punching)
       return; // a reachable node does not punch; the reversed dial comes anyway
     boost::system::error_code ec;
@@ -1007,6 +1053,313 @@ public:
       pending_inbound_.insert(c);
       pending_count_ = pending_inbound_.size();
       c->start_inbound();
+    }
+  }
+
+  // --- relayed links (issue 15, gossip/transport/relay.hpp) ---
+
+  // One end of a relayed link of ours (we are its requester or its target).
+  struct relay_end {
+    gossip::endpoint_id via{};         // the relay
+    gossip::endpoint_id peer{};        // the other end
+    uint32_t number = 0;               // as the frames we send for it carry it
+    std::weak_ptr<connection> link;    // our link to the relay: the only one it runs over
+    std::shared_ptr<relay_pipe> pipe;  // the local socket pair's other end
+    std::weak_ptr<connection> conn;    // the TLS link over the pipe
+  };
+  using relay_key = std::pair<gossip::endpoint_id, uint32_t>; // (via, number as via sends it)
+
+  relay_end* end_of(const connection& c) {
+    for (auto& [key, e] : ends_)
+      if (e.conn.lock().get() == &c)
+        return &e;
+    return nullptr;
+  }
+
+  // Each end paces its own direction at half the relay's budget, which counts both ways.
+  static double relay_rate() { return net::relay_table::config{}.bytes_per_second / 2; }
+  static double relay_burst() { return net::relay_table::config{}.burst_bytes / 2; }
+
+  // Our reversal wait for `id` ended without a link (`why`): asks the next common peer to
+  // relay a link to it (peers that hinted where it is first), and dials it through that relay
+  // at once (the open goes first on the link, so the relay knows the channel before our TLS
+  // hello). False if nobody is left to ask, or relaying is off.
+  bool try_relay(const gossip::endpoint_id& id, peer_state& ps, const std::string& why) {
+    if (!opts_->relay || shut_ || ps.relays_tried.size() >= opts_->relay_tries
+        || ends_.size() >= opts_->max_relayed_links)
+      return false;
+    auto untried = [&](const gossip::endpoint_id& p) {
+      return p != id && reversal_link(p)
+             && std::find(ps.relays_tried.begin(), ps.relays_tried.end(), p)
+                  == ps.relays_tried.end();
+    };
+    std::optional<gossip::endpoint_id> via;
+    for (auto& p : ps.relays_hinted)
+      if (untried(p)) {
+        via = p;
+        break;
+      }
+    for (auto it = peers_.begin(); !via && it != peers_.end(); ++it)
+      if (untried(it->first))
+        via = it->first;
+    if (!via)
+      return false;
+    ps.relays_tried.push_back(*via);
+    ps.relay_why = why;
+    auto link = peers_[*via].writer;
+    const uint32_t number = own_relay_number(*via);
+    auto open = net::encode(net::relay_open{number, id});
+    auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), true,
+                                          next_serial_++);
+    auto pipe = relay_pipe::create(io_, c->socket(), relay_rate(), relay_burst());
+    if (!pipe) {
+      log(log_level::warn, "cannot relay a link to " + short_id(id) + ": " + pipe.err().what);
+      return false;
+    }
+    if (!open || !link->send_relay(*open))
+      return false;
+    const relay_key key{*via, number | relay_reply_bit};
+    ends_[key] = relay_end{*via, id, number, link, *pipe, c};
+    start_pipe(key, *pipe);
+    ++relay_requests_sent_;
+    log(log_level::info, "dial to " + short_id(id) + ": " + why + "; asking "
+                           + short_id(*via) + " to relay a link");
+    c->set_method(link_method::relayed);
+    ps.links.push_back(c);
+    update_peer_count();
+    c->start_connected(id);
+    c->set_remote(link->remote());
+    return true;
+  }
+
+  // A number for an open of ours on the link to `via` that no end of ours uses there.
+  uint32_t own_relay_number(const gossip::endpoint_id& via) {
+    for (;;) {
+      uint32_t n = relay_own_bit | (next_own_number_++ & (relay_own_bit - 1));
+      if (!ends_.count({via, n | relay_reply_bit}))
+        return n;
+    }
+  }
+
+  void start_pipe(const relay_key& key, const std::shared_ptr<relay_pipe>& pipe) {
+    std::weak_ptr<impl> weak = shared_from_this();
+    relay_pipe::hooks h;
+    h.send = [weak, key](byte_view chunk) {
+      auto self = weak.lock();
+      return self && self->relay_send_data(key, chunk);
+    };
+    h.ended = [weak, key](const std::string& why) {
+      if (auto self = weak.lock())
+        self->end_relay(key, relay_close_reason::done, why, true);
+    };
+    pipe->start(std::move(h));
+  }
+
+  // Bytes of our end `key` go to the relay, over the link the end began on.
+  bool relay_send_data(const relay_key& key, byte_view chunk) {
+    auto it = ends_.find(key);
+    if (it == ends_.end())
+      return false;
+    auto link = it->second.link.lock();
+    auto body = net::encode_relay_data(it->second.number, chunk);
+    return link && body && link->send_relay(*body);
+  }
+
+  // Ends our end `key` (its connection reads EOF and closes); `tell`: the relay is told.
+  void end_relay(const relay_key& key, relay_close_reason reason, const std::string& why,
+                 bool tell) {
+    auto it = ends_.find(key);
+    if (it == ends_.end())
+      return;
+    auto e = std::move(it->second);
+    ends_.erase(it);
+    if (tell)
+      if (auto link = e.link.lock())
+        link->send_relay(net::encode(net::relay_close{e.number, reason}));
+    e.pipe->close();
+    log(log_level::info, "relayed link with " + short_id(e.peer) + " through "
+                           + short_id(e.via) + " ended: " + why);
+  }
+
+  // Our link to `peer` stops carrying relay frames (it closed, retired, or another took its
+  // place): every relayed link over it ends, ours and those we carry.
+  void relay_link_changed(const gossip::endpoint_id& peer) {
+    std::vector<relay_key> gone;
+    for (auto& [key, e] : ends_)
+      if (e.via == peer)
+        gone.push_back(key);
+    for (auto& key : gone)
+      end_relay(key, relay_close_reason::link_lost, "the link to the relay changed", true);
+    for (auto& hop : relays_.on_link_closed(peer))
+      send_relay_close(hop, relay_close_reason::link_lost);
+    relayed_carried_ = relays_.size();
+  }
+
+  void send_relay_close(const net::relay_table::hop& to, relay_close_reason why) {
+    if (auto* l = reversal_link(to.peer))
+      l->send_relay(net::encode(net::relay_close{to.number, why}));
+  }
+
+  // A relay frame on link `c` (its size checked by the frame decoder).
+  void on_relay(connection& c, byte_view body) override {
+    if (shut_ || !c.peer() || body.empty())
+      return;
+    const auto from = *c.peer();
+    const uint8_t kind = body[0];
+    if ((opts_->require_admission && !c.admitted()) || c.method() == link_method::relayed) {
+      // An outsider cannot use us as a relay, nor make us take a link; relays do not nest.
+      if (kind == 1 || kind == 2)
+        if (auto n = relay_channel_of(body))
+          refuse_relay(c, *n, relay_close_reason::refused,
+                       c.method() == link_method::relayed ? "over a relayed link"
+                                                          : "peer proved no topic");
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    switch (kind) {
+      case 1: return on_relay_open(c, from, body, now);
+      case 2: return on_relay_incoming(c, from, body);
+      case 3: return on_relay_data(c, from, body, now);
+      case 4: return on_relay_close(c, from, body);
+      default: break;
+    }
+    c.close("relay frame of unknown kind " + std::to_string(kind), false, log_level::warn);
+  }
+
+  static std::optional<uint32_t> relay_channel_of(byte_view body) {
+    if (body.size() < 5)
+      return std::nullopt;
+    return (uint32_t{body[1]} << 24) | (uint32_t{body[2]} << 16) | (uint32_t{body[3]} << 8)
+           | uint32_t{body[4]};
+  }
+
+  // Answers an open or incoming on `c` with a close (the reply flips the number's top bit).
+  void refuse_relay(connection& c, uint32_t number, relay_close_reason why,
+                    const std::string& detail) {
+    ++relay_requests_refused_;
+    c.send_relay(net::encode(net::relay_close{number ^ relay_reply_bit, why}));
+    log_limited("net.relay_refused", log_level::info,
+                c.describe() + ": relay request refused (" + net::to_string(why) + "): " + detail);
+  }
+
+  void malformed_relay(connection& c, const error& e) {
+    c.close("malformed relay frame: " + e.what, false, log_level::warn);
+  }
+
+  // `from` asks us to relay a link to a target.
+  void on_relay_open(connection& c, const gossip::endpoint_id& from, byte_view body,
+                     std::chrono::steady_clock::time_point now) {
+    auto m = net::decode_relay_open(body);
+    if (!m)
+      return malformed_relay(c, m.err());
+    if (!opts_->relay_for_others)
+      return refuse_relay(c, m->channel, relay_close_reason::refused, "we relay for nobody");
+    if (ends_.count({from, m->channel})) // the peer's number of an incoming to us
+      return refuse_relay(c, m->channel, relay_close_reason::busy, "channel number in use");
+    auto* to = reversal_link(m->target);
+    auto [incoming, why] = relays_.on_open(from, *m, to != nullptr, tls_->id(), now);
+    if (!incoming)
+      return refuse_relay(c, m->channel, why, "target " + short_id(m->target));
+    auto wire = net::encode(*incoming);
+    if (!wire || !to->send_relay(*wire)) {
+      relays_.on_close(from, m->channel);
+      return refuse_relay(c, m->channel, relay_close_reason::link_lost,
+                          "the link to " + short_id(m->target) + " cannot take it");
+    }
+    ++relay_requests_carried_;
+    relayed_carried_ = relays_.size();
+    log(log_level::info, "relaying a link from " + short_id(from) + " to " + short_id(m->target));
+  }
+
+  // A relay `from` brings us a link from a requester: we take it as an inbound connection
+  // over a local socket pair.
+  void on_relay_incoming(connection& c, const gossip::endpoint_id& from, byte_view body) {
+    auto m = net::decode_relay_incoming(body);
+    if (!m)
+      return malformed_relay(c, m.err());
+    const relay_key key{from, m->channel};
+    if (m->requester == tls_->id() || m->requester == from)
+      return refuse_relay(c, m->channel, relay_close_reason::self_target, "it names us or the relay");
+    if (!opts_->relay || ends_.count(key) || ends_.size() >= opts_->max_relayed_links
+        || link_count() >= opts_->max_connections)
+      return refuse_relay(c, m->channel, relay_close_reason::busy, "no room for a relayed link");
+    auto it = peers_.find(m->requester);
+    if (it != peers_.end()
+        && std::any_of(it->second.links.begin(), it->second.links.end(),
+                       [](auto& l) { return l->established(); }))
+      return refuse_relay(c, m->channel, relay_close_reason::refused,
+                          "linked to " + short_id(m->requester) + " already");
+    auto link = peers_[from].writer;
+    if (!link || link.get() != &c)
+      return refuse_relay(c, m->channel, relay_close_reason::link_lost, "not the relay's link");
+    auto conn = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), false,
+                                             next_serial_++);
+    auto pipe = relay_pipe::create(io_, conn->socket(), relay_rate(), relay_burst());
+    if (!pipe)
+      return refuse_relay(c, m->channel, relay_close_reason::refused, pipe.err().what);
+    ends_[key] = relay_end{from, m->requester, m->channel | relay_reply_bit, link, *pipe, conn};
+    start_pipe(key, *pipe);
+    log(log_level::info, "peer " + short_id(from) + " relays a link from "
+                           + short_id(m->requester));
+    conn->set_method(link_method::relayed);
+    pending_inbound_.insert(conn);
+    pending_count_ = pending_inbound_.size();
+    conn->start_inbound();
+    conn->set_remote(c.remote());
+  }
+
+  // Relayed bytes: for an end of ours, or to forward.
+  void on_relay_data(connection& c, const gossip::endpoint_id& from, byte_view body,
+                     std::chrono::steady_clock::time_point now) {
+    auto d = net::decode_relay_data(body);
+    if (!d)
+      return malformed_relay(c, d.err());
+    const relay_key key{from, d->channel};
+    if (auto it = ends_.find(key); it != ends_.end()) {
+      if (!it->second.pipe->deliver(d->chunk))
+        end_relay(key, relay_close_reason::over_budget, "more relayed bytes than we buffer",
+                  true);
+      return;
+    }
+    auto v = relays_.on_data(from, d->channel, d->chunk.size(), now);
+    if (v.forward) {
+      auto* to = reversal_link(v.forward->peer);
+      auto wire = net::encode_relay_data(v.forward->number, d->chunk);
+      if (to && wire && to->send_relay(*wire)) {
+        relay_bytes_ += d->chunk.size();
+        return;
+      }
+      // The other end's link is gone or full: the relayed link ends at both ends.
+      relays_.on_close(from, d->channel);
+      relayed_carried_ = relays_.size();
+      send_relay_close(*v.forward, relay_close_reason::link_lost);
+      c.send_relay(net::encode(net::relay_close{d->channel ^ relay_reply_bit,
+                                                relay_close_reason::link_lost}));
+      return;
+    }
+    c.send_relay(net::encode(net::relay_close{d->channel ^ relay_reply_bit, v.close}));
+    if (v.close == relay_close_reason::over_budget) {
+      ++relay_over_budget_;
+      relayed_carried_ = relays_.size();
+      if (v.other)
+        send_relay_close(*v.other, relay_close_reason::over_budget);
+      log_limited("net.relay_refused", log_level::info,
+                  c.describe() + ": relayed link closed: over its byte budget");
+    }
+  }
+
+  void on_relay_close(connection& c, const gossip::endpoint_id& from, byte_view body) {
+    auto m = net::decode_relay_close(body);
+    if (!m)
+      return malformed_relay(c, m.err());
+    const relay_key key{from, m->channel};
+    if (ends_.count(key))
+      return end_relay(key, m->reason,
+                       std::string("the relay closed it (") + net::to_string(m->reason) + ")",
+                       false);
+    if (auto other = relays_.on_close(from, m->channel)) {
+      relayed_carried_ = relays_.size();
+      send_relay_close(*other, m->reason);
     }
   }
 
@@ -1317,13 +1670,15 @@ public:
     log(log_level::debug, "duplicate links to " + short_id(id) + ": keeping " + keep->describe()
                             + ", retiring " + drop->describe());
     if (keep_new) {
+      relay_link_changed(id); // relayed bytes never change links
       ps.writer = c;
       c->attach_queue(ps.queue);
     }
     drop->say_goodbye();
   }
 
-  void replace_writer(peer_state& ps) {
+  void replace_writer(const gossip::endpoint_id& id, peer_state& ps) {
+    relay_link_changed(id); // relayed bytes never change links
     ps.writer.reset();
     for (auto& l : ps.links) {
       if (l->writable()) {
@@ -1338,6 +1693,7 @@ public:
     auto it = peers_.find(id);
     if (it == peers_.end())
       return;
+    relay_link_changed(id);
     auto ps = std::move(it->second);
     peers_.erase(it);
     cancel_timers(ps);
@@ -1393,6 +1749,9 @@ public:
   net::reversal_relay relay_;
   net::reversal_dialer dialer_;
   net::redial_backoff redial_;
+  std::map<relay_key, relay_end> ends_; // our relayed links' ends
+  net::relay_table relays_;             // the relayed links we carry for others
+  uint32_t next_own_number_ = 0;
   uint64_t next_serial_ = 1;
   bool shut_ = false;
 
@@ -1431,6 +1790,13 @@ public:
   std::atomic<uint64_t> punch_hints_sent_{0};
   std::atomic<uint64_t> punch_primers_{0};
   std::atomic<uint64_t> links_punched_{0};
+  std::atomic<uint64_t> relay_requests_sent_{0};
+  std::atomic<uint64_t> links_relayed_{0};
+  std::atomic<uint64_t> relay_requests_carried_{0};
+  std::atomic<uint64_t> relay_requests_refused_{0};
+  std::atomic<uint64_t> relay_over_budget_{0};
+  std::atomic<uint64_t> relay_bytes_{0};
+  std::atomic<size_t> relayed_carried_{0};
   // Connects from our listening port under way (primers, reversed dials), by target; primers
   // are bounded here, reversed dials by the reversal dialer's budget.
   static constexpr size_t max_punches = 16;
@@ -1622,6 +1988,13 @@ transport_stats transport::stats() const {
   s.punch_hints_sent = impl_->punch_hints_sent_;
   s.punch_primers = impl_->punch_primers_;
   s.links_punched = impl_->links_punched_;
+  s.relay_requests_sent = impl_->relay_requests_sent_;
+  s.links_relayed = impl_->links_relayed_;
+  s.relay_requests_carried = impl_->relay_requests_carried_;
+  s.relay_requests_refused = impl_->relay_requests_refused_;
+  s.relay_over_budget = impl_->relay_over_budget_;
+  s.relay_bytes = impl_->relay_bytes_;
+  s.relayed_carried = impl_->relayed_carried_;
   s.reversal_waits_expired = impl_->reversal_waits_expired_;
   return s;
 }

@@ -102,6 +102,14 @@ struct transport_stats {
   uint64_t punch_hints_sent = 0; ///< hints we sent to requesters with a relayed notice
   uint64_t punch_primers = 0;    ///< connects we made to prime our NAT after a hint
   uint64_t links_punched = 0;    ///< links made by a primer meeting the target's dial
+  // Relayed links (gossip/transport/relay.hpp).
+  uint64_t relay_requests_sent = 0;    ///< common peers we asked to relay a link of ours
+  uint64_t links_relayed = 0;          ///< relayed links established (either end)
+  uint64_t relay_requests_carried = 0; ///< relayed links we took on for others
+  uint64_t relay_requests_refused = 0; ///< relay requests (or relayed links to us) we refused
+  uint64_t relay_over_budget = 0;      ///< relayed links we carried, closed over their budget
+  uint64_t relay_bytes = 0;            ///< bytes we forwarded for others
+  size_t relayed_carried = 0;          ///< relayed links we carry now
 };
 
 /// An established link to a peer (transport::link_of).

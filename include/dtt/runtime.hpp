@@ -91,6 +91,13 @@ struct options {
     /// its port (harmless elsewhere); off by default here, on in dttd (`[dttd.nat]
     /// hole-punching`).
     bool hole_punching = false;
+    /// Relayed links (gossip/transport/relay.hpp): when neither a reversal nor a punch linked
+    /// us to a peer, ask a common peer to forward a TLS link's bytes (TLS stays end to end; at
+    /// most 64 KiB/s per relayed link). `relay_for_others`: carry such links between two of our
+    /// admitted peers (at most 32 at once, 2 per requester). dttd: `[dttd.nat] relay`,
+    /// `relay-for-others`.
+    bool relay = true;
+    bool relay_for_others = true;
   } nat;
   /// Publish this node's endpoint record and resolve peers through the DHT (DESIGN.md).
   bool use_endpoint_records = true;

@@ -205,7 +205,12 @@ def main(work):
                  "dtt_transport_dials_total", "dtt_transport_dials_held_back_total",
                  'dtt_transport_punch_total{step="hint_sent"}',
                  'dtt_transport_punch_total{step="primed"}',
-                 'dtt_transport_punch_total{step="linked"}'):
+                 'dtt_transport_punch_total{step="linked"}',
+                 'dtt_transport_relay_requests_total{result="sent"}',
+                 'dtt_transport_relay_requests_total{result="carried"}',
+                 'dtt_transport_relay_requests_total{result="refused"}',
+                 "dtt_transport_links_relayed_total", "dtt_transport_relay_bytes_total",
+                 'dtt_transport_connections{state="relaying"}'):
         check(("\n" + name) in metrics, "/metrics has " + name)
     def sample(prefix):
         return sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()

@@ -77,11 +77,12 @@ TEST_CASE("transport frame: a length over the limit is refused from its header a
 }
 
 TEST_CASE("transport frame: unknown control codes and huge lengths are errors") {
-  frame_decoder d(4096);
-  bytes bad{0x80, 0, 0, 9};
-  auto st = d.feed(bad, [](frame&&) { return true; });
-  REQUIRE_FALSE(st.ok());
-  CHECK(st.err().code == errc::malformed);
+  for (bytes bad : {bytes{0x80, 0, 0, 0x7f}, bytes{0x80, 0, 1, 1} /* a keep-alive with length bits */}) {
+    frame_decoder d(4096);
+    auto st = d.feed(bad, [](frame&&) { return true; });
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.err().code == errc::malformed);
+  }
 
   frame_decoder d2(4096);
   bytes huge{0x7f, 0xff, 0xff, 0xff};
@@ -121,4 +122,45 @@ TEST_CASE("transport frame: reversal control frames carry bodies of their fixed 
   CHECK(got[2].message == bytes(reversal_notice6_body_size, 3));
   CHECK(got[3].code == control::keepalive);
   CHECK(d.buffered() == 0);
+}
+
+TEST_CASE("transport frame: relay frames carry their body length in the header, within bounds") {
+  bytes stream;
+  append_control(stream, control::relay, bytes(relay_body_min, 4));
+  append_control(stream, control::relay, bytes(relay_body_max, 5));
+  append_control(stream, control::keepalive);
+  // The header: the flag, the length in bits 8..30, the code in the low byte.
+  CHECK(stream[0] == 0x80);
+  CHECK(stream[1] == 0x00);
+  CHECK(stream[2] == relay_body_min);
+  CHECK(stream[3] == 9);
+  for (size_t step : {size_t{1}, size_t{7}, size_t{4096}, stream.size()}) {
+    frame_decoder d(512); // the message limit does not bound relay frames
+    status st = ok_status();
+    auto got = decode_all(d, stream, step, &st);
+    REQUIRE(st.ok());
+    REQUIRE(got.size() == 3);
+    CHECK(got[0].is_control);
+    CHECK(got[0].code == control::relay);
+    CHECK(got[0].message == bytes(relay_body_min, 4));
+    CHECK(got[1].code == control::relay);
+    CHECK(got[1].message == bytes(relay_body_max, 5));
+    CHECK(got[2].code == control::keepalive);
+    CHECK(d.buffered() == 0);
+  }
+  CHECK(control_body_fits(control::relay, relay_body_min));
+  CHECK_FALSE(control_body_fits(control::relay, relay_body_min - 1));
+  CHECK_FALSE(control_body_fits(control::relay, relay_body_max + 1));
+  CHECK_FALSE(control_body_fits(control::admit, relay_body_min));
+  // Lengths outside the bounds are refused from the header alone, before any body is buffered.
+  for (uint32_t len : {uint32_t{0}, uint32_t{relay_body_min - 1}, uint32_t{relay_body_max + 1},
+                       uint32_t{0x7fffff}}) {
+    bytes bad;
+    put_be32(bad, control_flag | len << 8 | static_cast<uint32_t>(control::relay));
+    frame_decoder d(4096);
+    auto st = d.feed(bad, [](frame&&) { return true; });
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.err().code == errc::malformed);
+    CHECK(d.buffered() == 0);
+  }
 }

@@ -9,6 +9,7 @@
 #include "gossip/transport/connection.hpp"
 #include "gossip/transport/frame.hpp"
 #include "gossip/transport/tls.hpp"
+#include "gossip/transport/relay.hpp"
 #include "gossip/transport/reversal.hpp"
 #include "transport_harness.hpp"
 
@@ -586,5 +587,175 @@ TEST_CASE("reversal: a notice is answered while our own dial to the requester ha
   CHECK(b.t->stats().reversed_dials == 1);
   CHECK(refused(b.t->stats(), false, net::reversal_refusal::declined) == 0);
   b.t->shutdown();
+  CHECK(io.stop());
+}
+
+// --- relayed links (gossip/transport/relay.hpp) ---
+
+namespace {
+
+bytes relay_open_body(uint32_t channel, const gossip::endpoint_id& target) {
+  auto b = net::encode(net::relay_open{channel, target});
+  REQUIRE(b);
+  return *b;
+}
+
+// A: its reversed dial can never arrive (it asks to be dialled at a closed port), and it does
+// not punch: after the reversal wait it asks a common peer to relay.
+void unreachable_requester(net::transport_options& o) {
+  o.reversal_port = closed_port();
+  o.reversal_wait = 300ms;
+}
+
+} // namespace
+
+TEST_CASE("relay: A and B, neither reachable by the other, link through C with TLS end to end") {
+  io_thread io;
+  node a(io.io, unreachable_requester), b(io.io), c(io.io);
+  link(a, c);
+  link(b, c);
+  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(b.id(), "through the relay").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  {
+    std::lock_guard<std::mutex> g(b.rec.mu);
+    CHECK(text(b.rec.messages.back().content) == "through the relay");
+    std::lock_guard<std::mutex> ga(a.rec.mu);
+    CHECK(a.rec.closed.empty()); // the queue waited for the relayed link
+  }
+  auto at_a = a.t->link_of(b.id());
+  auto at_b = b.t->link_of(a.id());
+  REQUIRE(at_a);
+  REQUIRE(at_b);
+  CHECK(at_a->method == net::link_method::relayed);
+  CHECK(at_b->method == net::link_method::relayed);
+  CHECK(at_a->remote.port == c.addr().port); // the relay's address, not the local pipe's
+  auto sa = a.t->stats(), sb = b.t->stats(), sc = c.t->stats();
+  CHECK(sa.reversal_waits_expired == 1);
+  CHECK(sa.relay_requests_sent == 1);
+  CHECK(sc.relay_requests_carried == 1);
+  CHECK(sc.relayed_carried == 1);
+  CHECK(sa.links_relayed == 1);
+  CHECK(sb.links_relayed == 1);
+  // TLS end to end: C forwarded at least both handshakes, and carries no link to either end
+  // other than its direct ones.
+  CHECK(sc.relay_bytes > 1000);
+  CHECK(c.t->link_of(a.id())->method == net::link_method::direct);
+  // Both ways, and messages larger than one relay chunk's share of a read.
+  REQUIRE(b.send(a.id(), "and back").ok());
+  REQUIRE(a.rec.wait([&] { return a.rec.messages_from(b.id()) == 1; }));
+  const std::string big(3000, 'x');
+  for (int i = 0; i < 40; ++i)
+    REQUIRE(a.send(b.id(), big).ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 41; }));
+  {
+    std::lock_guard<std::mutex> g(b.rec.mu);
+    CHECK(text(b.rec.messages.back().content) == big);
+  }
+  CHECK(c.t->stats().relay_bytes > 40 * 3000);
+  // The relay goes away: the relayed link ends, and each end reports the other closed.
+  c.t->shutdown();
+  CHECK(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(b.rec.wait([&] { return !b.rec.closed.empty(); }));
+  a.t->shutdown();
+  b.t->shutdown();
+  CHECK(io.stop());
+}
+
+TEST_CASE("relay: a requester whose relays are all refused is reported closed") {
+  io_thread io;
+  SUBCASE("the relay has no link to the target") {
+    node a(io.io, unreachable_requester), c(io.io);
+    link(a, c);
+    auto x = crypto::signing_key::generate().public_key_bytes();
+    a.t->add_addresses(x, {{"127.0.0.1", closed_port()}});
+    REQUIRE(a.send(x, "nobody").ok());
+    REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 5000ms));
+    CHECK(a.rec.closed[0].first == x);
+    CHECK(a.rec.closed[0].second.find("no reversed link") != std::string::npos);
+    CHECK(a.rec.closed[0].second.find("relayed link failed") != std::string::npos);
+    CHECK(a.t->stats().relay_requests_sent == 1);
+    CHECK(c.t->stats().relay_requests_refused == 1);
+    CHECK(c.t->stats().relay_requests_carried == 0);
+    a.t->shutdown();
+    c.t->shutdown();
+  }
+  SUBCASE("the relay relays for nobody") {
+    node a(io.io, unreachable_requester), b(io.io),
+      c(io.io, [](net::transport_options& o) { o.relay_for_others = false; });
+    link(a, c);
+    link(b, c);
+    a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+    REQUIRE(a.send(b.id(), "refused").ok());
+    REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 5000ms));
+    CHECK(a.t->stats().relay_requests_sent == 1);
+    CHECK(c.t->stats().relay_requests_refused == 1);
+    CHECK(b.t->stats().links_relayed == 0);
+    CHECK_FALSE(b.t->link_of(a.id()));
+    a.t->shutdown();
+    b.t->shutdown();
+    c.t->shutdown();
+  }
+  SUBCASE("the requester does not ask for relays") {
+    node a(io.io,
+           [](net::transport_options& o) {
+             unreachable_requester(o);
+             o.relay = false;
+           }),
+      b(io.io), c(io.io);
+    link(a, c);
+    link(b, c);
+    a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+    REQUIRE(a.send(b.id(), "not relayed").ok());
+    REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 5000ms));
+    CHECK(a.t->stats().relay_requests_sent == 0);
+    CHECK(c.t->stats().relay_requests_refused == 0);
+    a.t->shutdown();
+    b.t->shutdown();
+    c.t->shutdown();
+  }
+  CHECK(io.stop());
+}
+
+TEST_CASE("relay: an outsider cannot use a relay, and a requester is held to its byte budget") {
+  io_thread io;
+  node c(io.io);
+  raw_peer requester, target;
+  SUBCASE("a peer that proved no topic is refused") {
+    node b(io.io);
+    link(b, c);
+    REQUIRE(requester.connect(c, false));
+    REQUIRE(requester.send(net::control::relay, relay_open_body(7, b.id())));
+    CHECK(eventually([&] { return c.t->stats().relay_requests_refused == 1; }));
+    CHECK(c.t->stats().relay_requests_carried == 0);
+    CHECK(b.t->stats().links_relayed == 0);
+    b.t->shutdown();
+  }
+  SUBCASE("past its burst, the relayed link is closed and nothing more is forwarded") {
+    // The target is a raw peer too: it takes the link and reads nothing, so only the relay's
+    // budget stops the flood (its kernel buffers take what the relay forwards).
+    REQUIRE(target.connect(c, true));
+    REQUIRE(requester.connect(c, true));
+    REQUIRE(eventually([&] { return c.t->stats().proofs_accepted == 2; }));
+    REQUIRE(requester.send(net::control::relay, relay_open_body(7, target.id())));
+    REQUIRE(eventually([&] { return c.t->stats().relay_requests_carried == 1; }));
+    const auto start = std::chrono::steady_clock::now();
+    const bytes chunk(net::max_relay_chunk, 0x5a);
+    const size_t sent_bytes = 24 * chunk.size(); // 384 KiB against a 256 KiB burst
+    for (size_t i = 0; i < 24; ++i) {
+      auto body = net::encode_relay_data(7, chunk);
+      REQUIRE(body);
+      REQUIRE(requester.send(net::control::relay, *body));
+    }
+    CHECK(eventually([&] { return c.t->stats().relay_over_budget == 1; }));
+    auto s = c.t->stats();
+    auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const net::relay_table::config budget;
+    CHECK(s.relayed_carried == 0);
+    CHECK(s.relay_bytes < sent_bytes);
+    CHECK(double(s.relay_bytes) <= budget.burst_bytes + budget.bytes_per_second * secs);
+    CHECK(s.relay_bytes >= budget.burst_bytes - chunk.size());
+  }
+  c.t->shutdown();
   CHECK(io.stop());
 }
