@@ -48,8 +48,14 @@ miniupnpd (UPnP IGD2, found over IPv6: b1 has no IPv4), r1's firewall holds them
 r1's LAN dials one, and they are gone after a1 and b1 stop. Reports the same figures, with each
 link's address family and the pinholes.
 
-usage: nat.py --dtt BIN --dttd BIN [--deadline 60] [--loss N] [--dual-stack] [--report FILE]
-              [--keep]
+With --symmetric, r2 and r3 are symmetric NATs: each connection leaves from a random port
+(nftables masquerade fully-random), so a primer opens nothing a peer's dial could use and hole
+punching cannot link a3 to a2. Asserts instead that a3, asked to join a2, links to it through a
+relay (a common peer forwards the TLS link's bytes: the link is "relayed" at both ends), and
+reports the relayed links and the bytes each node relayed.
+
+usage: nat.py --dtt BIN --dttd BIN [--deadline 60] [--loss N] [--dual-stack] [--symmetric]
+              [--report FILE] [--keep]
 """
 import argparse
 import ipaddress
@@ -81,24 +87,26 @@ DHT_NODES = 4  # per testnet process
 MINIUPNPD = shutil.which("miniupnpd") or "/usr/sbin/miniupnpd"
 
 
-ROUTER_NFT = """table inet filter {
- chain forward { type filter hook forward priority 0; policy accept; jump miniupnpd; }
- chain miniupnpd { }
- chain prerouting { type nat hook prerouting priority -100; policy accept;
-                    jump prerouting_miniupnpd; }
- chain postrouting { type nat hook postrouting priority 100; policy accept;
+# {flags}: "" (a NAT that keeps the source port when it is free, as Linux and most home
+# routers do) or " fully-random" (a symmetric NAT: a random port per connection).
+ROUTER_NFT = """table inet filter {{
+ chain forward {{ type filter hook forward priority 0; policy accept; jump miniupnpd; }}
+ chain miniupnpd {{ }}
+ chain prerouting {{ type nat hook prerouting priority -100; policy accept;
+                    jump prerouting_miniupnpd; }}
+ chain postrouting {{ type nat hook postrouting priority 100; policy accept;
                      jump postrouting_miniupnpd;
-                     oifname "wan" meta nfproto ipv4 masquerade; }
- chain input { type filter hook input priority 0; policy accept;
-               iifname "wan" ct state new drop; }
- chain prerouting_miniupnpd { }
- chain postrouting_miniupnpd { }
-}
+                     oifname "wan" meta nfproto ipv4 masquerade{flags}; }}
+ chain input {{ type filter hook input priority 0; policy accept;
+               iifname "wan" ct state new drop; }}
+ chain prerouting_miniupnpd {{ }}
+ chain postrouting_miniupnpd {{ }}
+}}
 """
 
 ADDR = r"(\d+\.\d+\.\d+\.\d+|\[[0-9a-f:]+\])"  # as the transport logs an endpoint's address
 LINK_UP = re.compile(r"net: outbound #\d+ " + ADDR + r":(\d+) peer ([0-9a-f]{8}): link up"
-                     r" \((direct|reversed|punched)\)")
+                     r" \((direct|reversed|punched|relayed)\)")
 # A primer that met the peer's reversed dial: an inbound connection on the primer's side (an
 # outbound one when the primer took the client side: LINK_UP).
 PUNCHED = re.compile(r"net: inbound #\d+ " + ADDR + r":(\d+) peer ([0-9a-f]{8}): "
@@ -253,7 +261,9 @@ class Testbed:
             # Private addresses of other sites are not routed on the internet: packets to them
             # vanish (no ICMP error), as a dial to a LAN address in another node's record does.
             sh("ip", "-n", rns, "route", "add", "blackhole", "10.0.0.0/8")
-            sh("ip", "netns", "exec", rns, "nft", "-f", "-", inp=ROUTER_NFT)
+            symmetric = self.a.symmetric and r in ("r2", "r3")
+            sh("ip", "netns", "exec", rns, "nft", "-f", "-",
+               inp=ROUTER_NFT.format(flags=" fully-random" if symmetric else ""))
             if dual:
                 # No NAT for IPv6: the firewall alone keeps new connections from the WAN out.
                 sh("ip", "netns", "exec", rns, "nft", "add", "rule", "inet", "filter", "forward",
@@ -466,8 +476,11 @@ max-jitter=1s
         a2 = next(n for n in self.nodes if n.name == "a2")
         a3 = next(n for n in self.nodes if n.name == "a3")
 
+        # (Behind symmetric NATs: through a relay.)
+        want = "relayed" if self.a.symmetric else "punched"
+
         def punched():
-            return any(l[3] == "punched" and {l[0], l[1]} == {"a2", "a3"}
+            return any(l[3] == want and {l[0], l[1]} == {"a2", "a3"}
                        for l in self.links()[0])
         self.punched_before_join = punched()
         t0 = time.monotonic()
@@ -478,9 +491,26 @@ max-jitter=1s
                 f"{self.join_peer(a3, a2.id)}")
             until = time.monotonic() + 3
             while not punched() and time.monotonic() < until:
-                self.check_deadline("a punched link between a3 and a2")
+                self.check_deadline(f"a {want} link between a3 and a2")
                 time.sleep(0.2)
         self.punch_s = round(time.monotonic() - t0, 2)
+        # What each node relayed for others, and how many relayed links it made (/metrics).
+        self.relay_figures = {n.name: self.metrics_of(n, ("dtt_transport_relay_bytes_total",
+                                                          "dtt_transport_links_relayed_total"))
+                              for n in self.nodes}
+
+    def metrics_of(self, n, names):
+        """Samples of `names` from n's /metrics (run inside n's namespace), or None each."""
+        code = ("import sys,urllib.request as u;"
+                "print(u.urlopen(sys.argv[1]+'/metrics',timeout=5).read().decode())")
+        r = sh("ip", "netns", "exec", n.ns, sys.executable, "-c", code, f"http://{n.http}",
+               check=False)
+        out = {}
+        for name in names:
+            vals = [float(l.rsplit(" ", 1)[1]) for l in r.stdout.splitlines()
+                    if l.startswith(name + " ") or l.startswith(name + "{")]
+            out[name] = sum(vals) if vals else None
+        return out
 
     def join_peer(self, n, peer):
         """The operator's join through n's HTTP API (POST /v1/topics/<id>/peers), run inside
@@ -514,7 +544,7 @@ max-jitter=1s
                 peer = by_short.get(m.group(3))
                 # reversed: dialled because the peer asked through a common peer (its own
                 # dial to us had failed); else by the address dialled.
-                how = m.group(4) if m.group(4) in ("reversed", "punched") else \
+                how = m.group(4) if m.group(4) in ("reversed", "punched", "relayed") else \
                     "mapped" if addr in mapped else "direct"
                 out.append((n.name, peer.name if peer else m.group(3), f"{addr[0]}:{addr[1]}",
                             how))
@@ -576,6 +606,8 @@ max-jitter=1s
             "punch_delay_s": self.punch_delays(),
             "punch_a3_a2_s": getattr(self, "punch_s", None),
             "punched_a3_a2_before_join": getattr(self, "punched_before_join", None),
+            "symmetric": self.a.symmetric,
+            "relay_figures": getattr(self, "relay_figures", None),
             "reversed_by_reachable": sum(
                 1 for a, _, _, how in links if how == "reversed"
                 and not any(n.name == a and n.behind in ("r2", "r3") for n in self.nodes)),
@@ -608,6 +640,15 @@ max-jitter=1s
                 self.failures.append(f"{n.name}: no 'upnp gateway not found' line")
         if rep["mapped_links_from_outside_r1"] < 1 and not self.a.dual_stack:
             self.failures.append("no link was dialled to a mapped address from outside r1")
+        if self.a.symmetric:
+            # Behind symmetric NATs no punch can link a3 and a2 (or the testbed is wrong), and
+            # their relayed link's bytes went through a common peer.
+            if any(l["method"] == "punched" and {l["from"], l["to"]} == {"a2", "a3"}
+                   for l in rep["links"]):
+                self.failures.append("a3 and a2 punched through symmetric NATs")
+            figures = rep["relay_figures"] or {}
+            if not sum((f.get("dtt_transport_relay_bytes_total") or 0) for f in figures.values()):
+                self.failures.append(f"no node relayed a byte: {figures}")
         if self.a.dual_stack:
             # Both nodes behind r1 opened an IPv6 pinhole through miniupnpd (IGD2, found over
             # IPv6: b1 has nothing else), and a node outside r1's LAN dialled one.
@@ -700,9 +741,13 @@ def main():
     p.add_argument("--loss", type=int, default=0, help="percent of forwarded packets dropped")
     p.add_argument("--dual-stack", action="store_true",
                    help="IPv6 too, and three hosts with IPv6 only")
+    p.add_argument("--symmetric", action="store_true",
+                   help="r2 and r3 pick a random port per connection: a relay links a3 and a2")
     p.add_argument("--report", default=None)
     p.add_argument("--keep", action="store_true")
     a = p.parse_args()
+    if a.symmetric and a.dual_stack:
+        p.error("--symmetric and --dual-stack do not combine (IPv6 has no NAT to make symmetric)")
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("nft") \
             or not os.path.exists(MINIUPNPD):
         print("SKIP: needs root, iproute2, nftables and miniupnpd")
