@@ -47,7 +47,7 @@ void for_each_daemon_option(daemon_settings& s, F&& f) {
     "ip:port or [ipv6]:port to publish instead of the interface addresses");
   f("dttd.nat", "port-mapping", s.port_mapping, k::port_mapping,
     "map the gossip port (and the DHT port in server mode) on the router: auto, upnp, "
-    "natpmp or off (default auto)");
+    "pcp, natpmp or off (default auto)");
   f("dttd.nat", "hole-punching", s.hole_punching, k::boolean,
     "prime our NAT for a peer's reversed dial when a reversal is under way (default true)");
   f("dttd.nat", "relay", s.relay, k::boolean,

@@ -46,7 +46,7 @@ struct daemon_settings {
   uint16_t gossip_port = 0;            ///< 0: any
   std::vector<std::string> advertise;  ///< published instead of the interface addresses
   /// Port mapping of the gossip TCP port (and the DHT UDP port in server mode) on the LAN's
-  /// router (issue 15): auto (UPnP-IGD, then NAT-PMP), upnp, natpmp or off.
+  /// router (issue 15): auto (UPnP-IGD, then PCP, then NAT-PMP), upnp, pcp, natpmp or off.
   std::string port_mapping = "auto";
   /// TCP hole punching when a reversal is under way (runtime options::nat.hole_punching).
   bool hole_punching = true;

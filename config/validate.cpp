@@ -231,8 +231,9 @@ std::string check_value(const option_spec& spec, std::string_view key_name,
       if (auto e = check_quoted(key_name, v); !e.empty())
         return e;
       auto inner = v.substr(1, v.size() - 2);
-      if (inner != "auto" && inner != "upnp" && inner != "natpmp" && inner != "off")
-        return fmt::format("\"{}\" is not a port-mapping mode (auto, upnp, natpmp, off)",
+      if (inner != "auto" && inner != "upnp" && inner != "natpmp" && inner != "pcp"
+          && inner != "off")
+        return fmt::format("\"{}\" is not a port-mapping mode (auto, upnp, natpmp, pcp, off)",
                            shown(inner));
       return {};
     }

@@ -28,7 +28,7 @@ enum class option_kind : uint8_t {
   string_list,    ///< ["a", "b"]
   host_port_list, ///< ["host:port", ...] with a port of 1..65535
   log_level,      ///< "debug", "info", "warn", "error" or "off"
-  port_mapping,   ///< "auto", "upnp", "natpmp" or "off" (issue 15)
+  port_mapping,   ///< "auto", "upnp", "natpmp", "pcp" or "off" (issue 15)
   ipv6_address,   ///< a quoted numeric IPv6 address, not IPv4-mapped ("::", "::1", ...), or ""
 };
 

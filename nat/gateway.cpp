@@ -1,5 +1,8 @@
 #include "nat/gateway.hpp"
 
+#include "crypto/random.hpp"
+#include "nat/pcp.hpp"
+
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 #include <miniupnpc/upnperrors.h>
@@ -12,7 +15,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <vector>
 
 namespace dtt::nat {
@@ -271,6 +277,167 @@ private:
   std::chrono::milliseconds timeout_;
 };
 
+// --- PCP (RFC 6887; nat/pcp.hpp says why our own) ---
+
+// The default IPv4 gateway, as libnatpmp finds it.
+result<std::string> default_gateway() {
+  natpmp_t p{};
+  int r = open_natpmp(p);
+  if (r < 0)
+    return error{errc::unreachable, "no default gateway (" + natpmp_error(r) + ")"};
+  char gw[INET_ADDRSTRLEN] = {0};
+  in_addr g{};
+  g.s_addr = p.gateway;
+  inet_ntop(AF_INET, &g, gw, sizeof(gw));
+  closenatpmp(&p);
+  return std::string(gw);
+}
+
+// A UDP socket connected to the PCP server at `gw` (it then takes datagrams from the server
+// only, as RFC 6887 §8.3 requires of an answer), and the address we send from.
+struct pcp_socket {
+  int fd = -1;
+  pcp_socket() = default;
+  pcp_socket(const pcp_socket&) = delete;
+  pcp_socket& operator=(const pcp_socket&) = delete;
+  ~pcp_socket() {
+    if (fd >= 0)
+      ::close(fd);
+  }
+};
+
+result<pcp::address16> open_pcp(const std::string& gw, pcp_socket& s) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(pcp::server_port);
+  if (inet_pton(AF_INET, gw.c_str(), &to.sin_addr) != 1)
+    return error{errc::invalid_argument, "gateway " + gw + " is not an IPv4 address"};
+  s.fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s.fd < 0 || ::connect(s.fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0)
+    return error{errc::unreachable, "PCP socket to " + gw + ": " + std::strerror(errno)};
+  sockaddr_in from{};
+  socklen_t len = sizeof(from);
+  if (::getsockname(s.fd, reinterpret_cast<sockaddr*>(&from), &len) != 0)
+    return error{errc::io_error, std::string("PCP socket: ") + std::strerror(errno)};
+  char ip[INET_ADDRSTRLEN] = {0};
+  inet_ntop(AF_INET, &from.sin_addr, ip, sizeof(ip));
+  return pcp::to_address16(ip);
+}
+
+enum class exchange { answered, no_answer, port_unreachable };
+
+// Sends `request` and waits for a datagram `take` accepts, sending it again after 250 ms,
+// 500 ms, ... (RFC 6887 §8.1.1 starts at 3 s; our discovery budget is 2 s, and NAT-PMP's
+// 250 ms start is what these servers expect) until `timeout`.
+exchange pcp_exchange(int fd, const bytes& request, std::chrono::milliseconds timeout,
+                      const std::function<bool(byte_view)>& take) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + timeout;
+  std::array<uint8_t, pcp::max_message + 4> buf{};
+  auto wait = std::chrono::milliseconds(250);
+  for (;;) {
+    (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+    const auto until = std::min(clock::now() + wait, deadline);
+    for (auto now = clock::now(); now < until; now = clock::now()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+      pollfd pfd{fd, POLLIN, 0};
+      if (::poll(&pfd, 1, static_cast<int>(std::max<long long>(1, left.count()))) <= 0)
+        continue;
+      auto n = ::recv(fd, buf.data(), buf.size(), 0);
+      if (n < 0) {
+        if (errno == ECONNREFUSED) // an ICMP port unreachable: nothing listens there
+          return exchange::port_unreachable;
+        continue;
+      }
+      if (take(byte_view{buf.data(), static_cast<size_t>(n)}))
+        return exchange::answered;
+    }
+    if (clock::now() >= deadline)
+      return exchange::no_answer;
+    wait *= 2;
+  }
+}
+
+class pcp_gateway final : public gateway {
+public:
+  pcp_gateway(std::string gw, std::chrono::milliseconds timeout)
+    : gw_(std::move(gw)), timeout_(timeout) {}
+
+  method kind() const noexcept override { return method::pcp; }
+  std::string describe() const override { return "PCP server " + gw_; }
+
+  result<mapping> add(protocol proto, uint16_t internal_port, uint16_t external_port,
+                      std::chrono::seconds lease) override {
+    // One nonce per mapping, kept for its renewals and its deletion (RFC 6887 §11.2: the
+    // server refuses a request for an existing mapping with another nonce).
+    auto key = std::make_pair(proto, internal_port);
+    auto it = nonces_.find(key);
+    if (it == nonces_.end()) {
+      std::array<uint8_t, 12> n{};
+      crypto::os_random().fill(n.data(), n.size());
+      it = nonces_.emplace(key, n).first;
+    }
+    auto r = request(proto, internal_port, external_port ? external_port : internal_port, lease,
+                     it->second);
+    if (!r)
+      return r.err();
+    return pcp::to_mapping(r->first, r->second);
+  }
+
+  status remove(const mapping& m) override {
+    auto it = nonces_.find({m.proto, m.internal_port});
+    if (it == nonces_.end())
+      return error{errc::invalid_argument, "no PCP mapping of ours for that port"};
+    // RFC 6887 §15: a MAP request with lifetime 0 deletes the mapping.
+    auto r = request(m.proto, m.internal_port, 0, std::chrono::seconds(0), it->second);
+    nonces_.erase(it);
+    if (!r)
+      return r.err();
+    if (r->first.result != pcp::result_code::success)
+      return error{errc::refused, "PCP " + pcp::to_string(r->first.result)};
+    return ok_status();
+  }
+
+private:
+  result<std::pair<pcp::map_response, pcp::map_request>>
+  request(protocol proto, uint16_t internal_port, uint16_t external_port,
+          std::chrono::seconds lease, const std::array<uint8_t, 12>& nonce) {
+    pcp_socket s;
+    auto client = open_pcp(gw_, s);
+    if (!client)
+      return client.err();
+    pcp::map_request req;
+    req.nonce = nonce;
+    req.proto = proto;
+    req.internal_port = internal_port;
+    req.suggested_port = external_port;
+    req.lifetime = lease;
+    req.client = *client;
+    req.suggested_ip = *pcp::to_address16("0.0.0.0"); // any IPv4 address
+    std::optional<pcp::map_response> got;
+    bool natpmp = false;
+    auto e = pcp_exchange(s.fd, pcp::encode(req), timeout_, [&](byte_view d) {
+      pcp::answer_kind kind;
+      auto r = pcp::decode_map_response(d, req, kind);
+      natpmp = kind == pcp::answer_kind::natpmp;
+      if (r)
+        got = *r;
+      return kind != pcp::answer_kind::not_ours;
+    });
+    if (e == exchange::no_answer)
+      return error{errc::timeout, "PCP MAP request: no answer in time"};
+    if (e == exchange::port_unreachable)
+      return error{errc::unreachable, "PCP MAP request: nothing listens on port 5351"};
+    if (natpmp || !got)
+      return error{errc::refused, "PCP MAP request answered in NAT-PMP"};
+    return std::make_pair(*got, req);
+  }
+
+  std::string gw_;
+  std::chrono::milliseconds timeout_;
+  std::map<std::pair<protocol, uint16_t>, std::array<uint8_t, 12>> nonces_;
+};
+
 } // namespace
 
 // True if a UDP socket can be connected to the SSDP group (a route to it exists). Without one
@@ -350,6 +517,32 @@ result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeo
     return error{errc::unreachable, std::string("NAT-PMP gateway ") + gw + ": "
                                       + natpmp_error(r)};
   return std::unique_ptr<gateway>(new natpmp_gateway(gw, timeout));
+}
+
+result<std::unique_ptr<gateway>> discover_pcp(std::chrono::milliseconds timeout) {
+  auto gw = default_gateway();
+  if (!gw)
+    return error{errc::unreachable, "PCP: " + gw.err().what};
+  pcp_socket s;
+  auto client = open_pcp(*gw, s);
+  if (!client)
+    return client.err();
+  auto kind = pcp::answer_kind::not_ours;
+  auto rc = pcp::result_code::success;
+  auto e = pcp_exchange(s.fd, pcp::encode_announce(*client), timeout, [&](byte_view d) {
+    kind = pcp::decode_announce_response(d, rc);
+    return kind != pcp::answer_kind::not_ours;
+  });
+  const std::string who = "PCP server " + *gw + ": ";
+  if (e == exchange::no_answer)
+    return error{errc::timeout, who + "no answer in time"};
+  if (e == exchange::port_unreachable)
+    return error{errc::timeout, who + "nothing listens on port 5351"};
+  if (kind == pcp::answer_kind::natpmp || rc == pcp::result_code::unsupp_version)
+    return error{errc::refused, who + "the gateway speaks NAT-PMP, not PCP"};
+  // Any other PCP answer (SUCCESS, or an error such as UNSUPP_OPCODE for ANNOUNCE) says a PCP
+  // server is there.
+  return std::unique_ptr<gateway>(new pcp_gateway(*gw, timeout));
 }
 
 } // namespace dtt::nat

@@ -1,7 +1,7 @@
 #pragma once
 
-// Gateways that open ports for us (issue 15): UPnP-IGD through Debian's miniupnpc and NAT-PMP
-// through libnatpmp. Every call blocks for at most its deadline (miniupnpc's SOAP calls: its
+// Gateways that open ports for us (issue 15): UPnP-IGD through Debian's miniupnpc, NAT-PMP
+// through libnatpmp, and PCP through our own client (nat/pcp.hpp). Every call blocks for at most its deadline (miniupnpc's SOAP calls: its
 // own 3 s socket timeouts): call them from a thread of their own, never from an actor or the
 // io thread. Every answer passes nat::check_answer.
 
@@ -48,5 +48,11 @@ result<std::unique_ptr<gateway>> discover_upnp6(std::chrono::milliseconds timeou
 /// Asks the default gateway for its NAT-PMP public address (RFC 6886 §3.2), waiting at most
 /// `timeout`. errc::unreachable when it does not answer.
 result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeout);
+
+/// Asks the default gateway's PCP server (RFC 6887, UDP port 5351) to announce itself, waiting
+/// at most `timeout`. errc::timeout when nothing answered there (no NAT-PMP server either: it
+/// shares the port), errc::refused when the gateway answered in NAT-PMP (ask it by NAT-PMP),
+/// errc::unreachable without a default gateway.
+result<std::unique_ptr<gateway>> discover_pcp(std::chrono::milliseconds timeout);
 
 } // namespace dtt::nat

@@ -71,7 +71,8 @@ std::vector<method> methods_of(mode m) {
   switch (m) {
     case mode::upnp: return {method::upnp};
     case mode::natpmp: return {method::natpmp};
-    case mode::automatic: return {method::upnp, method::natpmp};
+    case mode::pcp: return {method::pcp};
+    case mode::automatic: return {method::upnp, method::pcp, method::natpmp};
     default: return {};
   }
 }
@@ -102,7 +103,12 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
       }
     }
     if (!gw && !(gw6 && o.ports.empty())) {
+      bool port_5351_silent = false; // PCP got no answer there: neither would NAT-PMP
       for (auto m : methods_of(o.wanted)) {
+        if (m == method::natpmp && port_5351_silent) {
+          nlog.info("port mapping: natpmp gateway not found: nothing answered PCP on its port");
+          continue;
+        }
         auto found = o.discover(m, o.discover_timeout);
         if (found) {
           gw = std::move(*found);
@@ -110,6 +116,7 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
           break;
         }
         err = found.err().message();
+        port_5351_silent = m == method::pcp && found.err().code == errc::timeout;
         nlog.info("port mapping: {} gateway not found: {}", to_string(m), err);
         if (stopping())
           break;
@@ -239,9 +246,11 @@ port_mapper::port_mapper(mapper_options opts, std::function<void(const mapper_st
   : s_(std::make_shared<shared>()) {
   if (!opts.discover)
     opts.discover = [](method m, std::chrono::milliseconds t) {
-      return m == method::upnp ? discover_upnp(t) : discover_natpmp(t);
+      return m == method::upnp  ? discover_upnp(t)
+             : m == method::pcp ? discover_pcp(t)
+                                : discover_natpmp(t);
     };
-  if (!opts.discover_pinholes && opts.wanted != mode::natpmp)
+  if (!opts.discover_pinholes && (opts.wanted == mode::upnp || opts.wanted == mode::automatic))
     opts.discover_pinholes = [](std::chrono::milliseconds t) { return discover_upnp6(t); };
   s_->st.wanted = opts.wanted;
   s_->opts = std::move(opts);

@@ -52,9 +52,9 @@ struct mapper_options {
   /// Bound on stop(): removals still running then are abandoned (the leases expire).
   std::chrono::milliseconds stop_timeout{1500};
   schedule::config timing{};
-  /// Gateways to try, for tests (default: discover_upnp / discover_natpmp by `wanted`).
+  /// Gateways to try, for tests (default: discover_upnp / discover_pcp / discover_natpmp).
   std::function<result<std::unique_ptr<gateway>>(method, std::chrono::milliseconds)> discover;
-  /// The gateway for pinholes (default: discover_upnp6 unless `wanted` is natpmp); when none
+  /// The gateway for pinholes (default: discover_upnp6 when `wanted` is upnp or automatic); when none
   /// answers, pinholes are asked of the IPv4 gateway.
   std::function<result<std::unique_ptr<gateway>>(std::chrono::milliseconds)> discover_pinholes;
 };

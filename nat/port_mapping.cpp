@@ -12,6 +12,7 @@ const char* to_string(method m) noexcept {
   switch (m) {
     case method::upnp: return "upnp";
     case method::natpmp: return "natpmp";
+    case method::pcp: return "pcp";
     default: return "none";
   }
 }
@@ -21,6 +22,7 @@ const char* to_string(mode m) noexcept {
     case mode::off: return "off";
     case mode::upnp: return "upnp";
     case mode::natpmp: return "natpmp";
+    case mode::pcp: return "pcp";
     default: return "auto";
   }
 }
@@ -32,10 +34,12 @@ result<mode> parse_mode(std::string_view text) {
     return mode::upnp;
   if (text == "natpmp")
     return mode::natpmp;
+  if (text == "pcp")
+    return mode::pcp;
   if (text == "off")
     return mode::off;
   return error{errc::invalid_argument,
-               "\"" + std::string(text.substr(0, 64)) + "\" is not auto, upnp, natpmp or off"};
+               "\"" + std::string(text.substr(0, 64)) + "\" is not auto, upnp, natpmp, pcp or off"};
 }
 
 result<mapping> check_answer(protocol proto, uint16_t internal_port, std::string_view external_ip,

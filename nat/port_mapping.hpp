@@ -20,18 +20,19 @@ enum class protocol : uint8_t { tcp, udp };
 const char* to_string(protocol p) noexcept;
 
 /// How a mapping was made.
-enum class method : uint8_t { none, upnp, natpmp };
-/// "none", "upnp" or "natpmp".
+enum class method : uint8_t { none, upnp, natpmp, pcp };
+/// "none", "upnp", "natpmp" or "pcp".
 const char* to_string(method m) noexcept;
 
 /// `[dttd.nat] port-mapping`: which protocols to try.
 enum class mode : uint8_t {
   off,    ///< map nothing
-  automatic, ///< UPnP-IGD first, then NAT-PMP
+  automatic, ///< UPnP-IGD first, then PCP, then NAT-PMP (if the server on port 5351 answered)
   upnp,   ///< UPnP-IGD only
   natpmp, ///< NAT-PMP only
+  pcp,    ///< PCP only (RFC 6887)
 };
-/// Parses "auto", "upnp", "natpmp" or "off" (exactly; anything else is invalid_argument).
+/// Parses "auto", "upnp", "natpmp", "pcp" or "off" (exactly; anything else is invalid_argument).
 result<mode> parse_mode(std::string_view text);
 /// The config text of a mode.
 const char* to_string(mode m) noexcept;

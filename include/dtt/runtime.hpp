@@ -78,8 +78,9 @@ struct options {
   /// Reaching this node from behind a NAT (issue 15).
   struct nat_settings {
     /// Port mapping of the gossip TCP port (and of the DHT UDP port in server mode) on the
-    /// LAN's router: "auto" (UPnP-IGD, then NAT-PMP), "upnp", "natpmp" or "off". Off by default
-    /// in the library (an embedding application opts in); dttd's `[dttd.nat] port-mapping`
+    /// LAN's router: "auto" (UPnP-IGD, then PCP, then NAT-PMP), "upnp", "pcp", "natpmp" or
+    /// "off". Off by default in the library (an embedding application opts in); dttd's
+    /// `[dttd.nat] port-mapping`
     /// defaults to "auto". Ports bound to a loopback address are never mapped.
     std::string port_mapping = "off";
     /// Lease asked for each mapping, renewed at half its life (RFC 6886 §3.3 recommends 2 h;
@@ -120,14 +121,14 @@ struct reachability_info {
   /// while undecided.
   std::string external_ip;
   uint16_t dht_external_port = 0; ///< the UDP port they see (0: unknown)
-  std::string port_mapping;       ///< the setting: auto, upnp, natpmp or off
+  std::string port_mapping;       ///< the setting: auto, upnp, pcp, natpmp or off
   std::string gateway;            ///< the gateway in use; empty: none found
   /// A mapping in force.
   struct mapping {
     std::string protocol;       ///< "TCP" or "UDP"
     uint16_t internal_port = 0;
     socket_address external;    ///< the gateway's address and port
-    std::string method;         ///< "upnp" or "natpmp"
+    std::string method;         ///< "upnp", "pcp" or "natpmp"
     int64_t lease_seconds = 0;
   };
   std::vector<mapping> mappings;

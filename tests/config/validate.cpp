@@ -93,12 +93,12 @@ TEST_CASE("ports out of range or not numbers are refused") {
   CHECK(check(head + "[dttd.gossip]\nport=1.5\n").find("is not an integer") != std::string::npos);
 }
 
-TEST_CASE("port-mapping takes auto, upnp, natpmp or off, quoted") {
-  for (auto ok : {"auto", "upnp", "natpmp", "off"})
+TEST_CASE("port-mapping takes auto, upnp, natpmp, pcp or off, quoted") {
+  for (auto ok : {"auto", "upnp", "natpmp", "pcp", "off"})
     CHECK(check(head + "[dttd.nat]\nport-mapping=\"" + ok + "\"\n").empty());
   CHECK(check(head + "[dttd.nat]\nport-mapping=\"on\"\n")
         == "t.ini:4: dttd.nat.port-mapping: \"on\" is not a port-mapping mode (auto, upnp, "
-           "natpmp, off)");
+           "natpmp, pcp, off)");
   CHECK(check(head + "[dttd.nat]\nport-mapping=auto\n").find("quoted") != std::string::npos);
   CHECK(check(head + "[dttd.nat]\nmapping=\"off\"\n").find("unknown") != std::string::npos);
 }

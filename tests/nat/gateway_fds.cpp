@@ -39,6 +39,8 @@ TEST_CASE("discovery without a default gateway fails and leaks no descriptor") {
         _exit(3);  // a gateway answered where there is none
       if (dtt::nat::discover_upnp(std::chrono::milliseconds(100)))
         _exit(4);
+      if (dtt::nat::discover_pcp(std::chrono::milliseconds(50)))
+        _exit(5);
     }
     size_t after = open_fds();
     _exit(after == before ? 0 : 10 + static_cast<int>(std::min<size_t>(after - before, 100)));

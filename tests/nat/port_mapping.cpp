@@ -17,8 +17,9 @@ TEST_CASE("port-mapping values are parsed strictly") {
   CHECK(*parse_mode("auto") == mode::automatic);
   CHECK(*parse_mode("upnp") == mode::upnp);
   CHECK(*parse_mode("natpmp") == mode::natpmp);
+  CHECK(*parse_mode("pcp") == mode::pcp);
   CHECK(*parse_mode("off") == mode::off);
-  for (auto bad : {"", "Auto", "on", "true", "upnp ", "nat-pmp", "pcp"})
+  for (auto bad : {"", "Auto", "on", "true", "upnp ", "nat-pmp", "PCP", "pcp2"})
     CHECK_FALSE(parse_mode(bad));
 }
 
@@ -71,6 +72,11 @@ struct fake_gateway_state {
   std::atomic<int> opened{0}, updated{0}, closed{0};
   std::mutex mu;
   std::map<uint16_t, std::string> open_ids; // id -> "[ip]:port"
+  // What PCP discovery finds on port 5351 (as discover_pcp reports it): a NAT-PMP server
+  // (refused), nothing (timeout), or a PCP server (the fake).
+  enum class pcp_server { natpmp_only, silent, present };
+  std::atomic<pcp_server> pcp{pcp_server::natpmp_only};
+  std::vector<method> asked; // discovery, in order (under mu)
 };
 
 class fake_gateway : public gateway {
@@ -132,9 +138,18 @@ mapper_options fake_options(std::shared_ptr<fake_gateway_state> gs, std::atomic<
   o.stop_timeout = 300ms;
   o.discover = [gs, discovers](method m, std::chrono::milliseconds) {
     ++*discovers;
+    {
+      std::lock_guard<std::mutex> g(gs->mu);
+      gs->asked.push_back(m);
+    }
+    using found = result<std::unique_ptr<gateway>>;
     if (m == method::upnp)
-      return result<std::unique_ptr<gateway>>(error{errc::unreachable, "no IGD (fake)"});
-    return result<std::unique_ptr<gateway>>(std::unique_ptr<gateway>(new fake_gateway(gs)));
+      return found(error{errc::unreachable, "no IGD (fake)"});
+    if (m == method::pcp && gs->pcp == fake_gateway_state::pcp_server::natpmp_only)
+      return found(error{errc::refused, "the gateway speaks NAT-PMP, not PCP (fake)"});
+    if (m == method::pcp && gs->pcp == fake_gateway_state::pcp_server::silent)
+      return found(error{errc::timeout, "no answer in time (fake)"});
+    return found(std::unique_ptr<gateway>(new fake_gateway(gs)));
   };
   // No gateway over IPv6 (tests never send SSDP): pinholes go to the IPv4 one.
   o.discover_pinholes = [](std::chrono::milliseconds) {
@@ -176,7 +191,11 @@ TEST_CASE("the mapper maps (falling back from UPnP to NAT-PMP), renews and remov
   CHECK((st.mappings[0].external_port - 4433) % 1000 == 0);
   CHECK(st.mappings[1].external_port >= 8881);
   CHECK((st.mappings[1].external_port - 6881) % 1000 == 0);
-  CHECK(discovers == 2); // UPnP, then NAT-PMP, once
+  CHECK(discovers == 3); // UPnP, then PCP (answered in NAT-PMP), then NAT-PMP, once
+  {
+    std::lock_guard<std::mutex> g(gs->mu);
+    CHECK(gs->asked == std::vector<method>{method::upnp, method::pcp, method::natpmp});
+  }
   {
     std::lock_guard<std::mutex> g(mu);
     CHECK(seen.mappings.size() == 2);
@@ -186,6 +205,28 @@ TEST_CASE("the mapper maps (falling back from UPnP to NAT-PMP), renews and remov
   CHECK(gs->removes == 2);
   CHECK(pm.state().removed == 2);
   CHECK(pm.state().mappings.empty());
+}
+
+TEST_CASE("auto: a PCP server is used, and nothing on port 5351 skips NAT-PMP, which shares it") {
+  auto gs = std::make_shared<fake_gateway_state>();
+  std::atomic<int> discovers{0};
+  SUBCASE("a PCP server answers") {
+    gs->pcp = fake_gateway_state::pcp_server::present;
+    port_mapper pm(fake_options(gs, &discovers), {});
+    REQUIRE(wait_for([&] { return pm.state().mapped == 2; }));
+    std::lock_guard<std::mutex> g(gs->mu);
+    CHECK(gs->asked == std::vector<method>{method::upnp, method::pcp});
+  }
+  SUBCASE("nothing answers on port 5351") {
+    gs->pcp = fake_gateway_state::pcp_server::silent;
+    port_mapper pm(fake_options(gs, &discovers), {});
+    REQUIRE(wait_for([&] { return discovers >= 4; })); // two rounds, retried with back-off
+    CHECK(pm.state().mapped == 0);
+    CHECK(pm.state().gateway.empty());
+    std::lock_guard<std::mutex> g(gs->mu);
+    for (auto m : gs->asked)
+      CHECK(m != method::natpmp);
+  }
 }
 
 TEST_CASE("refusals are counted and retried with back-off, a blocked removal bounds stop") {
