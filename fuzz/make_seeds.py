@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of the record, encrypted_record, bep44, bencode, routing_table,
-endpoint_record, config, admission, peer_cache, cluster_record and http_request fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
+endpoint_record, config, admission, peer_cache, cluster_record, http_request, gossip_wire and pcp fuzz targets into fuzz/corpus/<target>/, from the known-answer vectors
 (../shared/spec/vectors.json, ../shared/vectors/*.json, read here and not copied) plus
 hand-made edge cases. Run from the repository root:
 
@@ -212,6 +212,19 @@ relay_stream = (keepalive + relay_frame(b"\x01" + be32(7) + b"\x02" * 32)
                 + relay_frame(b"\x03" + be32(0x80000003) + b"hello relay")
                 + relay_frame(b"\x04" + be32(5) + b"\x00") + msg)
 write("gossip_wire", "relay_frames", b"\x05" + relay_stream)
+
+# --- pcp: answers to a MAP request (RFC 6887 §11.4): granted, refused, a NAT-PMP server's
+# "unsupported version", an ANNOUNCE answer, and a granted one with an option after it ---
+def pcp_map(result, lifetime, port, ip4):
+    head = bytes([2, 0x81, 0, result]) + struct.pack(">II", lifetime, 7) + bytes(12)
+    data = (bytes(range(0xa0, 0xac)) + bytes([6, 0, 0, 0]) + struct.pack(">HH", 4433, port)
+            + bytes(10) + b"\xff\xff" + bytes(ip4))
+    return head + data
+write("pcp", "granted", pcp_map(0, 3600, 40555, [11, 0, 0, 2]))
+write("pcp", "not_authorized", pcp_map(2, 30, 0, [0, 0, 0, 0]))
+write("pcp", "natpmp", bytes([0, 0x81, 0, 1, 0, 0, 0, 9]))
+write("pcp", "announce", bytes([2, 0x80, 0, 0]) + struct.pack(">II", 0, 7) + bytes(12))
+write("pcp", "option", pcp_map(0, 3600, 40555, [11, 0, 0, 2]) + bytes([1, 0, 0, 0]))
 
 # --- peer_cache: "DTTPEER1" | LE16 count | count x (id 32 | LE64 last_seen | LE16 n | record) ---
 def peers(entries):
