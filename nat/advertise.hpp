@@ -16,7 +16,9 @@ namespace dtt::nat {
 ///   address as DHT responders see it (`external_ip`: a public address on an interface) first
 ///   among them; duplicates dropped, order otherwise kept.
 /// A discovered external IP that is neither mapped nor on an interface is not published: no
-/// port is known to be open there.
+/// port is known to be open there. Loopback addresses (127.0.0.0/8, ::1) are published only
+/// when every listening address is one (a node on loopback alone): to anyone else they name
+/// the dialler's own host.
 std::vector<socket_address> advertised_addresses(const std::vector<socket_address>& configured,
                                                  const std::vector<socket_address>& local,
                                                  const std::vector<socket_address>& mapped,

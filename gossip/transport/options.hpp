@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,10 @@ struct transport_options {
   bool relay_for_others = true;
   /// Our own relayed links at most (as either end); more requests are refused.
   size_t max_relayed_links = 8;
+  /// Dial loopback addresses (127.0.0.0/8, ::1) found in the address book. Unset: only when
+  /// every address we listen on is a loopback one (a test or single-host setup). Otherwise a
+  /// peer's record naming 127.0.0.1:22 would make us connect to our own host's services.
+  std::optional<bool> dial_loopback;
   /// Log lines; empty means stderr_log_sink().
   log_sink log;
 };

@@ -202,6 +202,9 @@ public:
     }
     for (auto& l : local_) // parsed once, for is_own_listener
       own_listeners_.emplace_back(asio::ip::make_address(l.ip, ec), l.port);
+    dial_loopback_ = opts_->dial_loopback.value_or(
+      std::all_of(own_listeners_.begin(), own_listeners_.end(),
+                  [](auto& l) { return unmapped(l.address()).is_loopback(); }));
     return ok_status();
   }
 
@@ -1575,6 +1578,11 @@ public:
                                 + ": that is our own listener");
         continue;
       }
+      if (!dial_loopback_ && unmapped(addr).is_loopback()) {
+        log(log_level::debug, "not dialing " + short_id(id) + " at " + to_string(a)
+                                + ": a loopback address names our own host");
+        continue;
+      }
       eps.push_back(ep);
     }
     if (eps.empty()) {
@@ -1728,6 +1736,7 @@ public:
   std::shared_ptr<asio::steady_timer> accept_retry_[2];  // per acceptor
   std::vector<gossip::socket_address> local_;
   std::vector<tcp::endpoint> own_listeners_; // local_, parsed
+  bool dial_loopback_ = true;                 // transport_options::dial_loopback, resolved
   std::map<gossip::endpoint_id, peer_state> peers_;
   std::set<std::shared_ptr<connection>> pending_inbound_;
   struct held_socket {

@@ -759,3 +759,29 @@ TEST_CASE("relay: an outsider cannot use a relay, and a requester is held to its
   c.t->shutdown();
   CHECK(io.stop());
 }
+
+TEST_CASE("a node that does not listen on loopback alone never dials a loopback address") {
+  // A hostile record can name 127.0.0.1:<a service of ours>: such a node does not connect there.
+  io_thread io;
+  dial_trap trap;
+  SUBCASE("dial_loopback off") {
+    node a(io.io, [](net::transport_options& o) { o.dial_loopback = false; });
+    auto x = crypto::signing_key::generate().public_key_bytes();
+    a.t->add_addresses(x, {{"127.0.0.1", trap.port()}, {"::ffff:127.0.0.1", trap.port()}});
+    REQUIRE(a.send(x, "to a local service").ok());
+    REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 5000ms));
+    CHECK(a.rec.closed[0].second.find("no known address") != std::string::npos);
+    CHECK_FALSE(trap.dialed_within(300ms));
+    CHECK(a.t->stats().dials == 0);
+    a.t->shutdown();
+  }
+  SUBCASE("by default a node bound to loopback dials loopback addresses") {
+    node a(io.io);
+    auto x = crypto::signing_key::generate().public_key_bytes();
+    a.t->add_addresses(x, {{"127.0.0.1", trap.port()}});
+    REQUIRE(a.send(x, "to a local peer").ok());
+    CHECK(trap.dialed_within(5000ms));
+    a.t->shutdown();
+  }
+  CHECK(io.stop());
+}

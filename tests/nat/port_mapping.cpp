@@ -366,16 +366,23 @@ TEST_CASE("the endpoint record lists mappings, then a public interface address f
   // Configured advertise wins over everything.
   std::vector<socket_address> conf{{"192.0.2.9", 1}};
   CHECK(advertised_addresses(conf, local, mapped, "198.51.100.2") == conf);
-  // No mapping, external address not ours on any interface: the listening addresses only.
-  CHECK(advertised_addresses({}, local, {}, "198.51.100.2") == local);
+  // No mapping, external address not ours on any interface: the listening addresses only,
+  // without the loopback one (it would name the dialler's own host).
+  CHECK(advertised_addresses({}, local, {}, "198.51.100.2")
+        == std::vector<socket_address>{{"10.1.0.2", 4433}});
   // A mapping comes first.
   auto a = advertised_addresses({}, local, mapped, "198.51.100.2");
-  REQUIRE(a.size() == 3);
+  REQUIRE(a.size() == 2);
   CHECK(a[0] == mapped[0]);
+  CHECK(a[1].ip == "10.1.0.2");
   // A public address on an interface (external == local) comes first, once.
-  std::vector<socket_address> pub{{"127.0.0.1", 4433}, {"198.51.100.7", 4433}};
+  std::vector<socket_address> pub{{"127.0.0.1", 4433}, {"::1", 4433}, {"198.51.100.7", 4433}};
   auto b = advertised_addresses({}, pub, {}, "198.51.100.7");
-  REQUIRE(b.size() == 2);
+  REQUIRE(b.size() == 1);
   CHECK(b[0].ip == "198.51.100.7");
-  CHECK(b[1].ip == "127.0.0.1");
+  // A node listening on loopback alone publishes its loopback addresses (tests, one host).
+  std::vector<socket_address> lo{{"127.0.0.1", 4433}, {"::1", 4433}};
+  CHECK(advertised_addresses({}, lo, {}, "") == lo);
+  CHECK(advertised_addresses({}, lo, mapped, "")
+        == std::vector<socket_address>{mapped[0], lo[0], lo[1]});
 }
