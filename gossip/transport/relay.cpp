@@ -254,6 +254,13 @@ std::vector<relay_table::hop> relay_table::on_link_closed(const endpoint_id& pee
   return out;
 }
 
+bool relay_table::carries(const endpoint_id& peer) const {
+  for (auto& [id, l] : links_)
+    if (l.a.peer == peer || l.b.peer == peer)
+      return true;
+  return false;
+}
+
 void relay_table::erase(size_t id) {
   auto it = links_.find(id);
   if (it == links_.end())

@@ -167,6 +167,8 @@ public:
 
   /// Relayed links carried now.
   size_t size() const noexcept { return by_a_.size(); }
+  /// True if a relayed link carried now has `peer` at one end.
+  bool carries(const endpoint_id& peer) const;
   /// Bytes forwarded so far (both ways, every link).
   uint64_t bytes_relayed() const noexcept { return bytes_; }
 

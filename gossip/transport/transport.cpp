@@ -113,6 +113,9 @@ struct peer_state {
   // peers that hinted where it is (they hold a link to it: asked first; at most 4).
   std::vector<gossip::endpoint_id> relays_tried, relays_hinted;
   std::string relay_why; // why we asked for a relay (for the closed() reason if none links)
+  // close_when_flushed() was asked while relayed links ran over our link to this peer: it
+  // closes once the last of them ended (a relay's neighbour swap must not cut them).
+  bool close_after_relay = false;
 };
 
 // True if one of the peer's links got past the TCP connect (established, or handshaking): a
@@ -272,6 +275,7 @@ public:
     if (shut_ || it == peers_.end())
       return;
     auto& ps = it->second;
+    ps.close_after_relay = false;
     if (ps.closing) {
       ps.closing = false;
       for (auto& l : ps.links)
@@ -346,6 +350,12 @@ public:
     if (shut_ || it == peers_.end())
       return;
     auto& ps = it->second;
+    if (relaying_over(id)) {
+      ps.close_after_relay = true;
+      log(log_level::debug, "closing the link to " + short_id(id)
+                              + " waits: relayed links run over it");
+      return;
+    }
     if (ps.queue->messages.empty()
         && std::none_of(ps.links.begin(), ps.links.end(),
                         [](auto& l) { return l->established(); })) {
@@ -1168,6 +1178,30 @@ public:
     return link && body && link->send_relay(*body);
   }
 
+  // True if a relayed link runs over our link to `peer` (ours, or one we carry).
+  bool relaying_over(const gossip::endpoint_id& peer) const {
+    for (auto& [key, e] : ends_)
+      if (e.via == peer)
+        return true;
+    return relays_.carries(peer);
+  }
+
+  // A relayed link over our link to `peer` ended: a close the gossip layer asked for while it
+  // ran happens now if none is left. Posted: the callers may be in the middle of changing
+  // that peer's entry (replace_writer, drop_peer).
+  void relay_settled(const gossip::endpoint_id& peer) {
+    asio::post(io_, [weak = std::weak_ptr<impl>(shared_from_this()), peer] {
+      auto self = weak.lock();
+      if (!self || self->shut_)
+        return;
+      auto it = self->peers_.find(peer);
+      if (it == self->peers_.end() || !it->second.close_after_relay || self->relaying_over(peer))
+        return;
+      it->second.close_after_relay = false;
+      self->close_when_flushed(peer);
+    });
+  }
+
   // Ends our end `key` (its connection reads EOF and closes); `tell`: the relay is told.
   void end_relay(const relay_key& key, relay_close_reason reason, const std::string& why,
                  bool tell) {
@@ -1182,6 +1216,7 @@ public:
     e.pipe->close();
     log(log_level::info, "relayed link with " + short_id(e.peer) + " through "
                            + short_id(e.via) + " ended: " + why);
+    relay_settled(e.via);
   }
 
   // Our link to `peer` stops carrying relay frames (it closed, retired, or another took its
@@ -1193,8 +1228,10 @@ public:
         gone.push_back(key);
     for (auto& key : gone)
       end_relay(key, relay_close_reason::link_lost, "the link to the relay changed", true);
-    for (auto& hop : relays_.on_link_closed(peer))
+    for (auto& hop : relays_.on_link_closed(peer)) {
       send_relay_close(hop, relay_close_reason::link_lost);
+      relay_settled(hop.peer);
+    }
     relayed_carried_ = relays_.size();
   }
 
@@ -1338,6 +1375,8 @@ public:
       send_relay_close(*v.forward, relay_close_reason::link_lost);
       c.send_relay(net::encode(net::relay_close{d->channel ^ relay_reply_bit,
                                                 relay_close_reason::link_lost}));
+      relay_settled(from);
+      relay_settled(v.forward->peer);
       return;
     }
     c.send_relay(net::encode(net::relay_close{d->channel ^ relay_reply_bit, v.close}));
@@ -1348,6 +1387,9 @@ public:
         send_relay_close(*v.other, relay_close_reason::over_budget);
       log_limited("net.relay_refused", log_level::info,
                   c.describe() + ": relayed link closed: over its byte budget");
+      relay_settled(from);
+      if (v.other)
+        relay_settled(v.other->peer);
     }
   }
 
@@ -1363,6 +1405,8 @@ public:
     if (auto other = relays_.on_close(from, m->channel)) {
       relayed_carried_ = relays_.size();
       send_relay_close(*other, m->reason);
+      relay_settled(from);
+      relay_settled(other->peer);
     }
   }
 

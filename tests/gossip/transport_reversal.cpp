@@ -785,3 +785,35 @@ TEST_CASE("a node that does not listen on loopback alone never dials a loopback 
   }
   CHECK(io.stop());
 }
+
+TEST_CASE("relay: a relay asked to close a link that carries relayed links closes it when they end") {
+  // The gossip layer of the relay drops A from its views (close_when_flushed): A's relayed
+  // link to B must not be cut by that; the link to A closes once the relayed link ended.
+  io_thread io;
+  node a(io.io, unreachable_requester), b(io.io), c(io.io);
+  link(a, c);
+  link(b, c);
+  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  REQUIRE(a.send(b.id(), "one").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  REQUIRE(c.t->stats().relayed_carried == 1);
+  c.t->close_when_flushed(a.id());
+  c.t->close_when_flushed(b.id());
+  std::this_thread::sleep_for(300ms);
+  REQUIRE(a.send(b.id(), "two").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 2; }));
+  CHECK(c.t->link_of(a.id()));
+  CHECK(c.t->link_of(b.id()));
+  // B closes the relayed link: then C's links to A and B close as asked.
+  b.t->disconnect(a.id(), "done");
+  CHECK(eventually([&] { return !c.t->link_of(a.id()) && !c.t->link_of(b.id()); }));
+  CHECK(c.t->stats().relayed_carried == 0);
+  {
+    std::lock_guard<std::mutex> g(c.rec.mu);
+    CHECK(c.rec.closed.empty()); // closed as asked: not reported
+  }
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}
