@@ -607,14 +607,19 @@ void unreachable_requester(net::transport_options& o) {
   o.reversal_wait = 300ms;
 }
 
+// A and B each linked to C; A knows only an undialable address of B (as behind a NAT).
+void common_peer(node& a, node& b, node& c) {
+  link(a, c);
+  link(b, c);
+  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+}
+
 } // namespace
 
 TEST_CASE("relay: A and B, neither reachable by the other, link through C with TLS end to end") {
   io_thread io;
   node a(io.io, unreachable_requester), b(io.io), c(io.io);
-  link(a, c);
-  link(b, c);
-  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  common_peer(a, b, c);
   REQUIRE(a.send(b.id(), "through the relay").ok());
   REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
   {
@@ -683,9 +688,7 @@ TEST_CASE("relay: a requester whose relays are all refused is reported closed") 
   SUBCASE("the relay relays for nobody") {
     node a(io.io, unreachable_requester), b(io.io),
       c(io.io, [](net::transport_options& o) { o.relay_for_others = false; });
-    link(a, c);
-    link(b, c);
-    a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+    common_peer(a, b, c);
     REQUIRE(a.send(b.id(), "refused").ok());
     REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 5000ms));
     CHECK(a.t->stats().relay_requests_sent == 1);
@@ -703,9 +706,7 @@ TEST_CASE("relay: a requester whose relays are all refused is reported closed") 
              o.relay = false;
            }),
       b(io.io), c(io.io);
-    link(a, c);
-    link(b, c);
-    a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+    common_peer(a, b, c);
     REQUIRE(a.send(b.id(), "not relayed").ok());
     REQUIRE(a.rec.wait([&] { return !a.rec.closed.empty(); }, 5000ms));
     CHECK(a.t->stats().relay_requests_sent == 0);
@@ -791,9 +792,7 @@ TEST_CASE("relay: a relay asked to close a link that carries relayed links close
   // link to B must not be cut by that; the link to A closes once the relayed link ended.
   io_thread io;
   node a(io.io, unreachable_requester), b(io.io), c(io.io);
-  link(a, c);
-  link(b, c);
-  a.t->add_addresses(b.id(), {{"127.0.0.1", closed_port()}});
+  common_peer(a, b, c);
   REQUIRE(a.send(b.id(), "one").ok());
   REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
   REQUIRE(c.t->stats().relayed_carried == 1);
