@@ -190,7 +190,7 @@ relay_table::on_open(const endpoint_id& from, const relay_open& m, bool linked_t
     return {std::nullopt, relay_close_reason::busy};
   auto id = next_id_++;
   links_.emplace(id, link{{from, m.channel}, {m.target, number},
-                          relay_pacer(cfg_.bytes_per_second, cfg_.burst_bytes, now)});
+                          relay_pacer(cfg_.bytes_per_second, cfg_.burst_bytes, now), now});
   by_a_[{from, m.channel}] = id;
   by_b_[{m.target, number | relay_reply_bit}] = id;
   return {relay_incoming{number, from}, relay_close_reason::done};
@@ -218,6 +218,7 @@ relay_table::verdict relay_table::on_data(const endpoint_id& from, uint32_t numb
     return v;
   }
   bytes_ += size;
+  l.last = now;
   v.forward = from_a ? hop{l.b.peer, l.b.number} : hop{l.a.peer, l.a.number | relay_reply_bit};
   return v;
 }
@@ -249,6 +250,20 @@ std::vector<relay_table::hop> relay_table::on_link_closed(const endpoint_id& pee
       gone.push_back(id);
     }
   }
+  for (auto id : gone)
+    erase(id);
+  return out;
+}
+
+std::vector<relay_table::hop> relay_table::expire(relay_clock::time_point now) {
+  std::vector<hop> out;
+  std::vector<size_t> gone;
+  for (auto& [id, l] : links_)
+    if (now - l.last >= cfg_.idle_timeout) {
+      out.push_back({l.a.peer, l.a.number | relay_reply_bit});
+      out.push_back({l.b.peer, l.b.number});
+      gone.push_back(id);
+    }
   for (auto id : gone)
     erase(id);
   return out;

@@ -127,6 +127,10 @@ public:
     size_t max_per_target = 4;
     double bytes_per_second = 64 * 1024;
     double burst_bytes = 256 * 1024;
+    /// A relayed link that forwarded nothing for this long is closed at both ends (expire()):
+    /// a live one carries the ends' TLS keep-alives every few seconds, so only ends that
+    /// opened a link and then left it (or hold slots on purpose) lose it.
+    std::chrono::seconds idle_timeout{60};
   };
   /// Where to send a frame: to `peer`, with channel number `number` (as the frame carries it).
   struct hop {
@@ -165,6 +169,10 @@ public:
   /// R lost its link to `peer`: every relayed link through it ends; the other ends to tell.
   std::vector<hop> on_link_closed(const endpoint_id& peer);
 
+  /// Ends every relayed link idle for idle_timeout at `now`: both ends of each, to tell
+  /// (a close with reason done). The relay calls it before taking a new link.
+  std::vector<hop> expire(relay_clock::time_point now);
+
   /// Relayed links carried now.
   size_t size() const noexcept { return by_a_.size(); }
   /// True if a relayed link carried now has `peer` at one end.
@@ -177,6 +185,7 @@ private:
     hop a; // the requester's end: frames from A carry a.number; R sends a.number | reply bit
     hop b; // the target's end: R picked b.number; frames from B carry b.number | reply bit
     relay_pacer budget;
+    relay_clock::time_point last; // opened, or last forwarded
   };
   using key = std::pair<endpoint_id, uint32_t>; // (peer, number as frames from it carry it)
   void erase(size_t id);

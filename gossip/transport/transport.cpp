@@ -1296,6 +1296,10 @@ public:
       return refuse_relay(c, m->channel, relay_close_reason::refused, "we relay for nobody");
     if (ends_.count({from, m->channel})) // the peer's number of an incoming to us
       return refuse_relay(c, m->channel, relay_close_reason::busy, "channel number in use");
+    for (auto& hop : relays_.expire(now)) { // idle relayed links leave their slots first
+      send_relay_close(hop, relay_close_reason::done);
+      relay_settled(hop.peer);
+    }
     auto* to = reversal_link(m->target);
     auto [incoming, why] = relays_.on_open(from, *m, to != nullptr, tls_->id(), now);
     if (!incoming)

@@ -1,5 +1,6 @@
 // Relayed links, the part without I/O (gossip/transport/relay.hpp): the wire, R's table with
-// its bounds and byte budget, and the pacer the endpoints use. Not wired into the transport yet.
+// its bounds, byte budget and idle expiry, and the pacer the endpoints use (wired into the
+// transport: tests/gossip/transport_reversal.cpp).
 #include "gossip/transport/relay.hpp"
 
 #include "effects_inspect.hpp"
@@ -192,6 +193,30 @@ TEST_CASE("relay table: losing a link to one end ends every relayed link through
   REQUIRE(told.size() == 1);
   CHECK(told[0] == relay_table::hop{C, ac->channel});
   CHECK(r.size() == 0);
+}
+
+TEST_CASE("relay table: a relayed link idle for the idle timeout is ended at both ends") {
+  relay_table r;
+  const auto R = id(9), A = id(1), B = id(2), C = id(3);
+  auto ab = r.on_open(A, {1, B}, true, R, t0).first;
+  auto cb = r.on_open(C, {1, B}, true, R, t0).first;
+  REQUIRE((ab && cb));
+  const auto idle = relay_table::config{}.idle_timeout;
+  // A-B carries bytes half-way through; C-B never does.
+  CHECK(r.on_data(A, 1, 100, t0 + idle / 2).forward);
+  CHECK(r.expire(t0 + idle - 1s).empty());
+  auto told = r.expire(t0 + idle);
+  REQUIRE(told.size() == 2);
+  CHECK(std::count(told.begin(), told.end(), relay_table::hop{C, 1 | relay_reply_bit}) == 1);
+  CHECK(std::count(told.begin(), told.end(), relay_table::hop{B, cb->channel}) == 1);
+  CHECK(r.size() == 1);
+  CHECK(r.on_data(C, 1, 10, t0 + idle).close == relay_close_reason::unknown_channel);
+  // The slot is free again: C may open a new one.
+  CHECK(r.on_open(C, {2, B}, true, R, t0 + idle).first);
+  told = r.expire(t0 + idle / 2 + idle);
+  REQUIRE(told.size() == 2); // A-B, idle since its last bytes
+  CHECK(std::count(told.begin(), told.end(), relay_table::hop{A, 1 | relay_reply_bit}) == 1);
+  CHECK(r.size() == 1);
 }
 
 TEST_CASE("relay pacer: an endpoint that paces itself never trips the relay's budget") {
