@@ -3,6 +3,7 @@
 
 #include "actors/endpoint_record.hpp"
 #include "actors/log.hpp"
+#include "crypto/hash.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -221,12 +222,16 @@ result<std::unique_ptr<runtime>> start_runtime(caf::actor_system& sys, crypto::s
   in->advertise = opts.advertise;
   no.state_dir = opts.state_dir;
   no.clock = &crypto::system_wall_clock_offset(opts.clock_offset.count());
+  // PCP nonces from the node's key: a restarted node renews and deletes its own mappings.
+  const auto pcp_nonce_key = crypto::hmac_sha256(byte_view{key.seed().data(), key.seed().size()},
+                                                 {byte_view::of("dtt pcp nonce key")});
   in->node = std::make_unique<dtt::node>(sys, std::move(key), std::move(no));
   in->reach->attach(in->node->directory_address());
   if (opts.port_mapping != nat::mode::off && (map_tcp || map_udp)) {
     nat::mapper_options mo;
     mo.wanted = opts.port_mapping;
     mo.lease = opts.nat_lease;
+    mo.pcp_nonce_key = pcp_nonce_key;
     mo.stop_timeout = std::chrono::milliseconds(1000); // dttd stops within 2 s (issue 17)
     if (map_tcp) {
       caf::scoped_actor self{sys};

@@ -1,5 +1,6 @@
 #include "nat/gateway.hpp"
 
+#include "crypto/hash.hpp"
 #include "crypto/random.hpp"
 #include "nat/pcp.hpp"
 
@@ -360,8 +361,8 @@ exchange pcp_exchange(int fd, const bytes& request, std::chrono::milliseconds ti
 
 class pcp_gateway final : public gateway {
 public:
-  pcp_gateway(std::string gw, std::chrono::milliseconds timeout)
-    : gw_(std::move(gw)), timeout_(timeout) {}
+  pcp_gateway(std::string gw, std::chrono::milliseconds timeout, const bytes32& nonce_key)
+    : gw_(std::move(gw)), timeout_(timeout), nonce_key_(nonce_key) {}
 
   method kind() const noexcept override { return method::pcp; }
   std::string describe() const override { return "PCP server " + gw_; }
@@ -372,11 +373,8 @@ public:
     // server refuses a request for an existing mapping with another nonce).
     auto key = std::make_pair(proto, internal_port);
     auto it = nonces_.find(key);
-    if (it == nonces_.end()) {
-      std::array<uint8_t, 12> n{};
-      crypto::os_random().fill(n.data(), n.size());
-      it = nonces_.emplace(key, n).first;
-    }
+    if (it == nonces_.end())
+      it = nonces_.emplace(key, nonce_for(proto, internal_port)).first;
     auto r = request(proto, internal_port, external_port ? external_port : internal_port, lease,
                      it->second);
     if (!r)
@@ -433,8 +431,26 @@ private:
     return std::make_pair(*got, req);
   }
 
+  // The nonce of a mapping: keyed by the node's nonce key, so that it survives a restart and a
+  // new discovery (a server refuses another nonce for a mapping it holds: RFC 6887 §11.3);
+  // random when there is no key.
+  std::array<uint8_t, 12> nonce_for(protocol proto, uint16_t port) const {
+    std::array<uint8_t, 12> n{};
+    if (nonce_key_ == bytes32{}) {
+      crypto::os_random().fill(n.data(), n.size());
+      return n;
+    }
+    const uint8_t what[3] = {static_cast<uint8_t>(proto == protocol::tcp ? 6 : 17),
+                             static_cast<uint8_t>(port >> 8), static_cast<uint8_t>(port)};
+    auto h = crypto::hmac_sha256(byte_view{nonce_key_.data(), nonce_key_.size()},
+                                 {byte_view::of("dtt pcp nonce"), byte_view{what, sizeof(what)}});
+    std::copy(h.begin(), h.begin() + n.size(), n.begin());
+    return n;
+  }
+
   std::string gw_;
   std::chrono::milliseconds timeout_;
+  bytes32 nonce_key_;
   std::map<std::pair<protocol, uint16_t>, std::array<uint8_t, 12>> nonces_;
 };
 
@@ -519,7 +535,8 @@ result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeo
   return std::unique_ptr<gateway>(new natpmp_gateway(gw, timeout));
 }
 
-result<std::unique_ptr<gateway>> discover_pcp(std::chrono::milliseconds timeout) {
+result<std::unique_ptr<gateway>> discover_pcp(std::chrono::milliseconds timeout,
+                                              const bytes32& nonce_key) {
   auto gw = default_gateway();
   if (!gw)
     return error{errc::unreachable, "PCP: " + gw.err().what};
@@ -537,12 +554,12 @@ result<std::unique_ptr<gateway>> discover_pcp(std::chrono::milliseconds timeout)
   if (e == exchange::no_answer)
     return error{errc::timeout, who + "no answer in time"};
   if (e == exchange::port_unreachable)
-    return error{errc::timeout, who + "nothing listens on port 5351"};
+    return error{errc::unreachable, who + "nothing listens on port 5351"};
   if (kind == pcp::answer_kind::natpmp || rc == pcp::result_code::unsupp_version)
     return error{errc::refused, who + "the gateway speaks NAT-PMP, not PCP"};
   // Any other PCP answer (SUCCESS, or an error such as UNSUPP_OPCODE for ANNOUNCE) says a PCP
   // server is there.
-  return std::unique_ptr<gateway>(new pcp_gateway(*gw, timeout));
+  return std::unique_ptr<gateway>(new pcp_gateway(*gw, timeout, nonce_key));
 }
 
 } // namespace dtt::nat

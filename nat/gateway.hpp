@@ -5,6 +5,7 @@
 // own 3 s socket timeouts): call them from a thread of their own, never from an actor or the
 // io thread. Every answer passes nat::check_answer.
 
+#include "crypto/bytes.hpp"
 #include "nat/port_mapping.hpp"
 
 #include <chrono>
@@ -50,9 +51,15 @@ result<std::unique_ptr<gateway>> discover_upnp6(std::chrono::milliseconds timeou
 result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeout);
 
 /// Asks the default gateway's PCP server (RFC 6887, UDP port 5351) to announce itself, waiting
-/// at most `timeout`. errc::timeout when nothing answered there (no NAT-PMP server either: it
-/// shares the port), errc::refused when the gateway answered in NAT-PMP (ask it by NAT-PMP),
-/// errc::unreachable without a default gateway.
-result<std::unique_ptr<gateway>> discover_pcp(std::chrono::milliseconds timeout);
+/// at most `timeout`. errc::unreachable without a default gateway or when the gateway says
+/// nothing listens on port 5351 (ICMP port unreachable: no NAT-PMP server either, it shares the
+/// port), errc::refused when it answered in NAT-PMP (ask it by NAT-PMP), errc::timeout when
+/// nothing answered (a NAT-PMP server that ignores other versions may still be there).
+/// `nonce_key` derives each mapping's nonce (keyed hash of it with the protocol and internal
+/// port): the same node asks with the same nonce after a restart or a new discovery, as PCP
+/// servers require to renew or delete a mapping it made. All zero: random nonces, kept by the
+/// gateway object only.
+result<std::unique_ptr<gateway>> discover_pcp(std::chrono::milliseconds timeout,
+                                              const bytes32& nonce_key = {});
 
 } // namespace dtt::nat

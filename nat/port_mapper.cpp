@@ -103,10 +103,10 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
       }
     }
     if (!gw && !(gw6 && o.ports.empty())) {
-      bool port_5351_silent = false; // PCP got no answer there: neither would NAT-PMP
+      bool port_5351_closed = false; // nothing listens there: neither would NAT-PMP answer
       for (auto m : methods_of(o.wanted)) {
-        if (m == method::natpmp && port_5351_silent) {
-          nlog.info("port mapping: natpmp gateway not found: nothing answered PCP on its port");
+        if (m == method::natpmp && port_5351_closed) {
+          nlog.info("port mapping: natpmp gateway not found: nothing listens on its port");
           continue;
         }
         auto found = o.discover(m, o.discover_timeout);
@@ -116,7 +116,7 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
           break;
         }
         err = found.err().message();
-        port_5351_silent = m == method::pcp && found.err().code == errc::timeout;
+        port_5351_closed = m == method::pcp && found.err().code == errc::unreachable;
         nlog.info("port mapping: {} gateway not found: {}", to_string(m), err);
         if (stopping())
           break;
@@ -245,9 +245,9 @@ void run(std::shared_ptr<port_mapper::shared> sp) {
 port_mapper::port_mapper(mapper_options opts, std::function<void(const mapper_state&)> on_change)
   : s_(std::make_shared<shared>()) {
   if (!opts.discover)
-    opts.discover = [](method m, std::chrono::milliseconds t) {
+    opts.discover = [key = opts.pcp_nonce_key](method m, std::chrono::milliseconds t) {
       return m == method::upnp  ? discover_upnp(t)
-             : m == method::pcp ? discover_pcp(t)
+             : m == method::pcp ? discover_pcp(t, key)
                                 : discover_natpmp(t);
     };
   if (!opts.discover_pinholes && (opts.wanted == mode::upnp || opts.wanted == mode::automatic))

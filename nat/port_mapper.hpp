@@ -52,6 +52,9 @@ struct mapper_options {
   /// Bound on stop(): removals still running then are abandoned (the leases expire).
   std::chrono::milliseconds stop_timeout{1500};
   schedule::config timing{};
+  /// Derives PCP mapping nonces (discover_pcp): set from the node's key, so that a restarted
+  /// node renews or deletes the mappings it made before; all zero: random per discovery.
+  bytes32 pcp_nonce_key{};
   /// Gateways to try, for tests (default: discover_upnp / discover_pcp / discover_natpmp).
   std::function<result<std::unique_ptr<gateway>>(method, std::chrono::milliseconds)> discover;
   /// The gateway for pinholes (default: discover_upnp6 when `wanted` is upnp or automatic); when none

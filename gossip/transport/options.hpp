@@ -90,7 +90,8 @@ struct transport_options {
   std::chrono::milliseconds punch_timeout{4000};
   /// Relayed links (gossip/transport/relay.hpp): when the reversal wait ends with no link, ask
   /// common peers, one after another (at most relay_tries), to forward a TLS link's bytes to
-  /// the target (false: never ask; the peer is reported closed as before).
+  /// the target (false: never ask, and take no relayed link from a relay either; the peer is
+  /// reported closed as before).
   bool relay = true;
   size_t relay_tries = 3;
   /// Forward for others: carry relayed links between two of our admitted peers, within

@@ -174,6 +174,20 @@ relay_table::on_open(const endpoint_id& from, const relay_open& m, bool linked_t
   if (links_.size() >= cfg_.max_channels || from_requester >= cfg_.max_per_requester
       || to_target >= cfg_.max_per_target)
     return {std::nullopt, relay_close_reason::busy};
+  // The requester's open rate (a pacer counting opens, not bytes).
+  auto bucket = opens_.find(from);
+  if (bucket == opens_.end()) {
+    if (opens_.size() >= cfg_.max_requesters) // forget requesters whose budget is whole again
+      for (auto it = opens_.begin(); it != opens_.end();)
+        it = it->second.available(now) >= static_cast<size_t>(cfg_.open_burst) ? opens_.erase(it)
+                                                                               : std::next(it);
+    if (opens_.size() >= cfg_.max_requesters)
+      return {std::nullopt, relay_close_reason::busy};
+    bucket = opens_.emplace(from, relay_pacer(cfg_.opens_per_minute / 60, cfg_.open_burst, now))
+               .first;
+  }
+  if (!bucket->second.take(1, now))
+    return {std::nullopt, relay_close_reason::busy};
   // R's number on the R-B link: the next one below 2^31 not in use with B.
   uint32_t number = 0;
   for (uint32_t tries = 0; tries <= cfg_.max_channels; ++tries) {

@@ -131,6 +131,13 @@ public:
     /// a live one carries the ends' TLS keep-alives every few seconds, so only ends that
     /// opened a link and then left it (or hold slots on purpose) lose it.
     std::chrono::seconds idle_timeout{60};
+    /// Opens each requester may make: `open_burst` at once, refilled at `opens_per_minute`
+    /// (each new relayed link starts with a full byte burst: without this a requester that
+    /// opens, floods its burst and is cut could do it again at once). Tracked for at most
+    /// `max_requesters` requesters at once.
+    double opens_per_minute = 6;
+    double open_burst = 4;
+    size_t max_requesters = 256;
   };
   /// Where to send a frame: to `peer`, with channel number `number` (as the frame carries it).
   struct hop {
@@ -196,6 +203,7 @@ private:
   std::map<size_t, link> links_;   // by link id
   std::map<key, size_t> by_a_;     // (A, A's number) -> link id
   std::map<key, size_t> by_b_;     // (B, R's number | reply bit) -> link id
+  std::map<endpoint_id, relay_pacer> opens_; // per requester: opens left (tokens)
   uint64_t bytes_ = 0;
 };
 

@@ -262,6 +262,14 @@ std::vector<endpoint_id> reversal_requester::on_dial_failed(
   return out;
 }
 
+bool reversal_requester::asked(const endpoint_id& from, const endpoint_id& target,
+                               reversal_clock::time_point now) const {
+  auto it = asked_.find(target);
+  return it != asked_.end() && now - it->second.at < retry_
+         && std::find(it->second.via.begin(), it->second.via.end(), from)
+              != it->second.via.end();
+}
+
 bool reversal_requester::on_hint(const endpoint_id& from, const punch_hint& h,
                                  reversal_clock::time_point now) {
   auto it = asked_.find(h.target);

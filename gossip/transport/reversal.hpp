@@ -194,6 +194,9 @@ public:
   /// peers asked), so that A primes its NAT only for a dial it wanted and only where one of
   /// the peers it asked says the target is; false for anything else.
   bool on_hint(const endpoint_id& from, const punch_hint& h, reversal_clock::time_point now);
+  /// True if we asked `from` about `target` within `retry` (no side effect).
+  bool asked(const endpoint_id& from, const endpoint_id& target,
+             reversal_clock::time_point now) const;
 
 private:
   struct attempt {

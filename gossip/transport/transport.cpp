@@ -810,6 +810,10 @@ public:
     auto addr = asio::ip::make_address(n->dial.ip, ec);
     if (ec || link_count() >= opts_->max_connections)
       return refuse_reversal(c, false, reversal_refusal::declined, "cannot dial now");
+    // The relay chose the address: never one of our own host's (loopback, our listener).
+    if (!may_dial(tcp::endpoint(addr, n->dial.port)))
+      return refuse_reversal(c, false, reversal_refusal::declined,
+                             "it names our own host (" + to_string(n->dial) + ")");
     auto& ps = peers_[n->requester];
     ps.notice_at = now;
     tcp::endpoint to(addr, n->dial.port);
@@ -847,9 +851,10 @@ public:
     auto h = net::decode_punch_hint(body);
     if (!h)
       return refuse_reversal(c, false, reversal_refusal::malformed, h.err().what);
-    // The hint's sender holds a link to the target: the first to ask for a relay, if it
-    // comes to that.
-    if (auto it = peers_.find(h->target); it != peers_.end()) {
+    // The hint's sender, one we asked about that target, holds a link to it: the first to ask
+    // for a relay, if it comes to that.
+    if (auto it = peers_.find(h->target);
+        it != peers_.end() && requester_.asked(from, h->target, now)) {
       auto& hinted = it->second.relays_hinted;
       if (hinted.size() < 4 && std::find(hinted.begin(), hinted.end(), from) == hinted.end())
         hinted.push_back(from);
@@ -877,6 +882,8 @@ public:
         }
       if (ec || port == 0)
         return "no port to prime";
+      if (!may_dial(tcp::endpoint(ip, port)))
+        return "it names our own host";
       if (punching_to(h->target, tcp::endpoint(ip, port)))
         return "a socket to it from our listening port is under way";
       if (punches_.size() >= max_punches)
@@ -1089,38 +1096,49 @@ public:
     return nullptr;
   }
 
-  // Each end paces its own direction at half the relay's budget, which counts both ways.
-  static double relay_rate() { return net::relay_table::config{}.bytes_per_second / 2; }
-  static double relay_burst() { return net::relay_table::config{}.burst_bytes / 2; }
+  // Each end paces its own direction at 40% of the relay's budget, which counts both ways
+  // (the rest absorbs frames that bunch up in transit: a well-paced link is never cut).
+  static double relay_rate() { return net::relay_table::config{}.bytes_per_second * 0.4; }
+  static double relay_burst() { return net::relay_table::config{}.burst_bytes * 0.4; }
 
   // Our reversal wait for `id` ended without a link (`why`): asks the next common peer to
   // relay a link to it (peers that hinted where it is first), and dials it through that relay
   // at once (the open goes first on the link, so the relay knows the channel before our TLS
   // hello). False if nobody is left to ask, or relaying is off.
   bool try_relay(const gossip::endpoint_id& id, peer_state& ps, const std::string& why) {
-    if (!opts_->relay || shut_ || ps.relays_tried.size() >= opts_->relay_tries
-        || ends_.size() >= opts_->max_relayed_links)
+    if (!opts_->relay || shut_ || ends_.size() >= opts_->max_relayed_links)
       return false;
     auto untried = [&](const gossip::endpoint_id& p) {
       return p != id && reversal_link(p)
              && std::find(ps.relays_tried.begin(), ps.relays_tried.end(), p)
                   == ps.relays_tried.end();
     };
-    std::optional<gossip::endpoint_id> via;
-    for (auto& p : ps.relays_hinted)
-      if (untried(p)) {
-        via = p;
-        break;
-      }
-    for (auto it = peers_.begin(); !via && it != peers_.end(); ++it)
-      if (untried(it->first))
-        via = it->first;
-    if (!via)
-      return false;
-    ps.relays_tried.push_back(*via);
-    ps.relay_why = why;
-    auto link = peers_[*via].writer;
-    const uint32_t number = own_relay_number(*via);
+    while (ps.relays_tried.size() < opts_->relay_tries) {
+      std::optional<gossip::endpoint_id> via;
+      for (auto& p : ps.relays_hinted)
+        if (untried(p)) {
+          via = p;
+          break;
+        }
+      for (auto it = peers_.begin(); !via && it != peers_.end(); ++it)
+        if (untried(it->first))
+          via = it->first;
+      if (!via)
+        return false;
+      ps.relays_tried.push_back(*via);
+      ps.relay_why = why;
+      if (open_relayed(id, ps, *via, why))
+        return true;
+    }
+    return false;
+  }
+
+  // Sends the open to `via` and starts our end and its TLS dial; false if the open could not
+  // go (the link to `via` is full) or no socket pair could be made.
+  bool open_relayed(const gossip::endpoint_id& id, peer_state& ps, const gossip::endpoint_id& via,
+                    const std::string& why) {
+    auto link = peers_[via].writer;
+    const uint32_t number = own_relay_number(via);
     auto open = net::encode(net::relay_open{number, id});
     auto c = std::make_shared<connection>(io_, tls_, opts_, shared_from_this(), true,
                                           next_serial_++);
@@ -1129,14 +1147,14 @@ public:
       log(log_level::warn, "cannot relay a link to " + short_id(id) + ": " + pipe.err().what);
       return false;
     }
-    if (!open || !link->send_relay(*open))
+    if (!link || !open || !link->send_relay(*open))
       return false;
-    const relay_key key{*via, number | relay_reply_bit};
-    ends_[key] = relay_end{*via, id, number, link, *pipe, c};
+    const relay_key key{via, number | relay_reply_bit};
+    ends_[key] = relay_end{via, id, number, link, *pipe, c};
     start_pipe(key, *pipe);
     ++relay_requests_sent_;
-    log(log_level::info, "dial to " + short_id(id) + ": " + why + "; asking "
-                           + short_id(*via) + " to relay a link");
+    log(log_level::info, "dial to " + short_id(id) + ": " + why + "; asking " + short_id(via)
+                           + " to relay a link");
     c->set_method(link_method::relayed);
     ps.links.push_back(c);
     update_peer_count();
@@ -1300,6 +1318,7 @@ public:
       send_relay_close(hop, relay_close_reason::done);
       relay_settled(hop.peer);
     }
+    relayed_carried_ = relays_.size();
     auto* to = reversal_link(m->target);
     auto [incoming, why] = relays_.on_open(from, *m, to != nullptr, tls_->id(), now);
     if (!incoming)
@@ -1613,6 +1632,13 @@ public:
     return false;
   }
 
+  // Not our own listener, and not a loopback address unless we listen on loopback alone
+  // (transport_options::dial_loopback): a record, notice or hint naming 127.0.0.1:22 must not
+  // make us connect to our own host's services.
+  bool may_dial(const tcp::endpoint& ep) const {
+    return !is_own_listener(ep) && (dial_loopback_ || !unmapped(ep.address()).is_loopback());
+  }
+
   void dial(const gossip::endpoint_id& id, peer_state& ps) {
     std::vector<tcp::endpoint> eps;
     for (auto& a : book_.candidates(id)) {
@@ -1621,14 +1647,9 @@ public:
       if (ec)
         continue;
       tcp::endpoint ep(addr, a.port);
-      if (is_own_listener(ep)) {
+      if (!may_dial(ep)) {
         log(log_level::debug, "not dialing " + short_id(id) + " at " + to_string(a)
-                                + ": that is our own listener");
-        continue;
-      }
-      if (!dial_loopback_ && unmapped(addr).is_loopback()) {
-        log(log_level::debug, "not dialing " + short_id(id) + " at " + to_string(a)
-                                + ": a loopback address names our own host");
+                                + ": that is our own listener, or a loopback address");
         continue;
       }
       eps.push_back(ep);

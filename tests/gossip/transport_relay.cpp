@@ -195,6 +195,27 @@ TEST_CASE("relay table: losing a link to one end ends every relayed link through
   CHECK(r.size() == 0);
 }
 
+TEST_CASE("relay table: a requester's opens are rate-limited, across links that ended") {
+  relay_table r;
+  const relay_table::config cfg;
+  const auto R = id(9), A = id(1), B = id(2), C = id(3);
+  // Open, then close, as fast as it likes: the burst of opens, then busy.
+  uint32_t n = 1;
+  for (int i = 0; i < int(cfg.open_burst); ++i, ++n) {
+    REQUIRE(r.on_open(A, {n, B}, true, R, t0).first);
+    REQUIRE(r.on_close(A, n));
+  }
+  auto refused = r.on_open(A, {n, B}, true, R, t0);
+  CHECK_FALSE(refused.first);
+  CHECK(refused.second == relay_close_reason::busy);
+  // Another requester is not affected; A gets one more open per 60 / opens_per_minute s.
+  CHECK(r.on_open(C, {1, B}, true, R, t0).first);
+  const auto per_open = std::chrono::duration_cast<relay_clock::duration>(
+    std::chrono::duration<double>(60.0 / cfg.opens_per_minute));
+  CHECK_FALSE(r.on_open(A, {n, B}, true, R, t0 + per_open / 2).first);
+  CHECK(r.on_open(A, {n, B}, true, R, t0 + per_open + 1ms).first);
+}
+
 TEST_CASE("relay table: a relayed link idle for the idle timeout is ended at both ends") {
   relay_table r;
   const auto R = id(9), A = id(1), B = id(2), C = id(3);

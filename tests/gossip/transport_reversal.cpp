@@ -776,6 +776,20 @@ TEST_CASE("a node that does not listen on loopback alone never dials a loopback 
     CHECK(a.t->stats().dials == 0);
     a.t->shutdown();
   }
+  SUBCASE("nor at a relay's word: a notice naming a loopback address is declined") {
+    node a(io.io, [](net::transport_options& o) { o.dial_loopback = false; });
+    raw_peer relay;
+    REQUIRE(relay.connect(a, true));
+    auto requester = crypto::signing_key::generate().public_key_bytes();
+    REQUIRE(relay.send(net::control::reversal_notice,
+                       notice_body(requester, "127.0.0.1", trap.port())));
+    CHECK(eventually([&] {
+      return refused(a.t->stats(), false, net::reversal_refusal::declined) == 1;
+    }));
+    CHECK_FALSE(trap.dialed_within(300ms));
+    CHECK(a.t->stats().reversed_dials == 0);
+    a.t->shutdown();
+  }
   SUBCASE("by default a node bound to loopback dials loopback addresses") {
     node a(io.io);
     auto x = crypto::signing_key::generate().public_key_bytes();

@@ -73,8 +73,8 @@ struct fake_gateway_state {
   std::mutex mu;
   std::map<uint16_t, std::string> open_ids; // id -> "[ip]:port"
   // What PCP discovery finds on port 5351 (as discover_pcp reports it): a NAT-PMP server
-  // (refused), nothing (timeout), or a PCP server (the fake).
-  enum class pcp_server { natpmp_only, silent, present };
+  // (refused), no answer (timeout), nothing listening (unreachable), or a PCP server (the fake).
+  enum class pcp_server { natpmp_only, silent, closed, present };
   std::atomic<pcp_server> pcp{pcp_server::natpmp_only};
   std::vector<method> asked; // discovery, in order (under mu)
 };
@@ -149,6 +149,8 @@ mapper_options fake_options(std::shared_ptr<fake_gateway_state> gs, std::atomic<
       return found(error{errc::refused, "the gateway speaks NAT-PMP, not PCP (fake)"});
     if (m == method::pcp && gs->pcp == fake_gateway_state::pcp_server::silent)
       return found(error{errc::timeout, "no answer in time (fake)"});
+    if (m == method::pcp && gs->pcp == fake_gateway_state::pcp_server::closed)
+      return found(error{errc::unreachable, "nothing listens on port 5351 (fake)"});
     return found(std::unique_ptr<gateway>(new fake_gateway(gs)));
   };
   // No gateway over IPv6 (tests never send SSDP): pinholes go to the IPv4 one.
@@ -207,7 +209,7 @@ TEST_CASE("the mapper maps (falling back from UPnP to NAT-PMP), renews and remov
   CHECK(pm.state().mappings.empty());
 }
 
-TEST_CASE("auto: a PCP server is used, and nothing on port 5351 skips NAT-PMP, which shares it") {
+TEST_CASE("auto: a PCP server is used, and a closed port 5351 skips NAT-PMP, which shares it") {
   auto gs = std::make_shared<fake_gateway_state>();
   std::atomic<int> discovers{0};
   SUBCASE("a PCP server answers") {
@@ -217,8 +219,15 @@ TEST_CASE("auto: a PCP server is used, and nothing on port 5351 skips NAT-PMP, w
     std::lock_guard<std::mutex> g(gs->mu);
     CHECK(gs->asked == std::vector<method>{method::upnp, method::pcp});
   }
-  SUBCASE("nothing answers on port 5351") {
+  SUBCASE("no answer on port 5351: NAT-PMP is asked still (a server may ignore PCP)") {
     gs->pcp = fake_gateway_state::pcp_server::silent;
+    port_mapper pm(fake_options(gs, &discovers), {});
+    REQUIRE(wait_for([&] { return pm.state().mapped == 2; }));
+    std::lock_guard<std::mutex> g(gs->mu);
+    CHECK(gs->asked == std::vector<method>{method::upnp, method::pcp, method::natpmp});
+  }
+  SUBCASE("nothing listens on port 5351") {
+    gs->pcp = fake_gateway_state::pcp_server::closed;
     port_mapper pm(fake_options(gs, &discovers), {});
     REQUIRE(wait_for([&] { return discovers >= 4; })); // two rounds, retried with back-off
     CHECK(pm.state().mapped == 0);
