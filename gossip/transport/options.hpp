@@ -99,6 +99,10 @@ struct transport_options {
   bool relay_for_others = true;
   /// Our own relayed links at most (as either end); more requests are refused.
   size_t max_relayed_links = 8;
+  /// A link the gossip layer asked to close (close_when_flushed) stays open while relayed
+  /// links run over it, at most this long; then they are ended and it closes (two ends cannot
+  /// keep a relay's links open for ever).
+  std::chrono::milliseconds relay_close_limit{std::chrono::minutes(10)};
   /// Dial loopback addresses (127.0.0.0/8, ::1) found in the address book. Unset: only when
   /// every address we listen on is a loopback one (a test or single-host setup). Otherwise a
   /// peer's record naming 127.0.0.1:22 would make us connect to our own host's services.

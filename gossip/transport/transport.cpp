@@ -114,8 +114,10 @@ struct peer_state {
   std::vector<gossip::endpoint_id> relays_tried, relays_hinted;
   std::string relay_why; // why we asked for a relay (for the closed() reason if none links)
   // close_when_flushed() was asked while relayed links ran over our link to this peer: it
-  // closes once the last of them ended (a relay's neighbour swap must not cut them).
+  // closes once the last of them ended (a relay's neighbour swap must not cut them), or at
+  // transport_options::relay_close_limit, when they are ended.
   bool close_after_relay = false;
+  std::shared_ptr<asio::steady_timer> relay_close;
 };
 
 // True if one of the peer's links got past the TCP connect (established, or handshaking): a
@@ -276,6 +278,10 @@ public:
       return;
     auto& ps = it->second;
     ps.close_after_relay = false;
+    if (ps.relay_close) {
+      ps.relay_close->cancel();
+      ps.relay_close.reset();
+    }
     if (ps.closing) {
       ps.closing = false;
       for (auto& l : ps.links)
@@ -351,6 +357,15 @@ public:
       return;
     auto& ps = it->second;
     if (relaying_over(id)) {
+      if (!ps.close_after_relay)
+        arm_peer_timer(id, ps, &peer_state::relay_close, opts_->relay_close_limit,
+                       [this, id](peer_state& ps) {
+                         if (!ps.close_after_relay)
+                           return;
+                         log(log_level::info, "closing the link to " + short_id(id)
+                                                + ": its relayed links waited long enough");
+                         relay_link_changed(id); // ends them; relay_settled closes the link
+                       });
       ps.close_after_relay = true;
       log(log_level::debug, "closing the link to " + short_id(id)
                               + " waits: relayed links run over it");
@@ -360,6 +375,7 @@ public:
         && std::none_of(ps.links.begin(), ps.links.end(),
                         [](auto& l) { return l->established(); })) {
       auto links = std::move(ps.links); // nothing to flush: close at once, silently
+      cancel_timers(ps);
       peers_.erase(it);
       for (auto& l : links)
         l->close("closed on request");
@@ -1216,6 +1232,10 @@ public:
       if (it == self->peers_.end() || !it->second.close_after_relay || self->relaying_over(peer))
         return;
       it->second.close_after_relay = false;
+      if (it->second.relay_close) {
+        it->second.relay_close->cancel();
+        it->second.relay_close.reset();
+      }
       self->close_when_flushed(peer);
     });
   }
@@ -1251,6 +1271,7 @@ public:
       relay_settled(hop.peer);
     }
     relayed_carried_ = relays_.size();
+    relay_settled(peer);
   }
 
   void send_relay_close(const net::relay_table::hop& to, relay_close_reason why) {
@@ -1716,7 +1737,7 @@ public:
   }
 
   static void cancel_timers(peer_state& ps) {
-    for (auto* t : {&ps.grace, &ps.reversal, &ps.redial, &ps.slow_dial})
+    for (auto* t : {&ps.grace, &ps.reversal, &ps.redial, &ps.slow_dial, &ps.relay_close})
       if (*t)
         (*t)->cancel();
   }

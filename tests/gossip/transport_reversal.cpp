@@ -830,3 +830,26 @@ TEST_CASE("relay: a relay asked to close a link that carries relayed links close
   c.t->shutdown();
   CHECK(io.stop());
 }
+
+TEST_CASE("relay: a close asked of the relay waits for its relayed links at most the limit") {
+  io_thread io;
+  node a(io.io, unreachable_requester), b(io.io),
+    c(io.io, [](net::transport_options& o) { o.relay_close_limit = 500ms; });
+  common_peer(a, b, c);
+  REQUIRE(a.send(b.id(), "one").ok());
+  REQUIRE(b.rec.wait([&] { return b.rec.messages_from(a.id()) == 1; }));
+  REQUIRE(c.t->stats().relayed_carried == 1);
+  const auto asked = std::chrono::steady_clock::now();
+  c.t->close_when_flushed(a.id());
+  c.t->close_when_flushed(b.id());
+  // The relayed link stays up, keep-alives and all, yet C ends it at the limit and closes.
+  CHECK(eventually([&] { return !c.t->link_of(a.id()) && !c.t->link_of(b.id()); }, 5000ms));
+  CHECK(std::chrono::steady_clock::now() - asked >= 450ms);
+  CHECK(c.t->stats().relayed_carried == 0);
+  CHECK(a.rec.wait([&] { return !a.rec.closed.empty(); }));
+  CHECK(b.rec.wait([&] { return !b.rec.closed.empty(); }));
+  a.t->shutdown();
+  b.t->shutdown();
+  c.t->shutdown();
+  CHECK(io.stop());
+}
