@@ -280,18 +280,24 @@ private:
 
 // --- PCP (RFC 6887; nat/pcp.hpp says why our own) ---
 
+// The gateway libnatpmp found, as a numeric IPv4 address.
+std::string gateway_of(const natpmp_t& p) {
+  char gw[INET_ADDRSTRLEN] = {0};
+  in_addr g{};
+  g.s_addr = p.gateway;
+  inet_ntop(AF_INET, &g, gw, sizeof(gw));
+  return gw;
+}
+
 // The default IPv4 gateway, as libnatpmp finds it.
 result<std::string> default_gateway() {
   natpmp_t p{};
   int r = open_natpmp(p);
   if (r < 0)
     return error{errc::unreachable, "no default gateway (" + natpmp_error(r) + ")"};
-  char gw[INET_ADDRSTRLEN] = {0};
-  in_addr g{};
-  g.s_addr = p.gateway;
-  inet_ntop(AF_INET, &g, gw, sizeof(gw));
+  auto gw = gateway_of(p);
   closenatpmp(&p);
-  return std::string(gw);
+  return gw;
 }
 
 // A UDP socket connected to the PCP server at `gw` (it then takes datagrams from the server
@@ -520,18 +526,14 @@ result<std::unique_ptr<gateway>> discover_natpmp(std::chrono::milliseconds timeo
   int r = open_natpmp(p);
   if (r < 0)
     return error{errc::unreachable, "NAT-PMP: no default gateway (" + natpmp_error(r) + ")"};
-  char gw[INET_ADDRSTRLEN] = {0};
-  in_addr g{};
-  g.s_addr = p.gateway;
-  inet_ntop(AF_INET, &g, gw, sizeof(gw));
+  const auto gw = gateway_of(p);
   natpmpresp_t resp{};
   r = sendpublicaddressrequest(&p);
   if (r >= 0)
     r = natpmp_exchange(p, resp, timeout);
   closenatpmp(&p);
   if (r < 0)
-    return error{errc::unreachable, std::string("NAT-PMP gateway ") + gw + ": "
-                                      + natpmp_error(r)};
+    return error{errc::unreachable, "NAT-PMP gateway " + gw + ": " + natpmp_error(r)};
   return std::unique_ptr<gateway>(new natpmp_gateway(gw, timeout));
 }
 

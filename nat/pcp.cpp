@@ -19,21 +19,13 @@ void put16(bytes& out, uint16_t v) {
   out.push_back(static_cast<uint8_t>(v >> 8));
   out.push_back(static_cast<uint8_t>(v));
 }
-void put32(bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<uint8_t>(v >> shift));
-}
 uint16_t get16(byte_view b, size_t at) { return static_cast<uint16_t>(b[at] << 8 | b[at + 1]); }
-uint32_t get32(byte_view b, size_t at) {
-  return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8
-         | uint32_t{b[at + 3]};
-}
 
 void put_header(bytes& out, uint8_t opcode, uint32_t lifetime, const address16& client) {
   out.push_back(version);
   out.push_back(opcode);
   put16(out, 0); // reserved
-  put32(out, lifetime);
+  put_be32(out, lifetime);
   out.insert(out.end(), client.begin(), client.end());
 }
 
@@ -125,8 +117,8 @@ result<map_response> decode_map_response(byte_view d, const map_request& sent, a
   }
   map_response r;
   r.result = static_cast<result_code>(d[3]);
-  r.lifetime = std::chrono::seconds(get32(d, 4));
-  r.epoch = get32(d, 8);
+  r.lifetime = std::chrono::seconds(get_be32(d.data() + 4));
+  r.epoch = get_be32(d.data() + 8);
   r.external_port = get16(d, 42);
   std::memcpy(r.external_ip.data(), d.data() + 44, 16);
   return r;

@@ -15,23 +15,13 @@ constexpr size_t head_size = 1 + 4;
 constexpr size_t open_size = head_size + 32;
 constexpr size_t close_size = head_size + 1;
 
-void put32(bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<uint8_t>(v >> shift));
-}
-
-uint32_t get32(byte_view b, size_t at) {
-  return (uint32_t{b[at]} << 24) | (uint32_t{b[at + 1]} << 16) | (uint32_t{b[at + 2]} << 8)
-         | uint32_t{b[at + 3]};
-}
-
 result<bytes> encode_with_id(uint8_t kind, uint32_t channel, const endpoint_id& id) {
   if (channel & relay_reply_bit)
     return error{errc::invalid_argument, "relay channel number must be below 2^31"};
   bytes out;
   out.reserve(open_size);
   out.push_back(kind);
-  put32(out, channel);
+  put_be32(out, channel);
   out.insert(out.end(), id.begin(), id.end());
   return out;
 }
@@ -41,7 +31,7 @@ result<std::pair<uint32_t, endpoint_id>> decode_with_id(byte_view b, uint8_t kin
                                                         const char* what) {
   if (b.size() != open_size || b[0] != kind)
     return error{errc::malformed, std::string(what) + ": wrong kind or size"};
-  uint32_t channel = get32(b, 1);
+  uint32_t channel = get_be32(b.data() + 1);
   if (channel & relay_reply_bit)
     return error{errc::malformed, std::string(what) + ": channel number has the reply bit"};
   endpoint_id id{};
@@ -80,7 +70,7 @@ result<bytes> encode_relay_data(uint32_t channel, byte_view chunk) {
   bytes out;
   out.reserve(head_size + chunk.size());
   out.push_back(kind_data);
-  put32(out, channel);
+  put_be32(out, channel);
   out.insert(out.end(), chunk.begin(), chunk.end());
   return out;
 }
@@ -89,7 +79,7 @@ bytes encode(const relay_close& m) {
   bytes out;
   out.reserve(close_size);
   out.push_back(kind_close);
-  put32(out, m.channel);
+  put_be32(out, m.channel);
   out.push_back(static_cast<uint8_t>(m.reason));
   return out;
 }
@@ -111,7 +101,8 @@ result<relay_incoming> decode_relay_incoming(byte_view b) {
 result<relay_data> decode_relay_data(byte_view b) {
   if (b.size() < head_size + 1 || b.size() > head_size + max_relay_chunk || b[0] != kind_data)
     return error{errc::malformed, "relay data: wrong kind or size"};
-  return relay_data{get32(b, 1), byte_view{b.data() + head_size, b.size() - head_size}};
+  return relay_data{get_be32(b.data() + 1),
+                    byte_view{b.data() + head_size, b.size() - head_size}};
 }
 
 result<relay_close> decode_relay_close(byte_view b) {
@@ -119,7 +110,7 @@ result<relay_close> decode_relay_close(byte_view b) {
     return error{errc::malformed, "relay close: wrong kind or size"};
   if (b[5] > static_cast<uint8_t>(relay_close_reason::refused))
     return error{errc::malformed, "relay close: unknown reason"};
-  return relay_close{get32(b, 1), static_cast<relay_close_reason>(b[5])};
+  return relay_close{get_be32(b.data() + 1), static_cast<relay_close_reason>(b[5])};
 }
 
 // --- relay_pacer ----------------------------------------------------------------------------

@@ -277,11 +277,7 @@ public:
     if (shut_ || it == peers_.end())
       return;
     auto& ps = it->second;
-    ps.close_after_relay = false;
-    if (ps.relay_close) {
-      ps.relay_close->cancel();
-      ps.relay_close.reset();
-    }
+    stop_relay_close(ps);
     if (ps.closing) {
       ps.closing = false;
       for (auto& l : ps.links)
@@ -1220,6 +1216,15 @@ public:
     return relays_.carries(peer);
   }
 
+  // No close waits for relayed links any more (it proceeds, or a send cancelled it).
+  static void stop_relay_close(peer_state& ps) {
+    ps.close_after_relay = false;
+    if (ps.relay_close) {
+      ps.relay_close->cancel();
+      ps.relay_close.reset();
+    }
+  }
+
   // A relayed link over our link to `peer` ended: a close the gossip layer asked for while it
   // ran happens now if none is left. Posted: the callers may be in the middle of changing
   // that peer's entry (replace_writer, drop_peer).
@@ -1231,11 +1236,7 @@ public:
       auto it = self->peers_.find(peer);
       if (it == self->peers_.end() || !it->second.close_after_relay || self->relaying_over(peer))
         return;
-      it->second.close_after_relay = false;
-      if (it->second.relay_close) {
-        it->second.relay_close->cancel();
-        it->second.relay_close.reset();
-      }
+      stop_relay_close(it->second);
       self->close_when_flushed(peer);
     });
   }
@@ -1281,17 +1282,16 @@ public:
 
   // A relay frame on link `c` (its size checked by the frame decoder).
   void on_relay(connection& c, byte_view body) override {
-    if (shut_ || !c.peer() || body.empty())
+    if (shut_ || !c.peer() || body.size() < relay_body_min)
       return;
     const auto from = *c.peer();
     const uint8_t kind = body[0];
     if ((opts_->require_admission && !c.admitted()) || c.method() == link_method::relayed) {
       // An outsider cannot use us as a relay, nor make us take a link; relays do not nest.
-      if (kind == 1 || kind == 2)
-        if (auto n = relay_channel_of(body))
-          refuse_relay(c, *n, relay_close_reason::refused,
-                       c.method() == link_method::relayed ? "over a relayed link"
-                                                          : "peer proved no topic");
+      if (kind == 1 || kind == 2) // the body is relay_body_min bytes at least (frame.hpp)
+        refuse_relay(c, get_be32(body.data() + 1), relay_close_reason::refused,
+                     c.method() == link_method::relayed ? "over a relayed link"
+                                                        : "peer proved no topic");
       return;
     }
     const auto now = std::chrono::steady_clock::now();
@@ -1303,13 +1303,6 @@ public:
       default: break;
     }
     c.close("relay frame of unknown kind " + std::to_string(kind), false, log_level::warn);
-  }
-
-  static std::optional<uint32_t> relay_channel_of(byte_view body) {
-    if (body.size() < 5)
-      return std::nullopt;
-    return (uint32_t{body[1]} << 24) | (uint32_t{body[2]} << 16) | (uint32_t{body[3]} << 8)
-           | uint32_t{body[4]};
   }
 
   // Answers an open or incoming on `c` with a close (the reply flips the number's top bit).
