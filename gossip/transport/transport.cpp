@@ -1253,8 +1253,9 @@ public:
       if (auto link = e.link.lock())
         link->send_relay(net::encode(net::relay_close{e.number, reason}));
     e.pipe->close();
-    log(log_level::info, "relayed link with " + short_id(e.peer) + " through "
-                           + short_id(e.via) + " ended: " + why);
+    // Rate-limited: a relay (or an end) can make and end relayed links at will.
+    log_limited("net.relay", log_level::info, "relayed link with " + short_id(e.peer)
+                                                + " through " + short_id(e.via) + " ended: " + why);
     relay_settled(e.via);
   }
 
@@ -1345,7 +1346,8 @@ public:
     }
     ++relay_requests_carried_;
     relayed_carried_ = relays_.size();
-    log(log_level::info, "relaying a link from " + short_id(from) + " to " + short_id(m->target));
+    log_limited("net.relay", log_level::info,
+                "relaying a link from " + short_id(from) + " to " + short_id(m->target));
   }
 
   // A relay `from` brings us a link from a requester: we take it as an inbound connection
@@ -1376,8 +1378,8 @@ public:
       return refuse_relay(c, m->channel, relay_close_reason::refused, pipe.err().what);
     ends_[key] = relay_end{from, m->requester, m->channel | relay_reply_bit, link, *pipe, conn};
     start_pipe(key, *pipe);
-    log(log_level::info, "peer " + short_id(from) + " relays a link from "
-                           + short_id(m->requester));
+    log_limited("net.relay", log_level::info,
+                "peer " + short_id(from) + " relays a link from " + short_id(m->requester));
     conn->set_method(link_method::relayed);
     pending_inbound_.insert(conn);
     pending_count_ = pending_inbound_.size();
