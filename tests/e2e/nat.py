@@ -356,6 +356,10 @@ deny 0-65535 0.0.0.0/0 0-65535
             # b1 asks miniupnpd by PCP (RFC 6887), a1 by UPnP (auto finds the IGD first).
             # (With --dual-stack, b1 has no IPv4 to map.)
             mapping = "pcp" if name == "b1" and not dual else "auto"
+            # Relays only where the variant is about them (--symmetric, --loss): a relayed
+            # a3-a2 link is never replaced by a punched one, and the other variants assert the
+            # punch (a CI run relayed a3 and a2 first and then waited for a punch in vain).
+            relay = "true" if self.a.symmetric or self.a.loss > 0 else "false"
             with open(n.cfg, "w") as f:
                 f.write(f"""[dttd]
 topic="nat"
@@ -368,6 +372,7 @@ bootstrap=[{boot}]
 [dttd.nat]
 port-mapping="{mapping}"
 hole-punching={punch}
+relay={relay}
 [dttd.http]
 enable=true
 [dtt.publisher]
