@@ -18,6 +18,16 @@
 #include <set>
 
 namespace dtt {
+// The frames of one read, from the io thread to the actor (in this process only; a struct
+// rather than the vector itself, which CAF would take for a list to inspect).
+struct frame_batch {
+  std::vector<gossip::shared_buffer> frames;
+};
+} // namespace dtt
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(dtt::frame_batch)
+
+namespace dtt {
 
 namespace {
 
@@ -30,7 +40,7 @@ using net_renewed_atom = caf::atom_constant<caf::atom("gnetren")>;
 using wake_atom = caf::atom_constant<caf::atom("gwake")>;
 
 using gossip_actor_impl =
-  gossip_actor::extend<caf::reacts_to<net_message_atom, gossip::endpoint_id, std::vector<bytes>>,
+  gossip_actor::extend<caf::reacts_to<net_message_atom, gossip::endpoint_id, frame_batch>,
                        caf::reacts_to<net_closed_atom, gossip::endpoint_id, std::string>,
                        caf::reacts_to<net_renewed_atom, gossip::endpoint_id>,
                        caf::reacts_to<wake_atom>>;
@@ -197,7 +207,7 @@ void flush(self_ptr self) {
   auto& st = self->state;
   std::vector<net::outgoing> batch;
   const gossip::message* last_gossip = nullptr; // last Gossip encoded, and its frame
-  std::shared_ptr<const bytes> last_frame;
+  gossip::shared_buffer last_frame;
   auto submit = [&] {
     if (batch.empty())
       return;
@@ -219,7 +229,7 @@ void flush(self_ptr self) {
       overload{
         [&](gossip::output::send& s) {
           if (!(last_gossip && same_gossip(*last_gossip, s.msg))) {
-            last_frame = std::make_shared<const bytes>(gossip::encode(s.msg));
+            last_frame = gossip::encode_shared(s.msg);
             last_gossip = std::holds_alternative<gossip::msg::gossip>(s.msg.body) ? &s.msg
                                                                                    : nullptr;
           }
@@ -473,6 +483,10 @@ std::map<std::string, uint64_t> gossip_counters(self_ptr self) {
     {"frames_undecodable", st.frames_undecodable},
     {"broadcasts_waiting", st.waiting.size()},
   };
+  auto pool = gossip::buffer_pool_counters(); // process-wide: frames of every node in it
+  out["buffer_pool_fresh"] = pool.fresh;
+  out["buffer_pool_reused"] = pool.reused;
+  out["buffer_pool_returned"] = pool.returned;
   for (size_t i = 0; i < net::handshake_failure_kinds; ++i)
     out[std::string("handshake_failures/")
         + net::handshake_failure_name(static_cast<net::handshake_failure>(i))] =
@@ -635,7 +649,8 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       request_flush(self);
       return self->state.transport->local_addresses();
     },
-    [self](net_message_atom, const gossip::endpoint_id& from, std::vector<bytes>& frames) {
+    [self](net_message_atom, const gossip::endpoint_id& from, frame_batch& batch) {
+      auto& frames = batch.frames;
       auto& st = self->state;
       auto now = gossip::clock::now();
       ++st.count.net_messages;
@@ -717,8 +732,9 @@ caf::expected<gossip_actor> spawn_gossip_actor(caf::actor_system& sys, asio::io_
   auto log = opts.transport.log;
   auto link = std::make_shared<io_bridge>();
   net::transport_callbacks cb;
-  cb.messages = [link](const gossip::endpoint_id& from, std::vector<bytes>&& frames) {
-    link->send(net_message_atom::value, from, std::move(frames)); // moved, not copied
+  cb.messages = [link](const gossip::endpoint_id& from,
+                       std::vector<gossip::shared_buffer>&& frames) {
+    link->send(net_message_atom::value, from, frame_batch{std::move(frames)}); // moved
   };
   cb.closed = [link](const gossip::endpoint_id& peer, const std::string& reason) {
     link->send(net_closed_atom::value, peer, reason);

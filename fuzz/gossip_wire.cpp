@@ -159,7 +159,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (!net::control_body_fits(f.code, f.message.size()))
             fail("control frame body of the wrong size", f.message.size());
           net::append_control(reframed, f.code, f.message);
-          check_reversal(f.code, f.message);
+          check_reversal(f.code, f.message.to_bytes());
           if (f.code == net::control::relay)
             check_relay(f.message);
         }

@@ -18,8 +18,8 @@ plumtree::plumtree(endpoint_id me, plumtree_config cfg, uint64_t hash_key)
     answered_(cfg.message_cache_retention, cfg.max_graft_answers, hash_key + 5),
     graft_timer_armed_(16, id_hasher(hash_key + 3)) {}
 
-void plumtree::remember(const msg::gossip& m, time_point now, effects& out) {
-  seen_.insert(m, now);
+void plumtree::remember(const msg::gossip& m, time_point now, effects& out, bool absent) {
+  seen_.insert(m, now, absent);
   arm_evict(now, out);
 }
 
@@ -165,7 +165,7 @@ void plumtree::on_gossip(const endpoint_id& from, const msg::gossip& m, time_poi
   if (m.scope.k == delivery_scope::kind::swarm) {
     msg::gossip next = m;
     next.scope.round = static_cast<uint16_t>(m.scope.round + 1);
-    remember(next, now, out);
+    remember(next, now, out, true); // contains() was false above
     eager_push(next, from, out);
     lazy_push(next, from, now, out);
     graft_timer_armed_.erase(m.id);

@@ -157,7 +157,7 @@ private:
   void lazy_push(const msg::gossip& m, const endpoint_id& except, time_point now, effects& out);
   void add_eager(const endpoint_id& peer);
   void add_lazy(const endpoint_id& peer);
-  void remember(const msg::gossip& m, time_point now, effects& out);
+  void remember(const msg::gossip& m, time_point now, effects& out, bool absent = false);
   void arm_evict(time_point now, effects& out);
   void announce_recent(const endpoint_id& peer, time_point now, effects& out);
   // A neighbour's link epoch: new at each neighbor_up and renewal, so that a Graft whose

@@ -125,10 +125,10 @@ status protocol::receive_bytes(const endpoint_id& from, byte_view frame, time_po
   return receive(from, *m, now);
 }
 
-status protocol::receive_frame(const endpoint_id& from, bytes&& frame, time_point now) {
+status protocol::receive_frame(const endpoint_id& from, shared_buffer frame, time_point now) {
   if (frame.size() > cfg_.max_message_size) // before taking it: decode would refuse it anyway
     return error{errc::too_large, "gossip message over the max message size"};
-  auto m = decode(std::make_shared<const bytes>(std::move(frame)), cfg_.max_message_size);
+  auto m = decode(std::move(frame), cfg_.max_message_size);
   if (!m)
     return m.err();
   return receive(from, *m, now);

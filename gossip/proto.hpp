@@ -125,7 +125,7 @@ public:
   status receive_bytes(const endpoint_id& from, byte_view frame, time_point now);
   /// As receive_bytes(), taking the frame: a Gossip payload keeps (a slice of) it instead of a
   /// copy, in the Graft cache and in the emitted event.
-  status receive_frame(const endpoint_id& from, bytes&& frame, time_point now);
+  status receive_frame(const endpoint_id& from, shared_buffer frame, time_point now);
   /// An armed timer is due. Unknown or stale ids are ignored.
   void timer_fired(timer_id id, time_point now);
   /// The connection to `peer` ended (remote close, error or failed dial).

@@ -57,10 +57,12 @@ public:
     }
   }
 
-  /// Indexes `id` at `seq` unless it is indexed. True if inserted.
+  /// Indexes `id` at `seq` unless it is indexed (`absent`: the caller just found it is not,
+  /// and nothing changed since: not looked up again). True if inserted.
   template <class IdOf>
-  bool insert(const message_id& id, uint64_t seq, uint64_t first, IdOf&& id_of) {
-    if (find(id, first, id_of))
+  bool insert(const message_id& id, uint64_t seq, uint64_t first, IdOf&& id_of,
+              bool absent = false) {
+    if (!absent && find(id, first, id_of))
       return false;
     if ((size_ + 1) * 2 > slots_.size())
       rehash(slots_.empty() ? min_capacity : slots_.size() * 2);
@@ -163,9 +165,10 @@ public:
   }
 
   /// Remembers `m` (id and payload) as seen at `now`, unless its id is known; then applies the
-  /// count and byte bounds.
-  void insert(const msg::gossip& m, time_point now) {
-    if (!index_.insert(m.id, first_ + order_.size(), first_, id_of()))
+  /// count and byte bounds. `absent`: contains(m.id) was false just before, with no change to
+  /// the table since (the id is not looked up again).
+  void insert(const msg::gossip& m, time_point now, bool absent = false) {
+    if (!index_.insert(m.id, first_ + order_.size(), first_, id_of(), absent))
       return;
     order_.push_back({now, m.id, m.content, m.scope});
     cache_bytes_ += m.content.size();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "crypto/bytes.hpp"
+#include "gossip/buffer.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -30,11 +31,10 @@ using message_id = bytes32;
 class shared_bytes {
 public:
   shared_bytes() = default;
-  shared_bytes(bytes b)
-    : p_(std::make_shared<const bytes>(std::move(b))), off_(0), len_(p_->size()) {}
+  shared_bytes(bytes b) : p_(shared_buffer::adopt(std::move(b))), off_(0), len_(p_.size()) {}
   shared_bytes(std::initializer_list<uint8_t> il) : shared_bytes(bytes(il)) {}
   /// The `len` bytes at `off` of `whole` (the caller checks the range).
-  shared_bytes(std::shared_ptr<const bytes> whole, size_t off, size_t len)
+  shared_bytes(shared_buffer whole, size_t off, size_t len)
     : p_(std::move(whole)), off_(off), len_(len) {}
 
   byte_view view() const noexcept { return {data(), len_}; }
@@ -43,7 +43,7 @@ public:
   bytes to_bytes() const { return bytes(begin(), end()); }
   size_t size() const noexcept { return len_; }
   bool empty() const noexcept { return len_ == 0; }
-  const uint8_t* data() const noexcept { return p_ ? p_->data() + off_ : nullptr; }
+  const uint8_t* data() const noexcept { return p_.data() ? p_.data() + off_ : nullptr; }
   const uint8_t* begin() const noexcept { return data(); }
   const uint8_t* end() const noexcept { return data() + len_; }
 
@@ -57,7 +57,7 @@ private:
   static bool equal(byte_view a, byte_view b) {
     return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
   }
-  std::shared_ptr<const bytes> p_;
+  shared_buffer p_;
   size_t off_ = 0;
   size_t len_ = 0;
 };

@@ -60,13 +60,14 @@ std::optional<raw_address> to_raw(const socket_address& a) {
 
 // ---- writing ---------------------------------------------------------------------------------
 
+// Writes into a buffer of the exact size (encoded_size) or, with no buffer, only counts.
 class writer {
 public:
-  explicit writer(bytes* out) : out_(out) {}
+  explicit writer(uint8_t* out) : out_(out) {}
   void u8(uint8_t v) {
-    ++size_;
     if (out_)
-      out_->push_back(v);
+      out_[size_] = v;
+    ++size_;
   }
   void u16(uint16_t v) {
     u8(static_cast<uint8_t>(v >> 8));
@@ -77,9 +78,9 @@ public:
     u16(static_cast<uint16_t>(v));
   }
   void raw(const uint8_t* p, size_t n) {
+    if (out_ && n > 0)
+      std::memcpy(out_ + size_, p, n);
     size_ += n;
-    if (out_)
-      out_->insert(out_->end(), p, p + n);
   }
   template <size_t N>
   void fixed(const byte_array<N>& a) {
@@ -88,7 +89,7 @@ public:
   size_t size() const { return size_; }
 
 private:
-  bytes* out_;
+  uint8_t* out_;
   size_t size_ = 0;
 };
 
@@ -194,7 +195,7 @@ void write_message(writer& w, const message& m) {
 class reader {
 public:
   /// `whole`, if given, is the buffer `in` views entirely: payloads are then slices of it.
-  explicit reader(byte_view in, const std::shared_ptr<const bytes>* whole = nullptr)
+  explicit reader(byte_view in, const shared_buffer* whole = nullptr)
     : in_(in), whole_(whole) {}
 
   bool ok() const { return !err_; }
@@ -282,7 +283,7 @@ private:
   }
 
   byte_view in_;
-  const std::shared_ptr<const bytes>* whole_;
+  const shared_buffer* whole_;
   size_t pos_ = 0;
   std::optional<error> err_;
 };
@@ -435,9 +436,15 @@ std::optional<msg::body> read_body(reader& r, uint8_t family, uint8_t variant) {
 } // namespace
 
 bytes encode(const message& m) {
-  bytes out;
-  out.reserve(encoded_size(m));
-  writer w(&out);
+  bytes out(encoded_size(m));
+  writer w(out.data());
+  write_message(w, m);
+  return out;
+}
+
+shared_buffer encode_shared(const message& m) {
+  auto out = shared_buffer::allocate(encoded_size(m));
+  writer w(out.mutable_data());
   write_message(w, m);
   return out;
 }
@@ -473,11 +480,9 @@ result<message> decode(byte_view in, size_t max_message_size) {
   return decode_from(r, in.size(), max_message_size);
 }
 
-result<message> decode(std::shared_ptr<const bytes> frame, size_t max_message_size) {
-  if (!frame)
-    return error{errc::invalid_argument, "no gossip frame"};
-  reader r(*frame, &frame);
-  return decode_from(r, frame->size(), max_message_size);
+result<message> decode(shared_buffer frame, size_t max_message_size) {
+  reader r(frame.view(), &frame);
+  return decode_from(r, frame.size(), max_message_size);
 }
 
 bool is_ip_literal(const std::string& ip) {

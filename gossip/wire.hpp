@@ -155,6 +155,9 @@ inline constexpr size_t ihave_header_size = 36;
 /// and lists longer than the decoding limits are truncated, so the result always decodes.
 bytes encode(const message& m);
 
+/// encode(m) into a pooled buffer (gossip/buffer.hpp): what the transport sends.
+shared_buffer encode_shared(const message& m);
+
 /// The exact length of encode(m).
 size_t encoded_size(const message& m);
 
@@ -164,7 +167,7 @@ size_t encoded_size(const message& m);
 result<message> decode(byte_view in, size_t max_message_size = default_max_message_size);
 
 /// As decode(), but a Gossip payload is a slice of `frame` (shares it) instead of a copy.
-result<message> decode(std::shared_ptr<const bytes> frame,
+result<message> decode(shared_buffer frame,
                        size_t max_message_size = default_max_message_size);
 
 /// True if `ip` is an IPv4 or IPv6 literal that the wire format can carry.

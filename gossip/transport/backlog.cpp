@@ -16,7 +16,7 @@ void backlog::add(const std::vector<outgoing>& batch) {
   for (const auto& o : batch) {
     auto& w = waiting_[o.to];
     w.first += 1;
-    w.second += o.message->size();
+    w.second += o.message.size();
   }
 }
 

@@ -20,7 +20,7 @@ using gossip::short_id;
 // At most this many proofs for topics we are not a member of, per link, before it is closed.
 constexpr size_t max_unknown_admits = 16;
 
-gossip::topic_id topic_of(const bytes& message) {
+gossip::topic_id topic_of(byte_view message) {
   gossip::topic_id t{};
   std::copy(message.begin(), message.begin() + t.size(), t.begin());
   return t;
@@ -275,7 +275,8 @@ void connection::read() {
         self->owner_->on_traffic(*self, n, 0);
       // The messages of one read go up as one batch (one hand-off per read, not per frame);
       // a control frame first hands up the messages before it, to keep the order.
-      std::vector<bytes> batch;
+      std::vector<gossip::shared_buffer> batch;
+      batch.reserve(std::min<size_t>(n / 512 + 1, 64)); // a guess (grows past it if wrong)
       auto hand_up = [&] {
         if (!batch.empty() && self->owner_ && !self->closed_)
           self->owner_->on_messages(*self, std::move(batch));
@@ -393,7 +394,7 @@ void connection::pump() {
     auto& q = *queue_;
     while (!q.messages.empty() && wbuf_.size() < write_batch_bytes) {
       if (opts_->require_admission) {
-        auto g = outbound_gate(*q.messages.front());
+        auto g = outbound_gate(q.messages.front());
         if (g == gate::wait)
           break;
         if (g == gate::drop) {
@@ -401,7 +402,7 @@ void connection::pump() {
           continue;
         }
       }
-      append_frame(wbuf_, *q.messages.front());
+      append_frame(wbuf_, q.messages.front());
       q.pop_front();
     }
     q.settle();
@@ -455,7 +456,7 @@ void connection::send_proof(const gossip::topic_id& t, const bytes32& key) {
 
 // A message may go out once the peer proved its topic here. Until then our own proof goes out
 // (once) and the queue waits for the peer's; a message of a topic we left is dropped.
-connection::gate connection::outbound_gate(const bytes& message) {
+connection::gate connection::outbound_gate(byte_view message) {
   auto t = topic_of(message); // transport::send refuses messages shorter than a topic id
   if (proven_by_peer(t))
     return gate::pass;

@@ -37,7 +37,7 @@ boost::system::error_code open_bound(boost::asio::ip::tcp::socket& s,
 /// Every message in it was counted in the transport's backlog when send() accepted it; the
 /// queue gives them back there as they leave it (pop_front) or when it is dropped.
 struct send_queue {
-  std::deque<std::shared_ptr<const bytes>> messages;
+  std::deque<gossip::shared_buffer> messages;
   size_t total_bytes = 0;
   std::shared_ptr<backlog> counted; // set by the transport before the first message goes in
   gossip::endpoint_id peer{};
@@ -49,14 +49,14 @@ struct send_queue {
     if (counted)
       counted->sub(peer, messages.size() + taken_messages_, total_bytes + taken_bytes_);
   }
-  void push_back(std::shared_ptr<const bytes> m) {
-    total_bytes += m->size();
+  void push_back(gossip::shared_buffer m) {
+    total_bytes += m.size();
     messages.push_back(std::move(m));
   }
   /// Removes the oldest message; its count leaves the backlog at settle() (one lock per write,
   /// not per message).
   void pop_front() {
-    auto n = messages.front()->size();
+    auto n = messages.front().size();
     total_bytes -= n;
     messages.pop_front();
     ++taken_messages_;
@@ -92,7 +92,7 @@ public:
   /// TLS is up and the peer's id is known (connection::peer()).
   virtual void on_established(const std::shared_ptr<connection>& c) = 0;
   /// Message frames arrived (those of one read, in order; at least one).
-  virtual void on_messages(connection& c, std::vector<bytes>&& messages) = 0;
+  virtual void on_messages(connection& c, std::vector<gossip::shared_buffer>&& messages) = 0;
   /// The peer said it writes nothing more on this connection.
   virtual void on_goodbye(connection& c) = 0;
   /// The connection is closed (called once). `clean` after an orderly goodbye exchange;
@@ -226,7 +226,7 @@ private:
   bool proven_by_peer(const gossip::topic_id& t) const;
   void send_proof(const gossip::topic_id& t, const bytes32& key);
   enum class gate { pass, wait, drop };
-  gate outbound_gate(const bytes& message);
+  gate outbound_gate(byte_view message);
 
   std::shared_ptr<tls_identity> tls_;
   std::shared_ptr<const transport_options> opts_;

@@ -2,6 +2,7 @@
 
 #include "crypto/bytes.hpp"
 #include "crypto/error.hpp"
+#include "gossip/buffer.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -101,7 +102,7 @@ void append_admit(bytes& out, byte_view body);
 struct frame {
   bool is_control = false;
   control code = control::keepalive; ///< when is_control
-  bytes message;                     ///< the message, or a control frame's body
+  gossip::shared_buffer message;     ///< the message, or a control frame's body (pooled)
 };
 
 /// Incremental decoder for a byte stream of frames. Refuses a length over the limit before
@@ -198,7 +199,7 @@ private:
       f.is_control = true;
       f.code = static_cast<control>(header & control_code_mask);
     }
-    f.message.assign(d + 4, d + len);
+    f.message = gossip::shared_buffer::copy_of(byte_view{d + 4, len - 4});
     return on_frame(std::move(f));
   }
 

@@ -236,7 +236,7 @@ public:
   }
 
 
-  void send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> msg) {
+  void send(const gossip::endpoint_id& id, gossip::shared_buffer msg) {
     if (enqueue(id, std::move(msg)))
       kick(id);
   }
@@ -245,16 +245,16 @@ public:
   // so one write carries as much of it as fits). False if the peer was dropped instead.
   // `msg` was counted in the backlog by transport::send: the queue takes that over, or it is
   // given back here.
-  bool enqueue(const gossip::endpoint_id& id, std::shared_ptr<const bytes> msg) {
+  bool enqueue(const gossip::endpoint_id& id, gossip::shared_buffer msg) {
     if (shut_) {
-      backlog_->sub(id, 1, msg->size());
+      backlog_->sub(id, 1, msg.size());
       return false;
     }
     auto& ps = peers_[id];
     auto& q = *ps.queue;
     if (q.messages.size() + 1 > opts_->max_queued_messages
-        || q.total_bytes + msg->size() > opts_->max_queued_bytes) {
-      backlog_->sub(id, 1, msg->size());
+        || q.total_bytes + msg.size() > opts_->max_queued_bytes) {
+      backlog_->sub(id, 1, msg.size());
       ++slow_peers_dropped_;
       log(log_level::warn, "peer " + short_id(id) + " is too slow: send queue full ("
                              + std::to_string(q.messages.size()) + " messages, "
@@ -514,7 +514,7 @@ public:
     }
   }
 
-  void on_messages(connection& c, std::vector<bytes>&& msgs) override {
+  void on_messages(connection& c, std::vector<gossip::shared_buffer>&& msgs) override {
     messages_in_ += msgs.size();
     if (!shut_ && cb_.messages)
       cb_.messages(*c.peer(), std::move(msgs));
@@ -1977,15 +1977,15 @@ void transport::add_addresses(const gossip::endpoint_id& id,
 
 namespace {
 
-status check_outgoing(const gossip::endpoint_id& id, const std::shared_ptr<const bytes>& message,
+status check_outgoing(const gossip::endpoint_id& id, const gossip::shared_buffer& message,
                       const gossip::endpoint_id& me, uint32_t max_message_size,
                       bool admission) {
   if (!message)
     return error{errc::invalid_argument, "no message"};
-  if (admission && message->size() < gossip::topic_id{}.size())
+  if (admission && message.size() < gossip::topic_id{}.size())
     return error{errc::invalid_argument, "a message under admission starts with its topic id"};
-  if (message->size() > max_message_size)
-    return error{errc::too_large, "message of " + std::to_string(message->size())
+  if (message.size() > max_message_size)
+    return error{errc::too_large, "message of " + std::to_string(message.size())
                                     + " bytes over the max message size of "
                                     + std::to_string(max_message_size)};
   if (id == me)
@@ -1995,12 +1995,12 @@ status check_outgoing(const gossip::endpoint_id& id, const std::shared_ptr<const
 
 } // namespace
 
-status transport::send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message) {
+status transport::send(const gossip::endpoint_id& id, gossip::shared_buffer message) {
   auto ok = check_outgoing(id, message, impl_->id(), impl_->max_message_size(),
                            impl_->admission());
   if (!ok)
     return ok;
-  impl_->backlog_->add(id, 1, message->size());
+  impl_->backlog_->add(id, 1, message.size());
   asio::post(impl_->io(), [p = impl_, id, m = std::move(message)]() mutable {
     p->send(id, std::move(m));
   });

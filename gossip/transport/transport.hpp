@@ -26,7 +26,7 @@ struct transport_callbacks {
   std::function<void(const gossip::endpoint_id&)> connected;
   /// Messages from the peer (frame payloads, in order; those that arrived in one read come
   /// in one call, so a busy link costs one call per read rather than one per frame).
-  std::function<void(const gossip::endpoint_id&, std::vector<bytes>&&)> messages;
+  std::function<void(const gossip::endpoint_id&, std::vector<gossip::shared_buffer>&&)> messages;
   /// The peer has no link left, or a dial to it failed; its queued messages are dropped.
   std::function<void(const gossip::endpoint_id&, const std::string& reason)> closed;
   /// A link to the peer ended without a goodbye while another link to it carries on: the
@@ -38,7 +38,7 @@ struct transport_callbacks {
 /// One message for one peer (transport::send of a batch).
 struct outgoing {
   gossip::endpoint_id to{};
-  std::shared_ptr<const bytes> message;
+  gossip::shared_buffer message;
 };
 
 /// Why a connection reversal request (relay side) or notice (dialing side) was refused.
@@ -169,7 +169,7 @@ public:
   /// Queues a message for `id`, dialing if needed. Refuses (too_large) a message over the max
   /// message size, and (invalid_argument) our own id or, under admission, a message shorter
   /// than a topic id; other failures arrive as closed().
-  status send(const gossip::endpoint_id& id, std::shared_ptr<const bytes> message);
+  status send(const gossip::endpoint_id& id, gossip::shared_buffer message);
   /// Queues several messages, in order, with one hand-off to the io thread (each peer's write
   /// then starts once, with as much of the batch as fits). Each message is checked as send()
   /// checks it; the refused ones are returned with the reason, the others are queued.

@@ -263,7 +263,7 @@ TEST_CASE("gossip actor: a peer flooding Joins is logged and disconnected, other
     node attacker(io.io);
     attacker.t->add_topic(topic, test_key);
     attacker.t->add_addresses(key.public_key_bytes(), addrs);
-    auto join = std::make_shared<const bytes>(gossip::encode({topic, gossip::msg::join{}}));
+    auto join = gossip::encode_shared({topic, gossip::msg::join{}});
     for (int i = 0; i < 200; ++i)
       REQUIRE(attacker.t->send(key.public_key_bytes(), join).ok());
     REQUIRE(attacker.rec.wait([&] { return !attacker.rec.closed.empty(); }));

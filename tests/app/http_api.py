@@ -210,7 +210,10 @@ def main(work):
                  'dtt_transport_relay_requests_total{result="carried"}',
                  'dtt_transport_relay_requests_total{result="refused"}',
                  "dtt_transport_links_relayed_total", "dtt_transport_relay_bytes_total",
-                 'dtt_transport_connections{state="relaying"}'):
+                 'dtt_transport_connections{state="relaying"}',
+                 'dtt_buffer_pool_blocks_total{source="fresh"}',
+                 'dtt_buffer_pool_blocks_total{source="reused"}',
+                 "dtt_buffer_pool_returned_total"):
         check(("\n" + name) in metrics, "/metrics has " + name)
     def sample(prefix):
         return sum(float(l.rsplit(" ", 1)[1]) for l in metrics.splitlines()

@@ -123,7 +123,7 @@ TEST_CASE("transport: handshake, then frames both ways on one link") {
   CHECK(st.err().code == errc::too_large);
   CHECK(a.t->send(a.id(), topic_message(1, 0)).err().code == errc::invalid_argument);
   // Under admission every message starts with its topic id.
-  CHECK(a.t->send(b.id(), std::make_shared<const bytes>(31, 0)).err().code
+  CHECK(a.t->send(b.id(), gossip::shared_buffer::copy_of(bytes(31, 0))).err().code
         == errc::invalid_argument);
 
   a.t->shutdown();
@@ -455,7 +455,7 @@ TEST_CASE("transport: a batch send queues its valid messages in order and return
   batch.insert(batch.begin() + 10,
                {b.id(), topic_message(gossip::default_max_message_size, 0)});
   batch.insert(batch.begin() + 20, {a.id(), msg("self")});
-  batch.insert(batch.begin() + 30, {c.id(), nullptr});
+  batch.insert(batch.begin() + 30, {c.id(), gossip::shared_buffer{}});
   auto refused = a.t->send(std::move(batch));
   REQUIRE(refused.size() == 3);
   CHECK(refused[0].first == b.id());

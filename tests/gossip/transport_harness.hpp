@@ -43,12 +43,12 @@ inline const bytes32& test_membership_key() {
 }
 
 /// `payload` as a message of the test topic.
-inline std::shared_ptr<const bytes> topic_message(byte_view payload) {
+inline gossip::shared_buffer topic_message(byte_view payload) {
   bytes m(test_topic().begin(), test_topic().end());
   m.insert(m.end(), payload.begin(), payload.end());
-  return std::make_shared<const bytes>(std::move(m));
+  return gossip::shared_buffer::copy_of(m);
 }
-inline std::shared_ptr<const bytes> topic_message(size_t size, uint8_t fill) {
+inline gossip::shared_buffer topic_message(size_t size, uint8_t fill) {
   return topic_message(bytes(size, fill));
 }
 
@@ -120,10 +120,11 @@ struct recorder : std::enable_shared_from_this<recorder> {
       self->cv.notify_all();
     };
     cb.messages = [self = shared_from_this()](const gossip::endpoint_id& id,
-                                              std::vector<bytes>&& batch) {
+                                              std::vector<gossip::shared_buffer>&& batch) {
       std::lock_guard<std::mutex> g(self->mu);
       const auto& t = test_topic();
-      for (auto& m : batch) {
+      for (auto& f : batch) {
+        auto m = f.to_bytes();
         if (m.size() >= t.size() && std::equal(t.begin(), t.end(), m.begin()))
           m.erase(m.begin(), m.begin() + t.size());
         self->messages.push_back({id, std::move(m)});

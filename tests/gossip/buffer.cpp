@@ -1,0 +1,104 @@
+// Pooled, reference-counted buffers (gossip/buffer.hpp): sharing, size classes, reuse across
+// threads, and the bound on what the pool keeps idle.
+#include "gossip/buffer.hpp"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+using namespace dtt;
+using gossip::shared_buffer;
+
+TEST_CASE("buffer: copies share one block; adopt keeps the vector's storage") {
+  bytes src{1, 2, 3, 4, 5};
+  auto a = shared_buffer::copy_of(src);
+  REQUIRE(a);
+  CHECK(a == src);
+  CHECK(a.data() != src.data());
+  auto b = a; // shares
+  CHECK(b.data() == a.data());
+  a = shared_buffer{};
+  CHECK_FALSE(a);
+  CHECK(a.size() == 0);
+  CHECK(b == src); // still alive through b
+  b.truncate(2);
+  CHECK(b == bytes{1, 2});
+  b.truncate(10); // never grows
+  CHECK(b.size() == 2);
+
+  bytes big(3000, 7);
+  const uint8_t* storage = big.data();
+  auto c = shared_buffer::adopt(std::move(big));
+  CHECK(c.data() == storage);
+  CHECK(c.size() == 3000);
+  auto d = std::move(c);
+  CHECK_FALSE(c);
+  CHECK(d.data() == storage);
+
+  auto e = shared_buffer::allocate(0);
+  CHECK(e);
+  CHECK(e.empty());
+}
+
+TEST_CASE("buffer: a block is at most 25% larger than asked") {
+  for (size_t n : {size_t{1}, size_t{256}, size_t{257}, size_t{1024}, size_t{1097}, size_t{1100},
+                   size_t{4096}, size_t{4169}, size_t{40000}, size_t{65536}}) {
+    size_t cap = gossip::pooled_capacity(n);
+    CHECK(cap >= n);
+    if (n > gossip::pool_limits::smallest_pooled)
+      CHECK(cap * 4 <= n * 5);
+  }
+  CHECK(gossip::pooled_capacity(70000) == 70000); // not pooled
+}
+
+TEST_CASE("buffer pool: blocks freed on another thread are reused by the allocating one") {
+  if (!gossip::buffer_pool_enabled()) {
+    MESSAGE("the pool is off (AddressSanitizer or DTT_BUFFER_POOL=off): nothing to check");
+    return;
+  }
+  constexpr size_t n = 2000, size = 1100; // a 1 KiB message's frame
+  std::vector<shared_buffer> held;
+  for (size_t i = 0; i < n; ++i)
+    held.push_back(shared_buffer::allocate(size));
+  auto before = gossip::buffer_pool_counters();
+  std::thread([&] { held.clear(); }).join(); // freed there, as the io thread frees written frames
+  for (size_t i = 0; i < n; ++i)
+    held.push_back(shared_buffer::allocate(size));
+  auto after = gossip::buffer_pool_counters();
+  // What the freeing thread kept went to the depot in batches (half its cache at a time, and
+  // the rest when it exited); a batch that does not fit whole under the depot's bound is freed.
+  const size_t cap = gossip::pooled_capacity(size);
+  size_t depot_blocks = gossip::pool_limits::depot_bytes / cap;
+  size_t batch_at_most = std::max<size_t>(8, gossip::pool_limits::per_thread_bytes / cap);
+  MESSAGE("reused " << after.reused - before.reused << " of " << n << ", fresh "
+                    << after.fresh - before.fresh << ", returned " << after.returned - before.returned);
+  CHECK(after.reused - before.reused >= std::min(n, depot_blocks - batch_at_most));
+  CHECK(after.fresh - before.fresh + after.reused - before.reused == n);
+}
+
+TEST_CASE("buffer pool: what it keeps idle is bounded") {
+  if (!gossip::buffer_pool_enabled()) {
+    MESSAGE("the pool is off (AddressSanitizer or DTT_BUFFER_POOL=off): nothing to check");
+    return;
+  }
+  constexpr size_t n = 5000, size = 4096;
+  const size_t cap = gossip::pooled_capacity(size);
+  auto before = gossip::buffer_pool_counters();
+  {
+    std::vector<shared_buffer> held;
+    for (size_t i = 0; i < n; ++i)
+      held.push_back(shared_buffer::allocate(size));
+  } // all freed on this thread
+  auto after = gossip::buffer_pool_counters();
+  size_t kept_at_most = std::max<size_t>(8, gossip::pool_limits::per_thread_bytes / cap)
+                        + gossip::pool_limits::depot_bytes / cap;
+  MESSAGE("returned " << after.returned - before.returned << " of " << n
+                      << " (kept at most " << kept_at_most << ")");
+  CHECK(after.returned - before.returned + kept_at_most >= n);
+  // Sizes over the largest class are never kept.
+  auto big_before = gossip::buffer_pool_counters();
+  { auto b = shared_buffer::allocate(gossip::pool_limits::largest_pooled + 1); }
+  CHECK(gossip::buffer_pool_counters().returned == big_before.returned + 1);
+}
