@@ -118,12 +118,14 @@ bool buffer_pool_enabled() noexcept;
 
 /// Bounds of what the pool keeps idle: per thread and size class at most `per_thread_bytes`
 /// (at least 8 blocks), in the shared depot at most `depot_bytes` per size class. Blocks over
-/// `largest_pooled` bytes are never pooled.
+/// `largest_pooled` bytes are never pooled. With 33 size classes the pool holds at most
+/// 33 MiB + 4.1 MiB per thread idle, whatever sizes peers send; a steady stream of one size
+/// keeps a few hundred KiB.
 struct pool_limits {
   static constexpr size_t smallest_pooled = 256;
   static constexpr size_t largest_pooled = 64 * 1024;
-  static constexpr size_t per_thread_bytes = 256 * 1024;
-  static constexpr size_t depot_bytes = 2 * 1024 * 1024;
+  static constexpr size_t per_thread_bytes = 128 * 1024;
+  static constexpr size_t depot_bytes = 1024 * 1024;
 };
 
 } // namespace dtt::gossip

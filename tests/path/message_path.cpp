@@ -67,8 +67,20 @@ void* operator new[](size_t n) {
     return p;
   throw std::bad_alloc{};
 }
+// The nothrow forms too (std::stable_sort's temporary buffer uses them): every allocation of
+// this process comes from malloc, so the replaced deletes match (AddressSanitizer checks that).
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  note(n);
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](size_t n, const std::nothrow_t&) noexcept {
+  note(n);
+  return std::malloc(n ? n : 1);
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
 void operator delete[](void* p, size_t) noexcept { std::free(p); }
 
