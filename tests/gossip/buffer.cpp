@@ -11,7 +11,7 @@
 using namespace dtt;
 using gossip::shared_buffer;
 
-TEST_CASE("buffer: copies share one block; adopt keeps the vector's storage") {
+TEST_CASE("buffer: copies share one block, and adopt keeps the vector storage") {
   bytes src{1, 2, 3, 4, 5};
   auto a = shared_buffer::copy_of(src);
   REQUIRE(a);
