@@ -169,7 +169,6 @@ struct gossip_state {
     uint64_t busy_refusals = 0;
     uint64_t events_to_actors = 0;
     uint64_t events_to_sinks = 0;
-    uint64_t content_copies = 0;
   } count;
   gossip::time_point next_wake = gossip::time_point::max();
   // Counters for metrics (gossip_stats_atom).
@@ -250,14 +249,12 @@ void flush(self_ptr self) {
           const bool received = e.ev.k == gossip::event::kind::received;
           if (received)
             st.recent[e.topic].add(e.payload);
-          // Each subscriber that takes a received message gets its own copy of the content
-          // (the one copy on this side of the wire); the last one takes the event itself.
+          // Subscribers share the received frame's bytes (dtt::payload: no copy); the last one
+          // takes the event itself.
           const subscriber_entry* last = nullptr;
           auto give = [&](const subscriber_entry& sub, gossip::event&& ev) {
-            if (received) {
-              ev.content = e.payload.to_bytes();
-              ++st.count.content_copies;
-            }
+            if (received)
+              ev.content = e.payload.to_payload();
             ++(sub.sink ? st.count.events_to_sinks : st.count.events_to_actors);
             sub.deliver(self, e.topic, std::move(ev));
           };
@@ -711,7 +708,6 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
         {"busy_refusals", c.busy_refusals},
         {"events_to_actors", c.events_to_actors},
         {"events_to_sinks", c.events_to_sinks},
-        {"content_copies", c.content_copies},
         {"topics", st.subscribers.size()},
       };
       auto more = gossip_counters(self); // transport, refusals, per topic (dttd's /metrics)

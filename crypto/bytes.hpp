@@ -24,6 +24,7 @@ public:
   constexpr byte_view() noexcept = default;
   constexpr byte_view(const uint8_t* data, size_t size) noexcept : data_(data), size_(size) {}
   byte_view(const bytes& b) noexcept : data_(b.data()), size_(b.size()) {}
+  byte_view(const payload& p) noexcept : data_(p.data()), size_(p.size()) {}
   template <size_t N>
   constexpr byte_view(const byte_array<N>& a) noexcept : data_(a.data()), size_(N) {}
   /// Views the characters of a string as bytes.

@@ -66,6 +66,8 @@ std::optional<bytes> from_base64(std::string_view text) {
 std::string to_hex(const uint8_t* data, size_t size) { return to_hex(byte_view(data, size)); }
 bool is_utf8(const bytes& b) noexcept { return is_utf8(byte_view(b)); }
 std::string to_base64(const bytes& b) { return to_base64(byte_view(b)); }
+bool is_utf8(const payload& p) noexcept { return is_utf8(byte_view(p)); }
+std::string to_base64(const payload& p) { return to_base64(byte_view(p)); }
 std::optional<endpoint_id> endpoint_id_from_hex(std::string_view hex) {
   if (hex.size() != 64)
     return std::nullopt;

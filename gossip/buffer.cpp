@@ -1,4 +1,5 @@
 #include "gossip/buffer.hpp"
+#include "gossip/types.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -273,3 +274,82 @@ size_t pooled_capacity(size_t n) noexcept {
 }
 
 } // namespace dtt::gossip
+
+// --- dtt::payload (include/dtt/events.hpp): a slice of a shared block ---------------------------
+
+namespace dtt {
+
+struct payload_access {
+  using header = gossip::shared_buffer::header;
+  static void retain(void* b) noexcept {
+    if (b)
+      static_cast<header*>(b)->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  static void release(void* b) noexcept {
+    if (b)
+      gossip::shared_buffer{static_cast<header*>(b)}; // takes the reference and drops it
+  }
+  static payload make(const gossip::shared_buffer& whole, const uint8_t* data, size_t size) {
+    payload p;
+    if (!whole)
+      return p;
+    retain(whole.h_);
+    p.block_ = whole.h_;
+    p.data_ = data;
+    p.size_ = size;
+    return p;
+  }
+};
+
+payload::payload(bytes b) {
+  if (b.empty())
+    return;
+  auto whole = gossip::shared_buffer::adopt(std::move(b));
+  *this = payload_access::make(whole, whole.data(), whole.size());
+}
+
+payload::payload(const payload& o) noexcept : block_(o.block_), data_(o.data_), size_(o.size_) {
+  payload_access::retain(block_);
+}
+
+payload::payload(payload&& o) noexcept : block_(o.block_), data_(o.data_), size_(o.size_) {
+  o.block_ = nullptr;
+  o.data_ = nullptr;
+  o.size_ = 0;
+}
+
+payload& payload::operator=(const payload& o) noexcept {
+  if (this != &o) {
+    payload_access::retain(o.block_);
+    payload_access::release(block_);
+    block_ = o.block_;
+    data_ = o.data_;
+    size_ = o.size_;
+  }
+  return *this;
+}
+
+payload& payload::operator=(payload&& o) noexcept {
+  if (this != &o) {
+    payload_access::release(block_);
+    block_ = o.block_;
+    data_ = o.data_;
+    size_ = o.size_;
+    o.block_ = nullptr;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+payload::~payload() { payload_access::release(block_); }
+
+bool payload::equal(const uint8_t* a, size_t an, const uint8_t* b, size_t bn) noexcept {
+  return an == bn && (an == 0 || std::memcmp(a, b, an) == 0);
+}
+
+payload gossip::shared_bytes::to_payload() const {
+  return payload_access::make(p_, data(), len_);
+}
+
+} // namespace dtt

@@ -18,6 +18,10 @@
 #include <cstddef>
 #include <cstdint>
 
+namespace dtt {
+struct payload_access;
+}
+
 namespace dtt::gossip {
 
 class shared_buffer {
@@ -86,6 +90,7 @@ public:
   static constexpr size_t overhead = (sizeof(header) + 15) / 16 * 16;
 
 private:
+  friend struct dtt::payload_access; // dtt::payload (include/dtt/events.hpp) shares blocks
   explicit shared_buffer(header* h) noexcept : h_(h) {}
   void retain() noexcept {
     if (h_)

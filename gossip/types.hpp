@@ -38,6 +38,8 @@ public:
     : p_(std::move(whole)), off_(off), len_(len) {}
 
   byte_view view() const noexcept { return {data(), len_}; }
+  /// The same bytes as an application's payload (shares the block: no copy).
+  dtt::payload to_payload() const;
   operator byte_view() const noexcept { return view(); }
   /// A copy as plain bytes (what an application receives).
   bytes to_bytes() const { return bytes(begin(), end()); }

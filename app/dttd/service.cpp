@@ -584,7 +584,6 @@ std::string service::metrics() {
       {"busy_refusals", {"dtt_gossip_broadcasts_busy_total", {}}},
       {"broadcasts", {"dtt_gossip_broadcasts_total", {}}},
       {"frames_received", {"dtt_gossip_frames_received_total", {}}},
-      {"content_copies", {"dtt_gossip_content_copies_total", {}}},
       {"buffer_pool_fresh", {"dtt_buffer_pool_blocks_total", {{"source", "fresh"}}}},
       {"buffer_pool_reused", {"dtt_buffer_pool_blocks_total", {{"source", "reused"}}}},
       {"buffer_pool_returned", {"dtt_buffer_pool_returned_total", {}}},

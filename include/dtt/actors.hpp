@@ -7,6 +7,7 @@
 #include "dtt/events.hpp"
 
 #include <caf/atom.hpp>
+#include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
@@ -55,6 +56,16 @@ using topic_actor = caf::typed_actor<
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, delivery_scope& x) {
   return f(caf::meta::type_name("dtt.delivery_scope"), x.k, x.round);
+}
+
+// A payload goes over the wire (CAF's serialization, to_string) as its bytes.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, payload& x) {
+  bytes tmp = x.to_bytes();
+  return f(tmp, caf::meta::load_callback([&]() -> caf::error {
+             x = payload(std::move(tmp));
+             return caf::none;
+           }));
 }
 
 template <class Inspector>

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -35,12 +36,57 @@ struct delivery_scope {
   }
 };
 
+/// Received message bytes, immutable and shared by every copy (copying a payload copies no
+/// byte): what an event carries, straight from the frame it arrived in.
+class payload {
+public:
+  using value_type = uint8_t;
+  using const_iterator = const uint8_t*;
+
+  payload() noexcept = default;
+  /// Takes `b`'s storage (no copy of its bytes).
+  payload(bytes b);
+  payload(std::initializer_list<uint8_t> il) : payload(bytes(il)) {}
+  payload(const payload& o) noexcept;
+  payload(payload&& o) noexcept;
+  payload& operator=(const payload& o) noexcept;
+  payload& operator=(payload&& o) noexcept;
+  ~payload();
+
+  const uint8_t* data() const noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  const uint8_t* begin() const noexcept { return data_; }
+  const uint8_t* end() const noexcept { return data_ + size_; }
+  uint8_t operator[](size_t i) const noexcept { return data_[i]; }
+  /// A copy as a vector.
+  bytes to_bytes() const { return bytes(begin(), end()); }
+
+  friend bool operator==(const payload& a, const payload& b) noexcept {
+    return equal(a.data_, a.size_, b.data_, b.size_);
+  }
+  friend bool operator==(const payload& a, const bytes& b) noexcept {
+    return equal(a.data_, a.size_, b.data(), b.size());
+  }
+  friend bool operator==(const bytes& a, const payload& b) noexcept { return b == a; }
+  friend bool operator!=(const payload& a, const payload& b) noexcept { return !(a == b); }
+  friend bool operator!=(const payload& a, const bytes& b) noexcept { return !(a == b); }
+  friend bool operator!=(const bytes& a, const payload& b) noexcept { return !(b == a); }
+
+private:
+  friend struct payload_access;
+  static bool equal(const uint8_t* a, size_t an, const uint8_t* b, size_t bn) noexcept;
+  void* block_ = nullptr; ///< the shared block holding the bytes (internal), or null
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 /// An event of one topic, as delivered to applications (PROTOCOL.md §8.5).
 struct event {
   enum class kind : uint8_t { neighbor_up, neighbor_down, received, lagged };
   kind k = kind::received;
   endpoint_id peer{};   ///< the neighbour (up/down), or the previous hop (received)
-  bytes content;        ///< received only: the message
+  payload content;      ///< received only: the message (shared, not copied)
   delivery_scope scope; ///< received only
   /// lagged only: how many events were dropped because the application read too slowly (the
   /// topic keeps config::event_buffer events for it).

@@ -28,9 +28,11 @@ std::optional<endpoint_id> endpoint_id_from_hex(std::string_view hex);
 /// True when `b` is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates
 /// (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequence.
 bool is_utf8(const bytes& b) noexcept;
+bool is_utf8(const payload& p) noexcept;
 
 /// Standard base64 (RFC 4648 section 4, with padding).
 std::string to_base64(const bytes& b);
+std::string to_base64(const payload& p);
 
 /// Decodes standard base64 with padding; nullopt on anything else.
 std::optional<bytes> from_base64(std::string_view text);

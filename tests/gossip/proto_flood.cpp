@@ -31,7 +31,7 @@ msg::body sample(size_t kind) {
   }
 }
 
-msg::gossip payload(uint32_t n) {
+msg::gossip gossip_payload(uint32_t n) {
   bytes c = {uint8_t(n), uint8_t(n >> 8), uint8_t(n >> 16), 0xee};
   return msg::gossip{message_id_of(c), c, {delivery_scope::kind::swarm, 0}};
 }
@@ -65,7 +65,7 @@ TEST_CASE("gossip proto: each control kind is refused past its budget and refill
     // Other peers, other topics and Gossip payloads are not charged to that budget.
     CHECK(p.receive(id_of(3), m, t0).ok());
     CHECK(p.receive(id_of(2), {topic_b, sample(kind)}, t0).ok());
-    CHECK(p.receive(id_of(2), {topic_a, payload(1)}, t0).ok());
+    CHECK(p.receive(id_of(2), {topic_a, gossip_payload(1)}, t0).ok());
     // Time earns one more message per interval...
     CHECK(p.receive(id_of(2), m, t0 + lim.interval).ok());
     CHECK(p.receive(id_of(2), m, t0 + lim.interval).err().code == errc::refused);
@@ -81,7 +81,7 @@ TEST_CASE("gossip proto: Gossip payloads are never refused by the flood guard") 
   protocol p(id_of(1), {}, config{}, 1);
   p.join(topic_a, {}, t0);
   for (uint32_t i = 0; i < 5000; ++i)
-    REQUIRE(p.receive(id_of(2), {topic_a, payload(i)}, t0).ok());
+    REQUIRE(p.receive(id_of(2), {topic_a, gossip_payload(i)}, t0).ok());
 }
 
 TEST_CASE("gossip proto: the periodic cache tick forgets budgets that are full again") {

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-msg::gossip payload(uint8_t n, size_t size = 10) {
+msg::gossip gossip_payload(uint8_t n, size_t size = 10) {
   bytes content(size, n);
   return msg::gossip{message_id_of(content), content, {delivery_scope::kind::swarm, n}};
 }
@@ -27,7 +27,7 @@ msg::gossip payload(uint8_t n, size_t size = 10) {
 TEST_CASE("seen_table: payloads leave after the cache retention, ids after the id retention") {
   time_point t0{};
   seen_table t(90s, 30s, 1000, 1u << 20, 5);
-  auto a = payload(1), b = payload(2);
+  auto a = gossip_payload(1), b = gossip_payload(2);
   t.insert(a, t0);
   t.insert(b, t0 + 10s);
   t.insert(a, t0 + 20s); // known: nothing changes
@@ -59,7 +59,7 @@ TEST_CASE("seen_table: payloads leave after the cache retention, ids after the i
 TEST_CASE("seen_table: the byte bound drops the oldest payloads, the count bound the oldest ids") {
   time_point t0{};
   seen_table t(90s, 30s, 3, 25, 0);
-  auto a = payload(1), b = payload(2), c = payload(3), d = payload(4);
+  auto a = gossip_payload(1), b = gossip_payload(2), c = gossip_payload(3), d = gossip_payload(4);
   t.insert(a, t0);
   t.insert(b, t0);
   CHECK(t.cache_bytes() == 20);
@@ -80,7 +80,7 @@ TEST_CASE("seen_table: the byte bound drops the oldest payloads, the count bound
 TEST_CASE("seen_table: a cache retention longer than the id retention ends with the id") {
   time_point t0{};
   seen_table t(10s, 60s, 100, 1000, 0);
-  auto a = payload(1);
+  auto a = gossip_payload(1);
   t.insert(a, t0);
   t.expire(t0 + 10s);
   CHECK_FALSE(t.contains(a.id));

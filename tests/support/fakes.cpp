@@ -23,7 +23,7 @@ gossip::event up_down(bool up, const gossip::endpoint_id& peer) {
 
 void emit(fake_gossip_net::member& m, const gossip::topic_id& topic, const gossip::event& ev) {
   if (ev.k == gossip::event::kind::received) { // what the real actor keeps for snapshots
-    m.recent.push_back(ev.content);
+    m.recent.push_back(ev.content.to_bytes());
     if (m.recent.size() > crypto::max_message_hashes)
       m.recent.erase(m.recent.begin());
   }
