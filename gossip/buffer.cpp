@@ -1,6 +1,7 @@
 #include "gossip/buffer.hpp"
 #include "gossip/types.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -60,16 +61,36 @@ struct batch {
   size_t count = 0;
 };
 
-struct counters_t {
-  std::atomic<uint64_t> fresh{0}, reused{0}, returned{0};
+// The counters are kept per thread (each written by its thread alone: no shared cache line
+// bounces between the threads that allocate on every frame) and summed when read.
+enum counter : size_t { fresh_blocks, reused_blocks, returned_blocks, counter_count };
+
+struct thread_counts {
+  std::atomic<uint64_t> n[counter_count] = {};
 };
-counters_t& counters() {
-  static counters_t* c = new counters_t; // never destroyed: frees may come during exit
-  return *c;
+
+// The counts of threads that exited (and of frees with no thread cache), and the live threads'.
+struct count_registry {
+  std::mutex mu;
+  std::atomic<uint64_t> retired[counter_count] = {};
+  std::vector<const thread_counts*> live;
+};
+count_registry& registry() {
+  static count_registry* r = new count_registry; // never destroyed: frees may come during exit
+  return *r;
+}
+
+thread_counts* local_counts() noexcept;
+
+void bump(counter c) noexcept {
+  if (auto* t = local_counts()) // the owner alone writes it: no read-modify-write needed
+    t->n[c].store(t->n[c].load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  else
+    registry().retired[c].fetch_add(1, std::memory_order_relaxed);
 }
 
 void free_block(void* p) noexcept {
-  counters().returned.fetch_add(1, std::memory_order_relaxed);
+  bump(returned_blocks);
   ::operator delete(p);
 }
 
@@ -122,9 +143,16 @@ depot& the_depot() {
   return *d;
 }
 
-// One thread's freed blocks, per class.
+// One thread's freed blocks, per class, and its counters.
 struct thread_cache {
   batch lists[class_count];
+  thread_counts counts;
+
+  thread_cache() {
+    auto& r = registry();
+    std::lock_guard<std::mutex> g(r.mu);
+    r.live.push_back(&counts);
+  }
 
   static size_t limit(size_t cls) noexcept {
     return std::max<size_t>(8, pool_limits::per_thread_bytes / capacity_of(cls));
@@ -167,6 +195,14 @@ thread_local bool cache_gone = false; // trivially destructible: valid during th
 
 thread_cache::~thread_cache() {
   cache_gone = true;
+  {
+    auto& r = registry();
+    std::lock_guard<std::mutex> g(r.mu);
+    for (size_t c = 0; c < counter_count; ++c)
+      r.retired[c].fetch_add(counts.n[c].load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+    r.live.erase(std::find(r.live.begin(), r.live.end(), &counts));
+  }
   for (size_t c = 0; c < class_count; ++c)
     if (lists[c].head)
       the_depot().put(c, lists[c]);
@@ -177,6 +213,11 @@ thread_cache* local_cache() noexcept {
     return nullptr;
   thread_local thread_cache cache;
   return &cache;
+}
+
+thread_counts* local_counts() noexcept {
+  auto* cache = local_cache();
+  return cache ? &cache->counts : nullptr;
 }
 
 bool pool_on() noexcept {
@@ -211,10 +252,10 @@ shared_buffer shared_buffer::allocate(size_t n) {
       p = cache->take(sc.index);
   }
   if (p) {
-    counters().reused.fetch_add(1, std::memory_order_relaxed);
+    bump(reused_blocks);
   } else {
     p = ::operator new(bytes_needed);
-    counters().fresh.fetch_add(1, std::memory_order_relaxed);
+    bump(fresh_blocks);
   }
   auto* h = new (p) header;
   h->size = static_cast<uint32_t>(n);
@@ -249,22 +290,26 @@ void shared_buffer::destroy(header* h) noexcept {
   }
   h->~header();
   void* p = h;
-  if (cls != unpooled_class)
-    if (auto* cache = local_cache()) {
+  if (cls != unpooled_class) {
+    if (auto* cache = local_cache())
       cache->give(cls, p);
-      return;
-    } else {
-      // This thread's cache is gone (thread exit): straight to the depot.
+    else // this thread's cache is gone (thread exit): straight to the depot
       the_depot().put(cls, batch{new (p) free_node{nullptr}, 1});
-      return;
-    }
+    return;
+  }
   free_block(p);
 }
 
 buffer_pool_stats buffer_pool_counters() noexcept {
-  auto& c = counters();
-  return {c.fresh.load(std::memory_order_relaxed), c.reused.load(std::memory_order_relaxed),
-          c.returned.load(std::memory_order_relaxed)};
+  auto& r = registry();
+  uint64_t sum[counter_count];
+  std::lock_guard<std::mutex> g(r.mu);
+  for (size_t c = 0; c < counter_count; ++c) {
+    sum[c] = r.retired[c].load(std::memory_order_relaxed);
+    for (const auto* t : r.live)
+      sum[c] += t->n[c].load(std::memory_order_relaxed);
+  }
+  return {sum[fresh_blocks], sum[reused_blocks], sum[returned_blocks]};
 }
 
 bool buffer_pool_enabled() noexcept { return pool_on(); }

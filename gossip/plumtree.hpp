@@ -127,6 +127,8 @@ public:
   const std::set<endpoint_id>& lazy_peers() const { return lazy_; }
   /// True if a swarm message with this id was received or sent within the id retention.
   bool has_seen(const message_id& id) const { return seen_.contains(id); }
+  /// A hint that `id` will be received soon (see seen_table::prefetch).
+  void prefetch(const message_id& id) const noexcept { seen_.prefetch(id); }
   /// Number of payloads in the Graft cache, and their bytes.
   size_t cache_size() const { return seen_.cache_size(); }
   size_t cache_bytes() const { return seen_.cache_bytes(); }

@@ -1,6 +1,7 @@
 #include "gossip/proto.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -132,6 +133,20 @@ status protocol::receive_frame(const endpoint_id& from, shared_buffer frame, tim
   if (!m)
     return m.err();
   return receive(from, *m, now);
+}
+
+void protocol::prefetch(byte_view frame) const noexcept {
+  auto peek = peek_gossip(frame);
+  if (!peek.id)
+    return;
+  topic_id topic;
+  std::memcpy(topic.data(), peek.topic, topic.size());
+  auto it = topics_.find(topic);
+  if (it == topics_.end())
+    return;
+  message_id id;
+  std::memcpy(id.data(), peek.id, id.size());
+  it->second->tree.prefetch(id);
 }
 
 void protocol::timer_fired(timer_id id, time_point now) {

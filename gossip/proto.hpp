@@ -126,6 +126,10 @@ public:
   /// As receive_bytes(), taking the frame: a Gossip payload keeps (a slice of) it instead of a
   /// copy, in the Graft cache and in the emitted event.
   status receive_frame(const endpoint_id& from, shared_buffer frame, time_point now);
+  /// A hint that `frame` will be received soon: if it is a Gossip message of a joined topic,
+  /// the seen-id index's slot for its id is fetched into the cache meanwhile (the caller
+  /// passes the next frames of a batch while it handles the current one).
+  void prefetch(byte_view frame) const noexcept;
   /// An armed timer is due. Unknown or stale ids are ignored.
   void timer_fired(timer_id id, time_point now);
   /// The connection to `peer` ended (remote close, error or failed dial).

@@ -44,6 +44,7 @@ public:
   /// A copy as plain bytes (what an application receives).
   bytes to_bytes() const { return bytes(begin(), end()); }
   size_t size() const noexcept { return len_; }
+  void prefetch() const noexcept { p_.prefetch(); }
   bool empty() const noexcept { return len_ == 0; }
   const uint8_t* data() const noexcept { return p_.data() ? p_.data() + off_ : nullptr; }
   const uint8_t* begin() const noexcept { return data(); }

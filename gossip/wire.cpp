@@ -485,6 +485,13 @@ result<message> decode(shared_buffer frame, size_t max_message_size) {
   return decode_from(r, frame.size(), max_message_size);
 }
 
+gossip_peek peek_gossip(byte_view frame) noexcept {
+  // topic (32), family, variant, then a Gossip body starts with its id (32).
+  if (frame.size() < 66 || frame.data()[32] != family_gossip || frame.data()[33] != 0)
+    return {};
+  return {frame.data(), frame.data() + 34};
+}
+
 bool is_ip_literal(const std::string& ip) {
   return to_raw(socket_address{ip, 1}).has_value();
 }

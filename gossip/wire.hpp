@@ -170,6 +170,14 @@ result<message> decode(byte_view in, size_t max_message_size = default_max_messa
 result<message> decode(shared_buffer frame,
                        size_t max_message_size = default_max_message_size);
 
+/// Where the topic and message id of a Gossip frame are (a peek at the fixed fields, no
+/// validation: a hint to fetch memory early; decode() decides what the frame is).
+struct gossip_peek {
+  const uint8_t* topic = nullptr;
+  const uint8_t* id = nullptr;
+};
+gossip_peek peek_gossip(byte_view frame) noexcept;
+
 /// True if `ip` is an IPv4 or IPv6 literal that the wire format can carry.
 bool is_ip_literal(const std::string& ip);
 

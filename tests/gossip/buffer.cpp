@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -101,4 +104,42 @@ TEST_CASE("buffer pool: what it keeps idle is bounded") {
   auto big_before = gossip::buffer_pool_counters();
   { auto b = shared_buffer::allocate(gossip::pool_limits::largest_pooled + 1); }
   CHECK(gossip::buffer_pool_counters().returned == big_before.returned + 1);
+}
+
+TEST_CASE("buffer pool: the counters sum every thread's, live or exited") {
+  // Each thread counts its own allocations (no shared counter on the hot path): the sum must
+  // still see those of a thread that exited and of one that is still running.
+  constexpr size_t n = 300, size = 700;
+  auto before = gossip::buffer_pool_counters();
+  std::thread([&] {
+    for (size_t i = 0; i < n; ++i)
+      (void)shared_buffer::allocate(size);
+  }).join();
+  auto after_exit = gossip::buffer_pool_counters();
+  CHECK(after_exit.fresh + after_exit.reused - before.fresh - before.reused == n);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool allocated = false, done = false;
+  std::thread live([&] {
+    for (size_t i = 0; i < n; ++i)
+      (void)shared_buffer::allocate(size);
+    std::unique_lock<std::mutex> lock(mu);
+    allocated = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(10), [&] { return done; });
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    CHECK(cv.wait_for(lock, std::chrono::seconds(10), [&] { return allocated; }));
+  }
+  auto while_live = gossip::buffer_pool_counters(); // the thread has not exited yet
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  live.join();
+  CHECK(while_live.fresh + while_live.reused - after_exit.fresh - after_exit.reused == n);
+  auto at_end = gossip::buffer_pool_counters();
+  CHECK(at_end.fresh + at_end.reused == while_live.fresh + while_live.reused);
 }

@@ -223,3 +223,23 @@ TEST_CASE("gossip wire: the body starts after topic and tags") {
   CHECK(b[33] == 5);
   CHECK(b[34] == 1);
 }
+
+TEST_CASE("gossip wire: peek_gossip finds topic and id of Gossip frames only") {
+  // The peek is a prefetch hint (it reads fixed offsets, no validation): it must point at what
+  // decode() reads for every Gossip frame, and at nothing for other kinds or short input.
+  for (const auto& m : samples()) {
+    auto b = encode(m);
+    auto peek = peek_gossip(b);
+    if (const auto* g = std::get_if<msg::gossip>(&m.body)) {
+      REQUIRE(peek.id != nullptr);
+      CHECK(std::equal(m.topic.begin(), m.topic.end(), peek.topic));
+      CHECK(std::equal(g->id.begin(), g->id.end(), peek.id));
+      // Every cut short of the id's end is too short to peek.
+      for (size_t n = 0; n < body_at + 32; ++n)
+        CHECK(peek_gossip(byte_view(b.data(), n)).id == nullptr);
+    } else {
+      CHECK(peek.id == nullptr);
+      CHECK(peek.topic == nullptr);
+    }
+  }
+}
