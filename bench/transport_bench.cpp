@@ -12,7 +12,10 @@
 // --work-stealing.relaxed-sleep-duration=1s.
 // Environment: DTT_WINDOW (messages in flight, default 256), DTT_GOSSIP_NODES (e.g. "2,10"),
 // DTT_SIZES (message sizes in bytes, e.g. "1024"; default 100 and 1024), DTT_REPEAT (the TLS
-// and gossip rows that many times, interleaved, with medians and ratios at the end).
+// and gossip rows that many times, interleaved, with medians and ratios at the end), DTT_RATE
+// (messages per second offered; default: as fast as the window allows), DTT_WARMUP (seconds of
+// unmeasured streaming before each run, default 1), DTT_POOL_STATS (print the buffer pool's
+// counters over each gossip run).
 #include "actors/gossip_actor.hpp"
 #include "config/caf_options.hpp"
 #include "gossip/transport/transport.hpp"
@@ -77,16 +80,25 @@ double warmup_seconds() {
   return env ? std::max(0.0, std::atof(env)) : 1.0;
 }
 
+// DTT_RATE=N: the producer offers at most N messages per second (default: as fast as the
+// window allows). Rows compared at one offered rate batch alike; at full speed the faster
+// path also batches more.
+double offered_rate() {
+  const char* env = std::getenv("DTT_RATE");
+  return env ? std::max(0.0, std::atof(env)) : 0.0;
+}
+
 // Sends `send(seq)` for `seconds` with at most `window` messages not yet `received()`, then
 // waits (at most 10 s more) for the last ones. Stops early once `failed()`.
 template <class Send, class Received, class Failed>
 figures stream(double seconds, size_t window, size_t size, uint64_t first_seq, Send&& send,
                Received&& received, Failed&& failed) {
   uint64_t sent = 0;
+  const double rate = offered_rate();
   double c0 = cpu_seconds();
   auto t0 = bench_clock::now();
   while (seconds_since(t0) < seconds && !failed()) {
-    if (sent - received() >= window) {
+    if (sent - received() >= window || (rate > 0 && double(sent) >= rate * seconds_since(t0))) {
       std::this_thread::sleep_for(200us); // not yield: a spinning producer takes a core
       continue;
     }
@@ -394,9 +406,16 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
     stream(w, window, size, 1u << 30, send, got, failed);
     reset();
   }
+  auto pool0 = gossip::buffer_pool_counters();
   figures f = stream(seconds, window, size, 0, send, got, failed);
   if (f.messages == 0)
     fmt::print("  (gossip n={}: no message reached every node)\n", n);
+  if (std::getenv("DTT_POOL_STATS")) {
+    auto pool1 = gossip::buffer_pool_counters();
+    fmt::print("  (pool over the run: {} fresh, {} reused, {} returned blocks)\n",
+               pool1.fresh - pool0.fresh, pool1.reused - pool0.reused,
+               pool1.returned - pool0.returned);
+  }
   s.stop(sys);
   return f;
 }

@@ -15,6 +15,7 @@
 
 #include "gossip/effects.hpp"
 #include "gossip/id_map.hpp"
+#include "gossip/word_table.hpp"
 #include "gossip/wire.hpp"
 
 #include <algorithm>
@@ -129,7 +130,7 @@ private:
     slots_[i] = slot;
   }
   void rehash(size_t cap) {
-    std::vector<uint64_t> old(cap, 0);
+    word_table old(cap);
     old.swap(slots_);
     mask_ = cap - 1;
     shift_ = 32;
@@ -141,7 +142,7 @@ private:
   }
 
   id_hasher hash_;
-  std::vector<uint64_t> slots_;
+  word_table slots_;
   size_t mask_ = 0;
   unsigned shift_ = 32; ///< 32 - log2(capacity): home = tag >> shift_
   size_t size_ = 0;
