@@ -390,7 +390,7 @@ payload& payload::operator=(payload&& o) noexcept {
 payload::~payload() { payload_access::release(block_); }
 
 bool payload::equal(const uint8_t* a, size_t an, const uint8_t* b, size_t bn) noexcept {
-  return an == bn && (an == 0 || std::memcmp(a, b, an) == 0);
+  return byte_view(a, an) == byte_view(b, bn);
 }
 
 payload gossip::shared_bytes::to_payload() const {

@@ -73,11 +73,6 @@ public:
     if (h_)
       __builtin_prefetch(h_, 1);
   }
-  /// Shortens it to `n` bytes (n <= size()).
-  void truncate(size_t n) noexcept {
-    if (h_ && n < h_->size)
-      h_->size = static_cast<uint32_t>(n);
-  }
 
   friend bool operator==(const shared_buffer& a, const bytes& b) noexcept {
     return a.view() == byte_view(b);

@@ -51,15 +51,12 @@ public:
   const uint8_t* end() const noexcept { return data() + len_; }
 
   friend bool operator==(const shared_bytes& a, const shared_bytes& b) {
-    return equal(a.view(), b.view());
+    return a.view() == b.view();
   }
-  friend bool operator==(const shared_bytes& a, const bytes& b) { return equal(a.view(), b); }
-  friend bool operator==(const bytes& a, const shared_bytes& b) { return equal(a, b.view()); }
+  friend bool operator==(const shared_bytes& a, const bytes& b) { return a.view() == byte_view(b); }
+  friend bool operator==(const bytes& a, const shared_bytes& b) { return byte_view(a) == b.view(); }
 
 private:
-  static bool equal(byte_view a, byte_view b) {
-    return a.size() == b.size() && (a.size() == 0 || std::memcmp(a.data(), b.data(), a.size()) == 0);
-  }
   shared_buffer p_;
   size_t off_ = 0;
   size_t len_ = 0;
