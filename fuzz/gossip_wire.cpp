@@ -8,6 +8,8 @@
 //
 // Checked besides "no crash, no sanitizer report":
 // - a decoded message re-encodes to exactly its input, and encoded_size() agrees;
+// - peek_gossip (the prefetch hint) points at a decoded Gossip message's topic and id, and
+//   finds nothing in a message of another kind;
 // - the frame decoder returns no frame over the limit, re-framing what it returned gives back
 //   the consumed input, and it never buffers a whole frame's worth it should have returned;
 // - a control frame's body has the size its code fixes, and a reversal request or notice
@@ -39,9 +41,18 @@ namespace {
 }
 
 void check_message(byte_view in, size_t max) {
+  auto peek = gossip::peek_gossip(in); // reads only within the input (ASan checks it)
   auto m = gossip::decode(in, max);
   if (!m)
     return;
+  // What decodes as a Gossip message is what the peek points at (topic and id), and only that.
+  if (const auto* g = std::get_if<gossip::msg::gossip>(&m->body)) {
+    if (!peek.id || !std::equal(g->id.begin(), g->id.end(), peek.id)
+        || !std::equal(m->topic.begin(), m->topic.end(), peek.topic))
+      fail("peek_gossip disagrees with decode", in.size());
+  } else if (peek.id) {
+    fail("peek_gossip found a Gossip message where decode found another kind", in.size());
+  }
   auto again = gossip::encode(*m);
   if (again.size() != gossip::encoded_size(*m))
     fail("encoded_size disagrees with encode", again.size());
@@ -170,6 +181,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       net::append_frame(reframed, f.message);
       check_message(f.message, max);
       now += std::chrono::milliseconds(7);
+      proto.prefetch(f.message); // a hint only: must not read past the frame
       (void)proto.receive_bytes(id_of(static_cast<uint8_t>(1 + frames % 3)), f.message, now);
       check_outputs(proto, max, timers, full);
       return true;
