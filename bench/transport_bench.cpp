@@ -14,8 +14,8 @@
 // DTT_SIZES (message sizes in bytes, e.g. "1024"; default 100 and 1024), DTT_REPEAT (the TLS
 // and gossip rows that many times, interleaved, with medians and ratios at the end), DTT_RATE
 // (messages per second offered; default: as fast as the window allows), DTT_WARMUP (seconds of
-// unmeasured streaming before each run, default 1), DTT_POOL_STATS (print the buffer pool's
-// counters over each gossip run).
+// unmeasured streaming before each run, default 1), DTT_STATS (print the buffer pool's
+// counters and the protocol's messages by kind over each gossip run).
 #include "actors/gossip_actor.hpp"
 #include "config/caf_options.hpp"
 #include "gossip/transport/transport.hpp"
@@ -378,6 +378,27 @@ struct swarm {
   }
 };
 
+// The protocol's message counts summed over the swarm's nodes, by kind ("received/<kind>"
+// of every topic, and "duplicates").
+std::map<std::string, uint64_t> swarm_counts(caf::actor_system& sys, const swarm& s) {
+  std::map<std::string, uint64_t> sum;
+  caf::scoped_actor self{sys};
+  for (auto& g : s.nodes)
+    self->request(g, 10s, gossip_stats_atom::value)
+      .receive(
+        [&](const std::map<std::string, uint64_t>& m) {
+          for (auto& [k, v] : m) {
+            auto r = k.find("/received/");
+            if (r != std::string::npos)
+              sum[k.substr(r + 1)] += v;
+            else if (k.size() > 11 && k.compare(k.size() - 11, 11, "/duplicates") == 0)
+              sum["duplicates"] += v;
+          }
+        },
+        [](const caf::error&) {});
+  return sum;
+}
+
 figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double seconds,
                          size_t window) {
   swarm s(sys, n);
@@ -406,15 +427,22 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
     stream(w, window, size, 1u << 30, send, got, failed);
     reset();
   }
+  const bool stats = std::getenv("DTT_STATS") != nullptr;
   auto pool0 = gossip::buffer_pool_counters();
+  auto counts0 = stats ? swarm_counts(sys, s) : std::map<std::string, uint64_t>{};
   figures f = stream(seconds, window, size, 0, send, got, failed);
   if (f.messages == 0)
     fmt::print("  (gossip n={}: no message reached every node)\n", n);
-  if (std::getenv("DTT_POOL_STATS")) {
+  if (stats && f.messages > 0) {
     auto pool1 = gossip::buffer_pool_counters();
     fmt::print("  (pool over the run: {} fresh, {} reused, {} returned blocks)\n",
                pool1.fresh - pool0.fresh, pool1.reused - pool0.reused,
                pool1.returned - pool0.returned);
+    std::string line;
+    for (auto& [k, v] : swarm_counts(sys, s))
+      if (v > counts0[k])
+        line += fmt::format(" {} {:.2f}", k, double(v - counts0[k]) / double(f.messages));
+    fmt::print("  (protocol messages per broadcast, all nodes:{})\n", line);
   }
   s.stop(sys);
   return f;
