@@ -148,7 +148,7 @@ struct gossip_state {
   // Broadcasts waiting for room (broadcast with a wait), oldest first.
   struct waiting_broadcast {
     gossip::topic_id topic;
-    bytes content;
+    gossip::shared_bytes content;
     bool neighbors_only;
     gossip::time_point deadline;
     caf::typed_response_promise<bool> promise;
@@ -307,8 +307,8 @@ bool backlogged(self_ptr self) {
   return st.transport->backlogged(st.busy_messages, st.busy_bytes);
 }
 
-caf::error do_broadcast(self_ptr self, const gossip::topic_id& topic, bytes&& content,
-                        bool neighbors_only) {
+caf::error do_broadcast(self_ptr self, const gossip::topic_id& topic,
+                        gossip::shared_bytes&& content, bool neighbors_only) {
   auto& proto = *self->state.proto;
   auto now = gossip::clock::now();
   auto r = neighbors_only ? proto.broadcast_neighbors(topic, std::move(content), now)
@@ -345,8 +345,10 @@ void serve_waiting(self_ptr self) {
 
 // A broadcast that may wait up to `wait` for room (zero: errc::busy at once when there is
 // none). Later broadcasts queue behind waiting ones, so the order of a producer's messages holds.
-caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic, bytes& content,
-                                    bool neighbors_only, caf::timespan wait) {
+caf::result<bool> broadcast_or_wait(self_ptr self, const gossip::topic_id& topic,
+                                    const payload& app_content, bool neighbors_only,
+                                    caf::timespan wait) {
+  auto content = gossip::shared_bytes::of(app_content); // shares the application's block
   auto& st = self->state;
   ++st.count.broadcast_messages;
   if (st.waiting.empty() && !backlogged(self)) {
@@ -621,16 +623,17 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       flush(self);
       return true;
     },
-    [self](broadcast_atom, const gossip::topic_id& topic, bytes& content) {
+    [self](broadcast_atom, const gossip::topic_id& topic, const payload& content) {
       return broadcast_or_wait(self, topic, content, false, caf::timespan{0});
     },
-    [self](broadcast_neighbors_atom, const gossip::topic_id& topic, bytes& content) {
+    [self](broadcast_neighbors_atom, const gossip::topic_id& topic, const payload& content) {
       return broadcast_or_wait(self, topic, content, true, caf::timespan{0});
     },
-    [self](broadcast_atom, const gossip::topic_id& topic, bytes& content, caf::timespan wait) {
+    [self](broadcast_atom, const gossip::topic_id& topic, const payload& content,
+           caf::timespan wait) {
       return broadcast_or_wait(self, topic, content, false, wait);
     },
-    [self](broadcast_neighbors_atom, const gossip::topic_id& topic, bytes& content,
+    [self](broadcast_neighbors_atom, const gossip::topic_id& topic, const payload& content,
            caf::timespan wait) {
       return broadcast_or_wait(self, topic, content, true, wait);
     },

@@ -60,7 +60,7 @@ topic_core::~topic_core() = default;
 
 // --- topic (include/dtt/topic.hpp) ---------------------------------------------------------------
 
-status topic::send(bool neighbors_only, bytes content, duration wait_for_room) {
+status topic::send(bool neighbors_only, payload content, duration wait_for_room) {
   if (!core_ || core_->sink->closed())
     return closed_error;
   // The gossip actor answers busy at `wait_for_room` itself; the request's timeout is a backstop.
@@ -76,20 +76,20 @@ status topic::send(bool neighbors_only, bytes content, duration wait_for_room) {
                    "gossip refused the broadcast");
 }
 
-status topic::broadcast(bytes content, duration wait_for_room) {
+status topic::broadcast(payload content, duration wait_for_room) {
   return send(false, std::move(content), wait_for_room);
 }
 
-status topic::broadcast(bytes content) {
+status topic::broadcast(payload content) {
   auto wait = core_ ? core_->cfg.timeouts.broadcast_timeout : duration{0};
   return send(false, std::move(content), wait);
 }
 
-status topic::broadcast_neighbors(bytes content, duration wait_for_room) {
+status topic::broadcast_neighbors(payload content, duration wait_for_room) {
   return send(true, std::move(content), wait_for_room);
 }
 
-status topic::broadcast_neighbors(bytes content) {
+status topic::broadcast_neighbors(payload content) {
   auto wait = core_ ? core_->cfg.timeouts.broadcast_neighbors_timeout : duration{0};
   return send(true, std::move(content), wait);
 }

@@ -87,13 +87,13 @@ caf::behavior topic_actor_fun(caf::stateful_actor<topic_state>* self, topic_cont
     [=](broadcast_atom a, bytes& content) {
       ++self->state.handled;
       auto& c = self->state.ctx;
-      return self->delegate(c.gossip, a, c.topic_id(), std::move(content),
+      return self->delegate(c.gossip, a, c.topic_id(), payload(std::move(content)),
                             wait_of(c.cfg.timeouts.broadcast_timeout));
     },
     [=](broadcast_neighbors_atom a, bytes& content) {
       ++self->state.handled;
       auto& c = self->state.ctx;
-      return self->delegate(c.gossip, a, c.topic_id(), std::move(content),
+      return self->delegate(c.gossip, a, c.topic_id(), payload(std::move(content)),
                             wait_of(c.cfg.timeouts.broadcast_neighbors_timeout));
     },
     [=](join_peers_atom, std::vector<gossip::endpoint_id> ids) -> caf::result<bool> {

@@ -36,6 +36,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -141,6 +142,16 @@ bytes payload(size_t size, uint64_t seq) {
   for (size_t i = 0; i < 8 && i < size; ++i)
     b[i] = static_cast<uint8_t>(seq >> (8 * i));
   return b;
+}
+
+// The same bytes as payload(size, seq), written into a pooled block (what an application
+// that builds its messages with dtt::payload_buffer sends: no vector, no copy).
+dtt::payload pooled_payload(size_t size, uint64_t seq) {
+  dtt::payload_buffer b(size);
+  std::memset(b.data(), static_cast<uint8_t>(seq * 31), size);
+  for (size_t i = 0; i < 8 && i < size; ++i)
+    b.data()[i] = static_cast<uint8_t>(seq >> (8 * i));
+  return std::move(b).share();
 }
 
 // --- 1. raw TCP --------------------------------------------------------------------------------
@@ -409,7 +420,7 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
   }
   // Let joins settle (ForwardJoin walks, Neighbor answers), then a warm-up message to everyone.
   std::this_thread::sleep_for(300ms);
-  caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, payload(size, ~0ull));
+  caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, dtt::payload(payload(size, ~0ull)));
   auto tw = bench_clock::now();
   while (s.count->min_received(1) < 1 && seconds_since(tw) < 10)
     std::this_thread::sleep_for(1ms);
@@ -417,8 +428,9 @@ figures gossip_broadcast(caf::actor_system& sys, size_t n, size_t size, double s
     for (auto& r : s.count->received)
       *r = 0;
   };
+  // Written straight into a pooled block (dtt::payload_buffer), as the TLS row's messages.
   auto send = [&](uint64_t seq) {
-    caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, payload(size, seq));
+    caf::anon_send(s.nodes[0], broadcast_atom::value, s.topic, pooled_payload(size, seq));
   };
   auto got = [&] { return s.count->min_received(1); };
   auto failed = [] { return false; };

@@ -334,6 +334,16 @@ struct payload_access {
     if (b)
       gossip::shared_buffer{static_cast<header*>(b)}; // takes the reference and drops it
   }
+  // The block of `p` with a reference of its own, and where p's bytes start in it.
+  static gossip::shared_buffer block_of(const payload& p, size_t& offset) noexcept {
+    offset = 0;
+    if (!p.block_)
+      return {};
+    retain(p.block_);
+    gossip::shared_buffer whole{static_cast<header*>(p.block_)};
+    offset = static_cast<size_t>(p.data_ - whole.data());
+    return whole;
+  }
   static payload make(const gossip::shared_buffer& whole, const uint8_t* data, size_t size) {
     payload p;
     if (!whole)
@@ -395,6 +405,25 @@ bool payload::equal(const uint8_t* a, size_t an, const uint8_t* b, size_t bn) no
 
 payload gossip::shared_bytes::to_payload() const {
   return payload_access::make(p_, data(), len_);
+}
+
+payload_buffer::payload_buffer(size_t n) {
+  if (n == 0)
+    return;
+  auto whole = gossip::shared_buffer::allocate(n);
+  data_ = whole.mutable_data();
+  p_ = payload_access::make(whole, whole.data(), n);
+}
+
+payload payload_buffer::share() && noexcept {
+  data_ = nullptr;
+  return std::move(p_);
+}
+
+gossip::shared_bytes gossip::shared_bytes::of(const payload& p) {
+  size_t offset = 0;
+  auto whole = payload_access::block_of(p, offset);
+  return whole ? shared_bytes{std::move(whole), offset, p.size()} : shared_bytes{};
 }
 
 } // namespace dtt

@@ -34,7 +34,7 @@ void plumtree::arm_evict(time_point now, effects& out) {
 
 void plumtree::start(time_point, effects&) {}
 
-void plumtree::broadcast(bytes content, delivery_scope::kind scope, time_point now,
+void plumtree::broadcast(shared_bytes content, delivery_scope::kind scope, time_point now,
                          effects& out) {
   msg::gossip m;
   m.id = message_id_of(content);

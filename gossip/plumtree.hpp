@@ -106,7 +106,7 @@ public:
   void start(time_point now, effects& out);
   /// Broadcasts `content` to the swarm or (neighbors) to the eager peers only. The caller
   /// checks the size. We do not receive our own message.
-  void broadcast(bytes content, delivery_scope::kind scope, time_point now, effects& out);
+  void broadcast(shared_bytes content, delivery_scope::kind scope, time_point now, effects& out);
   /// Handles a PlumTree message (other bodies are ignored).
   void receive(const endpoint_id& from, const msg::body& m, time_point now, effects& out);
   /// Handles one of our timers (graft, dispatch_lazy_push, evict_cache).

@@ -50,15 +50,15 @@ void protocol::join(const topic_id& topic, const std::vector<endpoint_id>& peers
   apply(topic, *it->second, fx, now);
 }
 
-status protocol::broadcast(const topic_id& topic, bytes content, time_point now) {
+status protocol::broadcast(const topic_id& topic, shared_bytes content, time_point now) {
   return do_broadcast(topic, std::move(content), delivery_scope::kind::swarm, now);
 }
 
-status protocol::broadcast_neighbors(const topic_id& topic, bytes content, time_point now) {
+status protocol::broadcast_neighbors(const topic_id& topic, shared_bytes content, time_point now) {
   return do_broadcast(topic, std::move(content), delivery_scope::kind::neighbors, now);
 }
 
-status protocol::do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,
+status protocol::do_broadcast(const topic_id& topic, shared_bytes content, delivery_scope::kind k,
                               time_point now) {
   if (content.size() > max_content_size())
     return error{errc::too_large, "gossip broadcast larger than the max message size"};

@@ -103,10 +103,10 @@ public:
   void join(const topic_id& topic, const std::vector<endpoint_id>& peers, time_point now);
   /// Broadcasts `content` to the topic's swarm. Errors: too_large (over max_content_size()),
   /// closed (topic not joined).
-  status broadcast(const topic_id& topic, bytes content, time_point now);
+  status broadcast(const topic_id& topic, shared_bytes content, time_point now);
   /// Sends `content` to the topic's eager neighbours only (not forwarded, not cached).
   /// Same errors as broadcast().
-  status broadcast_neighbors(const topic_id& topic, bytes content, time_point now);
+  status broadcast_neighbors(const topic_id& topic, shared_bytes content, time_point now);
   /// Leaves `topic`: tells its active peers (Disconnect alive=false) and drops its state.
   void quit(const topic_id& topic, time_point now);
 
@@ -177,7 +177,7 @@ private:
     message_counters counts;
   };
 
-  status do_broadcast(const topic_id& topic, bytes content, delivery_scope::kind k,
+  status do_broadcast(const topic_id& topic, shared_bytes content, delivery_scope::kind k,
                       time_point now);
   void apply(const topic_id& topic, topic_state& st, effects& fx, time_point now);
   // The effects vector every command fills and apply() empties, kept for its storage (no

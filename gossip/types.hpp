@@ -40,6 +40,8 @@ public:
   byte_view view() const noexcept { return {data(), len_}; }
   /// The same bytes as an application's payload (shares the block: no copy).
   dtt::payload to_payload() const;
+  /// An application's payload, shared (no copy).
+  static shared_bytes of(const dtt::payload& p);
   operator byte_view() const noexcept { return view(); }
   /// A copy as plain bytes (what an application receives).
   bytes to_bytes() const { return bytes(begin(), end()); }

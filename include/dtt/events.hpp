@@ -81,6 +81,23 @@ private:
   size_t size_ = 0;
 };
 
+/// A message written in place: `size()` writable bytes of a pooled, reference-counted block,
+/// then share() hands them over as a payload (no copy; a broadcast of it keeps sharing the
+/// block until the frame is written). The bytes are not initialised.
+class payload_buffer {
+public:
+  /// Throws std::bad_alloc (also for sizes over 4 GiB).
+  explicit payload_buffer(size_t n);
+  uint8_t* data() noexcept { return data_; }
+  size_t size() const noexcept { return p_.size(); }
+  /// The bytes as a payload; this buffer is empty afterwards.
+  payload share() && noexcept;
+
+private:
+  payload p_;
+  uint8_t* data_ = nullptr;
+};
+
 /// An event of one topic, as delivered to applications (PROTOCOL.md §8.5).
 struct event {
   enum class kind : uint8_t { neighbor_up, neighbor_down, received, lagged };

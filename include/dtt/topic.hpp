@@ -34,13 +34,16 @@ public:
   /// returns errc::busy; nothing is sent twice or lost unless it returns an error.
   /// errc::too_large: over config::max_message_size minus the gossip envelope;
   /// errc::closed: the topic or runtime has stopped.
-  status broadcast(bytes content, duration wait_for_room);
+  /// `content` is shared, not copied, until it is written into its frame: a `bytes` vector
+  /// passed by value or moved is taken as it is; a payload_buffer (dtt/events.hpp) writes the
+  /// message straight into a pooled block.
+  status broadcast(payload content, duration wait_for_room);
   /// broadcast() waiting at most config::timeouts.broadcast_timeout for room.
-  status broadcast(bytes content);
+  status broadcast(payload content);
   /// Sends to the direct neighbours only; waits for room like broadcast().
-  status broadcast_neighbors(bytes content, duration wait_for_room);
+  status broadcast_neighbors(payload content, duration wait_for_room);
   /// broadcast_neighbors() waiting at most config::timeouts.broadcast_neighbors_timeout.
-  status broadcast_neighbors(bytes content);
+  status broadcast_neighbors(payload content);
   /// The next event, waiting at most `timeout` (zero: no limit); errc::timeout when none came.
   /// Events that arrived before the first call are kept (PROTOCOL.md §10.10); a reader too
   /// slow for config::event_buffer events gets one event of kind lagged with the number lost.
@@ -68,7 +71,7 @@ public:
   explicit topic(std::shared_ptr<detail::topic_core> core) : core_(std::move(core)) {}
 
 private:
-  status send(bool neighbors_only, bytes content, duration wait_for_room);
+  status send(bool neighbors_only, payload content, duration wait_for_room);
   std::shared_ptr<detail::topic_core> core_;
 };
 

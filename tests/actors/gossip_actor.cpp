@@ -147,7 +147,7 @@ TEST_CASE("gossip actor: nodes join a topic, see neighbours, broadcast, refuse o
     // A broadcast from node 1 reaches every other node (and not node 1 itself).
     bytes hello{'h', 'e', 'l', 'l', 'o'};
     bool sent = false;
-    ask(self, nodes[1], broadcast_atom::value, topic, hello)
+    ask(self, nodes[1], broadcast_atom::value, topic, payload(hello))
       .receive([&](bool ok) { sent = ok; }, [&](const caf::error& e) { FAIL(sys.render(e)); });
     CHECK(sent);
     CHECK(log->wait([&] {
@@ -157,12 +157,12 @@ TEST_CASE("gossip actor: nodes join a topic, see neighbours, broadcast, refuse o
 
     // The largest content that fits goes through; one byte more is refused with too_large.
     bytes largest(gossip::default_max_message_size - gossip::gossip_overhead, 0x61);
-    ask(self, nodes[2], broadcast_atom::value, topic, largest)
+    ask(self, nodes[2], broadcast_atom::value, topic, payload(largest))
       .receive([&](bool ok) { CHECK(ok); }, [&](const caf::error& e) { FAIL(sys.render(e)); });
     CHECK(log->wait([&] { return log->received(0, largest) && log->received(3, largest); }));
     bytes too_big(largest.size() + 1, 0x62);
     bool refused = false;
-    ask(self, nodes[3], broadcast_atom::value, topic, too_big)
+    ask(self, nodes[3], broadcast_atom::value, topic, payload(too_big))
       .receive([&](bool) { FAIL("over-size broadcast accepted"); },
                [&](const caf::error& e) {
                  refused = true;
@@ -176,7 +176,7 @@ TEST_CASE("gossip actor: nodes join a topic, see neighbours, broadcast, refuse o
     ask(self, nodes[1], join_peers_atom::value, other, std::vector<gossip::endpoint_id>{ids[0]})
       .receive([&](bool ok) { CHECK_FALSE(ok); },
                [&](const caf::error& e) { FAIL(sys.render(e)); });
-    ask(self, nodes[1], broadcast_atom::value, other, hello)
+    ask(self, nodes[1], broadcast_atom::value, other, payload(hello))
       .receive([&](bool) { FAIL("broadcast on an unjoined topic accepted"); },
                [&](const caf::error& e) {
                  CHECK(e.code() == static_cast<uint8_t>(errc::closed));
@@ -325,7 +325,7 @@ TEST_CASE("gossip actor: broadcasts are refused as busy while a peer's queue is 
                [&](const caf::error& e) { FAIL(sys.render(e)); });
     auto broadcast = [&](const std::string& s) {
       std::optional<caf::error> err;
-      ask(self, *a, broadcast_atom::value, topic, bytes(s.begin(), s.end()))
+      ask(self, *a, broadcast_atom::value, topic, payload(bytes(s.begin(), s.end())))
         .receive([](bool) {}, [&](const caf::error& e) { err = e; });
       return err;
     };

@@ -108,10 +108,10 @@ gossip_actor spawn_gossip(caf::actor_system& sys, std::shared_ptr<script> s) {
         s->joins.emplace_back(s->now, std::move(ids));
         return true;
       },
-      [](broadcast_atom, const gossip::topic_id&, const bytes&) { return true; },
-      [](broadcast_neighbors_atom, const gossip::topic_id&, const bytes&) { return true; },
-      [](broadcast_atom, const gossip::topic_id&, const bytes&, caf::timespan) { return true; },
-      [](broadcast_neighbors_atom, const gossip::topic_id&, const bytes&, caf::timespan) {
+      [](broadcast_atom, const gossip::topic_id&, const payload&) { return true; },
+      [](broadcast_neighbors_atom, const gossip::topic_id&, const payload&) { return true; },
+      [](broadcast_atom, const gossip::topic_id&, const payload&, caf::timespan) { return true; },
+      [](broadcast_neighbors_atom, const gossip::topic_id&, const payload&, caf::timespan) {
         return true;
       },
       [s](neighbors_atom, const gossip::topic_id&) { return s->neighbors; },

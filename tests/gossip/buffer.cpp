@@ -1,6 +1,7 @@
 // Pooled, reference-counted buffers (gossip/buffer.hpp): sharing, size classes, reuse across
 // threads, and the bound on what the pool keeps idle.
 #include "gossip/buffer.hpp"
+#include "gossip/types.hpp"
 
 #include <doctest/doctest.h>
 
@@ -138,4 +139,36 @@ TEST_CASE("buffer pool: the counters sum every thread's, live or exited") {
   CHECK(while_live.fresh + while_live.reused - after_exit.fresh - after_exit.reused == n);
   auto at_end = gossip::buffer_pool_counters();
   CHECK(at_end.fresh + at_end.reused == while_live.fresh + while_live.reused);
+}
+
+TEST_CASE("payload_buffer: written in place, shared as a payload and into the gossip layer") {
+  dtt::payload_buffer b(1100);
+  REQUIRE(b.size() == 1100);
+  REQUIRE(b.data() != nullptr);
+  for (size_t i = 0; i < b.size(); ++i)
+    b.data()[i] = static_cast<uint8_t>(i * 7);
+  const uint8_t* where = b.data();
+  dtt::payload p = std::move(b).share();
+  CHECK(b.size() == 0); // NOLINT(bugprone-use-after-move): share() empties it
+  CHECK(b.data() == nullptr);
+  REQUIRE(p.size() == 1100);
+  CHECK(p.data() == where); // no copy
+  CHECK(p[1099] == static_cast<uint8_t>(1099 * 7));
+  // The gossip layer takes the same block (what a broadcast keeps in its Graft cache).
+  auto s = gossip::shared_bytes::of(p);
+  CHECK(s.data() == where);
+  CHECK(s.size() == 1100);
+  p = dtt::payload{}; // the application lets go: the block lives on in `s`
+  CHECK(s.view()[10] == 70);
+  auto back = s.to_payload();
+  CHECK(back.data() == where);
+  // A slice (a received payload is a slice of its frame) keeps its offset.
+  auto frame = shared_buffer::copy_of(byte_view(bytes(50, 9)));
+  gossip::shared_bytes slice(frame, 10, 20);
+  auto again = gossip::shared_bytes::of(slice.to_payload());
+  CHECK(again.data() == frame.data() + 10);
+  CHECK(again.size() == 20);
+  CHECK(gossip::shared_bytes::of(dtt::payload{}).empty());
+  dtt::payload_buffer none(0);
+  CHECK(std::move(none).share().empty());
 }

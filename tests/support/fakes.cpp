@@ -69,7 +69,7 @@ void unsubscribe(fake_gossip_net& net, const gossip::topic_id& topic,
 // over the max content size, then a topic this node has not joined.
 std::optional<caf::error> check_broadcast(fake_gossip_net& net, const gossip::topic_id& topic,
                                           const gossip::endpoint_id& self_id,
-                                          const bytes& content) {
+                                          const payload& content) {
   if (content.size() > net.max_content_size())
     return caf::make_error(errc::too_large, "gossip broadcast larger than the max message size");
   auto me = net.members.find({topic, self_id});
@@ -81,7 +81,7 @@ std::optional<caf::error> check_broadcast(fake_gossip_net& net, const gossip::to
 // The fake's broadcast: the real actor's refusals (check_broadcast), then breadth-first
 // delivery (swarm) or to direct neighbours only.
 caf::result<bool> fake_broadcast(fake_gossip_net& net, const gossip::topic_id& topic,
-                                 const gossip::endpoint_id& self_id, const bytes& content,
+                                 const gossip::endpoint_id& self_id, const payload& content,
                                  bool neighbors_only) {
   std::lock_guard<std::recursive_mutex> guard{net.mtx};
   if (auto refused = check_broadcast(net, topic, self_id, content))
@@ -219,16 +219,16 @@ gossip_actor spawn_fake_gossip(caf::actor_system& sys, std::shared_ptr<fake_goss
         }
         return true;
       },
-      [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content) {
+      [=](broadcast_atom, const gossip::topic_id& topic, const payload& content) {
         return fake_broadcast(*net, topic, self_id, content, false);
       },
-      [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content) {
+      [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const payload& content) {
         return fake_broadcast(*net, topic, self_id, content, true);
       },
-      [=](broadcast_atom, const gossip::topic_id& topic, const bytes& content, caf::timespan) {
+      [=](broadcast_atom, const gossip::topic_id& topic, const payload& content, caf::timespan) {
         return fake_broadcast(*net, topic, self_id, content, false);
       },
-      [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const bytes& content,
+      [=](broadcast_neighbors_atom, const gossip::topic_id& topic, const payload& content,
           caf::timespan) {
         return fake_broadcast(*net, topic, self_id, content, true);
       },

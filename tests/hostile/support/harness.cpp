@@ -552,7 +552,7 @@ outsider_report run_outsider_scenario(const outsider_scenario& s) {
       (void)o->t->broadcast(to_bytes(m));
     else
       (void)ask<bool>(sys, o->rt->internal().gossip, 5000ms, broadcast_atom::value, outsider_topic,
-                      to_bytes(m));
+                      payload(to_bytes(m)));
   };
   outsider_join();
 
