@@ -660,14 +660,11 @@ gossip_actor_impl::behavior_type gossip_actor_fun(self_ptr self,
       ++st.count.net_messages;
       st.count.frames_received += frames.size();
       // The seen-id lookups of the next frames are memory misses (a table of up to 2^20 ids):
-      // started a few frames ahead, they overlap with the work on the current one.
-      constexpr size_t fetch_ahead = 4;
-      for (size_t i = 0; i < fetch_ahead && i < frames.size(); ++i)
-        st.proto->prefetch(frames[i]);
+      // started a few frames ahead, they overlap with the work on the current one (a batch of
+      // one frame, the common case at low rates, costs nothing extra).
       for (size_t i = 0; i < frames.size(); ++i) {
+        gossip::fetch_ahead(i, frames.size(), 4, [&](size_t j) { st.proto->prefetch(frames[j]); });
         auto& frame = frames[i];
-        if (i + fetch_ahead < frames.size())
-          st.proto->prefetch(frames[i + fetch_ahead]);
         // The protocol takes the frame: a payload shares it (no copy; the message is ours
         // alone, so CAF hands it over without copying it either).
         auto r = st.proto->receive_frame(from, std::move(frame), now);

@@ -204,14 +204,10 @@ void plumtree::on_ihave(const endpoint_id& from, const msg::ihave& m, time_point
                         effects& out) {
   // Each entry's seen check is a miss in a table far larger than the caches; the entries are
   // independent, so their slots are fetched a few entries ahead and the misses overlap.
-  constexpr size_t fetch_ahead = 8;
   const auto& entries = m.entries;
-  for (size_t i = 0; i < fetch_ahead && i < entries.size(); ++i)
-    seen_.prefetch(entries[i].id);
   for (size_t i = 0; i < entries.size(); ++i) {
+    fetch_ahead(i, entries.size(), 8, [&](size_t j) { seen_.prefetch(entries[j].id); });
     const auto& e = entries[i];
-    if (i + fetch_ahead < entries.size())
-      seen_.prefetch(entries[i + fetch_ahead].id);
     if (seen_.contains(e.id))
       continue;
     auto it = missing_.find(e.id);

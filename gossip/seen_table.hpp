@@ -26,6 +26,16 @@
 
 namespace dtt::gossip {
 
+/// For a loop over `n` independent lookups whose memory misses should overlap: called at the
+/// top of iteration `i`, it calls fetch(j) for the items that enter the window of `ahead`
+/// items after the current one (1..ahead at i = 0, then i + ahead). The current item is never
+/// fetched (it is looked up at once), so a loop of one item does no extra work.
+template <class Fetch>
+void fetch_ahead(size_t i, size_t n, size_t ahead, Fetch&& fetch) {
+  for (size_t j = i == 0 ? 1 : i + ahead; j < n && j <= i + ahead; ++j)
+    fetch(j);
+}
+
 /// The seen ids' index: id -> sequence number of its entry, open addressing with linear probing
 /// and backward-shift deletion (as id_map), load factor at most 1/2 (halved again below 1/8).
 /// A slot is one 64-bit word: the high 32 bits of the id's keyed hash with bit 0 set (the tag;

@@ -36,8 +36,8 @@ struct delivery_scope {
   }
 };
 
-/// Received message bytes, immutable and shared by every copy (copying a payload copies no
-/// byte): what an event carries, straight from the frame it arrived in.
+/// Message bytes, immutable and shared by every copy (copying a payload copies no byte): what
+/// an event carries, straight from the frame it arrived in, and what a broadcast takes.
 class payload {
 public:
   using value_type = uint8_t;

@@ -163,3 +163,19 @@ TEST_CASE("seen_table: the id index costs 8 bytes a slot, at most 4 slots an id"
   CHECK(t.index_capacity() >= 2 * 5000); // load at most 1/2
   CHECK(t.index_capacity() <= 4 * 5000); // and at least 1/4 after growth
 }
+
+TEST_CASE("fetch_ahead: each later item once, never the current one") {
+  for (size_t n : {0, 1, 2, 5, 20})
+    for (size_t ahead : {1, 4, 8}) {
+      std::vector<int> fetched(n, 0);
+      for (size_t i = 0; i < n; ++i) {
+        gossip::fetch_ahead(i, n, ahead, [&](size_t j) {
+          CHECK(j > i);
+          CHECK(j <= i + ahead);
+          ++fetched[j];
+        });
+      }
+      for (size_t j = 0; j < n; ++j)
+        CHECK(fetched[j] == (j == 0 ? 0 : 1));
+    }
+}
